@@ -1,0 +1,79 @@
+//! The AWS JSON 1.1 error envelope: `{"__type": ..., "message": ...}` and a
+//! status code. The single place where `KmsError` meets the AWS wire.
+
+use crate::kms::KmsError;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// Everything the AWS dialect can answer with instead of a result.
+#[derive(Debug, thiserror::Error)]
+pub enum AwsError {
+    /// An error from the KMS core.
+    #[error(transparent)]
+    Kms(#[from] KmsError),
+    /// The body is not valid JSON for the operation's shape.
+    #[error("{0}")]
+    Serialization(String),
+    /// The X-Amz-Target names no operation this service has.
+    #[error("{0}")]
+    UnknownOperation(String),
+    /// The body exceeds the configured limit.
+    #[error("Request body exceeds the limit of {0} bytes.")]
+    TooLarge(usize),
+}
+
+impl AwsError {
+    /// AWS error type name and HTTP status.
+    pub fn kind(&self) -> (&'static str, StatusCode) {
+        use KmsError as K;
+        let bad = StatusCode::BAD_REQUEST;
+        match self {
+            AwsError::Serialization(_) => ("SerializationException", bad),
+            AwsError::UnknownOperation(_) => ("UnknownOperationException", bad),
+            AwsError::TooLarge(_) => ("ValidationException", StatusCode::PAYLOAD_TOO_LARGE),
+            AwsError::Kms(e) => match e {
+                K::Validation(_) => ("ValidationException", bad),
+                K::NotFound(_) => ("NotFoundException", bad),
+                K::Disabled(_) => ("DisabledException", bad),
+                K::InvalidState(_) => ("KMSInvalidStateException", bad),
+                K::InvalidCiphertext(_) => ("InvalidCiphertextException", bad),
+                K::IncorrectKey(_) => ("IncorrectKeyException", bad),
+                K::InvalidKeyUsage(_) => ("InvalidKeyUsageException", bad),
+                K::UnsupportedOperation(_) => ("UnsupportedOperationException", bad),
+                K::AlreadyExists(_) => ("AlreadyExistsException", bad),
+                K::InvalidAliasName(_) => ("InvalidAliasNameException", bad),
+                K::InvalidArn(_) => ("InvalidArnException", bad),
+                K::Tag(_) => ("TagException", bad),
+                K::InvalidMarker(_) => ("InvalidMarkerException", bad),
+                K::LimitExceeded(_) => ("LimitExceededException", bad),
+                K::MalformedPolicyDocument(_) => ("MalformedPolicyDocumentException", bad),
+                K::UnrecognizedRegion(_) => ("UnrecognizedClientException", bad),
+                K::DryRun => ("DryRunOperationException", bad),
+                K::Internal(_) => ("KMSInternalException", StatusCode::INTERNAL_SERVER_ERROR),
+            },
+        }
+    }
+}
+
+impl IntoResponse for AwsError {
+    fn into_response(self) -> Response {
+        let (kind, status) = self.kind();
+        let message = match &self {
+            AwsError::Kms(KmsError::Internal(detail)) => {
+                tracing::error!(%detail, "internal error");
+                "An internal error occurred; see the server log.".to_string()
+            }
+            other => other.to_string(),
+        };
+        let body = serde_json::json!({ "__type": kind, "message": message }).to_string();
+        let mut response = (status, body).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(super::CONTENT_TYPE),
+        );
+        response
+            .headers_mut()
+            .insert("x-amzn-ErrorType", HeaderValue::from_static(kind));
+        response
+    }
+}

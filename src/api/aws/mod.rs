@@ -1,0 +1,75 @@
+//! The AWS KMS dialect: AWS JSON 1.1 over `POST /` with
+//! `X-Amz-Target: TrentService.<Operation>`.
+
+mod error;
+mod ops;
+mod scope;
+mod shapes;
+
+pub use error::AwsError;
+pub use ops::OPERATIONS;
+
+use crate::server::AppState;
+use axum::body::{Body, to_bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
+/// Content type of AWS JSON 1.1 requests and responses.
+pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+const TARGET_PREFIX: &str = "TrentService.";
+
+/// Handles one AWS KMS request.
+pub async fn handle(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let mut response = match serve(app, &headers, body).await {
+        Ok(value) => {
+            let mut r = value.to_string().into_response();
+            r.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+            r
+        }
+        Err(e) => e.into_response(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-amzn-RequestId", v);
+    }
+    response
+}
+
+async fn serve(
+    app: Arc<AppState>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<serde_json::Value, AwsError> {
+    let op = operation(headers)?;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > app.max_body_bytes) {
+        return Err(AwsError::TooLarge(app.max_body_bytes));
+    }
+    let body = to_bytes(body, app.max_body_bytes)
+        .await
+        .map_err(|_| AwsError::TooLarge(app.max_body_bytes))?;
+    let caller = app.kms.caller(scope::region(headers).as_deref())?;
+    let task = tokio::task::spawn_blocking(move || ops::dispatch(&app.kms, &caller, op, &body));
+    task.await
+        .map_err(|e| AwsError::Kms(crate::kms::KmsError::Internal(format!("task failed: {e}"))))?
+}
+
+/// The operation named by `X-Amz-Target`, if this service has it.
+fn operation(headers: &HeaderMap) -> Result<&'static str, AwsError> {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let name = target.strip_prefix(TARGET_PREFIX).unwrap_or("");
+    OPERATIONS
+        .iter()
+        .find(|op| **op == name)
+        .copied()
+        .ok_or_else(|| AwsError::UnknownOperation(format!("Unknown operation target '{target}'")))
+}

@@ -1,0 +1,416 @@
+//! Request shapes and the operation table of the AWS dialect.
+
+use super::error::AwsError;
+use super::shapes::{Blob, WireTag, blob, key_metadata, tags_from_wire, tags_to_wire, timestamp};
+use crate::kms::{Caller, CreateKeyInput, EncryptionContext, Kms, alias_arn, key_arn};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+/// Every operation this dialect serves, as named in `X-Amz-Target`.
+pub const OPERATIONS: &[&str] = &[
+    "CancelKeyDeletion",
+    "CreateAlias",
+    "CreateKey",
+    "Decrypt",
+    "DeleteAlias",
+    "DescribeKey",
+    "DisableKey",
+    "EnableKey",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateRandom",
+    "GetKeyPolicy",
+    "ListAliases",
+    "ListKeyPolicies",
+    "ListKeys",
+    "ListResourceTags",
+    "PutKeyPolicy",
+    "ReEncrypt",
+    "ScheduleKeyDeletion",
+    "TagResource",
+    "UntagResource",
+    "UpdateAlias",
+    "UpdateKeyDescription",
+];
+
+type OpResult = Result<Value, AwsError>;
+
+/// Decodes the body (empty means `{}`) into an operation's request shape.
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AwsError> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        &b"{}"[..]
+    } else {
+        body
+    };
+    serde_json::from_slice(body)
+        .map_err(|e| AwsError::Serialization(format!("Could not parse request body: {e}")))
+}
+
+/// Runs one operation. `op` must be one of [`OPERATIONS`].
+pub fn dispatch(kms: &Kms, caller: &Caller, op: &str, body: &[u8]) -> OpResult {
+    match op {
+        "CreateKey" => create_key(kms, caller, parse(body)?),
+        "DescribeKey" => {
+            let r: KeyOnly = parse(body)?;
+            let key = kms.describe_key(caller, r.key_id.as_deref())?;
+            Ok(json!({ "KeyMetadata": key_metadata(caller, &key) }))
+        }
+        "ListKeys" => {
+            let r: Paging = parse(body)?;
+            let page = kms.list_keys(caller, r.limit, r.marker.as_deref())?;
+            let keys: Vec<Value> = page
+                .items
+                .iter()
+                .map(|id| json!({ "KeyId": id, "KeyArn": key_arn(caller, id) }))
+                .collect();
+            Ok(paged(json!({ "Keys": keys }), page.next_marker))
+        }
+        "UpdateKeyDescription" => {
+            let r: UpdateKeyDescription = parse(body)?;
+            kms.update_key_description(caller, r.key_id.as_deref(), r.description)?;
+            Ok(json!({}))
+        }
+        "EnableKey" => {
+            let r: KeyOnly = parse(body)?;
+            kms.enable_key(caller, r.key_id.as_deref())?;
+            Ok(json!({}))
+        }
+        "DisableKey" => {
+            let r: KeyOnly = parse(body)?;
+            kms.disable_key(caller, r.key_id.as_deref())?;
+            Ok(json!({}))
+        }
+        "ScheduleKeyDeletion" => {
+            let r: ScheduleKeyDeletion = parse(body)?;
+            let s =
+                kms.schedule_key_deletion(caller, r.key_id.as_deref(), r.pending_window_in_days)?;
+            Ok(json!({
+                "KeyId": key_arn(caller, &s.key.key_id),
+                "DeletionDate": timestamp(s.deletion_date),
+                "KeyState": s.key.state.as_str(),
+                "PendingWindowInDays": s.pending_window_days,
+            }))
+        }
+        "CancelKeyDeletion" => {
+            let r: KeyOnly = parse(body)?;
+            Ok(json!({ "KeyId": kms.cancel_key_deletion(caller, r.key_id.as_deref())? }))
+        }
+        "Encrypt" => {
+            let r: Encrypt = parse(body)?;
+            let out = kms.encrypt(
+                caller,
+                r.key_id.as_deref(),
+                r.plaintext.as_ref().map(|b| b.0.as_slice()),
+                &r.encryption_context.unwrap_or_default(),
+                r.encryption_algorithm.as_deref(),
+                r.dry_run.unwrap_or(false),
+            )?;
+            Ok(json!({
+                "CiphertextBlob": blob(&out.ciphertext),
+                "KeyId": out.key_arn,
+                "EncryptionAlgorithm": "SYMMETRIC_DEFAULT",
+            }))
+        }
+        "Decrypt" => {
+            let r: Decrypt = parse(body)?;
+            let out = kms.decrypt(
+                caller,
+                r.key_id.as_deref(),
+                r.ciphertext_blob.as_ref().map(|b| b.0.as_slice()),
+                &r.encryption_context.unwrap_or_default(),
+                r.encryption_algorithm.as_deref(),
+                r.dry_run.unwrap_or(false),
+            )?;
+            Ok(json!({
+                "KeyId": out.key_arn,
+                "Plaintext": blob(&out.plaintext),
+                "EncryptionAlgorithm": "SYMMETRIC_DEFAULT",
+                "KeyMaterialId": out.material_id,
+            }))
+        }
+        "ReEncrypt" => {
+            let r: ReEncrypt = parse(body)?;
+            let out = kms.re_encrypt(
+                caller,
+                r.ciphertext_blob.as_ref().map(|b| b.0.as_slice()),
+                r.source_key_id.as_deref(),
+                &r.source_encryption_context.unwrap_or_default(),
+                r.destination_key_id.as_deref(),
+                &r.destination_encryption_context.unwrap_or_default(),
+                (
+                    r.source_encryption_algorithm.as_deref(),
+                    r.destination_encryption_algorithm.as_deref(),
+                ),
+                r.dry_run.unwrap_or(false),
+            )?;
+            Ok(json!({
+                "CiphertextBlob": blob(&out.ciphertext),
+                "SourceKeyId": out.source_key_arn,
+                "KeyId": out.key_arn,
+                "SourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT",
+                "DestinationEncryptionAlgorithm": "SYMMETRIC_DEFAULT",
+                "SourceKeyMaterialId": out.source_material_id,
+                "DestinationKeyMaterialId": out.destination_material_id,
+            }))
+        }
+        "GenerateDataKey" | "GenerateDataKeyWithoutPlaintext" => {
+            let r: GenerateDataKey = parse(body)?;
+            let out = kms.generate_data_key(
+                caller,
+                r.key_id.as_deref(),
+                r.key_spec.as_deref(),
+                r.number_of_bytes,
+                &r.encryption_context.unwrap_or_default(),
+                op == "GenerateDataKey",
+                r.dry_run.unwrap_or(false),
+            )?;
+            let mut v = json!({
+                "CiphertextBlob": blob(&out.ciphertext),
+                "KeyId": out.key_arn,
+                "KeyMaterialId": out.material_id,
+            });
+            if let Some(plaintext) = &out.plaintext {
+                v["Plaintext"] = blob(plaintext);
+            }
+            Ok(v)
+        }
+        "GenerateRandom" => {
+            let r: GenerateRandom = parse(body)?;
+            let bytes =
+                kms.generate_random(caller, r.number_of_bytes, r.custom_key_store_id.as_deref())?;
+            Ok(json!({ "Plaintext": blob(&bytes) }))
+        }
+        "CreateAlias" | "UpdateAlias" => {
+            let r: AliasTarget = parse(body)?;
+            let (name, target) = (r.alias_name.as_deref(), r.target_key_id.as_deref());
+            if op == "CreateAlias" {
+                kms.create_alias(caller, name, target)?;
+            } else {
+                kms.update_alias(caller, name, target)?;
+            }
+            Ok(json!({}))
+        }
+        "DeleteAlias" => {
+            let r: AliasTarget = parse(body)?;
+            kms.delete_alias(caller, r.alias_name.as_deref())?;
+            Ok(json!({}))
+        }
+        "ListAliases" => {
+            let r: KeyPaging = parse(body)?;
+            let page =
+                kms.list_aliases(caller, r.key_id.as_deref(), r.limit, r.marker.as_deref())?;
+            let aliases: Vec<Value> = page
+                .items
+                .iter()
+                .map(|a| {
+                    json!({
+                        "AliasName": a.alias_name,
+                        "AliasArn": alias_arn(caller, &a.alias_name),
+                        "TargetKeyId": a.key_id,
+                        "CreationDate": timestamp(a.creation_date),
+                        "LastUpdatedDate": timestamp(a.last_updated),
+                    })
+                })
+                .collect();
+            Ok(paged(json!({ "Aliases": aliases }), page.next_marker))
+        }
+        "TagResource" => {
+            let r: TagResource = parse(body)?;
+            let tags = r.tags.map(tags_from_wire).transpose()?;
+            kms.tag_resource(caller, r.key_id.as_deref(), tags)?;
+            Ok(json!({}))
+        }
+        "UntagResource" => {
+            let r: UntagResource = parse(body)?;
+            kms.untag_resource(caller, r.key_id.as_deref(), r.tag_keys)?;
+            Ok(json!({}))
+        }
+        "ListResourceTags" => {
+            let r: KeyPaging = parse(body)?;
+            let page =
+                kms.list_resource_tags(caller, r.key_id.as_deref(), r.limit, r.marker.as_deref())?;
+            Ok(paged(
+                json!({ "Tags": tags_to_wire(&page.items) }),
+                page.next_marker,
+            ))
+        }
+        "PutKeyPolicy" => {
+            let r: KeyPolicy = parse(body)?;
+            kms.put_key_policy(
+                caller,
+                r.key_id.as_deref(),
+                r.policy_name.as_deref(),
+                r.policy,
+            )?;
+            Ok(json!({}))
+        }
+        "GetKeyPolicy" => {
+            let r: KeyPolicy = parse(body)?;
+            let policy =
+                kms.get_key_policy(caller, r.key_id.as_deref(), r.policy_name.as_deref())?;
+            Ok(json!({ "Policy": policy, "PolicyName": "default" }))
+        }
+        "ListKeyPolicies" => {
+            let r: KeyPaging = parse(body)?;
+            let names = kms.list_key_policies(caller, r.key_id.as_deref(), r.limit)?;
+            Ok(json!({ "PolicyNames": names, "Truncated": false }))
+        }
+        other => Err(AwsError::UnknownOperation(format!(
+            "Operation {other} is not supported."
+        ))),
+    }
+}
+
+fn create_key(kms: &Kms, caller: &Caller, r: CreateKey) -> OpResult {
+    let input = CreateKeyInput {
+        description: r.description,
+        key_usage: r.key_usage,
+        key_spec: r.key_spec,
+        customer_master_key_spec: r.customer_master_key_spec,
+        origin: r.origin,
+        custom_key_store_id: r.custom_key_store_id,
+        policy: r.policy,
+        tags: r.tags.map(tags_from_wire).transpose()?.unwrap_or_default(),
+        multi_region: r.multi_region,
+    };
+    let key = kms.create_key(caller, input)?;
+    Ok(json!({ "KeyMetadata": key_metadata(caller, &key) }))
+}
+
+fn paged(mut v: Value, next_marker: Option<String>) -> Value {
+    v["Truncated"] = json!(next_marker.is_some());
+    if let Some(marker) = next_marker {
+        v["NextMarker"] = json!(marker);
+    }
+    v
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct KeyOnly {
+    key_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Paging {
+    limit: Option<i64>,
+    marker: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct KeyPaging {
+    key_id: Option<String>,
+    limit: Option<i64>,
+    marker: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreateKey {
+    description: Option<String>,
+    key_usage: Option<String>,
+    key_spec: Option<String>,
+    customer_master_key_spec: Option<String>,
+    origin: Option<String>,
+    custom_key_store_id: Option<String>,
+    policy: Option<String>,
+    tags: Option<Vec<WireTag>>,
+    multi_region: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UpdateKeyDescription {
+    key_id: Option<String>,
+    description: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ScheduleKeyDeletion {
+    key_id: Option<String>,
+    pending_window_in_days: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Encrypt {
+    key_id: Option<String>,
+    plaintext: Option<Blob>,
+    encryption_context: Option<EncryptionContext>,
+    encryption_algorithm: Option<String>,
+    dry_run: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Decrypt {
+    key_id: Option<String>,
+    ciphertext_blob: Option<Blob>,
+    encryption_context: Option<EncryptionContext>,
+    encryption_algorithm: Option<String>,
+    dry_run: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ReEncrypt {
+    ciphertext_blob: Option<Blob>,
+    source_key_id: Option<String>,
+    source_encryption_context: Option<EncryptionContext>,
+    destination_key_id: Option<String>,
+    destination_encryption_context: Option<EncryptionContext>,
+    source_encryption_algorithm: Option<String>,
+    destination_encryption_algorithm: Option<String>,
+    dry_run: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GenerateDataKey {
+    key_id: Option<String>,
+    key_spec: Option<String>,
+    number_of_bytes: Option<i64>,
+    encryption_context: Option<EncryptionContext>,
+    dry_run: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GenerateRandom {
+    number_of_bytes: Option<i64>,
+    custom_key_store_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AliasTarget {
+    alias_name: Option<String>,
+    target_key_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TagResource {
+    key_id: Option<String>,
+    tags: Option<Vec<WireTag>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UntagResource {
+    key_id: Option<String>,
+    tag_keys: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct KeyPolicy {
+    key_id: Option<String>,
+    policy_name: Option<String>,
+    policy: Option<String>,
+}

@@ -1,0 +1,4 @@
+//! HTTP front ends. Each dialect decodes its wire format, calls `kms`, and
+//! encodes the result or error; nothing HTTP-shaped goes further in.
+
+pub mod aws;

@@ -1,0 +1,155 @@
+//! Configuration: built-in defaults < `trent.toml` (or `--config FILE`) < `TRENT_*` env.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Default listen address: loopback only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:4599";
+/// SoftHSM's module path on Debian.
+pub const SOFTHSM_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+/// The whole service configuration.
+#[derive(Debug, Deserialize, Serialize)]
+pub struct Config {
+    /// Where the database, dev-mode tokens and credentials live.
+    pub data_dir: PathBuf,
+    /// Address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// Region used when a request carries no SigV4 credential scope.
+    pub default_region: String,
+    /// AWS account id that owns keys (until authentication assigns principals).
+    pub account_id: String,
+    /// Explicitly configured regions. When empty, dev mode provisions
+    /// `dev_regions` as SoftHSM tokens under the data directory.
+    pub regions: Vec<RegionConfig>,
+    /// Region names provisioned in dev mode.
+    pub dev_regions: Vec<String>,
+    /// PKCS#11 module used for dev-mode tokens.
+    pub softhsm_module: PathBuf,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// PKCS#11 worker sessions per region.
+    pub sessions_per_region: usize,
+    /// Unwrapped backing keys kept as session objects, per region.
+    pub key_cache_capacity: usize,
+    /// How often the deletion job looks for keys whose waiting period is over.
+    pub deletion_check_interval_secs: u64,
+}
+
+/// One region: a named PKCS#11 token.
+#[derive(Debug, Deserialize, Serialize)]
+pub struct RegionConfig {
+    /// Region name, e.g. `eu-west-1`.
+    pub name: String,
+    /// Path of the PKCS#11 module.
+    pub module: PathBuf,
+    /// Token label.
+    pub token_label: String,
+    /// The token's user PIN.
+    #[serde(flatten)]
+    pub pin: PinSource,
+    /// For SoftHSM: the `SOFTHSM2_CONF` file to use for this module.
+    #[serde(default)]
+    pub softhsm_conf: Option<PathBuf>,
+}
+
+/// Where a PIN comes from: given directly, from an environment variable, or a file.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct PinSource {
+    /// The PIN itself.
+    #[serde(default, skip_serializing)]
+    pub pin: Option<SecretString>,
+    /// Name of an environment variable holding the PIN.
+    #[serde(default)]
+    pub pin_env: Option<String>,
+    /// File whose contents (trimmed) are the PIN.
+    #[serde(default)]
+    pub pin_file: Option<PathBuf>,
+}
+
+/// Configuration errors.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The sources could not be merged or parsed.
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+    /// A PIN source is missing or unreadable.
+    #[error("region {0}: {1}")]
+    Pin(String, String),
+    /// The default region is not among the configured ones.
+    #[error("default_region {0:?} is not one of the configured regions {1:?}")]
+    UnknownDefaultRegion(String, Vec<String>),
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("trent-data"),
+            listen: DEFAULT_LISTEN.parse().expect("valid default address"),
+            default_region: "us-east-1".into(),
+            account_id: "111122223333".into(),
+            regions: Vec::new(),
+            dev_regions: vec!["us-east-1".into(), "us-west-2".into()],
+            softhsm_module: PathBuf::from(SOFTHSM_MODULE),
+            max_body_bytes: 256 * 1024,
+            sessions_per_region: 8,
+            key_cache_capacity: 10_000,
+            deletion_check_interval_secs: 60,
+        }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `file` (or `trent.toml` if present), then `TRENT_*` variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        figment = match file {
+            Some(path) => figment.merge(Toml::file_exact(path)),
+            None => figment.merge(Toml::file("trent.toml")),
+        };
+        let config: Config = figment
+            .merge(Env::prefixed("TRENT_"))
+            .extract()
+            .map_err(Box::new)?;
+        Ok(config)
+    }
+
+    /// Names of the regions this deployment hosts.
+    pub fn region_names(&self) -> Vec<String> {
+        if self.regions.is_empty() {
+            self.dev_regions.clone()
+        } else {
+            self.regions.iter().map(|r| r.name.clone()).collect()
+        }
+    }
+
+    /// True when regions are provisioned automatically under the data directory.
+    pub fn dev_mode(&self) -> bool {
+        self.regions.is_empty()
+    }
+}
+
+impl PinSource {
+    /// Resolves the PIN from whichever source is set.
+    pub fn resolve(&self, region: &str) -> Result<SecretString, ConfigError> {
+        let err = |m: String| ConfigError::Pin(region.into(), m);
+        if let Some(pin) = &self.pin {
+            return Ok(pin.clone());
+        }
+        if let Some(var) = &self.pin_env {
+            return std::env::var(var)
+                .map(SecretString::from)
+                .map_err(|_| err(format!("environment variable {var} is not set")));
+        }
+        if let Some(path) = &self.pin_file {
+            return std::fs::read_to_string(path)
+                .map(|s| SecretString::from(s.trim().to_string()))
+                .map_err(|e| err(format!("cannot read PIN file {}: {e}", path.display())));
+        }
+        Err(err("no pin, pin_env or pin_file given".into()))
+    }
+}

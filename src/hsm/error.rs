@@ -1,0 +1,40 @@
+//! Errors raised by the PKCS#11 custody layer.
+
+use thiserror::Error;
+
+/// What can go wrong while talking to a token.
+#[derive(Debug, Error)]
+pub enum HsmError {
+    /// The PKCS#11 module reported an error.
+    #[error("PKCS#11 call failed: {0}")]
+    Pkcs11(#[from] cryptoki::error::Error),
+    /// No slot holds a token with the configured label.
+    #[error("no token labelled {0:?} in module {1}")]
+    TokenNotFound(String, String),
+    /// The module has no free slot to initialise a new token in.
+    #[error("module {0} has no uninitialised slot to provision token {1:?}")]
+    NoFreeSlot(String, String),
+    /// The token holds more than one domain key: refusing to guess.
+    #[error("token {0:?} holds {1} domain keys; expected one")]
+    AmbiguousDomainKey(String, usize),
+    /// Authenticated decryption failed: the ciphertext, tag or AAD was altered.
+    #[error("authenticated decryption failed")]
+    AuthenticationFailed,
+    /// A wrapped key blob could not be unwrapped under the domain key.
+    #[error("wrapped key material could not be unwrapped")]
+    UnwrapFailed,
+}
+
+impl HsmError {
+    /// True when the error says a cached object handle is no longer valid.
+    pub fn is_stale_handle(&self) -> bool {
+        use cryptoki::error::{Error, RvError};
+        matches!(
+            self,
+            HsmError::Pkcs11(Error::Pkcs11(
+                RvError::ObjectHandleInvalid | RvError::KeyHandleInvalid,
+                _
+            ))
+        )
+    }
+}

@@ -1,0 +1,176 @@
+//! CreateAlias, UpdateAlias, DeleteAlias, ListAliases.
+
+use super::key_ref::Aliases;
+use super::paging::{self, Page};
+use super::{Caller, Kms, KmsError, KmsResult, alias_arn, validate};
+use crate::store::{AliasRecord, KeyRecord, StoreError};
+
+/// Checks an alias name: 1–256 characters of `[a-zA-Z0-9:/_-]` (else
+/// `ValidationException`), starting `alias/`, not `alias/aws/`, and with only
+/// `[a-zA-Z0-9/_-]` after the prefix (else `InvalidAliasNameException`).
+fn check_alias_name(name: &str) -> KmsResult<()> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-');
+    if name.is_empty() || name.len() > 256 || !name.chars().all(|c| allowed(c) || c == ':') {
+        return Err(KmsError::Validation(format!(
+            "1 validation error detected: Value '{name}' at 'aliasName' failed to satisfy \
+             constraint: Member must have length between 1 and 256 and match pattern \
+             ^[a-zA-Z0-9:/_-]+$"
+        )));
+    }
+    let Some(rest) = name.strip_prefix("alias/") else {
+        return Err(KmsError::InvalidAliasName(format!(
+            "Alias must start with the prefix \"alias/\": '{name}'"
+        )));
+    };
+    if name.starts_with("alias/aws/") {
+        return Err(KmsError::InvalidAliasName(format!(
+            "Alias '{name}' uses the prefix alias/aws/, which is reserved for AWS managed keys."
+        )));
+    }
+    if rest.is_empty() || !rest.chars().all(allowed) {
+        return Err(KmsError::InvalidAliasName(format!(
+            "Alias '{name}' may contain only alphanumeric characters, '/', '_' and '-' after \"alias/\"."
+        )));
+    }
+    Ok(())
+}
+
+impl Kms {
+    /// CreateAlias.
+    pub fn create_alias(
+        &self,
+        caller: &Caller,
+        alias_name: Option<&str>,
+        target_key_id: Option<&str>,
+    ) -> KmsResult<()> {
+        let name = validate::required(alias_name, "aliasName")?;
+        check_alias_name(name)?;
+        let key = self.alias_target(caller, target_key_id)?;
+        let now = self.now();
+        let record = AliasRecord {
+            alias_name: name.to_string(),
+            key_id: key.key_id,
+            creation_date: now,
+            last_updated: now,
+        };
+        match self
+            .store
+            .insert_alias(&caller.region, &caller.account_id, &record)
+        {
+            Err(StoreError::Conflict) => Err(KmsError::AlreadyExists(format!(
+                "An alias with the name {} already exists",
+                alias_arn(caller, name)
+            ))),
+            other => Ok(other?),
+        }
+    }
+
+    /// UpdateAlias: points an existing alias at another key of the same type and usage.
+    pub fn update_alias(
+        &self,
+        caller: &Caller,
+        alias_name: Option<&str>,
+        target_key_id: Option<&str>,
+    ) -> KmsResult<()> {
+        let name = validate::required(alias_name, "aliasName")?;
+        check_alias_name(name)?;
+        let key = self.alias_target(caller, target_key_id)?;
+        let current = self
+            .store
+            .alias(&caller.region, &caller.account_id, name)?
+            .ok_or_else(|| alias_not_found(caller, name))?;
+        if let Some(old) = self.store.key(&caller.region, &current.key_id)? {
+            if old.key_spec != key.key_spec || old.key_usage != key.key_usage {
+                return Err(KmsError::Validation(format!(
+                    "Alias {name} points to a {} {} key; the new target is a {} {} key.",
+                    old.key_spec, old.key_usage, key.key_spec, key.key_usage
+                )));
+            }
+        }
+        if !self.store.retarget_alias(
+            &caller.region,
+            &caller.account_id,
+            name,
+            &key.key_id,
+            self.now(),
+        )? {
+            return Err(alias_not_found(caller, name));
+        }
+        Ok(())
+    }
+
+    /// DeleteAlias.
+    pub fn delete_alias(&self, caller: &Caller, alias_name: Option<&str>) -> KmsResult<()> {
+        let name = validate::required(alias_name, "aliasName")?;
+        check_alias_name(name)?;
+        if !self
+            .store
+            .delete_alias(&caller.region, &caller.account_id, name)?
+        {
+            return Err(alias_not_found(caller, name));
+        }
+        Ok(())
+    }
+
+    /// ListAliases: the caller's aliases (optionally of one key), paginated.
+    pub fn list_aliases(
+        &self,
+        caller: &Caller,
+        key_id: Option<&str>,
+        limit: Option<i64>,
+        marker: Option<&str>,
+    ) -> KmsResult<Page<AliasRecord>> {
+        let limit = paging::limit(limit, 50, 100)?;
+        let after = paging::after(marker)?;
+        let key = key_id
+            .map(|k| self.load_key(caller, k, Aliases::Refused))
+            .transpose()?;
+        let aliases = self.store.list_aliases(
+            &caller.region,
+            &caller.account_id,
+            key.as_ref().map(|k| k.key_id.as_str()),
+            &after,
+            limit + 1,
+        )?;
+        Ok(paging::page(aliases, limit, |a| a.alias_name.as_str()))
+    }
+
+    /// The key an alias may point at: by id or ARN, not pending deletion.
+    fn alias_target(&self, caller: &Caller, target: Option<&str>) -> KmsResult<KeyRecord> {
+        let target = validate::required(target, "targetKeyId")?;
+        let key = self.load_key(caller, target, Aliases::Refused)?;
+        super::require_not_pending_deletion(&key, caller)?;
+        Ok(key)
+    }
+}
+
+fn alias_not_found(caller: &Caller, name: &str) -> KmsError {
+    KmsError::NotFound(format!("Alias {} is not found.", alias_arn(caller, name)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alias_names() {
+        assert!(check_alias_name("alias/my-key_1/x").is_ok());
+        assert!(matches!(
+            check_alias_name("my-key"),
+            Err(KmsError::InvalidAliasName(_))
+        ));
+        assert!(matches!(
+            check_alias_name("alias/aws/s3"),
+            Err(KmsError::InvalidAliasName(_))
+        ));
+        assert!(matches!(
+            check_alias_name("alias/a:b"),
+            Err(KmsError::InvalidAliasName(_))
+        ));
+        assert!(matches!(
+            check_alias_name("alias/a b"),
+            Err(KmsError::Validation(_))
+        ));
+        assert!(matches!(check_alias_name(""), Err(KmsError::Validation(_))));
+    }
+}

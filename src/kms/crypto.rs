@@ -1,0 +1,364 @@
+//! Encrypt, Decrypt, ReEncrypt, GenerateDataKey(WithoutPlaintext), GenerateRandom.
+
+use super::ciphertext;
+use super::key_ref::Aliases;
+use super::{Caller, EncryptionContext, Kms, KmsError, KmsResult, key_arn, validate};
+use crate::hsm::{IV_LEN, MaterialRef, WrappedMaterial};
+use crate::store::KeyRecord;
+use zeroize::Zeroizing;
+
+const ALGORITHMS: &[&str] = &[
+    "SYMMETRIC_DEFAULT",
+    "RSAES_OAEP_SHA_1",
+    "RSAES_OAEP_SHA_256",
+    "SM2PKE",
+];
+const MAX_PLAINTEXT: usize = 4096;
+const MAX_CIPHERTEXT: usize = 6144;
+const MAX_RANDOM: usize = 1024;
+
+/// Encrypt result.
+pub struct EncryptOutput {
+    /// The ciphertext blob.
+    pub ciphertext: Vec<u8>,
+    /// ARN of the key used.
+    pub key_arn: String,
+    /// Material that sealed it.
+    pub material_id: String,
+}
+
+/// Decrypt result.
+pub struct DecryptOutput {
+    /// The recovered plaintext.
+    pub plaintext: Zeroizing<Vec<u8>>,
+    /// ARN of the key used.
+    pub key_arn: String,
+    /// Material that opened it.
+    pub material_id: String,
+}
+
+/// ReEncrypt result.
+pub struct ReEncryptOutput {
+    /// The new ciphertext blob.
+    pub ciphertext: Vec<u8>,
+    /// ARN of the key that opened the source.
+    pub source_key_arn: String,
+    /// ARN of the key that sealed the result.
+    pub key_arn: String,
+    /// Source material.
+    pub source_material_id: String,
+    /// Destination material.
+    pub destination_material_id: String,
+}
+
+/// GenerateDataKey result.
+pub struct DataKeyOutput {
+    /// The data key sealed under the KMS key.
+    pub ciphertext: Vec<u8>,
+    /// The data key in the clear (absent for WithoutPlaintext).
+    pub plaintext: Option<Zeroizing<Vec<u8>>>,
+    /// ARN of the KMS key.
+    pub key_arn: String,
+    /// Material that sealed it.
+    pub material_id: String,
+}
+
+fn check_algorithm(key: &KeyRecord, algorithm: Option<&str>) -> KmsResult<()> {
+    let Some(algorithm) = algorithm else {
+        return Ok(());
+    };
+    validate::one_of(algorithm, ALGORITHMS, "encryptionAlgorithm")?;
+    if algorithm != "SYMMETRIC_DEFAULT" {
+        return Err(KmsError::InvalidKeyUsage(format!(
+            "Key {} of spec {} does not support encryption algorithm {algorithm}.",
+            key.key_id, key.key_spec
+        )));
+    }
+    Ok(())
+}
+
+fn check_encrypt_usage(key: &KeyRecord, caller: &Caller) -> KmsResult<()> {
+    if key.key_usage != "ENCRYPT_DECRYPT" {
+        return Err(KmsError::InvalidKeyUsage(format!(
+            "{} key usage is {}, not ENCRYPT_DECRYPT.",
+            key_arn(caller, &key.key_id),
+            key.key_usage
+        )));
+    }
+    super::require_enabled(key, caller)
+}
+
+fn data_key_length(key_spec: Option<&str>, number_of_bytes: Option<i64>) -> KmsResult<usize> {
+    match (key_spec, number_of_bytes) {
+        (Some(_), Some(_)) => Err(KmsError::Validation(
+            "Specify either KeySpec or NumberOfBytes, not both.".into(),
+        )),
+        (None, None) => Err(KmsError::Validation(
+            "Please specify either KeySpec or NumberOfBytes.".into(),
+        )),
+        (Some(spec), None) => {
+            validate::one_of(spec, &["AES_256", "AES_128"], "keySpec")?;
+            Ok(if spec == "AES_256" { 32 } else { 16 })
+        }
+        (None, Some(n)) => {
+            number_of_bytes_in_range(n)?;
+            Ok(n as usize)
+        }
+    }
+}
+
+fn number_of_bytes_in_range(n: i64) -> KmsResult<()> {
+    if !(1..=MAX_RANDOM as i64).contains(&n) {
+        return Err(KmsError::Validation(format!(
+            "1 validation error detected: Value '{n}' at 'numberOfBytes' failed to satisfy \
+             constraint: Member must have value between 1 and {MAX_RANDOM}"
+        )));
+    }
+    Ok(())
+}
+
+impl Kms {
+    /// Encrypt: seals up to 4096 bytes under the key's current material.
+    pub fn encrypt(
+        &self,
+        caller: &Caller,
+        key_id: Option<&str>,
+        plaintext: Option<&[u8]>,
+        context: &EncryptionContext,
+        algorithm: Option<&str>,
+        dry_run: bool,
+    ) -> KmsResult<EncryptOutput> {
+        let key = self.load_key(
+            caller,
+            validate::required(key_id, "keyId")?,
+            Aliases::Accepted,
+        )?;
+        let plaintext = validate::required(plaintext, "plaintext")?;
+        validate::byte_length(plaintext.len(), 1, MAX_PLAINTEXT, "plaintext")?;
+        check_algorithm(&key, algorithm)?;
+        check_encrypt_usage(&key, caller)?;
+        if dry_run {
+            return Err(KmsError::DryRun);
+        }
+        self.seal(caller, &key, plaintext, context)
+    }
+
+    /// Decrypt: the header names key and material; a given KeyId must match.
+    pub fn decrypt(
+        &self,
+        caller: &Caller,
+        key_id: Option<&str>,
+        blob: Option<&[u8]>,
+        context: &EncryptionContext,
+        algorithm: Option<&str>,
+        dry_run: bool,
+    ) -> KmsResult<DecryptOutput> {
+        let blob = validate::required(blob, "ciphertextBlob")?;
+        validate::byte_length(blob.len(), 1, MAX_CIPHERTEXT, "ciphertextBlob")?;
+        let parsed = ciphertext::parse(blob)?;
+        let key = self.source_key(caller, key_id, parsed.key_id)?;
+        check_algorithm(&key, algorithm)?;
+        check_encrypt_usage(&key, caller)?;
+        if dry_run {
+            return Err(KmsError::DryRun);
+        }
+        let plaintext = self.open(caller, &key, &parsed, context)?;
+        Ok(DecryptOutput {
+            plaintext,
+            key_arn: key_arn(caller, &key.key_id),
+            material_id: parsed.material_id,
+        })
+    }
+
+    /// ReEncrypt: opens under the source key and seals under the destination
+    /// key's current material, without the plaintext leaving the service.
+    #[allow(clippy::too_many_arguments)]
+    pub fn re_encrypt(
+        &self,
+        caller: &Caller,
+        blob: Option<&[u8]>,
+        source_key_id: Option<&str>,
+        source_context: &EncryptionContext,
+        destination_key_id: Option<&str>,
+        destination_context: &EncryptionContext,
+        algorithms: (Option<&str>, Option<&str>),
+        dry_run: bool,
+    ) -> KmsResult<ReEncryptOutput> {
+        let blob = validate::required(blob, "ciphertextBlob")?;
+        validate::byte_length(blob.len(), 1, MAX_CIPHERTEXT, "ciphertextBlob")?;
+        let destination = self.load_key(
+            caller,
+            validate::required(destination_key_id, "destinationKeyId")?,
+            Aliases::Accepted,
+        )?;
+        let parsed = ciphertext::parse(blob)?;
+        let source = self.source_key(caller, source_key_id, parsed.key_id)?;
+        check_algorithm(&source, algorithms.0)?;
+        check_algorithm(&destination, algorithms.1)?;
+        check_encrypt_usage(&source, caller)?;
+        check_encrypt_usage(&destination, caller)?;
+        if dry_run {
+            return Err(KmsError::DryRun);
+        }
+        let plaintext = self.open(caller, &source, &parsed, source_context)?;
+        let sealed = self.seal(caller, &destination, &plaintext, destination_context)?;
+        Ok(ReEncryptOutput {
+            ciphertext: sealed.ciphertext,
+            source_key_arn: key_arn(caller, &source.key_id),
+            key_arn: sealed.key_arn,
+            source_material_id: parsed.material_id,
+            destination_material_id: sealed.material_id,
+        })
+    }
+
+    /// GenerateDataKey and GenerateDataKeyWithoutPlaintext: random bytes from
+    /// the token, sealed under the KMS key.
+    #[allow(clippy::too_many_arguments)]
+    pub fn generate_data_key(
+        &self,
+        caller: &Caller,
+        key_id: Option<&str>,
+        key_spec: Option<&str>,
+        number_of_bytes: Option<i64>,
+        context: &EncryptionContext,
+        with_plaintext: bool,
+        dry_run: bool,
+    ) -> KmsResult<DataKeyOutput> {
+        let key = self.load_key(
+            caller,
+            validate::required(key_id, "keyId")?,
+            Aliases::Accepted,
+        )?;
+        let len = data_key_length(key_spec, number_of_bytes)?;
+        check_encrypt_usage(&key, caller)?;
+        if dry_run {
+            return Err(KmsError::DryRun);
+        }
+        let data_key = Zeroizing::new(self.hsm(&caller.region)?.random(len)?);
+        let sealed = self.seal(caller, &key, &data_key, context)?;
+        Ok(DataKeyOutput {
+            ciphertext: sealed.ciphertext,
+            plaintext: with_plaintext.then_some(data_key),
+            key_arn: sealed.key_arn,
+            material_id: sealed.material_id,
+        })
+    }
+
+    /// GenerateRandom: 1–1024 bytes from the region's token.
+    pub fn generate_random(
+        &self,
+        caller: &Caller,
+        number_of_bytes: Option<i64>,
+        custom_key_store_id: Option<&str>,
+    ) -> KmsResult<Vec<u8>> {
+        if custom_key_store_id.is_some() {
+            return Err(KmsError::UnsupportedOperation(
+                "Custom key stores are not supported.".into(),
+            ));
+        }
+        let n = validate::required(number_of_bytes, "numberOfBytes")?;
+        number_of_bytes_in_range(n)?;
+        Ok(self.hsm(&caller.region)?.random(n as usize)?)
+    }
+
+    /// The key that made a blob, checked against the KeyId the caller gave.
+    fn source_key(
+        &self,
+        caller: &Caller,
+        given: Option<&str>,
+        header_key_id: &str,
+    ) -> KmsResult<KeyRecord> {
+        match given {
+            Some(reference) => {
+                let key = self.load_key(caller, reference, Aliases::Accepted)?;
+                if key.key_id != header_key_id {
+                    return Err(KmsError::IncorrectKey(format!(
+                        "The key ID in the request does not identify a KMS key that can \
+                         decrypt this ciphertext: {}",
+                        key_arn(caller, &key.key_id)
+                    )));
+                }
+                Ok(key)
+            }
+            None => self
+                .load_key_by_id(caller, header_key_id)
+                .map_err(|e| match e {
+                    KmsError::NotFound(_) => KmsError::InvalidCiphertext(
+                        "The ciphertext refers to a KMS key that does not exist in this region \
+                     and account."
+                            .into(),
+                    ),
+                    other => other,
+                }),
+        }
+    }
+
+    fn seal(
+        &self,
+        caller: &Caller,
+        key: &KeyRecord,
+        plaintext: &[u8],
+        context: &EncryptionContext,
+    ) -> KmsResult<EncryptOutput> {
+        let hsm = self.hsm(&caller.region)?;
+        let material_id = &key.current_material_id;
+        let wrapped = self
+            .store
+            .material(&caller.region, &key.key_id, material_id)?
+            .ok_or_else(|| {
+                KmsError::Internal(format!("key {} lacks its current material", key.key_id))
+            })?
+            .wrapped;
+        let iv: [u8; IV_LEN] = hsm
+            .random(IV_LEN)?
+            .try_into()
+            .map_err(|_| KmsError::Internal("short IV".into()))?;
+        let mut blob = ciphertext::header(&key.key_id, material_id, &iv)?;
+        let aad = ciphertext::aad(&blob, context);
+        let material = WrappedMaterial {
+            reference: MaterialRef {
+                key_id: key.key_id.clone(),
+                material_id: material_id.clone(),
+            },
+            wrapped: &wrapped,
+        };
+        blob.extend_from_slice(&hsm.encrypt(&material, &iv, &aad, plaintext)?);
+        Ok(EncryptOutput {
+            ciphertext: blob,
+            key_arn: key_arn(caller, &key.key_id),
+            material_id: material_id.clone(),
+        })
+    }
+
+    fn open(
+        &self,
+        caller: &Caller,
+        key: &KeyRecord,
+        parsed: &ciphertext::Ciphertext<'_>,
+        context: &EncryptionContext,
+    ) -> KmsResult<Zeroizing<Vec<u8>>> {
+        let wrapped = self
+            .store
+            .material(&caller.region, &key.key_id, &parsed.material_id)?
+            .ok_or_else(|| {
+                KmsError::InvalidCiphertext(
+                    "The ciphertext names key material this key does not have.".into(),
+                )
+            })?
+            .wrapped;
+        let material = WrappedMaterial {
+            reference: MaterialRef {
+                key_id: key.key_id.clone(),
+                material_id: parsed.material_id.clone(),
+            },
+            wrapped: &wrapped,
+        };
+        let aad = ciphertext::aad(parsed.header, context);
+        Ok(Zeroizing::new(self.hsm(&caller.region)?.decrypt(
+            &material,
+            &parsed.iv,
+            &aad,
+            parsed.sealed,
+        )?))
+    }
+}

@@ -1,0 +1,276 @@
+//! Key lifecycle: CreateKey, DescribeKey, ListKeys, UpdateKeyDescription,
+//! EnableKey, DisableKey, ScheduleKeyDeletion, CancelKeyDeletion.
+
+use super::key_ref::Aliases;
+use super::paging::{self, Page};
+use super::{Caller, Kms, KmsError, KmsResult, key_arn, policy, validate};
+use crate::hsm::MaterialRef;
+use crate::store::{KeyRecord, KeyState, MaterialRecord, Tag};
+
+const KEY_SPECS: &[&str] = &[
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "ECC_NIST_P256",
+    "ECC_NIST_P384",
+    "ECC_NIST_P521",
+    "ECC_SECG_P256K1",
+    "SYMMETRIC_DEFAULT",
+    "HMAC_224",
+    "HMAC_256",
+    "HMAC_384",
+    "HMAC_512",
+    "SM2",
+    "ML_DSA_44",
+    "ML_DSA_65",
+    "ML_DSA_87",
+    "ECC_NIST_EDWARDS25519",
+];
+const KEY_USAGES: &[&str] = &[
+    "SIGN_VERIFY",
+    "ENCRYPT_DECRYPT",
+    "GENERATE_VERIFY_MAC",
+    "KEY_AGREEMENT",
+];
+const ORIGINS: &[&str] = &["AWS_KMS", "EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"];
+const MS_PER_DAY: i64 = 86_400_000;
+
+/// CreateKey parameters.
+#[derive(Default)]
+pub struct CreateKeyInput {
+    /// Description.
+    pub description: Option<String>,
+    /// Key usage; ENCRYPT_DECRYPT by default.
+    pub key_usage: Option<String>,
+    /// Key spec; SYMMETRIC_DEFAULT by default.
+    pub key_spec: Option<String>,
+    /// Deprecated synonym of `key_spec`.
+    pub customer_master_key_spec: Option<String>,
+    /// Origin; AWS_KMS by default.
+    pub origin: Option<String>,
+    /// Custom key store id (not supported).
+    pub custom_key_store_id: Option<String>,
+    /// Key policy; the default policy when absent.
+    pub policy: Option<String>,
+    /// Tags.
+    pub tags: Vec<Tag>,
+    /// Multi-Region primary key (not supported yet).
+    pub multi_region: Option<bool>,
+}
+
+/// ScheduleKeyDeletion result.
+pub struct DeletionScheduled {
+    /// The key.
+    pub key: KeyRecord,
+    /// When it will be deleted (Unix ms).
+    pub deletion_date: i64,
+    /// Waiting period in days.
+    pub pending_window_days: i64,
+}
+
+impl Kms {
+    /// CreateKey: generates the backing key in the region's token and stores
+    /// it wrapped, together with the key's metadata.
+    pub fn create_key(&self, caller: &Caller, input: CreateKeyInput) -> KmsResult<KeyRecord> {
+        let spec = match (&input.key_spec, &input.customer_master_key_spec) {
+            (Some(_), Some(_)) => {
+                return Err(KmsError::Validation(
+                    "You cannot specify KeySpec and CustomerMasterKeySpec in the same request."
+                        .into(),
+                ));
+            }
+            (Some(s), None) | (None, Some(s)) => s.as_str(),
+            (None, None) => "SYMMETRIC_DEFAULT",
+        };
+        validate::one_of(spec, KEY_SPECS, "keySpec")?;
+        let usage = input.key_usage.as_deref().unwrap_or("ENCRYPT_DECRYPT");
+        validate::one_of(usage, KEY_USAGES, "keyUsage")?;
+        let origin = input.origin.as_deref().unwrap_or("AWS_KMS");
+        validate::one_of(origin, ORIGINS, "origin")?;
+        let description = input.description.unwrap_or_default();
+        validate::description(&description)?;
+        if spec != "SYMMETRIC_DEFAULT" {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "KeySpec {spec} is not supported yet; this deployment supports SYMMETRIC_DEFAULT."
+            )));
+        }
+        if usage != "ENCRYPT_DECRYPT" {
+            return Err(KmsError::Validation(format!(
+                "KeyUsage {usage} is not compatible with KeySpec {spec}."
+            )));
+        }
+        if origin != "AWS_KMS" {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "Origin {origin} is not supported yet; this deployment supports AWS_KMS."
+            )));
+        }
+        if input.custom_key_store_id.is_some() {
+            return Err(KmsError::UnsupportedOperation(
+                "Custom key stores are not supported.".into(),
+            ));
+        }
+        if input.multi_region == Some(true) {
+            return Err(KmsError::UnsupportedOperation(
+                "Multi-Region keys are not supported yet.".into(),
+            ));
+        }
+        let policy = match input.policy {
+            Some(p) => policy::check_document(&p).map(|()| p)?,
+            None => policy::default_policy(&caller.account_id),
+        };
+        validate::tags(&input.tags)?;
+
+        let hsm = self.hsm(&caller.region)?;
+        let key_id = uuid::Uuid::new_v4().to_string();
+        let material_id = hex::encode(hsm.random(super::ciphertext::MATERIAL_ID_LEN)?);
+        let wrapped = hsm.generate_material(&MaterialRef {
+            key_id: key_id.clone(),
+            material_id: material_id.clone(),
+        })?;
+        let now = self.now();
+        let key = KeyRecord {
+            region: caller.region.clone(),
+            key_id,
+            account_id: caller.account_id.clone(),
+            description,
+            state: KeyState::Enabled,
+            key_spec: spec.into(),
+            key_usage: usage.into(),
+            origin: origin.into(),
+            creation_date: now,
+            deletion_date: None,
+            pending_window_days: None,
+            current_material_id: material_id.clone(),
+            policy,
+        };
+        let material = MaterialRecord {
+            material_id,
+            wrapped,
+            creation_date: now,
+        };
+        self.store.insert_key(&key, &material, &input.tags)?;
+        tracing::info!(region = %key.region, key_id = %key.key_id, "key created");
+        Ok(key)
+    }
+
+    /// DescribeKey.
+    pub fn describe_key(&self, caller: &Caller, key_id: Option<&str>) -> KmsResult<KeyRecord> {
+        self.load_key(
+            caller,
+            validate::required(key_id, "keyId")?,
+            Aliases::Accepted,
+        )
+    }
+
+    /// ListKeys: the caller's keys in its region, paginated.
+    pub fn list_keys(
+        &self,
+        caller: &Caller,
+        limit: Option<i64>,
+        marker: Option<&str>,
+    ) -> KmsResult<Page<String>> {
+        let limit = paging::limit(limit, 100, 1000)?;
+        let after = paging::after(marker)?;
+        let ids = self
+            .store
+            .list_keys(&caller.region, &caller.account_id, &after, limit + 1)?;
+        Ok(paging::page(ids, limit, |id| id.as_str()))
+    }
+
+    /// UpdateKeyDescription.
+    pub fn update_key_description(
+        &self,
+        caller: &Caller,
+        key_id: Option<&str>,
+        description: Option<String>,
+    ) -> KmsResult<()> {
+        let mut key = self.load_key(
+            caller,
+            validate::required(key_id, "keyId")?,
+            Aliases::Refused,
+        )?;
+        let description = validate::required(description, "description")?;
+        validate::description(&description)?;
+        super::require_not_pending_deletion(&key, caller)?;
+        key.description = description;
+        self.store.update_key(&key)?;
+        Ok(())
+    }
+
+    /// EnableKey.
+    pub fn enable_key(&self, caller: &Caller, key_id: Option<&str>) -> KmsResult<()> {
+        self.set_enabled(caller, key_id, KeyState::Enabled)
+    }
+
+    /// DisableKey.
+    pub fn disable_key(&self, caller: &Caller, key_id: Option<&str>) -> KmsResult<()> {
+        self.set_enabled(caller, key_id, KeyState::Disabled)
+    }
+
+    fn set_enabled(&self, caller: &Caller, key_id: Option<&str>, to: KeyState) -> KmsResult<()> {
+        let mut key = self.load_key(
+            caller,
+            validate::required(key_id, "keyId")?,
+            Aliases::Refused,
+        )?;
+        super::require_not_pending_deletion(&key, caller)?;
+        if key.state != to {
+            key.state = to;
+            self.store.update_key(&key)?;
+        }
+        Ok(())
+    }
+
+    /// ScheduleKeyDeletion: the key becomes PendingDeletion and is deleted by
+    /// the deletion job once the waiting period (7–30 days, default 30) ends.
+    pub fn schedule_key_deletion(
+        &self,
+        caller: &Caller,
+        key_id: Option<&str>,
+        pending_window_days: Option<i64>,
+    ) -> KmsResult<DeletionScheduled> {
+        let mut key = self.load_key(
+            caller,
+            validate::required(key_id, "keyId")?,
+            Aliases::Refused,
+        )?;
+        let days = pending_window_days.unwrap_or(30);
+        if !(7..=30).contains(&days) {
+            return Err(KmsError::Validation(format!(
+                "1 validation error detected: Value '{days}' at 'pendingWindowInDays' failed to \
+                 satisfy constraint: Member must have value between 7 and 30"
+            )));
+        }
+        super::require_not_pending_deletion(&key, caller)?;
+        let deletion_date = self.now() + days * MS_PER_DAY;
+        key.state = KeyState::PendingDeletion;
+        key.deletion_date = Some(deletion_date);
+        key.pending_window_days = Some(days);
+        self.store.update_key(&key)?;
+        Ok(DeletionScheduled {
+            key,
+            deletion_date,
+            pending_window_days: days,
+        })
+    }
+
+    /// CancelKeyDeletion: the key returns as Disabled.
+    pub fn cancel_key_deletion(&self, caller: &Caller, key_id: Option<&str>) -> KmsResult<String> {
+        let mut key = self.load_key(
+            caller,
+            validate::required(key_id, "keyId")?,
+            Aliases::Refused,
+        )?;
+        if key.state != KeyState::PendingDeletion {
+            return Err(KmsError::InvalidState(format!(
+                "{} is not pending deletion.",
+                key_arn(caller, &key.key_id)
+            )));
+        }
+        key.state = KeyState::Disabled;
+        key.deletion_date = None;
+        key.pending_window_days = None;
+        self.store.update_key(&key)?;
+        Ok(key_arn(caller, &key.key_id))
+    }
+}

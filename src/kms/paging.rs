@@ -1,0 +1,57 @@
+//! Limit and Marker handling shared by the List operations. A marker is the
+//! base64url encoding of the last item's sort key.
+
+use super::{KmsError, KmsResult};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// One page of a listing.
+pub struct Page<T> {
+    /// Items on this page.
+    pub items: Vec<T>,
+    /// Marker for the next page, when truncated.
+    pub next_marker: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// True when more items follow.
+    pub fn truncated(&self) -> bool {
+        self.next_marker.is_some()
+    }
+}
+
+/// Checks `Limit` against `1..=max`, defaulting to `default`.
+pub(super) fn limit(limit: Option<i64>, default: usize, max: usize) -> KmsResult<usize> {
+    match limit {
+        None => Ok(default),
+        Some(n) if n >= 1 && n as usize <= max => Ok(n as usize),
+        Some(n) => Err(KmsError::Validation(format!(
+            "1 validation error detected: Value '{n}' at 'limit' failed to satisfy constraint: \
+             Member must have value between 1 and {max}"
+        ))),
+    }
+}
+
+/// Decodes a marker into the sort key to continue after ("" for the start).
+pub(super) fn after(marker: Option<&str>) -> KmsResult<String> {
+    let Some(marker) = marker else {
+        return Ok(String::new());
+    };
+    URL_SAFE_NO_PAD
+        .decode(marker)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| KmsError::InvalidMarker(format!("Invalid marker '{marker}'")))
+}
+
+/// Builds a page from up to `limit + 1` fetched items.
+pub(super) fn page<T>(mut items: Vec<T>, limit: usize, sort_key: impl Fn(&T) -> &str) -> Page<T> {
+    let next_marker = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(|t| URL_SAFE_NO_PAD.encode(sort_key(t)))
+    } else {
+        None
+    };
+    Page { items, next_marker }
+}

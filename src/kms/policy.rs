@@ -1,0 +1,112 @@
+//! Key policies: stored and returned (evaluation comes with authorization).
+
+use super::key_ref::Aliases;
+use super::{Caller, Kms, KmsError, KmsResult, validate};
+
+/// The only policy name AWS KMS keys have.
+const POLICY_NAME: &str = "default";
+/// Largest policy document accepted, in characters.
+const MAX_POLICY_LEN: usize = 32_768;
+
+/// AWS's default key policy: the account root may do everything, which
+/// delegates access control to the account's identity policies.
+pub(super) fn default_policy(account_id: &str) -> String {
+    let doc = serde_json::json!({
+        "Version": "2012-10-17",
+        "Id": "key-default-1",
+        "Statement": [{
+            "Sid": "Enable IAM User Permissions",
+            "Effect": "Allow",
+            "Principal": { "AWS": format!("arn:aws:iam::{account_id}:root") },
+            "Action": "kms:*",
+            "Resource": "*"
+        }]
+    });
+    serde_json::to_string_pretty(&doc).expect("static JSON serializes")
+}
+
+/// A policy must be a JSON object with a `Statement`, at most 32 KiB.
+pub(super) fn check_document(policy: &str) -> KmsResult<()> {
+    let len = policy.chars().count();
+    if len == 0 || len > MAX_POLICY_LEN {
+        return Err(KmsError::Validation(format!(
+            "1 validation error detected: Value at 'policy' failed to satisfy constraint: \
+             Member must have length between 1 and {MAX_POLICY_LEN}"
+        )));
+    }
+    let doc: serde_json::Value = serde_json::from_str(policy).map_err(|e| {
+        KmsError::MalformedPolicyDocument(format!("The policy is not valid JSON: {e}"))
+    })?;
+    match doc.get("Statement") {
+        Some(serde_json::Value::Array(s)) if !s.is_empty() => Ok(()),
+        Some(serde_json::Value::Object(_)) => Ok(()),
+        _ => Err(KmsError::MalformedPolicyDocument(
+            "The policy must contain a non-empty Statement.".into(),
+        )),
+    }
+}
+
+fn check_name(name: Option<&str>) -> KmsResult<()> {
+    match name {
+        None | Some(POLICY_NAME) => Ok(()),
+        Some(other) => Err(KmsError::NotFound(format!(
+            "No such policy '{other}'; the only key policy name is '{POLICY_NAME}'."
+        ))),
+    }
+}
+
+impl Kms {
+    /// PutKeyPolicy.
+    pub fn put_key_policy(
+        &self,
+        caller: &Caller,
+        key_id: Option<&str>,
+        policy_name: Option<&str>,
+        policy: Option<String>,
+    ) -> KmsResult<()> {
+        let mut key = self.load_key(
+            caller,
+            validate::required(key_id, "keyId")?,
+            Aliases::Refused,
+        )?;
+        check_name(policy_name)?;
+        let policy = validate::required(policy, "policy")?;
+        check_document(&policy)?;
+        super::require_not_pending_deletion(&key, caller)?;
+        key.policy = policy;
+        self.store.update_key(&key)?;
+        Ok(())
+    }
+
+    /// GetKeyPolicy.
+    pub fn get_key_policy(
+        &self,
+        caller: &Caller,
+        key_id: Option<&str>,
+        policy_name: Option<&str>,
+    ) -> KmsResult<String> {
+        let key = self.load_key(
+            caller,
+            validate::required(key_id, "keyId")?,
+            Aliases::Refused,
+        )?;
+        check_name(policy_name)?;
+        Ok(key.policy)
+    }
+
+    /// ListKeyPolicies: every key has exactly the one policy, `default`.
+    pub fn list_key_policies(
+        &self,
+        caller: &Caller,
+        key_id: Option<&str>,
+        limit: Option<i64>,
+    ) -> KmsResult<Vec<String>> {
+        self.load_key(
+            caller,
+            validate::required(key_id, "keyId")?,
+            Aliases::Refused,
+        )?;
+        super::paging::limit(limit, 100, 1000)?;
+        Ok(vec![POLICY_NAME.to_string()])
+    }
+}

@@ -1,0 +1,10 @@
+//! Trent: an HSM-backed key management service speaking the AWS KMS API.
+
+pub mod api;
+pub mod clock;
+pub mod config;
+pub mod hsm;
+pub mod kms;
+pub mod provision;
+pub mod server;
+pub mod store;

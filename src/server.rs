@@ -1,0 +1,143 @@
+//! Start-up and the HTTP server: opens the store and every region's token,
+//! then serves the dialects and runs background jobs.
+
+use crate::api;
+use crate::config::Config;
+use crate::hsm::{Hsm, Modules, TokenSpec};
+use crate::kms::Kms;
+use crate::provision;
+use crate::store::Store;
+use axum::Router;
+use axum::routing::post;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// State shared by every request.
+pub struct AppState {
+    /// The service core.
+    pub kms: Kms,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+}
+
+/// Start-up failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data directory could not be prepared.
+    #[error(transparent)]
+    Provision(#[from] provision::ProvisionError),
+    /// A token could not be opened.
+    #[error("region {0}: {1}")]
+    Hsm(String, crate::hsm::HsmError),
+    /// The database could not be opened.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The configuration is inconsistent.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+}
+
+/// Prepares the data directory, opens the store and every token. Must run
+/// before any other thread starts (SoftHSM reads its configuration from the
+/// environment during module initialisation).
+pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
+    let names = config.region_names();
+    if !names.contains(&config.default_region) {
+        return Err(crate::config::ConfigError::UnknownDefaultRegion(
+            config.default_region.clone(),
+            names,
+        )
+        .into());
+    }
+    let plans = provision::prepare(config)?;
+    let mut modules = Modules::default();
+    let mut regions = BTreeMap::new();
+    for plan in &plans {
+        let fail = |e| StartError::Hsm(plan.name.clone(), e);
+        let ctx = modules
+            .load(&plan.module, plan.softhsm_conf.as_deref())
+            .map_err(fail)?;
+        let hsm = Hsm::open(
+            ctx,
+            TokenSpec {
+                module: plan.module.display().to_string(),
+                label: &plan.token_label,
+                pin: &plan.pin,
+                provision_so_pin: plan.provision_so_pin.as_ref(),
+                sessions: config.sessions_per_region,
+                cache_capacity: config.key_cache_capacity,
+            },
+        )
+        .map_err(fail)?;
+        regions.insert(plan.name.clone(), hsm);
+    }
+    let store = Store::open(&config.data_dir.join("trent.db"))?;
+    let kms = Kms::new(
+        regions,
+        store,
+        config.default_region.clone(),
+        config.account_id.clone(),
+    );
+    Ok(Arc::new(AppState {
+        kms,
+        max_body_bytes: config.max_body_bytes,
+    }))
+}
+
+/// The HTTP routes of every dialect.
+pub fn router(state: Arc<AppState>) -> Router {
+    let router = Router::new().route("/", post(api::aws::handle));
+    #[cfg(feature = "test-clock")]
+    let router = router.route("/_trent/test/clock", post(test_clock::advance));
+    router.with_state(state)
+}
+
+/// Serves until SIGINT or SIGTERM, running the deletion job meanwhile.
+pub async fn run(
+    state: Arc<AppState>,
+    listener: tokio::net::TcpListener,
+    deletion_interval: Duration,
+) -> std::io::Result<()> {
+    tokio::spawn(deletion_job(state.clone(), deletion_interval));
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+async fn deletion_job(state: Arc<AppState>, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    loop {
+        ticker.tick().await;
+        let state = state.clone();
+        match tokio::task::spawn_blocking(move || state.kms.delete_due_keys()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "deletion job failed"),
+            Err(e) => tracing::error!(error = %e, "deletion job panicked"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// Test-only control of the service clock (feature `test-clock`).
+#[cfg(feature = "test-clock")]
+mod test_clock {
+    use super::AppState;
+    use axum::extract::State;
+    use std::sync::Arc;
+
+    /// `POST /_trent/test/clock` with the number of seconds to move forward.
+    pub async fn advance(State(app): State<Arc<AppState>>, body: String) -> String {
+        let seconds: i64 = body.trim().parse().unwrap_or(0);
+        app.kms.clock().advance_ms(seconds * 1000);
+        app.kms.clock().now_ms().to_string()
+    }
+}

@@ -1,0 +1,383 @@
+//! Metadata store: the only module that touches SQL. SQLite is the embedded
+//! default; the SQL is kept portable so a PostgreSQL back end can share it.
+
+mod records;
+
+pub use records::{AliasRecord, KeyRecord, KeyState, MaterialRecord, Tag};
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+/// Store failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database reported an error.
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+    /// A row with the same primary key already exists.
+    #[error("already exists")]
+    Conflict,
+}
+
+/// Result type of store calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The metadata database.
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+const KEY_COLUMNS: &str = "region, key_id, account_id, description, key_state, key_spec, \
+     key_usage, origin, creation_date, deletion_date, pending_window_days, \
+     current_material_id, policy";
+
+impl Store {
+    /// Opens (creating if needed) the SQLite database at `path`.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.execute_batch(include_str!("schema.sql"))?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Inserts a new key with its first material and tags, atomically.
+    pub fn insert_key(
+        &self,
+        key: &KeyRecord,
+        material: &MaterialRecord,
+        tags: &[Tag],
+    ) -> StoreResult<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            &format!(
+                "INSERT INTO kms_keys ({KEY_COLUMNS}) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+            ),
+            params![
+                key.region,
+                key.key_id,
+                key.account_id,
+                key.description,
+                key.state.as_str(),
+                key.key_spec,
+                key.key_usage,
+                key.origin,
+                key.creation_date,
+                key.deletion_date,
+                key.pending_window_days,
+                key.current_material_id,
+                key.policy,
+            ],
+        )
+        .map_err(conflict)?;
+        tx.execute(
+            "INSERT INTO key_materials (region, key_id, material_id, wrapped, creation_date) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                key.region,
+                key.key_id,
+                material.material_id,
+                material.wrapped,
+                material.creation_date
+            ],
+        )?;
+        for tag in tags {
+            tx.execute(
+                "INSERT INTO key_tags (region, key_id, tag_key, tag_value) VALUES (?1, ?2, ?3, ?4)",
+                params![key.region, key.key_id, tag.key, tag.value],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// One key's metadata.
+    pub fn key(&self, region: &str, key_id: &str) -> StoreResult<Option<KeyRecord>> {
+        Ok(self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT {KEY_COLUMNS} FROM kms_keys WHERE region = ?1 AND key_id = ?2"
+            ))?
+            .query_row(params![region, key_id], key_from_row)
+            .optional()?)
+    }
+
+    /// One wrapped material of a key.
+    pub fn material(
+        &self,
+        region: &str,
+        key_id: &str,
+        material_id: &str,
+    ) -> StoreResult<Option<MaterialRecord>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT material_id, wrapped, creation_date FROM key_materials \
+                 WHERE region = ?1 AND key_id = ?2 AND material_id = ?3",
+            )?
+            .query_row(params![region, key_id, material_id], |row| {
+                Ok(MaterialRecord {
+                    material_id: row.get(0)?,
+                    wrapped: row.get(1)?,
+                    creation_date: row.get(2)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// Key ids of an account in a region, in id order, after `after`.
+    pub fn list_keys(
+        &self,
+        region: &str,
+        account_id: &str,
+        after: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<String>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT key_id FROM kms_keys WHERE region = ?1 AND account_id = ?2 AND key_id > ?3 \
+             ORDER BY key_id LIMIT ?4",
+        )?;
+        let rows = stmt.query_map(params![region, account_id, after, limit as i64], |r| {
+            r.get(0)
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Writes a key's mutable fields: description, state, deletion schedule, policy.
+    pub fn update_key(&self, key: &KeyRecord) -> StoreResult<bool> {
+        let changed = self.conn().execute(
+            "UPDATE kms_keys SET description = ?3, key_state = ?4, deletion_date = ?5, \
+             pending_window_days = ?6, policy = ?7 WHERE region = ?1 AND key_id = ?2",
+            params![
+                key.region,
+                key.key_id,
+                key.description,
+                key.state.as_str(),
+                key.deletion_date,
+                key.pending_window_days,
+                key.policy
+            ],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// Keys whose scheduled deletion is due at `now`, as (region, key id).
+    pub fn due_for_deletion(&self, now: i64) -> StoreResult<Vec<(String, String)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT region, key_id FROM kms_keys \
+             WHERE key_state = 'PendingDeletion' AND deletion_date <= ?1",
+        )?;
+        let rows = stmt.query_map(params![now], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Deletes a key and everything attached to it, if its deletion is still
+    /// due at `now`. The conditional delete is the claim: of several nodes,
+    /// exactly one sees `true`.
+    pub fn delete_key_if_due(&self, region: &str, key_id: &str, now: i64) -> StoreResult<bool> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let claimed = tx.execute(
+            "DELETE FROM kms_keys WHERE region = ?1 AND key_id = ?2 \
+             AND key_state = 'PendingDeletion' AND deletion_date <= ?3",
+            params![region, key_id, now],
+        )?;
+        if claimed == 1 {
+            for table in ["key_materials", "aliases", "key_tags"] {
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE region = ?1 AND key_id = ?2"),
+                    params![region, key_id],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(claimed == 1)
+    }
+
+    /// Creates an alias; `Conflict` if the name is taken.
+    pub fn insert_alias(
+        &self,
+        region: &str,
+        account_id: &str,
+        alias: &AliasRecord,
+    ) -> StoreResult<()> {
+        self.conn()
+            .execute(
+                "INSERT INTO aliases (region, account_id, alias_name, key_id, creation_date, \
+                 last_updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    region,
+                    account_id,
+                    alias.alias_name,
+                    alias.key_id,
+                    alias.creation_date,
+                    alias.last_updated
+                ],
+            )
+            .map_err(conflict)?;
+        Ok(())
+    }
+
+    /// One alias by name.
+    pub fn alias(
+        &self,
+        region: &str,
+        account_id: &str,
+        name: &str,
+    ) -> StoreResult<Option<AliasRecord>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT alias_name, key_id, creation_date, last_updated FROM aliases \
+                 WHERE region = ?1 AND account_id = ?2 AND alias_name = ?3",
+            )?
+            .query_row(params![region, account_id, name], alias_from_row)
+            .optional()?)
+    }
+
+    /// Points an existing alias at another key.
+    pub fn retarget_alias(
+        &self,
+        region: &str,
+        account_id: &str,
+        name: &str,
+        key_id: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let changed = self.conn().execute(
+            "UPDATE aliases SET key_id = ?4, last_updated = ?5 \
+             WHERE region = ?1 AND account_id = ?2 AND alias_name = ?3",
+            params![region, account_id, name, key_id, now],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// Deletes an alias; false if it did not exist.
+    pub fn delete_alias(&self, region: &str, account_id: &str, name: &str) -> StoreResult<bool> {
+        let changed = self.conn().execute(
+            "DELETE FROM aliases WHERE region = ?1 AND account_id = ?2 AND alias_name = ?3",
+            params![region, account_id, name],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// Aliases of an account (optionally of one key), in name order, after `after`.
+    pub fn list_aliases(
+        &self,
+        region: &str,
+        account_id: &str,
+        key_id: Option<&str>,
+        after: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<AliasRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT alias_name, key_id, creation_date, last_updated FROM aliases \
+             WHERE region = ?1 AND account_id = ?2 AND (?3 IS NULL OR key_id = ?3) \
+             AND alias_name > ?4 ORDER BY alias_name LIMIT ?5",
+        )?;
+        let rows = stmt.query_map(
+            params![region, account_id, key_id, after, limit as i64],
+            alias_from_row,
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Adds or overwrites tags on a key.
+    pub fn put_tags(&self, region: &str, key_id: &str, tags: &[Tag]) -> StoreResult<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for tag in tags {
+            tx.execute(
+                "INSERT INTO key_tags (region, key_id, tag_key, tag_value) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (region, key_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value",
+                params![region, key_id, tag.key, tag.value],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Removes tags by key; absent ones are ignored.
+    pub fn remove_tags(&self, region: &str, key_id: &str, tag_keys: &[String]) -> StoreResult<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for tag_key in tag_keys {
+            tx.execute(
+                "DELETE FROM key_tags WHERE region = ?1 AND key_id = ?2 AND tag_key = ?3",
+                params![region, key_id, tag_key],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A key's tags in key order.
+    pub fn tags(&self, region: &str, key_id: &str) -> StoreResult<Vec<Tag>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT tag_key, tag_value FROM key_tags WHERE region = ?1 AND key_id = ?2 \
+             ORDER BY tag_key",
+        )?;
+        let rows = stmt.query_map(params![region, key_id], |r| {
+            Ok(Tag {
+                key: r.get(0)?,
+                value: r.get(1)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+fn conflict(e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict,
+        _ => StoreError::Sql(e),
+    }
+}
+
+fn key_from_row(row: &Row<'_>) -> rusqlite::Result<KeyRecord> {
+    let state: String = row.get(4)?;
+    Ok(KeyRecord {
+        region: row.get(0)?,
+        key_id: row.get(1)?,
+        account_id: row.get(2)?,
+        description: row.get(3)?,
+        state: KeyState::parse(&state).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                4,
+                rusqlite::types::Type::Text,
+                format!("unknown key state {state:?}").into(),
+            )
+        })?,
+        key_spec: row.get(5)?,
+        key_usage: row.get(6)?,
+        origin: row.get(7)?,
+        creation_date: row.get(8)?,
+        deletion_date: row.get(9)?,
+        pending_window_days: row.get(10)?,
+        current_material_id: row.get(11)?,
+        policy: row.get(12)?,
+    })
+}
+
+fn alias_from_row(row: &Row<'_>) -> rusqlite::Result<AliasRecord> {
+    Ok(AliasRecord {
+        alias_name: row.get(0)?,
+        key_id: row.get(1)?,
+        creation_date: row.get(2)?,
+        last_updated: row.get(3)?,
+    })
+}

@@ -1,0 +1,97 @@
+//! Plain records the store reads and writes.
+
+/// Lifecycle state of a KMS key, spelled as AWS spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyState {
+    /// Usable for cryptographic operations.
+    Enabled,
+    /// Exists but refuses cryptographic operations.
+    Disabled,
+    /// Scheduled for deletion; refuses cryptographic operations.
+    PendingDeletion,
+}
+
+impl KeyState {
+    /// The AWS name of the state.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Enabled => "Enabled",
+            KeyState::Disabled => "Disabled",
+            KeyState::PendingDeletion => "PendingDeletion",
+        }
+    }
+
+    /// Parses an AWS state name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "Enabled" => Some(KeyState::Enabled),
+            "Disabled" => Some(KeyState::Disabled),
+            "PendingDeletion" => Some(KeyState::PendingDeletion),
+            _ => None,
+        }
+    }
+}
+
+/// Metadata of one KMS key in one region. Times are Unix milliseconds.
+#[derive(Clone, Debug)]
+pub struct KeyRecord {
+    /// Region the key lives in.
+    pub region: String,
+    /// Key id (a UUID).
+    pub key_id: String,
+    /// Owning account.
+    pub account_id: String,
+    /// Free-text description.
+    pub description: String,
+    /// Lifecycle state.
+    pub state: KeyState,
+    /// Key spec, e.g. `SYMMETRIC_DEFAULT`.
+    pub key_spec: String,
+    /// Key usage, e.g. `ENCRYPT_DECRYPT`.
+    pub key_usage: String,
+    /// Origin of the material, e.g. `AWS_KMS`.
+    pub origin: String,
+    /// When the key was created.
+    pub creation_date: i64,
+    /// When a scheduled deletion takes effect.
+    pub deletion_date: Option<i64>,
+    /// Waiting period of a scheduled deletion.
+    pub pending_window_days: Option<i64>,
+    /// Material id that Encrypt uses.
+    pub current_material_id: String,
+    /// Key policy document.
+    pub policy: String,
+}
+
+/// One backing-key version, wrapped under its region's domain key.
+#[derive(Clone, Debug)]
+pub struct MaterialRecord {
+    /// Material id.
+    pub material_id: String,
+    /// Wrapped key blob.
+    pub wrapped: Vec<u8>,
+    /// When the material was made.
+    pub creation_date: i64,
+}
+
+/// An alias and the key it names.
+#[derive(Clone, Debug)]
+pub struct AliasRecord {
+    /// Full alias name, `alias/...`.
+    pub alias_name: String,
+    /// Target key id.
+    pub key_id: String,
+    /// When the alias was created.
+    pub creation_date: i64,
+    /// When the alias was last pointed at a key.
+    pub last_updated: i64,
+}
+
+/// One tag of a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tag {
+    /// Tag key.
+    pub key: String,
+    /// Tag value.
+    pub value: String,
+}

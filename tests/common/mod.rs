@@ -1,0 +1,202 @@
+//! Test harness: runs the real `trent` binary over fresh SoftHSM tokens in a
+//! temporary data directory and talks to it with the official AWS SDK.
+
+#![allow(dead_code)]
+
+use aws_sdk_kms::Client;
+use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+/// A running server and the data directory it owns.
+pub struct Server {
+    child: Child,
+    /// Address the server listens on.
+    pub addr: SocketAddr,
+    data: PathBuf,
+    _dir: Option<TempDir>,
+}
+
+impl Server {
+    /// Starts a server on a fresh data directory (tokens created on first start).
+    pub fn start() -> Self {
+        Self::start_with_env(&[])
+    }
+
+    /// Like [`Server::start`], with extra environment variables.
+    pub fn start_with_env(env: &[(&str, &str)]) -> Self {
+        let dir = TempDir::new().expect("temp dir");
+        let data = dir.path().join("data");
+        let mut server = Self::start_in(data, env);
+        server._dir = Some(dir);
+        server
+    }
+
+    /// Starts a server on `data` (created on first start if missing).
+    pub fn start_in(data: PathBuf, env: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_trent"));
+        cmd.arg("serve")
+            .env("TRENT_DATA_DIR", &data)
+            .env("TRENT_LISTEN", "127.0.0.1:0")
+            .env("TRENT_DELETION_CHECK_INTERVAL_SECS", "1")
+            .env("TRENT_SESSIONS_PER_REGION", "4")
+            .env("TRENT_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn trent");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read listen line");
+        let addr = line
+            .trim()
+            .strip_prefix("trent listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line from trent: {line:?}"))
+            .parse()
+            .expect("listen address");
+        Server {
+            child,
+            addr,
+            data,
+            _dir: None,
+        }
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data
+    }
+
+    /// The endpoint URL for clients.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// An SDK client for `region`.
+    pub fn client(&self, region: &str) -> Client {
+        let http = aws_smithy_http_client::Builder::new().build_http();
+        let config = aws_sdk_kms::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region.to_string()))
+            .credentials_provider(Credentials::new(
+                "AKIDTRENTTEST",
+                "trent-test-secret",
+                None,
+                None,
+                "test",
+            ))
+            .endpoint_url(self.url())
+            .http_client(http)
+            .build();
+        Client::from_conf(config)
+    }
+
+    /// Stops the server with SIGTERM and waits for it to exit.
+    pub fn stop(mut self) -> PathBuf {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+        self.data.clone()
+    }
+
+    /// Kills the server with SIGKILL (no clean shutdown).
+    pub fn kill9(mut self) -> (PathBuf, Option<TempDir>) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        (self.data.clone(), self._dir.take())
+    }
+
+    /// Moves the server's clock forward (feature `test-clock`).
+    pub fn advance_clock(&self, seconds: i64) {
+        let (status, _) = self.raw("/_trent/test/clock", &[], seconds.to_string().as_bytes());
+        assert_eq!(status, 200, "clock control endpoint");
+    }
+
+    /// Sends a raw HTTP POST and returns (status, body).
+    pub fn raw(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
+        let mut stream = TcpStream::connect(self.addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut request = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            self.addr,
+            body.len()
+        );
+        for (k, v) in headers {
+            request.push_str(&format!("{k}: {v}\r\n"));
+        }
+        request.push_str("\r\n");
+        stream.write_all(request.as_bytes()).unwrap();
+        stream.write_all(body).unwrap();
+        let mut response = Vec::new();
+        let _ = stream.read_to_end(&mut response);
+        let text = String::from_utf8_lossy(&response).to_string();
+        let status = text
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+        (status, body)
+    }
+
+    /// Sends an AWS JSON 1.1 request for `op` and returns (status, JSON body).
+    pub fn call_raw(&self, op: &str, body: &str) -> (u16, serde_json::Value) {
+        let target = format!("TrentService.{op}");
+        let (status, text) = self.raw(
+            "/",
+            &[
+                ("X-Amz-Target", &target),
+                ("Content-Type", "application/x-amz-json-1.1"),
+            ],
+            body.as_bytes(),
+        );
+        let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+        (status, json)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The AWS error code of a failed SDK call.
+pub fn error_code<E, R>(result: Result<R, aws_sdk_kms::error::SdkError<E>>) -> String
+where
+    E: aws_sdk_kms::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(r) => panic!("expected an error, got {r:?}"),
+        Err(e) => e
+            .as_service_error()
+            .and_then(|s| s.code())
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("not a service error: {e:?}")),
+    }
+}
+
+/// Waits until `check` holds or `timeout` passes; returns whether it held.
+pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    check()
+}

@@ -12,6 +12,13 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
+/// A data directory outliving the server that used it.
+pub struct DataDir {
+    /// Its path.
+    pub path: PathBuf,
+    dir: Option<TempDir>,
+}
+
 /// A running server and the data directory it owns.
 pub struct Server {
     child: Child,
@@ -99,20 +106,34 @@ impl Server {
         Client::from_conf(config)
     }
 
-    /// Stops the server with SIGTERM and waits for it to exit.
-    pub fn stop(mut self) -> PathBuf {
+    /// Stops the server with SIGTERM, waits for it, and hands back its data.
+    pub fn stop(mut self) -> DataDir {
         let _ = Command::new("kill")
             .arg(self.child.id().to_string())
             .status();
         let _ = self.child.wait();
-        self.data.clone()
+        self.take_data()
     }
 
-    /// Kills the server with SIGKILL (no clean shutdown).
-    pub fn kill9(mut self) -> (PathBuf, Option<TempDir>) {
+    /// Kills the server with SIGKILL (no clean shutdown) and hands back its data.
+    pub fn kill9(mut self) -> DataDir {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        (self.data.clone(), self._dir.take())
+        self.take_data()
+    }
+
+    /// Starts a server again on data left by [`Server::stop`] or [`Server::kill9`].
+    pub fn restart(data: DataDir) -> Self {
+        let mut server = Self::start_in(data.path, &[]);
+        server._dir = data.dir;
+        server
+    }
+
+    fn take_data(&mut self) -> DataDir {
+        DataDir {
+            path: self.data.clone(),
+            dir: self._dir.take(),
+        }
     }
 
     /// Moves the server's clock forward (feature `test-clock`).

@@ -1,0 +1,129 @@
+//! Custody: the token's object count does not grow with the number of keys,
+//! and no key material is stored in the clear.
+
+mod common;
+
+use aws_sdk_kms::primitives::Blob;
+use common::Server;
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::object::Attribute;
+use cryptoki::session::UserType;
+use cryptoki::types::AuthPin;
+use std::path::Path;
+
+/// Counts the persistent objects on a dev-mode region's token, logged in as
+/// the user, through the token's own PKCS#11 module.
+fn token_object_count(ctx: &Pkcs11, data: &Path, region: &str) -> usize {
+    let label = format!("trent-{region}");
+    let slot = ctx
+        .get_slots_with_initialized_token()
+        .unwrap()
+        .into_iter()
+        .find(|s| ctx.get_token_info(*s).unwrap().label().trim_end() == label)
+        .expect("token present");
+    let pin = std::fs::read_to_string(data.join(format!("secrets/{region}.pin"))).unwrap();
+    let session = ctx.open_ro_session(slot).unwrap();
+    session
+        .login(UserType::User, Some(&AuthPin::from(pin.trim().to_string())))
+        .unwrap();
+    let count = session
+        .find_objects(&[Attribute::Token(true)])
+        .unwrap()
+        .len();
+    session.logout().unwrap();
+    count
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_hundred_keys_leave_the_token_object_count_unchanged() {
+    let server = Server::start();
+    let data = server.data_dir().to_path_buf();
+    // SoftHSM reads its configuration at C_Initialize; this test binary has
+    // no other PKCS#11 user, and no other thread is touching the environment.
+    unsafe { std::env::set_var("SOFTHSM2_CONF", data.join("softhsm2.conf")) };
+    let ctx = Pkcs11::new("/usr/lib/softhsm/libsofthsm2.so").unwrap();
+    ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        .unwrap();
+
+    let before = token_object_count(&ctx, &data, "us-east-1");
+    assert_eq!(before, 1, "a fresh token holds just its domain key");
+
+    let kms = server.client("us-east-1");
+    let mut blobs = Vec::new();
+    for i in 0..200 {
+        let id = kms
+            .create_key()
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap()
+            .key_id;
+        if i % 20 == 0 {
+            let blob = kms
+                .encrypt()
+                .key_id(&id)
+                .plaintext(Blob::new(format!("key {i}").into_bytes()))
+                .send()
+                .await
+                .unwrap()
+                .ciphertext_blob
+                .unwrap();
+            blobs.push((i, blob));
+        }
+    }
+    let after = token_object_count(&ctx, &data, "us-east-1");
+    assert_eq!(after, before, "token objects grew with the number of keys");
+    assert_eq!(
+        kms.list_keys()
+            .limit(1000)
+            .send()
+            .await
+            .unwrap()
+            .keys
+            .unwrap()
+            .len(),
+        200
+    );
+    for (i, blob) in blobs {
+        let out = kms.decrypt().ciphertext_blob(blob).send().await.unwrap();
+        assert_eq!(
+            out.plaintext.unwrap().as_ref(),
+            format!("key {i}").as_bytes()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn store_holds_only_wrapped_material() {
+    let server = Server::start();
+    let kms = server.client("us-east-1");
+    let id = kms
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let data = server.stop();
+    let db = rusqlite::Connection::open(data.path.join("trent.db")).unwrap();
+    let wrapped: Vec<u8> = db
+        .query_row(
+            "SELECT wrapped FROM key_materials WHERE key_id = ?1",
+            [&id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    // AES key wrap with padding of a 32-byte key yields 40 bytes.
+    assert_eq!(wrapped.len(), 40);
+    let restarted = Server::restart(data);
+    let kms = restarted.client("us-east-1");
+    let out = kms
+        .encrypt()
+        .key_id(&id)
+        .plaintext(Blob::new(b"still works".to_vec()))
+        .send()
+        .await;
+    assert!(out.is_ok());
+}

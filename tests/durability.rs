@@ -1,0 +1,167 @@
+//! What survives a restart and a crash: keys, ciphertexts, aliases, tags.
+
+mod common;
+
+use aws_sdk_kms::Client;
+use aws_sdk_kms::primitives::Blob;
+use aws_sdk_kms::types::Tag;
+use common::Server;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+async fn decrypts(kms: &Client, blob: &[u8], expected: &[u8]) {
+    let out = kms
+        .decrypt()
+        .ciphertext_blob(Blob::new(blob.to_vec()))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("decrypt after restart: {e:?}"));
+    assert_eq!(out.plaintext.unwrap().as_ref(), expected);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restart_keeps_keys_aliases_and_tags() {
+    let server = Server::start();
+    let mut blobs = Vec::new();
+    for region in ["us-east-1", "us-west-2"] {
+        let kms = server.client(region);
+        let id = kms
+            .create_key()
+            .description(format!("key in {region}"))
+            .tags(
+                Tag::builder()
+                    .tag_key("env")
+                    .tag_value(region)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap()
+            .key_id;
+        kms.create_alias()
+            .alias_name("alias/app")
+            .target_key_id(&id)
+            .send()
+            .await
+            .unwrap();
+        let blob = kms
+            .encrypt()
+            .key_id("alias/app")
+            .plaintext(Blob::new(region.as_bytes().to_vec()))
+            .send()
+            .await
+            .unwrap()
+            .ciphertext_blob
+            .unwrap()
+            .into_inner();
+        blobs.push((region, id, blob));
+    }
+    let server = Server::restart(server.stop());
+    for (region, id, blob) in &blobs {
+        let kms = server.client(region);
+        decrypts(&kms, blob, region.as_bytes()).await;
+        let meta = kms
+            .describe_key()
+            .key_id("alias/app")
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap();
+        assert_eq!(&meta.key_id, id);
+        assert_eq!(meta.description.unwrap(), format!("key in {region}"));
+        let tags = kms
+            .list_resource_tags()
+            .key_id(id)
+            .send()
+            .await
+            .unwrap()
+            .tags
+            .unwrap();
+        assert_eq!(tags.len(), 1);
+        assert_eq!(tags[0].tag_value, *region);
+        // The restarted server still makes new keys and ciphertexts.
+        let fresh = kms
+            .create_key()
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap()
+            .key_id;
+        let blob = kms
+            .encrypt()
+            .key_id(&fresh)
+            .plaintext(Blob::new(b"after".to_vec()))
+            .send()
+            .await
+            .unwrap()
+            .ciphertext_blob
+            .unwrap();
+        decrypts(&kms, blob.as_ref(), b"after").await;
+    }
+}
+
+/// Clients keep creating keys and encrypting under them while the server is
+/// killed with SIGKILL. Every key whose CreateKey and Encrypt responses
+/// arrived must decrypt its ciphertext after the restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn kill9_never_loses_an_acknowledged_key() {
+    let mut server = Server::start();
+    let acknowledged: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+    for round in 0..3u64 {
+        let kms = server.client("us-east-1");
+        let mut workers = Vec::new();
+        for worker in 0..4 {
+            let kms = kms.clone();
+            let acknowledged = acknowledged.clone();
+            workers.push(tokio::spawn(async move {
+                for i in 0.. {
+                    let Ok(created) = kms.create_key().send().await else {
+                        return;
+                    };
+                    let id = created.key_metadata.unwrap().key_id;
+                    let plaintext = format!("{round}/{worker}/{i}");
+                    let Ok(out) = kms
+                        .encrypt()
+                        .key_id(&id)
+                        .plaintext(Blob::new(plaintext.into_bytes()))
+                        .send()
+                        .await
+                    else {
+                        return;
+                    };
+                    let blob = out.ciphertext_blob.unwrap().into_inner();
+                    acknowledged.lock().unwrap().push((id, blob));
+                }
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(400 + 150 * round)).await;
+        let data = server.kill9();
+        for w in workers {
+            w.await.unwrap();
+        }
+        server = Server::restart(data);
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() >= 10,
+        "too few acknowledged keys to mean anything: {}",
+        acknowledged.len()
+    );
+    eprintln!("{} keys acknowledged across 3 crashes", acknowledged.len());
+    let kms = server.client("us-east-1");
+    for (id, blob) in &acknowledged {
+        let out = kms
+            .decrypt()
+            .key_id(id)
+            .ciphertext_blob(Blob::new(blob.clone()))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("acknowledged key {id} lost: {e:?}"));
+        assert!(!out.plaintext.unwrap().as_ref().is_empty());
+    }
+}

@@ -9,6 +9,9 @@ use common::Server;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// A key id and a ciphertext made under it, both acknowledged by the server.
+type Acknowledged = (String, Vec<u8>);
+
 async fn decrypts(kms: &Client, blob: &[u8], expected: &[u8]) {
     let out = kms
         .decrypt()
@@ -111,7 +114,7 @@ async fn restart_keeps_keys_aliases_and_tags() {
 #[tokio::test(flavor = "multi_thread")]
 async fn kill9_never_loses_an_acknowledged_key() {
     let mut server = Server::start();
-    let acknowledged: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+    let acknowledged: Arc<Mutex<Vec<Acknowledged>>> = Arc::default();
     for round in 0..3u64 {
         let kms = server.client("us-east-1");
         let mut workers = Vec::new();

@@ -37,7 +37,13 @@ async fn encrypt_decrypt_round_trip_with_context() {
     let server = Server::start();
     let kms = server.client("us-east-1");
     let key = new_key(&kms).await;
-    let blob = encrypt(&kms, &key, b"attack at dawn", &[("purpose", "test"), ("a", "b")]).await;
+    let blob = encrypt(
+        &kms,
+        &key,
+        b"attack at dawn",
+        &[("purpose", "test"), ("a", "b")],
+    )
+    .await;
     assert!(!blob.windows(14).any(|w| w == b"attack at dawn"));
 
     let out = kms
@@ -56,7 +62,13 @@ async fn encrypt_decrypt_round_trip_with_context() {
     );
 
     // Two encryptions of the same plaintext differ (fresh IV).
-    let again = encrypt(&kms, &key, b"attack at dawn", &[("purpose", "test"), ("a", "b")]).await;
+    let again = encrypt(
+        &kms,
+        &key,
+        b"attack at dawn",
+        &[("purpose", "test"), ("a", "b")],
+    )
+    .await;
     assert_ne!(blob, again);
 
     // Missing, extra or altered context all fail.
@@ -92,11 +104,21 @@ async fn tampered_ciphertext_is_rejected_everywhere() {
     }
     let truncated = blob[..blob.len() - 1].to_vec();
     assert_eq!(
-        error_code(kms.decrypt().ciphertext_blob(Blob::new(truncated)).send().await),
+        error_code(
+            kms.decrypt()
+                .ciphertext_blob(Blob::new(truncated))
+                .send()
+                .await
+        ),
         "InvalidCiphertextException"
     );
     assert_eq!(
-        error_code(kms.decrypt().ciphertext_blob(Blob::new(b"garbage".to_vec())).send().await),
+        error_code(
+            kms.decrypt()
+                .ciphertext_blob(Blob::new(b"garbage".to_vec()))
+                .send()
+                .await
+        ),
         "InvalidCiphertextException"
     );
 }
@@ -189,7 +211,11 @@ async fn disabled_and_pending_deletion_keys_refuse_crypto() {
         .send()
         .await;
     assert_eq!(error_code(enc), "DisabledException");
-    let dec = kms.decrypt().ciphertext_blob(Blob::new(blob.clone())).send().await;
+    let dec = kms
+        .decrypt()
+        .ciphertext_blob(Blob::new(blob.clone()))
+        .send()
+        .await;
     assert_eq!(error_code(dec), "DisabledException");
     let gdk = kms
         .generate_data_key()
@@ -206,12 +232,21 @@ async fn disabled_and_pending_deletion_keys_refuse_crypto() {
         .send()
         .await
         .unwrap();
-    let dec = kms.decrypt().ciphertext_blob(Blob::new(blob.clone())).send().await;
+    let dec = kms
+        .decrypt()
+        .ciphertext_blob(Blob::new(blob.clone()))
+        .send()
+        .await;
     assert_eq!(error_code(dec), "KMSInvalidStateException");
 
     kms.cancel_key_deletion().key_id(&key).send().await.unwrap();
     kms.enable_key().key_id(&key).send().await.unwrap();
-    let dec = kms.decrypt().ciphertext_blob(Blob::new(blob)).send().await.unwrap();
+    let dec = kms
+        .decrypt()
+        .ciphertext_blob(Blob::new(blob))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(dec.plaintext.unwrap().as_ref(), b"data");
 }
 
@@ -262,7 +297,11 @@ async fn re_encrypt_moves_ciphertext_between_keys_and_contexts() {
         .send()
         .await;
     assert_eq!(error_code(wrong_source_key), "IncorrectKeyException");
-    let no_destination = kms.re_encrypt().ciphertext_blob(Blob::new(moved)).send().await;
+    let no_destination = kms
+        .re_encrypt()
+        .ciphertext_blob(Blob::new(moved))
+        .send()
+        .await;
     assert_eq!(error_code(no_destination), "ValidationException");
 }
 
@@ -342,9 +381,22 @@ async fn generate_data_key_variants() {
 async fn generate_random_returns_fresh_bytes() {
     let server = Server::start();
     let kms = server.client("us-west-2");
-    let a = kms.generate_random().number_of_bytes(32).send().await.unwrap();
-    let b = kms.generate_random().number_of_bytes(32).send().await.unwrap();
-    let (a, b) = (a.plaintext.unwrap().into_inner(), b.plaintext.unwrap().into_inner());
+    let a = kms
+        .generate_random()
+        .number_of_bytes(32)
+        .send()
+        .await
+        .unwrap();
+    let b = kms
+        .generate_random()
+        .number_of_bytes(32)
+        .send()
+        .await
+        .unwrap();
+    let (a, b) = (
+        a.plaintext.unwrap().into_inner(),
+        b.plaintext.unwrap().into_inner(),
+    );
     assert_eq!(a.len(), 32);
     assert_ne!(a, b);
     let big = kms.generate_random().number_of_bytes(1025).send().await;
@@ -360,7 +412,14 @@ async fn regions_are_separate() {
     let west_key = new_key(&west).await;
 
     let west_meta = west.describe_key().key_id(&west_key).send().await.unwrap();
-    assert!(west_meta.key_metadata.unwrap().arn.unwrap().contains(":us-west-2:"));
+    assert!(
+        west_meta
+            .key_metadata
+            .unwrap()
+            .arn
+            .unwrap()
+            .contains(":us-west-2:")
+    );
     let missing = west.describe_key().key_id(&east_key).send().await;
     assert_eq!(error_code(missing), "NotFoundException");
 
@@ -374,9 +433,17 @@ async fn regions_are_separate() {
         .unwrap();
     assert_eq!(back.plaintext.unwrap().as_ref(), b"west");
     // A ciphertext is only usable in the region that holds its key.
-    let cross = west.decrypt().ciphertext_blob(Blob::new(east_blob)).send().await;
+    let cross = west
+        .decrypt()
+        .ciphertext_blob(Blob::new(east_blob))
+        .send()
+        .await;
     assert_eq!(error_code(cross), "InvalidCiphertextException");
-    let cross = east.decrypt().ciphertext_blob(Blob::new(west_blob)).send().await;
+    let cross = east
+        .decrypt()
+        .ciphertext_blob(Blob::new(west_blob))
+        .send()
+        .await;
     assert_eq!(error_code(cross), "InvalidCiphertextException");
 
     let east_ids: Vec<String> = east

@@ -15,7 +15,13 @@ async fn create_key_returns_complete_metadata() {
     let meta = kms
         .create_key()
         .description("orders database")
-        .tags(Tag::builder().tag_key("team").tag_value("payments").build().unwrap())
+        .tags(
+            Tag::builder()
+                .tag_key("team")
+                .tag_value("payments")
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap()
@@ -34,13 +40,19 @@ async fn create_key_returns_complete_metadata() {
     assert_eq!(meta.key_usage, Some(KeyUsageType::EncryptDecrypt));
     assert_eq!(meta.origin, Some(OriginType::AwsKms));
     assert_eq!(meta.multi_region, Some(false));
-    assert_eq!(meta.current_key_material_id.as_deref().map(str::len), Some(64));
+    assert_eq!(
+        meta.current_key_material_id.as_deref().map(str::len),
+        Some(64)
+    );
     let created = meta.creation_date.unwrap().secs();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    assert!((now - created).abs() < 60, "creation date {created} vs now {now}");
+    assert!(
+        (now - created).abs() < 60,
+        "creation date {created} vs now {now}"
+    );
 
     let described = kms
         .describe_key()
@@ -144,7 +156,14 @@ async fn list_keys_paginates() {
 async fn description_enable_disable() {
     let server = Server::start();
     let kms = server.client("us-east-1");
-    let id = kms.create_key().send().await.unwrap().key_metadata.unwrap().key_id;
+    let id = kms
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
     kms.update_key_description()
         .key_id(&id)
         .description("new words")
@@ -152,12 +171,26 @@ async fn description_enable_disable() {
         .await
         .unwrap();
     kms.disable_key().key_id(&id).send().await.unwrap();
-    let meta = kms.describe_key().key_id(&id).send().await.unwrap().key_metadata.unwrap();
+    let meta = kms
+        .describe_key()
+        .key_id(&id)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
     assert_eq!(meta.description.as_deref(), Some("new words"));
     assert_eq!(meta.key_state, Some(KeyState::Disabled));
     assert!(!meta.enabled);
     kms.enable_key().key_id(&id).send().await.unwrap();
-    let meta = kms.describe_key().key_id(&id).send().await.unwrap().key_metadata.unwrap();
+    let meta = kms
+        .describe_key()
+        .key_id(&id)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
     assert_eq!(meta.key_state, Some(KeyState::Enabled));
 
     let missing = kms
@@ -168,7 +201,11 @@ async fn description_enable_disable() {
     assert_eq!(error_code(missing), "NotFoundException");
     let malformed = kms.disable_key().key_id("not-a-key").send().await;
     assert_eq!(error_code(malformed), "NotFoundException");
-    let bad_arn = kms.describe_key().key_id("arn:aws:kms:us-east-1:111122223333:thing/x").send().await;
+    let bad_arn = kms
+        .describe_key()
+        .key_id("arn:aws:kms:us-east-1:111122223333:thing/x")
+        .send()
+        .await;
     assert_eq!(error_code(bad_arn), "InvalidArnException");
     let other_region = kms
         .describe_key()
@@ -182,7 +219,14 @@ async fn description_enable_disable() {
 async fn schedule_and_cancel_deletion() {
     let server = Server::start();
     let kms = server.client("us-east-1");
-    let id = kms.create_key().send().await.unwrap().key_metadata.unwrap().key_id;
+    let id = kms
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
     for days in [6, 31] {
         let out = kms
             .schedule_key_deletion()
@@ -192,11 +236,23 @@ async fn schedule_and_cancel_deletion() {
             .await;
         assert_eq!(error_code(out), "ValidationException", "{days} days");
     }
-    let scheduled = kms.schedule_key_deletion().key_id(&id).send().await.unwrap();
+    let scheduled = kms
+        .schedule_key_deletion()
+        .key_id(&id)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(scheduled.pending_window_in_days, Some(30));
     assert_eq!(scheduled.key_state, Some(KeyState::PendingDeletion));
     let deletion = scheduled.deletion_date.unwrap().secs();
-    let meta = kms.describe_key().key_id(&id).send().await.unwrap().key_metadata.unwrap();
+    let meta = kms
+        .describe_key()
+        .key_id(&id)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
     assert_eq!(meta.key_state, Some(KeyState::PendingDeletion));
     assert_eq!(meta.pending_deletion_window_in_days, Some(30));
     let created = meta.creation_date.unwrap().secs();
@@ -206,12 +262,24 @@ async fn schedule_and_cancel_deletion() {
     assert_eq!(error_code(again), "KMSInvalidStateException");
     let enable = kms.enable_key().key_id(&id).send().await;
     assert_eq!(error_code(enable), "KMSInvalidStateException");
-    let describe = kms.update_key_description().key_id(&id).description("x").send().await;
+    let describe = kms
+        .update_key_description()
+        .key_id(&id)
+        .description("x")
+        .send()
+        .await;
     assert_eq!(error_code(describe), "KMSInvalidStateException");
 
     let cancelled = kms.cancel_key_deletion().key_id(&id).send().await.unwrap();
     assert!(cancelled.key_id.unwrap().ends_with(&id));
-    let meta = kms.describe_key().key_id(&id).send().await.unwrap().key_metadata.unwrap();
+    let meta = kms
+        .describe_key()
+        .key_id(&id)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
     assert_eq!(meta.key_state, Some(KeyState::Disabled));
     assert!(meta.deletion_date.is_none());
     let cancel_again = kms.cancel_key_deletion().key_id(&id).send().await;
@@ -222,8 +290,22 @@ async fn schedule_and_cancel_deletion() {
 async fn deletion_job_deletes_keys_when_due() {
     let server = Server::start();
     let kms = server.client("us-east-1");
-    let doomed = kms.create_key().send().await.unwrap().key_metadata.unwrap().key_id;
-    let later = kms.create_key().send().await.unwrap().key_metadata.unwrap().key_id;
+    let doomed = kms
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let later = kms
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
     kms.create_alias()
         .alias_name("alias/doomed")
         .target_key_id(&doomed)
@@ -262,8 +344,19 @@ async fn deletion_job_deletes_keys_when_due() {
     let described = kms.describe_key().key_id(&doomed).send().await;
     assert_eq!(error_code(described), "NotFoundException");
     let aliases = kms.list_aliases().send().await.unwrap().aliases.unwrap();
-    assert!(aliases.iter().all(|a| a.alias_name.as_deref() != Some("alias/doomed")));
-    let meta = kms.describe_key().key_id(&later).send().await.unwrap().key_metadata.unwrap();
+    assert!(
+        aliases
+            .iter()
+            .all(|a| a.alias_name.as_deref() != Some("alias/doomed"))
+    );
+    let meta = kms
+        .describe_key()
+        .key_id(&later)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
     assert_eq!(meta.key_state, Some(KeyState::PendingDeletion));
     let ids: Vec<String> = kms
         .list_keys()

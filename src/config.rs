@@ -36,8 +36,10 @@ pub struct Config {
     pub sessions_per_region: usize,
     /// Unwrapped backing keys kept as session objects, per region.
     pub key_cache_capacity: usize,
-    /// How often the deletion job looks for keys whose waiting period is over.
-    pub deletion_check_interval_secs: u64,
+    /// How often background jobs look for keys due for deletion or rotation.
+    pub job_interval_secs: u64,
+    /// Most on-demand rotations (RotateKeyOnDemand) one key may have.
+    pub on_demand_rotation_limit: usize,
 }
 
 /// One region: a named PKCS#11 token.
@@ -98,7 +100,8 @@ impl Default for Config {
             max_body_bytes: 256 * 1024,
             sessions_per_region: 8,
             key_cache_capacity: 10_000,
-            deletion_check_interval_secs: 60,
+            job_interval_secs: 60,
+            on_demand_rotation_limit: 10,
         }
     }
 }

@@ -62,7 +62,7 @@ fn serve(config_file: Option<PathBuf>) -> Result<(), Box<dyn std::error::Error>>
         trent::server::run(
             state,
             listener,
-            Duration::from_secs(config.deletion_check_interval_secs.max(1)),
+            Duration::from_secs(config.job_interval_secs.max(1)),
         )
         .await
     })?;

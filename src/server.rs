@@ -4,7 +4,7 @@
 use crate::api;
 use crate::config::Config;
 use crate::hsm::{Hsm, Modules, TokenSpec};
-use crate::kms::Kms;
+use crate::kms::{Kms, Settings};
 use crate::provision;
 use crate::store::Store;
 use axum::Router;
@@ -76,9 +76,14 @@ pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
     let kms = Kms::new(
         regions,
         store,
-        config.default_region.clone(),
-        config.account_id.clone(),
+        Settings {
+            default_region: config.default_region.clone(),
+            account_id: config.account_id.clone(),
+            on_demand_rotation_limit: config.on_demand_rotation_limit,
+        },
     );
+    #[cfg(feature = "test-clock")]
+    test_clock::apply_start_offset(&kms);
     Ok(Arc::new(AppState {
         kms,
         max_body_bytes: config.max_body_bytes,
@@ -93,27 +98,36 @@ pub fn router(state: Arc<AppState>) -> Router {
     router.with_state(state)
 }
 
-/// Serves until SIGINT or SIGTERM, running the deletion job meanwhile.
+/// Serves until SIGINT or SIGTERM, running the background jobs meanwhile.
 pub async fn run(
     state: Arc<AppState>,
     listener: tokio::net::TcpListener,
-    deletion_interval: Duration,
+    job_interval: Duration,
 ) -> std::io::Result<()> {
-    tokio::spawn(deletion_job(state.clone(), deletion_interval));
+    tokio::spawn(background_jobs(state.clone(), job_interval));
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
 }
 
-async fn deletion_job(state: Arc<AppState>, interval: Duration) {
+/// Every `interval` (and once at start, so work missed while the server was
+/// down happens now): rotates keys that are due, deletes keys whose waiting
+/// period is over.
+async fn background_jobs(state: Arc<AppState>, interval: Duration) {
     let mut ticker = tokio::time::interval(interval);
     loop {
         ticker.tick().await;
         let state = state.clone();
-        match tokio::task::spawn_blocking(move || state.kms.delete_due_keys()).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "deletion job failed"),
-            Err(e) => tracing::error!(error = %e, "deletion job panicked"),
+        let run = tokio::task::spawn_blocking(move || {
+            if let Err(e) = state.kms.rotate_due_keys() {
+                tracing::error!(error = %e, "rotation job failed");
+            }
+            if let Err(e) = state.kms.delete_due_keys() {
+                tracing::error!(error = %e, "deletion job failed");
+            }
+        });
+        if let Err(e) = run.await {
+            tracing::error!(error = %e, "background job panicked");
         }
     }
 }
@@ -133,6 +147,17 @@ mod test_clock {
     use super::AppState;
     use axum::extract::State;
     use std::sync::Arc;
+
+    /// Starts the clock `TRENT_TEST_CLOCK_OFFSET_SECS` seconds ahead, so a
+    /// test can restart a server at a later "now".
+    pub fn apply_start_offset(kms: &crate::kms::Kms) {
+        if let Some(secs) = std::env::var("TRENT_TEST_CLOCK_OFFSET_SECS")
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+        {
+            kms.clock().advance_ms(secs * 1000);
+        }
+    }
 
     /// `POST /_trent/test/clock` with the number of seconds to move forward.
     pub async fn advance(State(app): State<Arc<AppState>>, body: String) -> String {

@@ -50,6 +50,9 @@ pub enum KmsError {
     /// A limit was reached.
     #[error("{0}")]
     LimitExceeded(String),
+    /// A concurrent change to the same resource won.
+    #[error("{0}")]
+    Conflict(String),
     /// A key policy document is not valid.
     #[error("{0}")]
     MalformedPolicyDocument(String),

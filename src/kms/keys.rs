@@ -5,7 +5,7 @@ use super::key_ref::Aliases;
 use super::paging::{self, Page};
 use super::{Caller, Kms, KmsError, KmsResult, key_arn, policy, validate};
 use crate::hsm::MaterialRef;
-use crate::store::{KeyRecord, KeyState, MaterialRecord, Tag};
+use crate::store::{KeyRecord, KeyState, MaterialRecord, RotationType, Tag};
 
 const KEY_SPECS: &[&str] = &[
     "RSA_2048",
@@ -120,14 +120,9 @@ impl Kms {
         };
         validate::tags(&input.tags)?;
 
-        let hsm = self.hsm(&caller.region)?;
         let key_id = uuid::Uuid::new_v4().to_string();
-        let material_id = hex::encode(hsm.random(super::ciphertext::MATERIAL_ID_LEN)?);
-        let wrapped = hsm.generate_material(&MaterialRef {
-            key_id: key_id.clone(),
-            material_id: material_id.clone(),
-        })?;
         let now = self.now();
+        let material = self.new_material(&caller.region, &key_id, now, None)?;
         let key = KeyRecord {
             region: caller.region.clone(),
             key_id,
@@ -140,17 +135,37 @@ impl Kms {
             creation_date: now,
             deletion_date: None,
             pending_window_days: None,
-            current_material_id: material_id.clone(),
+            current_material_id: material.material_id.clone(),
             policy,
-        };
-        let material = MaterialRecord {
-            material_id,
-            wrapped,
-            creation_date: now,
+            rotation_period_days: None,
+            next_rotation_date: None,
         };
         self.store.insert_key(&key, &material, &input.tags)?;
         tracing::info!(region = %key.region, key_id = %key.key_id, "key created");
         Ok(key)
+    }
+
+    /// Generates a new backing key in the region's token and returns it as a
+    /// material record, wrapped under the domain key.
+    pub(super) fn new_material(
+        &self,
+        region: &str,
+        key_id: &str,
+        now: i64,
+        rotation_type: Option<RotationType>,
+    ) -> KmsResult<MaterialRecord> {
+        let hsm = self.hsm(region)?;
+        let material_id = hex::encode(hsm.random(super::ciphertext::MATERIAL_ID_LEN)?);
+        let wrapped = hsm.generate_material(&MaterialRef {
+            key_id: key_id.to_string(),
+            material_id: material_id.clone(),
+        })?;
+        Ok(MaterialRecord {
+            material_id,
+            wrapped,
+            creation_date: now,
+            rotation_type,
+        })
     }
 
     /// DescribeKey.

@@ -10,6 +10,7 @@ mod key_ref;
 mod keys;
 mod paging;
 mod policy;
+mod rotation;
 mod tags;
 mod validate;
 
@@ -18,6 +19,7 @@ pub use error::{KmsError, KmsResult};
 pub use key_ref::{alias_arn, key_arn};
 pub use keys::{CreateKeyInput, DeletionScheduled};
 pub use paging::Page;
+pub use rotation::{MaterialEntry, RotationStatus};
 
 use crate::clock::Clock;
 use crate::hsm::Hsm;
@@ -37,35 +39,38 @@ pub struct Caller {
 /// An encryption context as given by the client.
 pub type EncryptionContext = BTreeMap<String, String>;
 
+/// Service-wide settings of the core.
+pub struct Settings {
+    /// Region used when a request names none.
+    pub default_region: String,
+    /// Account that owns keys.
+    pub account_id: String,
+    /// Most on-demand rotations one key may have.
+    pub on_demand_rotation_limit: usize,
+}
+
 /// The service core, shared by every dialect.
 pub struct Kms {
     regions: BTreeMap<String, Hsm>,
     store: Store,
     clock: Clock,
-    default_region: String,
-    account_id: String,
+    settings: Settings,
 }
 
 impl Kms {
     /// Assembles the core from opened tokens (by region name) and the store.
-    pub fn new(
-        regions: BTreeMap<String, Hsm>,
-        store: Store,
-        default_region: String,
-        account_id: String,
-    ) -> Self {
+    pub fn new(regions: BTreeMap<String, Hsm>, store: Store, settings: Settings) -> Self {
         Self {
             regions,
             store,
             clock: Clock::default(),
-            default_region,
-            account_id,
+            settings,
         }
     }
 
     /// Builds the caller context for a request addressed to `region` (or the default).
     pub fn caller(&self, region: Option<&str>) -> KmsResult<Caller> {
-        let region = region.unwrap_or(&self.default_region);
+        let region = region.unwrap_or(&self.settings.default_region);
         if !self.regions.contains_key(region) {
             return Err(KmsError::UnrecognizedRegion(format!(
                 "Region '{region}' is not hosted here; hosted regions: {}",
@@ -74,7 +79,7 @@ impl Kms {
         }
         Ok(Caller {
             region: region.to_string(),
-            account_id: self.account_id.clone(),
+            account_id: self.settings.account_id.clone(),
         })
     }
 

@@ -3,9 +3,9 @@
 
 mod records;
 
-pub use records::{AliasRecord, KeyRecord, KeyState, MaterialRecord, Tag};
+pub use records::{AliasRecord, KeyRecord, KeyState, MaterialRecord, RotationType, Tag};
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
@@ -30,7 +30,23 @@ pub struct Store {
 
 const KEY_COLUMNS: &str = "region, key_id, account_id, description, key_state, key_spec, \
      key_usage, origin, creation_date, deletion_date, pending_window_days, \
-     current_material_id, policy";
+     current_material_id, policy, rotation_period_days, next_rotation_date";
+const MATERIAL_COLUMNS: &str = "material_id, wrapped, creation_date, rotation_type";
+
+/// A rotation ready to commit: the new material and what the key must still
+/// look like for the rotation to apply.
+pub struct RotationCommit<'a> {
+    /// Region of the key.
+    pub region: &'a str,
+    /// Key id.
+    pub key_id: &'a str,
+    /// The new material, already made in the token.
+    pub material: &'a MaterialRecord,
+    /// The material that must still be current (else another rotation won).
+    pub expected_current: &'a str,
+    /// For automatic rotations: the due date that was claimed, and the next one.
+    pub schedule: Option<(i64, i64)>,
+}
 
 impl Store {
     /// Opens (creating if needed) the SQLite database at `path`.
@@ -61,7 +77,7 @@ impl Store {
         tx.execute(
             &format!(
                 "INSERT INTO kms_keys ({KEY_COLUMNS}) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
             ),
             params![
                 key.region,
@@ -77,20 +93,12 @@ impl Store {
                 key.pending_window_days,
                 key.current_material_id,
                 key.policy,
+                key.rotation_period_days,
+                key.next_rotation_date,
             ],
         )
         .map_err(conflict)?;
-        tx.execute(
-            "INSERT INTO key_materials (region, key_id, material_id, wrapped, creation_date) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                key.region,
-                key.key_id,
-                material.material_id,
-                material.wrapped,
-                material.creation_date
-            ],
-        )?;
+        insert_material(&tx, &key.region, &key.key_id, material)?;
         for tag in tags {
             tx.execute(
                 "INSERT INTO key_tags (region, key_id, tag_key, tag_value) VALUES (?1, ?2, ?3, ?4)",
@@ -121,18 +129,80 @@ impl Store {
     ) -> StoreResult<Option<MaterialRecord>> {
         Ok(self
             .conn()
-            .prepare_cached(
-                "SELECT material_id, wrapped, creation_date FROM key_materials \
-                 WHERE region = ?1 AND key_id = ?2 AND material_id = ?3",
-            )?
-            .query_row(params![region, key_id, material_id], |row| {
-                Ok(MaterialRecord {
-                    material_id: row.get(0)?,
-                    wrapped: row.get(1)?,
-                    creation_date: row.get(2)?,
-                })
-            })
+            .prepare_cached(&format!(
+                "SELECT {MATERIAL_COLUMNS} FROM key_materials \
+                 WHERE region = ?1 AND key_id = ?2 AND material_id = ?3"
+            ))?
+            .query_row(params![region, key_id, material_id], material_from_row)
             .optional()?)
+    }
+
+    /// Every material of a key, oldest first.
+    pub fn materials(&self, region: &str, key_id: &str) -> StoreResult<Vec<MaterialRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {MATERIAL_COLUMNS} FROM key_materials WHERE region = ?1 AND key_id = ?2 \
+             ORDER BY creation_date, rowid"
+        ))?;
+        let rows = stmt.query_map(params![region, key_id], material_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Stores a rotation's material and makes it current, atomically, if the
+    /// key is still as the caller saw it. Returns false when another rotation
+    /// (on this node or another) got there first; nothing is changed then.
+    pub fn commit_rotation(&self, rotation: &RotationCommit<'_>) -> StoreResult<bool> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (claimed_due, next_due) = rotation.schedule.unzip();
+        let changed = tx.execute(
+            "UPDATE kms_keys SET current_material_id = ?3, \
+             next_rotation_date = CASE WHEN ?5 IS NULL THEN next_rotation_date ELSE ?6 END \
+             WHERE region = ?1 AND key_id = ?2 AND current_material_id = ?4 \
+             AND (?5 IS NULL OR next_rotation_date = ?5)",
+            params![
+                rotation.region,
+                rotation.key_id,
+                rotation.material.material_id,
+                rotation.expected_current,
+                claimed_due,
+                next_due
+            ],
+        )?;
+        if changed != 1 {
+            return Ok(false);
+        }
+        insert_material(&tx, rotation.region, rotation.key_id, rotation.material)?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// Number of a key's rotations of one type.
+    pub fn count_rotations(
+        &self,
+        region: &str,
+        key_id: &str,
+        kind: RotationType,
+    ) -> StoreResult<usize> {
+        let n: i64 = self
+            .conn()
+            .prepare_cached(
+                "SELECT COUNT(*) FROM key_materials WHERE region = ?1 AND key_id = ?2 \
+             AND rotation_type = ?3",
+            )?
+            .query_row(params![region, key_id, kind.as_str()], |r| r.get(0))?;
+        Ok(n as usize)
+    }
+
+    /// Enabled keys whose automatic rotation is due at `now`, as (region, key id).
+    pub fn due_for_rotation(&self, now: i64) -> StoreResult<Vec<(String, String)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT region, key_id FROM kms_keys \
+             WHERE key_state = 'Enabled' AND next_rotation_date <= ?1",
+        )?;
+        let rows = stmt.query_map(params![now], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Key ids of an account in a region, in id order, after `after`.
@@ -154,11 +224,13 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Writes a key's mutable fields: description, state, deletion schedule, policy.
+    /// Writes a key's mutable fields: description, state, deletion schedule,
+    /// policy and rotation schedule.
     pub fn update_key(&self, key: &KeyRecord) -> StoreResult<bool> {
         let changed = self.conn().execute(
             "UPDATE kms_keys SET description = ?3, key_state = ?4, deletion_date = ?5, \
-             pending_window_days = ?6, policy = ?7 WHERE region = ?1 AND key_id = ?2",
+             pending_window_days = ?6, policy = ?7, rotation_period_days = ?8, \
+             next_rotation_date = ?9 WHERE region = ?1 AND key_id = ?2",
             params![
                 key.region,
                 key.key_id,
@@ -166,7 +238,9 @@ impl Store {
                 key.state.as_str(),
                 key.deletion_date,
                 key.pending_window_days,
-                key.policy
+                key.policy,
+                key.rotation_period_days,
+                key.next_rotation_date
             ],
         )?;
         Ok(changed == 1)
@@ -370,7 +444,39 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<KeyRecord> {
         pending_window_days: row.get(10)?,
         current_material_id: row.get(11)?,
         policy: row.get(12)?,
+        rotation_period_days: row.get(13)?,
+        next_rotation_date: row.get(14)?,
     })
+}
+
+fn material_from_row(row: &Row<'_>) -> rusqlite::Result<MaterialRecord> {
+    let rotation: Option<String> = row.get(3)?;
+    Ok(MaterialRecord {
+        material_id: row.get(0)?,
+        wrapped: row.get(1)?,
+        creation_date: row.get(2)?,
+        rotation_type: rotation.as_deref().and_then(RotationType::parse),
+    })
+}
+
+fn insert_material(
+    tx: &rusqlite::Transaction<'_>,
+    region: &str,
+    key_id: &str,
+    material: &MaterialRecord,
+) -> rusqlite::Result<usize> {
+    tx.execute(
+        "INSERT INTO key_materials (region, key_id, material_id, wrapped, creation_date, \
+         rotation_type) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            region,
+            key_id,
+            material.material_id,
+            material.wrapped,
+            material.creation_date,
+            material.rotation_type.map(RotationType::as_str)
+        ],
+    )
 }
 
 fn alias_from_row(row: &Row<'_>) -> rusqlite::Result<AliasRecord> {

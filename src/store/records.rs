@@ -61,6 +61,10 @@ pub struct KeyRecord {
     pub current_material_id: String,
     /// Key policy document.
     pub policy: String,
+    /// Automatic rotation period; `None` when automatic rotation is off.
+    pub rotation_period_days: Option<i64>,
+    /// When the next automatic rotation is due.
+    pub next_rotation_date: Option<i64>,
 }
 
 /// One backing-key version, wrapped under its region's domain key.
@@ -70,8 +74,39 @@ pub struct MaterialRecord {
     pub material_id: String,
     /// Wrapped key blob.
     pub wrapped: Vec<u8>,
-    /// When the material was made.
+    /// When the material was made (the rotation date for later versions).
     pub creation_date: i64,
+    /// `AUTOMATIC` or `ON_DEMAND` for material made by a rotation; `None`
+    /// for the key's first material.
+    pub rotation_type: Option<RotationType>,
+}
+
+/// How a rotation was started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RotationType {
+    /// By the rotation schedule.
+    Automatic,
+    /// By RotateKeyOnDemand.
+    OnDemand,
+}
+
+impl RotationType {
+    /// The AWS name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RotationType::Automatic => "AUTOMATIC",
+            RotationType::OnDemand => "ON_DEMAND",
+        }
+    }
+
+    /// Parses an AWS name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "AUTOMATIC" => Some(RotationType::Automatic),
+            "ON_DEMAND" => Some(RotationType::OnDemand),
+            _ => None,
+        }
+    }
 }
 
 /// An alias and the key it names.

@@ -12,9 +12,12 @@ CREATE TABLE IF NOT EXISTS kms_keys (
     pending_window_days INTEGER,
     current_material_id TEXT    NOT NULL,
     policy              TEXT    NOT NULL,
+    rotation_period_days INTEGER,
+    next_rotation_date  BIGINT,
     PRIMARY KEY (region, key_id)
 );
 CREATE INDEX IF NOT EXISTS kms_keys_due ON kms_keys (key_state, deletion_date);
+CREATE INDEX IF NOT EXISTS kms_keys_rotation ON kms_keys (next_rotation_date);
 
 CREATE TABLE IF NOT EXISTS key_materials (
     region        TEXT    NOT NULL,
@@ -22,6 +25,7 @@ CREATE TABLE IF NOT EXISTS key_materials (
     material_id   TEXT    NOT NULL,
     wrapped       BLOB    NOT NULL,
     creation_date BIGINT  NOT NULL,
+    rotation_type TEXT,
     PRIMARY KEY (region, key_id, material_id)
 );
 

@@ -49,7 +49,7 @@ impl Server {
         cmd.arg("serve")
             .env("TRENT_DATA_DIR", &data)
             .env("TRENT_LISTEN", "127.0.0.1:0")
-            .env("TRENT_DELETION_CHECK_INTERVAL_SECS", "1")
+            .env("TRENT_JOB_INTERVAL_SECS", "1")
             .env("TRENT_SESSIONS_PER_REGION", "4")
             .env("TRENT_LOG", "warn")
             .stdout(Stdio::piped())
@@ -124,9 +124,19 @@ impl Server {
 
     /// Starts a server again on data left by [`Server::stop`] or [`Server::kill9`].
     pub fn restart(data: DataDir) -> Self {
-        let mut server = Self::start_in(data.path, &[]);
+        Self::restart_with_env(data, &[])
+    }
+
+    /// Like [`Server::restart`], with extra environment variables.
+    pub fn restart_with_env(data: DataDir, env: &[(&str, &str)]) -> Self {
+        let mut server = Self::start_in(data.path, env);
         server._dir = data.dir;
         server
+    }
+
+    /// A second server sharing this one's data directory (tokens and database).
+    pub fn start_sibling(&self, env: &[(&str, &str)]) -> Self {
+        Self::start_in(self.data.clone(), env)
     }
 
     fn take_data(&mut self) -> DataDir {

@@ -48,6 +48,7 @@ impl AwsError {
                 K::LimitExceeded(_) => ("LimitExceededException", bad),
                 K::MalformedPolicyDocument(_) => ("MalformedPolicyDocumentException", bad),
                 K::UnrecognizedRegion(_) => ("UnrecognizedClientException", bad),
+                K::Conflict(_) => ("ConflictException", bad),
                 K::DryRun => ("DryRunOperationException", bad),
                 K::Internal(_) => ("KMSInternalException", StatusCode::INTERNAL_SERVER_ERROR),
             },

@@ -2,7 +2,9 @@
 
 use super::error::AwsError;
 use super::shapes::{Blob, WireTag, blob, key_metadata, tags_from_wire, tags_to_wire, timestamp};
-use crate::kms::{Caller, CreateKeyInput, EncryptionContext, Kms, alias_arn, key_arn};
+use crate::kms::{
+    Caller, CreateKeyInput, EncryptionContext, Kms, MaterialEntry, alias_arn, key_arn,
+};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -16,18 +18,23 @@ pub const OPERATIONS: &[&str] = &[
     "DeleteAlias",
     "DescribeKey",
     "DisableKey",
+    "DisableKeyRotation",
     "EnableKey",
+    "EnableKeyRotation",
     "Encrypt",
     "GenerateDataKey",
     "GenerateDataKeyWithoutPlaintext",
     "GenerateRandom",
     "GetKeyPolicy",
+    "GetKeyRotationStatus",
     "ListAliases",
     "ListKeyPolicies",
+    "ListKeyRotations",
     "ListKeys",
     "ListResourceTags",
     "PutKeyPolicy",
     "ReEncrypt",
+    "RotateKeyOnDemand",
     "ScheduleKeyDeletion",
     "TagResource",
     "UntagResource",
@@ -257,6 +264,45 @@ pub fn dispatch(kms: &Kms, caller: &Caller, op: &str, body: &[u8]) -> OpResult {
             let names = kms.list_key_policies(caller, r.key_id.as_deref(), r.limit)?;
             Ok(json!({ "PolicyNames": names, "Truncated": false }))
         }
+        "EnableKeyRotation" => {
+            let r: EnableKeyRotation = parse(body)?;
+            kms.enable_key_rotation(caller, r.key_id.as_deref(), r.rotation_period_in_days)?;
+            Ok(json!({}))
+        }
+        "DisableKeyRotation" => {
+            let r: KeyOnly = parse(body)?;
+            kms.disable_key_rotation(caller, r.key_id.as_deref())?;
+            Ok(json!({}))
+        }
+        "GetKeyRotationStatus" => {
+            let r: KeyOnly = parse(body)?;
+            let s = kms.get_key_rotation_status(caller, r.key_id.as_deref())?;
+            let mut v = json!({
+                "KeyId": s.key_arn,
+                "KeyRotationEnabled": s.period_days.is_some(),
+            });
+            if let (Some(period), Some(next)) = (s.period_days, s.next_rotation_date) {
+                v["RotationPeriodInDays"] = json!(period);
+                v["NextRotationDate"] = timestamp(next);
+            }
+            Ok(v)
+        }
+        "RotateKeyOnDemand" => {
+            let r: KeyOnly = parse(body)?;
+            Ok(json!({ "KeyId": kms.rotate_key_on_demand(caller, r.key_id.as_deref())? }))
+        }
+        "ListKeyRotations" => {
+            let r: ListKeyRotations = parse(body)?;
+            let page = kms.list_key_rotations(
+                caller,
+                r.key_id.as_deref(),
+                r.include_key_material.as_deref(),
+                r.limit,
+                r.marker.as_deref(),
+            )?;
+            let rotations: Vec<Value> = page.items.iter().map(rotation_entry).collect();
+            Ok(paged(json!({ "Rotations": rotations }), page.next_marker))
+        }
         other => Err(AwsError::UnknownOperation(format!(
             "Operation {other} is not supported."
         ))),
@@ -277,6 +323,19 @@ fn create_key(kms: &Kms, caller: &Caller, r: CreateKey) -> OpResult {
     };
     let key = kms.create_key(caller, input)?;
     Ok(json!({ "KeyMetadata": key_metadata(caller, &key) }))
+}
+
+fn rotation_entry(e: &MaterialEntry) -> Value {
+    let mut v = json!({
+        "KeyId": e.key_id,
+        "KeyMaterialId": e.material.material_id,
+        "KeyMaterialState": if e.current { "CURRENT" } else { "NON_CURRENT" },
+    });
+    if let Some(kind) = e.material.rotation_type {
+        v["RotationDate"] = timestamp(e.material.creation_date);
+        v["RotationType"] = json!(kind.as_str());
+    }
+    v
 }
 
 fn paged(mut v: Value, next_marker: Option<String>) -> Value {
@@ -405,6 +464,22 @@ struct TagResource {
 struct UntagResource {
     key_id: Option<String>,
     tag_keys: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct EnableKeyRotation {
+    key_id: Option<String>,
+    rotation_period_in_days: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListKeyRotations {
+    key_id: Option<String>,
+    include_key_material: Option<String>,
+    limit: Option<i64>,
+    marker: Option<String>,
 }
 
 #[derive(Deserialize)]

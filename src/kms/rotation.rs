@@ -1,0 +1,253 @@
+//! Key rotation: EnableKeyRotation, DisableKeyRotation, GetKeyRotationStatus,
+//! RotateKeyOnDemand, ListKeyRotations, and the automatic rotation job.
+//!
+//! A rotation makes a new backing key in the token first, then commits it
+//! and makes it current in one store transaction that is conditional on the
+//! key being unchanged. A crash before the commit leaves the old material
+//! current; several nodes racing for one rotation commit it exactly once.
+
+use super::key_ref::Aliases;
+use super::paging::{self, Page};
+use super::{Caller, Kms, KmsError, KmsResult, key_arn, validate};
+use crate::store::{KeyRecord, KeyState, MaterialRecord, RotationCommit, RotationType};
+
+const MIN_PERIOD_DAYS: i64 = 90;
+const MAX_PERIOD_DAYS: i64 = 2560;
+const DEFAULT_PERIOD_DAYS: i64 = 365;
+const MS_PER_DAY: i64 = 86_400_000;
+const INCLUDE_KEY_MATERIAL: &[&str] = &["ALL_KEY_MATERIAL", "ROTATIONS_ONLY"];
+
+/// GetKeyRotationStatus result.
+pub struct RotationStatus {
+    /// ARN of the key.
+    pub key_arn: String,
+    /// Rotation period, when automatic rotation is on.
+    pub period_days: Option<i64>,
+    /// When the next automatic rotation is due, when it is on.
+    pub next_rotation_date: Option<i64>,
+}
+
+/// One entry of ListKeyRotations.
+pub struct MaterialEntry {
+    /// Id of the key the material belongs to.
+    pub key_id: String,
+    /// The material.
+    pub material: MaterialRecord,
+    /// Whether Encrypt uses it now.
+    pub current: bool,
+}
+
+/// Only symmetric keys whose material Trent made can rotate.
+fn check_rotatable(key: &KeyRecord) -> KmsResult<()> {
+    if key.key_spec != "SYMMETRIC_DEFAULT" || key.origin != "AWS_KMS" {
+        return Err(KmsError::UnsupportedOperation(format!(
+            "Key {} ({} with origin {}) does not support rotation; only symmetric keys \
+             with origin AWS_KMS do.",
+            key.key_id, key.key_spec, key.origin
+        )));
+    }
+    Ok(())
+}
+
+/// Rotation changes need an enabled key.
+fn check_changeable(key: &KeyRecord, caller: &Caller) -> KmsResult<()> {
+    check_rotatable(key)?;
+    super::require_enabled(key, caller)
+}
+
+impl Kms {
+    /// EnableKeyRotation: turns automatic rotation on, or changes its period.
+    pub fn enable_key_rotation(
+        &self,
+        caller: &Caller,
+        key_id: Option<&str>,
+        period_days: Option<i64>,
+    ) -> KmsResult<()> {
+        let mut key = self.load_key(
+            caller,
+            validate::required(key_id, "keyId")?,
+            Aliases::Refused,
+        )?;
+        let period = period_days.unwrap_or(DEFAULT_PERIOD_DAYS);
+        if !(MIN_PERIOD_DAYS..=MAX_PERIOD_DAYS).contains(&period) {
+            return Err(KmsError::Validation(format!(
+                "1 validation error detected: Value '{period}' at 'rotationPeriodInDays' failed \
+                 to satisfy constraint: Member must have value between {MIN_PERIOD_DAYS} and \
+                 {MAX_PERIOD_DAYS}"
+            )));
+        }
+        check_changeable(&key, caller)?;
+        let now = self.now();
+        // A new period counts from the last rotation (or creation); turning
+        // rotation on counts from now.
+        let start = if key.rotation_period_days.is_some() {
+            self.store
+                .materials(&caller.region, &key.key_id)?
+                .iter()
+                .map(|m| m.creation_date)
+                .max()
+                .unwrap_or(key.creation_date)
+        } else {
+            now
+        };
+        key.rotation_period_days = Some(period);
+        key.next_rotation_date = Some((start + period * MS_PER_DAY).max(now));
+        self.store.update_key(&key)?;
+        Ok(())
+    }
+
+    /// DisableKeyRotation.
+    pub fn disable_key_rotation(&self, caller: &Caller, key_id: Option<&str>) -> KmsResult<()> {
+        let mut key = self.load_key(
+            caller,
+            validate::required(key_id, "keyId")?,
+            Aliases::Refused,
+        )?;
+        check_changeable(&key, caller)?;
+        key.rotation_period_days = None;
+        key.next_rotation_date = None;
+        self.store.update_key(&key)?;
+        Ok(())
+    }
+
+    /// GetKeyRotationStatus.
+    pub fn get_key_rotation_status(
+        &self,
+        caller: &Caller,
+        key_id: Option<&str>,
+    ) -> KmsResult<RotationStatus> {
+        let key = self.load_key(
+            caller,
+            validate::required(key_id, "keyId")?,
+            Aliases::Refused,
+        )?;
+        check_rotatable(&key)?;
+        super::require_not_pending_deletion(&key, caller)?;
+        Ok(RotationStatus {
+            key_arn: key_arn(caller, &key.key_id),
+            period_days: key.rotation_period_days,
+            next_rotation_date: key.next_rotation_date,
+        })
+    }
+
+    /// RotateKeyOnDemand: rotates now, independent of the automatic schedule.
+    pub fn rotate_key_on_demand(&self, caller: &Caller, key_id: Option<&str>) -> KmsResult<String> {
+        let key = self.load_key(
+            caller,
+            validate::required(key_id, "keyId")?,
+            Aliases::Refused,
+        )?;
+        check_changeable(&key, caller)?;
+        let limit = self.settings.on_demand_rotation_limit;
+        let done =
+            self.store
+                .count_rotations(&caller.region, &key.key_id, RotationType::OnDemand)?;
+        if done >= limit {
+            return Err(KmsError::LimitExceeded(format!(
+                "Key {} has had {done} on-demand rotations; the limit is {limit}.",
+                key_arn(caller, &key.key_id)
+            )));
+        }
+        let now = self.now();
+        let material = self.new_material(
+            &caller.region,
+            &key.key_id,
+            now,
+            Some(RotationType::OnDemand),
+        )?;
+        let committed = self.store.commit_rotation(&RotationCommit {
+            region: &caller.region,
+            key_id: &key.key_id,
+            material: &material,
+            expected_current: &key.current_material_id,
+            schedule: None,
+        })?;
+        if !committed {
+            return Err(KmsError::Conflict(format!(
+                "Another rotation of {} completed first; try again.",
+                key_arn(caller, &key.key_id)
+            )));
+        }
+        tracing::info!(region = %caller.region, key_id = %key.key_id, "key rotated on demand");
+        Ok(key_arn(caller, &key.key_id))
+    }
+
+    /// ListKeyRotations: rotations oldest first; with `ALL_KEY_MATERIAL`
+    /// the first material too.
+    pub fn list_key_rotations(
+        &self,
+        caller: &Caller,
+        key_id: Option<&str>,
+        include: Option<&str>,
+        limit: Option<i64>,
+        marker: Option<&str>,
+    ) -> KmsResult<Page<MaterialEntry>> {
+        let key = self.load_key(
+            caller,
+            validate::required(key_id, "keyId")?,
+            Aliases::Refused,
+        )?;
+        let include = include.unwrap_or("ROTATIONS_ONLY");
+        validate::one_of(include, INCLUDE_KEY_MATERIAL, "includeKeyMaterial")?;
+        let limit = paging::limit(limit, 100, 1000)?;
+        let after = paging::after(marker)?;
+        check_rotatable(&key)?;
+        super::require_not_pending_deletion(&key, caller)?;
+        let entries: Vec<MaterialEntry> = self
+            .store
+            .materials(&caller.region, &key.key_id)?
+            .into_iter()
+            .filter(|m| include == "ALL_KEY_MATERIAL" || m.rotation_type.is_some())
+            .map(|m| MaterialEntry {
+                key_id: key.key_id.clone(),
+                current: m.material_id == key.current_material_id,
+                material: m,
+            })
+            .collect();
+        let start = if after.is_empty() {
+            0
+        } else {
+            entries
+                .iter()
+                .position(|e| e.material.material_id == after)
+                .map(|i| i + 1)
+                .ok_or_else(|| KmsError::InvalidMarker(format!("Invalid marker '{after}'")))?
+        };
+        let rest: Vec<MaterialEntry> = entries.into_iter().skip(start).take(limit + 1).collect();
+        Ok(paging::page(rest, limit, |e| {
+            e.material.material_id.as_str()
+        }))
+    }
+
+    /// Rotates every enabled key whose automatic rotation is due; returns how
+    /// many rotations this node committed.
+    pub fn rotate_due_keys(&self) -> KmsResult<usize> {
+        let now = self.now();
+        let mut rotated = 0;
+        for (region, key_id) in self.store.due_for_rotation(now)? {
+            let Some(key) = self.store.key(&region, &key_id)? else {
+                continue;
+            };
+            let (Some(due), Some(period)) = (key.next_rotation_date, key.rotation_period_days)
+            else {
+                continue;
+            };
+            if due > now || key.state != KeyState::Enabled {
+                continue;
+            }
+            let material =
+                self.new_material(&region, &key_id, now, Some(RotationType::Automatic))?;
+            if self.store.commit_rotation(&RotationCommit {
+                region: &region,
+                key_id: &key_id,
+                material: &material,
+                expected_current: &key.current_material_id,
+                schedule: Some((due, now + period * MS_PER_DAY)),
+            })? {
+                tracing::info!(%region, %key_id, "key rotated automatically");
+                rotated += 1;
+            }
+        }
+        Ok(rotated)
+    }
+}

@@ -1,0 +1,555 @@
+//! The AWS JSON 1.1 wire, spoken by hand: error envelopes, status codes,
+//! headers, body limits and region routing by credential scope.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+/// The default `max_body_bytes`.
+const MAX_BODY: usize = 256 * 1024;
+
+/// A raw HTTP response.
+struct Reply {
+    status: u16,
+    /// Header names lower-cased.
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == &name.to_ascii_lowercase())
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", self.body))
+    }
+}
+
+/// POSTs `body` to `/` with `headers` on a fresh connection and returns the
+/// whole response. Write errors are tolerated (the server may answer and
+/// close before reading a large body); whatever was received is parsed.
+fn post(server: &Server, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    let mut stream = TcpStream::connect(server.addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut head = format!(
+        "POST / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+        server.addr
+    );
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("transfer-encoding"))
+    {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream
+        .write_all(head.as_bytes())
+        .expect("write request head");
+    let _ = stream.write_all(body);
+    let _ = stream.flush();
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+        }
+    }
+    parse_reply(&raw)
+}
+
+fn parse_reply(raw: &[u8]) -> Reply {
+    let text = String::from_utf8_lossy(raw).to_string();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no complete HTTP response: {text:?}"));
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line: {head:?}"));
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: body.to_string(),
+    }
+}
+
+/// An AWS JSON 1.1 request for `op`, with optional extra headers.
+fn op(server: &Server, op: &str, extra: &[(&str, &str)], body: &str) -> Reply {
+    let target = format!("TrentService.{op}");
+    let mut headers = vec![
+        ("X-Amz-Target", target.as_str()),
+        ("Content-Type", CONTENT_TYPE),
+    ];
+    headers.extend_from_slice(extra);
+    post(server, &headers, body.as_bytes())
+}
+
+fn sigv4_for(region: &str) -> String {
+    format!(
+        "AWS4-HMAC-SHA256 Credential=AKID/20261126/{region}/kms/aws4_request, \
+         SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=0123abcd"
+    )
+}
+
+/// Asserts an AWS JSON error envelope and returns its message.
+fn assert_error(status: u16, body: &Value, want_status: u16, want_type: &str) -> String {
+    assert_eq!(status, want_status, "status for {want_type}: {body}");
+    assert_eq!(body["__type"], want_type, "error type: {body}");
+    let message = body["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("error without a string message: {body}"));
+    assert!(!message.trim().is_empty(), "empty message: {body}");
+    message.to_string()
+}
+
+/// Creates a key through the wire and returns its id.
+fn create_key(server: &Server) -> String {
+    let (status, body) = server.call_raw("CreateKey", "{}");
+    assert_eq!(status, 200, "{body}");
+    body["KeyMetadata"]["KeyId"].as_str().unwrap().to_string()
+}
+
+// ---------------------------------------------------------------- bodies
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_json_is_a_serialization_error() {
+    let server = Server::start();
+    for body in ["{not json", "{\"Limit\": 5", "[1,2", "\"just a string\""] {
+        let (status, reply) = server.call_raw("ListKeys", body);
+        assert_error(status, &reply, 400, "SerializationException");
+    }
+    // The server keeps serving afterwards.
+    let (status, reply) = server.call_raw("ListKeys", "{}");
+    assert_eq!(status, 200, "{reply}");
+}
+
+/// An AWS JSON 1.1 request body is a JSON object; a top-level array is not a
+/// request structure, even if its elements line up with the members.
+#[tokio::test(flavor = "multi_thread")]
+async fn top_level_array_body_is_a_serialization_error() {
+    let server = Server::start();
+    let key = create_key(&server);
+    let (status, reply) = server.call_raw("ListKeys", "[10, null]");
+    assert_error(status, &reply, 400, "SerializationException");
+    let (status, reply) = server.call_raw("DescribeKey", &json!([key]).to_string());
+    assert_error(status, &reply, 400, "SerializationException");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrongly_typed_fields_are_serialization_errors() {
+    let server = Server::start();
+    let (status, reply) = server.call_raw("ListKeys", r#"{"Limit":"ten"}"#);
+    assert_error(status, &reply, 400, "SerializationException");
+    let (status, reply) = server.call_raw("DescribeKey", r#"{"KeyId":5}"#);
+    assert_error(status, &reply, 400, "SerializationException");
+    let (status, reply) = server.call_raw("CreateKey", r#"{"Tags":{"TagKey":"a"}}"#);
+    assert_error(status, &reply, 400, "SerializationException");
+    let (status, reply) = server.call_raw("ListKeys", "{}");
+    assert_eq!(status, 200);
+    assert_eq!(
+        reply["Keys"],
+        json!([]),
+        "a refused CreateKey must not create a key"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plaintext_that_is_not_base64_is_a_serialization_error() {
+    let server = Server::start();
+    let key = create_key(&server);
+    let body = json!({ "KeyId": key, "Plaintext": "this is *not* base64!" }).to_string();
+    let (status, reply) = server.call_raw("Encrypt", &body);
+    assert_error(status, &reply, 400, "SerializationException");
+
+    // Control: the same request with valid base64 succeeds.
+    let body = json!({ "KeyId": key, "Plaintext": "aGVsbG8=" }).to_string();
+    let (status, reply) = server.call_raw("Encrypt", &body);
+    assert_eq!(status, 200, "{reply}");
+    assert!(reply["CiphertextBlob"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_or_missing_target_is_unknown_operation() {
+    let server = Server::start();
+    let (status, reply) = server.call_raw("Nope", "{}");
+    assert_error(status, &reply, 400, "UnknownOperationException");
+
+    let (status, text) = server.raw("/", &[("Content-Type", CONTENT_TYPE)], b"{}");
+    let reply: Value = serde_json::from_str(&text).expect("JSON error body");
+    assert_error(status, &reply, 400, "UnknownOperationException");
+
+    let (status, text) = server.raw(
+        "/",
+        &[
+            ("X-Amz-Target", "SomeOtherService.ListKeys"),
+            ("Content-Type", CONTENT_TYPE),
+        ],
+        b"{}",
+    );
+    let reply: Value = serde_json::from_str(&text).expect("JSON error body");
+    assert_error(status, &reply, 400, "UnknownOperationException");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_required_field_is_a_validation_error_naming_it() {
+    let server = Server::start();
+    let (status, reply) = server.call_raw("Encrypt", r#"{"Plaintext":"aGVsbG8="}"#);
+    let message = assert_error(status, &reply, 400, "ValidationException");
+    assert!(
+        message.to_ascii_lowercase().contains("keyid"),
+        "message does not name KeyId: {message}"
+    );
+
+    let key = create_key(&server);
+    let (status, reply) = server.call_raw("Encrypt", &json!({ "KeyId": key }).to_string());
+    let message = assert_error(status, &reply, 400, "ValidationException");
+    assert!(
+        message.to_ascii_lowercase().contains("plaintext"),
+        "message does not name Plaintext: {message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oversize_body_is_refused_and_the_server_carries_on() {
+    let server = Server::start();
+    // ~300 KiB of valid JSON.
+    let filler = "x".repeat(300 * 1024);
+    let body = json!({ "Description": filler }).to_string();
+    assert!(body.len() > MAX_BODY);
+    let reply = op(&server, "CreateKey", &[], &body);
+    assert_eq!(reply.status, 413, "body: {}", reply.body);
+
+    let (status, listed) = server.call_raw("ListKeys", "{}");
+    assert_eq!(status, 200, "server stopped answering: {listed}");
+    assert_eq!(
+        listed["Keys"],
+        json!([]),
+        "oversize CreateKey created a key"
+    );
+    create_key(&server);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn body_limit_boundary() {
+    let server = Server::start();
+    // Exactly at the limit: accepted (valid JSON padded with whitespace).
+    let mut body = String::from("{}");
+    body.push_str(&" ".repeat(MAX_BODY - body.len()));
+    let reply = op(&server, "ListKeys", &[], &body);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+
+    // One byte more: refused.
+    body.push(' ');
+    let reply = op(&server, "ListKeys", &[], &body);
+    assert_eq!(reply.status, 413, "{}", reply.body);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oversize_chunked_body_is_refused() {
+    let server = Server::start();
+    // No Content-Length: the limit must hold while reading, too.
+    let chunk = " ".repeat(64 * 1024);
+    let mut body = Vec::new();
+    body.extend_from_slice(b"2\r\n{}\r\n");
+    for _ in 0..5 {
+        body.extend_from_slice(format!("{:x}\r\n{chunk}\r\n", chunk.len()).as_bytes());
+    }
+    body.extend_from_slice(b"0\r\n\r\n");
+    let reply = post(
+        &server,
+        &[
+            ("X-Amz-Target", "TrentService.ListKeys"),
+            ("Content-Type", CONTENT_TYPE),
+            ("Transfer-Encoding", "chunked"),
+        ],
+        &body,
+    );
+    assert_eq!(reply.status, 413, "{}", reply.body);
+    let (status, _) = server.call_raw("ListKeys", "{}");
+    assert_eq!(status, 200);
+}
+
+// ---------------------------------------------------------------- headers
+
+#[tokio::test(flavor = "multi_thread")]
+async fn responses_are_aws_json_1_1() {
+    let server = Server::start();
+    let ok = op(&server, "ListKeys", &[], "{}");
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.header("content-type"), Some(CONTENT_TYPE));
+    assert!(
+        ok.header("x-amzn-requestid").is_some_and(|v| !v.is_empty()),
+        "no x-amzn-RequestId: {:?}",
+        ok.headers
+    );
+    assert_eq!(ok.json()["Truncated"], json!(false));
+
+    let err = op(&server, "DescribeKey", &[], "{}");
+    assert_eq!(err.status, 400);
+    assert_eq!(err.header("content-type"), Some(CONTENT_TYPE));
+    assert_eq!(err.json()["__type"], "ValidationException");
+
+    let unknown = op(&server, "Nope", &[], "{}");
+    assert_eq!(unknown.status, 400);
+    assert_eq!(unknown.header("content-type"), Some(CONTENT_TYPE));
+
+    let big = op(&server, "ListKeys", &[], &" ".repeat(MAX_BODY + 1));
+    assert_eq!(big.status, 413);
+    assert_eq!(big.header("content-type"), Some(CONTENT_TYPE));
+}
+
+// ---------------------------------------------------------------- regions
+
+#[tokio::test(flavor = "multi_thread")]
+async fn credential_scope_selects_the_region() {
+    let server = Server::start();
+    let west_auth = sigv4_for("us-west-2");
+    let reply = op(
+        &server,
+        "CreateKey",
+        &[("Authorization", west_auth.as_str())],
+        "{}",
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let meta = &reply.json()["KeyMetadata"];
+    let key = meta["KeyId"].as_str().unwrap().to_string();
+    let arn = meta["Arn"].as_str().unwrap();
+    assert_eq!(arn, format!("arn:aws:kms:us-west-2:111122223333:key/{key}"));
+
+    let west = server.client("us-west-2");
+    let east = server.client("us-east-1");
+    let found = west
+        .describe_key()
+        .key_id(&key)
+        .send()
+        .await
+        .expect("DescribeKey in us-west-2");
+    assert_eq!(found.key_metadata().unwrap().key_id(), key);
+    assert_eq!(
+        error_code(east.describe_key().key_id(&key).send().await),
+        "NotFoundException"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unhosted_region_is_an_unrecognized_client() {
+    let server = Server::start();
+    let auth = sigv4_for("eu-north-9");
+    let reply = op(
+        &server,
+        "ListKeys",
+        &[("Authorization", auth.as_str())],
+        "{}",
+    );
+    let message = assert_error(
+        reply.status,
+        &reply.json(),
+        400,
+        "UnrecognizedClientException",
+    );
+    for region in ["us-east-1", "us-west-2"] {
+        assert!(
+            message.contains(region),
+            "message does not name hosted region {region}: {message}"
+        );
+    }
+    // Nothing is created in an unhosted region.
+    let reply = op(
+        &server,
+        "CreateKey",
+        &[("Authorization", auth.as_str())],
+        "{}",
+    );
+    assert_error(
+        reply.status,
+        &reply.json(),
+        400,
+        "UnrecognizedClientException",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_authorization_means_the_default_region() {
+    let server = Server::start();
+    let (status, reply) = server.call_raw("CreateKey", "{}");
+    assert_eq!(status, 200, "{reply}");
+    let key = reply["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+    assert_eq!(
+        reply["KeyMetadata"]["Arn"],
+        format!("arn:aws:kms:us-east-1:111122223333:key/{key}")
+    );
+    let east = server.client("us-east-1");
+    let west = server.client("us-west-2");
+    east.describe_key()
+        .key_id(&key)
+        .send()
+        .await
+        .expect("DescribeKey in us-east-1");
+    assert_eq!(
+        error_code(west.describe_key().key_id(&key).send().await),
+        "NotFoundException"
+    );
+}
+
+// ---------------------------------------------------------------- hygiene
+
+/// Text that would betray a stack trace or source location.
+fn assert_no_trace(body: &str) {
+    for needle in [
+        "panicked",
+        "backtrace",
+        "stack backtrace",
+        "RUST_BACKTRACE",
+        ".rs:",
+        "src/",
+        "at /",
+        "thread '",
+    ] {
+        assert!(
+            !body.contains(needle),
+            "error body contains {needle:?}: {body}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn error_replies_have_messages_and_no_traces() {
+    let server = Server::start();
+    let key = create_key(&server);
+    let cases: Vec<(&str, String)> = vec![
+        ("ListKeys", "{broken".into()),
+        ("ListKeys", r#"{"Limit":"ten"}"#.into()),
+        ("ListKeys", r#"{"Limit":0}"#.into()),
+        ("ListKeys", r#"{"Marker":"!!!"}"#.into()),
+        ("Nope", "{}".into()),
+        ("DescribeKey", "{}".into()),
+        (
+            "DescribeKey",
+            r#"{"KeyId":"0b7a3f52-1c2d-4e5f-8a9b-0c1d2e3f4a5b"}"#.into(),
+        ),
+        ("DescribeKey", r#"{"KeyId":"arn:aws:s3:::bucket"}"#.into()),
+        ("Decrypt", r#"{"CiphertextBlob":"AQID"}"#.into()),
+        (
+            "CreateAlias",
+            json!({"AliasName":"bad","TargetKeyId":key}).to_string(),
+        ),
+        (
+            "PutKeyPolicy",
+            json!({"KeyId":key,"Policy":"nope"}).to_string(),
+        ),
+        ("GenerateRandom", r#"{"NumberOfBytes":0}"#.into()),
+    ];
+    for (operation, body) in &cases {
+        let reply = op(&server, operation, &[], body);
+        assert!(
+            reply.status >= 400,
+            "{operation} {body}: expected an error, got {}",
+            reply.status
+        );
+        let json = reply.json();
+        assert!(
+            json["__type"].as_str().is_some_and(|t| !t.is_empty()),
+            "{operation}: no __type: {json}"
+        );
+        let message = json["message"].as_str().unwrap_or("");
+        assert!(
+            !message.trim().is_empty(),
+            "{operation} {body}: empty message: {json}"
+        );
+        assert_no_trace(&reply.body);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn internal_faults_are_generic_and_traceless() {
+    let server = Server::start();
+    let key = create_key(&server);
+    // Break the key behind the server's back: drop its key material rows.
+    let db = rusqlite::Connection::open(server.data_dir().join("trent.db")).expect("open db");
+    db.busy_timeout(Duration::from_secs(10)).unwrap();
+    let removed = db
+        .execute(
+            "DELETE FROM key_materials WHERE key_id = ?1",
+            rusqlite::params![key],
+        )
+        .expect("delete material");
+    assert_eq!(removed, 1, "expected one material row for the new key");
+    drop(db);
+
+    let reply = op(
+        &server,
+        "Encrypt",
+        &[],
+        &json!({ "KeyId": key, "Plaintext": "aGVsbG8=" }).to_string(),
+    );
+    let json = reply.json();
+    let message = assert_error(reply.status, &json, 500, "KMSInternalException");
+    assert_no_trace(&reply.body);
+    for detail in ["material", "store", "hsm", "sqlite", key.as_str()] {
+        assert!(
+            !message.to_ascii_lowercase().contains(detail),
+            "internal detail {detail:?} leaked: {message}"
+        );
+    }
+    assert_eq!(reply.header("content-type"), Some(CONTENT_TYPE));
+
+    // Other keys keep working.
+    let other = create_key(&server);
+    let (status, out) = server.call_raw(
+        "Encrypt",
+        &json!({ "KeyId": other, "Plaintext": "aGVsbG8=" }).to_string(),
+    );
+    assert_eq!(status, 200, "{out}");
+}
+
+// ---------------------------------------------------------------- GenerateRandom
+
+#[tokio::test(flavor = "multi_thread")]
+async fn generate_random_bounds() {
+    use base64::Engine;
+    let server = Server::start();
+    for body in [
+        r#"{"NumberOfBytes":0}"#,
+        r#"{"NumberOfBytes":1025}"#,
+        r#"{"NumberOfBytes":-1}"#,
+        "{}",
+    ] {
+        let (status, reply) = server.call_raw("GenerateRandom", body);
+        assert_error(status, &reply, 400, "ValidationException");
+    }
+
+    let mut outputs = Vec::new();
+    for n in [1usize, 1024, 1024] {
+        let (status, reply) =
+            server.call_raw("GenerateRandom", &json!({ "NumberOfBytes": n }).to_string());
+        assert_eq!(status, 200, "{reply}");
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(reply["Plaintext"].as_str().expect("Plaintext"))
+            .expect("Plaintext is base64");
+        assert_eq!(bytes.len(), n);
+        outputs.push(bytes);
+    }
+    assert_ne!(outputs[1], outputs[2], "two 1024-byte draws are identical");
+}

@@ -111,14 +111,17 @@ pub async fn run(
 }
 
 /// Every `interval` (and once at start, so work missed while the server was
-/// down happens now): rotates keys that are due, deletes keys whose waiting
-/// period is over.
+/// down happens now): completes primary Region updates, rotates keys that
+/// are due, deletes keys whose waiting period is over.
 async fn background_jobs(state: Arc<AppState>, interval: Duration) {
     let mut ticker = tokio::time::interval(interval);
     loop {
         ticker.tick().await;
         let state = state.clone();
         let run = tokio::task::spawn_blocking(move || {
+            if let Err(e) = state.kms.complete_primary_updates() {
+                tracing::error!(error = %e, "primary Region update job failed");
+            }
             if let Err(e) = state.kms.rotate_due_keys() {
                 tracing::error!(error = %e, "rotation job failed");
             }

@@ -78,8 +78,6 @@ async fn unsupported_and_invalid_create_key_requests() {
         let out = kms.create_key().key_spec(spec.clone()).send().await;
         assert_eq!(error_code(out), "UnsupportedOperationException", "{spec:?}");
     }
-    let mrk = kms.create_key().multi_region(true).send().await;
-    assert_eq!(error_code(mrk), "UnsupportedOperationException");
     let external = kms.create_key().origin(OriginType::External).send().await;
     assert_eq!(error_code(external), "UnsupportedOperationException");
     let usage = kms

@@ -20,6 +20,9 @@ pub enum HsmError {
     /// Authenticated decryption failed: the ciphertext, tag or AAD was altered.
     #[error("authenticated decryption failed")]
     AuthenticationFailed,
+    /// A transport package names an import this token never offered.
+    #[error("no pending import {0}")]
+    UnknownImport(u64),
     /// A wrapped key blob could not be unwrapped under the domain key.
     #[error("wrapped key material could not be unwrapped")]
     UnwrapFailed,

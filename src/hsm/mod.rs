@@ -8,10 +8,12 @@ mod cache;
 mod error;
 mod open;
 mod pool;
+mod transport;
 
 pub use cache::MaterialRef;
 pub use error::HsmError;
 pub use open::{DOMAIN_KEY_LABEL, Modules};
+pub use transport::{ImportOffer, TransportPackage};
 
 use cache::HandleCache;
 use cryptoki::context::Pkcs11;
@@ -21,6 +23,8 @@ use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
 use pool::SessionPool;
 use secrecy::SecretString;
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 /// Length of the GCM IV the service uses.
@@ -61,6 +65,8 @@ pub struct Hsm {
     workers: SessionPool,
     domain_key: ObjectHandle,
     cache: HandleCache,
+    imports: Mutex<HashMap<u64, transport::PendingImport>>,
+    next_import: AtomicU64,
 }
 
 impl Hsm {
@@ -87,6 +93,8 @@ impl Hsm {
             workers: SessionPool::new(workers),
             domain_key,
             cache: HandleCache::new(spec.cache_capacity),
+            imports: Mutex::new(HashMap::new()),
+            next_import: AtomicU64::new(1),
         })
     }
 

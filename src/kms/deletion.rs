@@ -3,11 +3,13 @@
 use super::{Kms, KmsResult};
 
 impl Kms {
-    /// Deletes every key whose deletion date has passed; returns how many this
-    /// node deleted. Safe to run on several nodes: each deletion is claimed
-    /// by a conditional delete in the store.
+    /// Starts the waiting period of multi-Region primaries whose replicas are
+    /// all deleted, then deletes every key copy whose deletion date has
+    /// passed; returns how many this node deleted. Safe to run on several
+    /// nodes: each deletion is claimed by a conditional delete in the store.
     pub fn delete_due_keys(&self) -> KmsResult<usize> {
         let now = self.now();
+        self.store.start_primary_deletions(now)?;
         let mut deleted = 0;
         for (region, key_id) in self.store.due_for_deletion(now)? {
             if self.store.delete_key_if_due(&region, &key_id, now)? {

@@ -18,10 +18,12 @@ pub(super) enum Aliases {
 
 /// The ARN of a key in the caller's region and account.
 pub fn key_arn(caller: &Caller, key_id: &str) -> String {
-    format!(
-        "arn:aws:kms:{}:{}:key/{key_id}",
-        caller.region, caller.account_id
-    )
+    key_arn_in(&caller.region, &caller.account_id, key_id)
+}
+
+/// The ARN of a key in a given region and account.
+pub fn key_arn_in(region: &str, account_id: &str, key_id: &str) -> String {
+    format!("arn:aws:kms:{region}:{account_id}:key/{key_id}")
 }
 
 /// The ARN of an alias in the caller's region and account.

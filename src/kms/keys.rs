@@ -3,7 +3,7 @@
 
 use super::key_ref::Aliases;
 use super::paging::{self, Page};
-use super::{Caller, Kms, KmsError, KmsResult, key_arn, policy, validate};
+use super::{Caller, KeyView, Kms, KmsError, KmsResult, key_arn, policy, validate};
 use crate::hsm::MaterialRef;
 use crate::store::{KeyRecord, KeyState, MaterialRecord, RotationType, Tag};
 
@@ -62,8 +62,9 @@ pub struct CreateKeyInput {
 pub struct DeletionScheduled {
     /// The key.
     pub key: KeyRecord,
-    /// When it will be deleted (Unix ms).
-    pub deletion_date: i64,
+    /// When it will be deleted (Unix ms); `None` while a multi-Region
+    /// primary waits for its replicas to be deleted.
+    pub deletion_date: Option<i64>,
     /// Waiting period in days.
     pub pending_window_days: i64,
 }
@@ -71,7 +72,7 @@ pub struct DeletionScheduled {
 impl Kms {
     /// CreateKey: generates the backing key in the region's token and stores
     /// it wrapped, together with the key's metadata.
-    pub fn create_key(&self, caller: &Caller, input: CreateKeyInput) -> KmsResult<KeyRecord> {
+    pub fn create_key(&self, caller: &Caller, input: CreateKeyInput) -> KmsResult<KeyView> {
         let spec = match (&input.key_spec, &input.customer_master_key_spec) {
             (Some(_), Some(_)) => {
                 return Err(KmsError::Validation(
@@ -109,18 +110,17 @@ impl Kms {
                 "Custom key stores are not supported.".into(),
             ));
         }
-        if input.multi_region == Some(true) {
-            return Err(KmsError::UnsupportedOperation(
-                "Multi-Region keys are not supported yet.".into(),
-            ));
-        }
         let policy = match input.policy {
             Some(p) => policy::check_document(&p).map(|()| p)?,
             None => policy::default_policy(&caller.account_id),
         };
         validate::tags(&input.tags)?;
-
-        let key_id = uuid::Uuid::new_v4().to_string();
+        let multi_region = input.multi_region == Some(true);
+        let key_id = if multi_region {
+            format!("mrk-{}", uuid::Uuid::new_v4().simple())
+        } else {
+            uuid::Uuid::new_v4().to_string()
+        };
         let now = self.now();
         let material = self.new_material(&caller.region, &key_id, now, None)?;
         let key = KeyRecord {
@@ -139,10 +139,12 @@ impl Kms {
             policy,
             rotation_period_days: None,
             next_rotation_date: None,
+            multi_region,
+            updating: false,
         };
         self.store.insert_key(&key, &material, &input.tags)?;
         tracing::info!(region = %key.region, key_id = %key.key_id, "key created");
-        Ok(key)
+        self.view(key)
     }
 
     /// Generates a new backing key in the region's token and returns it as a
@@ -169,12 +171,13 @@ impl Kms {
     }
 
     /// DescribeKey.
-    pub fn describe_key(&self, caller: &Caller, key_id: Option<&str>) -> KmsResult<KeyRecord> {
-        self.load_key(
+    pub fn describe_key(&self, caller: &Caller, key_id: Option<&str>) -> KmsResult<KeyView> {
+        let key = self.load_key(
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Accepted,
-        )
+        )?;
+        self.view(key)
     }
 
     /// ListKeys: the caller's keys in its region, paginated.
@@ -229,15 +232,17 @@ impl Kms {
             Aliases::Refused,
         )?;
         super::require_not_pending_deletion(&key, caller)?;
+        super::require_not_updating(&key, caller)?;
         if key.state != to {
             key.state = to;
             self.store.update_key(&key)?;
         }
         Ok(())
     }
-
     /// ScheduleKeyDeletion: the key becomes PendingDeletion and is deleted by
     /// the deletion job once the waiting period (7–30 days, default 30) ends.
+    /// A multi-Region primary that still has replicas becomes
+    /// PendingReplicaDeletion; its waiting period starts when they are gone.
     pub fn schedule_key_deletion(
         &self,
         caller: &Caller,
@@ -257,9 +262,18 @@ impl Kms {
             )));
         }
         super::require_not_pending_deletion(&key, caller)?;
-        let deletion_date = self.now() + days * MS_PER_DAY;
-        key.state = KeyState::PendingDeletion;
-        key.deletion_date = Some(deletion_date);
+        super::require_not_updating(&key, caller)?;
+        let waits_for_replicas = self
+            .view(key.clone())?
+            .multi_region
+            .is_some_and(|m| m.primary_region == caller.region && m.regions.len() > 1);
+        let deletion_date = (!waits_for_replicas).then(|| self.now() + days * MS_PER_DAY);
+        key.state = if waits_for_replicas {
+            KeyState::PendingReplicaDeletion
+        } else {
+            KeyState::PendingDeletion
+        };
+        key.deletion_date = deletion_date;
         key.pending_window_days = Some(days);
         self.store.update_key(&key)?;
         Ok(DeletionScheduled {
@@ -276,7 +290,10 @@ impl Kms {
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
         )?;
-        if key.state != KeyState::PendingDeletion {
+        if !matches!(
+            key.state,
+            KeyState::PendingDeletion | KeyState::PendingReplicaDeletion
+        ) {
             return Err(KmsError::InvalidState(format!(
                 "{} is not pending deletion.",
                 key_arn(caller, &key.key_id)

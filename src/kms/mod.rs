@@ -8,6 +8,7 @@ mod deletion;
 mod error;
 mod key_ref;
 mod keys;
+mod multi_region;
 mod paging;
 mod policy;
 mod rotation;
@@ -16,14 +17,15 @@ mod validate;
 
 pub use crypto::{DataKeyOutput, DecryptOutput, EncryptOutput, ReEncryptOutput};
 pub use error::{KmsError, KmsResult};
-pub use key_ref::{alias_arn, key_arn};
+pub use key_ref::{alias_arn, key_arn, key_arn_in};
 pub use keys::{CreateKeyInput, DeletionScheduled};
+pub use multi_region::{Replica, ReplicaInput};
 pub use paging::Page;
 pub use rotation::{MaterialEntry, RotationStatus};
 
 use crate::clock::Clock;
 use crate::hsm::Hsm;
-use crate::store::{KeyRecord, KeyState, Store};
+use crate::store::{KeyRecord, KeyState, MultiRegionRecord, Store};
 use std::collections::BTreeMap;
 
 /// Who is calling, and where: the region the request was addressed to and
@@ -34,6 +36,15 @@ pub struct Caller {
     pub region: String,
     /// Account whose keys the caller sees.
     pub account_id: String,
+}
+
+/// A key as the API shows it: its record and, for a multi-Region key,
+/// where its copies are.
+pub struct KeyView {
+    /// This copy's record.
+    pub key: KeyRecord,
+    /// The key's copies, when it is multi-Region.
+    pub multi_region: Option<MultiRegionRecord>,
 }
 
 /// An encryption context as given by the client.
@@ -107,26 +118,52 @@ impl Kms {
     fn now(&self) -> i64 {
         self.clock.now_ms()
     }
+
+    /// Adds the multi-Region configuration to a key record.
+    fn view(&self, key: KeyRecord) -> KmsResult<KeyView> {
+        let multi_region = if key.multi_region {
+            self.store.multi_region(&key.key_id)?
+        } else {
+            None
+        };
+        Ok(KeyView { key, multi_region })
+    }
 }
 
-/// Refuses cryptographic use of a key that is not enabled.
+/// Refuses cryptographic use of a key that is not enabled. (A key whose
+/// primary Region is being updated stays usable, as in AWS KMS.)
 fn require_enabled(key: &KeyRecord, caller: &Caller) -> KmsResult<()> {
     let arn = key_arn(caller, &key.key_id);
     match key.state {
         KeyState::Enabled => Ok(()),
         KeyState::Disabled => Err(KmsError::Disabled(format!("{arn} is disabled."))),
-        KeyState::PendingDeletion => Err(pending_deletion(&arn)),
+        KeyState::PendingDeletion | KeyState::PendingReplicaDeletion => {
+            Err(pending_deletion(&arn, key.state))
+        }
     }
 }
 
 /// Refuses a management change to a key that is pending deletion.
 fn require_not_pending_deletion(key: &KeyRecord, caller: &Caller) -> KmsResult<()> {
     match key.state {
-        KeyState::PendingDeletion => Err(pending_deletion(&key_arn(caller, &key.key_id))),
+        KeyState::PendingDeletion | KeyState::PendingReplicaDeletion => {
+            Err(pending_deletion(&key_arn(caller, &key.key_id), key.state))
+        }
         _ => Ok(()),
     }
 }
 
-fn pending_deletion(arn: &str) -> KmsError {
-    KmsError::InvalidState(format!("{arn} is pending deletion."))
+/// Refuses a change to a key whose primary Region is being updated.
+fn require_not_updating(key: &KeyRecord, caller: &Caller) -> KmsResult<()> {
+    if key.updating {
+        return Err(KmsError::InvalidState(format!(
+            "{} is in state Updating: its primary Region is being changed.",
+            key_arn(caller, &key.key_id)
+        )));
+    }
+    Ok(())
+}
+
+fn pending_deletion(arn: &str, state: KeyState) -> KmsError {
+    KmsError::InvalidState(format!("{arn} is in state {}.", state.as_str()))
 }

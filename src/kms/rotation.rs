@@ -49,10 +49,17 @@ fn check_rotatable(key: &KeyRecord) -> KmsResult<()> {
     Ok(())
 }
 
-/// Rotation changes need an enabled key.
-fn check_changeable(key: &KeyRecord, caller: &Caller) -> KmsResult<()> {
-    check_rotatable(key)?;
-    super::require_enabled(key, caller)
+impl Kms {
+    /// Rotation changes need an enabled key that is not a multi-Region
+    /// replica (rotation of a multi-Region key is run from its primary).
+    fn check_changeable(&self, key: &KeyRecord, caller: &Caller) -> KmsResult<()> {
+        check_rotatable(key)?;
+        if key.multi_region {
+            self.primary_copies(caller, key)?;
+        }
+        super::require_not_updating(key, caller)?;
+        super::require_enabled(key, caller)
+    }
 }
 
 impl Kms {
@@ -63,7 +70,7 @@ impl Kms {
         key_id: Option<&str>,
         period_days: Option<i64>,
     ) -> KmsResult<()> {
-        let mut key = self.load_key(
+        let key = self.load_key(
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
@@ -76,7 +83,7 @@ impl Kms {
                  {MAX_PERIOD_DAYS}"
             )));
         }
-        check_changeable(&key, caller)?;
+        self.check_changeable(&key, caller)?;
         let now = self.now();
         // A new period counts from the last rotation (or creation); turning
         // rotation on counts from now.
@@ -90,23 +97,21 @@ impl Kms {
         } else {
             now
         };
-        key.rotation_period_days = Some(period);
-        key.next_rotation_date = Some((start + period * MS_PER_DAY).max(now));
-        self.store.update_key(&key)?;
+        let next = (start + period * MS_PER_DAY).max(now);
+        self.store
+            .set_rotation_schedule(&key.key_id, Some(period), Some(next))?;
         Ok(())
     }
 
     /// DisableKeyRotation.
     pub fn disable_key_rotation(&self, caller: &Caller, key_id: Option<&str>) -> KmsResult<()> {
-        let mut key = self.load_key(
+        let key = self.load_key(
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
         )?;
-        check_changeable(&key, caller)?;
-        key.rotation_period_days = None;
-        key.next_rotation_date = None;
-        self.store.update_key(&key)?;
+        self.check_changeable(&key, caller)?;
+        self.store.set_rotation_schedule(&key.key_id, None, None)?;
         Ok(())
     }
 
@@ -137,7 +142,7 @@ impl Kms {
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
         )?;
-        check_changeable(&key, caller)?;
+        self.check_changeable(&key, caller)?;
         let limit = self.settings.on_demand_rotation_limit;
         let done =
             self.store
@@ -148,20 +153,7 @@ impl Kms {
                 key_arn(caller, &key.key_id)
             )));
         }
-        let now = self.now();
-        let material = self.new_material(
-            &caller.region,
-            &key.key_id,
-            now,
-            Some(RotationType::OnDemand),
-        )?;
-        let committed = self.store.commit_rotation(&RotationCommit {
-            region: &caller.region,
-            key_id: &key.key_id,
-            material: &material,
-            expected_current: &key.current_material_id,
-            schedule: None,
-        })?;
+        let committed = self.rotate(&key, RotationType::OnDemand, None, self.now())?;
         if !committed {
             return Err(KmsError::Conflict(format!(
                 "Another rotation of {} completed first; try again.",
@@ -219,6 +211,42 @@ impl Kms {
         }))
     }
 
+    /// Makes new material in the key's token, carries it to every other copy
+    /// of a multi-Region key, and commits it as current everywhere at once.
+    /// False when another rotation (or a new replica) got there first.
+    fn rotate(
+        &self,
+        key: &KeyRecord,
+        kind: RotationType,
+        schedule: Option<(i64, i64)>,
+        now: i64,
+    ) -> KmsResult<bool> {
+        let material = self.new_material(&key.region, &key.key_id, now, Some(kind))?;
+        let mut materials = vec![(key.region.clone(), material.clone())];
+        let copies = match key.multi_region {
+            true => self.store.multi_region(&key.key_id)?,
+            false => None,
+        };
+        for region in copies.iter().flat_map(|c| &c.regions) {
+            if *region != key.region {
+                let carried = self.carry(
+                    &key.region,
+                    region,
+                    &key.key_id,
+                    std::slice::from_ref(&material),
+                )?;
+                materials.extend(carried.into_iter().map(|m| (region.clone(), m)));
+            }
+        }
+        Ok(self.store.commit_rotation(&RotationCommit {
+            key_id: &key.key_id,
+            region: &key.region,
+            materials: &materials,
+            expected_current: &key.current_material_id,
+            schedule,
+        })?)
+    }
+
     /// Rotates every enabled key whose automatic rotation is due; returns how
     /// many rotations this node committed.
     pub fn rotate_due_keys(&self) -> KmsResult<usize> {
@@ -235,15 +263,8 @@ impl Kms {
             if due > now || key.state != KeyState::Enabled {
                 continue;
             }
-            let material =
-                self.new_material(&region, &key_id, now, Some(RotationType::Automatic))?;
-            if self.store.commit_rotation(&RotationCommit {
-                region: &region,
-                key_id: &key_id,
-                material: &material,
-                expected_current: &key.current_material_id,
-                schedule: Some((due, now + period * MS_PER_DAY)),
-            })? {
+            let next = now + period * MS_PER_DAY;
+            if self.rotate(&key, RotationType::Automatic, Some((due, next)), now)? {
                 tracing::info!(%region, %key_id, "key rotated automatically");
                 rotated += 1;
             }

@@ -1,11 +1,16 @@
 //! Metadata store: the only module that touches SQL. SQLite is the embedded
 //! default; the SQL is kept portable so a PostgreSQL back end can share it.
 
+mod multi_region;
 mod records;
+mod rotation;
 
-pub use records::{AliasRecord, KeyRecord, KeyState, MaterialRecord, RotationType, Tag};
+pub use records::{
+    AliasRecord, KeyRecord, KeyState, MaterialRecord, MultiRegionRecord, RotationType, Tag,
+};
+pub use rotation::RotationCommit;
 
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
@@ -30,23 +35,9 @@ pub struct Store {
 
 const KEY_COLUMNS: &str = "region, key_id, account_id, description, key_state, key_spec, \
      key_usage, origin, creation_date, deletion_date, pending_window_days, \
-     current_material_id, policy, rotation_period_days, next_rotation_date";
+     current_material_id, policy, rotation_period_days, next_rotation_date, multi_region, \
+     updating";
 const MATERIAL_COLUMNS: &str = "material_id, wrapped, creation_date, rotation_type";
-
-/// A rotation ready to commit: the new material and what the key must still
-/// look like for the rotation to apply.
-pub struct RotationCommit<'a> {
-    /// Region of the key.
-    pub region: &'a str,
-    /// Key id.
-    pub key_id: &'a str,
-    /// The new material, already made in the token.
-    pub material: &'a MaterialRecord,
-    /// The material that must still be current (else another rotation won).
-    pub expected_current: &'a str,
-    /// For automatic rotations: the due date that was claimed, and the next one.
-    pub schedule: Option<(i64, i64)>,
-}
 
 impl Store {
     /// Opens (creating if needed) the SQLite database at `path`.
@@ -65,7 +56,8 @@ impl Store {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Inserts a new key with its first material and tags, atomically.
+    /// Inserts a new key with its first material and tags, atomically. A
+    /// multi-Region key is recorded with this copy as its primary.
     pub fn insert_key(
         &self,
         key: &KeyRecord,
@@ -74,37 +66,16 @@ impl Store {
     ) -> StoreResult<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        tx.execute(
-            &format!(
-                "INSERT INTO kms_keys ({KEY_COLUMNS}) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
-            ),
-            params![
-                key.region,
-                key.key_id,
-                key.account_id,
-                key.description,
-                key.state.as_str(),
-                key.key_spec,
-                key.key_usage,
-                key.origin,
-                key.creation_date,
-                key.deletion_date,
-                key.pending_window_days,
-                key.current_material_id,
-                key.policy,
-                key.rotation_period_days,
-                key.next_rotation_date,
-            ],
-        )
-        .map_err(conflict)?;
-        insert_material(&tx, &key.region, &key.key_id, material)?;
-        for tag in tags {
+        insert_key_row(&tx, key).map_err(conflict)?;
+        if key.multi_region {
             tx.execute(
-                "INSERT INTO key_tags (region, key_id, tag_key, tag_value) VALUES (?1, ?2, ?3, ?4)",
-                params![key.region, key.key_id, tag.key, tag.value],
-            )?;
+                "INSERT INTO multi_region_keys (key_id, primary_region) VALUES (?1, ?2)",
+                params![key.key_id, key.region],
+            )
+            .map_err(conflict)?;
         }
+        insert_material(&tx, &key.region, &key.key_id, material)?;
+        insert_tags(&tx, &key.region, &key.key_id, tags)?;
         tx.commit()?;
         Ok(())
     }
@@ -148,63 +119,6 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Stores a rotation's material and makes it current, atomically, if the
-    /// key is still as the caller saw it. Returns false when another rotation
-    /// (on this node or another) got there first; nothing is changed then.
-    pub fn commit_rotation(&self, rotation: &RotationCommit<'_>) -> StoreResult<bool> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (claimed_due, next_due) = rotation.schedule.unzip();
-        let changed = tx.execute(
-            "UPDATE kms_keys SET current_material_id = ?3, \
-             next_rotation_date = CASE WHEN ?5 IS NULL THEN next_rotation_date ELSE ?6 END \
-             WHERE region = ?1 AND key_id = ?2 AND current_material_id = ?4 \
-             AND (?5 IS NULL OR next_rotation_date = ?5)",
-            params![
-                rotation.region,
-                rotation.key_id,
-                rotation.material.material_id,
-                rotation.expected_current,
-                claimed_due,
-                next_due
-            ],
-        )?;
-        if changed != 1 {
-            return Ok(false);
-        }
-        insert_material(&tx, rotation.region, rotation.key_id, rotation.material)?;
-        tx.commit()?;
-        Ok(true)
-    }
-
-    /// Number of a key's rotations of one type.
-    pub fn count_rotations(
-        &self,
-        region: &str,
-        key_id: &str,
-        kind: RotationType,
-    ) -> StoreResult<usize> {
-        let n: i64 = self
-            .conn()
-            .prepare_cached(
-                "SELECT COUNT(*) FROM key_materials WHERE region = ?1 AND key_id = ?2 \
-             AND rotation_type = ?3",
-            )?
-            .query_row(params![region, key_id, kind.as_str()], |r| r.get(0))?;
-        Ok(n as usize)
-    }
-
-    /// Enabled keys whose automatic rotation is due at `now`, as (region, key id).
-    pub fn due_for_rotation(&self, now: i64) -> StoreResult<Vec<(String, String)>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT region, key_id FROM kms_keys \
-             WHERE key_state = 'Enabled' AND next_rotation_date <= ?1",
-        )?;
-        let rows = stmt.query_map(params![now], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
     /// Key ids of an account in a region, in id order, after `after`.
     pub fn list_keys(
         &self,
@@ -224,13 +138,13 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Writes a key's mutable fields: description, state, deletion schedule,
-    /// policy and rotation schedule.
+    /// Writes one copy's own mutable fields: description, state, deletion
+    /// schedule and policy. (The rotation schedule and current material are
+    /// shared by every copy and change only through the rotation calls.)
     pub fn update_key(&self, key: &KeyRecord) -> StoreResult<bool> {
         let changed = self.conn().execute(
             "UPDATE kms_keys SET description = ?3, key_state = ?4, deletion_date = ?5, \
-             pending_window_days = ?6, policy = ?7, rotation_period_days = ?8, \
-             next_rotation_date = ?9 WHERE region = ?1 AND key_id = ?2",
+             pending_window_days = ?6, policy = ?7 WHERE region = ?1 AND key_id = ?2",
             params![
                 key.region,
                 key.key_id,
@@ -238,9 +152,7 @@ impl Store {
                 key.state.as_str(),
                 key.deletion_date,
                 key.pending_window_days,
-                key.policy,
-                key.rotation_period_days,
-                key.next_rotation_date
+                key.policy
             ],
         )?;
         Ok(changed == 1)
@@ -275,6 +187,11 @@ impl Store {
                     params![region, key_id],
                 )?;
             }
+            tx.execute(
+                "DELETE FROM multi_region_keys WHERE key_id = ?1 \
+                 AND NOT EXISTS (SELECT 1 FROM kms_keys WHERE key_id = ?1)",
+                params![key_id],
+            )?;
         }
         tx.commit()?;
         Ok(claimed == 1)
@@ -446,7 +363,52 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<KeyRecord> {
         policy: row.get(12)?,
         rotation_period_days: row.get(13)?,
         next_rotation_date: row.get(14)?,
+        multi_region: row.get(15)?,
+        updating: row.get(16)?,
     })
+}
+
+fn insert_key_row(tx: &rusqlite::Transaction<'_>, key: &KeyRecord) -> rusqlite::Result<usize> {
+    tx.execute(
+        &format!(
+            "INSERT INTO kms_keys ({KEY_COLUMNS}) VALUES \
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+        ),
+        params![
+            key.region,
+            key.key_id,
+            key.account_id,
+            key.description,
+            key.state.as_str(),
+            key.key_spec,
+            key.key_usage,
+            key.origin,
+            key.creation_date,
+            key.deletion_date,
+            key.pending_window_days,
+            key.current_material_id,
+            key.policy,
+            key.rotation_period_days,
+            key.next_rotation_date,
+            key.multi_region,
+            key.updating,
+        ],
+    )
+}
+
+fn insert_tags(
+    tx: &rusqlite::Transaction<'_>,
+    region: &str,
+    key_id: &str,
+    tags: &[Tag],
+) -> rusqlite::Result<()> {
+    for tag in tags {
+        tx.execute(
+            "INSERT INTO key_tags (region, key_id, tag_key, tag_value) VALUES (?1, ?2, ?3, ?4)",
+            params![region, key_id, tag.key, tag.value],
+        )?;
+    }
+    Ok(())
 }
 
 fn material_from_row(row: &Row<'_>) -> rusqlite::Result<MaterialRecord> {

@@ -9,6 +9,9 @@ pub enum KeyState {
     Disabled,
     /// Scheduled for deletion; refuses cryptographic operations.
     PendingDeletion,
+    /// A multi-Region primary scheduled for deletion, waiting for its
+    /// replicas to be deleted first.
+    PendingReplicaDeletion,
 }
 
 impl KeyState {
@@ -18,6 +21,7 @@ impl KeyState {
             KeyState::Enabled => "Enabled",
             KeyState::Disabled => "Disabled",
             KeyState::PendingDeletion => "PendingDeletion",
+            KeyState::PendingReplicaDeletion => "PendingReplicaDeletion",
         }
     }
 
@@ -27,6 +31,7 @@ impl KeyState {
             "Enabled" => Some(KeyState::Enabled),
             "Disabled" => Some(KeyState::Disabled),
             "PendingDeletion" => Some(KeyState::PendingDeletion),
+            "PendingReplicaDeletion" => Some(KeyState::PendingReplicaDeletion),
             _ => None,
         }
     }
@@ -65,6 +70,21 @@ pub struct KeyRecord {
     pub rotation_period_days: Option<i64>,
     /// When the next automatic rotation is due.
     pub next_rotation_date: Option<i64>,
+    /// Whether this is a copy of a multi-Region key.
+    pub multi_region: bool,
+    /// Whether an UpdatePrimaryRegion involving this copy is in progress.
+    pub updating: bool,
+}
+
+/// Where the copies of a multi-Region key live.
+#[derive(Clone, Debug)]
+pub struct MultiRegionRecord {
+    /// Region of the primary copy.
+    pub primary_region: String,
+    /// Region becoming primary while UpdatePrimaryRegion is in progress.
+    pub pending_primary: Option<String>,
+    /// Every region holding a copy, primary included, sorted.
+    pub regions: Vec<String>,
 }
 
 /// One backing-key version, wrapped under its region's domain key.

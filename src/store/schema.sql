@@ -14,10 +14,20 @@ CREATE TABLE IF NOT EXISTS kms_keys (
     policy              TEXT    NOT NULL,
     rotation_period_days INTEGER,
     next_rotation_date  BIGINT,
+    multi_region        INTEGER NOT NULL DEFAULT 0,
+    updating            INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (region, key_id)
 );
 CREATE INDEX IF NOT EXISTS kms_keys_due ON kms_keys (key_state, deletion_date);
 CREATE INDEX IF NOT EXISTS kms_keys_rotation ON kms_keys (next_rotation_date);
+
+-- One row per multi-Region key: where its primary is, and where it is
+-- moving to while UpdatePrimaryRegion is in progress.
+CREATE TABLE IF NOT EXISTS multi_region_keys (
+    key_id          TEXT NOT NULL PRIMARY KEY,
+    primary_region  TEXT NOT NULL,
+    pending_primary TEXT
+);
 
 CREATE TABLE IF NOT EXISTS key_materials (
     region        TEXT    NOT NULL,

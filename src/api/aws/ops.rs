@@ -3,7 +3,7 @@
 use super::error::AwsError;
 use super::shapes::{Blob, WireTag, blob, key_metadata, tags_from_wire, tags_to_wire, timestamp};
 use crate::kms::{
-    Caller, CreateKeyInput, EncryptionContext, Kms, MaterialEntry, alias_arn, key_arn,
+    Caller, CreateKeyInput, EncryptionContext, Kms, MaterialEntry, ReplicaInput, alias_arn, key_arn,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -34,25 +34,44 @@ pub const OPERATIONS: &[&str] = &[
     "ListResourceTags",
     "PutKeyPolicy",
     "ReEncrypt",
+    "ReplicateKey",
     "RotateKeyOnDemand",
     "ScheduleKeyDeletion",
     "TagResource",
     "UntagResource",
     "UpdateAlias",
     "UpdateKeyDescription",
+    "UpdatePrimaryRegion",
 ];
 
 type OpResult = Result<Value, AwsError>;
 
 /// Decodes the body (empty means `{}`) into an operation's request shape.
+/// The body must be a JSON object, as AWS JSON 1.1 requires.
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AwsError> {
-    let body = if body.iter().all(u8::is_ascii_whitespace) {
-        &b"{}"[..]
-    } else {
-        body
+    let start = body.iter().position(|b| !b.is_ascii_whitespace());
+    let body = match start.map(|i| body[i]) {
+        None => &b"{}"[..],
+        Some(b'{') => body,
+        Some(_) => {
+            return Err(AwsError::Serialization(
+                "The request body must be a JSON object.".into(),
+            ));
+        }
     };
-    serde_json::from_slice(body)
-        .map_err(|e| AwsError::Serialization(format!("Could not parse request body: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        let detail = e.to_string();
+        // Keep serde's description of the problem, not our type names.
+        let detail = match detail.find(", expected struct") {
+            Some(i) => format!(
+                "{}{}",
+                &detail[..i],
+                &detail[detail.rfind(" at line").unwrap_or(detail.len())..]
+            ),
+            None => detail,
+        };
+        AwsError::Serialization(format!("Could not parse request body: {detail}"))
+    })
 }
 
 /// Runs one operation. `op` must be one of [`OPERATIONS`].
@@ -62,7 +81,7 @@ pub fn dispatch(kms: &Kms, caller: &Caller, op: &str, body: &[u8]) -> OpResult {
         "DescribeKey" => {
             let r: KeyOnly = parse(body)?;
             let key = kms.describe_key(caller, r.key_id.as_deref())?;
-            Ok(json!({ "KeyMetadata": key_metadata(caller, &key) }))
+            Ok(json!({ "KeyMetadata": key_metadata(&key) }))
         }
         "ListKeys" => {
             let r: Paging = parse(body)?;
@@ -93,12 +112,15 @@ pub fn dispatch(kms: &Kms, caller: &Caller, op: &str, body: &[u8]) -> OpResult {
             let r: ScheduleKeyDeletion = parse(body)?;
             let s =
                 kms.schedule_key_deletion(caller, r.key_id.as_deref(), r.pending_window_in_days)?;
-            Ok(json!({
+            let mut v = json!({
                 "KeyId": key_arn(caller, &s.key.key_id),
-                "DeletionDate": timestamp(s.deletion_date),
                 "KeyState": s.key.state.as_str(),
                 "PendingWindowInDays": s.pending_window_days,
-            }))
+            });
+            if let Some(date) = s.deletion_date {
+                v["DeletionDate"] = timestamp(date);
+            }
+            Ok(v)
         }
         "CancelKeyDeletion" => {
             let r: KeyOnly = parse(body)?;
@@ -264,6 +286,30 @@ pub fn dispatch(kms: &Kms, caller: &Caller, op: &str, body: &[u8]) -> OpResult {
             let names = kms.list_key_policies(caller, r.key_id.as_deref(), r.limit)?;
             Ok(json!({ "PolicyNames": names, "Truncated": false }))
         }
+        "ReplicateKey" => {
+            let r: ReplicateKey = parse(body)?;
+            let input = ReplicaInput {
+                description: r.description,
+                policy: r.policy,
+                tags: r.tags.map(tags_from_wire).transpose()?,
+            };
+            let replica = kms.replicate_key(
+                caller,
+                r.key_id.as_deref(),
+                r.replica_region.as_deref(),
+                input,
+            )?;
+            Ok(json!({
+                "ReplicaKeyMetadata": key_metadata(&replica.view),
+                "ReplicaPolicy": replica.view.key.policy,
+                "ReplicaTags": tags_to_wire(&replica.tags),
+            }))
+        }
+        "UpdatePrimaryRegion" => {
+            let r: UpdatePrimaryRegion = parse(body)?;
+            kms.update_primary_region(caller, r.key_id.as_deref(), r.primary_region.as_deref())?;
+            Ok(json!({}))
+        }
         "EnableKeyRotation" => {
             let r: EnableKeyRotation = parse(body)?;
             kms.enable_key_rotation(caller, r.key_id.as_deref(), r.rotation_period_in_days)?;
@@ -322,7 +368,7 @@ fn create_key(kms: &Kms, caller: &Caller, r: CreateKey) -> OpResult {
         multi_region: r.multi_region,
     };
     let key = kms.create_key(caller, input)?;
-    Ok(json!({ "KeyMetadata": key_metadata(caller, &key) }))
+    Ok(json!({ "KeyMetadata": key_metadata(&key) }))
 }
 
 fn rotation_entry(e: &MaterialEntry) -> Value {
@@ -464,6 +510,23 @@ struct TagResource {
 struct UntagResource {
     key_id: Option<String>,
     tag_keys: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ReplicateKey {
+    key_id: Option<String>,
+    replica_region: Option<String>,
+    description: Option<String>,
+    policy: Option<String>,
+    tags: Option<Vec<WireTag>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UpdatePrimaryRegion {
+    key_id: Option<String>,
+    primary_region: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -1,8 +1,8 @@
 //! Wire helpers: base64 blobs, timestamps, tags and key metadata as the AWS
 //! JSON 1.1 protocol spells them.
 
-use crate::kms::{Caller, key_arn};
-use crate::store::{KeyRecord, KeyState, Tag};
+use crate::kms::{KeyView, key_arn_in};
+use crate::store::{KeyState, Tag};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Deserializer};
@@ -59,27 +59,55 @@ pub fn tags_to_wire(tags: &[Tag]) -> Value {
 }
 
 /// The complete KeyMetadata structure of a key.
-pub fn key_metadata(caller: &Caller, key: &KeyRecord) -> Value {
+pub fn key_metadata(view: &KeyView) -> Value {
+    let key = &view.key;
+    let arn = |region: &str| key_arn_in(region, &key.account_id, &key.key_id);
+    let state = if key.updating {
+        "Updating"
+    } else {
+        key.state.as_str()
+    };
     let mut m = json!({
         "AWSAccountId": key.account_id,
         "KeyId": key.key_id,
-        "Arn": key_arn(caller, &key.key_id),
+        "Arn": arn(&key.region),
         "CreationDate": timestamp(key.creation_date),
         "Enabled": key.state == KeyState::Enabled,
         "Description": key.description,
         "KeyUsage": key.key_usage,
-        "KeyState": key.state.as_str(),
+        "KeyState": state,
         "Origin": key.origin,
         "KeyManager": "CUSTOMER",
         "CustomerMasterKeySpec": key.key_spec,
         "KeySpec": key.key_spec,
         "EncryptionAlgorithms": ["SYMMETRIC_DEFAULT"],
-        "MultiRegion": false,
+        "MultiRegion": key.multi_region,
         "CurrentKeyMaterialId": key.current_material_id,
     });
-    if let (Some(date), Some(days)) = (key.deletion_date, key.pending_window_days) {
+    if let Some(date) = key.deletion_date {
         m["DeletionDate"] = timestamp(date);
+    }
+    if let Some(days) = key.pending_window_days {
         m["PendingDeletionWindowInDays"] = json!(days);
+    }
+    if let Some(copies) = &view.multi_region {
+        let entry = |region: &String| json!({ "Arn": arn(region), "Region": region });
+        let kind = if copies.primary_region == key.region {
+            "PRIMARY"
+        } else {
+            "REPLICA"
+        };
+        let replicas: Vec<Value> = copies
+            .regions
+            .iter()
+            .filter(|r| **r != copies.primary_region)
+            .map(entry)
+            .collect();
+        m["MultiRegionConfiguration"] = json!({
+            "MultiRegionKeyType": kind,
+            "PrimaryKey": entry(&copies.primary_region),
+            "ReplicaKeys": replicas,
+        });
     }
     m
 }

@@ -1,0 +1,255 @@
+//! Multi-Region keys: ReplicateKey, UpdatePrimaryRegion, and carrying
+//! material between regions' tokens as wrapped keys only.
+
+use super::key_ref::Aliases;
+use super::{Caller, KeyView, Kms, KmsError, KmsResult, key_arn, policy, validate};
+use crate::hsm::{MaterialRef, WrappedMaterial};
+use crate::store::{KeyRecord, MaterialRecord, MultiRegionRecord, StoreError, Tag};
+
+/// ReplicateKey parameters beyond the key and region.
+#[derive(Default)]
+pub struct ReplicaInput {
+    /// Description; the primary's when absent.
+    pub description: Option<String>,
+    /// Key policy; the primary's when absent.
+    pub policy: Option<String>,
+    /// Tags; the primary's when absent.
+    pub tags: Option<Vec<Tag>>,
+}
+
+/// ReplicateKey result.
+pub struct Replica {
+    /// The new replica.
+    pub view: KeyView,
+    /// Its tags.
+    pub tags: Vec<Tag>,
+}
+
+impl Kms {
+    /// ReplicateKey: copies a multi-Region primary, with every material
+    /// version, into another hosted region's token.
+    pub fn replicate_key(
+        &self,
+        caller: &Caller,
+        key_id: Option<&str>,
+        replica_region: Option<&str>,
+        input: ReplicaInput,
+    ) -> KmsResult<Replica> {
+        let primary = self.load_key(
+            caller,
+            validate::required(key_id, "keyId")?,
+            Aliases::Refused,
+        )?;
+        let replica_region = validate::required(replica_region, "replicaRegion")?;
+        let copies = self.primary_copies(caller, &primary)?;
+        self.check_hosted(replica_region)?;
+        super::require_not_pending_deletion(&primary, caller)?;
+        super::require_not_updating(&primary, caller)?;
+        super::require_enabled(&primary, caller)?;
+        if copies.regions.iter().any(|r| r == replica_region) {
+            return Err(KmsError::AlreadyExists(format!(
+                "Key {} already has a copy in {replica_region}.",
+                key_arn(caller, &primary.key_id)
+            )));
+        }
+        let description = input
+            .description
+            .unwrap_or_else(|| primary.description.clone());
+        validate::description(&description)?;
+        let replica_policy = match input.policy {
+            Some(p) => policy::check_document(&p).map(|()| p)?,
+            None => primary.policy.clone(),
+        };
+        let tags = match input.tags {
+            Some(tags) => tags,
+            None => self.store.tags(&caller.region, &primary.key_id)?,
+        };
+        validate::tags(&tags)?;
+
+        let materials = self.store.materials(&caller.region, &primary.key_id)?;
+        let carried = self.carry(&caller.region, replica_region, &primary.key_id, &materials)?;
+        let replica = KeyRecord {
+            region: replica_region.to_string(),
+            description,
+            policy: replica_policy,
+            creation_date: self.now(),
+            deletion_date: None,
+            pending_window_days: None,
+            updating: false,
+            ..primary.clone()
+        };
+        match self.store.insert_replica(
+            &replica,
+            &caller.region,
+            &carried,
+            &tags,
+            &primary.current_material_id,
+        ) {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(KmsError::Conflict(format!(
+                    "Key {} was rotated while it was being replicated; try again.",
+                    key_arn(caller, &primary.key_id)
+                )));
+            }
+            Err(StoreError::Conflict) => {
+                return Err(KmsError::AlreadyExists(format!(
+                    "Key {} already has a copy in {replica_region}.",
+                    key_arn(caller, &primary.key_id)
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(key_id = %replica.key_id, from = %caller.region, to = %replica_region, "key replicated");
+        Ok(Replica {
+            view: self.view(replica)?,
+            tags,
+        })
+    }
+
+    /// UpdatePrimaryRegion: starts making the replica in `region` the
+    /// primary. Both copies report Updating until the background job
+    /// completes the change.
+    pub fn update_primary_region(
+        &self,
+        caller: &Caller,
+        key_id: Option<&str>,
+        region: Option<&str>,
+    ) -> KmsResult<()> {
+        let primary = self.load_key(
+            caller,
+            validate::required(key_id, "keyId")?,
+            Aliases::Refused,
+        )?;
+        let region = validate::required(region, "primaryRegion")?;
+        let copies = self.primary_copies(caller, &primary)?;
+        self.check_hosted(region)?;
+        if region == caller.region {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "{} is already the primary key.",
+                key_arn(caller, &primary.key_id)
+            )));
+        }
+        if !copies.regions.iter().any(|r| r == region) {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "Key {} has no replica in {region}; replicate it there first.",
+                key_arn(caller, &primary.key_id)
+            )));
+        }
+        super::require_not_pending_deletion(&primary, caller)?;
+        super::require_not_updating(&primary, caller)?;
+        super::require_enabled(&primary, caller)?;
+        let target = self.store.key(region, &primary.key_id)?.ok_or_else(|| {
+            KmsError::Internal(format!(
+                "replica of {} in {region} vanished",
+                primary.key_id
+            ))
+        })?;
+        let target_caller = Caller {
+            region: region.to_string(),
+            account_id: caller.account_id.clone(),
+        };
+        super::require_not_pending_deletion(&target, &target_caller)?;
+        if !self
+            .store
+            .begin_primary_update(&primary.key_id, &caller.region, region)?
+        {
+            return Err(KmsError::InvalidState(format!(
+                "The primary Region of {} is already being updated.",
+                key_arn(caller, &primary.key_id)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Completes every pending UpdatePrimaryRegion; returns how many.
+    pub fn complete_primary_updates(&self) -> KmsResult<usize> {
+        let mut done = 0;
+        for key_id in self.store.pending_primary_updates()? {
+            if self.store.complete_primary_update(&key_id)? {
+                tracing::info!(%key_id, "primary Region updated");
+                done += 1;
+            }
+        }
+        Ok(done)
+    }
+
+    /// The copies of a key that must be a multi-Region primary in the
+    /// caller's region.
+    pub(super) fn primary_copies(
+        &self,
+        caller: &Caller,
+        key: &KeyRecord,
+    ) -> KmsResult<MultiRegionRecord> {
+        let arn = key_arn(caller, &key.key_id);
+        let copies = match key.multi_region {
+            true => self.store.multi_region(&key.key_id)?,
+            false => None,
+        }
+        .ok_or_else(|| {
+            KmsError::UnsupportedOperation(format!("{arn} is not a multi-Region key."))
+        })?;
+        if copies.primary_region != caller.region {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "{arn} is a replica key; this operation needs the primary key, in {}.",
+                copies.primary_region
+            )));
+        }
+        Ok(copies)
+    }
+
+    /// A region this deployment hosts, or a ValidationException naming them.
+    fn check_hosted(&self, region: &str) -> KmsResult<()> {
+        if self.regions.contains_key(region) {
+            return Ok(());
+        }
+        Err(KmsError::Validation(format!(
+            "Region '{region}' is not hosted by this deployment; hosted regions: {}.",
+            self.region_names().join(", ")
+        )))
+    }
+
+    /// Carries materials of `key_id` from one region's token to another's
+    /// with the transport exchange; returns them wrapped for the destination.
+    pub(super) fn carry(
+        &self,
+        from: &str,
+        to: &str,
+        key_id: &str,
+        materials: &[MaterialRecord],
+    ) -> KmsResult<Vec<MaterialRecord>> {
+        let (source, destination) = (self.hsm(from)?, self.hsm(to)?);
+        let references: Vec<MaterialRef> = materials
+            .iter()
+            .map(|m| MaterialRef {
+                key_id: key_id.to_string(),
+                material_id: m.material_id.clone(),
+            })
+            .collect();
+        let wrapped: Vec<WrappedMaterial<'_>> = materials
+            .iter()
+            .zip(&references)
+            .map(|(m, r)| WrappedMaterial {
+                reference: r.clone(),
+                wrapped: &m.wrapped,
+            })
+            .collect();
+        let offer = destination.begin_import()?;
+        let package = match source.export_materials(&wrapped, &offer.public_point) {
+            Ok(p) => p,
+            Err(e) => {
+                destination.cancel_import(offer.id);
+                return Err(e.into());
+            }
+        };
+        let blobs = destination.complete_import(offer.id, &package, &references)?;
+        Ok(materials
+            .iter()
+            .zip(blobs)
+            .map(|(m, wrapped)| MaterialRecord {
+                wrapped,
+                ..m.clone()
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,129 @@
+//! Store side of multi-Region keys: where the copies are, adding a replica
+//! atomically, and moving the primary.
+
+use super::{
+    KeyRecord, MaterialRecord, MultiRegionRecord, Store, StoreResult, Tag, conflict,
+    insert_key_row, insert_material, insert_tags,
+};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+
+impl Store {
+    /// The copies of a multi-Region key, if it is one.
+    pub fn multi_region(&self, key_id: &str) -> StoreResult<Option<MultiRegionRecord>> {
+        let conn = self.conn();
+        let Some((primary_region, pending_primary)) = conn
+            .prepare_cached(
+                "SELECT primary_region, pending_primary FROM multi_region_keys WHERE key_id = ?1",
+            )?
+            .query_row(params![key_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let mut stmt =
+            conn.prepare_cached("SELECT region FROM kms_keys WHERE key_id = ?1 ORDER BY region")?;
+        let regions = stmt
+            .query_map(params![key_id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(Some(MultiRegionRecord {
+            primary_region,
+            pending_primary,
+            regions,
+        }))
+    }
+
+    /// Adds a replica with all its materials and tags in one transaction, if
+    /// the primary's current material is still `expected_current` (else
+    /// `Ok(false)`: a rotation happened meanwhile). `Conflict` if the region
+    /// already holds the key.
+    pub fn insert_replica(
+        &self,
+        replica: &KeyRecord,
+        primary_region: &str,
+        materials: &[MaterialRecord],
+        tags: &[Tag],
+        expected_current: &str,
+    ) -> StoreResult<bool> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current: Option<String> = tx
+            .query_row(
+                "SELECT current_material_id FROM kms_keys WHERE region = ?1 AND key_id = ?2",
+                params![primary_region, replica.key_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if current.as_deref() != Some(expected_current) {
+            return Ok(false);
+        }
+        insert_key_row(&tx, replica).map_err(conflict)?;
+        for material in materials {
+            insert_material(&tx, &replica.region, &replica.key_id, material)?;
+        }
+        insert_tags(&tx, &replica.region, &replica.key_id, tags)?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// Starts moving the primary of `key_id` from `from` to `to`: both copies
+    /// report Updating until [`Store::complete_primary_update`]. False if the
+    /// primary is no longer `from` or another update is in progress.
+    pub fn begin_primary_update(&self, key_id: &str, from: &str, to: &str) -> StoreResult<bool> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let claimed = tx.execute(
+            "UPDATE multi_region_keys SET pending_primary = ?3 \
+             WHERE key_id = ?1 AND primary_region = ?2 AND pending_primary IS NULL",
+            params![key_id, from, to],
+        )?;
+        if claimed != 1 {
+            return Ok(false);
+        }
+        tx.execute(
+            "UPDATE kms_keys SET updating = 1 WHERE key_id = ?1 AND region IN (?2, ?3)",
+            params![key_id, from, to],
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// Keys whose primary is being moved.
+    pub fn pending_primary_updates(&self) -> StoreResult<Vec<String>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT key_id FROM multi_region_keys WHERE pending_primary IS NOT NULL",
+        )?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Finishes moving the primary: the pending region becomes primary and
+    /// every copy leaves the Updating state. False if nothing was pending.
+    pub fn complete_primary_update(&self, key_id: &str) -> StoreResult<bool> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let done = tx.execute(
+            "UPDATE multi_region_keys SET primary_region = pending_primary, \
+             pending_primary = NULL WHERE key_id = ?1 AND pending_primary IS NOT NULL",
+            params![key_id],
+        )?;
+        tx.execute(
+            "UPDATE kms_keys SET updating = 0 WHERE key_id = ?1",
+            params![key_id],
+        )?;
+        tx.commit()?;
+        Ok(done == 1)
+    }
+
+    /// Primaries waiting for their replicas to be deleted whose replicas are
+    /// all gone: they start their own waiting period, ending at `now + window`.
+    pub fn start_primary_deletions(&self, now: i64) -> StoreResult<usize> {
+        Ok(self.conn().execute(
+            "UPDATE kms_keys SET key_state = 'PendingDeletion', \
+             deletion_date = ?1 + pending_window_days * 86400000 \
+             WHERE key_state = 'PendingReplicaDeletion' \
+             AND (SELECT COUNT(*) FROM kms_keys o WHERE o.key_id = kms_keys.key_id) = 1",
+            params![now],
+        )?)
+    }
+}

@@ -253,6 +253,7 @@ fn transport_key(
                 &[
                     Attribute::Class(ObjectClass::SECRET_KEY),
                     Attribute::KeyType(KeyType::AES),
+                    Attribute::ValueLen(32.into()),
                     Attribute::Token(false),
                     Attribute::Sensitive(true),
                     Attribute::Extractable(false),

@@ -11,18 +11,23 @@ const MAX_POLICY_LEN: usize = 32_768;
 /// AWS's default key policy: the account root may do everything, which
 /// delegates access control to the account's identity policies.
 pub(super) fn default_policy(account_id: &str) -> String {
-    let doc = serde_json::json!({
-        "Version": "2012-10-17",
-        "Id": "key-default-1",
-        "Statement": [{
-            "Sid": "Enable IAM User Permissions",
-            "Effect": "Allow",
-            "Principal": { "AWS": format!("arn:aws:iam::{account_id}:root") },
-            "Action": "kms:*",
-            "Resource": "*"
-        }]
-    });
-    serde_json::to_string_pretty(&doc).expect("static JSON serializes")
+    format!(
+        r#"{{
+  "Version": "2012-10-17",
+  "Id": "key-default-1",
+  "Statement": [
+    {{
+      "Sid": "Enable IAM User Permissions",
+      "Effect": "Allow",
+      "Principal": {{
+        "AWS": "arn:aws:iam::{account_id}:root"
+      }},
+      "Action": "kms:*",
+      "Resource": "*"
+    }}
+  ]
+}}"#
+    )
 }
 
 /// A policy must be a JSON object with a `Statement`, at most 32 KiB.

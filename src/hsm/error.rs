@@ -8,6 +8,12 @@ pub enum HsmError {
     /// The PKCS#11 module reported an error.
     #[error("PKCS#11 call failed: {0}")]
     Pkcs11(#[from] cryptoki::error::Error),
+    /// Two regions name one module path with different SoftHSM configurations.
+    #[error(
+        "module {0} is configured with two different softhsm_conf files; a module is \
+         initialised once per process, so give each configuration its own copy of the module"
+    )]
+    ModuleConfigConflict(String),
     /// No slot holds a token with the configured label.
     #[error("no token labelled {0:?} in module {1}")]
     TokenNotFound(String, String),

@@ -245,6 +245,8 @@ fn backing_key_template(with_length: bool) -> Vec<Attribute> {
         Attribute::Decrypt(true),
         Attribute::Wrap(false),
         Attribute::Unwrap(false),
+        Attribute::Sign(false),
+        Attribute::Verify(false),
     ];
     if with_length {
         template.push(Attribute::ValueLen(32.into()));

@@ -16,10 +16,11 @@ use std::sync::Arc;
 /// Label of the per-token AES-256 domain key that wraps every backing key.
 pub const DOMAIN_KEY_LABEL: &str = "trent-domain-key";
 
-/// Loaded and initialised PKCS#11 modules, one per library path.
+/// Loaded and initialised PKCS#11 modules, one per library path, with the
+/// SoftHSM configuration each was initialised with.
 #[derive(Default)]
 pub struct Modules {
-    loaded: HashMap<PathBuf, Arc<Pkcs11>>,
+    loaded: HashMap<PathBuf, (Arc<Pkcs11>, Option<PathBuf>)>,
 }
 
 impl Modules {
@@ -27,13 +28,17 @@ impl Modules {
     ///
     /// `softhsm_conf`, when given, is exported as `SOFTHSM2_CONF` just before
     /// the module's `C_Initialize`, which is when SoftHSM reads it. Call this
-    /// before any other thread starts.
+    /// before any other thread starts. A module can be initialised only once
+    /// per process, so asking for it again with another configuration fails.
     pub fn load(
         &mut self,
         path: &Path,
         softhsm_conf: Option<&Path>,
     ) -> Result<Arc<Pkcs11>, HsmError> {
-        if let Some(ctx) = self.loaded.get(path) {
+        if let Some((ctx, conf)) = self.loaded.get(path) {
+            if conf.as_deref() != softhsm_conf {
+                return Err(HsmError::ModuleConfigConflict(path.display().to_string()));
+            }
             return Ok(ctx.clone());
         }
         if let Some(conf) = softhsm_conf {
@@ -44,7 +49,10 @@ impl Modules {
         let ctx = Pkcs11::new(path)?;
         ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))?;
         let ctx = Arc::new(ctx);
-        self.loaded.insert(path.to_path_buf(), ctx.clone());
+        self.loaded.insert(
+            path.to_path_buf(),
+            (ctx.clone(), softhsm_conf.map(Path::to_path_buf)),
+        );
         Ok(ctx)
     }
 }
@@ -120,6 +128,8 @@ pub fn domain_key(session: &Session, token_label: &str) -> Result<ObjectHandle, 
                 Attribute::Unwrap(true),
                 Attribute::Encrypt(false),
                 Attribute::Decrypt(false),
+                Attribute::Sign(false),
+                Attribute::Verify(false),
                 label,
             ],
         )?),

@@ -1,6 +1,7 @@
 //! Metadata store: the only module that touches SQL. SQLite is the embedded
 //! default; the SQL is kept portable so a PostgreSQL back end can share it.
 
+mod migrate;
 mod multi_region;
 mod records;
 mod rotation;
@@ -20,6 +21,9 @@ pub enum StoreError {
     /// The database reported an error.
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
+    /// The database file could not be created.
+    #[error("database file: {0}")]
+    Io(std::io::Error),
     /// A row with the same primary key already exists.
     #[error("already exists")]
     Conflict,
@@ -42,11 +46,12 @@ const MATERIAL_COLUMNS: &str = "material_id, wrapped, creation_date, rotation_ty
 impl Store {
     /// Opens (creating if needed) the SQLite database at `path`.
     pub fn open(path: &Path) -> StoreResult<Self> {
-        let conn = Connection::open(path)?;
+        create_private_file(path)?;
+        let mut conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.execute_batch(include_str!("schema.sql"))?;
+        migrate::migrate(&mut conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -329,6 +334,22 @@ impl Store {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+/// Creates the database file readable by its owner only (SQLite gives its
+/// -wal and -shm files the same mode).
+fn create_private_file(path: &Path) -> StoreResult<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Io(e)),
     }
 }
 

@@ -100,7 +100,7 @@ impl Default for Config {
             max_body_bytes: 256 * 1024,
             sessions_per_region: 8,
             key_cache_capacity: 10_000,
-            job_interval_secs: 60,
+            job_interval_secs: 5,
             on_demand_rotation_limit: 10,
         }
     }

@@ -1,5 +1,6 @@
 //! Configuration: built-in defaults < `trent.toml` (or `--config FILE`) < `TRENT_*` env.
 
+use crate::auth::credentials::CredentialConfig;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::SecretString;
@@ -21,8 +22,12 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Region used when a request carries no SigV4 credential scope.
     pub default_region: String,
-    /// AWS account id that owns keys (until authentication assigns principals).
+    /// Account of the dev-mode credentials (their principal is this account's root).
     pub account_id: String,
+    /// Credential entries: access key, secret and principal. When empty, the
+    /// `[default]` profile of `<data_dir>/credentials` (generated on first
+    /// start) is the only credential, as the root of `account_id`.
+    pub credentials: Vec<CredentialConfig>,
     /// Explicitly configured regions. When empty, dev mode provisions
     /// `dev_regions` as SoftHSM tokens under the data directory.
     pub regions: Vec<RegionConfig>,
@@ -94,6 +99,7 @@ impl Default for Config {
             listen: DEFAULT_LISTEN.parse().expect("valid default address"),
             default_region: "us-east-1".into(),
             account_id: "111122223333".into(),
+            credentials: Vec::new(),
             regions: Vec::new(),
             dev_regions: vec!["us-east-1".into(), "us-west-2".into()],
             softhsm_module: PathBuf::from(SOFTHSM_MODULE),

@@ -2,6 +2,8 @@
 //! then serves the dialects and runs background jobs.
 
 use crate::api;
+use crate::auth::Authenticator;
+use crate::auth::credentials::from_shared_file;
 use crate::config::Config;
 use crate::hsm::{Hsm, Modules, TokenSpec};
 use crate::kms::{Kms, Settings};
@@ -17,6 +19,8 @@ use std::time::Duration;
 pub struct AppState {
     /// The service core.
     pub kms: Kms,
+    /// Verifies AWS SigV4 signatures.
+    pub authenticator: Authenticator,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
 }
@@ -33,6 +37,9 @@ pub enum StartError {
     /// The database could not be opened.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// The credentials are misconfigured.
+    #[error(transparent)]
+    Credentials(#[from] crate::auth::credentials::CredentialError),
     /// The configuration is inconsistent.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
@@ -78,14 +85,23 @@ pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
         store,
         Settings {
             default_region: config.default_region.clone(),
-            account_id: config.account_id.clone(),
             on_demand_rotation_limit: config.on_demand_rotation_limit,
         },
     );
     #[cfg(feature = "test-clock")]
     test_clock::apply_start_offset(&kms);
+    let credentials = if config.credentials.is_empty() {
+        vec![from_shared_file(
+            &config.data_dir.join("credentials"),
+            &config.account_id,
+        )?]
+    } else {
+        config.credentials.clone()
+    };
+    let authenticator = Authenticator::new("kms", &credentials)?;
     Ok(Arc::new(AppState {
         kms,
+        authenticator,
         max_body_bytes: config.max_body_bytes,
     }))
 }

@@ -95,22 +95,31 @@ fn parse_reply(raw: &[u8]) -> Reply {
     }
 }
 
-/// An AWS JSON 1.1 request for `op`, with optional extra headers.
+/// POSTs `headers` and `body`, signed for us-east-1.
+fn signed_post(server: &Server, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    let signature = server.sign("us-east-1", headers, body);
+    let mut all = headers.to_vec();
+    all.extend(signature.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    post(server, &all, body)
+}
+
+/// An AWS JSON 1.1 request for `op` signed for us-east-1, with optional
+/// extra (unsigned) headers.
 fn op(server: &Server, op: &str, extra: &[(&str, &str)], body: &str) -> Reply {
+    op_in(server, "us-east-1", op, extra, body)
+}
+
+/// An AWS JSON 1.1 request for `op` signed for `region`.
+fn op_in(server: &Server, region: &str, op: &str, extra: &[(&str, &str)], body: &str) -> Reply {
     let target = format!("TrentService.{op}");
     let mut headers = vec![
         ("X-Amz-Target", target.as_str()),
         ("Content-Type", CONTENT_TYPE),
     ];
+    let signature = server.sign(region, &headers, body.as_bytes());
+    headers.extend(signature.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     headers.extend_from_slice(extra);
     post(server, &headers, body.as_bytes())
-}
-
-fn sigv4_for(region: &str) -> String {
-    format!(
-        "AWS4-HMAC-SHA256 Credential=AKID/20261126/{region}/kms/aws4_request, \
-         SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=0123abcd"
-    )
 }
 
 /// Asserts an AWS JSON error envelope and returns its message.
@@ -196,20 +205,18 @@ async fn unknown_or_missing_target_is_unknown_operation() {
     let (status, reply) = server.call_raw("Nope", "{}");
     assert_error(status, &reply, 400, "UnknownOperationException");
 
-    let (status, text) = server.raw("/", &[("Content-Type", CONTENT_TYPE)], b"{}");
-    let reply: Value = serde_json::from_str(&text).expect("JSON error body");
-    assert_error(status, &reply, 400, "UnknownOperationException");
+    let reply = signed_post(&server, &[("Content-Type", CONTENT_TYPE)], b"{}");
+    assert_error(reply.status, &reply.json(), 400, "UnknownOperationException");
 
-    let (status, text) = server.raw(
-        "/",
+    let reply = signed_post(
+        &server,
         &[
             ("X-Amz-Target", "SomeOtherService.ListKeys"),
             ("Content-Type", CONTENT_TYPE),
         ],
         b"{}",
     );
-    let reply: Value = serde_json::from_str(&text).expect("JSON error body");
-    assert_error(status, &reply, 400, "UnknownOperationException");
+    assert_error(reply.status, &reply.json(), 400, "UnknownOperationException");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -325,13 +332,7 @@ async fn responses_are_aws_json_1_1() {
 #[tokio::test(flavor = "multi_thread")]
 async fn credential_scope_selects_the_region() {
     let server = Server::start();
-    let west_auth = sigv4_for("us-west-2");
-    let reply = op(
-        &server,
-        "CreateKey",
-        &[("Authorization", west_auth.as_str())],
-        "{}",
-    );
+    let reply = op_in(&server, "us-west-2", "CreateKey", &[], "{}");
     assert_eq!(reply.status, 200, "{}", reply.body);
     let meta = &reply.json()["KeyMetadata"];
     let key = meta["KeyId"].as_str().unwrap().to_string();
@@ -354,63 +355,51 @@ async fn credential_scope_selects_the_region() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn unhosted_region_is_an_unrecognized_client() {
+async fn unhosted_region_is_refused() {
     let server = Server::start();
-    let auth = sigv4_for("eu-north-9");
-    let reply = op(
-        &server,
-        "ListKeys",
-        &[("Authorization", auth.as_str())],
-        "{}",
-    );
-    let message = assert_error(
-        reply.status,
-        &reply.json(),
-        400,
-        "UnrecognizedClientException",
-    );
-    for region in ["us-east-1", "us-west-2"] {
-        assert!(
-            message.contains(region),
-            "message does not name hosted region {region}: {message}"
+    for op_name in ["ListKeys", "CreateKey"] {
+        let reply = op_in(&server, "eu-north-9", op_name, &[], "{}");
+        let message = assert_error(
+            reply.status,
+            &reply.json(),
+            400,
+            "InvalidSignatureException",
         );
+        assert!(message.contains("eu-north-9"), "{message}");
     }
-    // Nothing is created in an unhosted region.
-    let reply = op(
+    // Nothing was created anywhere.
+    for region in ["us-east-1", "us-west-2"] {
+        let keys = server
+            .client(region)
+            .list_keys()
+            .send()
+            .await
+            .unwrap()
+            .keys
+            .unwrap();
+        assert!(keys.is_empty(), "{region}: {keys:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unsigned_requests_are_refused() {
+    let server = Server::start();
+    let reply = post(
         &server,
-        "CreateKey",
-        &[("Authorization", auth.as_str())],
-        "{}",
+        &[
+            ("X-Amz-Target", "TrentService.CreateKey"),
+            ("Content-Type", CONTENT_TYPE),
+        ],
+        b"{}",
     );
     assert_error(
         reply.status,
         &reply.json(),
-        400,
-        "UnrecognizedClientException",
+        403,
+        "MissingAuthenticationTokenException",
     );
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn no_authorization_means_the_default_region() {
-    let server = Server::start();
-    let (status, reply) = server.call_raw("CreateKey", "{}");
-    assert_eq!(status, 200, "{reply}");
-    let key = reply["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
-    assert_eq!(
-        reply["KeyMetadata"]["Arn"],
-        format!("arn:aws:kms:us-east-1:111122223333:key/{key}")
-    );
-    let east = server.client("us-east-1");
-    let west = server.client("us-west-2");
-    east.describe_key()
-        .key_id(&key)
-        .send()
-        .await
-        .expect("DescribeKey in us-east-1");
-    assert_eq!(
-        error_code(west.describe_key().key_id(&key).send().await),
-        "NotFoundException"
-    );
+    let keys = server.client("us-east-1").list_keys().send().await.unwrap();
+    assert!(keys.keys.unwrap().is_empty());
 }
 
 // ---------------------------------------------------------------- hygiene

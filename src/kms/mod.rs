@@ -23,19 +23,22 @@ pub use multi_region::{Replica, ReplicaInput};
 pub use paging::Page;
 pub use rotation::{MaterialEntry, RotationStatus};
 
+use crate::auth::Principal;
 use crate::clock::Clock;
 use crate::hsm::Hsm;
 use crate::store::{KeyRecord, KeyState, MultiRegionRecord, Store};
 use std::collections::BTreeMap;
 
 /// Who is calling, and where: the region the request was addressed to and
-/// the account it acts for.
+/// the authenticated principal.
 #[derive(Clone, Debug)]
 pub struct Caller {
-    /// Region from the SigV4 credential scope (or the default region).
+    /// Region from the credential scope.
     pub region: String,
-    /// Account whose keys the caller sees.
+    /// Account of the principal: the account whose keys it sees and creates.
     pub account_id: String,
+    /// The principal.
+    pub principal: Principal,
 }
 
 /// A key as the API shows it: its record and, for a multi-Region key,
@@ -54,8 +57,6 @@ pub type EncryptionContext = BTreeMap<String, String>;
 pub struct Settings {
     /// Region used when a request names none.
     pub default_region: String,
-    /// Account that owns keys.
-    pub account_id: String,
     /// Most on-demand rotations one key may have.
     pub on_demand_rotation_limit: usize,
 }
@@ -79,10 +80,11 @@ impl Kms {
         }
     }
 
-    /// Builds the caller context for a request addressed to `region` (or the default).
-    pub fn caller(&self, region: Option<&str>) -> KmsResult<Caller> {
+    /// Builds the caller context for `principal`'s request addressed to
+    /// `region` (or the default region).
+    pub fn caller(&self, region: Option<&str>, principal: &Principal) -> KmsResult<Caller> {
         let region = region.unwrap_or(&self.settings.default_region);
-        if !self.regions.contains_key(region) {
+        if !self.hosts(region) {
             return Err(KmsError::UnrecognizedRegion(format!(
                 "Region '{region}' is not hosted here; hosted regions: {}",
                 self.region_names().join(", ")
@@ -90,8 +92,14 @@ impl Kms {
         }
         Ok(Caller {
             region: region.to_string(),
-            account_id: self.settings.account_id.clone(),
+            account_id: principal.account_id.clone(),
+            principal: principal.clone(),
         })
+    }
+
+    /// True when this deployment hosts `region`.
+    pub fn hosts(&self, region: &str) -> bool {
+        self.regions.contains_key(region)
     }
 
     /// Names of the hosted regions.

@@ -147,7 +147,7 @@ impl Kms {
         })?;
         let target_caller = Caller {
             region: region.to_string(),
-            account_id: caller.account_id.clone(),
+            ..caller.clone()
         };
         super::require_not_pending_deletion(&target, &target_caller)?;
         if !self

@@ -87,15 +87,34 @@ impl Server {
         format!("http://{}", self.addr)
     }
 
-    /// An SDK client for `region`.
+    /// The access key id and secret of the dev-mode credentials file.
+    pub fn credentials(&self) -> (String, String) {
+        let text = std::fs::read_to_string(self.data.join("credentials")).expect("credentials file");
+        let field = |name: &str| {
+            text.lines()
+                .filter_map(|l| l.split_once('='))
+                .find(|(k, _)| k.trim() == name)
+                .map(|(_, v)| v.trim().to_string())
+                .unwrap_or_else(|| panic!("{name} missing from credentials file"))
+        };
+        (field("aws_access_key_id"), field("aws_secret_access_key"))
+    }
+
+    /// An SDK client for `region`, signing with the dev-mode credentials.
     pub fn client(&self, region: &str) -> Client {
+        let (key, secret) = self.credentials();
+        self.client_as(region, &key, &secret)
+    }
+
+    /// An SDK client for `region`, signing with the given credentials.
+    pub fn client_as(&self, region: &str, access_key_id: &str, secret: &str) -> Client {
         let http = aws_smithy_http_client::Builder::new().build_http();
         let config = aws_sdk_kms::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(region.to_string()))
             .credentials_provider(Credentials::new(
-                "AKIDTRENTTEST",
-                "trent-test-secret",
+                access_key_id,
+                secret,
                 None,
                 None,
                 "test",
@@ -181,17 +200,25 @@ impl Server {
         (status, body)
     }
 
-    /// Sends an AWS JSON 1.1 request for `op` and returns (status, JSON body).
+    /// SigV4 headers (Authorization, X-Amz-Date) signing a POST to `/` with
+    /// `headers` and `body` for `region`, with the dev-mode credentials.
+    pub fn sign(&self, region: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<(String, String)> {
+        let (key, secret) = self.credentials();
+        sign_request(self, region, &key, &secret, headers, body, None)
+    }
+
+    /// Sends an AWS JSON 1.1 request for `op`, signed for us-east-1, and
+    /// returns (status, JSON body).
     pub fn call_raw(&self, op: &str, body: &str) -> (u16, serde_json::Value) {
         let target = format!("TrentService.{op}");
-        let (status, text) = self.raw(
-            "/",
-            &[
-                ("X-Amz-Target", &target),
-                ("Content-Type", "application/x-amz-json-1.1"),
-            ],
-            body.as_bytes(),
-        );
+        let base = [
+            ("X-Amz-Target", target.as_str()),
+            ("Content-Type", "application/x-amz-json-1.1"),
+        ];
+        let signature = self.sign("us-east-1", &base, body.as_bytes());
+        let mut headers: Vec<(&str, &str)> = base.to_vec();
+        headers.extend(signature.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let (status, text) = self.raw("/", &headers, body.as_bytes());
         let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
         (status, json)
     }
@@ -202,6 +229,72 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Signs a POST to `/` on `server` with the official SigV4 signer. With
+/// `presign_for`, the signature goes in the query string (returned as the
+/// `?query` pseudo-header) and is valid that long.
+pub fn sign_request(
+    server: &Server,
+    region: &str,
+    access_key_id: &str,
+    secret: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    presign_for: Option<Duration>,
+) -> Vec<(String, String)> {
+    use aws_sigv4::http_request::{
+        SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
+    };
+    use aws_smithy_runtime_api::client::identity::Identity;
+    let identity: Identity =
+        aws_credential_types::Credentials::new(access_key_id, secret, None, None, "test").into();
+    let mut settings = SigningSettings::default();
+    if let Some(expiry) = presign_for {
+        settings.signature_location = SignatureLocation::QueryParams;
+        settings.expires_in = Some(expiry);
+    }
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name("kms")
+        .time(std::time::SystemTime::now())
+        .settings(settings)
+        .build()
+        .expect("signing params")
+        .into();
+    let host = server.addr.to_string();
+    let mut all: Vec<(&str, &str)> = vec![("host", host.as_str())];
+    all.extend_from_slice(headers);
+    let url = format!("http://{host}/");
+    let signable =
+        SignableRequest::new("POST", url, all.into_iter(), SignableBody::Bytes(body))
+            .expect("signable request");
+    let (instructions, _) = sign(signable, &params).expect("sign").into_parts();
+    let (headers, query) = instructions.into_parts();
+    let mut out: Vec<(String, String)> = headers
+        .iter()
+        .map(|h| (h.name().to_string(), h.value().to_string()))
+        .collect();
+    if !query.is_empty() {
+        let query: Vec<String> = query
+            .iter()
+            .map(|(k, v)| format!("{k}={}", percent_encode(v)))
+            .collect();
+        out.push(("?query".to_string(), query.join("&")));
+    }
+    out
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// The AWS error code of a failed SDK call.

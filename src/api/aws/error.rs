@@ -1,6 +1,7 @@
 //! The AWS JSON 1.1 error envelope: `{"__type": ..., "message": ...}` and a
 //! status code. The single place where `KmsError` meets the AWS wire.
 
+use crate::auth::AuthError;
 use crate::kms::KmsError;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -17,6 +18,9 @@ pub enum AwsError {
     /// The X-Amz-Target names no operation this service has.
     #[error("{0}")]
     UnknownOperation(String),
+    /// The request is not (validly) signed.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
     /// The body exceeds the configured limit.
     #[error("Request body exceeds the limit of {0} bytes.")]
     TooLarge(usize),
@@ -31,6 +35,14 @@ impl AwsError {
             AwsError::Serialization(_) => ("SerializationException", bad),
             AwsError::UnknownOperation(_) => ("UnknownOperationException", bad),
             AwsError::TooLarge(_) => ("ValidationException", StatusCode::PAYLOAD_TOO_LARGE),
+            AwsError::Auth(e) => match e {
+                AuthError::Missing => ("MissingAuthenticationTokenException", StatusCode::FORBIDDEN),
+                AuthError::Incomplete(_) => ("IncompleteSignatureException", bad),
+                AuthError::InvalidSignature(_) | AuthError::Expired(_) => {
+                    ("InvalidSignatureException", bad)
+                }
+                AuthError::UnknownAccessKey => ("UnrecognizedClientException", bad),
+            },
             AwsError::Kms(e) => match e {
                 K::Validation(_) => ("ValidationException", bad),
                 K::NotFound(_) => ("NotFoundException", bad),

@@ -3,7 +3,6 @@
 
 mod error;
 mod ops;
-mod scope;
 mod shapes;
 
 pub use error::AwsError;
@@ -12,6 +11,9 @@ pub use ops::OPERATIONS;
 use crate::server::AppState;
 use axum::body::{Body, to_bytes};
 use axum::extract::State;
+use crate::auth::sigv4::SignedRequest;
+use axum::extract::Request;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
@@ -21,9 +23,10 @@ pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 const TARGET_PREFIX: &str = "TrentService.";
 
 /// Handles one AWS KMS request.
-pub async fn handle(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+pub async fn handle(State(app): State<Arc<AppState>>, request: Request) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
-    let mut response = match serve(app, &headers, body).await {
+    let (parts, body) = request.into_parts();
+    let mut response = match serve(app, &parts, body).await {
         Ok(value) => {
             let mut r = value.to_string().into_response();
             r.headers_mut()
@@ -40,10 +43,10 @@ pub async fn handle(State(app): State<Arc<AppState>>, headers: HeaderMap, body: 
 
 async fn serve(
     app: Arc<AppState>,
-    headers: &HeaderMap,
+    parts: &Parts,
     body: Body,
 ) -> Result<serde_json::Value, AwsError> {
-    let op = operation(headers)?;
+    let headers = &parts.headers;
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -54,7 +57,25 @@ async fn serve(
     let body = to_bytes(body, app.max_body_bytes)
         .await
         .map_err(|_| AwsError::TooLarge(app.max_body_bytes))?;
-    let caller = app.kms.caller(scope::region(headers).as_deref())?;
+    let header_values = |name: &str| -> Vec<&str> {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect()
+    };
+    let signed = SignedRequest {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers: &header_values,
+        body: &body,
+    };
+    let who = app
+        .authenticator
+        .authenticate(&signed, &|region| app.kms.hosts(region))?;
+    let op = operation(headers)?;
+    let caller = app.kms.caller(Some(&who.region), &who.principal)?;
     let task = tokio::task::spawn_blocking(move || ops::dispatch(&app.kms, &caller, op, &body));
     task.await
         .map_err(|e| AwsError::Kms(crate::kms::KmsError::Internal(format!("task failed: {e}"))))?

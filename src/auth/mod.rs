@@ -1,0 +1,239 @@
+//! Authentication: who sent a request. Verifies AWS Signature Version 4
+//! against the configured credentials.
+
+pub mod credentials;
+pub mod sigv4;
+
+use credentials::{CredentialConfig, CredentialError, principal_account};
+use secrecy::ExposeSecret;
+use sigv4::{Signature, SignedRequest};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Allowed difference between a request's date and the server's clock.
+const CLOCK_SKEW_SECS: i64 = 300;
+/// Derived signing keys kept before the cache is emptied.
+const SIGNING_KEY_CACHE: usize = 4096;
+
+/// An authenticated caller.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    /// Principal ARN.
+    pub arn: String,
+    /// Account of the principal.
+    pub account_id: String,
+    /// Access key id the request was signed with.
+    pub access_key_id: String,
+    /// Identity policy of the principal, if configured.
+    pub identity_policy: Option<Arc<str>>,
+}
+
+/// Why a request was not authenticated. Each maps to an AWS error type.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// No signature at all.
+    #[error("Missing Authentication Token")]
+    Missing,
+    /// The signature is malformed or lacks a part.
+    #[error("{0}")]
+    Incomplete(String),
+    /// The signature does not verify, or is scoped wrongly.
+    #[error("{0}")]
+    InvalidSignature(String),
+    /// The request's date is outside the allowed window.
+    #[error("{0}")]
+    Expired(String),
+    /// The access key id is not configured.
+    #[error("The security token included in the request is invalid.")]
+    UnknownAccessKey,
+}
+
+struct Credential {
+    secret: secrecy::SecretString,
+    principal: Principal,
+}
+
+/// Verifies signatures against the configured credentials.
+pub struct Authenticator {
+    credentials: HashMap<String, Credential>,
+    service: &'static str,
+    signing_keys: Mutex<HashMap<(String, String, String), [u8; 32]>>,
+}
+
+/// The authenticated principal and the region of the credential scope.
+pub struct Authenticated {
+    /// Who signed.
+    pub principal: Principal,
+    /// Region the request was signed for.
+    pub region: String,
+}
+
+impl Authenticator {
+    /// Builds the verifier for `service` (e.g. `kms`) from credential entries.
+    pub fn new(service: &'static str, entries: &[CredentialConfig]) -> Result<Self, CredentialError> {
+        let mut credentials = HashMap::new();
+        for entry in entries {
+            let account = principal_account(&entry.principal).ok_or_else(|| {
+                CredentialError::BadPrincipal(entry.access_key_id.clone(), entry.principal.clone())
+            })?;
+            let credential = Credential {
+                secret: entry.secret_access_key.clone(),
+                principal: Principal {
+                    arn: entry.principal.clone(),
+                    account_id: account.to_string(),
+                    access_key_id: entry.access_key_id.clone(),
+                    identity_policy: entry.policy.as_deref().map(Arc::from),
+                },
+            };
+            if credentials
+                .insert(entry.access_key_id.clone(), credential)
+                .is_some()
+            {
+                return Err(CredentialError::Duplicate(entry.access_key_id.clone()));
+            }
+        }
+        Ok(Self {
+            credentials,
+            service,
+            signing_keys: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Verifies the request's signature (Authorization header or presigned
+    /// query) and returns who signed it and for which region. `hosted`
+    /// says whether a region is served here.
+    pub fn authenticate(
+        &self,
+        request: &SignedRequest<'_>,
+        hosted: &dyn Fn(&str) -> bool,
+    ) -> Result<Authenticated, AuthError> {
+        let signature = self.parse(request)?;
+        self.check_scope(&signature, hosted)?;
+        check_time(&signature)?;
+        if !signature.signed_headers.iter().any(|h| h == "host") {
+            return Err(AuthError::Incomplete(
+                "SignedHeaders must include the host header.".into(),
+            ));
+        }
+        if !signature.presigned && !signature.signed_headers.iter().any(|h| h == "x-amz-date") {
+            return Err(AuthError::Incomplete(
+                "SignedHeaders must include the x-amz-date header.".into(),
+            ));
+        }
+        let credential = self
+            .credentials
+            .get(&signature.access_key_id)
+            .ok_or(AuthError::UnknownAccessKey)?;
+        let canonical = sigv4::canonical_request(request, &signature);
+        let string_to_sign = sigv4::string_to_sign(&signature, &canonical);
+        let key = self.signing_key(credential, &signature);
+        if !sigv4::signature_matches(&key, &string_to_sign, &signature.signature) {
+            return Err(AuthError::InvalidSignature(
+                "The request signature we calculated does not match the signature you provided. \
+                 Check your AWS Secret Access Key and signing method."
+                    .into(),
+            ));
+        }
+        Ok(Authenticated {
+            principal: credential.principal.clone(),
+            region: signature.region,
+        })
+    }
+
+    fn parse(&self, request: &SignedRequest<'_>) -> Result<Signature, AuthError> {
+        let authorization = (request.headers)("authorization");
+        match authorization.first() {
+            Some(header) => {
+                let date = (request.headers)("x-amz-date");
+                sigv4::parse_header(header, date.first().copied())
+            }
+            None => sigv4::parse_query(request.query)?.ok_or(AuthError::Missing),
+        }
+    }
+
+    fn check_scope(
+        &self,
+        signature: &Signature,
+        hosted: &dyn Fn(&str) -> bool,
+    ) -> Result<(), AuthError> {
+        if signature.service != self.service {
+            return Err(AuthError::InvalidSignature(format!(
+                "Credential should be scoped to correct service: '{}'.",
+                self.service
+            )));
+        }
+        if !hosted(&signature.region) {
+            return Err(AuthError::InvalidSignature(format!(
+                "Credential should be scoped to a valid region; '{}' is not hosted here.",
+                signature.region
+            )));
+        }
+        if !signature.amz_date.starts_with(&signature.scope_date) {
+            return Err(AuthError::InvalidSignature(format!(
+                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date \
+                 from HTTP: '{}' != '{}'.",
+                signature.scope_date,
+                signature.amz_date.get(..8).unwrap_or("")
+            )));
+        }
+        Ok(())
+    }
+
+    fn signing_key(&self, credential: &Credential, signature: &Signature) -> [u8; 32] {
+        let cache_key = (
+            signature.access_key_id.clone(),
+            signature.scope_date.clone(),
+            signature.region.clone(),
+        );
+        let mut cache = self.signing_keys.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(key) = cache.get(&cache_key) {
+            return *key;
+        }
+        let key = sigv4::signing_key(
+            credential.secret.expose_secret(),
+            &signature.scope_date,
+            &signature.region,
+            &signature.service,
+        );
+        if cache.len() >= SIGNING_KEY_CACHE {
+            cache.clear();
+        }
+        cache.insert(cache_key, key);
+        key
+    }
+}
+
+/// The request time must be within the clock window (header form) or
+/// between its date and its expiry (presigned form).
+fn check_time(signature: &Signature) -> Result<(), AuthError> {
+    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    let signed = time::PrimitiveDateTime::parse(&signature.amz_date, &format)
+        .map_err(|_| {
+            AuthError::Incomplete(format!(
+                "X-Amz-Date must be in the ISO-8601 basic format YYYYMMDD'T'HHMMSS'Z': '{}'.",
+                signature.amz_date
+            ))
+        })?
+        .assume_utc()
+        .unix_timestamp();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let latest = signed + signature.expires.unwrap_or(CLOCK_SKEW_SECS);
+    if now > latest {
+        return Err(AuthError::Expired(format!(
+            "Signature expired: {} is now earlier than the allowed window ending {}s ago.",
+            signature.amz_date,
+            now - latest
+        )));
+    }
+    if signed > now + CLOCK_SKEW_SECS {
+        return Err(AuthError::Expired(format!(
+            "Signature not yet current: {} is more than {CLOCK_SKEW_SECS}s ahead of the server.",
+            signature.amz_date
+        )));
+    }
+    Ok(())
+}

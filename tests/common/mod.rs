@@ -89,7 +89,8 @@ impl Server {
 
     /// The access key id and secret of the dev-mode credentials file.
     pub fn credentials(&self) -> (String, String) {
-        let text = std::fs::read_to_string(self.data.join("credentials")).expect("credentials file");
+        let text =
+            std::fs::read_to_string(self.data.join("credentials")).expect("credentials file");
         let field = |name: &str| {
             text.lines()
                 .filter_map(|l| l.split_once('='))
@@ -112,13 +113,7 @@ impl Server {
         let config = aws_sdk_kms::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(region.to_string()))
-            .credentials_provider(Credentials::new(
-                access_key_id,
-                secret,
-                None,
-                None,
-                "test",
-            ))
+            .credentials_provider(Credentials::new(access_key_id, secret, None, None, "test"))
             .endpoint_url(self.url())
             .http_client(http)
             .build();
@@ -202,9 +197,14 @@ impl Server {
 
     /// SigV4 headers (Authorization, X-Amz-Date) signing a POST to `/` with
     /// `headers` and `body` for `region`, with the dev-mode credentials.
-    pub fn sign(&self, region: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<(String, String)> {
+    pub fn sign(
+        &self,
+        region: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Vec<(String, String)> {
         let (key, secret) = self.credentials();
-        sign_request(self, region, &key, &secret, headers, body, None)
+        sign_request(self, &Signing::new(region, &key, &secret), headers, body)
     }
 
     /// Sends an AWS JSON 1.1 request for `op`, signed for us-east-1, and
@@ -231,18 +231,42 @@ impl Drop for Server {
     }
 }
 
-/// Signs a POST to `/` on `server` with the official SigV4 signer. With
-/// `presign_for`, the signature goes in the query string (returned as the
-/// `?query` pseudo-header) and is valid that long.
+/// How to sign a request.
+pub struct Signing<'a> {
+    /// Credential scope region.
+    pub region: &'a str,
+    /// Access key id.
+    pub access_key_id: &'a str,
+    /// Secret access key.
+    pub secret: &'a str,
+    /// Sign in the query string (presigned), valid this long.
+    pub presign_for: Option<Duration>,
+    /// The signing time.
+    pub time: std::time::SystemTime,
+}
+
+impl<'a> Signing<'a> {
+    /// Header signing, now.
+    pub fn new(region: &'a str, access_key_id: &'a str, secret: &'a str) -> Self {
+        Signing {
+            region,
+            access_key_id,
+            secret,
+            presign_for: None,
+            time: std::time::SystemTime::now(),
+        }
+    }
+}
+
+/// Signs a POST to `/` on `server` with the official SigV4 signer. When
+/// presigning, the query string is returned as the `?query` pseudo-header.
 pub fn sign_request(
     server: &Server,
-    region: &str,
-    access_key_id: &str,
-    secret: &str,
+    signing: &Signing<'_>,
     headers: &[(&str, &str)],
     body: &[u8],
-    presign_for: Option<Duration>,
 ) -> Vec<(String, String)> {
+    let (region, access_key_id, secret) = (signing.region, signing.access_key_id, signing.secret);
     use aws_sigv4::http_request::{
         SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
     };
@@ -250,7 +274,7 @@ pub fn sign_request(
     let identity: Identity =
         aws_credential_types::Credentials::new(access_key_id, secret, None, None, "test").into();
     let mut settings = SigningSettings::default();
-    if let Some(expiry) = presign_for {
+    if let Some(expiry) = signing.presign_for {
         settings.signature_location = SignatureLocation::QueryParams;
         settings.expires_in = Some(expiry);
     }
@@ -258,7 +282,7 @@ pub fn sign_request(
         .identity(&identity)
         .region(region)
         .name("kms")
-        .time(std::time::SystemTime::now())
+        .time(signing.time)
         .settings(settings)
         .build()
         .expect("signing params")
@@ -267,9 +291,8 @@ pub fn sign_request(
     let mut all: Vec<(&str, &str)> = vec![("host", host.as_str())];
     all.extend_from_slice(headers);
     let url = format!("http://{host}/");
-    let signable =
-        SignableRequest::new("POST", url, all.into_iter(), SignableBody::Bytes(body))
-            .expect("signable request");
+    let signable = SignableRequest::new("POST", url, all.into_iter(), SignableBody::Bytes(body))
+        .expect("signable request");
     let (instructions, _) = sign(signable, &params).expect("sign").into_parts();
     let (headers, query) = instructions.into_parts();
     let mut out: Vec<(String, String)> = headers

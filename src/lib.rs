@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod authz;
 pub mod clock;
 pub mod config;
 pub mod hsm;

@@ -1,6 +1,7 @@
 //! Trent: an HSM-backed key management service speaking the AWS KMS API.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod clock;

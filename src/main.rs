@@ -1,9 +1,10 @@
 //! The `trent` command.
 
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
+use trent::audit::{self, Verification};
 use trent::config::Config;
 
 #[derive(Parser)]
@@ -25,6 +26,20 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Inspect audit logs.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check that an audit log's hash chain is intact (exit 1 when it is not).
+    Verify {
+        /// The audit log file.
+        file: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -44,6 +59,34 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Audit {
+            command: AuditCommand::Verify { file },
+        } => verify_audit_log(&file),
+    }
+}
+
+/// Prints whether the chain holds: exit 0 when intact, 1 when broken, 2 when
+/// the file cannot be read.
+fn verify_audit_log(file: &Path) -> ExitCode {
+    match audit::verify(file) {
+        Ok(Verification {
+            lines,
+            broken: None,
+        }) => {
+            println!("OK: {lines} lines, chain intact");
+            ExitCode::SUCCESS
+        }
+        Ok(Verification {
+            broken: Some(broken),
+            ..
+        }) => {
+            println!("BROKEN at line {}: {}", broken.line, broken.reason);
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("trent: {e}");
+            ExitCode::from(2)
+        }
     }
 }
 

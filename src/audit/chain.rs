@@ -1,0 +1,139 @@
+//! The hash chain: how a record becomes a line, and how a file is checked.
+
+use super::{AuditError, AuditRecord};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+/// SHA-256 of one line's bytes.
+pub(super) type Hash = [u8; 32];
+
+/// What the first line's `prev_hash` stands for.
+pub(super) const GENESIS: Hash = [0; 32];
+
+/// A line as written: `prev_hash` first, then the record's fields in order.
+#[derive(Serialize)]
+struct Line<'a> {
+    prev_hash: String,
+    #[serde(flatten)]
+    record: &'a AuditRecord,
+}
+
+/// Serialises `record` chained to the line whose hash is `prev`, without a newline.
+pub(super) fn encode(record: &AuditRecord, prev: &Hash) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec(&Line {
+        prev_hash: hex::encode(prev),
+        record,
+    })
+}
+
+/// The hash the next line must carry as `prev_hash`.
+pub(super) fn hash(line: &[u8]) -> Hash {
+    Sha256::digest(line).into()
+}
+
+/// Result of checking an audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    /// Number of lines in the file.
+    pub lines: u64,
+    /// The first line that does not fit the chain; `None` when it is intact.
+    pub broken: Option<Broken>,
+}
+
+/// The first line that does not fit the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broken {
+    /// 1-based line number.
+    pub line: u64,
+    /// What is wrong with it.
+    pub reason: Fault,
+}
+
+/// Why a line does not fit the chain.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Fault {
+    /// The last line has no newline: a write was cut short or the file truncated.
+    #[error(
+        "incomplete line (no trailing newline): a write was interrupted or the file was truncated"
+    )]
+    Incomplete,
+    /// The line is not a JSON object.
+    #[error("bad JSON: {0}")]
+    BadJson(String),
+    /// The object has no `prev_hash` field.
+    #[error("missing prev_hash")]
+    MissingPrevHash,
+    /// `prev_hash` is not 64 lowercase hex digits.
+    #[error("prev_hash is not 64 lowercase hex digits")]
+    MalformedPrevHash,
+    /// The first line's `prev_hash` is not 64 zeros.
+    #[error("first line's prev_hash is not 64 zeros: lines may have been removed from the start")]
+    NotFirst,
+    /// `prev_hash` is not the hash of the given (previous) line.
+    #[error(
+        "prev_hash does not match the hash of line {0}: line {0} may have been altered, \
+         or lines removed or inserted before this one"
+    )]
+    Mismatch(u64),
+    /// The chain holds, but the object is not an audit record.
+    #[error("not an audit record: {0}")]
+    NotARecord(String),
+}
+
+/// Checks every line of the log at `path`, reporting the first that does not
+/// fit the chain. Removing lines from the end cannot be detected this way.
+pub fn verify(path: &Path) -> Result<Verification, AuditError> {
+    let io = |e| AuditError::Io(path.display().to_string(), e);
+    let mut reader = BufReader::new(File::open(path).map_err(io)?);
+    let mut buf = Vec::new();
+    let mut expected = GENESIS;
+    let mut lines = 0;
+    let mut broken = None;
+    loop {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf).map_err(io)? == 0 {
+            break;
+        }
+        lines += 1;
+        if broken.is_some() {
+            continue;
+        }
+        let line = buf.strip_suffix(b"\n");
+        let checked = match line {
+            Some(line) => check(line, lines, &expected),
+            None => Err(Fault::Incomplete),
+        };
+        if let Err(reason) = checked {
+            broken = Some(Broken {
+                line: lines,
+                reason,
+            });
+        }
+        expected = hash(line.unwrap_or(&buf));
+    }
+    Ok(Verification { lines, broken })
+}
+
+fn check(line: &[u8], number: u64, expected: &Hash) -> Result<(), Fault> {
+    let value: serde_json::Value =
+        serde_json::from_slice(line).map_err(|e| Fault::BadJson(e.to_string()))?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| Fault::BadJson("not an object".into()))?;
+    let prev = object.get("prev_hash").ok_or(Fault::MissingPrevHash)?;
+    let prev = prev
+        .as_str()
+        .filter(|p| p.len() == 64 && p.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        .ok_or(Fault::MalformedPrevHash)?;
+    if prev != hex::encode(expected) {
+        return Err(match number {
+            1 => Fault::NotFirst,
+            n => Fault::Mismatch(n - 1),
+        });
+    }
+    AuditRecord::deserialize(&value).map_err(|e| Fault::NotARecord(e.to_string()))?;
+    Ok(())
+}

@@ -1,0 +1,291 @@
+//! The audit log: one JSON line per request, each line carrying the SHA-256
+//! of the line before it, so that altering, inserting or removing a line
+//! breaks the chain at the line after it.
+//!
+//! A line is the record's JSON with `prev_hash` as its first field:
+//!
+//! ```text
+//! {"prev_hash":"<64 hex>","time":"…","request_id":"…","dialect":"aws",…,"error_code":null}
+//! ```
+//!
+//! `prev_hash` is the lowercase hex SHA-256 of the previous line's bytes
+//! (without its newline); the first line's is 64 zeros.
+
+mod chain;
+mod redact;
+mod writer;
+
+pub use chain::{Broken, Fault, Verification, verify};
+pub use redact::{REDACTED, redact};
+pub use writer::AuditLog;
+
+use serde::{Deserialize, Serialize};
+use std::time::SystemTime;
+use time::OffsetDateTime;
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
+
+/// One audited request. Fields serialise in declaration order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// When the request arrived: RFC 3339 UTC with milliseconds (see [`timestamp`]).
+    pub time: String,
+    /// The request id returned to the caller.
+    pub request_id: String,
+    /// API dialect: `aws` or `huawei`.
+    pub dialect: String,
+    /// Operation name, e.g. `Encrypt`.
+    pub operation: String,
+    /// Region the request was served in.
+    pub region: Option<String>,
+    /// Caller principal ARN, when authenticated.
+    pub principal: Option<String>,
+    /// Access key id the request was signed with.
+    pub access_key_id: Option<String>,
+    /// Address the request came from.
+    pub source_address: Option<String>,
+    /// ARNs of the keys the request touched.
+    pub key_arns: Vec<String>,
+    /// Request parameters, passed through [`redact`].
+    pub parameters: serde_json::Value,
+    /// AWS error type when the call failed.
+    pub error_code: Option<String>,
+}
+
+/// What can go wrong while writing or reading an audit log.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// The file or its directory could not be created, read or written.
+    #[error("audit log {0}: {1}")]
+    Io(String, std::io::Error),
+    /// The file ends without a newline: an earlier write was cut short.
+    #[error(
+        "audit log {0} ends in an incomplete line (an earlier write was interrupted); \
+         inspect it and remove the partial line before reopening"
+    )]
+    TornTail(String),
+    /// An earlier append failed part-way, so the file's end is unknown.
+    #[error("audit log {0}: an earlier append failed; reopen the log")]
+    Failed(String),
+    /// A record could not be serialised.
+    #[error("audit record could not be serialised: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+const TIMESTAMP: &[BorrowedFormatItem<'_>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+
+/// Formats `at` as RFC 3339 UTC with milliseconds, e.g. `2026-11-26T01:02:03.456Z`.
+pub fn timestamp(at: SystemTime) -> String {
+    OffsetDateTime::from(at)
+        .format(TIMESTAMP)
+        .expect("a UTC date-time has every component of the format")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn record(n: usize) -> AuditRecord {
+        AuditRecord {
+            time: timestamp(UNIX_EPOCH + Duration::from_millis(1_795_654_923_456)),
+            request_id: format!("req-{n}"),
+            dialect: "aws".into(),
+            operation: "Encrypt".into(),
+            region: Some("eu-west-1".into()),
+            principal: Some("arn:aws:iam::111122223333:user/alice".into()),
+            access_key_id: Some("AKIAEXAMPLE".into()),
+            source_address: Some("127.0.0.1:50000".into()),
+            key_arns: vec![format!("arn:aws:kms:eu-west-1:111122223333:key/k{n}")],
+            parameters: redact(serde_json::json!({
+                "KeyId": format!("k{n}"),
+                "Plaintext": "c2VjcmV0",
+                "EncryptionContext": {"purpose": "test"},
+            })),
+            error_code: None,
+        }
+    }
+
+    fn write_log(path: &Path, count: usize) {
+        let log = AuditLog::open(path).unwrap();
+        for n in 0..count {
+            log.append(&record(n)).unwrap();
+        }
+    }
+
+    fn lines(path: &Path) -> Vec<String> {
+        fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn rewrite(path: &Path, lines: &[String]) {
+        fs::write(
+            path,
+            lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+        )
+        .unwrap();
+    }
+
+    fn broken(path: &Path) -> Broken {
+        verify(path)
+            .unwrap()
+            .broken
+            .expect("chain should be broken")
+    }
+
+    #[test]
+    fn timestamp_is_rfc3339_utc_with_milliseconds() {
+        let at = UNIX_EPOCH + Duration::from_millis(1_795_654_923_456);
+        assert_eq!(timestamp(at), "2026-11-26T01:02:03.456Z");
+        assert_eq!(timestamp(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let late = UNIX_EPOCH + Duration::new(59, 999_999_999);
+        assert_eq!(timestamp(late), "1970-01-01T00:00:59.999Z");
+    }
+
+    #[test]
+    fn lines_start_with_prev_hash_and_keep_field_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        write_log(&path, 2);
+        let lines = lines(&path);
+        let first = format!("{{\"prev_hash\":\"{}\",\"time\":", "0".repeat(64));
+        assert!(lines[0].starts_with(&first), "{}", lines[0]);
+        assert!(lines[0].ends_with(",\"error_code\":null}"), "{}", lines[0]);
+        assert!(lines[0].contains("\"Plaintext\":\"<redacted>\""));
+        let value: serde_json::Value = serde_json::from_str(&lines[1]).unwrap();
+        let expected = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&lines[0]));
+        assert_eq!(value["prev_hash"], expected.as_str());
+    }
+
+    #[test]
+    fn three_records_verify_and_reopen_continues_the_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/dir/audit.log");
+        write_log(&path, 3);
+        let v = verify(&path).unwrap();
+        assert_eq!((v.lines, v.broken), (3, None));
+
+        let log = AuditLog::open(&path).unwrap();
+        log.append(&record(3)).unwrap();
+        log.sync().unwrap();
+        let v = verify(&path).unwrap();
+        assert_eq!((v.lines, v.broken), (4, None));
+    }
+
+    #[test]
+    fn creates_a_private_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        AuditLog::open(&path).unwrap();
+        let mode = fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(verify(&path).unwrap().lines, 0);
+    }
+
+    #[test]
+    fn altered_line_breaks_the_next_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        write_log(&path, 4);
+        let mut lines = lines(&path);
+        lines[1] = lines[1].replace("\"KeyId\":\"k1\"", "\"KeyId\":\"k9\"");
+        rewrite(&path, &lines);
+        let b = broken(&path);
+        assert_eq!((b.line, &b.reason), (3, &Fault::Mismatch(2)));
+        assert!(
+            b.reason
+                .to_string()
+                .contains("line 2 may have been altered")
+        );
+        assert_eq!(verify(&path).unwrap().lines, 4);
+    }
+
+    #[test]
+    fn removed_lines_break_the_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        write_log(&path, 4);
+        let all = lines(&path);
+
+        rewrite(&path, &[&all[..1], &all[2..]].concat());
+        let b = broken(&path);
+        assert_eq!((b.line, b.reason), (2, Fault::Mismatch(1)));
+
+        rewrite(&path, &all[1..]);
+        let b = broken(&path);
+        assert_eq!((b.line, b.reason), (1, Fault::NotFirst));
+    }
+
+    #[test]
+    fn truncated_last_line_is_reported_and_blocks_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        write_log(&path, 3);
+        let bytes = fs::read(&path).unwrap();
+        fs::write(&path, &bytes[..bytes.len() - 20]).unwrap();
+        let b = broken(&path);
+        assert_eq!((b.line, b.reason), (3, Fault::Incomplete));
+        assert!(matches!(
+            AuditLog::open(&path),
+            Err(AuditError::TornTail(_))
+        ));
+    }
+
+    #[test]
+    fn malformed_lines_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        write_log(&path, 3);
+        let all = lines(&path);
+
+        rewrite(&path, &[all[0].clone(), "{not json".into(), all[2].clone()]);
+        let b = broken(&path);
+        assert_eq!(b.line, 2);
+        assert!(matches!(b.reason, Fault::BadJson(_)));
+
+        let stripped = all[1].replacen("\"prev_hash\"", "\"prev_hush\"", 1);
+        rewrite(&path, &[all[0].clone(), stripped, all[2].clone()]);
+        assert_eq!(broken(&path).reason, Fault::MissingPrevHash);
+
+        let not_record = format!("{{\"prev_hash\":\"{}\"}}", "0".repeat(64));
+        rewrite(&path, &[not_record]);
+        assert!(matches!(broken(&path).reason, Fault::NotARecord(_)));
+    }
+
+    #[test]
+    fn concurrent_appends_keep_the_chain_intact() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let log = Arc::new(AuditLog::open(&path).unwrap());
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let log = Arc::clone(&log);
+                std::thread::spawn(move || {
+                    for n in 0..200 {
+                        log.append(&record(t * 1000 + n)).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let v = verify(&path).unwrap();
+        assert_eq!((v.lines, v.broken), (1600, None));
+        let mut ids: Vec<_> = lines(&path)
+            .iter()
+            .map(|l| serde_json::from_str::<AuditRecord>(l).unwrap().request_id)
+            .collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 1600);
+    }
+}

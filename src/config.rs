@@ -20,6 +20,11 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Address the HTTP server binds.
     pub listen: SocketAddr,
+    /// Serve HTTPS with this certificate and key.
+    pub tls: Option<TlsConfig>,
+    /// Allow plain HTTP on an address other than loopback (only behind
+    /// something that authenticates and encrypts).
+    pub allow_plaintext_non_loopback: bool,
     /// Region used when a request carries no SigV4 credential scope.
     pub default_region: String,
     /// Account of the dev-mode credentials (their principal is this account's root).
@@ -45,6 +50,15 @@ pub struct Config {
     pub job_interval_secs: u64,
     /// Most on-demand rotations (RotateKeyOnDemand) one key may have.
     pub on_demand_rotation_limit: usize,
+}
+
+/// TLS termination: PEM files of the certificate chain and private key.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct TlsConfig {
+    /// Certificate chain, PEM.
+    pub cert_file: PathBuf,
+    /// Private key (PKCS#8, PKCS#1 or SEC1), PEM.
+    pub key_file: PathBuf,
 }
 
 /// One region: a named PKCS#11 token.
@@ -87,6 +101,12 @@ pub enum ConfigError {
     /// A PIN source is missing or unreadable.
     #[error("region {0}: {1}")]
     Pin(String, String),
+    /// Plain HTTP on a non-loopback address without saying so.
+    #[error(
+        "listen address {0} is not loopback and TLS is not configured; configure [tls] or set \
+         allow_plaintext_non_loopback = true"
+    )]
+    PlaintextExposed(SocketAddr),
     /// The default region is not among the configured ones.
     #[error("default_region {0:?} is not one of the configured regions {1:?}")]
     UnknownDefaultRegion(String, Vec<String>),
@@ -97,6 +117,8 @@ impl Default for Config {
         Self {
             data_dir: PathBuf::from("trent-data"),
             listen: DEFAULT_LISTEN.parse().expect("valid default address"),
+            tls: None,
+            allow_plaintext_non_loopback: false,
             default_region: "us-east-1".into(),
             account_id: "111122223333".into(),
             credentials: Vec::new(),
@@ -125,6 +147,17 @@ impl Config {
             .extract()
             .map_err(Box::new)?;
         Ok(config)
+    }
+
+    /// Refuses plain HTTP on a non-loopback address unless explicitly allowed.
+    pub fn check_listen(&self) -> Result<(), ConfigError> {
+        if self.tls.is_none()
+            && !self.listen.ip().is_loopback()
+            && !self.allow_plaintext_non_loopback
+        {
+            return Err(ConfigError::PlaintextExposed(self.listen));
+        }
+        Ok(())
     }
 
     /// Names of the regions this deployment hosts.

@@ -92,19 +92,23 @@ fn verify_audit_log(file: &Path) -> ExitCode {
 
 fn serve(config_file: Option<PathBuf>) -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::load(config_file.as_deref())?;
+    config.check_listen()?;
     // Tokens are opened before the runtime starts any thread.
     let state = trent::server::open(&config)?;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let listener = std::net::TcpListener::bind(config.listen)?;
+    let addr = listener.local_addr()?;
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(config.listen).await?;
-        let addr = listener.local_addr()?;
-        println!("trent listening on http://{addr}");
+        println!("trent listening on {scheme}://{addr}");
         tracing::info!(%addr, regions = ?state.kms.region_names(), "serving");
         trent::server::run(
             state,
             listener,
+            config.tls.as_ref(),
             Duration::from_secs(config.job_interval_secs.max(1)),
         )
         .await

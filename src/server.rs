@@ -4,7 +4,9 @@
 use crate::api;
 use crate::auth::Authenticator;
 use crate::auth::credentials::from_shared_file;
-use crate::config::Config;
+use crate::config::{Config, TlsConfig};
+use axum_server::tls_rustls::RustlsConfig;
+use std::net::SocketAddr;
 use crate::hsm::{Hsm, Modules, TokenSpec};
 use crate::kms::{Kms, Settings};
 use crate::provision;
@@ -114,16 +116,37 @@ pub fn router(state: Arc<AppState>) -> Router {
     router.with_state(state)
 }
 
-/// Serves until SIGINT or SIGTERM, running the background jobs meanwhile.
+/// Serves HTTP, or HTTPS with `tls`, until SIGINT or SIGTERM, running the
+/// background jobs meanwhile.
 pub async fn run(
     state: Arc<AppState>,
-    listener: tokio::net::TcpListener,
+    listener: std::net::TcpListener,
+    tls: Option<&TlsConfig>,
     job_interval: Duration,
 ) -> std::io::Result<()> {
     tokio::spawn(background_jobs(state.clone(), job_interval));
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        stopper.graceful_shutdown(Some(Duration::from_secs(10)));
+    });
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    match tls {
+        Some(tls) => {
+            let config = RustlsConfig::from_pem_file(&tls.cert_file, &tls.key_file).await?;
+            axum_server::from_tcp_rustls(listener, config)?
+                .handle(handle)
+                .serve(app)
+                .await
+        }
+        None => {
+            axum_server::from_tcp(listener)?
+                .handle(handle)
+                .serve(app)
+                .await
+        }
+    }
 }
 
 /// Every `interval` (and once at start, so work missed while the server was

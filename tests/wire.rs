@@ -206,7 +206,12 @@ async fn unknown_or_missing_target_is_unknown_operation() {
     assert_error(status, &reply, 400, "UnknownOperationException");
 
     let reply = signed_post(&server, &[("Content-Type", CONTENT_TYPE)], b"{}");
-    assert_error(reply.status, &reply.json(), 400, "UnknownOperationException");
+    assert_error(
+        reply.status,
+        &reply.json(),
+        400,
+        "UnknownOperationException",
+    );
 
     let reply = signed_post(
         &server,
@@ -216,7 +221,12 @@ async fn unknown_or_missing_target_is_unknown_operation() {
         ],
         b"{}",
     );
-    assert_error(reply.status, &reply.json(), 400, "UnknownOperationException");
+    assert_error(
+        reply.status,
+        &reply.json(),
+        400,
+        "UnknownOperationException",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -51,7 +51,10 @@ pub fn principal_account(arn: &str) -> Option<&str> {
 
 /// Reads the `[default]` profile of an AWS shared-credentials file as the
 /// root principal of `account_id`.
-pub fn from_shared_file(path: &Path, account_id: &str) -> Result<CredentialConfig, CredentialError> {
+pub fn from_shared_file(
+    path: &Path,
+    account_id: &str,
+) -> Result<CredentialConfig, CredentialError> {
     let fail = |m: String| CredentialError::File(path.display().to_string(), m);
     let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
     let mut in_default = false;
@@ -88,7 +91,10 @@ mod tests {
             principal_account("arn:aws:iam::111122223333:user/alice"),
             Some("111122223333")
         );
-        assert_eq!(principal_account("arn:aws:iam::111122223333:root"), Some("111122223333"));
+        assert_eq!(
+            principal_account("arn:aws:iam::111122223333:root"),
+            Some("111122223333")
+        );
         assert_eq!(principal_account("arn:aws:iam::1111:user/alice"), None);
         assert_eq!(principal_account("arn:aws:s3:::bucket"), None);
     }

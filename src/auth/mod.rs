@@ -71,7 +71,10 @@ pub struct Authenticated {
 
 impl Authenticator {
     /// Builds the verifier for `service` (e.g. `kms`) from credential entries.
-    pub fn new(service: &'static str, entries: &[CredentialConfig]) -> Result<Self, CredentialError> {
+    pub fn new(
+        service: &'static str,
+        entries: &[CredentialConfig],
+    ) -> Result<Self, CredentialError> {
         let mut credentials = HashMap::new();
         for entry in entries {
             let account = principal_account(&entry.principal).ok_or_else(|| {

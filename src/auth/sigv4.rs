@@ -144,7 +144,9 @@ pub fn parse_query(query: &str) -> Result<Option<Signature>, AuthError> {
         )));
     }
     let missing = |what: &str| {
-        AuthError::Incomplete(format!("Presigned request requires the '{what}' parameter."))
+        AuthError::Incomplete(format!(
+            "Presigned request requires the '{what}' parameter."
+        ))
     };
     let (access_key_id, scope_date, region, service) =
         parse_credential(get("X-Amz-Credential").ok_or_else(|| missing("X-Amz-Credential"))?)?;
@@ -183,7 +185,11 @@ fn decode_query(query: &str) -> Vec<(String, String)> {
         .filter(|p| !p.is_empty())
         .map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let decode = |s: &str| percent_decode_str(&s.replace('+', "%20")).decode_utf8_lossy().into_owned();
+            let decode = |s: &str| {
+                percent_decode_str(&s.replace('+', "%20"))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
             (decode(k), decode(v))
         })
         .collect()
@@ -195,7 +201,11 @@ fn encode(s: &str) -> String {
 
 /// The canonical request of SigV4.
 pub fn canonical_request(request: &SignedRequest<'_>, signature: &Signature) -> String {
-    let path = if request.path.is_empty() { "/" } else { request.path };
+    let path = if request.path.is_empty() {
+        "/"
+    } else {
+        request.path
+    };
     let canonical_path: String = path
         .split('/')
         .map(|segment| encode(&percent_decode_str(segment).decode_utf8_lossy()))

@@ -66,6 +66,7 @@ impl Server {
         let addr = line
             .trim()
             .strip_prefix("trent listening on http://")
+            .or_else(|| line.trim().strip_prefix("trent listening on https://"))
             .unwrap_or_else(|| panic!("unexpected first line from trent: {line:?}"))
             .parse()
             .expect("listen address");

@@ -36,7 +36,9 @@ impl AwsError {
             AwsError::UnknownOperation(_) => ("UnknownOperationException", bad),
             AwsError::TooLarge(_) => ("ValidationException", StatusCode::PAYLOAD_TOO_LARGE),
             AwsError::Auth(e) => match e {
-                AuthError::Missing => ("MissingAuthenticationTokenException", StatusCode::FORBIDDEN),
+                AuthError::Missing => {
+                    ("MissingAuthenticationTokenException", StatusCode::FORBIDDEN)
+                }
                 AuthError::Incomplete(_) => ("IncompleteSignatureException", bad),
                 AuthError::InvalidSignature(_) | AuthError::Expired(_) => {
                     ("InvalidSignatureException", bad)

@@ -8,11 +8,11 @@ mod shapes;
 pub use error::AwsError;
 pub use ops::OPERATIONS;
 
+use crate::auth::sigv4::SignedRequest;
 use crate::server::AppState;
 use axum::body::{Body, to_bytes};
-use axum::extract::State;
-use crate::auth::sigv4::SignedRequest;
 use axum::extract::Request;
+use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -57,12 +57,18 @@ async fn serve(
     let body = to_bytes(body, app.max_body_bytes)
         .await
         .map_err(|_| AwsError::TooLarge(app.max_body_bytes))?;
+    // HTTP/2 carries the host as the :authority pseudo-header, in the URI.
+    let authority = parts.uri.authority().map(|a| a.as_str());
     let header_values = |name: &str| -> Vec<&str> {
-        headers
+        let values: Vec<&str> = headers
             .get_all(name)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .collect()
+            .collect();
+        match (name, authority) {
+            ("host", Some(authority)) if values.is_empty() => vec![authority],
+            _ => values,
+        }
     };
     let signed = SignedRequest {
         method: parts.method.as_str(),

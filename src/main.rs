@@ -98,7 +98,11 @@ fn serve(config_file: Option<PathBuf>) -> Result<(), Box<dyn std::error::Error>>
     let _ = rustls::crypto::ring::default_provider().install_default();
     let listener = std::net::TcpListener::bind(config.listen)?;
     let addr = listener.local_addr()?;
-    let scheme = if config.tls.is_some() { "https" } else { "http" };
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

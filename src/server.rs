@@ -5,15 +5,15 @@ use crate::api;
 use crate::auth::Authenticator;
 use crate::auth::credentials::from_shared_file;
 use crate::config::{Config, TlsConfig};
-use axum_server::tls_rustls::RustlsConfig;
-use std::net::SocketAddr;
 use crate::hsm::{Hsm, Modules, TokenSpec};
 use crate::kms::{Kms, Settings};
 use crate::provision;
 use crate::store::Store;
 use axum::Router;
 use axum::routing::post;
+use axum_server::tls_rustls::RustlsConfig;
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 

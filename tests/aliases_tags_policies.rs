@@ -1081,8 +1081,8 @@ async fn put_key_policy_round_trips_exactly() {
     let key = new_key(&client).await;
     // Odd spacing and key order: must come back byte for byte.
     let custom = "{ \"Version\":\"2012-10-17\",\n\t\"Statement\" : [ {\"Sid\":\"custom\",\
-                  \"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"arn:aws:iam::111122223333:role/App\"},\
-                  \"Action\":[\"kms:Encrypt\",\"kms:Decrypt\"],\"Resource\":\"*\"} ] }\n";
+                  \"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"arn:aws:iam::111122223333:root\"},\
+                  \"Action\":[\"kms:*\"],\"Resource\":\"*\"} ] }\n";
     client
         .put_key_policy()
         .key_id(&key)
@@ -1110,8 +1110,12 @@ async fn create_key_with_policy_stores_it() {
     let server = Server::start();
     let client = server.client("us-east-1");
     let policy = "{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"Allow\",\
-                  \"Principal\":{\"AWS\":\"arn:aws:iam::111122223333:user/Ops\"},\
+                  \"Principal\":{\"AWS\":\"arn:aws:iam::111122223333:root\"},\
                   \"Action\":\"kms:*\",\"Resource\":\"*\"}}";
+    // Without the bypass, a policy that locks the caller out is refused.
+    let locks_out = policy.replace(":root", ":user/Ops");
+    let locked_out = client.create_key().policy(&locks_out).send().await;
+    assert_eq!(error_code(locked_out), "MalformedPolicyDocumentException");
     let key = client
         .create_key()
         .policy(policy)

@@ -26,7 +26,8 @@ async fn serves_the_kms_api_over_https() {
     let server = Server::start_with_env(&[("TRENT_TLS", tls.as_str())]);
 
     let (access_key, secret) = server.credentials();
-    let trust = aws_smithy_http_client::tls::TrustStore::empty().with_pem_certificate(cert.into_bytes());
+    let trust =
+        aws_smithy_http_client::tls::TrustStore::empty().with_pem_certificate(cert.into_bytes());
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
             aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
@@ -48,7 +49,14 @@ async fn serves_the_kms_api_over_https() {
         .http_client(http)
         .build();
     let kms = aws_sdk_kms::Client::from_conf(config);
-    let key_id = kms.create_key().send().await.unwrap().key_metadata.unwrap().key_id;
+    let key_id = kms
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
     let blob = kms
         .encrypt()
         .key_id(&key_id)
@@ -107,5 +115,8 @@ fn plain_http_beyond_loopback_needs_an_explicit_setting() {
         ("TRENT_ALLOW_PLAINTEXT_NON_LOOPBACK", "true"),
     ]);
     assert_eq!(code, None, "the server should keep running");
-    assert!(stdout.contains("trent listening on http://0.0.0.0:"), "{stdout}");
+    assert!(
+        stdout.contains("trent listening on http://0.0.0.0:"),
+        "{stdout}"
+    );
 }

@@ -28,6 +28,9 @@ pub enum CredentialError {
         "credential {0}: principal {1:?} must be an IAM ARN like arn:aws:iam::111122223333:user/alice"
     )]
     BadPrincipal(String, String),
+    /// An identity policy does not parse.
+    #[error("credential {0}: identity policy: {1}")]
+    BadPolicy(String, String),
     /// Two entries share an access key id.
     #[error("access key id {0} is configured twice")]
     Duplicate(String),

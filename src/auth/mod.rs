@@ -4,6 +4,7 @@
 pub mod credentials;
 pub mod sigv4;
 
+use crate::authz::{Policy, PolicyKind};
 use credentials::{CredentialConfig, CredentialError, principal_account};
 use secrecy::ExposeSecret;
 use sigv4::{Signature, SignedRequest};
@@ -26,7 +27,7 @@ pub struct Principal {
     /// Access key id the request was signed with.
     pub access_key_id: String,
     /// Identity policy of the principal, if configured.
-    pub identity_policy: Option<Arc<str>>,
+    pub identity_policy: Option<Arc<Policy>>,
 }
 
 /// Why a request was not authenticated. Each maps to an AWS error type.
@@ -80,13 +81,21 @@ impl Authenticator {
             let account = principal_account(&entry.principal).ok_or_else(|| {
                 CredentialError::BadPrincipal(entry.access_key_id.clone(), entry.principal.clone())
             })?;
+            let identity_policy = entry
+                .policy
+                .as_deref()
+                .map(|doc| Policy::parse(doc, PolicyKind::Identity).map(Arc::new))
+                .transpose()
+                .map_err(|e| {
+                    CredentialError::BadPolicy(entry.access_key_id.clone(), e.to_string())
+                })?;
             let credential = Credential {
                 secret: entry.secret_access_key.clone(),
                 principal: Principal {
                     arn: entry.principal.clone(),
                     account_id: account.to_string(),
                     access_key_id: entry.access_key_id.clone(),
-                    identity_policy: entry.policy.as_deref().map(Arc::from),
+                    identity_policy,
                 },
             };
             if credentials

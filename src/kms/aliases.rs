@@ -45,7 +45,7 @@ impl Kms {
     ) -> KmsResult<()> {
         let name = validate::required(alias_name, "aliasName")?;
         check_alias_name(name)?;
-        let key = self.alias_target(caller, target_key_id)?;
+        let key = self.alias_target(caller, target_key_id, "kms:CreateAlias")?;
         let now = self.now();
         let record = AliasRecord {
             alias_name: name.to_string(),
@@ -74,7 +74,7 @@ impl Kms {
     ) -> KmsResult<()> {
         let name = validate::required(alias_name, "aliasName")?;
         check_alias_name(name)?;
-        let key = self.alias_target(caller, target_key_id)?;
+        let key = self.alias_target(caller, target_key_id, "kms:UpdateAlias")?;
         let current = self
             .store
             .alias(&caller.region, &caller.account_id, name)?
@@ -103,6 +103,13 @@ impl Kms {
     pub fn delete_alias(&self, caller: &Caller, alias_name: Option<&str>) -> KmsResult<()> {
         let name = validate::required(alias_name, "aliasName")?;
         check_alias_name(name)?;
+        let alias = self
+            .store
+            .alias(&caller.region, &caller.account_id, name)?
+            .ok_or_else(|| alias_not_found(caller, name))?;
+        if let Some(key) = self.store.key(&caller.region, &alias.key_id)? {
+            self.authorize(caller, "kms:DeleteAlias", &key, None)?;
+        }
         if !self
             .store
             .delete_alias(&caller.region, &caller.account_id, name)?
@@ -120,10 +127,13 @@ impl Kms {
         limit: Option<i64>,
         marker: Option<&str>,
     ) -> KmsResult<Page<AliasRecord>> {
+        if key_id.is_none() {
+            self.authorize_account(caller, "kms:ListAliases")?;
+        }
         let limit = paging::limit(limit, 50, 100)?;
         let after = paging::after(marker)?;
         let key = key_id
-            .map(|k| self.load_key(caller, k, Aliases::Refused))
+            .map(|k| self.load_key(caller, k, Aliases::Refused, "kms:ListAliases", None))
             .transpose()?;
         let aliases = self.store.list_aliases(
             &caller.region,
@@ -136,9 +146,14 @@ impl Kms {
     }
 
     /// The key an alias may point at: by id or ARN, not pending deletion.
-    fn alias_target(&self, caller: &Caller, target: Option<&str>) -> KmsResult<KeyRecord> {
+    fn alias_target(
+        &self,
+        caller: &Caller,
+        target: Option<&str>,
+        action: &str,
+    ) -> KmsResult<KeyRecord> {
         let target = validate::required(target, "targetKeyId")?;
-        let key = self.load_key(caller, target, Aliases::Refused)?;
+        let key = self.load_key(caller, target, Aliases::Refused, action, None)?;
         super::require_not_pending_deletion(&key, caller)?;
         Ok(key)
     }

@@ -132,6 +132,8 @@ impl Kms {
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Accepted,
+            "kms:Encrypt",
+            Some(context),
         )?;
         let plaintext = validate::required(plaintext, "plaintext")?;
         validate::byte_length(plaintext.len(), 1, MAX_PLAINTEXT, "plaintext")?;
@@ -156,7 +158,7 @@ impl Kms {
         let blob = validate::required(blob, "ciphertextBlob")?;
         validate::byte_length(blob.len(), 1, MAX_CIPHERTEXT, "ciphertextBlob")?;
         let parsed = ciphertext::parse(blob)?;
-        let key = self.source_key(caller, key_id, parsed.key_id)?;
+        let key = self.source_key(caller, key_id, parsed.key_id, "kms:Decrypt", context)?;
         check_algorithm(&key, algorithm)?;
         check_encrypt_usage(&key, caller)?;
         if dry_run {
@@ -190,9 +192,17 @@ impl Kms {
             caller,
             validate::required(destination_key_id, "destinationKeyId")?,
             Aliases::Accepted,
+            "kms:ReEncryptTo",
+            Some(destination_context),
         )?;
         let parsed = ciphertext::parse(blob)?;
-        let source = self.source_key(caller, source_key_id, parsed.key_id)?;
+        let source = self.source_key(
+            caller,
+            source_key_id,
+            parsed.key_id,
+            "kms:ReEncryptFrom",
+            source_context,
+        )?;
         check_algorithm(&source, algorithms.0)?;
         check_algorithm(&destination, algorithms.1)?;
         check_encrypt_usage(&source, caller)?;
@@ -224,10 +234,17 @@ impl Kms {
         with_plaintext: bool,
         dry_run: bool,
     ) -> KmsResult<DataKeyOutput> {
+        let action = if with_plaintext {
+            "kms:GenerateDataKey"
+        } else {
+            "kms:GenerateDataKeyWithoutPlaintext"
+        };
         let key = self.load_key(
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Accepted,
+            action,
+            Some(context),
         )?;
         let len = data_key_length(key_spec, number_of_bytes)?;
         check_encrypt_usage(&key, caller)?;
@@ -256,21 +273,26 @@ impl Kms {
                 "Custom key stores are not supported.".into(),
             ));
         }
+        self.authorize_account(caller, "kms:GenerateRandom")?;
         let n = validate::required(number_of_bytes, "numberOfBytes")?;
         number_of_bytes_in_range(n)?;
         Ok(self.hsm(&caller.region)?.random(n as usize)?)
     }
 
-    /// The key that made a blob, checked against the KeyId the caller gave.
+    /// The key that made a blob, checked against the KeyId the caller gave,
+    /// and the caller's right to `action` with it.
     fn source_key(
         &self,
         caller: &Caller,
         given: Option<&str>,
         header_key_id: &str,
+        action: &str,
+        context: &EncryptionContext,
     ) -> KmsResult<KeyRecord> {
         match given {
             Some(reference) => {
-                let key = self.load_key(caller, reference, Aliases::Accepted)?;
+                let key =
+                    self.load_key(caller, reference, Aliases::Accepted, action, Some(context))?;
                 if key.key_id != header_key_id {
                     return Err(KmsError::IncorrectKey(format!(
                         "The key ID in the request does not identify a KMS key that can \
@@ -281,7 +303,7 @@ impl Kms {
                 Ok(key)
             }
             None => self
-                .load_key_by_id(caller, header_key_id)
+                .load_key_by_id(caller, header_key_id, action, Some(context))
                 .map_err(|e| match e {
                     KmsError::NotFound(_) => KmsError::InvalidCiphertext(
                         "The ciphertext refers to a KMS key that does not exist in this region \

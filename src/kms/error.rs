@@ -50,6 +50,15 @@ pub enum KmsError {
     /// A limit was reached.
     #[error("{0}")]
     LimitExceeded(String),
+    /// The caller may not perform the action.
+    #[error("{0}")]
+    AccessDenied(String),
+    /// A grant id is malformed.
+    #[error("{0}")]
+    InvalidGrantId(String),
+    /// A grant token is not one this service issued, or its grant is gone.
+    #[error("{0}")]
+    InvalidGrantToken(String),
     /// A concurrent change to the same resource won.
     #[error("{0}")]
     Conflict(String),

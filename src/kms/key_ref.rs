@@ -1,7 +1,7 @@
 //! Resolving what clients call a key — key id, key ARN, alias name or alias
 //! ARN — to the key's record in the caller's region and account.
 
-use super::{Caller, Kms, KmsError, KmsResult};
+use super::{Caller, EncryptionContext, Kms, KmsError, KmsResult};
 use crate::store::KeyRecord;
 
 /// Longest key identifier AWS accepts.
@@ -28,10 +28,11 @@ pub fn key_arn_in(region: &str, account_id: &str, key_id: &str) -> String {
 
 /// The ARN of an alias in the caller's region and account.
 pub fn alias_arn(caller: &Caller, alias_name: &str) -> String {
-    format!(
-        "arn:aws:kms:{}:{}:{alias_name}",
-        caller.region, caller.account_id
-    )
+    alias_arn_in(&caller.region, &caller.account_id, alias_name)
+}
+
+fn alias_arn_in(region: &str, account_id: &str, alias_name: &str) -> String {
+    format!("arn:aws:kms:{region}:{account_id}:{alias_name}")
 }
 
 enum KeyName<'a> {
@@ -39,16 +40,27 @@ enum KeyName<'a> {
     Alias(&'a str),
 }
 
+/// A parsed key reference: the account it lives in and its key id or alias.
+struct Reference<'a> {
+    account_id: &'a str,
+    name: KeyName<'a>,
+}
+
 impl Kms {
-    /// Loads the key named by `reference`, which must exist in the caller's
-    /// region and account.
+    /// Loads the key named by `reference` in the caller's region and checks
+    /// that the caller may perform `action` on it (with `context` for the
+    /// encryption-context condition keys). A key of another account can be
+    /// named only by its ARN, and only a key policy can let the caller in.
     pub(super) fn load_key(
         &self,
         caller: &Caller,
         reference: &str,
         aliases: Aliases,
+        action: &str,
+        context: Option<&EncryptionContext>,
     ) -> KmsResult<KeyRecord> {
-        let key_id = match parse(caller, reference)? {
+        let parsed = parse(caller, reference)?;
+        let key_id = match parsed.name {
             KeyName::KeyId(id) => id.to_string(),
             KeyName::Alias(_) if aliases == Aliases::Refused => {
                 return Err(KmsError::NotFound(format!(
@@ -57,33 +69,51 @@ impl Kms {
             }
             KeyName::Alias(name) => {
                 self.store
-                    .alias(&caller.region, &caller.account_id, name)?
+                    .alias(&caller.region, parsed.account_id, name)?
                     .ok_or_else(|| {
                         KmsError::NotFound(format!(
                             "Alias '{}' is not found.",
-                            super::alias_arn(caller, name)
+                            alias_arn_in(&caller.region, parsed.account_id, name)
                         ))
                     })?
                     .key_id
             }
         };
-        self.load_key_by_id(caller, &key_id)
+        let key = self.find_key(caller, parsed.account_id, &key_id)?;
+        self.authorize(caller, action, &key, context)?;
+        Ok(key)
     }
 
-    /// Loads a key by bare id from the caller's region and account.
-    pub(super) fn load_key_by_id(&self, caller: &Caller, key_id: &str) -> KmsResult<KeyRecord> {
+    /// Loads the key a ciphertext names (in the caller's account) and checks
+    /// that the caller may perform `action` on it.
+    pub(super) fn load_key_by_id(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        action: &str,
+        context: Option<&EncryptionContext>,
+    ) -> KmsResult<KeyRecord> {
+        let key = self.find_key(caller, &caller.account_id, key_id)?;
+        self.authorize(caller, action, &key, context)?;
+        Ok(key)
+    }
+
+    fn find_key(&self, caller: &Caller, account_id: &str, key_id: &str) -> KmsResult<KeyRecord> {
         self.store
             .key(&caller.region, key_id)?
-            .filter(|k| k.account_id == caller.account_id)
+            .filter(|k| k.account_id == account_id)
             .ok_or_else(|| {
-                KmsError::NotFound(format!("Key '{}' does not exist", key_arn(caller, key_id)))
+                KmsError::NotFound(format!(
+                    "Key '{}' does not exist",
+                    key_arn_in(&caller.region, account_id, key_id)
+                ))
             })
     }
 }
 
-/// Splits a reference into a key id or an alias name, checking any ARN
-/// against the caller's region and account.
-fn parse<'a>(caller: &Caller, reference: &'a str) -> KmsResult<KeyName<'a>> {
+/// Splits a reference into its account and a key id or an alias name. An
+/// ARN must name the caller's region; it may name another account.
+fn parse<'a>(caller: &'a Caller, reference: &'a str) -> KmsResult<Reference<'a>> {
     if reference.is_empty() || reference.len() > MAX_KEY_ID_LEN {
         return Err(KmsError::Validation(format!(
             "1 validation error detected: Value at 'keyId' failed to satisfy constraint: \
@@ -95,7 +125,11 @@ fn parse<'a>(caller: &Caller, reference: &'a str) -> KmsResult<KeyName<'a>> {
         let [partition, service, region, account, resource] = parts[..] else {
             return Err(invalid_arn(reference));
         };
-        if !partition.starts_with("aws") || service != "kms" {
+        if !partition.starts_with("aws")
+            || service != "kms"
+            || account.len() != 12
+            || !account.bytes().all(|b| b.is_ascii_digit())
+        {
             return Err(invalid_arn(reference));
         }
         let name = if let Some(id) = resource.strip_prefix("key/") {
@@ -105,17 +139,25 @@ fn parse<'a>(caller: &Caller, reference: &'a str) -> KmsResult<KeyName<'a>> {
         } else {
             return Err(invalid_arn(reference));
         };
-        if region != caller.region || account != caller.account_id {
+        if region != caller.region {
             return Err(KmsError::NotFound(format!(
-                "Key '{reference}' does not exist in this region and account"
+                "Key '{reference}' does not exist in this region"
             )));
         }
-        return check_key_id(name, reference);
+        return Ok(Reference {
+            account_id: account,
+            name: check_key_id(name, reference)?,
+        });
     }
-    if reference.starts_with("alias/") {
-        return Ok(KeyName::Alias(reference));
-    }
-    check_key_id(KeyName::KeyId(reference), reference)
+    let name = if reference.starts_with("alias/") {
+        KeyName::Alias(reference)
+    } else {
+        check_key_id(KeyName::KeyId(reference), reference)?
+    };
+    Ok(Reference {
+        account_id: &caller.account_id,
+        name,
+    })
 }
 
 fn check_key_id<'a>(name: KeyName<'a>, reference: &str) -> KmsResult<KeyName<'a>> {

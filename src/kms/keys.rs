@@ -54,8 +54,10 @@ pub struct CreateKeyInput {
     pub policy: Option<String>,
     /// Tags.
     pub tags: Vec<Tag>,
-    /// Multi-Region primary key (not supported yet).
+    /// Make a multi-Region primary key.
     pub multi_region: Option<bool>,
+    /// Skip the check that the policy lets the caller change it later.
+    pub bypass_policy_lockout_safety_check: bool,
 }
 
 /// ScheduleKeyDeletion result.
@@ -73,6 +75,7 @@ impl Kms {
     /// CreateKey: generates the backing key in the region's token and stores
     /// it wrapped, together with the key's metadata.
     pub fn create_key(&self, caller: &Caller, input: CreateKeyInput) -> KmsResult<KeyView> {
+        self.authorize_account(caller, "kms:CreateKey")?;
         let spec = match (&input.key_spec, &input.customer_master_key_spec) {
             (Some(_), Some(_)) => {
                 return Err(KmsError::Validation(
@@ -110,16 +113,22 @@ impl Kms {
                 "Custom key stores are not supported.".into(),
             ));
         }
-        let policy = match input.policy {
-            Some(p) => policy::check_document(&p).map(|()| p)?,
-            None => policy::default_policy(&caller.account_id),
-        };
         validate::tags(&input.tags)?;
         let multi_region = input.multi_region == Some(true);
         let key_id = if multi_region {
             format!("mrk-{}", uuid::Uuid::new_v4().simple())
         } else {
             uuid::Uuid::new_v4().to_string()
+        };
+        let policy = match input.policy {
+            Some(p) => policy::check_document(
+                &p,
+                caller,
+                &key_arn(caller, &key_id),
+                input.bypass_policy_lockout_safety_check,
+            )
+            .map(|()| p)?,
+            None => policy::default_policy(&caller.account_id),
         };
         let now = self.now();
         let material = self.new_material(&caller.region, &key_id, now, None)?;
@@ -176,6 +185,8 @@ impl Kms {
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Accepted,
+            "kms:DescribeKey",
+            None,
         )?;
         self.view(key)
     }
@@ -187,6 +198,7 @@ impl Kms {
         limit: Option<i64>,
         marker: Option<&str>,
     ) -> KmsResult<Page<String>> {
+        self.authorize_account(caller, "kms:ListKeys")?;
         let limit = paging::limit(limit, 100, 1000)?;
         let after = paging::after(marker)?;
         let ids = self
@@ -206,6 +218,8 @@ impl Kms {
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
+            "kms:UpdateKeyDescription",
+            None,
         )?;
         let description = validate::required(description, "description")?;
         validate::description(&description)?;
@@ -217,19 +231,27 @@ impl Kms {
 
     /// EnableKey.
     pub fn enable_key(&self, caller: &Caller, key_id: Option<&str>) -> KmsResult<()> {
-        self.set_enabled(caller, key_id, KeyState::Enabled)
+        self.set_enabled(caller, key_id, KeyState::Enabled, "kms:EnableKey")
     }
 
     /// DisableKey.
     pub fn disable_key(&self, caller: &Caller, key_id: Option<&str>) -> KmsResult<()> {
-        self.set_enabled(caller, key_id, KeyState::Disabled)
+        self.set_enabled(caller, key_id, KeyState::Disabled, "kms:DisableKey")
     }
 
-    fn set_enabled(&self, caller: &Caller, key_id: Option<&str>, to: KeyState) -> KmsResult<()> {
+    fn set_enabled(
+        &self,
+        caller: &Caller,
+        key_id: Option<&str>,
+        to: KeyState,
+        action: &str,
+    ) -> KmsResult<()> {
         let mut key = self.load_key(
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
+            action,
+            None,
         )?;
         super::require_not_pending_deletion(&key, caller)?;
         super::require_not_updating(&key, caller)?;
@@ -253,6 +275,8 @@ impl Kms {
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
+            "kms:ScheduleKeyDeletion",
+            None,
         )?;
         let days = pending_window_days.unwrap_or(30);
         if !(7..=30).contains(&days) {
@@ -289,6 +313,8 @@ impl Kms {
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
+            "kms:CancelKeyDeletion",
+            None,
         )?;
         if !matches!(
             key.state,

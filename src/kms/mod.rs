@@ -1,11 +1,13 @@
 //! KMS operations: key lifecycle, cryptography, aliases, tags and policies.
 //! Knows nothing of HTTP or of cryptoki types: it decides; `hsm` and `store` do.
 
+mod access;
 mod aliases;
 mod ciphertext;
 mod crypto;
 mod deletion;
 mod error;
+mod grants;
 mod key_ref;
 mod keys;
 mod multi_region;
@@ -17,6 +19,7 @@ mod validate;
 
 pub use crypto::{DataKeyOutput, DecryptOutput, EncryptOutput, ReEncryptOutput};
 pub use error::{KmsError, KmsResult};
+pub use grants::{GrantConstraints, GrantCreated, GrantInput, constraints_of};
 pub use key_ref::{alias_arn, key_arn, key_arn_in};
 pub use keys::{CreateKeyInput, DeletionScheduled};
 pub use multi_region::{Replica, ReplicaInput};
@@ -67,6 +70,7 @@ pub struct Kms {
     store: Store,
     clock: Clock,
     settings: Settings,
+    policies: access::PolicyCache,
 }
 
 impl Kms {
@@ -77,6 +81,7 @@ impl Kms {
             store,
             clock: Clock::default(),
             settings,
+            policies: access::PolicyCache::new(10_000),
         }
     }
 

@@ -2,7 +2,7 @@
 //! material between regions' tokens as wrapped keys only.
 
 use super::key_ref::Aliases;
-use super::{Caller, KeyView, Kms, KmsError, KmsResult, key_arn, policy, validate};
+use super::{Caller, KeyView, Kms, KmsError, KmsResult, key_arn, key_arn_in, policy, validate};
 use crate::hsm::{MaterialRef, WrappedMaterial};
 use crate::store::{KeyRecord, MaterialRecord, MultiRegionRecord, StoreError, Tag};
 
@@ -15,6 +15,8 @@ pub struct ReplicaInput {
     pub policy: Option<String>,
     /// Tags; the primary's when absent.
     pub tags: Option<Vec<Tag>>,
+    /// Skip the check that the policy lets the caller change it later.
+    pub bypass_policy_lockout_safety_check: bool,
 }
 
 /// ReplicateKey result.
@@ -39,10 +41,17 @@ impl Kms {
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
+            "kms:ReplicateKey",
+            None,
         )?;
         let replica_region = validate::required(replica_region, "replicaRegion")?;
         let copies = self.primary_copies(caller, &primary)?;
         self.check_hosted(replica_region)?;
+        let replica_caller = Caller {
+            region: replica_region.to_string(),
+            ..caller.clone()
+        };
+        self.authorize_account(&replica_caller, "kms:CreateKey")?;
         super::require_not_pending_deletion(&primary, caller)?;
         super::require_not_updating(&primary, caller)?;
         super::require_enabled(&primary, caller)?;
@@ -57,7 +66,13 @@ impl Kms {
             .unwrap_or_else(|| primary.description.clone());
         validate::description(&description)?;
         let replica_policy = match input.policy {
-            Some(p) => policy::check_document(&p).map(|()| p)?,
+            Some(p) => policy::check_document(
+                &p,
+                caller,
+                &key_arn_in(replica_region, &caller.account_id, &primary.key_id),
+                input.bypass_policy_lockout_safety_check,
+            )
+            .map(|()| p)?,
             None => primary.policy.clone(),
         };
         let tags = match input.tags {
@@ -120,6 +135,8 @@ impl Kms {
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
+            "kms:UpdatePrimaryRegion",
+            None,
         )?;
         let region = validate::required(region, "primaryRegion")?;
         let copies = self.primary_copies(caller, &primary)?;
@@ -149,6 +166,7 @@ impl Kms {
             region: region.to_string(),
             ..caller.clone()
         };
+        self.authorize(&target_caller, "kms:UpdatePrimaryRegion", &target, None)?;
         super::require_not_pending_deletion(&target, &target_caller)?;
         if !self
             .store

@@ -1,7 +1,8 @@
 //! Key policies: stored and returned (evaluation comes with authorization).
 
 use super::key_ref::Aliases;
-use super::{Caller, Kms, KmsError, KmsResult, validate};
+use super::{Caller, Kms, KmsError, KmsResult, key_arn, validate};
+use crate::authz::{Policy, PolicyKind};
 
 /// The only policy name AWS KMS keys have.
 const POLICY_NAME: &str = "default";
@@ -30,8 +31,14 @@ pub(super) fn default_policy(account_id: &str) -> String {
     )
 }
 
-/// A policy must be a JSON object with a `Statement`, at most 32 KiB.
-pub(super) fn check_document(policy: &str) -> KmsResult<()> {
+/// A key policy must be at most 32 KiB of valid policy language, and
+/// (unless `bypass_lockout_check`) must let the caller change it again later.
+pub(super) fn check_document(
+    policy: &str,
+    caller: &Caller,
+    key_arn: &str,
+    bypass_lockout_check: bool,
+) -> KmsResult<()> {
     let len = policy.chars().count();
     if len == 0 || len > MAX_POLICY_LEN {
         return Err(KmsError::Validation(format!(
@@ -39,16 +46,22 @@ pub(super) fn check_document(policy: &str) -> KmsResult<()> {
              Member must have length between 1 and {MAX_POLICY_LEN}"
         )));
     }
-    let doc: serde_json::Value = serde_json::from_str(policy).map_err(|e| {
-        KmsError::MalformedPolicyDocument(format!("The policy is not valid JSON: {e}"))
-    })?;
-    match doc.get("Statement") {
-        Some(serde_json::Value::Array(s)) if !s.is_empty() => Ok(()),
-        Some(serde_json::Value::Object(_)) => Ok(()),
-        _ => Err(KmsError::MalformedPolicyDocument(
-            "The policy must contain a non-empty Statement.".into(),
-        )),
+    let parsed = Policy::parse(policy, PolicyKind::Key)
+        .map_err(|e| KmsError::MalformedPolicyDocument(e.to_string()))?;
+    if !bypass_lockout_check
+        && !parsed.allows_principal_action(
+            &caller.principal.arn,
+            &caller.account_id,
+            "kms:PutKeyPolicy",
+            key_arn,
+        )
+    {
+        return Err(KmsError::MalformedPolicyDocument(format!(
+            "The new key policy will not allow you ({}) to update the key policy in the future.",
+            caller.principal.arn
+        )));
     }
+    Ok(())
 }
 
 fn check_name(name: Option<&str>) -> KmsResult<()> {
@@ -68,15 +81,23 @@ impl Kms {
         key_id: Option<&str>,
         policy_name: Option<&str>,
         policy: Option<String>,
+        bypass_lockout_check: bool,
     ) -> KmsResult<()> {
         let mut key = self.load_key(
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
+            "kms:PutKeyPolicy",
+            None,
         )?;
         check_name(policy_name)?;
         let policy = validate::required(policy, "policy")?;
-        check_document(&policy)?;
+        check_document(
+            &policy,
+            caller,
+            &key_arn(caller, &key.key_id),
+            bypass_lockout_check,
+        )?;
         super::require_not_pending_deletion(&key, caller)?;
         key.policy = policy;
         self.store.update_key(&key)?;
@@ -94,6 +115,8 @@ impl Kms {
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
+            "kms:GetKeyPolicy",
+            None,
         )?;
         check_name(policy_name)?;
         Ok(key.policy)
@@ -110,6 +133,8 @@ impl Kms {
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
+            "kms:ListKeyPolicies",
+            None,
         )?;
         super::paging::limit(limit, 100, 1000)?;
         Ok(vec![POLICY_NAME.to_string()])

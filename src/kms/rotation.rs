@@ -74,6 +74,8 @@ impl Kms {
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
+            "kms:EnableKeyRotation",
+            None,
         )?;
         let period = period_days.unwrap_or(DEFAULT_PERIOD_DAYS);
         if !(MIN_PERIOD_DAYS..=MAX_PERIOD_DAYS).contains(&period) {
@@ -109,6 +111,8 @@ impl Kms {
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
+            "kms:DisableKeyRotation",
+            None,
         )?;
         self.check_changeable(&key, caller)?;
         self.store.set_rotation_schedule(&key.key_id, None, None)?;
@@ -125,6 +129,8 @@ impl Kms {
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
+            "kms:GetKeyRotationStatus",
+            None,
         )?;
         check_rotatable(&key)?;
         super::require_not_pending_deletion(&key, caller)?;
@@ -141,6 +147,8 @@ impl Kms {
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
+            "kms:RotateKeyOnDemand",
+            None,
         )?;
         self.check_changeable(&key, caller)?;
         let limit = self.settings.on_demand_rotation_limit;
@@ -178,6 +186,8 @@ impl Kms {
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
+            "kms:ListKeyRotations",
+            None,
         )?;
         let include = include.unwrap_or("ROTATIONS_ONLY");
         validate::one_of(include, INCLUDE_KEY_MATERIAL, "includeKeyMaterial")?;

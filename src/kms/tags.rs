@@ -18,6 +18,8 @@ impl Kms {
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
+            "kms:TagResource",
+            None,
         )?;
         let tags = validate::required(tags, "tags")?;
         validate::tags(&tags)?;
@@ -51,6 +53,8 @@ impl Kms {
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
+            "kms:UntagResource",
+            None,
         )?;
         let tag_keys = validate::required(tag_keys, "tagKeys")?;
         for k in &tag_keys {
@@ -74,6 +78,8 @@ impl Kms {
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
+            "kms:ListResourceTags",
+            None,
         )?;
         let limit = paging::limit(limit, 50, 50)?;
         let after = paging::after(marker)?;

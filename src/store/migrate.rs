@@ -8,6 +8,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_foundation.sql"),
     include_str!("migrations/002_rotation.sql"),
     include_str!("migrations/003_multi_region.sql"),
+    include_str!("migrations/004_grants.sql"),
 ];
 
 /// Brings the database up to the newest schema version.

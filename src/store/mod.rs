@@ -1,11 +1,13 @@
 //! Metadata store: the only module that touches SQL. SQLite is the embedded
 //! default; the SQL is kept portable so a PostgreSQL back end can share it.
 
+mod grants;
 mod migrate;
 mod multi_region;
 mod records;
 mod rotation;
 
+pub use grants::GrantRecord;
 pub use records::{
     AliasRecord, KeyRecord, KeyState, MaterialRecord, MultiRegionRecord, RotationType, Tag,
 };
@@ -186,7 +188,7 @@ impl Store {
             params![region, key_id, now],
         )?;
         if claimed == 1 {
-            for table in ["key_materials", "aliases", "key_tags"] {
+            for table in ["key_materials", "aliases", "key_tags", "grants"] {
                 tx.execute(
                     &format!("DELETE FROM {table} WHERE region = ?1 AND key_id = ?2"),
                     params![region, key_id],

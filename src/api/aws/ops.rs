@@ -3,8 +3,10 @@
 use super::error::AwsError;
 use super::shapes::{Blob, WireTag, blob, key_metadata, tags_from_wire, tags_to_wire, timestamp};
 use crate::kms::{
-    Caller, CreateKeyInput, EncryptionContext, Kms, MaterialEntry, ReplicaInput, alias_arn, key_arn,
+    Caller, CreateKeyInput, EncryptionContext, GrantConstraints, GrantInput, Kms, MaterialEntry,
+    ReplicaInput, alias_arn, constraints_of, key_arn, key_arn_in,
 };
+use crate::store::GrantRecord;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -13,6 +15,7 @@ use serde_json::{Value, json};
 pub const OPERATIONS: &[&str] = &[
     "CancelKeyDeletion",
     "CreateAlias",
+    "CreateGrant",
     "CreateKey",
     "Decrypt",
     "DeleteAlias",
@@ -28,13 +31,17 @@ pub const OPERATIONS: &[&str] = &[
     "GetKeyPolicy",
     "GetKeyRotationStatus",
     "ListAliases",
+    "ListGrants",
     "ListKeyPolicies",
     "ListKeyRotations",
     "ListKeys",
     "ListResourceTags",
+    "ListRetirableGrants",
     "PutKeyPolicy",
     "ReEncrypt",
     "ReplicateKey",
+    "RetireGrant",
+    "RevokeGrant",
     "RotateKeyOnDemand",
     "ScheduleKeyDeletion",
     "TagResource",
@@ -272,6 +279,7 @@ pub fn dispatch(kms: &Kms, caller: &Caller, op: &str, body: &[u8]) -> OpResult {
                 r.key_id.as_deref(),
                 r.policy_name.as_deref(),
                 r.policy,
+                r.bypass_policy_lockout_safety_check.unwrap_or(false),
             )?;
             Ok(json!({}))
         }
@@ -292,6 +300,9 @@ pub fn dispatch(kms: &Kms, caller: &Caller, op: &str, body: &[u8]) -> OpResult {
                 description: r.description,
                 policy: r.policy,
                 tags: r.tags.map(tags_from_wire).transpose()?,
+                bypass_policy_lockout_safety_check: r
+                    .bypass_policy_lockout_safety_check
+                    .unwrap_or(false),
             };
             let replica = kms.replicate_key(
                 caller,
@@ -308,6 +319,61 @@ pub fn dispatch(kms: &Kms, caller: &Caller, op: &str, body: &[u8]) -> OpResult {
         "UpdatePrimaryRegion" => {
             let r: UpdatePrimaryRegion = parse(body)?;
             kms.update_primary_region(caller, r.key_id.as_deref(), r.primary_region.as_deref())?;
+            Ok(json!({}))
+        }
+        "CreateGrant" => {
+            let r: CreateGrant = parse(body)?;
+            let created = kms.create_grant(
+                caller,
+                r.key_id.as_deref(),
+                GrantInput {
+                    grantee: r.grantee_principal,
+                    retiring: r.retiring_principal,
+                    operations: r.operations,
+                    constraints: r.constraints,
+                    name: r.name,
+                    dry_run: r.dry_run.unwrap_or(false),
+                },
+            )?;
+            Ok(json!({ "GrantId": created.grant_id, "GrantToken": created.token }))
+        }
+        "ListGrants" => {
+            let r: ListGrants = parse(body)?;
+            let page = kms.list_grants(
+                caller,
+                r.key_id.as_deref(),
+                r.grant_id.as_deref(),
+                r.grantee_principal.as_deref(),
+                r.limit,
+                r.marker.as_deref(),
+            )?;
+            let grants: Vec<Value> = page.items.iter().map(|g| grant_entry(caller, g)).collect();
+            Ok(paged(json!({ "Grants": grants }), page.next_marker))
+        }
+        "ListRetirableGrants" => {
+            let r: ListRetirableGrants = parse(body)?;
+            let page = kms.list_retirable_grants(
+                caller,
+                r.retiring_principal.as_deref(),
+                r.limit,
+                r.marker.as_deref(),
+            )?;
+            let grants: Vec<Value> = page.items.iter().map(|g| grant_entry(caller, g)).collect();
+            Ok(paged(json!({ "Grants": grants }), page.next_marker))
+        }
+        "RetireGrant" => {
+            let r: GrantRef = parse(body)?;
+            kms.retire_grant(
+                caller,
+                r.grant_token.as_deref(),
+                r.key_id.as_deref(),
+                r.grant_id.as_deref(),
+            )?;
+            Ok(json!({}))
+        }
+        "RevokeGrant" => {
+            let r: GrantRef = parse(body)?;
+            kms.revoke_grant(caller, r.key_id.as_deref(), r.grant_id.as_deref())?;
             Ok(json!({}))
         }
         "EnableKeyRotation" => {
@@ -366,9 +432,31 @@ fn create_key(kms: &Kms, caller: &Caller, r: CreateKey) -> OpResult {
         policy: r.policy,
         tags: r.tags.map(tags_from_wire).transpose()?.unwrap_or_default(),
         multi_region: r.multi_region,
+        bypass_policy_lockout_safety_check: r.bypass_policy_lockout_safety_check.unwrap_or(false),
     };
     let key = kms.create_key(caller, input)?;
     Ok(json!({ "KeyMetadata": key_metadata(&key) }))
+}
+
+fn grant_entry(caller: &Caller, g: &GrantRecord) -> Value {
+    let mut v = json!({
+        "KeyId": key_arn_in(&g.region, &caller.account_id, &g.key_id),
+        "GrantId": g.grant_id,
+        "CreationDate": timestamp(g.creation_date),
+        "GranteePrincipal": g.grantee,
+        "IssuingAccount": format!("arn:aws:iam::{}:root", g.issuing_account),
+        "Operations": g.operations,
+    });
+    if let Some(name) = &g.name {
+        v["Name"] = json!(name);
+    }
+    if let Some(retiring) = &g.retiring {
+        v["RetiringPrincipal"] = json!(retiring);
+    }
+    if let Some(c) = constraints_of(g) {
+        v["Constraints"] = serde_json::to_value(c).unwrap_or(Value::Null);
+    }
+    v
 }
 
 fn rotation_entry(e: &MaterialEntry) -> Value {
@@ -425,6 +513,7 @@ struct CreateKey {
     policy: Option<String>,
     tags: Option<Vec<WireTag>>,
     multi_region: Option<bool>,
+    bypass_policy_lockout_safety_check: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -520,6 +609,7 @@ struct ReplicateKey {
     description: Option<String>,
     policy: Option<String>,
     tags: Option<Vec<WireTag>>,
+    bypass_policy_lockout_safety_check: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -527,6 +617,44 @@ struct ReplicateKey {
 struct UpdatePrimaryRegion {
     key_id: Option<String>,
     primary_region: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreateGrant {
+    key_id: Option<String>,
+    grantee_principal: Option<String>,
+    retiring_principal: Option<String>,
+    operations: Option<Vec<String>>,
+    constraints: Option<GrantConstraints>,
+    name: Option<String>,
+    dry_run: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListGrants {
+    key_id: Option<String>,
+    grant_id: Option<String>,
+    grantee_principal: Option<String>,
+    limit: Option<i64>,
+    marker: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListRetirableGrants {
+    retiring_principal: Option<String>,
+    limit: Option<i64>,
+    marker: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GrantRef {
+    grant_token: Option<String>,
+    key_id: Option<String>,
+    grant_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -551,4 +679,5 @@ struct KeyPolicy {
     key_id: Option<String>,
     policy_name: Option<String>,
     policy: Option<String>,
+    bypass_policy_lockout_safety_check: Option<bool>,
 }

@@ -1,0 +1,404 @@
+//! Grants: CreateGrant, ListGrants, ListRetirableGrants, RetireGrant,
+//! RevokeGrant, and the check that lets a grantee in. Grants are stored
+//! before CreateGrant answers, so a grant (and its token) works at once.
+
+use super::key_ref::Aliases;
+use super::paging::{self, Page};
+use super::{Caller, EncryptionContext, Kms, KmsError, KmsResult, key_arn, validate};
+use crate::auth::credentials::principal_account;
+use crate::store::{GrantRecord, KeyRecord};
+use base64::Engine;
+
+/// Operations a grant may allow.
+const GRANT_OPERATIONS: &[&str] = &[
+    "Decrypt",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "ReEncryptFrom",
+    "ReEncryptTo",
+    "Sign",
+    "Verify",
+    "GetPublicKey",
+    "CreateGrant",
+    "RetireGrant",
+    "DescribeKey",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateMac",
+    "VerifyMac",
+    "DeriveSharedSecret",
+];
+/// Operations that take an encryption context, to which constraints apply.
+const CONTEXT_OPERATIONS: &[&str] = &[
+    "Decrypt",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "ReEncryptFrom",
+    "ReEncryptTo",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+];
+
+/// Encryption-context constraints of a grant.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GrantConstraints {
+    /// The request's context must contain these pairs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_context_subset: Option<EncryptionContext>,
+    /// The request's context must be exactly these pairs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_context_equals: Option<EncryptionContext>,
+}
+
+impl GrantConstraints {
+    fn satisfied_by(&self, context: &EncryptionContext) -> bool {
+        let subset = self
+            .encryption_context_subset
+            .as_ref()
+            .is_none_or(|s| s.iter().all(|(k, v)| context.get(k) == Some(v)));
+        let equals = self
+            .encryption_context_equals
+            .as_ref()
+            .is_none_or(|e| e == context);
+        subset && equals
+    }
+}
+
+/// CreateGrant parameters.
+#[derive(Default)]
+pub struct GrantInput {
+    /// Who the grant lets in.
+    pub grantee: Option<String>,
+    /// Who may retire it.
+    pub retiring: Option<String>,
+    /// Operations allowed.
+    pub operations: Option<Vec<String>>,
+    /// Encryption-context constraints.
+    pub constraints: Option<GrantConstraints>,
+    /// Name, for idempotent retries.
+    pub name: Option<String>,
+    /// Validate only.
+    pub dry_run: bool,
+}
+
+/// A created (or, for a retried named request, found) grant.
+pub struct GrantCreated {
+    /// Grant id.
+    pub grant_id: String,
+    /// Grant token.
+    pub token: String,
+}
+
+/// The constraints stored with a grant.
+pub fn constraints_of(grant: &GrantRecord) -> Option<GrantConstraints> {
+    grant
+        .constraints
+        .as_deref()
+        .and_then(|c| serde_json::from_str(c).ok())
+}
+
+fn check_principal(principal: &str, field: &str) -> KmsResult<()> {
+    if principal_account(principal).is_none() {
+        return Err(KmsError::InvalidArn(format!(
+            "{field} '{principal}' is not a valid IAM principal ARN."
+        )));
+    }
+    Ok(())
+}
+
+fn check_grant_id(grant_id: &str) -> KmsResult<()> {
+    if grant_id.len() != 64 || !grant_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(KmsError::InvalidGrantId(format!(
+            "Invalid grant id '{grant_id}'."
+        )));
+    }
+    Ok(())
+}
+
+impl Kms {
+    /// CreateGrant.
+    pub fn create_grant(
+        &self,
+        caller: &Caller,
+        key_id: Option<&str>,
+        input: GrantInput,
+    ) -> KmsResult<GrantCreated> {
+        let key = self.load_key(
+            caller,
+            validate::required(key_id, "keyId")?,
+            Aliases::Refused,
+            "kms:CreateGrant",
+            None,
+        )?;
+        let grantee = validate::required(input.grantee, "granteePrincipal")?;
+        check_principal(&grantee, "GranteePrincipal")?;
+        if let Some(retiring) = &input.retiring {
+            check_principal(retiring, "RetiringPrincipal")?;
+        }
+        let mut operations = validate::required(input.operations, "operations")?;
+        if operations.is_empty() {
+            return Err(KmsError::Validation(
+                "1 validation error detected: Value at 'operations' failed to satisfy \
+                 constraint: Member must have length greater than or equal to 1"
+                    .into(),
+            ));
+        }
+        for op in &operations {
+            validate::one_of(op, GRANT_OPERATIONS, "operations")?;
+        }
+        operations.sort();
+        operations.dedup();
+        if let Some(c) = &input.constraints {
+            if c.encryption_context_subset.is_some() && c.encryption_context_equals.is_some() {
+                return Err(KmsError::Validation(
+                    "Constraints may have EncryptionContextSubset or EncryptionContextEquals, \
+                     not both."
+                        .into(),
+                ));
+            }
+            if let Some(op) = operations
+                .iter()
+                .find(|op| !CONTEXT_OPERATIONS.contains(&op.as_str()))
+            {
+                return Err(KmsError::Validation(format!(
+                    "Grant constraints apply only to cryptographic operations that take an \
+                     encryption context; {op} does not."
+                )));
+            }
+        }
+        if let Some(name) = &input.name {
+            let ok = (1..=256).contains(&name.len())
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '/' | '_' | '-'));
+            if !ok {
+                return Err(KmsError::Validation(format!(
+                    "1 validation error detected: Value '{name}' at 'name' failed to satisfy \
+                     constraint: Member must match pattern ^[a-zA-Z0-9:/_-]+$ and have length \
+                     between 1 and 256"
+                )));
+            }
+        }
+        super::require_not_pending_deletion(&key, caller)?;
+        super::require_enabled(&key, caller)?;
+        if input.dry_run {
+            return Err(KmsError::DryRun);
+        }
+        let constraints = input
+            .constraints
+            .as_ref()
+            .map(|c| serde_json::to_string(c).expect("constraints serialize"));
+        let existing = self.store.grants_of_key(&caller.region, &key.key_id)?;
+        if let Some(same) = existing.iter().find(|g| {
+            input.name.is_some()
+                && g.name == input.name
+                && g.grantee == grantee
+                && g.retiring == input.retiring
+                && g.operations == operations
+                && g.constraints == constraints
+        }) {
+            return Ok(GrantCreated {
+                grant_id: same.grant_id.clone(),
+                token: same.token.clone(),
+            });
+        }
+        let hsm = self.hsm(&caller.region)?;
+        let grant_id = hex::encode(hsm.random(32)?);
+        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode([grant_id.as_bytes(), b":", hsm.random(32)?.as_slice()].concat());
+        self.store.insert_grant(&GrantRecord {
+            grant_id: grant_id.clone(),
+            region: caller.region.clone(),
+            key_id: key.key_id.clone(),
+            name: input.name,
+            grantee,
+            retiring: input.retiring,
+            operations,
+            constraints,
+            issuing_account: caller.account_id.clone(),
+            creation_date: self.now(),
+            token: token.clone(),
+        })?;
+        Ok(GrantCreated { grant_id, token })
+    }
+
+    /// ListGrants: a key's grants, optionally one grant or one grantee's.
+    pub fn list_grants(
+        &self,
+        caller: &Caller,
+        key_id: Option<&str>,
+        grant_id: Option<&str>,
+        grantee: Option<&str>,
+        limit: Option<i64>,
+        marker: Option<&str>,
+    ) -> KmsResult<Page<GrantRecord>> {
+        let key = self.load_key(
+            caller,
+            validate::required(key_id, "keyId")?,
+            Aliases::Refused,
+            "kms:ListGrants",
+            None,
+        )?;
+        if let Some(id) = grant_id {
+            check_grant_id(id)?;
+        }
+        let grants = self.store.grants_of_key(&caller.region, &key.key_id)?;
+        let grants = grants
+            .into_iter()
+            .filter(|g| grant_id.is_none_or(|id| g.grant_id == id))
+            .filter(|g| grantee.is_none_or(|p| g.grantee == p))
+            .collect();
+        page_of(grants, limit, marker)
+    }
+
+    /// ListRetirableGrants: grants in this region that `retiring` may retire.
+    pub fn list_retirable_grants(
+        &self,
+        caller: &Caller,
+        retiring: Option<&str>,
+        limit: Option<i64>,
+        marker: Option<&str>,
+    ) -> KmsResult<Page<GrantRecord>> {
+        let retiring = validate::required(retiring, "retiringPrincipal")?;
+        self.authorize_account(caller, "kms:ListRetirableGrants")?;
+        let grants = self
+            .store
+            .grants_retirable_by(&caller.region, retiring)?
+            .into_iter()
+            .filter(|g| g.issuing_account == caller.account_id || retiring == caller.principal.arn)
+            .collect();
+        page_of(grants, limit, marker)
+    }
+
+    /// RetireGrant, by token or by key and grant id. The retiring principal,
+    /// a grantee whose grant allows RetireGrant, or whoever the key policy
+    /// lets call kms:RetireGrant may retire a grant.
+    pub fn retire_grant(
+        &self,
+        caller: &Caller,
+        token: Option<&str>,
+        key_id: Option<&str>,
+        grant_id: Option<&str>,
+    ) -> KmsResult<()> {
+        let grant = match (token, key_id, grant_id) {
+            (Some(token), _, _) => self.store.grant_by_token(token)?.ok_or_else(|| {
+                KmsError::InvalidGrantToken("The grant token is not valid.".into())
+            })?,
+            (None, Some(key_id), Some(grant_id)) => {
+                check_grant_id(grant_id)?;
+                let key = self.key_for_grant(caller, key_id)?;
+                self.find_grant(caller, &key, grant_id)?
+            }
+            _ => {
+                return Err(KmsError::Validation(
+                    "Specify GrantToken, or KeyId and GrantId.".into(),
+                ));
+            }
+        };
+        let arn = &caller.principal.arn;
+        let may = grant.retiring.as_deref() == Some(arn.as_str())
+            || (grant.grantee == *arn && grant.operations.iter().any(|o| o == "RetireGrant"));
+        if !may {
+            let key = self
+                .store
+                .key(&grant.region, &grant.key_id)?
+                .ok_or_else(|| KmsError::NotFound("The grant's key no longer exists.".into()))?;
+            self.authorize(caller, "kms:RetireGrant", &key, None)?;
+        }
+        self.store.delete_grant(&grant.grant_id)?;
+        Ok(())
+    }
+
+    /// RevokeGrant.
+    pub fn revoke_grant(
+        &self,
+        caller: &Caller,
+        key_id: Option<&str>,
+        grant_id: Option<&str>,
+    ) -> KmsResult<()> {
+        let key = self.load_key(
+            caller,
+            validate::required(key_id, "keyId")?,
+            Aliases::Refused,
+            "kms:RevokeGrant",
+            None,
+        )?;
+        let grant_id = validate::required(grant_id, "grantId")?;
+        check_grant_id(grant_id)?;
+        let grant = self.find_grant(caller, &key, grant_id)?;
+        self.store.delete_grant(&grant.grant_id)?;
+        Ok(())
+    }
+
+    /// Whether a grant on `key` lets the caller perform `action`.
+    pub(super) fn grant_allows(
+        &self,
+        caller: &Caller,
+        key: &KeyRecord,
+        action: &str,
+        context: Option<&EncryptionContext>,
+    ) -> KmsResult<bool> {
+        let Some(operation) = action.strip_prefix("kms:") else {
+            return Ok(false);
+        };
+        let root = format!("arn:aws:iam::{}:root", caller.account_id);
+        let empty = EncryptionContext::new();
+        Ok(self
+            .store
+            .grants_of_key(&key.region, &key.key_id)?
+            .iter()
+            .filter(|g| g.grantee == caller.principal.arn || g.grantee == root)
+            .filter(|g| g.operations.iter().any(|o| o == operation))
+            .any(|g| constraints_of(g).is_none_or(|c| c.satisfied_by(context.unwrap_or(&empty)))))
+    }
+
+    /// The key named for a grant operation, which the caller need not be
+    /// allowed to use otherwise (the grant decides).
+    fn key_for_grant(&self, caller: &Caller, key_id: &str) -> KmsResult<KeyRecord> {
+        let id = key_id.rsplit("key/").next().unwrap_or(key_id);
+        self.store
+            .key(&caller.region, id)?
+            .ok_or_else(|| KmsError::NotFound(format!("Key '{key_id}' does not exist")))
+    }
+
+    fn find_grant(
+        &self,
+        caller: &Caller,
+        key: &KeyRecord,
+        grant_id: &str,
+    ) -> KmsResult<GrantRecord> {
+        self.store
+            .grants_of_key(&caller.region, &key.key_id)?
+            .into_iter()
+            .find(|g| g.grant_id == grant_id)
+            .ok_or_else(|| {
+                KmsError::NotFound(format!(
+                    "Grant {grant_id} does not exist on {}.",
+                    key_arn(caller, &key.key_id)
+                ))
+            })
+    }
+}
+
+fn page_of(
+    grants: Vec<GrantRecord>,
+    limit: Option<i64>,
+    marker: Option<&str>,
+) -> KmsResult<Page<GrantRecord>> {
+    let limit = paging::limit(limit, 50, 100)?;
+    let after = paging::after(marker)?;
+    let start = if after.is_empty() {
+        0
+    } else {
+        grants
+            .iter()
+            .position(|g| g.grant_id == after)
+            .map(|i| i + 1)
+            .ok_or_else(|| KmsError::InvalidMarker(format!("Invalid marker '{after}'")))?
+    };
+    let rest: Vec<GrantRecord> = grants.into_iter().skip(start).take(limit + 1).collect();
+    Ok(paging::page(rest, limit, |g| g.grant_id.as_str()))
+}

@@ -1,0 +1,134 @@
+//! Store side of grants.
+
+use super::{Store, StoreResult};
+use rusqlite::{OptionalExtension, Row, params};
+
+/// One grant on a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrantRecord {
+    /// Grant id (64 hex digits).
+    pub grant_id: String,
+    /// Region of the key.
+    pub region: String,
+    /// Key id.
+    pub key_id: String,
+    /// Optional name (idempotency of CreateGrant).
+    pub name: Option<String>,
+    /// Principal the grant lets in.
+    pub grantee: String,
+    /// Principal that may retire the grant.
+    pub retiring: Option<String>,
+    /// Operation names, e.g. `Encrypt`.
+    pub operations: Vec<String>,
+    /// Constraints as JSON (`{"EncryptionContextSubset": {...}}` or
+    /// `{"EncryptionContextEquals": {...}}`).
+    pub constraints: Option<String>,
+    /// Account that created the grant.
+    pub issuing_account: String,
+    /// Creation time, Unix ms.
+    pub creation_date: i64,
+    /// The grant token handed to the creator.
+    pub token: String,
+}
+
+const GRANT_COLUMNS: &str = "grant_id, region, key_id, name, grantee, retiring, operations, \
+     constraints, issuing_account, creation_date, token";
+
+impl Store {
+    /// Stores a new grant.
+    pub fn insert_grant(&self, grant: &GrantRecord) -> StoreResult<()> {
+        self.conn().execute(
+            &format!(
+                "INSERT INTO grants ({GRANT_COLUMNS}) VALUES \
+                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+            ),
+            params![
+                grant.grant_id,
+                grant.region,
+                grant.key_id,
+                grant.name,
+                grant.grantee,
+                grant.retiring,
+                grant.operations.join(","),
+                grant.constraints,
+                grant.issuing_account,
+                grant.creation_date,
+                grant.token
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Every grant on a key, oldest first.
+    pub fn grants_of_key(&self, region: &str, key_id: &str) -> StoreResult<Vec<GrantRecord>> {
+        self.query_grants(
+            &format!(
+                "SELECT {GRANT_COLUMNS} FROM grants WHERE region = ?1 AND key_id = ?2 \
+                 ORDER BY creation_date, grant_id"
+            ),
+            params![region, key_id],
+        )
+    }
+
+    /// Grants in a region that `retiring` may retire, oldest first.
+    pub fn grants_retirable_by(
+        &self,
+        region: &str,
+        retiring: &str,
+    ) -> StoreResult<Vec<GrantRecord>> {
+        self.query_grants(
+            &format!(
+                "SELECT {GRANT_COLUMNS} FROM grants WHERE region = ?1 AND retiring = ?2 \
+                 ORDER BY creation_date, grant_id"
+            ),
+            params![region, retiring],
+        )
+    }
+
+    /// The grant a token was issued for.
+    pub fn grant_by_token(&self, token: &str) -> StoreResult<Option<GrantRecord>> {
+        Ok(self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT {GRANT_COLUMNS} FROM grants WHERE token = ?1"
+            ))?
+            .query_row(params![token], grant_from_row)
+            .optional()?)
+    }
+
+    /// Deletes a grant; false if it did not exist.
+    pub fn delete_grant(&self, grant_id: &str) -> StoreResult<bool> {
+        Ok(self
+            .conn()
+            .execute("DELETE FROM grants WHERE grant_id = ?1", params![grant_id])?
+            == 1)
+    }
+
+    fn query_grants(
+        &self,
+        sql: &str,
+        args: impl rusqlite::Params,
+    ) -> StoreResult<Vec<GrantRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(args, grant_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+fn grant_from_row(row: &Row<'_>) -> rusqlite::Result<GrantRecord> {
+    let operations: String = row.get(6)?;
+    Ok(GrantRecord {
+        grant_id: row.get(0)?,
+        region: row.get(1)?,
+        key_id: row.get(2)?,
+        name: row.get(3)?,
+        grantee: row.get(4)?,
+        retiring: row.get(5)?,
+        operations: operations.split(',').map(str::to_string).collect(),
+        constraints: row.get(7)?,
+        issuing_account: row.get(8)?,
+        creation_date: row.get(9)?,
+        token: row.get(10)?,
+    })
+}

@@ -10,9 +10,14 @@ use lru::LruCache;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
+/// A key, by region and key id.
+type KeyName = (String, String);
+/// A policy's text and its parsed form.
+type ParsedPolicy = (String, Arc<Policy>);
+
 /// Parsed key policies, by key, kept while their text is unchanged.
 pub(super) struct PolicyCache {
-    entries: Mutex<LruCache<(String, String), (String, Arc<Policy>)>>,
+    entries: Mutex<LruCache<KeyName, ParsedPolicy>>,
 }
 
 impl PolicyCache {

@@ -43,11 +43,29 @@ impl Server {
         server
     }
 
+    /// Starts a server on a fresh data directory with `config` as its
+    /// configuration file (`trent serve --config`).
+    pub fn start_with_config(config: &str) -> Self {
+        let dir = TempDir::new().expect("temp dir");
+        let file = dir.path().join("trent.toml");
+        std::fs::write(&file, config).expect("write config");
+        let mut server = Self::launch(dir.path().join("data"), &[], Some(&file));
+        server._dir = Some(dir);
+        server
+    }
+
     /// Starts a server on `data` (created on first start if missing).
     pub fn start_in(data: PathBuf, env: &[(&str, &str)]) -> Self {
+        Self::launch(data, env, None)
+    }
+
+    fn launch(data: PathBuf, env: &[(&str, &str)], config: Option<&Path>) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_trent"));
-        cmd.arg("serve")
-            .env("TRENT_DATA_DIR", &data)
+        cmd.arg("serve");
+        if let Some(file) = config {
+            cmd.arg("--config").arg(file);
+        }
+        cmd.env("TRENT_DATA_DIR", &data)
             .env("TRENT_LISTEN", "127.0.0.1:0")
             .env("TRENT_JOB_INTERVAL_SECS", "1")
             .env("TRENT_SESSIONS_PER_REGION", "4")

@@ -1,0 +1,543 @@
+//! Who may do what: two principals in one account and one in another, key
+//! policies that allow and deny by action and by encryption context, and
+//! identity policies; grants that open access and revocations that close it.
+
+mod common;
+
+use aws_sdk_kms::Client;
+use aws_sdk_kms::primitives::Blob;
+use aws_sdk_kms::types::{GrantConstraints, GrantOperation, KeyState};
+use common::{Server, error_code};
+
+const A: &str = "111122223333";
+const B: &str = "444455556666";
+
+fn config() -> String {
+    format!(
+        r#"
+[[credentials]]
+access_key_id = "AKIAALICE0000000000A"
+secret_access_key = "alice-secret"
+principal = "arn:aws:iam::{A}:user/alice"
+
+[[credentials]]
+access_key_id = "AKIABOB00000000000AB"
+secret_access_key = "bob-secret"
+principal = "arn:aws:iam::{A}:user/bob"
+policy = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":["kms:Encrypt","kms:Decrypt","kms:DescribeKey","kms:ListKeys"],"Resource":"*"}}]}}'''
+
+[[credentials]]
+access_key_id = "AKIADAVE0000000000AD"
+secret_access_key = "dave-secret"
+principal = "arn:aws:iam::{A}:user/dave"
+policy = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"kms:ListKeys","Resource":"*"}}]}}'''
+
+[[credentials]]
+access_key_id = "AKIACAROL000000000BC"
+secret_access_key = "carol-secret"
+principal = "arn:aws:iam::{B}:user/carol"
+"#
+    )
+}
+
+struct People {
+    alice: Client,
+    bob: Client,
+    dave: Client,
+    carol: Client,
+}
+
+fn people(server: &Server) -> People {
+    People {
+        alice: server.client_as("us-east-1", "AKIAALICE0000000000A", "alice-secret"),
+        bob: server.client_as("us-east-1", "AKIABOB00000000000AB", "bob-secret"),
+        dave: server.client_as("us-east-1", "AKIADAVE0000000000AD", "dave-secret"),
+        carol: server.client_as("us-east-1", "AKIACAROL000000000BC", "carol-secret"),
+    }
+}
+
+/// Root of A may do everything (delegating to identity policies); carol of
+/// B may encrypt and decrypt only with dept=finance; bob may never decrypt.
+fn key_policy() -> String {
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+  {{"Sid":"Root","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{A}:root"}},"Action":"kms:*","Resource":"*"}},
+  {{"Sid":"Carol","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{B}:user/carol"}},
+    "Action":["kms:Encrypt","kms:Decrypt"],"Resource":"*",
+    "Condition":{{"StringEquals":{{"kms:EncryptionContext:dept":"finance"}}}}}},
+  {{"Sid":"NoBobDecrypt","Effect":"Deny","Principal":{{"AWS":"arn:aws:iam::{A}:user/bob"}},"Action":"kms:Decrypt","Resource":"*"}}
+]}}"#
+    )
+}
+
+async fn encrypt(client: &Client, key: &str, ctx: &[(&str, &str)]) -> Result<Vec<u8>, String> {
+    let mut req = client
+        .encrypt()
+        .key_id(key)
+        .plaintext(Blob::new(b"payroll".to_vec()));
+    for (k, v) in ctx {
+        req = req.encryption_context(*k, *v);
+    }
+    req.send()
+        .await
+        .map(|o| o.ciphertext_blob.unwrap().into_inner())
+        .map_err(|e| error_code(Err::<(), _>(e)))
+}
+
+async fn decrypt(
+    client: &Client,
+    key: &str,
+    blob: &[u8],
+    ctx: &[(&str, &str)],
+) -> Result<(), String> {
+    let mut req = client
+        .decrypt()
+        .key_id(key)
+        .ciphertext_blob(Blob::new(blob.to_vec()));
+    for (k, v) in ctx {
+        req = req.encryption_context(*k, *v);
+    }
+    req.send()
+        .await
+        .map(|o| assert_eq!(o.plaintext.unwrap().as_ref(), b"payroll"))
+        .map_err(|e| error_code(Err::<(), _>(e)))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn policies_allow_and_deny_by_principal_action_and_context() {
+    let server = Server::start_with_config(&config());
+    let p = people(&server);
+    let key = p
+        .alice
+        .create_key()
+        .policy(key_policy())
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    assert_eq!(key.aws_account_id.as_deref(), Some(A));
+    let arn = key.arn.unwrap();
+    let finance = [("dept", "finance")];
+
+    // alice: account root delegation, no identity policy: everything.
+    let blob = encrypt(&p.alice, &key.key_id, &finance).await.unwrap();
+    decrypt(&p.alice, &key.key_id, &blob, &finance)
+        .await
+        .unwrap();
+
+    // bob: identity policy allows Encrypt and Decrypt, the key policy denies Decrypt.
+    let bob_blob = encrypt(&p.bob, &key.key_id, &[]).await.unwrap();
+    assert_eq!(
+        decrypt(&p.bob, &key.key_id, &bob_blob, &[]).await,
+        Err("AccessDeniedException".into())
+    );
+    // bob may not create keys or schedule deletion (identity policy), and nothing changes.
+    assert_eq!(
+        error_code(p.bob.create_key().send().await),
+        "AccessDeniedException"
+    );
+    let refused = p
+        .bob
+        .schedule_key_deletion()
+        .key_id(&key.key_id)
+        .send()
+        .await;
+    let message = match refused {
+        Err(e) => {
+            use aws_sdk_kms::error::ProvideErrorMetadata;
+            let service = e.into_service_error();
+            assert_eq!(service.code(), Some("AccessDeniedException"));
+            service.message().unwrap_or_default().to_string()
+        }
+        Ok(_) => panic!("bob scheduled a deletion"),
+    };
+    assert!(
+        message.contains("arn:aws:iam::111122223333:user/bob"),
+        "{message}"
+    );
+    assert!(message.contains("kms:ScheduleKeyDeletion"), "{message}");
+    let state = p
+        .alice
+        .describe_key()
+        .key_id(&key.key_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        state.key_metadata.unwrap().key_state,
+        Some(KeyState::Enabled)
+    );
+    assert_eq!(
+        p.alice
+            .list_keys()
+            .send()
+            .await
+            .unwrap()
+            .keys
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // carol (another account): only by ARN, only with dept=finance.
+    assert_eq!(
+        encrypt(&p.carol, &key.key_id, &finance).await,
+        Err("NotFoundException".into())
+    );
+    let carol_blob = encrypt(&p.carol, &arn, &finance).await.unwrap();
+    decrypt(&p.carol, &arn, &carol_blob, &finance)
+        .await
+        .unwrap();
+    decrypt(&p.carol, &arn, &blob, &finance).await.unwrap();
+    assert_eq!(
+        encrypt(&p.carol, &arn, &[("dept", "hr")]).await,
+        Err("AccessDeniedException".into())
+    );
+    assert_eq!(
+        encrypt(&p.carol, &arn, &[]).await,
+        Err("AccessDeniedException".into())
+    );
+    // carol cannot describe or manage it, and it is not among her keys.
+    assert_eq!(
+        error_code(p.carol.describe_key().key_id(&arn).send().await),
+        "AccessDeniedException"
+    );
+    assert_eq!(
+        error_code(p.carol.disable_key().key_id(&arn).send().await),
+        "AccessDeniedException"
+    );
+    assert!(
+        p.carol
+            .list_keys()
+            .send()
+            .await
+            .unwrap()
+            .keys
+            .unwrap()
+            .is_empty()
+    );
+
+    // carol's own key is invisible to alice.
+    let carols = p
+        .carol
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    assert_eq!(carols.aws_account_id.as_deref(), Some(B));
+    assert_eq!(
+        error_code(p.alice.describe_key().key_id(&carols.key_id).send().await),
+        "NotFoundException"
+    );
+    assert_eq!(
+        error_code(
+            p.alice
+                .describe_key()
+                .key_id(carols.arn.unwrap())
+                .send()
+                .await
+        ),
+        "AccessDeniedException"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_grant_opens_access_and_revocation_closes_it() {
+    let server = Server::start_with_config(&config());
+    let p = people(&server);
+    let key = p
+        .alice
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let app = [("app", "ledger")];
+
+    // dave's identity policy allows only ListKeys.
+    assert_eq!(
+        encrypt(&p.dave, &key, &app).await,
+        Err("AccessDeniedException".into())
+    );
+
+    let grant = p
+        .alice
+        .create_grant()
+        .key_id(&key)
+        .grantee_principal(format!("arn:aws:iam::{A}:user/dave"))
+        .retiring_principal(format!("arn:aws:iam::{A}:user/alice"))
+        .operations(GrantOperation::Encrypt)
+        .operations(GrantOperation::Decrypt)
+        .constraints(
+            GrantConstraints::builder()
+                .encryption_context_subset("app", "ledger")
+                .build(),
+        )
+        .name("ledger-writer")
+        .send()
+        .await
+        .unwrap();
+    let (grant_id, token) = (grant.grant_id.unwrap(), grant.grant_token.unwrap());
+    assert_eq!(grant_id.len(), 64);
+
+    // The very next call works, with the grant token or without it.
+    let blob = p
+        .dave
+        .encrypt()
+        .key_id(&key)
+        .plaintext(Blob::new(b"payroll".to_vec()))
+        .encryption_context("app", "ledger")
+        .grant_tokens(&token)
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob
+        .unwrap()
+        .into_inner();
+    decrypt(&p.dave, &key, &blob, &app).await.unwrap();
+    // Outside the constraint, or another operation: refused.
+    assert_eq!(
+        encrypt(&p.dave, &key, &[("app", "other")]).await,
+        Err("AccessDeniedException".into())
+    );
+    assert_eq!(
+        error_code(p.dave.describe_key().key_id(&key).send().await),
+        "AccessDeniedException"
+    );
+
+    // The same named request returns the same grant.
+    let again = p
+        .alice
+        .create_grant()
+        .key_id(&key)
+        .grantee_principal(format!("arn:aws:iam::{A}:user/dave"))
+        .retiring_principal(format!("arn:aws:iam::{A}:user/alice"))
+        .operations(GrantOperation::Decrypt)
+        .operations(GrantOperation::Encrypt)
+        .constraints(
+            GrantConstraints::builder()
+                .encryption_context_subset("app", "ledger")
+                .build(),
+        )
+        .name("ledger-writer")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.grant_id.as_deref(), Some(grant_id.as_str()));
+
+    let listed = p.alice.list_grants().key_id(&key).send().await.unwrap();
+    let grants = listed.grants.unwrap();
+    assert_eq!(grants.len(), 1);
+    assert_eq!(
+        grants[0].grantee_principal.as_deref(),
+        Some(format!("arn:aws:iam::{A}:user/dave").as_str())
+    );
+    assert_eq!(grants[0].name.as_deref(), Some("ledger-writer"));
+    assert_eq!(
+        grants[0]
+            .constraints
+            .as_ref()
+            .and_then(|c| c.encryption_context_subset.as_ref())
+            .and_then(|s| s.get("app"))
+            .map(String::as_str),
+        Some("ledger")
+    );
+    let retirable = p
+        .alice
+        .list_retirable_grants()
+        .retiring_principal(format!("arn:aws:iam::{A}:user/alice"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retirable.grants.unwrap().len(), 1);
+
+    // Revocation closes it at once.
+    p.alice
+        .revoke_grant()
+        .key_id(&key)
+        .grant_id(&grant_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        encrypt(&p.dave, &key, &app).await,
+        Err("AccessDeniedException".into())
+    );
+    assert_eq!(
+        decrypt(&p.dave, &key, &blob, &app).await,
+        Err("AccessDeniedException".into())
+    );
+    assert_eq!(
+        error_code(
+            p.alice
+                .revoke_grant()
+                .key_id(&key)
+                .grant_id(&grant_id)
+                .send()
+                .await
+        ),
+        "NotFoundException"
+    );
+    assert_eq!(
+        error_code(
+            p.alice
+                .revoke_grant()
+                .key_id(&key)
+                .grant_id("nope")
+                .send()
+                .await
+        ),
+        "InvalidGrantIdException"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn grants_are_retired_by_their_retiring_principal_only() {
+    let server = Server::start_with_config(&config());
+    let p = people(&server);
+    let key = p
+        .alice
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let grant = p
+        .alice
+        .create_grant()
+        .key_id(&key)
+        .grantee_principal(format!("arn:aws:iam::{A}:user/dave"))
+        .retiring_principal(format!("arn:aws:iam::{B}:user/carol"))
+        .operations(GrantOperation::Encrypt)
+        .send()
+        .await
+        .unwrap();
+    let token = grant.grant_token.unwrap();
+    assert!(encrypt(&p.dave, &key, &[]).await.is_ok());
+    // dave (grantee without RetireGrant) may not retire it.
+    assert_eq!(
+        error_code(p.dave.retire_grant().grant_token(&token).send().await),
+        "AccessDeniedException"
+    );
+    p.carol
+        .retire_grant()
+        .grant_token(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        encrypt(&p.dave, &key, &[]).await,
+        Err("AccessDeniedException".into())
+    );
+    assert_eq!(
+        error_code(p.carol.retire_grant().grant_token(&token).send().await),
+        "InvalidGrantTokenException"
+    );
+
+    // Invalid grant requests.
+    let no_ops = p
+        .alice
+        .create_grant()
+        .key_id(&key)
+        .grantee_principal(format!("arn:aws:iam::{A}:user/dave"))
+        .send()
+        .await;
+    assert_eq!(error_code(no_ops), "ValidationException");
+    let bad_grantee = p
+        .alice
+        .create_grant()
+        .key_id(&key)
+        .grantee_principal("dave")
+        .operations(GrantOperation::Encrypt)
+        .send()
+        .await;
+    assert_eq!(error_code(bad_grantee), "InvalidArnException");
+    let constrained_describe = p
+        .alice
+        .create_grant()
+        .key_id(&key)
+        .grantee_principal(format!("arn:aws:iam::{A}:user/dave"))
+        .operations(GrantOperation::DescribeKey)
+        .constraints(
+            GrantConstraints::builder()
+                .encryption_context_equals("a", "b")
+                .build(),
+        )
+        .send()
+        .await;
+    assert_eq!(error_code(constrained_describe), "ValidationException");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn put_key_policy_validates_and_keeps_the_owner_in() {
+    let server = Server::start_with_config(&config());
+    let p = people(&server);
+    let key = p
+        .alice
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    for bad in [
+        "not json",
+        r#"{"Version":"2012-10-17"}"#,
+        r#"{"Statement":[{"Effect":"Maybe","Principal":"*","Action":"kms:*","Resource":"*"}]}"#,
+        r#"{"Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#,
+    ] {
+        let out = p
+            .alice
+            .put_key_policy()
+            .key_id(&key)
+            .policy(bad)
+            .send()
+            .await;
+        assert_eq!(error_code(out), "MalformedPolicyDocumentException", "{bad}");
+    }
+    // A policy that would lock alice's account out is refused...
+    let lockout = format!(
+        r#"{{"Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{A}:user/bob"}},"Action":"kms:*","Resource":"*"}}]}}"#
+    );
+    let out = p
+        .alice
+        .put_key_policy()
+        .key_id(&key)
+        .policy(&lockout)
+        .send()
+        .await;
+    assert_eq!(error_code(out), "MalformedPolicyDocumentException");
+    let policy = p
+        .alice
+        .get_key_policy()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap();
+    assert!(policy.contains(":root"), "the policy changed: {policy}");
+    // ...unless the caller bypasses the check; then alice is locked out for real.
+    p.alice
+        .put_key_policy()
+        .key_id(&key)
+        .policy(&lockout)
+        .bypass_policy_lockout_safety_check(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(p.alice.get_key_policy().key_id(&key).send().await),
+        "AccessDeniedException"
+    );
+    // bob (named in the policy) still describes it.
+    assert!(p.bob.describe_key().key_id(&key).send().await.is_ok());
+}

@@ -40,6 +40,8 @@ pub struct Config {
     pub dev_regions: Vec<String>,
     /// PKCS#11 module used for dev-mode tokens.
     pub softhsm_module: PathBuf,
+    /// The audit trail file; `<data_dir>/audit.log` when absent.
+    pub audit_log: Option<PathBuf>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// PKCS#11 worker sessions per region.
@@ -125,6 +127,7 @@ impl Default for Config {
             regions: Vec::new(),
             dev_regions: vec!["us-east-1".into(), "us-west-2".into()],
             softhsm_module: PathBuf::from(SOFTHSM_MODULE),
+            audit_log: None,
             max_body_bytes: 256 * 1024,
             sessions_per_region: 8,
             key_cache_capacity: 10_000,

@@ -2,6 +2,7 @@
 //! then serves the dialects and runs background jobs.
 
 use crate::api;
+use crate::audit::AuditLog;
 use crate::auth::Authenticator;
 use crate::auth::credentials::from_shared_file;
 use crate::config::{Config, TlsConfig};
@@ -23,6 +24,8 @@ pub struct AppState {
     pub kms: Kms,
     /// Verifies AWS SigV4 signatures.
     pub authenticator: Authenticator,
+    /// The audit trail.
+    pub audit: AuditLog,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
 }
@@ -39,6 +42,9 @@ pub enum StartError {
     /// The database could not be opened.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// The audit trail could not be opened.
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
     /// The credentials are misconfigured.
     #[error(transparent)]
     Credentials(#[from] crate::auth::credentials::CredentialError),
@@ -101,9 +107,15 @@ pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
         config.credentials.clone()
     };
     let authenticator = Authenticator::new("kms", &credentials)?;
+    let audit_path = config
+        .audit_log
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("audit.log"));
+    let audit = AuditLog::open(&audit_path)?;
     Ok(Arc::new(AppState {
         kms,
         authenticator,
+        audit,
         max_body_bytes: config.max_body_bytes,
     }))
 }

@@ -72,6 +72,15 @@ fn parse_credential(credential: &str) -> Result<(String, String, String, String)
     }
 }
 
+/// The access key id in an Authorization header, if it names one.
+pub fn access_key_id(authorization: &str) -> Option<&str> {
+    let start = authorization.find("Credential=")? + "Credential=".len();
+    authorization[start..]
+        .split('/')
+        .next()
+        .filter(|k| !k.is_empty())
+}
+
 /// Parses the Authorization header form; `amz_date` comes from X-Amz-Date.
 pub fn parse_header(authorization: &str, amz_date: Option<&str>) -> Result<Signature, AuthError> {
     let rest = authorization

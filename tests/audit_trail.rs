@@ -1,0 +1,178 @@
+//! The audit trail: every request, allowed or refused, leaves one chained
+//! line without plaintext, ciphertext or key material.
+
+mod common;
+
+use aws_sdk_kms::primitives::Blob;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use common::{Server, error_code};
+use serde_json::Value;
+use std::process::Command;
+
+fn lines(server: &Server) -> Vec<Value> {
+    std::fs::read_to_string(server.data_dir().join("audit.log"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn verify(path: &std::path::Path) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_trent"))
+        .args(["audit", "verify"])
+        .arg(path)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_call_is_recorded_without_secrets_and_the_chain_verifies() {
+    let server = Server::start();
+    let kms = server.client("us-east-1");
+    let plaintext = b"SECRET-PLAINTEXT-4711".to_vec();
+
+    let key = kms
+        .create_key()
+        .description("audited")
+        .send()
+        .await
+        .unwrap();
+    let arn = key.key_metadata.unwrap().arn.unwrap();
+    let encrypted = kms
+        .encrypt()
+        .key_id(&arn)
+        .plaintext(Blob::new(plaintext.clone()))
+        .encryption_context("purpose", "audit")
+        .send()
+        .await
+        .unwrap();
+    let blob = encrypted.ciphertext_blob.unwrap().into_inner();
+    let decrypted = kms
+        .decrypt()
+        .ciphertext_blob(Blob::new(blob.clone()))
+        .encryption_context("purpose", "audit")
+        .send()
+        .await
+        .unwrap();
+    let data_key = kms
+        .generate_data_key()
+        .key_id(&arn)
+        .number_of_bytes(32)
+        .send()
+        .await
+        .unwrap();
+    // Refused calls: a wrong context, an unknown key, a wrong secret, no signature.
+    let wrong = kms
+        .decrypt()
+        .ciphertext_blob(Blob::new(blob.clone()))
+        .send()
+        .await;
+    assert_eq!(error_code(wrong), "InvalidCiphertextException");
+    let (access_key, _) = server.credentials();
+    let forged = server.client_as("us-east-1", &access_key, "wrong");
+    assert_eq!(
+        error_code(forged.list_keys().send().await),
+        "InvalidSignatureException"
+    );
+    let (status, _) = server.raw("/", &[("X-Amz-Target", "TrentService.ListKeys")], b"{}");
+    assert_eq!(status, 403);
+
+    let records = lines(&server);
+    let ops: Vec<&str> = records
+        .iter()
+        .map(|r| r["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ops,
+        vec![
+            "CreateKey",
+            "Encrypt",
+            "Decrypt",
+            "GenerateDataKey",
+            "Decrypt",
+            "ListKeys",
+            "ListKeys"
+        ]
+    );
+    let errors: Vec<Option<&str>> = records.iter().map(|r| r["error_code"].as_str()).collect();
+    assert_eq!(
+        errors,
+        vec![
+            None,
+            None,
+            None,
+            None,
+            Some("InvalidCiphertextException"),
+            Some("InvalidSignatureException"),
+            Some("MissingAuthenticationTokenException")
+        ]
+    );
+    let root = "arn:aws:iam::111122223333:root";
+    for r in &records[..5] {
+        assert_eq!(r["principal"], root, "{r}");
+        assert_eq!(r["access_key_id"], access_key.as_str(), "{r}");
+        assert_eq!(r["region"], "us-east-1", "{r}");
+        assert!(
+            r["source_address"]
+                .as_str()
+                .unwrap()
+                .starts_with("127.0.0.1:")
+        );
+        assert_eq!(r["dialect"], "aws");
+        assert!(r["request_id"].as_str().unwrap().len() >= 32);
+    }
+    for r in &records[..4] {
+        assert_eq!(r["key_arns"], serde_json::json!([arn]), "{r}");
+    }
+    assert_eq!(
+        records[1]["parameters"]["EncryptionContext"]["purpose"],
+        "audit"
+    );
+    assert_eq!(records[1]["parameters"]["Plaintext"], "<redacted>");
+    assert_eq!(records[2]["parameters"]["CiphertextBlob"], "<redacted>");
+    assert_eq!(records[5]["access_key_id"], access_key.as_str());
+    assert!(records[5]["principal"].is_null());
+
+    // Nothing secret is in the file, in any encoding.
+    let text = std::fs::read_to_string(server.data_dir().join("audit.log")).unwrap();
+    let secrets = [
+        STANDARD.encode(&plaintext),
+        STANDARD.encode(&blob),
+        STANDARD.encode(decrypted.plaintext.unwrap().as_ref()),
+        STANDARD.encode(data_key.plaintext.unwrap().as_ref()),
+        STANDARD.encode(data_key.ciphertext_blob.unwrap().as_ref()),
+        "SECRET-PLAINTEXT".to_string(),
+    ];
+    for secret in secrets {
+        assert!(!text.contains(&secret), "the audit log contains {secret}");
+    }
+
+    // The chain verifies, and an edited line is found.
+    let path = server.data_dir().join("audit.log");
+    let (ok, out) = verify(&path);
+    assert!(ok, "{out}");
+    assert!(out.contains("OK: 7 lines"), "{out}");
+    let copy = server.data_dir().join("audit-edited.log");
+    std::fs::write(&copy, text.replacen("\"audited\"", "\"innocent\"", 1)).unwrap();
+    let (ok, out) = verify(&copy);
+    assert!(!ok);
+    assert!(out.contains("BROKEN at line 2"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_chain_continues_across_restarts() {
+    let server = Server::start();
+    server.client("us-east-1").list_keys().send().await.unwrap();
+    let server = Server::restart(server.stop());
+    server.client("us-west-2").list_keys().send().await.unwrap();
+    let records = lines(&server);
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[1]["region"], "us-west-2");
+    let (ok, out) = verify(&server.data_dir().join("audit.log"));
+    assert!(ok, "{out}");
+}

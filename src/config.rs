@@ -48,6 +48,11 @@ pub struct Config {
     pub sessions_per_region: usize,
     /// Unwrapped backing keys kept as session objects, per region.
     pub key_cache_capacity: usize,
+    /// Key records and wrapped materials kept in memory.
+    pub metadata_cache_capacity: usize,
+    /// How long a cached key record is trusted (bounds how long a change made
+    /// by another node sharing the database goes unseen); 0 disables it.
+    pub metadata_cache_ttl_ms: u64,
     /// How often background jobs look for keys due for deletion or rotation.
     pub job_interval_secs: u64,
     /// Most on-demand rotations (RotateKeyOnDemand) one key may have.
@@ -131,6 +136,8 @@ impl Default for Config {
             max_body_bytes: 256 * 1024,
             sessions_per_region: 8,
             key_cache_capacity: 10_000,
+            metadata_cache_capacity: 100_000,
+            metadata_cache_ttl_ms: 1_000,
             job_interval_secs: 5,
             on_demand_rotation_limit: 10,
         }

@@ -87,7 +87,11 @@ pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
         .map_err(fail)?;
         regions.insert(plan.name.clone(), hsm);
     }
-    let store = Store::open(&config.data_dir.join("trent.db"))?;
+    let store = Store::open(
+        &config.data_dir.join("trent.db"),
+        config.metadata_cache_capacity,
+        Duration::from_millis(config.metadata_cache_ttl_ms),
+    )?;
     let kms = Kms::new(
         regions,
         store,

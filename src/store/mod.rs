@@ -1,6 +1,7 @@
 //! Metadata store: the only module that touches SQL. SQLite is the embedded
 //! default; the SQL is kept portable so a PostgreSQL back end can share it.
 
+mod cache;
 mod grants;
 mod migrate;
 mod multi_region;
@@ -16,6 +17,7 @@ pub use rotation::RotationCommit;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 /// Store failures.
 #[derive(Debug, thiserror::Error)]
@@ -34,9 +36,10 @@ pub enum StoreError {
 /// Result type of store calls.
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// The metadata database.
+/// The metadata database, with in-memory copies of what the hot path reads.
 pub struct Store {
     conn: Mutex<Connection>,
+    cache: cache::MetadataCache,
 }
 
 const KEY_COLUMNS: &str = "region, key_id, account_id, description, key_state, key_spec, \
@@ -47,7 +50,9 @@ const MATERIAL_COLUMNS: &str = "material_id, wrapped, creation_date, rotation_ty
 
 impl Store {
     /// Opens (creating if needed) the SQLite database at `path`.
-    pub fn open(path: &Path) -> StoreResult<Self> {
+    /// Key records are cached for at most `cache_ttl` (zero disables the
+    /// record cache); at most `cache_capacity` keys and materials are kept.
+    pub fn open(path: &Path, cache_capacity: usize, cache_ttl: Duration) -> StoreResult<Self> {
         create_private_file(path)?;
         let mut conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -56,6 +61,7 @@ impl Store {
         migrate::migrate(&mut conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            cache: cache::MetadataCache::new(cache_capacity, cache_ttl),
         })
     }
 
@@ -84,18 +90,27 @@ impl Store {
         insert_material(&tx, &key.region, &key.key_id, material)?;
         insert_tags(&tx, &key.region, &key.key_id, tags)?;
         tx.commit()?;
+        self.cache.forget_key(&key.key_id);
         Ok(())
     }
 
     /// One key's metadata.
     pub fn key(&self, region: &str, key_id: &str) -> StoreResult<Option<KeyRecord>> {
-        Ok(self
+        if let Some(record) = self.cache.key(region, key_id) {
+            return Ok(Some(record));
+        }
+        let generation = self.cache.generation();
+        let record = self
             .conn()
             .prepare_cached(&format!(
                 "SELECT {KEY_COLUMNS} FROM kms_keys WHERE region = ?1 AND key_id = ?2"
             ))?
             .query_row(params![region, key_id], key_from_row)
-            .optional()?)
+            .optional()?;
+        if let Some(record) = &record {
+            self.cache.put_key(generation, record);
+        }
+        Ok(record)
     }
 
     /// One wrapped material of a key.
@@ -105,14 +120,21 @@ impl Store {
         key_id: &str,
         material_id: &str,
     ) -> StoreResult<Option<MaterialRecord>> {
-        Ok(self
+        if let Some(material) = self.cache.material(region, key_id, material_id) {
+            return Ok(Some(material));
+        }
+        let material = self
             .conn()
             .prepare_cached(&format!(
                 "SELECT {MATERIAL_COLUMNS} FROM key_materials \
                  WHERE region = ?1 AND key_id = ?2 AND material_id = ?3"
             ))?
             .query_row(params![region, key_id, material_id], material_from_row)
-            .optional()?)
+            .optional()?;
+        if let Some(material) = &material {
+            self.cache.put_material(region, key_id, material);
+        }
+        Ok(material)
     }
 
     /// Every material of a key, oldest first.
@@ -162,6 +184,7 @@ impl Store {
                 key.policy
             ],
         )?;
+        self.cache.forget_key(&key.key_id);
         Ok(changed == 1)
     }
 
@@ -201,6 +224,7 @@ impl Store {
             )?;
         }
         tx.commit()?;
+        self.cache.forget_key(key_id);
         Ok(claimed == 1)
     }
 

@@ -62,6 +62,7 @@ impl Store {
         }
         insert_tags(&tx, &replica.region, &replica.key_id, tags)?;
         tx.commit()?;
+        self.cache.forget_key(&replica.key_id);
         Ok(true)
     }
 
@@ -84,6 +85,7 @@ impl Store {
             params![key_id, from, to],
         )?;
         tx.commit()?;
+        self.cache.forget_key(key_id);
         Ok(true)
     }
 
@@ -112,18 +114,23 @@ impl Store {
             params![key_id],
         )?;
         tx.commit()?;
+        self.cache.forget_key(key_id);
         Ok(done == 1)
     }
 
     /// Primaries waiting for their replicas to be deleted whose replicas are
     /// all gone: they start their own waiting period, ending at `now + window`.
     pub fn start_primary_deletions(&self, now: i64) -> StoreResult<usize> {
-        Ok(self.conn().execute(
+        let started = self.conn().execute(
             "UPDATE kms_keys SET key_state = 'PendingDeletion', \
              deletion_date = ?1 + pending_window_days * 86400000 \
              WHERE key_state = 'PendingReplicaDeletion' \
              AND (SELECT COUNT(*) FROM kms_keys o WHERE o.key_id = kms_keys.key_id) = 1",
             params![now],
-        )?)
+        )?;
+        if started > 0 {
+            self.cache.forget_all_keys();
+        }
+        Ok(started)
     }
 }

@@ -70,6 +70,7 @@ impl Store {
             insert_material(&tx, region, rotation.key_id, material)?;
         }
         tx.commit()?;
+        self.cache.forget_key(rotation.key_id);
         Ok(true)
     }
 
@@ -85,6 +86,7 @@ impl Store {
              WHERE key_id = ?1",
             params![key_id, period_days, next_rotation_date],
         )?;
+        self.cache.forget_key(key_id);
         Ok(())
     }
 

@@ -10,8 +10,9 @@ pub use error::AwsError;
 pub use ops::OPERATIONS;
 
 use crate::auth::sigv4::{self, SignedRequest};
+use crate::kms::{Caller, KmsError};
 use crate::server::AppState;
-use axum::body::{Body, to_bytes};
+use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -35,39 +36,57 @@ pub async fn handle(
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, body) = request.into_parts();
     let mut trail = Trail::default();
-    let result = serve(app.clone(), &parts, body, &mut trail).await;
-    let error_code = result.as_ref().err().map(|e| e.kind().0.to_string());
-    let mut response = match result {
-        Ok(value) => {
-            trail.note_response(&value);
+    let prepared = prepare(&app, &parts, body, &mut trail).await;
+    let id = request_id.clone();
+    // One trip to the blocking pool runs the operation (PKCS#11 and SQLite
+    // block) and writes its audit line before the response leaves.
+    let finished = tokio::task::spawn_blocking(move || {
+        let result = prepared.and_then(|p| {
+            trail.note_request(&p.caller);
+            ops::dispatch(&app.kms, &p.caller, p.op, &p.body)
+        });
+        let error_code = result.as_ref().err().map(|e| e.kind().0.to_string());
+        if let Ok(value) = &result {
+            trail.note_response(value);
+        }
+        let record = trail.into_record(arrived, &id, peer, error_code);
+        app.audit.append(&record).map(|()| result)
+    })
+    .await;
+    let mut response = match finished {
+        Ok(Ok(Ok(value))) => {
             let mut r = value.to_string().into_response();
             r.headers_mut()
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
             r
         }
-        Err(e) => e.into_response(),
+        Ok(Ok(Err(e))) => e.into_response(),
+        failed => {
+            tracing::error!(?failed, "request or audit trail write failed");
+            AwsError::Kms(KmsError::Internal("request or audit write failed".into()))
+                .into_response()
+        }
     };
-    let record = trail.into_record(arrived, &request_id, peer, error_code);
-    let write = tokio::task::spawn_blocking(move || app.audit.append(&record)).await;
-    if !matches!(write, Ok(Ok(()))) {
-        tracing::error!(?write, "audit trail write failed; refusing the response");
-        return AwsError::Kms(crate::kms::KmsError::Internal(
-            "audit trail write failed".into(),
-        ))
-        .into_response();
-    }
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-amzn-RequestId", v);
     }
     response
 }
 
-async fn serve(
-    app: Arc<AppState>,
+/// An authenticated request, ready to run.
+struct Prepared {
+    caller: Caller,
+    op: &'static str,
+    body: Bytes,
+}
+
+/// Reads the body within its limit, authenticates, and names the operation.
+async fn prepare(
+    app: &AppState,
     parts: &Parts,
     body: Body,
     trail: &mut Trail,
-) -> Result<serde_json::Value, AwsError> {
+) -> Result<Prepared, AwsError> {
     let headers = &parts.headers;
     trail.operation = headers
         .get("x-amz-target")
@@ -89,7 +108,7 @@ async fn serve(
     let body = to_bytes(body, app.max_body_bytes)
         .await
         .map_err(|_| AwsError::TooLarge(app.max_body_bytes))?;
-    trail.parameters = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    trail.body = body.clone();
     // HTTP/2 carries the host as the :authority pseudo-header, in the URI.
     let authority = parts.uri.authority().map(|a| a.as_str());
     let header_values = |name: &str| -> Vec<&str> {
@@ -118,10 +137,7 @@ async fn serve(
     trail.access_key_id = Some(who.principal.access_key_id.clone());
     let op = operation(headers)?;
     let caller = app.kms.caller(Some(&who.region), &who.principal)?;
-    trail.note_request(&caller);
-    let task = tokio::task::spawn_blocking(move || ops::dispatch(&app.kms, &caller, op, &body));
-    task.await
-        .map_err(|e| AwsError::Kms(crate::kms::KmsError::Internal(format!("task failed: {e}"))))?
+    Ok(Prepared { caller, op, body })
 }
 
 /// The operation named by `X-Amz-Target`, if this service has it.

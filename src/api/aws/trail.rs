@@ -3,6 +3,7 @@
 
 use crate::audit::{AuditRecord, redact, timestamp};
 use crate::kms::{Caller, alias_arn, key_arn};
+use axum::body::Bytes;
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::SystemTime;
@@ -21,27 +22,19 @@ pub struct Trail {
     pub principal: Option<String>,
     /// Access key id the request was signed with.
     pub access_key_id: Option<String>,
-    /// The request body as JSON (redacted when recorded).
-    pub parameters: Value,
-    /// Keys involved.
+    /// The request body (recorded as redacted JSON).
+    pub body: Bytes,
+    /// Keys named by the response.
     key_arns: Vec<String>,
+    /// The authenticated caller.
+    caller: Option<Caller>,
 }
 
 impl Trail {
-    /// Notes the keys the request names, as ARNs in the caller's region.
+    /// Notes who called, so the keys the request names can be recorded as
+    /// ARNs in the caller's region and account.
     pub fn note_request(&mut self, caller: &Caller) {
-        for field in KEY_FIELDS {
-            if let Some(reference) = self.parameters.get(field).and_then(Value::as_str) {
-                let arn = if reference.starts_with("arn:") {
-                    reference.to_string()
-                } else if reference.starts_with("alias/") {
-                    alias_arn(caller, reference)
-                } else {
-                    key_arn(caller, reference)
-                };
-                self.add(arn);
-            }
-        }
+        self.caller = Some(caller.clone());
     }
 
     /// Notes the key ARNs a successful response names.
@@ -75,6 +68,29 @@ impl Trail {
         peer: SocketAddr,
         error_code: Option<String>,
     ) -> AuditRecord {
+        let parameters: Value = serde_json::from_slice(&self.body).unwrap_or(Value::Null);
+        let mut key_arns: Vec<String> = Vec::new();
+        if let Some(caller) = &self.caller {
+            for field in KEY_FIELDS {
+                if let Some(reference) = parameters.get(field).and_then(Value::as_str) {
+                    let arn = if reference.starts_with("arn:") {
+                        reference.to_string()
+                    } else if reference.starts_with("alias/") {
+                        alias_arn(caller, reference)
+                    } else {
+                        key_arn(caller, reference)
+                    };
+                    if !key_arns.contains(&arn) {
+                        key_arns.push(arn);
+                    }
+                }
+            }
+        }
+        for arn in self.key_arns {
+            if !key_arns.contains(&arn) {
+                key_arns.push(arn);
+            }
+        }
         AuditRecord {
             time: timestamp(arrived),
             request_id: request_id.to_string(),
@@ -84,8 +100,8 @@ impl Trail {
             principal: self.principal,
             access_key_id: self.access_key_id,
             source_address: Some(peer.to_string()),
-            key_arns: self.key_arns,
-            parameters: redact(self.parameters),
+            key_arns,
+            parameters: redact(parameters),
             error_code,
         }
     }

@@ -390,15 +390,5 @@ fn page_of(
 ) -> KmsResult<Page<GrantRecord>> {
     let limit = paging::limit(limit, 50, 100)?;
     let after = paging::after(marker)?;
-    let start = if after.is_empty() {
-        0
-    } else {
-        grants
-            .iter()
-            .position(|g| g.grant_id == after)
-            .map(|i| i + 1)
-            .ok_or_else(|| KmsError::InvalidMarker(format!("Invalid marker '{after}'")))?
-    };
-    let rest: Vec<GrantRecord> = grants.into_iter().skip(start).take(limit + 1).collect();
-    Ok(paging::page(rest, limit, |g| g.grant_id.as_str()))
+    paging::page_in_order(grants, limit, &after, |g| g.grant_id.as_str())
 }

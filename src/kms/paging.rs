@@ -55,3 +55,24 @@ pub(super) fn page<T>(mut items: Vec<T>, limit: usize, sort_key: impl Fn(&T) -> 
     };
     Page { items, next_marker }
 }
+
+/// Pages an in-memory list in its own order: the marker names the last item
+/// of the previous page by `id`.
+pub(super) fn page_in_order<T>(
+    items: Vec<T>,
+    limit: usize,
+    after: &str,
+    id: impl Fn(&T) -> &str,
+) -> KmsResult<Page<T>> {
+    let start = if after.is_empty() {
+        0
+    } else {
+        items
+            .iter()
+            .position(|item| id(item) == after)
+            .map(|i| i + 1)
+            .ok_or_else(|| KmsError::InvalidMarker(format!("Invalid marker '{after}'")))?
+    };
+    let rest: Vec<T> = items.into_iter().skip(start).take(limit + 1).collect();
+    Ok(page(rest, limit, id))
+}

@@ -206,19 +206,7 @@ impl Kms {
                 material: m,
             })
             .collect();
-        let start = if after.is_empty() {
-            0
-        } else {
-            entries
-                .iter()
-                .position(|e| e.material.material_id == after)
-                .map(|i| i + 1)
-                .ok_or_else(|| KmsError::InvalidMarker(format!("Invalid marker '{after}'")))?
-        };
-        let rest: Vec<MaterialEntry> = entries.into_iter().skip(start).take(limit + 1).collect();
-        Ok(paging::page(rest, limit, |e| {
-            e.material.material_id.as_str()
-        }))
+        paging::page_in_order(entries, limit, &after, |e| e.material.material_id.as_str())
     }
 
     /// Makes new material in the key's token, carries it to every other copy

@@ -269,3 +269,41 @@ async fn credentials_for_another_service_are_refused() {
     let reply = send(&server, &retargeted, &[]);
     assert_refused(&server, reply, "InvalidSignatureException");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_declared_payload_hash_must_match_the_body() {
+    use sha2::{Digest, Sha256};
+    let server = Server::start();
+    let (key, secret) = server.credentials();
+    let original = br#"{"Description":"signed"}"#;
+    let hash = hex::encode(Sha256::digest(original));
+    let headers = [TARGET, JSON, ("x-amz-content-sha256", hash.as_str())];
+    let signature = sign_request(
+        &server,
+        &Signing::new("us-east-1", &key, &secret),
+        &headers,
+        original,
+    );
+    let mut all: Vec<(&str, &str)> = headers.to_vec();
+    all.extend(signature.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    // The signed body passes; a substituted one does not.
+    let (status, text) = server.raw("/", &all, original);
+    assert_eq!(status, 200, "{text}");
+    let (status, text) = server.raw("/", &all, br#"{"Description":"forged"}"#);
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("InvalidSignatureException"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_target_must_be_signed() {
+    let server = Server::start();
+    let (key, secret) = server.credentials();
+    let signature = sign_request(
+        &server,
+        &Signing::new("us-east-1", &key, &secret),
+        &[JSON],
+        b"{}",
+    );
+    let reply = send(&server, &signature, &[]);
+    assert_refused(&server, reply, "IncompleteSignatureException");
+}

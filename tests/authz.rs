@@ -459,20 +459,28 @@ async fn grants_are_retired_by_their_retiring_principal_only() {
         .send()
         .await;
     assert_eq!(error_code(bad_grantee), "InvalidArnException");
-    let constrained_describe = p
-        .alice
+    // Constraints bind only operations that take an encryption context:
+    // a constrained grant still lets its grantee describe the key.
+    p.alice
         .create_grant()
         .key_id(&key)
         .grantee_principal(format!("arn:aws:iam::{A}:user/dave"))
         .operations(GrantOperation::DescribeKey)
+        .operations(GrantOperation::Encrypt)
         .constraints(
             GrantConstraints::builder()
                 .encryption_context_equals("a", "b")
                 .build(),
         )
         .send()
-        .await;
-    assert_eq!(error_code(constrained_describe), "ValidationException");
+        .await
+        .unwrap();
+    assert!(p.dave.describe_key().key_id(&key).send().await.is_ok());
+    assert_eq!(
+        encrypt(&p.dave, &key, &[]).await,
+        Err("AccessDeniedException".into())
+    );
+    assert!(encrypt(&p.dave, &key, &[("a", "b")]).await.is_ok());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -540,4 +548,47 @@ async fn put_key_policy_validates_and_keeps_the_owner_in() {
     );
     // bob (named in the policy) still describes it.
     assert!(p.bob.describe_key().key_id(&key).send().await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_grantee_passes_on_no_more_than_it_holds() {
+    let server = Server::start_with_config(&config());
+    let p = people(&server);
+    let key = p
+        .alice
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    p.alice
+        .create_grant()
+        .key_id(&key)
+        .grantee_principal(format!("arn:aws:iam::{A}:user/dave"))
+        .operations(GrantOperation::CreateGrant)
+        .operations(GrantOperation::Encrypt)
+        .send()
+        .await
+        .unwrap();
+    let to_bob = |op: GrantOperation| {
+        p.dave
+            .create_grant()
+            .key_id(&key)
+            .grantee_principal(format!("arn:aws:iam::{A}:user/bob"))
+            .operations(op)
+            .send()
+    };
+    assert!(to_bob(GrantOperation::Encrypt).await.is_ok());
+    assert_eq!(
+        error_code(to_bob(GrantOperation::Decrypt).await),
+        "AccessDeniedException"
+    );
+    assert_eq!(
+        error_code(to_bob(GrantOperation::RetireGrant).await),
+        "AccessDeniedException"
+    );
+    let grants = p.alice.list_grants().key_id(&key).send().await.unwrap();
+    assert_eq!(grants.grants.unwrap().len(), 2);
 }

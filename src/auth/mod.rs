@@ -133,6 +133,13 @@ impl Authenticator {
                 "SignedHeaders must include the x-amz-date header.".into(),
             ));
         }
+        if !(request.headers)("x-amz-target").is_empty()
+            && !signature.signed_headers.iter().any(|h| h == "x-amz-target")
+        {
+            return Err(AuthError::Incomplete(
+                "SignedHeaders must include the x-amz-target header.".into(),
+            ));
+        }
         let credential = self
             .credentials
             .get(&signature.access_key_id)

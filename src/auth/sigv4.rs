@@ -242,10 +242,9 @@ pub fn canonical_request(request: &SignedRequest<'_>, signature: &Signature) -> 
         headers.push_str(&values.join(","));
         headers.push('\n');
     }
-    let payload_hash = (request.headers)("x-amz-content-sha256")
-        .first()
-        .map(|v| v.to_string())
-        .unwrap_or_else(|| hex::encode(Sha256::digest(request.body)));
+    // Always the hash of the body received: a client-supplied
+    // X-Amz-Content-Sha256 that differs from it cannot verify.
+    let payload_hash = hex::encode(Sha256::digest(request.body));
     format!(
         "{}\n{canonical_path}\n{canonical_query}\n{headers}\n{}\n{payload_hash}",
         request.method,

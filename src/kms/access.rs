@@ -78,6 +78,17 @@ fn condition_context(
     c
 }
 
+/// What policies (not grants) say about a request.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Verdict {
+    /// An explicit deny applies: nothing can allow it.
+    Denied,
+    /// The key policy (with the identity policy) allows it.
+    Allowed,
+    /// No policy allows it; a grant still may.
+    NotAllowed,
+}
+
 fn denied(caller: &Caller, action: &str, resource: &str, why: &str) -> KmsError {
     KmsError::AccessDenied(format!(
         "User: {} is not authorized to perform: {action} on resource: {resource} because {why}",
@@ -94,6 +105,33 @@ impl Kms {
         key: &KeyRecord,
         context: Option<&EncryptionContext>,
     ) -> KmsResult<()> {
+        let resource = key_arn_in(&key.region, &key.account_id, &key.key_id);
+        match self.policies_allow(caller, action, key, context) {
+            Verdict::Denied => Err(denied(
+                caller,
+                action,
+                &resource,
+                "an explicit deny applies",
+            )),
+            Verdict::Allowed => Ok(()),
+            Verdict::NotAllowed if self.grant_allows(caller, key, action, context)? => Ok(()),
+            Verdict::NotAllowed => Err(denied(
+                caller,
+                action,
+                &resource,
+                "no key policy, identity policy or grant allows it",
+            )),
+        }
+    }
+
+    /// What the key policy and the identity policy (without grants) say.
+    pub(super) fn policies_allow(
+        &self,
+        caller: &Caller,
+        action: &str,
+        key: &KeyRecord,
+        context: Option<&EncryptionContext>,
+    ) -> Verdict {
         let resource = key_arn_in(&key.region, &key.account_id, &key.key_id);
         let conditions = condition_context(caller, Some(key), context);
         let request = Request {
@@ -113,12 +151,7 @@ impl Kms {
             .as_ref()
             .map_or(Decision::Allow, |p| p.evaluate(&request));
         if by_key == Decision::Deny || by_identity == Decision::Deny {
-            return Err(denied(
-                caller,
-                action,
-                &resource,
-                "an explicit deny applies",
-            ));
+            return Verdict::Denied;
         }
         let same_account = caller.account_id == key.account_id;
         let allowed = match by_key {
@@ -126,15 +159,11 @@ impl Kms {
             Decision::AllowAccount => by_identity == Decision::Allow,
             Decision::Deny | Decision::NotApplicable => false,
         };
-        if allowed || self.grant_allows(caller, key, action, context)? {
-            return Ok(());
+        if allowed {
+            Verdict::Allowed
+        } else {
+            Verdict::NotAllowed
         }
-        Err(denied(
-            caller,
-            action,
-            &resource,
-            "no key policy, identity policy or grant allows it",
-        ))
     }
 
     /// Checks an action that names no key (CreateKey, ListKeys, ...)

@@ -154,7 +154,7 @@ impl Kms {
     ) -> KmsResult<KeyRecord> {
         let target = validate::required(target, "targetKeyId")?;
         let key = self.load_key(caller, target, Aliases::Refused, action, None)?;
-        super::require_not_pending_deletion(&key, caller)?;
+        super::require_not_pending_deletion(&key)?;
         Ok(key)
     }
 }

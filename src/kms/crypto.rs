@@ -2,7 +2,7 @@
 
 use super::ciphertext;
 use super::key_ref::Aliases;
-use super::{Caller, EncryptionContext, Kms, KmsError, KmsResult, key_arn, validate};
+use super::{Caller, EncryptionContext, Kms, KmsError, KmsResult, record_arn, validate};
 use crate::hsm::{IV_LEN, MaterialRef, WrappedMaterial};
 use crate::store::KeyRecord;
 use zeroize::Zeroizing;
@@ -77,15 +77,15 @@ fn check_algorithm(key: &KeyRecord, algorithm: Option<&str>) -> KmsResult<()> {
     Ok(())
 }
 
-fn check_encrypt_usage(key: &KeyRecord, caller: &Caller) -> KmsResult<()> {
+fn check_encrypt_usage(key: &KeyRecord) -> KmsResult<()> {
     if key.key_usage != "ENCRYPT_DECRYPT" {
         return Err(KmsError::InvalidKeyUsage(format!(
             "{} key usage is {}, not ENCRYPT_DECRYPT.",
-            key_arn(caller, &key.key_id),
+            record_arn(key),
             key.key_usage
         )));
     }
-    super::require_enabled(key, caller)
+    super::require_enabled(key)
 }
 
 fn data_key_length(key_spec: Option<&str>, number_of_bytes: Option<i64>) -> KmsResult<usize> {
@@ -138,7 +138,7 @@ impl Kms {
         let plaintext = validate::required(plaintext, "plaintext")?;
         validate::byte_length(plaintext.len(), 1, MAX_PLAINTEXT, "plaintext")?;
         check_algorithm(&key, algorithm)?;
-        check_encrypt_usage(&key, caller)?;
+        check_encrypt_usage(&key)?;
         if dry_run {
             return Err(KmsError::DryRun);
         }
@@ -160,14 +160,14 @@ impl Kms {
         let parsed = ciphertext::parse(blob)?;
         let key = self.source_key(caller, key_id, parsed.key_id, "kms:Decrypt", context)?;
         check_algorithm(&key, algorithm)?;
-        check_encrypt_usage(&key, caller)?;
+        check_encrypt_usage(&key)?;
         if dry_run {
             return Err(KmsError::DryRun);
         }
         let plaintext = self.open(caller, &key, &parsed, context)?;
         Ok(DecryptOutput {
             plaintext,
-            key_arn: key_arn(caller, &key.key_id),
+            key_arn: record_arn(&key),
             material_id: parsed.material_id,
         })
     }
@@ -205,8 +205,8 @@ impl Kms {
         )?;
         check_algorithm(&source, algorithms.0)?;
         check_algorithm(&destination, algorithms.1)?;
-        check_encrypt_usage(&source, caller)?;
-        check_encrypt_usage(&destination, caller)?;
+        check_encrypt_usage(&source)?;
+        check_encrypt_usage(&destination)?;
         if dry_run {
             return Err(KmsError::DryRun);
         }
@@ -214,7 +214,7 @@ impl Kms {
         let sealed = self.seal(caller, &destination, &plaintext, destination_context)?;
         Ok(ReEncryptOutput {
             ciphertext: sealed.ciphertext,
-            source_key_arn: key_arn(caller, &source.key_id),
+            source_key_arn: record_arn(&source),
             key_arn: sealed.key_arn,
             source_material_id: parsed.material_id,
             destination_material_id: sealed.material_id,
@@ -247,7 +247,7 @@ impl Kms {
             Some(context),
         )?;
         let len = data_key_length(key_spec, number_of_bytes)?;
-        check_encrypt_usage(&key, caller)?;
+        check_encrypt_usage(&key)?;
         if dry_run {
             return Err(KmsError::DryRun);
         }
@@ -297,7 +297,7 @@ impl Kms {
                     return Err(KmsError::IncorrectKey(format!(
                         "The key ID in the request does not identify a KMS key that can \
                          decrypt this ciphertext: {}",
-                        key_arn(caller, &key.key_id)
+                        record_arn(&key)
                     )));
                 }
                 Ok(key)
@@ -347,7 +347,7 @@ impl Kms {
         blob.extend_from_slice(&hsm.encrypt(&material, &iv, &aad, plaintext)?);
         Ok(EncryptOutput {
             ciphertext: blob,
-            key_arn: key_arn(caller, &key.key_id),
+            key_arn: record_arn(key),
             material_id: material_id.clone(),
         })
     }

@@ -2,9 +2,10 @@
 //! RevokeGrant, and the check that lets a grantee in. Grants are stored
 //! before CreateGrant answers, so a grant (and its token) works at once.
 
+use super::access::Verdict;
 use super::key_ref::Aliases;
 use super::paging::{self, Page};
-use super::{Caller, EncryptionContext, Kms, KmsError, KmsResult, key_arn, validate};
+use super::{Caller, EncryptionContext, Kms, KmsError, KmsResult, record_arn, validate};
 use crate::auth::credentials::principal_account;
 use crate::store::{GrantRecord, KeyRecord};
 use base64::Engine;
@@ -159,15 +160,6 @@ impl Kms {
                         .into(),
                 ));
             }
-            if let Some(op) = operations
-                .iter()
-                .find(|op| !CONTEXT_OPERATIONS.contains(&op.as_str()))
-            {
-                return Err(KmsError::Validation(format!(
-                    "Grant constraints apply only to cryptographic operations that take an \
-                     encryption context; {op} does not."
-                )));
-            }
         }
         if let Some(name) = &input.name {
             let ok = (1..=256).contains(&name.len())
@@ -182,8 +174,9 @@ impl Kms {
                 )));
             }
         }
-        super::require_not_pending_deletion(&key, caller)?;
-        super::require_enabled(&key, caller)?;
+        self.check_grant_delegation(caller, &key, &operations)?;
+        super::require_not_pending_deletion(&key)?;
+        super::require_enabled(&key)?;
         if input.dry_run {
             return Err(KmsError::DryRun);
         }
@@ -300,13 +293,15 @@ impl Kms {
         };
         let arn = &caller.principal.arn;
         let may = grant.retiring.as_deref() == Some(arn.as_str())
-            || (grant.grantee == *arn && grant.operations.iter().any(|o| o == "RetireGrant"));
+            || (grant.grantee == *arn && grant.operations.iter().any(|o| o == "RetireGrant"))
+            || *arn == format!("arn:aws:iam::{}:root", grant.issuing_account);
         if !may {
-            let key = self
-                .store
-                .key(&grant.region, &grant.key_id)?
-                .ok_or_else(|| KmsError::NotFound("The grant's key no longer exists.".into()))?;
-            self.authorize(caller, "kms:RetireGrant", &key, None)?;
+            return Err(KmsError::AccessDenied(format!(
+                "User: {arn} is not authorized to perform: kms:RetireGrant on grant {}: only \
+                 its retiring principal, a grantee allowed RetireGrant, or the root of account \
+                 {} may retire it",
+                grant.grant_id, grant.issuing_account
+            )));
         }
         self.store.delete_grant(&grant.grant_id)?;
         Ok(())
@@ -333,6 +328,37 @@ impl Kms {
         Ok(())
     }
 
+    /// A caller whom only grants let call CreateGrant may pass on no more
+    /// than those grants allow.
+    fn check_grant_delegation(
+        &self,
+        caller: &Caller,
+        key: &KeyRecord,
+        operations: &[String],
+    ) -> KmsResult<()> {
+        if self.policies_allow(caller, "kms:CreateGrant", key, None) == Verdict::Allowed {
+            return Ok(());
+        }
+        let root = format!("arn:aws:iam::{}:root", caller.account_id);
+        let held: Vec<String> = self
+            .store
+            .grants_of_key(&key.region, &key.key_id)?
+            .into_iter()
+            .filter(|g| g.grantee == caller.principal.arn || g.grantee == root)
+            .filter(|g| g.operations.iter().any(|o| o == "CreateGrant"))
+            .flat_map(|g| g.operations)
+            .collect();
+        match operations.iter().find(|op| !held.contains(op)) {
+            None => Ok(()),
+            Some(op) => Err(KmsError::AccessDenied(format!(
+                "User: {} may create grants on {} only for operations its own grants allow; \
+                 {op} is not among them",
+                caller.principal.arn,
+                record_arn(key)
+            ))),
+        }
+    }
+
     /// Whether a grant on `key` lets the caller perform `action`.
     pub(super) fn grant_allows(
         &self,
@@ -352,7 +378,11 @@ impl Kms {
             .iter()
             .filter(|g| g.grantee == caller.principal.arn || g.grantee == root)
             .filter(|g| g.operations.iter().any(|o| o == operation))
-            .any(|g| constraints_of(g).is_none_or(|c| c.satisfied_by(context.unwrap_or(&empty)))))
+            .any(|g| {
+                // Constraints bind only operations that take an encryption context.
+                !CONTEXT_OPERATIONS.contains(&operation)
+                    || constraints_of(g).is_none_or(|c| c.satisfied_by(context.unwrap_or(&empty)))
+            }))
     }
 
     /// The key named for a grant operation, which the caller need not be
@@ -377,7 +407,7 @@ impl Kms {
             .ok_or_else(|| {
                 KmsError::NotFound(format!(
                     "Grant {grant_id} does not exist on {}.",
-                    key_arn(caller, &key.key_id)
+                    record_arn(&key)
                 ))
             })
     }

@@ -21,6 +21,11 @@ pub fn key_arn(caller: &Caller, key_id: &str) -> String {
     key_arn_in(&caller.region, &caller.account_id, key_id)
 }
 
+/// The ARN of a key record (in its own region and account).
+pub fn record_arn(key: &KeyRecord) -> String {
+    key_arn_in(&key.region, &key.account_id, &key.key_id)
+}
+
 /// The ARN of a key in a given region and account.
 pub fn key_arn_in(region: &str, account_id: &str, key_id: &str) -> String {
     format!("arn:aws:kms:{region}:{account_id}:key/{key_id}")
@@ -84,8 +89,8 @@ impl Kms {
         Ok(key)
     }
 
-    /// Loads the key a ciphertext names (in the caller's account) and checks
-    /// that the caller may perform `action` on it.
+    /// Loads the key a ciphertext names, whichever account owns it (key ids
+    /// are unique), and checks that the caller may perform `action` on it.
     pub(super) fn load_key_by_id(
         &self,
         caller: &Caller,
@@ -93,7 +98,9 @@ impl Kms {
         action: &str,
         context: Option<&EncryptionContext>,
     ) -> KmsResult<KeyRecord> {
-        let key = self.find_key(caller, &caller.account_id, key_id)?;
+        let key = self.store.key(&caller.region, key_id)?.ok_or_else(|| {
+            KmsError::NotFound(format!("Key '{}' does not exist", key_arn(caller, key_id)))
+        })?;
         self.authorize(caller, action, &key, context)?;
         Ok(key)
     }

@@ -3,7 +3,7 @@
 
 use super::key_ref::Aliases;
 use super::paging::{self, Page};
-use super::{Caller, KeyView, Kms, KmsError, KmsResult, key_arn, policy, validate};
+use super::{Caller, KeyView, Kms, KmsError, KmsResult, key_arn, policy, record_arn, validate};
 use crate::hsm::MaterialRef;
 use crate::store::{KeyRecord, KeyState, MaterialRecord, RotationType, Tag};
 
@@ -223,7 +223,7 @@ impl Kms {
         )?;
         let description = validate::required(description, "description")?;
         validate::description(&description)?;
-        super::require_not_pending_deletion(&key, caller)?;
+        super::require_not_pending_deletion(&key)?;
         key.description = description;
         self.store.update_key(&key)?;
         Ok(())
@@ -253,8 +253,8 @@ impl Kms {
             action,
             None,
         )?;
-        super::require_not_pending_deletion(&key, caller)?;
-        super::require_not_updating(&key, caller)?;
+        super::require_not_pending_deletion(&key)?;
+        super::require_not_updating(&key)?;
         if key.state != to {
             key.state = to;
             self.store.update_key(&key)?;
@@ -285,8 +285,8 @@ impl Kms {
                  satisfy constraint: Member must have value between 7 and 30"
             )));
         }
-        super::require_not_pending_deletion(&key, caller)?;
-        super::require_not_updating(&key, caller)?;
+        super::require_not_pending_deletion(&key)?;
+        super::require_not_updating(&key)?;
         let waits_for_replicas = self
             .view(key.clone())?
             .multi_region
@@ -322,13 +322,13 @@ impl Kms {
         ) {
             return Err(KmsError::InvalidState(format!(
                 "{} is not pending deletion.",
-                key_arn(caller, &key.key_id)
+                record_arn(&key)
             )));
         }
         key.state = KeyState::Disabled;
         key.deletion_date = None;
         key.pending_window_days = None;
         self.store.update_key(&key)?;
-        Ok(key_arn(caller, &key.key_id))
+        Ok(record_arn(&key))
     }
 }

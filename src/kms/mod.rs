@@ -20,7 +20,7 @@ mod validate;
 pub use crypto::{DataKeyOutput, DecryptOutput, EncryptOutput, ReEncryptOutput};
 pub use error::{KmsError, KmsResult};
 pub use grants::{GrantConstraints, GrantCreated, GrantInput, constraints_of};
-pub use key_ref::{alias_arn, key_arn, key_arn_in};
+pub use key_ref::{alias_arn, key_arn, key_arn_in, record_arn};
 pub use keys::{CreateKeyInput, DeletionScheduled};
 pub use multi_region::{Replica, ReplicaInput};
 pub use paging::Page;
@@ -145,8 +145,8 @@ impl Kms {
 
 /// Refuses cryptographic use of a key that is not enabled. (A key whose
 /// primary Region is being updated stays usable, as in AWS KMS.)
-fn require_enabled(key: &KeyRecord, caller: &Caller) -> KmsResult<()> {
-    let arn = key_arn(caller, &key.key_id);
+fn require_enabled(key: &KeyRecord) -> KmsResult<()> {
+    let arn = record_arn(&key);
     match key.state {
         KeyState::Enabled => Ok(()),
         KeyState::Disabled => Err(KmsError::Disabled(format!("{arn} is disabled."))),
@@ -157,21 +157,21 @@ fn require_enabled(key: &KeyRecord, caller: &Caller) -> KmsResult<()> {
 }
 
 /// Refuses a management change to a key that is pending deletion.
-fn require_not_pending_deletion(key: &KeyRecord, caller: &Caller) -> KmsResult<()> {
+fn require_not_pending_deletion(key: &KeyRecord) -> KmsResult<()> {
     match key.state {
         KeyState::PendingDeletion | KeyState::PendingReplicaDeletion => {
-            Err(pending_deletion(&key_arn(caller, &key.key_id), key.state))
+            Err(pending_deletion(&record_arn(&key), key.state))
         }
         _ => Ok(()),
     }
 }
 
 /// Refuses a change to a key whose primary Region is being updated.
-fn require_not_updating(key: &KeyRecord, caller: &Caller) -> KmsResult<()> {
+fn require_not_updating(key: &KeyRecord) -> KmsResult<()> {
     if key.updating {
         return Err(KmsError::InvalidState(format!(
             "{} is in state Updating: its primary Region is being changed.",
-            key_arn(caller, &key.key_id)
+            record_arn(&key)
         )));
     }
     Ok(())

@@ -2,7 +2,7 @@
 //! material between regions' tokens as wrapped keys only.
 
 use super::key_ref::Aliases;
-use super::{Caller, KeyView, Kms, KmsError, KmsResult, key_arn, key_arn_in, policy, validate};
+use super::{Caller, KeyView, Kms, KmsError, KmsResult, key_arn_in, policy, record_arn, validate};
 use crate::hsm::{MaterialRef, WrappedMaterial};
 use crate::store::{KeyRecord, MaterialRecord, MultiRegionRecord, StoreError, Tag};
 
@@ -52,13 +52,13 @@ impl Kms {
             ..caller.clone()
         };
         self.authorize_account(&replica_caller, "kms:CreateKey")?;
-        super::require_not_pending_deletion(&primary, caller)?;
-        super::require_not_updating(&primary, caller)?;
-        super::require_enabled(&primary, caller)?;
+        super::require_not_pending_deletion(&primary)?;
+        super::require_not_updating(&primary)?;
+        super::require_enabled(&primary)?;
         if copies.regions.iter().any(|r| r == replica_region) {
             return Err(KmsError::AlreadyExists(format!(
                 "Key {} already has a copy in {replica_region}.",
-                key_arn(caller, &primary.key_id)
+                record_arn(&primary)
             )));
         }
         let description = input
@@ -104,13 +104,13 @@ impl Kms {
             Ok(false) => {
                 return Err(KmsError::Conflict(format!(
                     "Key {} was rotated while it was being replicated; try again.",
-                    key_arn(caller, &primary.key_id)
+                    record_arn(&primary)
                 )));
             }
             Err(StoreError::Conflict) => {
                 return Err(KmsError::AlreadyExists(format!(
                     "Key {} already has a copy in {replica_region}.",
-                    key_arn(caller, &primary.key_id)
+                    record_arn(&primary)
                 )));
             }
             Err(e) => return Err(e.into()),
@@ -144,18 +144,18 @@ impl Kms {
         if region == caller.region {
             return Err(KmsError::UnsupportedOperation(format!(
                 "{} is already the primary key.",
-                key_arn(caller, &primary.key_id)
+                record_arn(&primary)
             )));
         }
         if !copies.regions.iter().any(|r| r == region) {
             return Err(KmsError::UnsupportedOperation(format!(
                 "Key {} has no replica in {region}; replicate it there first.",
-                key_arn(caller, &primary.key_id)
+                record_arn(&primary)
             )));
         }
-        super::require_not_pending_deletion(&primary, caller)?;
-        super::require_not_updating(&primary, caller)?;
-        super::require_enabled(&primary, caller)?;
+        super::require_not_pending_deletion(&primary)?;
+        super::require_not_updating(&primary)?;
+        super::require_enabled(&primary)?;
         let target = self.store.key(region, &primary.key_id)?.ok_or_else(|| {
             KmsError::Internal(format!(
                 "replica of {} in {region} vanished",
@@ -167,14 +167,14 @@ impl Kms {
             ..caller.clone()
         };
         self.authorize(&target_caller, "kms:UpdatePrimaryRegion", &target, None)?;
-        super::require_not_pending_deletion(&target, &target_caller)?;
+        super::require_not_pending_deletion(&target)?;
         if !self
             .store
             .begin_primary_update(&primary.key_id, &caller.region, region)?
         {
             return Err(KmsError::InvalidState(format!(
                 "The primary Region of {} is already being updated.",
-                key_arn(caller, &primary.key_id)
+                record_arn(&primary)
             )));
         }
         Ok(())
@@ -199,7 +199,7 @@ impl Kms {
         caller: &Caller,
         key: &KeyRecord,
     ) -> KmsResult<MultiRegionRecord> {
-        let arn = key_arn(caller, &key.key_id);
+        let arn = record_arn(&key);
         let copies = match key.multi_region {
             true => self.store.multi_region(&key.key_id)?,
             false => None,

@@ -1,7 +1,7 @@
 //! Key policies: stored and returned (evaluation comes with authorization).
 
 use super::key_ref::Aliases;
-use super::{Caller, Kms, KmsError, KmsResult, key_arn, validate};
+use super::{Caller, Kms, KmsError, KmsResult, record_arn, validate};
 use crate::authz::{Policy, PolicyKind};
 
 /// The only policy name AWS KMS keys have.
@@ -92,13 +92,8 @@ impl Kms {
         )?;
         check_name(policy_name)?;
         let policy = validate::required(policy, "policy")?;
-        check_document(
-            &policy,
-            caller,
-            &key_arn(caller, &key.key_id),
-            bypass_lockout_check,
-        )?;
-        super::require_not_pending_deletion(&key, caller)?;
+        check_document(&policy, caller, &record_arn(&key), bypass_lockout_check)?;
+        super::require_not_pending_deletion(&key)?;
         key.policy = policy;
         self.store.update_key(&key)?;
         Ok(())

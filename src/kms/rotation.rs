@@ -8,7 +8,7 @@
 
 use super::key_ref::Aliases;
 use super::paging::{self, Page};
-use super::{Caller, Kms, KmsError, KmsResult, key_arn, validate};
+use super::{Caller, Kms, KmsError, KmsResult, record_arn, validate};
 use crate::store::{KeyRecord, KeyState, MaterialRecord, RotationCommit, RotationType};
 
 const MIN_PERIOD_DAYS: i64 = 90;
@@ -57,8 +57,8 @@ impl Kms {
         if key.multi_region {
             self.primary_copies(caller, key)?;
         }
-        super::require_not_updating(key, caller)?;
-        super::require_enabled(key, caller)
+        super::require_not_updating(key)?;
+        super::require_enabled(key)
     }
 }
 
@@ -133,9 +133,9 @@ impl Kms {
             None,
         )?;
         check_rotatable(&key)?;
-        super::require_not_pending_deletion(&key, caller)?;
+        super::require_not_pending_deletion(&key)?;
         Ok(RotationStatus {
-            key_arn: key_arn(caller, &key.key_id),
+            key_arn: record_arn(&key),
             period_days: key.rotation_period_days,
             next_rotation_date: key.next_rotation_date,
         })
@@ -158,18 +158,18 @@ impl Kms {
         if done >= limit {
             return Err(KmsError::LimitExceeded(format!(
                 "Key {} has had {done} on-demand rotations; the limit is {limit}.",
-                key_arn(caller, &key.key_id)
+                record_arn(&key)
             )));
         }
         let committed = self.rotate(&key, RotationType::OnDemand, None, self.now())?;
         if !committed {
             return Err(KmsError::Conflict(format!(
                 "Another rotation of {} completed first; try again.",
-                key_arn(caller, &key.key_id)
+                record_arn(&key)
             )));
         }
         tracing::info!(region = %caller.region, key_id = %key.key_id, "key rotated on demand");
-        Ok(key_arn(caller, &key.key_id))
+        Ok(record_arn(&key))
     }
 
     /// ListKeyRotations: rotations oldest first; with `ALL_KEY_MATERIAL`
@@ -194,7 +194,7 @@ impl Kms {
         let limit = paging::limit(limit, 100, 1000)?;
         let after = paging::after(marker)?;
         check_rotatable(&key)?;
-        super::require_not_pending_deletion(&key, caller)?;
+        super::require_not_pending_deletion(&key)?;
         let entries: Vec<MaterialEntry> = self
             .store
             .materials(&caller.region, &key.key_id)?

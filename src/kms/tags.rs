@@ -23,7 +23,7 @@ impl Kms {
         )?;
         let tags = validate::required(tags, "tags")?;
         validate::tags(&tags)?;
-        super::require_not_pending_deletion(&key, caller)?;
+        super::require_not_pending_deletion(&key)?;
         let mut names: BTreeSet<String> = self
             .store
             .tags(&caller.region, &key.key_id)?
@@ -60,7 +60,7 @@ impl Kms {
         for k in &tag_keys {
             validate::byte_length(k.chars().count(), 1, 128, "tagKeys")?;
         }
-        super::require_not_pending_deletion(&key, caller)?;
+        super::require_not_pending_deletion(&key)?;
         self.store
             .remove_tags(&caller.region, &key.key_id, &tag_keys)?;
         Ok(())

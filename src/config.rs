@@ -57,6 +57,14 @@ pub struct Config {
     pub job_interval_secs: u64,
     /// Most on-demand rotations (RotateKeyOnDemand) one key may have.
     pub on_demand_rotation_limit: usize,
+    /// Huawei dialect projects: project id → region and account. When empty
+    /// in dev mode, one project per region is made and written to
+    /// `<data_dir>/huawei-projects.json`.
+    #[serde(default)]
+    pub huawei_projects: std::collections::BTreeMap<String, crate::api::huawei::HuaweiProject>,
+    /// Huawei dialect `X-Auth-Token` values → principal ARN.
+    #[serde(default)]
+    pub auth_tokens: crate::auth::huawei_sign::AuthTokens,
 }
 
 /// TLS termination: PEM files of the certificate chain and private key.
@@ -140,6 +148,8 @@ impl Default for Config {
             metadata_cache_ttl_ms: 1_000,
             job_interval_secs: 5,
             on_demand_rotation_limit: 10,
+            huawei_projects: Default::default(),
+            auth_tokens: Default::default(),
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::kms::{Kms, Settings};
 use crate::provision;
 use crate::store::Store;
 use axum::Router;
-use axum::routing::post;
+use axum::routing::{any, post};
 use axum_server::tls_rustls::RustlsConfig;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -28,6 +28,8 @@ pub struct AppState {
     pub audit: AuditLog,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
+    /// The Huawei dialect's projects and authenticator.
+    pub huawei: api::huawei::Dialect,
 }
 
 /// Start-up failures.
@@ -51,6 +53,9 @@ pub enum StartError {
     /// The configuration is inconsistent.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    /// The Huawei dialect's projects or tokens are misconfigured.
+    #[error("huawei dialect: {0}")]
+    Huawei(String),
 }
 
 /// Prepares the data directory, opens the store and every token. Must run
@@ -111,6 +116,8 @@ pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
         config.credentials.clone()
     };
     let authenticator = Authenticator::new("kms", &credentials)?;
+    let huawei = api::huawei::Dialect::open(config, &credentials, &kms.region_names())
+        .map_err(StartError::Huawei)?;
     let audit_path = config
         .audit_log
         .clone()
@@ -121,12 +128,16 @@ pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
         authenticator,
         audit,
         max_body_bytes: config.max_body_bytes,
+        huawei,
     }))
 }
 
 /// The HTTP routes of every dialect.
 pub fn router(state: Arc<AppState>) -> Router {
-    let router = Router::new().route("/", post(api::aws::handle));
+    let router = Router::new()
+        .route("/", post(api::aws::handle))
+        .route("/v1.0/{*path}", any(api::huawei::handle))
+        .route("/v2/{*path}", any(api::huawei::handle));
     #[cfg(feature = "test-clock")]
     let router = router.route("/_trent/test/clock", post(test_clock::advance));
     router.with_state(state)

@@ -2,3 +2,4 @@
 //! encodes the result or error; nothing HTTP-shaped goes further in.
 
 pub mod aws;
+pub mod huawei;

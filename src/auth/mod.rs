@@ -2,6 +2,7 @@
 //! against the configured credentials.
 
 pub mod credentials;
+pub mod huawei_sign;
 pub mod sigv4;
 
 use crate::authz::{Policy, PolicyKind};

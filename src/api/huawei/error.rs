@@ -1,0 +1,189 @@
+//! The Huawei Cloud KMS error envelope and the one place where `KmsError`
+//! and authentication failures meet Huawei's error codes:
+//!
+//! ```json
+//! {"error": {"error_code": "KMS.0207", "error_msg": "..."}}
+//! ```
+
+use crate::auth::huawei_sign::HuaweiAuthError;
+use crate::kms::KmsError;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// Content type of the dialect's responses.
+pub const CONTENT_TYPE: &str = "application/json;charset=UTF-8";
+
+/// A refusal: HTTP status, Huawei error code and message.
+#[derive(Debug)]
+pub struct HuaweiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Huawei error code, e.g. `KMS.0207`.
+    pub code: &'static str,
+    /// Human-readable message.
+    pub message: String,
+}
+
+impl HuaweiError {
+    /// A 400 with `code`.
+    pub fn bad(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// KMS.0204: a required parameter is missing.
+    pub fn missing(field: &str) -> Self {
+        Self::bad(
+            "KMS.0204",
+            format!("The request message lacks the required parameter '{field}'."),
+        )
+    }
+
+    /// KMS.0308: a parameter has an invalid value.
+    pub fn invalid(field: &str, detail: impl std::fmt::Display) -> Self {
+        Self::bad("KMS.0308", format!("Invalid {field}: {detail}"))
+    }
+
+    /// KMS.0205: a key id is not a key id.
+    pub fn invalid_key_id(given: &str) -> Self {
+        Self::bad(
+            "KMS.0205",
+            format!(
+                "Invalid key_id '{given}': a key id is 36 characters, \
+                 xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx."
+            ),
+        )
+    }
+
+    /// KMS.0202: the body is not a JSON object.
+    pub fn bad_json(detail: impl std::fmt::Display) -> Self {
+        Self::bad(
+            "KMS.0202",
+            format!("The JSON format of the request message is invalid: {detail}"),
+        )
+    }
+
+    /// KMS.0203: the body is too long.
+    pub fn too_large(limit: usize) -> Self {
+        Self::bad(
+            "KMS.0203",
+            format!("The request message length exceeds the limit of {limit} bytes."),
+        )
+    }
+
+    /// No such API under the dialect's paths.
+    pub fn no_such_api(method: &str, path: &str) -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            code: "KMS.0201",
+            message: format!("Invalid request URL: no API {method} {path}."),
+        }
+    }
+
+    /// The project id in the path is not configured.
+    pub fn unknown_project(project_id: &str) -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            code: "KMS.0201",
+            message: format!("Invalid request URL: project '{project_id}' is not configured."),
+        }
+    }
+
+    /// The project belongs to another account than the caller.
+    pub fn foreign_project(project_id: &str) -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            code: "KMS.0307",
+            message: format!("The caller has no permission to use project '{project_id}'."),
+        }
+    }
+
+    /// A 500 whose detail goes to the log only.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(%detail, "internal error");
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "KMS.0101",
+            message: "KMS error.".into(),
+        }
+    }
+
+    /// Maps a core error with this dialect's generic codes.
+    pub fn from_kms(e: KmsError) -> Self {
+        use KmsError as K;
+        let bad = |code, m: String| Self::bad(code, m);
+        match e {
+            K::Validation(m) if m.contains("must not be null") => bad("KMS.0204", m),
+            K::Validation(m)
+            | K::InvalidKeyUsage(m)
+            | K::UnsupportedOperation(m)
+            | K::MalformedPolicyDocument(m)
+            | K::InvalidGrantId(m)
+            | K::InvalidGrantToken(m)
+            | K::LimitExceeded(m)
+            | K::Conflict(m)
+            | K::AlreadyExists(m)
+            | K::UnrecognizedRegion(m) => bad("KMS.0308", m),
+            K::NotFound(m) => Self {
+                status: StatusCode::NOT_FOUND,
+                code: "KMS.0207",
+                message: m,
+            },
+            K::Disabled(m) => bad("KMS.0209", m),
+            K::InvalidState(m) if m.contains("PendingDeletion") || m.contains("PendingReplica") => {
+                bad("KMS.0210", m)
+            }
+            K::InvalidState(m) => bad("KMS.0308", m),
+            K::InvalidCiphertext(m) => bad("KMS.2201", m),
+            K::IncorrectKey(m) | K::InvalidArn(m) => bad("KMS.0205", m),
+            K::InvalidAliasName(m) => bad("KMS.1101", m),
+            K::Tag(m) => bad("KMS.0406", m),
+            K::InvalidMarker(m) => bad("KMS.1602", m),
+            K::AccessDenied(m) => Self {
+                status: StatusCode::FORBIDDEN,
+                code: "KMS.0306",
+                message: m,
+            },
+            K::DryRun => bad("KMS.0308", "DryRun is not part of this dialect.".into()),
+            K::Internal(detail) => Self::internal(detail),
+        }
+    }
+
+    /// An authentication failure: always 401.
+    pub fn from_auth(e: HuaweiAuthError) -> Self {
+        let code = match e {
+            HuaweiAuthError::BadToken => "KMS.0302",
+            HuaweiAuthError::Expired(_) => "KMS.0303",
+            _ => "KMS.0301",
+        };
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            code,
+            message: e.to_string(),
+        }
+    }
+
+    /// The response body.
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::json!({ "error": { "error_code": self.code, "error_msg": self.message } })
+    }
+}
+
+impl From<KmsError> for HuaweiError {
+    fn from(e: KmsError) -> Self {
+        Self::from_kms(e)
+    }
+}
+
+impl IntoResponse for HuaweiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, self.body().to_string()).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        response
+    }
+}

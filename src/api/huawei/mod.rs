@@ -1,0 +1,431 @@
+//! The Huawei Cloud KMS (DEW) dialect: Huawei's REST paths and JSON bodies
+//! over the same keys, tokens, authorization and audit trail as the AWS
+//! dialect.
+//!
+//! - `POST /v1.0/{project_id}/kms/<operation>` for key lifecycle, data keys,
+//!   data encryption, random numbers and rotation;
+//! - `/v1.0/{project_id}/kms/{key_id}/tags[...]`, `/v1.0/{project_id}/kms/tags`
+//!   and `/v1.0/{project_id}/kms/resource_instances/action` for tags;
+//! - `/v2/{project_id}/kms/keys/{key_id}/replicate`,
+//!   `/v2/{project_id}/kms/keys/{key_id}/update-primary-region` and
+//!   `/v2/{project_id}/kms/regions` for multi-Region keys.
+//!
+//! A project id names a region and an account (see [`projects`]). Requests
+//! are authenticated by `SDK-HMAC-SHA256` signatures or `X-Auth-Token`s (see
+//! [`crate::auth::huawei_sign`]). Key ids: see [`ids`].
+
+mod body;
+mod crypto;
+mod error;
+pub mod ids;
+mod keys;
+mod ops;
+pub mod projects;
+mod regions;
+mod rotation;
+mod tags;
+mod trail;
+
+pub use error::HuaweiError;
+pub use projects::{HuaweiProject, Project, Projects};
+
+use crate::auth::credentials::CredentialConfig;
+use crate::auth::huawei_sign::{self, HuaweiAuthenticator, Method as AuthMethod};
+use crate::auth::sigv4::SignedRequest;
+use crate::config::Config;
+use crate::server::AppState;
+use axum::body::{Body, to_bytes};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use body::Fields;
+use ops::Prepared;
+use percent_encoding::percent_decode_str;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use trail::Trail;
+
+/// State of the dialect: its projects and its authenticator.
+pub struct Dialect {
+    projects: Projects,
+    authenticator: HuaweiAuthenticator,
+}
+
+impl Dialect {
+    /// Loads the projects (generating dev-mode ones when needed) and builds
+    /// the authenticator over the same credential entries as SigV4.
+    pub fn open(
+        config: &Config,
+        credentials: &[CredentialConfig],
+        hosted: &[String],
+    ) -> Result<Self, String> {
+        Ok(Self {
+            projects: Projects::load(config, hosted)?,
+            authenticator: HuaweiAuthenticator::new(credentials, &config.auth_tokens)
+                .map_err(|e| e.to_string())?,
+        })
+    }
+
+    /// The projects served.
+    pub fn projects(&self) -> &Projects {
+        &self.projects
+    }
+}
+
+/// What a path names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `POST /v1.0/{project_id}/kms/<op>`: the path segment.
+    Op(&'static str),
+    /// `GET|POST /v1.0/{project_id}/kms/{key_id}/tags`.
+    KeyTags(String),
+    /// `POST /v1.0/{project_id}/kms/{key_id}/tags/action`.
+    KeyTagsAction(String),
+    /// `DELETE /v1.0/{project_id}/kms/{key_id}/tags/{key}`.
+    DeleteTag(String, String),
+    /// `GET /v1.0/{project_id}/kms/tags`.
+    ProjectTags,
+    /// `POST /v1.0/{project_id}/kms/resource_instances/action`.
+    ResourceInstances,
+    /// `POST /v2/{project_id}/kms/keys/{key_id}/replicate`.
+    Replicate(String),
+    /// `PUT /v2/{project_id}/kms/keys/{key_id}/update-primary-region`.
+    UpdatePrimaryRegion(String),
+    /// `GET /v2/{project_id}/kms/regions`.
+    Regions,
+}
+
+/// The `POST /v1.0/{project_id}/kms/<op>` operations: path segment and
+/// Huawei API name.
+pub const OPERATIONS: &[(&str, &str)] = &[
+    ("create-key", "CreateKey"),
+    ("describe-key", "ListKeyDetail"),
+    ("list-keys", "ListKeys"),
+    ("enable-key", "EnableKey"),
+    ("disable-key", "DisableKey"),
+    ("schedule-key-deletion", "DeleteKey"),
+    ("cancel-key-deletion", "CancelKeyDeletion"),
+    ("update-key-alias", "UpdateKeyAlias"),
+    ("update-key-description", "UpdateKeyDescription"),
+    ("create-datakey", "CreateDatakey"),
+    (
+        "create-datakey-without-plaintext",
+        "CreateDatakeyWithoutPlaintext",
+    ),
+    ("encrypt-datakey", "EncryptDatakey"),
+    ("decrypt-datakey", "DecryptDatakey"),
+    ("encrypt-data", "EncryptData"),
+    ("decrypt-data", "DecryptData"),
+    ("gen-random", "CreateRandom"),
+    ("enable-key-rotation", "EnableKeyRotation"),
+    ("disable-key-rotation", "DisableKeyRotation"),
+    ("get-key-rotation-status", "ShowKeyRotationStatus"),
+    ("update-key-rotation-interval", "UpdateKeyRotationInterval"),
+    ("rotate-on-demand", "RotateOnDemand"),
+];
+
+impl Route {
+    /// The Huawei API name, as the audit trail records it.
+    pub fn api_name(&self, method: &Method) -> &'static str {
+        match self {
+            Route::Op(op) => OPERATIONS
+                .iter()
+                .find(|(path, _)| path == op)
+                .map(|(_, name)| *name)
+                .unwrap_or("Unknown"),
+            Route::KeyTags(_) if method == Method::GET => "ShowKmsTags",
+            Route::KeyTags(_) => "CreateKmsTag",
+            Route::KeyTagsAction(_) => "BatchCreateKmsTags",
+            Route::DeleteTag(..) => "DeleteTag",
+            Route::ProjectTags => "ListKmsTags",
+            Route::ResourceInstances => "ListKmsByTags",
+            Route::Replicate(_) => "ReplicateKey",
+            Route::UpdatePrimaryRegion(_) => "UpdatePrimaryRegion",
+            Route::Regions => "ListSupportRegions",
+        }
+    }
+}
+
+fn decode(segment: &str) -> String {
+    percent_decode_str(segment).decode_utf8_lossy().into_owned()
+}
+
+/// Splits a path into its project id and route; the route is `None` when
+/// the method and path name no API of this dialect.
+pub fn parse_path(method: &Method, path: &str) -> Option<(String, Option<Route>)> {
+    let segments: Vec<&str> = path
+        .trim_start_matches('/')
+        .trim_end_matches('/')
+        .split('/')
+        .collect();
+    let (version, project, rest) = match segments.as_slice() {
+        [version, project, "kms", rest @ ..] if !project.is_empty() => (*version, *project, rest),
+        _ => return None,
+    };
+    let post = method == Method::POST;
+    let route = match (version, rest) {
+        ("v1.0", [op]) if post => OPERATIONS
+            .iter()
+            .find(|(p, _)| p == op)
+            .map(|(p, _)| Route::Op(p)),
+        ("v1.0", ["tags"]) if method == Method::GET => Some(Route::ProjectTags),
+        ("v1.0", ["resource_instances", "action"]) if post => Some(Route::ResourceInstances),
+        ("v1.0", [key, "tags"]) if post || method == Method::GET => {
+            Some(Route::KeyTags(decode(key)))
+        }
+        ("v1.0", [key, "tags", "action"]) if post => Some(Route::KeyTagsAction(decode(key))),
+        ("v1.0", [key, "tags", tag]) if method == Method::DELETE => {
+            Some(Route::DeleteTag(decode(key), decode(tag)))
+        }
+        ("v2", ["keys", key, "replicate"]) if post => Some(Route::Replicate(decode(key))),
+        ("v2", ["keys", key, "update-primary-region"]) if method == Method::PUT => {
+            Some(Route::UpdatePrimaryRegion(decode(key)))
+        }
+        ("v2", ["regions"]) if method == Method::GET => Some(Route::Regions),
+        ("v1.0" | "v2", _) => None,
+        _ => return None,
+    };
+    Some((decode(project), route))
+}
+
+/// Handles one Huawei-dialect request and leaves one line in the audit trail.
+pub async fn handle(
+    State(app): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let arrived = SystemTime::now();
+    let request_id = uuid::Uuid::new_v4().simple().to_string();
+    let (parts, body) = request.into_parts();
+    let mut trail = Trail::default();
+    let prepared = prepare(&app, &parts, body, &mut trail).await;
+    let id = request_id.clone();
+    // One trip to the blocking pool runs the operation (PKCS#11 and SQLite
+    // block) and writes its audit line before the response leaves.
+    let finished = tokio::task::spawn_blocking(move || {
+        let result = prepared.and_then(|p| ops::dispatch(&app.kms, &app.huawei, p, &mut trail));
+        let error_code = result.as_ref().err().map(|e| e.code.to_string());
+        let record = trail.into_record(arrived, &id, peer, error_code);
+        app.audit.append(&record).map(|()| result)
+    })
+    .await;
+    let mut response = match finished {
+        Ok(Ok(Ok(reply))) => reply.into_response(),
+        Ok(Ok(Err(e))) => e.into_response(),
+        failed => {
+            tracing::error!(?failed, "request or audit trail write failed");
+            HuaweiError::internal("request or audit write failed").into_response()
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("X-Request-Id", v);
+    }
+    response
+}
+
+/// A successful answer: status and optional JSON body.
+#[derive(Debug)]
+pub struct Reply {
+    status: StatusCode,
+    body: Option<serde_json::Value>,
+}
+
+impl Reply {
+    /// 200 with a JSON body.
+    pub fn json(body: serde_json::Value) -> Self {
+        Self {
+            status: StatusCode::OK,
+            body: Some(body),
+        }
+    }
+
+    /// 200 without a body (operations whose response has no fields).
+    pub fn empty() -> Self {
+        Self {
+            status: StatusCode::OK,
+            body: None,
+        }
+    }
+
+    /// 204 No Content (the tag operations).
+    pub fn no_content() -> Self {
+        Self {
+            status: StatusCode::NO_CONTENT,
+            body: None,
+        }
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let mut response = match self.body {
+            Some(body) => (self.status, body.to_string()).into_response(),
+            None => self.status.into_response(),
+        };
+        if self.status != StatusCode::NO_CONTENT {
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(error::CONTENT_TYPE),
+            );
+        }
+        response
+    }
+}
+
+/// Reads the body within its limit, authenticates, resolves the project and
+/// names the operation.
+async fn prepare(
+    app: &AppState,
+    parts: &Parts,
+    body: Body,
+    trail: &mut Trail,
+) -> Result<Prepared, HuaweiError> {
+    let headers = &parts.headers;
+    let path = parts.uri.path();
+    let parsed = parse_path(&parts.method, path);
+    trail.operation = match &parsed {
+        Some((_, Some(route))) => route.api_name(&parts.method).to_string(),
+        _ => format!("{} {path}", parts.method),
+    };
+    trail.access_key_id = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(huawei_sign::access_key)
+        .map(str::to_string);
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > app.max_body_bytes) {
+        return Err(HuaweiError::too_large(app.max_body_bytes));
+    }
+    let body = to_bytes(body, app.max_body_bytes)
+        .await
+        .map_err(|_| HuaweiError::too_large(app.max_body_bytes))?;
+    let fields = Fields::parse(&body);
+    if let Ok(f) = &fields {
+        trail.parameters = f.to_value();
+    }
+    let authority = parts.uri.authority().map(|a| a.as_str());
+    let header_values = |name: &str| -> Vec<&str> {
+        let values: Vec<&str> = headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        match (name, authority) {
+            ("host", Some(authority)) if values.is_empty() => vec![authority],
+            _ => values,
+        }
+    };
+    let signed = SignedRequest {
+        method: parts.method.as_str(),
+        path,
+        query: parts.uri.query().unwrap_or(""),
+        headers: &header_values,
+        body: &body,
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let (principal, how) = app
+        .huawei
+        .authenticator
+        .authenticate(&signed, now)
+        .map_err(HuaweiError::from_auth)?;
+    trail.principal = Some(principal.arn.clone());
+    trail.access_key_id = (how == AuthMethod::Signature).then(|| principal.access_key_id.clone());
+    let Some((project_id, route)) = parsed else {
+        return Err(HuaweiError::no_such_api(parts.method.as_str(), path));
+    };
+    trail.add_parameter("project_id", &project_id);
+    let project = app
+        .huawei
+        .projects
+        .get(&project_id)
+        .ok_or_else(|| HuaweiError::unknown_project(&project_id))?
+        .clone();
+    trail.region = Some(project.region.clone());
+    if project.account != principal.account_id {
+        return Err(HuaweiError::foreign_project(&project_id));
+    }
+    let route = route.ok_or_else(|| HuaweiError::no_such_api(parts.method.as_str(), path))?;
+    match &route {
+        Route::KeyTags(key)
+        | Route::KeyTagsAction(key)
+        | Route::Replicate(key)
+        | Route::UpdatePrimaryRegion(key) => trail.add_parameter("key_id", key),
+        Route::DeleteTag(key, tag) => {
+            trail.add_parameter("key_id", key);
+            trail.add_parameter("key", tag);
+        }
+        _ => {}
+    }
+    let fields = fields?;
+    let caller = app.kms.caller(Some(&project.region), &principal)?;
+    let query = parts
+        .uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect();
+    Ok(Prepared {
+        caller,
+        project,
+        route,
+        method: parts.method.clone(),
+        fields,
+        query,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_name_routes() {
+        let p = "0123456789abcdef0123456789abcdef";
+        let post = Method::POST;
+        assert_eq!(
+            parse_path(&post, &format!("/v1.0/{p}/kms/create-key")),
+            Some((p.to_string(), Some(Route::Op("create-key"))))
+        );
+        assert_eq!(
+            parse_path(&Method::GET, &format!("/v1.0/{p}/kms/create-key")),
+            Some((p.to_string(), None))
+        );
+        assert_eq!(
+            parse_path(&Method::DELETE, &format!("/v1.0/{p}/kms/k1/tags/a%20b")),
+            Some((
+                p.to_string(),
+                Some(Route::DeleteTag("k1".into(), "a b".into()))
+            ))
+        );
+        assert_eq!(
+            parse_path(&Method::GET, &format!("/v1.0/{p}/kms/tags")),
+            Some((p.to_string(), Some(Route::ProjectTags)))
+        );
+        assert_eq!(
+            parse_path(
+                &Method::PUT,
+                &format!("/v2/{p}/kms/keys/k1/update-primary-region")
+            ),
+            Some((p.to_string(), Some(Route::UpdatePrimaryRegion("k1".into()))))
+        );
+        assert_eq!(
+            parse_path(&Method::GET, &format!("/v2/{p}/kms/regions")),
+            Some((p.to_string(), Some(Route::Regions)))
+        );
+        assert_eq!(parse_path(&post, "/v3/x/kms/create-key"), None);
+        assert_eq!(parse_path(&post, "/v1.0/x/ecs/create-key"), None);
+    }
+}

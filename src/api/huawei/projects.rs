@@ -1,0 +1,162 @@
+//! Huawei projects: a project id in the path names a region and an account.
+//!
+//! Configured as `[huawei_projects.<project id>]` with `region` and
+//! (optionally, default `account_id`) `account`. In dev mode with none
+//! configured, Trent makes one project per hosted region on first start and
+//! writes them to `<data_dir>/huawei-projects.json` as
+//! `{"<project_id>": "<region>"}`, reusing that file on later starts.
+
+use crate::config::Config;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// File written in dev mode.
+pub const DEV_FILE: &str = "huawei-projects.json";
+
+/// One configured project.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct HuaweiProject {
+    /// Region (a hosted region name) the project's requests go to.
+    pub region: String,
+    /// Account owning the project; the configuration's `account_id` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+}
+
+/// A project as served.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Project {
+    /// Project id.
+    pub id: String,
+    /// Region.
+    pub region: String,
+    /// Owning account.
+    pub account: String,
+}
+
+/// Every project, by id.
+#[derive(Debug, Default)]
+pub struct Projects {
+    by_id: BTreeMap<String, Project>,
+}
+
+impl Projects {
+    /// The project with this id.
+    pub fn get(&self, id: &str) -> Option<&Project> {
+        self.by_id.get(id)
+    }
+
+    /// The project of `account` in `region`, if there is exactly one.
+    pub fn find(&self, account: &str, region: &str) -> Option<&Project> {
+        let mut found = self
+            .by_id
+            .values()
+            .filter(|p| p.account == account && p.region == region);
+        let first = found.next()?;
+        found.next().is_none().then_some(first)
+    }
+
+    /// Loads the configured projects, or in dev mode the generated ones
+    /// (generating and writing them when missing). Every project must name
+    /// a hosted region.
+    pub fn load(config: &Config, hosted: &[String]) -> Result<Self, String> {
+        let configured: BTreeMap<String, HuaweiProject> =
+            if config.huawei_projects.is_empty() && config.dev_mode() {
+                dev_projects(&config.data_dir, hosted)?
+                    .into_iter()
+                    .map(|(id, region)| {
+                        (
+                            id,
+                            HuaweiProject {
+                                region,
+                                account: None,
+                            },
+                        )
+                    })
+                    .collect()
+            } else {
+                config.huawei_projects.clone()
+            };
+        let mut by_id = BTreeMap::new();
+        for (id, p) in configured {
+            if !hosted.contains(&p.region) {
+                return Err(format!(
+                    "project {id}: region {:?} is not hosted here (hosted: {})",
+                    p.region,
+                    hosted.join(", ")
+                ));
+            }
+            let account = p.account.unwrap_or_else(|| config.account_id.clone());
+            if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format!(
+                    "project {id}: account {account:?} is not 12 digits"
+                ));
+            }
+            if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                return Err(format!(
+                    "project id {id:?} must be letters, digits and '-' only"
+                ));
+            }
+            by_id.insert(
+                id.clone(),
+                Project {
+                    id,
+                    region: p.region,
+                    account,
+                },
+            );
+        }
+        Ok(Self { by_id })
+    }
+}
+
+/// Reads `<data_dir>/huawei-projects.json`, adds a project for every hosted
+/// region that has none, and writes the file back when it changed.
+fn dev_projects(data_dir: &Path, hosted: &[String]) -> Result<BTreeMap<String, String>, String> {
+    let path = data_dir.join(DEV_FILE);
+    let fail = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let mut projects: BTreeMap<String, String> = match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| fail(&e))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+        Err(e) => return Err(fail(&e)),
+    };
+    let mut changed = false;
+    for region in hosted {
+        if !projects.values().any(|r| r == region) {
+            projects.insert(uuid::Uuid::new_v4().simple().to_string(), region.clone());
+            changed = true;
+        }
+    }
+    if changed {
+        let text = serde_json::to_string_pretty(&projects).map_err(|e| fail(&e))?;
+        let temporary = data_dir.join(format!("{DEV_FILE}.tmp"));
+        std::fs::write(&temporary, text + "\n").map_err(|e| fail(&e))?;
+        std::fs::rename(&temporary, &path).map_err(|e| fail(&e))?;
+    }
+    projects.retain(|_, region| hosted.contains(region));
+    Ok(projects)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_projects_are_made_once_per_region_and_kept() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let hosted = vec!["r1".to_string(), "r2".to_string()];
+        let first = dev_projects(dir.path(), &hosted).unwrap();
+        assert_eq!(first.len(), 2);
+        assert!(first.keys().all(|id| id.len() == 32));
+        let again = dev_projects(dir.path(), &hosted).unwrap();
+        assert_eq!(first, again);
+        let more = dev_projects(dir.path(), &["r1".into(), "r3".into()]).unwrap();
+        assert_eq!(more.len(), 2);
+        assert!(more.values().any(|r| r == "r3"));
+        assert!(
+            more.iter()
+                .all(|(id, r)| r != "r1" || first.contains_key(id))
+        );
+    }
+}

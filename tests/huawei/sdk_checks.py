@@ -1,0 +1,914 @@
+#!/usr/bin/env python3
+"""Drives Trent's Huawei Cloud KMS dialect with Huawei's official Python SDK
+(huaweicloudsdkkms / huaweicloudsdkcore 3.1.219) and checks every answer,
+including the JSON types on the wire (the SDK coerces types lossily, so the
+raw bodies are checked as well).
+
+Run by tests/huawei.rs, which starts the server and passes a JSON document
+on stdin:
+
+    {"endpoint": "http://127.0.0.1:PORT", "projects": {"<id>": "<region>"},
+     "root": ["AK", "SK"], "reader": ["AK", "SK"], "token": "...",
+     "aws_key_id": "...", "aws_ciphertext": "<base64>", "aws_plaintext": "...",
+     "out": "<path of a JSON file for the Rust side>"}
+
+Prints one line per check and exits 1 if any failed.
+"""
+
+import base64
+import datetime
+import hashlib
+import json
+import sys
+import time
+import traceback
+import uuid
+
+import requests
+from huaweicloudsdkcore.auth.credentials import BasicCredentials
+from huaweicloudsdkcore.exceptions import exceptions
+from huaweicloudsdkcore.http.http_config import HttpConfig
+from huaweicloudsdkcore.sdk_request import SdkRequest
+from huaweicloudsdkcore.signer.signer import Signer
+from huaweicloudsdkkms.v2 import (
+    BatchCreateKmsTagsRequest,
+    BatchCreateKmsTagsRequestBody,
+    CancelKeyDeletionRequest,
+    CreateDatakeyRequest,
+    CreateDatakeyRequestBody,
+    CreateDatakeyWithoutPlaintextRequest,
+    CreateKeyRequest,
+    CreateKeyRequestBody,
+    CreateKmsTagRequest,
+    CreateKmsTagRequestBody,
+    CreateRandomRequest,
+    DecryptDataRequest,
+    DecryptDataRequestBody,
+    DecryptDatakeyRequest,
+    DecryptDatakeyRequestBody,
+    DeleteKeyRequest,
+    DeleteTagRequest,
+    DisableKeyRequest,
+    DisableKeyRotationRequest,
+    EnableKeyRequest,
+    EnableKeyRotationRequest,
+    EncryptDataRequest,
+    EncryptDataRequestBody,
+    EncryptDatakeyRequest,
+    EncryptDatakeyRequestBody,
+    GenRandomRequestBody,
+    KmsClient,
+    ListKeyDetailRequest,
+    ListKeysRequest,
+    ListKeysRequestBody,
+    ListKmsByTagsRequest,
+    ListKmsByTagsRequestBody,
+    ListKmsTagsRequest,
+    ListSupportRegionsRequest,
+    OperateKeyRequestBody,
+    ReplicateKeyRequest,
+    ReplicateKeyRequestBody,
+    RotateOnDemandRequest,
+    RotateOnDemandRequestBody,
+    ScheduleKeyDeletionRequestBody,
+    ShowKeyRotationStatusRequest,
+    ShowKmsTagsRequest,
+    Tag,
+    TagItem,
+    UpdateKeyAliasRequest,
+    UpdateKeyAliasRequestBody,
+    UpdateKeyDescriptionRequest,
+    UpdateKeyDescriptionRequestBody,
+    UpdateKeyRotationIntervalRequest,
+    UpdateKeyRotationIntervalRequestBody,
+    UpdatePrimaryRegionRequest,
+    UpdatePrimaryRegionRequestBody,
+)
+
+EAST, WEST = "us-east-1", "us-west-2"
+FAILURES = []
+PASSES = 0
+RUN = uuid.uuid4().hex[:8]
+
+
+def check(name, ok, detail=""):
+    global PASSES
+    if ok:
+        PASSES += 1
+        print(f"PASS {name}")
+    else:
+        FAILURES.append(name)
+        print(f"FAIL {name}: {detail}")
+
+
+def raw(response):
+    """The JSON body the server sent, before the SDK coerced it."""
+    return json.loads(response.raw_content) if response.raw_content else None
+
+
+def refused(call, status, code, name):
+    """Calls `call`, which must fail with `status` and Huawei `code`."""
+    try:
+        result = call()
+    except exceptions.ClientRequestException as e:
+        check(
+            name,
+            e.status_code == status and e.error_code == code,
+            f"got {e.status_code} {e.error_code} {e.error_msg}",
+        )
+        return e
+    except exceptions.ServerResponseException as e:
+        check(name, False, f"server error {e.status_code} {e.error_code} {e.error_msg}")
+        return e
+    check(name, False, f"succeeded: {result}")
+    return None
+
+
+def section(fn):
+    def run(*args):
+        print(f"--- {fn.__name__}")
+        try:
+            return fn(*args)
+        except Exception:  # a crash fails the section, not the whole run
+            check(f"{fn.__name__} ran to the end", False, traceback.format_exc())
+            return None
+
+    return run
+
+
+def key_body(key_id):
+    return OperateKeyRequestBody(key_id=key_id)
+
+
+def all_strings(obj):
+    return isinstance(obj, dict) and all(isinstance(v, str) for v in obj.values())
+
+
+class Env:
+    def __init__(self, spec):
+        self.spec = spec
+        self.endpoint = spec["endpoint"]
+        self.projects = spec["projects"]
+        self.east = next(p for p, r in self.projects.items() if r == EAST)
+        self.west = next(p for p, r in self.projects.items() if r == WEST)
+        self.config = HttpConfig.get_default_config()
+        self.config.ignore_ssl_verification = True
+        self.config.retry_times = 0
+        self.config.timeout = (5, 60)
+        self.kms = self.client(self.east)
+        self.kms_west = self.client(self.west)
+
+    def client(self, project, credentials=None):
+        ak, sk = credentials or self.spec["root"]
+        return (
+            KmsClient.new_builder()
+            .with_http_config(self.config)
+            .with_credentials(BasicCredentials(ak, sk, project))
+            .with_endpoints([self.endpoint])
+            .build()
+        )
+
+    def create_key(self, alias, client=None, description=None):
+        body = CreateKeyRequestBody(key_alias=alias, key_description=description)
+        return (client or self.kms).create_key(CreateKeyRequest(body=body))
+
+    def describe(self, key_id, client=None):
+        return (client or self.kms).list_key_detail(ListKeyDetailRequest(body=key_body(key_id)))
+
+    def encrypt(self, key_id, text, aad=None, client=None):
+        body = EncryptDataRequestBody(
+            key_id=key_id, plain_text=text, additional_authenticated_data=aad
+        )
+        return (client or self.kms).encrypt_data(EncryptDataRequest(body=body))
+
+    def decrypt(self, cipher_text, key_id=None, aad=None, client=None):
+        body = DecryptDataRequestBody(
+            cipher_text=cipher_text, key_id=key_id, additional_authenticated_data=aad
+        )
+        return (client or self.kms).decrypt_data(DecryptDataRequest(body=body))
+
+    def rotation_status(self, key_id, client=None):
+        return (client or self.kms).show_key_rotation_status(
+            ShowKeyRotationStatusRequest(body=key_body(key_id))
+        )
+
+
+@section
+def lifecycle(env):
+    kms = env.kms
+    alias = f"hw-life-{RUN}"
+    created = env.create_key(alias, description="lifecycle key")
+    key_id = created.key_info.key_id
+    info = raw(created)["key_info"]
+    check(
+        "create-key returns a 36-character lowercase UUID",
+        len(key_id) == 36 and key_id == key_id.lower() and key_id.count("-") == 4,
+        key_id,
+    )
+    check(
+        "create-key key_info: key_id, domain_id, region_id as strings",
+        all_strings(info) and info.get("region_id") == EAST,
+        info,
+    )
+    described = env.describe(key_id)
+    details = raw(described)["key_info"]
+    check("describe-key: every KeyDetails field is a JSON string", all_strings(details), details)
+    check(
+        "describe-key: state, alias, realm, spec, usage, description, origin",
+        details["key_state"] == "2"
+        and details["key_alias"] == alias
+        and details["realm"] == EAST
+        and details["key_spec"] == "AES_256"
+        and details["key_usage"] == "ENCRYPT_DECRYPT"
+        and details["key_description"] == "lifecycle key"
+        and details["origin"] == "kms"
+        and details["key_rotation_enabled"] == "false"
+        and details["scheduled_deletion_date"] == ""
+        and details["creation_date"].isdigit(),
+        details,
+    )
+
+    second = env.create_key(f"hw-life2-{RUN}").key_info.key_id
+    first_page = kms.list_keys(ListKeysRequest(body=ListKeysRequestBody(limit="1")))
+    page = raw(first_page)
+    check(
+        "list-keys limit 1: truncated \"true\" (a string), total an int, next_marker a string",
+        page["truncated"] == "true"
+        and isinstance(page["total"], int)
+        and page["total"] >= 2
+        and isinstance(page["next_marker"], str)
+        and len(page["keys"]) == 1
+        and len(page["key_details"]) == 1,
+        page,
+    )
+    listed = list(page["keys"])
+    marker = page["next_marker"]
+    while marker:
+        more = raw(
+            kms.list_keys(ListKeysRequest(body=ListKeysRequestBody(limit="1", marker=marker)))
+        )
+        listed += more["keys"]
+        marker = more.get("next_marker") if more["truncated"] == "true" else None
+    check(
+        "list-keys pages through every key",
+        key_id in listed and second in listed and len(listed) == page["total"],
+        listed,
+    )
+    enabled = raw(kms.list_keys(ListKeysRequest(body=ListKeysRequestBody(key_state="2"))))
+    disabled = raw(kms.list_keys(ListKeysRequest(body=ListKeysRequestBody(key_state="3"))))
+    check(
+        "list-keys filters by key_state",
+        key_id in enabled["keys"]
+        and key_id not in disabled["keys"]
+        and enabled["truncated"] == "false",
+        (enabled, disabled),
+    )
+
+    off = kms.disable_key(DisableKeyRequest(body=key_body(key_id)))
+    check(
+        "disable-key: key_info.key_state \"3\"",
+        raw(off)["key_info"] == {"key_id": key_id, "key_state": "3"},
+        raw(off),
+    )
+    refused(lambda: env.encrypt(key_id, "x"), 400, "KMS.0209", "encrypt-data with a disabled key: KMS.0209")
+    on = kms.enable_key(EnableKeyRequest(body=key_body(key_id)))
+    check("enable-key: key_state \"2\"", raw(on)["key_info"]["key_state"] == "2", raw(on))
+
+    new_alias = f"hw-life-renamed-{RUN}"
+    renamed = kms.update_key_alias(
+        UpdateKeyAliasRequest(body=UpdateKeyAliasRequestBody(key_id=key_id, key_alias=new_alias))
+    )
+    check(
+        "update-key-alias",
+        raw(renamed)["key_info"] == {"key_id": key_id, "key_alias": new_alias}
+        and env.describe(key_id).key_info.key_alias == new_alias,
+        raw(renamed),
+    )
+    refused(
+        lambda: env.create_key(new_alias), 400, "KMS.1104", "create-key with an alias in use: KMS.1104"
+    )
+    refused(
+        lambda: env.create_key("bad alias!"), 400, "KMS.1101", "create-key with an invalid alias: KMS.1101"
+    )
+    described = kms.update_key_description(
+        UpdateKeyDescriptionRequest(
+            body=UpdateKeyDescriptionRequestBody(key_id=key_id, key_description="changed")
+        )
+    )
+    check(
+        "update-key-description",
+        raw(described)["key_info"]["key_description"] == "changed"
+        and env.describe(key_id).key_info.key_description == "changed",
+        raw(described),
+    )
+
+    refused(
+        lambda: kms.delete_key(
+            DeleteKeyRequest(body=ScheduleKeyDeletionRequestBody(key_id=key_id, pending_days="3"))
+        ),
+        400,
+        "KMS.1401",
+        "schedule-key-deletion with 3 days: KMS.1401",
+    )
+    scheduled = kms.delete_key(
+        DeleteKeyRequest(body=ScheduleKeyDeletionRequestBody(key_id=key_id, pending_days="7"))
+    )
+    check(
+        "schedule-key-deletion: key_state \"4\"",
+        raw(scheduled) == {"key_id": key_id, "key_state": "4"},
+        raw(scheduled),
+    )
+    pending = raw(env.describe(key_id))["key_info"]
+    check(
+        "describe-key while pending deletion: state \"4\" and a deletion date",
+        pending["key_state"] == "4" and pending["scheduled_deletion_date"].isdigit(),
+        pending,
+    )
+    refused(lambda: env.encrypt(key_id, "x"), 400, "KMS.0210", "encrypt-data while pending deletion: KMS.0210")
+    cancelled = kms.cancel_key_deletion(CancelKeyDeletionRequest(body=key_body(key_id)))
+    check(
+        "cancel-key-deletion: key_state \"3\"",
+        raw(cancelled) == {"key_id": key_id, "key_state": "3"},
+        raw(cancelled),
+    )
+    refused(
+        lambda: kms.cancel_key_deletion(CancelKeyDeletionRequest(body=key_body(key_id))),
+        400,
+        "KMS.1501",
+        "cancel-key-deletion of a key not pending deletion: KMS.1501",
+    )
+    kms.enable_key(EnableKeyRequest(body=key_body(key_id)))
+
+    refused(
+        lambda: env.describe(str(uuid.uuid4())), 404, "KMS.0207", "describe-key of an unknown key: 404 KMS.0207"
+    )
+    refused(lambda: env.describe("not-a-key"), 400, "KMS.0205", "describe-key with a malformed key id: KMS.0205")
+    refused(
+        lambda: kms.list_key_detail(ListKeyDetailRequest(body=OperateKeyRequestBody())),
+        400,
+        "KMS.0204",
+        "describe-key without key_id: KMS.0204",
+    )
+    return key_id
+
+
+@section
+def data_encryption(env, key_id):
+    other = env.create_key(f"hw-other-{RUN}").key_info.key_id
+    sealed = env.encrypt(key_id, "hello huawei")
+    body = raw(sealed)
+    check(
+        "encrypt-data: base64 cipher_text and the key id",
+        body["key_id"] == key_id and base64.b64decode(body["cipher_text"]) != b"",
+        body,
+    )
+    opened = env.decrypt(sealed.cipher_text)
+    check(
+        "decrypt-data: plain_text and plain_text_base64",
+        raw(opened)
+        == {
+            "key_id": key_id,
+            "plain_text": "hello huawei",
+            "plain_text_base64": base64.b64encode(b"hello huawei").decode(),
+        },
+        raw(opened),
+    )
+    check(
+        "decrypt-data naming the right key",
+        env.decrypt(sealed.cipher_text, key_id=key_id).plain_text == "hello huawei",
+    )
+    refused(
+        lambda: env.decrypt(sealed.cipher_text, key_id=other),
+        400,
+        "KMS.0205",
+        "decrypt-data naming another key: KMS.0205",
+    )
+    with_aad = env.encrypt(key_id, "bound", aad="tenant-a")
+    refused(
+        lambda: env.decrypt(with_aad.cipher_text),
+        400,
+        "KMS.2201",
+        "decrypt-data without the AAD it was sealed with: KMS.2201",
+    )
+    check(
+        "decrypt-data with the AAD",
+        env.decrypt(with_aad.cipher_text, aad="tenant-a").plain_text == "bound",
+    )
+    refused(
+        lambda: env.decrypt("AAAA" * 40),
+        400,
+        "KMS.2201",
+        "decrypt-data of garbage: KMS.2201",
+    )
+
+
+@section
+def data_keys(env, key_id):
+    kms = env.kms
+    made = kms.create_datakey(CreateDatakeyRequest(body=CreateDatakeyRequestBody(key_id=key_id)))
+    body = raw(made)
+    check(
+        "create-datakey: 256-bit default, hex plain_text and cipher_text",
+        body["key_id"] == key_id
+        and len(body["plain_text"]) == 64
+        and bytes.fromhex(body["cipher_text"]) != b"",
+        body,
+    )
+    long_key = raw(
+        kms.create_datakey(
+            CreateDatakeyRequest(body=CreateDatakeyRequestBody(key_id=key_id, datakey_length="512"))
+        )
+    )
+    check("create-datakey datakey_length \"512\": 64 bytes", len(long_key["plain_text"]) == 128, long_key)
+    aes128 = raw(
+        kms.create_datakey(
+            CreateDatakeyRequest(body=CreateDatakeyRequestBody(key_id=key_id, key_spec="AES_128"))
+        )
+    )
+    check("create-datakey key_spec AES_128: 16 bytes", len(aes128["plain_text"]) == 32, aes128)
+    refused(
+        lambda: kms.create_datakey(
+            CreateDatakeyRequest(body=CreateDatakeyRequestBody(key_id=key_id, datakey_length="12"))
+        ),
+        400,
+        "KMS.1901",
+        "create-datakey with 12 bits: KMS.1901",
+    )
+    sealed_only = raw(
+        kms.create_datakey_without_plaintext(
+            CreateDatakeyWithoutPlaintextRequest(body=CreateDatakeyRequestBody(key_id=key_id))
+        )
+    )
+    check(
+        "create-datakey-without-plaintext: cipher_text only",
+        set(sealed_only) == {"key_id", "cipher_text"},
+        sealed_only,
+    )
+    opened = kms.decrypt_datakey(
+        DecryptDatakeyRequest(
+            body=DecryptDatakeyRequestBody(
+                key_id=key_id, cipher_text=body["cipher_text"], datakey_cipher_length="32"
+            )
+        )
+    )
+    digest = hashlib.sha256(bytes.fromhex(body["plain_text"])).hexdigest()
+    check(
+        "decrypt-datakey: data_key, datakey_length \"32\" and its SHA-256",
+        raw(opened)
+        == {"data_key": body["plain_text"], "datakey_length": "32", "datakey_dgst": digest},
+        raw(opened),
+    )
+    blind = kms.decrypt_datakey(
+        DecryptDatakeyRequest(
+            body=DecryptDatakeyRequestBody(
+                key_id=key_id, cipher_text=sealed_only["cipher_text"], datakey_cipher_length="32"
+            )
+        )
+    )
+    check("decrypt-datakey of a plaintext-free data key", len(blind.data_key) == 64)
+
+    dek = bytes(range(32))
+    plain = dek.hex() + hashlib.sha256(dek).hexdigest()
+    wrapped = kms.encrypt_datakey(
+        EncryptDatakeyRequest(
+            body=EncryptDatakeyRequestBody(key_id=key_id, plain_text=plain, datakey_plain_length="32")
+        )
+    )
+    check(
+        "encrypt-datakey: hex cipher_text and datakey_length \"32\"",
+        raw(wrapped)["datakey_length"] == "32" and raw(wrapped)["key_id"] == key_id,
+        raw(wrapped),
+    )
+    unwrapped = kms.decrypt_datakey(
+        DecryptDatakeyRequest(
+            body=DecryptDatakeyRequestBody(
+                key_id=key_id, cipher_text=wrapped.cipher_text, datakey_cipher_length="32"
+            )
+        )
+    )
+    check("decrypt-datakey returns the encrypted data key", unwrapped.data_key == dek.hex())
+    refused(
+        lambda: kms.encrypt_datakey(
+            EncryptDatakeyRequest(
+                body=EncryptDatakeyRequestBody(
+                    key_id=key_id, plain_text=dek.hex() + "00" * 32, datakey_plain_length="32"
+                )
+            )
+        ),
+        400,
+        "KMS.2103",
+        "encrypt-datakey with a wrong SHA-256: KMS.2103",
+    )
+    refused(
+        lambda: kms.decrypt_datakey(
+            DecryptDatakeyRequest(
+                body=DecryptDatakeyRequestBody(
+                    key_id=key_id, cipher_text=wrapped.cipher_text, datakey_cipher_length="16"
+                )
+            )
+        ),
+        400,
+        "KMS.2202",
+        "decrypt-datakey with the wrong length: KMS.2202",
+    )
+    random = raw(
+        kms.create_random(CreateRandomRequest(body=GenRandomRequestBody(random_data_length="512")))
+    )
+    check("gen-random 512 bits: 64 hex-encoded bytes", len(bytes.fromhex(random["random_data"])) == 64, random)
+    refused(
+        lambda: kms.create_random(CreateRandomRequest(body=GenRandomRequestBody(random_data_length="7"))),
+        400,
+        "KMS.1801",
+        "gen-random 7 bits: KMS.1801",
+    )
+    return body["cipher_text"]
+
+
+@section
+def rotation(env):
+    kms = env.kms
+    key_id = env.create_key(f"hw-rot-{RUN}").key_info.key_id
+    before = env.encrypt(key_id, "before rotation").cipher_text
+    status = raw(env.rotation_status(key_id))
+    check(
+        "get-key-rotation-status: key_rotation_enabled false (a JSON boolean), ints",
+        status["key_rotation_enabled"] is False
+        and status["rotation_interval"] == 365
+        and status["number_of_rotations"] == 0,
+        status,
+    )
+    enabled = kms.enable_key_rotation(EnableKeyRotationRequest(body=key_body(key_id)))
+    check("enable-key-rotation: 200", enabled.status_code == 200, enabled.status_code)
+    status = raw(env.rotation_status(key_id))
+    check("rotation status after enabling: true", status["key_rotation_enabled"] is True, status)
+    check(
+        "describe-key: key_rotation_enabled \"true\" (a string)",
+        raw(env.describe(key_id))["key_info"]["key_rotation_enabled"] == "true",
+    )
+    kms.update_key_rotation_interval(
+        UpdateKeyRotationIntervalRequest(
+            body=UpdateKeyRotationIntervalRequestBody(key_id=key_id, rotation_interval=180)
+        )
+    )
+    status = raw(env.rotation_status(key_id))
+    check(
+        "update-key-rotation-interval 180: rotation_interval 180 (a JSON integer)",
+        status["rotation_interval"] == 180 and isinstance(status["rotation_interval"], int),
+        status,
+    )
+    refused(
+        lambda: kms.update_key_rotation_interval(
+            UpdateKeyRotationIntervalRequest(
+                body=UpdateKeyRotationIntervalRequestBody(key_id=key_id, rotation_interval=500)
+            )
+        ),
+        400,
+        "KMS.0308",
+        "update-key-rotation-interval 500: KMS.0308",
+    )
+    rotated = kms.rotate_on_demand(RotateOnDemandRequest(body=RotateOnDemandRequestBody(key_id=key_id)))
+    check("rotate-on-demand returns the key id", raw(rotated) == {"key_id": key_id}, raw(rotated))
+    status = raw(env.rotation_status(key_id))
+    check(
+        "rotation status: number_of_rotations 1, last_rotation_time a string",
+        status["number_of_rotations"] == 1 and str(status.get("last_rotation_time", "")).isdigit(),
+        status,
+    )
+    check(
+        "data sealed before the rotation still decrypts",
+        env.decrypt(before).plain_text == "before rotation",
+    )
+    kms.disable_key_rotation(DisableKeyRotationRequest(body=key_body(key_id)))
+    status = raw(env.rotation_status(key_id))
+    check("disable-key-rotation: false", status["key_rotation_enabled"] is False, status)
+    refused(
+        lambda: kms.update_key_rotation_interval(
+            UpdateKeyRotationIntervalRequest(
+                body=UpdateKeyRotationIntervalRequestBody(key_id=key_id, rotation_interval=200)
+            )
+        ),
+        400,
+        "KMS.0308",
+        "update-key-rotation-interval with rotation off: KMS.0308",
+    )
+
+
+@section
+def tags(env, key_id):
+    kms = env.kms
+    made = kms.create_kms_tag(
+        CreateKmsTagRequest(key_id=key_id, body=CreateKmsTagRequestBody(tag=TagItem(key="env", value="prod")))
+    )
+    check("create tag: 204", made.status_code == 204, made.status_code)
+    batch = kms.batch_create_kms_tags(
+        BatchCreateKmsTagsRequest(
+            key_id=key_id,
+            body=BatchCreateKmsTagsRequestBody(
+                action="create", tags=[TagItem(key="team", value="kms"), TagItem(key="cost", value="42")]
+            ),
+        )
+    )
+    check("batch create tags: 204", batch.status_code == 204, batch.status_code)
+    shown = raw(kms.show_kms_tags(ShowKmsTagsRequest(key_id=key_id)))
+    check(
+        "show tags: tags and existTagsNum (an int)",
+        sorted((t["key"], t["value"]) for t in shown["tags"])
+        == [("cost", "42"), ("env", "prod"), ("team", "kms")]
+        and shown["existTagsNum"] == 3,
+        shown,
+    )
+    gone = kms.delete_tag(DeleteTagRequest(key_id=key_id, key="cost"))
+    check("delete tag: 204", gone.status_code == 204, gone.status_code)
+    kms.batch_create_kms_tags(
+        BatchCreateKmsTagsRequest(
+            key_id=key_id, body=BatchCreateKmsTagsRequestBody(action="delete", tags=[TagItem(key="team", value="kms")])
+        )
+    )
+    shown = kms.show_kms_tags(ShowKmsTagsRequest(key_id=key_id))
+    check(
+        "tags after deleting two",
+        [(t.key, t.value) for t in shown.tags] == [("env", "prod")] and shown.exist_tags_num == 1,
+        raw(shown),
+    )
+    refused(
+        lambda: kms.batch_create_kms_tags(
+            BatchCreateKmsTagsRequest(key_id=key_id, body=BatchCreateKmsTagsRequestBody(action="create", tags=[]))
+        ),
+        400,
+        "KMS.0401",
+        "batch create with no tags: KMS.0401",
+    )
+    project = raw(kms.list_kms_tags(ListKmsTagsRequest()))
+    check(
+        "project tags: env with value prod",
+        {"key": "env", "values": ["prod"]} in project["tags"],
+        project,
+    )
+    found = raw(
+        kms.list_kms_by_tags(
+            ListKmsByTagsRequest(
+                resource_instances="resource_instances",
+                body=ListKmsByTagsRequestBody(
+                    action="filter", limit="10", offset="0", tags=[Tag(key="env", values=["prod"])]
+                ),
+            )
+        )
+    )
+    check(
+        "resource_instances filter by tag finds the key",
+        found["total_count"] >= 1
+        and any(
+            r["resource_id"] == key_id and r["resource_detail"]["key_id"] == key_id for r in found["resources"]
+        ),
+        found,
+    )
+    counted = raw(
+        kms.list_kms_by_tags(
+            ListKmsByTagsRequest(
+                resource_instances="resource_instances",
+                body=ListKmsByTagsRequestBody(action="count", tags=[Tag(key="env", values=["nowhere"])]),
+            )
+        )
+    )
+    check("resource_instances count with no match: 0", counted == {"total_count": 0}, counted)
+
+
+@section
+def multi_region(env):
+    kms, west = env.kms, env.kms_west
+    regions = raw(kms.list_support_regions(ListSupportRegionsRequest()))
+    check("regions: both hosted regions", set(regions["regions"]) == {EAST, WEST}, regions)
+    key_id = env.create_key(f"hw-mr-{RUN}", description="replicated").key_info.key_id
+    replica_alias = f"hw-mr-replica-{RUN}"
+    replicated = kms.replicate_key(
+        ReplicateKeyRequest(
+            key_id=key_id,
+            body=ReplicateKeyRequestBody(
+                key_id=key_id,
+                replica_region=WEST,
+                replica_project_id=env.west,
+                key_alias=replica_alias,
+                key_description="the replica",
+            ),
+        )
+    )
+    check(
+        "replicate: the replica keeps the key id",
+        raw(replicated) == {"key_id": key_id, "domain_id": raw(env.describe(key_id))["key_info"]["domain_id"], "region": WEST},
+        raw(replicated),
+    )
+    in_east = raw(env.describe(key_id))["key_info"]
+    in_west = raw(env.describe(key_id, client=west))["key_info"]
+    check(
+        "describe in both projects",
+        in_east["realm"] == EAST
+        and in_west["realm"] == WEST
+        and in_west["key_state"] == "2"
+        and in_west["key_alias"] == replica_alias
+        and in_west["key_description"] == "the replica"
+        and in_east["key_id"] == in_west["key_id"] == key_id,
+        (in_east, in_west),
+    )
+    sealed = env.encrypt(key_id, "across regions")
+    check(
+        "sealed in one region, opened in the other",
+        env.decrypt(sealed.cipher_text, client=west).plain_text == "across regions",
+    )
+    refused(
+        lambda: kms.replicate_key(
+            ReplicateKeyRequest(key_id=key_id, body=ReplicateKeyRequestBody(key_id=key_id, replica_region=WEST))
+        ),
+        400,
+        "KMS.0308",
+        "replicate into a region that has a copy: KMS.0308",
+    )
+    moved = kms.update_primary_region(
+        UpdatePrimaryRegionRequest(
+            key_id=key_id, body=UpdatePrimaryRegionRequestBody(key_id=key_id, primary_region=WEST)
+        )
+    )
+    check(
+        "update-primary-region: {key_id, primary_region}",
+        raw(moved) == {"key_id": key_id, "primary_region": WEST},
+        raw(moved),
+    )
+    # The change completes in the background; then only the new primary rotates.
+    deadline = time.time() + 20
+    rotated = None
+    while time.time() < deadline:
+        try:
+            rotated = west.rotate_on_demand(RotateOnDemandRequest(body=RotateOnDemandRequestBody(key_id=key_id)))
+            break
+        except exceptions.ClientRequestException:
+            time.sleep(0.5)
+    check("after update-primary-region the new primary rotates", rotated is not None)
+    refused(
+        lambda: kms.rotate_on_demand(RotateOnDemandRequest(body=RotateOnDemandRequestBody(key_id=key_id))),
+        400,
+        "KMS.0308",
+        "the former primary is a replica now: rotate-on-demand refused",
+    )
+    check(
+        "both copies still describe as enabled",
+        env.describe(key_id).key_info.key_state == "2"
+        and env.describe(key_id, client=west).key_info.key_state == "2",
+    )
+    return key_id
+
+
+@section
+def cross_dialect(env, out):
+    spec = env.spec
+    aws_id = spec["aws_key_id"]
+    described = raw(env.describe(aws_id))["key_info"]
+    check(
+        "a key made through the AWS dialect describes here under the same id",
+        described["key_id"] == aws_id and described["key_state"] == "2",
+        described,
+    )
+    opened = env.decrypt(spec["aws_ciphertext"])
+    check(
+        "AWS Encrypt output decrypts with decrypt-data",
+        opened.plain_text == spec["aws_plaintext"] and opened.key_id == aws_id,
+        raw(opened),
+    )
+    out["aws_key_sealed_here"] = env.encrypt(aws_id, "sealed by huawei").cipher_text
+    key_id = env.create_key(f"hw-cross-{RUN}").key_info.key_id
+    out["huawei_key_id"] = key_id
+    out["huawei_ciphertext"] = env.encrypt(key_id, "huawei to aws").cipher_text
+    out["huawei_aad_ciphertext"] = env.encrypt(key_id, "with aad", aad="tenant-a").cipher_text
+    made = env.kms.create_datakey(CreateDatakeyRequest(body=CreateDatakeyRequestBody(key_id=key_id)))
+    out["huawei_datakey_plain"] = made.plain_text
+    out["huawei_datakey_cipher"] = made.cipher_text
+
+
+def signed_request(env, ak, sk, path, body, project, date=None):
+    """Headers for `body` signed with the SDK's own signer."""
+    host = env.endpoint.split("://", 1)[1]
+    headers = {"Content-Type": "application/json;charset=UTF-8", "X-Project-Id": project}
+    if date:
+        headers["X-Sdk-Date"] = date
+    request = SdkRequest(
+        method="POST", schema="http", host=host, resource_path=path,
+        query_params=[], header_params=headers, body=body,
+    )
+    Signer(BasicCredentials(ak, sk)).sign(request)
+    return request.header_params
+
+
+def huawei_error(response, status, code):
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return (
+        response.status_code == status
+        and set(body) == {"error"}
+        and body["error"].get("error_code") == code
+        and isinstance(body["error"].get("error_msg"), str)
+    )
+
+
+@section
+def refusals(env, key_id):
+    ak, sk = env.spec["root"]
+    refused(
+        lambda: env.describe(key_id, client=env.client(env.east, (ak, sk + "x"))),
+        401,
+        "KMS.0301",
+        "a wrong secret key (bad signature): 401 KMS.0301",
+    )
+    refused(
+        lambda: env.describe(key_id, client=env.client(env.east, ("HWUNKNOWNAK000000000", sk))),
+        401,
+        "KMS.0301",
+        "an unknown AK: 401 KMS.0301",
+    )
+    path = f"/v1.0/{env.east}/kms/describe-key"
+    body = json.dumps({"key_id": key_id})
+    headers = signed_request(env, ak, sk, path, body, env.east)
+    ok = requests.post(env.endpoint + path, data=body, headers=headers, timeout=30)
+    check("a request signed by the SDK signer is accepted", ok.status_code == 200, ok.text)
+    tampered = requests.post(
+        env.endpoint + path, data=json.dumps({"key_id": str(uuid.uuid4())}), headers=headers, timeout=30
+    )
+    check(
+        "a body changed after signing: 401 with Huawei's error body",
+        huawei_error(tampered, 401, "KMS.0301"),
+        (tampered.status_code, tampered.text),
+    )
+    stale = (datetime.datetime.utcnow() - datetime.timedelta(minutes=20)).strftime("%Y%m%dT%H%M%SZ")
+    old = requests.post(
+        env.endpoint + path, data=body, headers=signed_request(env, ak, sk, path, body, env.east, stale), timeout=30
+    )
+    check("X-Sdk-Date 20 minutes old: 401 KMS.0303", huawei_error(old, 401, "KMS.0303"), (old.status_code, old.text))
+    plain = {"Content-Type": "application/json;charset=UTF-8"}
+    bad = requests.post(
+        env.endpoint + path, data=body, headers={**plain, "X-Auth-Token": "not-a-token"}, timeout=30
+    )
+    check("a bad X-Auth-Token: 401 KMS.0302", huawei_error(bad, 401, "KMS.0302"), (bad.status_code, bad.text))
+    none = requests.post(env.endpoint + path, data=body, headers=plain, timeout=30)
+    check("no credentials: 401 KMS.0301", huawei_error(none, 401, "KMS.0301"), (none.status_code, none.text))
+    good = requests.post(
+        env.endpoint + path, data=body, headers={**plain, "X-Auth-Token": env.spec["token"]}, timeout=30
+    )
+    check(
+        "a configured X-Auth-Token is accepted",
+        good.status_code == 200 and good.json()["key_info"]["key_id"] == key_id,
+        (good.status_code, good.text),
+    )
+    unknown = requests.post(
+        env.endpoint + "/v1.0/0000000000000000000000000000000f/kms/describe-key",
+        data=body,
+        headers={**plain, "X-Auth-Token": env.spec["token"]},
+        timeout=30,
+    )
+    check("an unknown project: 404 KMS.0201", huawei_error(unknown, 404, "KMS.0201"), unknown.text)
+    nowhere = requests.post(
+        env.endpoint + f"/v1.0/{env.east}/kms/no-such-api",
+        data=body,
+        headers={**plain, "X-Auth-Token": env.spec["token"]},
+        timeout=30,
+    )
+    check("an unknown API: 404 KMS.0201", huawei_error(nowhere, 404, "KMS.0201"), nowhere.text)
+    broken = requests.post(
+        env.endpoint + path, data="{not json", headers={**plain, "X-Auth-Token": env.spec["token"]}, timeout=30
+    )
+    check("a body that is not JSON: 400 KMS.0202", huawei_error(broken, 400, "KMS.0202"), broken.text)
+
+    reader = env.client(env.east, env.spec["reader"])
+    check(
+        "a principal whose identity policy allows DescribeKey describes",
+        env.describe(key_id, client=reader).key_info.key_id == key_id,
+    )
+    refused(
+        lambda: env.encrypt(key_id, "x", client=reader),
+        403,
+        "KMS.0306",
+        "the same principal may not encrypt: 403 KMS.0306",
+    )
+
+
+def main():
+    spec = json.load(sys.stdin)
+    env = Env(spec)
+    out = {}
+    key_id = lifecycle(env)
+    if key_id:
+        data_encryption(env, key_id)
+        data_keys(env, key_id)
+        tags(env, key_id)
+        refusals(env, key_id)
+    rotation(env)
+    out["replicated_key_id"] = multi_region(env)
+    cross_dialect(env, out)
+    with open(spec["out"], "w") as f:
+        json.dump(out, f)
+    print(f"{PASSES} checks passed, {len(FAILURES)} failed")
+    for name in FAILURES:
+        print(f"  failed: {name}")
+    sys.exit(1 if FAILURES else 0)
+
+
+if __name__ == "__main__":
+    main()

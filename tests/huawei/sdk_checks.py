@@ -842,6 +842,18 @@ def refusals(env, key_id):
         env.endpoint + path, data=body, headers=signed_request(env, ak, sk, path, body, env.east, stale), timeout=30
     )
     check("X-Sdk-Date 20 minutes old: 401 KMS.0303", huawei_error(old, 401, "KMS.0303"), (old.status_code, old.text))
+    west_path = f"/v1.0/{env.west}/kms/describe-key"
+    mixed = requests.post(
+        env.endpoint + west_path,
+        data=body,
+        headers=signed_request(env, ak, sk, west_path, body, env.east),
+        timeout=30,
+    )
+    check(
+        "X-Project-Id naming another project than the path: 400 KMS.0308",
+        huawei_error(mixed, 400, "KMS.0308"),
+        (mixed.status_code, mixed.text),
+    )
     plain = {"Content-Type": "application/json;charset=UTF-8"}
     bad = requests.post(
         env.endpoint + path, data=body, headers={**plain, "X-Auth-Token": "not-a-token"}, timeout=30

@@ -352,6 +352,14 @@ async fn prepare(
     if project.account != principal.account_id {
         return Err(HuaweiError::foreign_project(&project_id));
     }
+    if let Some(named) = headers.get("x-project-id").and_then(|v| v.to_str().ok()) {
+        if named != project_id {
+            return Err(HuaweiError::invalid(
+                "X-Project-Id",
+                format!("'{named}' is not the project in the path ({project_id})."),
+            ));
+        }
+    }
     let route = route.ok_or_else(|| HuaweiError::no_such_api(parts.method.as_str(), path))?;
     match &route {
         Route::KeyTags(key)

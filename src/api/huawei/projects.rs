@@ -47,16 +47,6 @@ impl Projects {
         self.by_id.get(id)
     }
 
-    /// The project of `account` in `region`, if there is exactly one.
-    pub fn find(&self, account: &str, region: &str) -> Option<&Project> {
-        let mut found = self
-            .by_id
-            .values()
-            .filter(|p| p.account == account && p.region == region);
-        let first = found.next()?;
-        found.next().is_none().then_some(first)
-    }
-
     /// Loads the configured projects, or in dev mode the generated ones
     /// (generating and writing them when missing). Every project must name
     /// a hosted region.

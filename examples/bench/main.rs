@@ -1,0 +1,727 @@
+//! Load generator for Trent: drives a real `trent serve` over loopback
+//! HTTP/1.1 keep-alive with SigV4-signed AWS KMS requests and prints figures.
+//! It never asserts on a number.
+//!
+//! Build the server, then run the bench (both in release mode):
+//!
+//! ```text
+//! cargo build --release --bin trent && cargo run --release --example bench -- [OPTIONS]
+//! ```
+//!
+//! `cargo run --example` builds the example and the library, not the `trent`
+//! binary, so the first command is needed whenever `src/` changed. The bench
+//! runs `trent` from the directory above its own executable
+//! (`target/release/trent`), or `--trent PATH`.
+//!
+//! Examples:
+//!
+//! ```text
+//! ... -- --duration 3 --warmup 1 --concurrency 1,16,64       # every op
+//! ... -- --ops encrypt32,decrypt --raw                         # with the PKCS#11 baseline
+//! ... -- --ops none --keys 10,100000                           # key-count mode only
+//! ... -- --endpoint http://127.0.0.1:4599 --data-dir trent-data --server-pid 1234
+//! ```
+
+mod load;
+mod raw;
+mod server;
+mod zipf;
+
+use clap::Parser;
+use load::{Client, Keys, Op, PointResult, Signer, Workload};
+use server::Server;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use zipf::{Rng, Zipf};
+
+#[derive(Parser)]
+#[command(
+    name = "bench",
+    about = "Load generator for Trent (AWS KMS API over SoftHSM): prints figures, asserts nothing"
+)]
+struct Args {
+    /// Operations to run, comma-separated: encrypt32, encrypt4k, decrypt, gdk,
+    /// create-key, or `all` or `none`.
+    #[arg(long, default_value = "all")]
+    ops: String,
+    /// Concurrency levels (concurrent connections), comma-separated.
+    #[arg(long, default_value = "1,16,64")]
+    concurrency: String,
+    /// Measured seconds per point.
+    #[arg(long, default_value_t = 5.0)]
+    duration: f64,
+    /// Warm-up seconds per point (not measured).
+    #[arg(long, default_value_t = 1.0)]
+    warmup: f64,
+    /// Also run the same cryptographic work directly through PKCS#11 on the
+    /// server's token, with as many threads as connections, and print the ratio.
+    #[arg(long)]
+    raw: bool,
+    /// Key-count mode: key counts, comma-separated and increasing (e.g.
+    /// 10,100000). Keys are created (cumulatively) on a fresh server, then
+    /// Encrypt runs with Zipf-distributed key choice; cold-key latency,
+    /// memory and start-up time are measured.
+    #[arg(long)]
+    keys: Option<String>,
+    /// Concurrency used to create keys in key-count mode.
+    #[arg(long, default_value_t = 16)]
+    create_concurrency: usize,
+    /// Number of distinct keys probed for cold-key latency after a restart.
+    #[arg(long, default_value_t = 20)]
+    cold_keys: usize,
+    /// Zipf exponent for the key choice.
+    #[arg(long, default_value_t = 1.0)]
+    zipf_exponent: f64,
+    /// Target an already running server at this loopback URL instead of
+    /// starting one (needs --data-dir for its credentials).
+    #[arg(long, requires = "data_dir")]
+    endpoint: Option<String>,
+    /// Data directory: of the --endpoint server, or for the server the bench
+    /// starts (default: a fresh temporary directory).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Pid of the --endpoint server, for its CPU time and memory.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// The trent binary to start (default: `trent` next to the bench's own directory).
+    #[arg(long)]
+    trent: Option<PathBuf>,
+    /// Extra environment for the started server, e.g. TRENT_KEY_CACHE_CAPACITY=100000.
+    #[arg(long = "server-env", value_name = "KEY=VALUE")]
+    server_env: Vec<String>,
+    /// Region (SigV4 credential scope and token `trent-<region>`).
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    /// Tokio worker threads of the load generator (default: number of CPUs).
+    #[arg(long)]
+    client_threads: Option<usize>,
+    /// PKCS#11 module for --raw.
+    #[arg(long, default_value = raw::SOFTHSM_MODULE)]
+    module: PathBuf,
+}
+
+/// Validated settings.
+struct Plan {
+    ops: Vec<Op>,
+    levels: Vec<usize>,
+    duration: Duration,
+    warmup: Duration,
+    keys: Vec<usize>,
+    env: Vec<(String, String)>,
+    binary: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn plan(args: &Args) -> Result<Plan, String> {
+    let ops = match args.ops.as_str() {
+        "all" => Op::ALL.to_vec(),
+        "none" => Vec::new(),
+        list => list
+            .split(',')
+            .map(|s| Op::parse(s.trim()).ok_or_else(|| format!("unknown op {s:?}")))
+            .collect::<Result<_, _>>()?,
+    };
+    let levels = parse_list(&args.concurrency, "--concurrency")?;
+    if levels.iter().any(|&c| c == 0 || c > 4096) {
+        return Err("--concurrency levels must be between 1 and 4096".into());
+    }
+    let keys = match &args.keys {
+        Some(list) => parse_list(list, "--keys")?,
+        None => Vec::new(),
+    };
+    if keys.iter().any(|&n| n == 0 || n > 10_000_000) || keys.windows(2).any(|w| w[0] >= w[1]) {
+        return Err("--keys must be increasing counts between 1 and 10,000,000".into());
+    }
+    let seconds = |s: f64, name: &str| {
+        if s.is_finite() && (0.0..=3600.0).contains(&s) {
+            Ok(Duration::from_secs_f64(s))
+        } else {
+            Err(format!("{name} must be between 0 and 3600 seconds"))
+        }
+    };
+    let duration = seconds(args.duration, "--duration")?;
+    if duration.is_zero() {
+        return Err("--duration must be positive".into());
+    }
+    if !(1..=4096).contains(&args.create_concurrency) {
+        return Err("--create-concurrency must be between 1 and 4096".into());
+    }
+    let env = args
+        .server_env
+        .iter()
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| format!("--server-env wants KEY=VALUE, got {kv:?}"))
+        })
+        .collect::<Result<_, _>>()?;
+    let binary = match &args.trent {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()
+            .map_err(|e| format!("own executable: {e}"))?
+            .parent()
+            .and_then(|examples| examples.parent())
+            .ok_or("cannot locate the target directory")?
+            .join("trent"),
+    };
+    Ok(Plan {
+        ops,
+        levels,
+        duration,
+        warmup: seconds(args.warmup, "--warmup")?,
+        keys,
+        env,
+        binary,
+    })
+}
+
+fn parse_list(list: &str, name: &str) -> Result<Vec<usize>, String> {
+    list.split(',')
+        .map(|s| {
+            s.trim()
+                .replace('_', "")
+                .parse()
+                .map_err(|_| format!("{name}: {s:?} is not a number"))
+        })
+        .collect()
+}
+
+fn fresh_data_dir() -> Result<(tempfile::TempDir, PathBuf), String> {
+    let temp = tempfile::Builder::new()
+        .prefix("trent-bench-")
+        .tempdir()
+        .map_err(|e| format!("temporary directory: {e}"))?;
+    let data = temp.path().join("data");
+    Ok((temp, data))
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let plan = plan(&args)?;
+    if args.raw && plan.ops.is_empty() {
+        return Err("--raw needs at least one op".into());
+    }
+    // The data directory is decided before any thread starts, so that
+    // SOFTHSM2_CONF can be set for --raw while the process is single-threaded.
+    let (temp, data_dir) = match (&args.endpoint, &args.data_dir) {
+        (_, Some(dir)) => (None, dir.clone()),
+        (None, None) => {
+            let (temp, data) = fresh_data_dir()?;
+            (Some(temp), data)
+        }
+        (Some(_), None) => unreachable!("clap requires --data-dir with --endpoint"),
+    };
+    if args.raw {
+        let conf =
+            std::path::absolute(data_dir.join("softhsm2.conf")).map_err(|e| e.to_string())?;
+        // SAFETY: no other thread exists yet (the runtime and the server's
+        // helper threads start below).
+        unsafe { std::env::set_var("SOFTHSM2_CONF", conf) };
+    }
+
+    print_header(&args, &plan);
+    let mut server = match &args.endpoint {
+        Some(url) => {
+            let server = Server::existing(url, data_dir, args.server_pid)?;
+            println!(
+                "# server: existing at http://{} (data dir {}, pid {})",
+                server.addr,
+                server.data_dir.display(),
+                server
+                    .pid
+                    .map_or("unknown: no CPU or memory figures".into(), |p| p
+                        .to_string())
+            );
+            server
+        }
+        None => {
+            let fresh = temp.is_some();
+            let (server, took) = Server::spawn(&plan.binary, data_dir, temp, &plan.env)?;
+            println!(
+                "# server: started {} {} on {} data dir {} (pid {}), listening on http://{} \
+                 after {} ms{}",
+                plan.binary.display(),
+                binary_age(&plan.binary),
+                if fresh { "a fresh" } else { "the given" },
+                server.data_dir.display(),
+                server.pid.unwrap_or(0),
+                server.addr,
+                took.as_millis(),
+                if fresh {
+                    " (includes creating its tokens)"
+                } else {
+                    ""
+                },
+            );
+            if let Some(log) = server.log_path() {
+                println!("# server stderr: {}", log.display());
+            }
+            server
+        }
+    };
+    if !plan.env.is_empty() {
+        println!("# server env: {}", args.server_env.join(" "));
+    }
+
+    let client_threads = args.client_threads.unwrap_or_else(cpus).max(1);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(client_threads)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio runtime: {e}"))?;
+    let (key_id, secret) = server.credentials()?;
+
+    if !plan.ops.is_empty() {
+        let raw = if args.raw {
+            Some(raw::RawToken::open(
+                &server.data_dir,
+                &args.region,
+                &args.module,
+            )?)
+        } else {
+            None
+        };
+        let service = run_ops(&rt, &server, &plan, &args.region, (&key_id, &secret))?;
+        if let Some(raw) = raw {
+            run_raw(&raw, &plan, &service);
+        }
+    }
+
+    if !plan.keys.is_empty() {
+        if server.can_restart() && args.data_dir.is_none() {
+            // A fresh server, so that the key counts are exactly the bench's.
+            drop(server);
+            let (temp, data) = fresh_data_dir()?;
+            let (fresh, took) = Server::spawn(&plan.binary, data, Some(temp), &plan.env)?;
+            server = fresh;
+            println!();
+            println!(
+                "# key-count mode: fresh server (pid {}) on {}, started in {} ms",
+                server.pid.unwrap_or(0),
+                server.data_dir.display(),
+                took.as_millis()
+            );
+        } else {
+            println!();
+            println!(
+                "# key-count mode: on the same server (keys it already had come on top of the \
+                 counts below)"
+            );
+        }
+        let (key_id, secret) = server.credentials()?;
+        run_key_counts(
+            &rt,
+            &mut server,
+            &plan,
+            &args,
+            (key_id.as_str(), secret.as_str()),
+        )?;
+    }
+    drop(server);
+    println!();
+    println!("# load average at end: {}", server::load_average());
+    Ok(())
+}
+
+fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn print_header(args: &Args, plan: &Plan) {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map_or("unknown", |(_, m)| m.trim());
+    let softhsm = std::process::Command::new("softhsm2-util")
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "unknown (softhsm2-util not found)".into());
+    let n = cpus();
+    println!("# trent bench");
+    println!(
+        "# machine: {n} CPUs (nproc), {model}; SoftHSM {softhsm}; the load generator and the \
+         server share these {n} CPUs"
+    );
+    println!(
+        "# client: {} tokio worker threads; HTTP/1.1 keep-alive on loopback, one connection per \
+         concurrent task; every request serialised and signed (aws-sigv4) at send time",
+        args.client_threads.unwrap_or(n)
+    );
+    println!(
+        "# per point: {:.1} s warm-up, {:.1} s measured; latency = request sent -> last \
+         response byte (signing excluded; its CPU is in bench CPU)",
+        plan.warmup.as_secs_f64(),
+        plan.duration.as_secs_f64()
+    );
+    println!(
+        "# CPU per request from /proc/<pid>/stat utime+stime, {} ticks/s (sysconf \
+         _SC_CLK_TCK); srv cores = server CPU time / wall time; other cores = CPU used by \
+         other processes of the machine in the window (/proc/stat), which skews the figures",
+        server::clock_ticks()
+    );
+    println!("# load average at start: {}", server::load_average());
+}
+
+fn binary_age(binary: &std::path::Path) -> String {
+    let age = std::fs::metadata(binary)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok());
+    match age {
+        Some(age) if age.as_secs() < 120 => format!("(built {} s ago)", age.as_secs()),
+        Some(age) if age.as_secs() < 7200 => format!("(built {} min ago)", age.as_secs() / 60),
+        Some(age) => format!("(built {} h ago)", age.as_secs() / 3600),
+        None => String::new(),
+    }
+}
+
+const TABLE_HEADER: &str = "op            conc      req/s   p50 µs   p90 µs   p99 µs   max µs  \
+                            errors  srv CPU µs/req  srv cores  bench CPU µs/req  other cores";
+
+fn print_row(name: &str, concurrency: usize, r: &PointResult) {
+    let n = r.latencies.len() as u64;
+    let per_request = |cpu: Option<Duration>| match cpu {
+        Some(cpu) if n > 0 => format!("{:.1}", cpu.as_secs_f64() * 1e6 / n as f64),
+        _ => "-".into(),
+    };
+    let cores = r.server_cpu.map_or("-".into(), |cpu| {
+        format!("{:.2}", cpu.as_secs_f64() / r.window.as_secs_f64())
+    });
+    println!(
+        "{name:<12} {concurrency:>5} {:>10.0} {:>8} {:>8} {:>8} {:>8} {:>7}  {:>14}  {:>9}  {:>16}  \
+         {:>11}",
+        r.rate(),
+        r.quantile(0.5),
+        r.quantile(0.9),
+        r.quantile(0.99),
+        r.latencies.last().copied().unwrap_or(0),
+        r.errors,
+        per_request(r.server_cpu),
+        cores,
+        per_request(r.bench_cpu),
+        r.other_cores().map_or("-".into(), |c| format!("{c:.2}")),
+    );
+    if r.errors + r.warmup_errors > 0 {
+        println!(
+            "    ({} errors in the window, {} in warm-up; first: {})",
+            r.errors,
+            r.warmup_errors,
+            r.first_error.as_deref().unwrap_or("?")
+        );
+    }
+}
+
+/// Service results by (op, concurrency): requests/s and server CPU per request.
+type ServiceFigures = HashMap<(&'static str, usize), (f64, Option<Duration>)>;
+
+fn run_ops(
+    rt: &tokio::runtime::Runtime,
+    server: &Server,
+    plan: &Plan,
+    region: &str,
+    (key_id, secret): (&str, &str),
+) -> Result<ServiceFigures, String> {
+    let signer = Arc::new(Signer::new(key_id, secret, region, server.addr));
+    // Setup: one key, and a 32-byte ciphertext under it for Decrypt.
+    let (key, ciphertext) = rt.block_on(async {
+        let mut client = Client::new(server.addr);
+        let created = Workload {
+            op: Op::CreateKey,
+            keys: Keys::One(String::new()),
+            decrypt: None,
+        };
+        let (_, id) = client
+            .call(&signer, &created, &mut Rng::new(1), &mut [])
+            .await
+            .map_err(|e| format!("setup CreateKey failed: {e}"))?;
+        let key = id.expect("CreateKey returns an id");
+        let ciphertext = load::make_ciphertext(&mut client, &signer, &key, 32).await?;
+        Ok::<_, String>((key, ciphertext))
+    })?;
+    println!("# setup: key {key}; Decrypt uses one 32-byte ciphertext made under it");
+    println!();
+    println!("{TABLE_HEADER}");
+    let mut figures = ServiceFigures::new();
+    for &op in &plan.ops {
+        let workload = Arc::new(Workload {
+            op,
+            keys: Keys::One(key.clone()),
+            decrypt: (op == Op::Decrypt).then(|| ciphertext.clone()),
+        });
+        for &c in &plan.levels {
+            let r = rt.block_on(load::run_point(
+                server.addr,
+                signer.clone(),
+                workload.clone(),
+                c,
+                plan.warmup,
+                plan.duration,
+                server.pid,
+            ));
+            print_row(op.name(), c, &r);
+            let n = r.latencies.len() as u32;
+            figures.insert(
+                (op.name(), c),
+                (r.rate(), r.server_cpu.filter(|_| n > 0).map(|cpu| cpu / n)),
+            );
+        }
+    }
+    Ok(figures)
+}
+
+fn run_raw(raw: &raw::RawToken, plan: &Plan, service: &ServiceFigures) {
+    println!();
+    println!(
+        "# raw: the same token work directly through PKCS#11 in this process (session AES-256 \
+         key, one session per thread; GCM with C_GenerateRandom IV; gdk = 32 random bytes + \
+         GCM; create-key = generate + KWP wrap + destroy); no HTTP, SigV4, JSON, store or audit"
+    );
+    println!(
+        "op          threads      ops/s   p50 µs   p99 µs  errors  CPU µs/op  service/raw \
+         req/s  service/raw CPU  other cores"
+    );
+    for &op in &plan.ops {
+        for &threads in &plan.levels {
+            let r = raw.run(op, threads, plan.warmup, plan.duration);
+            let (rate, cpu) = service
+                .get(&(op.name(), threads))
+                .copied()
+                .unwrap_or((0.0, None));
+            let raw_cpu = r.cpu_per_op.map(|c| c.as_secs_f64() * 1e6);
+            let cpu_ratio = match (cpu, raw_cpu) {
+                (Some(s), Some(r)) if r > 0.0 => format!("{:.1}x", s.as_secs_f64() * 1e6 / r),
+                _ => "-".into(),
+            };
+            println!(
+                "{:<12} {threads:>6} {:>10.0} {:>8} {:>8} {:>7}  {:>9}  {:>17}  {:>15}  {:>11}",
+                op.name(),
+                r.rate,
+                r.p50,
+                r.p99,
+                r.errors,
+                raw_cpu.map_or("-".into(), |c| format!("{c:.1}")),
+                if r.rate > 0.0 {
+                    format!("{:.3}", rate / r.rate)
+                } else {
+                    "-".into()
+                },
+                cpu_ratio,
+                r.other_cores.map_or("-".into(), |c| format!("{c:.2}")),
+            );
+        }
+    }
+}
+
+fn run_key_counts(
+    rt: &tokio::runtime::Runtime,
+    server: &mut Server,
+    plan: &Plan,
+    args: &Args,
+    (key_id, secret): (&str, &str),
+) -> Result<(), String> {
+    let mut ids: Vec<String> = Vec::new();
+    let mut rng = Rng::new(99);
+    // Encrypt-Zipf requests/s by (key count, concurrency), for the closing comparison.
+    let mut zipf_rates: Vec<(usize, Vec<(usize, f64)>)> = Vec::new();
+    for &count in &plan.keys {
+        println!();
+        println!("== {count} keys ==");
+        let signer = Arc::new(Signer::new(key_id, secret, &args.region, server.addr));
+        let missing = count.saturating_sub(ids.len());
+        let created = rt.block_on(load::create_keys(
+            server.addr,
+            signer.clone(),
+            missing,
+            args.create_concurrency,
+            server.pid,
+        ));
+        let n = created.ids.len();
+        println!(
+            "CreateKey: {n} keys in {:.2} s = {:.0} keys/s sustained at concurrency {}; \
+             p50 {} µs, p99 {} µs, max {} µs; errors {}; server CPU {} µs/key",
+            created.elapsed.as_secs_f64(),
+            n as f64 / created.elapsed.as_secs_f64(),
+            args.create_concurrency.min(missing.max(1)),
+            load::quantile(&created.latencies, 0.5),
+            load::quantile(&created.latencies, 0.99),
+            created.latencies.last().copied().unwrap_or(0),
+            created.errors,
+            created
+                .server_cpu
+                .filter(|_| n > 0)
+                .map_or("-".into(), |c| format!(
+                    "{:.0}",
+                    c.as_secs_f64() * 1e6 / n as f64
+                )),
+        );
+        if let Some(e) = &created.first_error {
+            println!("    (first error: {e})");
+        }
+        ids.extend(created.ids);
+        if ids.is_empty() {
+            return Err("no key could be created".into());
+        }
+        let zipf = Zipf::new(ids.len(), args.zipf_exponent, &mut rng);
+        let top = ids.len() / 100;
+        let head = if top > 1 {
+            format!(
+                ", the top 1% ({top} keys) take {:.1}%",
+                zipf.head_share(top) * 100.0
+            )
+        } else {
+            String::new()
+        };
+        println!(
+            "Encrypt 32 B, key chosen by Zipf(s={}) over {} keys: the most popular key takes \
+             {:.1}% of requests{head}",
+            args.zipf_exponent,
+            ids.len(),
+            zipf.head_share(1) * 100.0,
+        );
+        let workload = Arc::new(Workload {
+            op: Op::Encrypt32,
+            keys: Keys::Zipf(ids.clone(), zipf),
+            decrypt: None,
+        });
+        println!("{TABLE_HEADER}");
+        let mut rates = Vec::new();
+        for &c in &plan.levels {
+            let r = rt.block_on(load::run_point(
+                server.addr,
+                signer.clone(),
+                workload.clone(),
+                c,
+                plan.warmup,
+                plan.duration,
+                server.pid,
+            ));
+            print_row("encrypt-zipf", c, &r);
+            rates.push((c, r.rate()));
+        }
+        zipf_rates.push((ids.len(), rates));
+        match server.memory_kib() {
+            Some((rss, hwm)) => println!(
+                "server memory after the run: VmRSS {:.1} MiB (peak VmHWM {:.1} MiB)",
+                rss as f64 / 1024.0,
+                hwm as f64 / 1024.0
+            ),
+            None => println!("server memory: unknown (no server pid)"),
+        }
+        if !server.can_restart() {
+            println!(
+                "start-up time and cold-key latency: skipped (needs a server the bench started)"
+            );
+            continue;
+        }
+        let took = server.restart()?;
+        let rss = server
+            .memory_kib()
+            .map_or("?".into(), |(rss, _)| format!("{:.1}", rss as f64 / 1024.0));
+        println!(
+            "restart: start-up with {} keys took {} ms (spawn -> listen line); VmRSS right after: \
+             {rss} MiB",
+            ids.len(),
+            took.as_millis()
+        );
+        let signer = Signer::new(key_id, secret, &args.region, server.addr);
+        let cold = rt.block_on(cold_probe(
+            &signer,
+            server.addr,
+            &ids,
+            args.cold_keys,
+            &mut rng,
+        ))?;
+        println!("{cold}");
+    }
+    if zipf_rates.len() > 1 {
+        let (base_n, base) = &zipf_rates[0];
+        for (n, rates) in &zipf_rates[1..] {
+            let ratios: Vec<String> = rates
+                .iter()
+                .zip(base)
+                .map(|((c, r), (_, b))| format!("concurrency {c}: {:.2}", r / b))
+                .collect();
+            println!(
+                "Encrypt-Zipf throughput at {n} keys relative to {base_n} keys: {}",
+                ratios.join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Right after a restart: the very first request, then the first Encrypt on
+/// each of several other keys (cold: material not unwrapped yet), then the
+/// same keys again (warm).
+async fn cold_probe(
+    signer: &Signer,
+    addr: std::net::SocketAddr,
+    ids: &[String],
+    probes: usize,
+    rng: &mut Rng,
+) -> Result<String, String> {
+    let mut client = Client::new(addr);
+    let first_key = &ids[rng.below(ids.len())];
+    let first = load::encrypt_once(&mut client, signer, first_key, rng).await?;
+    // Warm the connection and the per-process paths on that one key.
+    for _ in 0..20 {
+        load::encrypt_once(&mut client, signer, first_key, rng).await?;
+    }
+    let mut candidates: Vec<&String> = ids.iter().filter(|k| *k != first_key).collect();
+    let probes = probes.min(candidates.len());
+    for i in 0..probes {
+        let j = i + rng.below(candidates.len() - i);
+        candidates.swap(i, j);
+    }
+    let mut cold = Vec::with_capacity(probes);
+    for key in &candidates[..probes] {
+        cold.push(
+            load::encrypt_once(&mut client, signer, key, rng)
+                .await?
+                .as_micros() as u32,
+        );
+    }
+    let mut warm = Vec::with_capacity(probes);
+    for key in &candidates[..probes] {
+        warm.push(
+            load::encrypt_once(&mut client, signer, key, rng)
+                .await?
+                .as_micros() as u32,
+        );
+    }
+    cold.sort_unstable();
+    warm.sort_unstable();
+    if probes == 0 {
+        return Ok(format!(
+            "cold key: first request after restart {} µs (only one key: no other cold key to probe)",
+            first.as_micros()
+        ));
+    }
+    Ok(format!(
+        "cold key (first Encrypt on a key after restart, {probes} keys, concurrency 1): p50 {} µs, \
+         max {} µs; same keys again (warm): p50 {} µs, max {} µs; very first request after \
+         restart (new connection, cold process): {} µs",
+        load::quantile(&cold, 0.5),
+        cold.last().copied().unwrap_or(0),
+        load::quantile(&warm, 0.5),
+        warm.last().copied().unwrap_or(0),
+        first.as_micros()
+    ))
+}

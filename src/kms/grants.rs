@@ -407,7 +407,7 @@ impl Kms {
             .ok_or_else(|| {
                 KmsError::NotFound(format!(
                     "Grant {grant_id} does not exist on {}.",
-                    record_arn(&key)
+                    record_arn(key)
                 ))
             })
     }

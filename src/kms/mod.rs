@@ -146,7 +146,7 @@ impl Kms {
 /// Refuses cryptographic use of a key that is not enabled. (A key whose
 /// primary Region is being updated stays usable, as in AWS KMS.)
 fn require_enabled(key: &KeyRecord) -> KmsResult<()> {
-    let arn = record_arn(&key);
+    let arn = record_arn(key);
     match key.state {
         KeyState::Enabled => Ok(()),
         KeyState::Disabled => Err(KmsError::Disabled(format!("{arn} is disabled."))),
@@ -160,7 +160,7 @@ fn require_enabled(key: &KeyRecord) -> KmsResult<()> {
 fn require_not_pending_deletion(key: &KeyRecord) -> KmsResult<()> {
     match key.state {
         KeyState::PendingDeletion | KeyState::PendingReplicaDeletion => {
-            Err(pending_deletion(&record_arn(&key), key.state))
+            Err(pending_deletion(&record_arn(key), key.state))
         }
         _ => Ok(()),
     }
@@ -171,7 +171,7 @@ fn require_not_updating(key: &KeyRecord) -> KmsResult<()> {
     if key.updating {
         return Err(KmsError::InvalidState(format!(
             "{} is in state Updating: its primary Region is being changed.",
-            record_arn(&key)
+            record_arn(key)
         )));
     }
     Ok(())

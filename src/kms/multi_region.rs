@@ -199,7 +199,7 @@ impl Kms {
         caller: &Caller,
         key: &KeyRecord,
     ) -> KmsResult<MultiRegionRecord> {
-        let arn = record_arn(&key);
+        let arn = record_arn(key);
         let copies = match key.multi_region {
             true => self.store.multi_region(&key.key_id)?,
             false => None,

@@ -335,6 +335,11 @@ fn run(args: Args) -> Result<(), String> {
     Ok(())
 }
 
+/// True when a CPU time spans enough clock ticks (10) to mean something.
+fn measurable(cpu: Duration) -> bool {
+    cpu.as_secs_f64() * server::clock_ticks() as f64 >= 10.0
+}
+
 fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
@@ -398,7 +403,9 @@ const TABLE_HEADER: &str = "op            conc      req/s   p50 µs   p90 µs   
 fn print_row(name: &str, concurrency: usize, r: &PointResult) {
     let n = r.latencies.len() as u64;
     let per_request = |cpu: Option<Duration>| match cpu {
-        Some(cpu) if n > 0 => format!("{:.1}", cpu.as_secs_f64() * 1e6 / n as f64),
+        Some(cpu) if n > 0 && measurable(cpu) => {
+            format!("{:.1}", cpu.as_secs_f64() * 1e6 / n as f64)
+        }
         _ => "-".into(),
     };
     let cores = r.server_cpu.map_or("-".into(), |cpu| {
@@ -555,7 +562,7 @@ fn run_key_counts(
         let n = created.ids.len();
         println!(
             "CreateKey: {n} keys in {:.2} s = {:.0} keys/s sustained at concurrency {}; \
-             p50 {} µs, p99 {} µs, max {} µs; errors {}; server CPU {} µs/key",
+             p50 {} µs, p99 {} µs, max {} µs; errors {}; server CPU {}",
             created.elapsed.as_secs_f64(),
             n as f64 / created.elapsed.as_secs_f64(),
             args.create_concurrency.min(missing.max(1)),
@@ -563,13 +570,12 @@ fn run_key_counts(
             load::quantile(&created.latencies, 0.99),
             created.latencies.last().copied().unwrap_or(0),
             created.errors,
-            created
-                .server_cpu
-                .filter(|_| n > 0)
-                .map_or("-".into(), |c| format!(
-                    "{:.0}",
-                    c.as_secs_f64() * 1e6 / n as f64
-                )),
+            match created.server_cpu {
+                Some(cpu) if n > 0 && measurable(cpu) =>
+                    format!("{:.0} µs/key", cpu.as_secs_f64() * 1e6 / n as f64),
+                Some(_) if n > 0 => "too little to measure in clock ticks".into(),
+                _ => "-".into(),
+            },
         );
         if let Some(e) = &created.first_error {
             println!("    (first error: {e})");

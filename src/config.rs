@@ -42,6 +42,11 @@ pub struct Config {
     pub softhsm_module: PathBuf,
     /// The audit trail file; `<data_dir>/audit.log` when absent.
     pub audit_log: Option<PathBuf>,
+    /// Run Encrypt, Decrypt, ReEncrypt, GenerateDataKey* and GenerateRandom
+    /// on the async workers rather than the blocking pool. Right for tokens
+    /// that answer in microseconds (SoftHSM); set false for network HSMs
+    /// whose calls take milliseconds.
+    pub inline_crypto: bool,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// PKCS#11 worker sessions per region.
@@ -141,6 +146,7 @@ impl Default for Config {
             dev_regions: vec!["us-east-1".into(), "us-west-2".into()],
             softhsm_module: PathBuf::from(SOFTHSM_MODULE),
             audit_log: None,
+            inline_crypto: true,
             max_body_bytes: 256 * 1024,
             sessions_per_region: 8,
             key_cache_capacity: 10_000,

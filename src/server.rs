@@ -28,6 +28,8 @@ pub struct AppState {
     pub audit: AuditLog,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
+    /// Run cryptographic operations on the async workers.
+    pub inline_crypto: bool,
     /// The Huawei dialect's projects and authenticator.
     pub huawei: api::huawei::Dialect,
 }
@@ -128,6 +130,7 @@ pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
         authenticator,
         audit,
         max_body_bytes: config.max_body_bytes,
+        inline_crypto: config.inline_crypto,
         huawei,
     }))
 }

@@ -38,9 +38,12 @@ pub async fn handle(
     let mut trail = Trail::default();
     let prepared = prepare(&app, &parts, body, &mut trail).await;
     let id = request_id.clone();
-    // One trip to the blocking pool runs the operation (PKCS#11 and SQLite
-    // block) and writes its audit line before the response leaves.
-    let finished = tokio::task::spawn_blocking(move || {
+    let inline = app.inline_crypto && prepared.as_ref().is_ok_and(|p| ops::is_crypto(p.op));
+    // The operation runs and its audit line is written before the response
+    // leaves: on the async worker for cryptographic operations when
+    // `inline_crypto` is set (µs-fast tokens), else in one trip to the
+    // blocking pool (PKCS#11 and SQLite calls block).
+    let run = move || {
         let result = prepared.and_then(|p| {
             trail.note_request(&p.caller);
             ops::dispatch(&app.kms, &p.caller, p.op, &p.body)
@@ -51,8 +54,12 @@ pub async fn handle(
         }
         let record = trail.into_record(arrived, &id, peer, error_code);
         app.audit.append(&record).map(|()| result)
-    })
-    .await;
+    };
+    let finished = if inline {
+        Ok(run())
+    } else {
+        tokio::task::spawn_blocking(run).await
+    };
     let mut response = match finished {
         Ok(Ok(Ok(value))) => {
             let mut r = value.to_string().into_response();

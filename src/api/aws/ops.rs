@@ -53,6 +53,22 @@ pub const OPERATIONS: &[&str] = &[
 
 type OpResult = Result<Value, AwsError>;
 
+/// Operations whose work is cryptography on cached keys, with no database
+/// write: they may run on the async workers when `inline_crypto` is set.
+const CRYPTO_OPERATIONS: &[&str] = &[
+    "Decrypt",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateRandom",
+    "ReEncrypt",
+];
+
+/// Whether `op` is one of the cryptographic operations.
+pub fn is_crypto(op: &str) -> bool {
+    CRYPTO_OPERATIONS.contains(&op)
+}
+
 /// Decodes the body (empty means `{}`) into an operation's request shape.
 /// The body must be a JSON object, as AWS JSON 1.1 requires.
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AwsError> {

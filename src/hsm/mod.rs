@@ -31,6 +31,8 @@ use std::sync::{Arc, Mutex};
 pub const IV_LEN: usize = 12;
 /// Length of the GCM tag the service uses.
 pub const TAG_LEN: usize = 16;
+/// Random bytes fetched from the token at a time for IVs.
+const IV_BUFFER: usize = IV_LEN * 341;
 
 /// How to open one region's token.
 pub struct TokenSpec<'a> {
@@ -67,6 +69,7 @@ pub struct Hsm {
     cache: HandleCache,
     imports: Mutex<HashMap<u64, transport::PendingImport>>,
     next_import: AtomicU64,
+    iv_buffer: Mutex<Vec<u8>>,
 }
 
 impl Hsm {
@@ -95,6 +98,7 @@ impl Hsm {
             cache: HandleCache::new(spec.cache_capacity),
             imports: Mutex::new(HashMap::new()),
             next_import: AtomicU64::new(1),
+            iv_buffer: Mutex::new(Vec::new()),
         })
     }
 
@@ -152,6 +156,24 @@ impl Hsm {
                 Err(e) => Err(e.into()),
             }
         })
+    }
+
+    /// A fresh GCM IV from the token's generator. IVs are drawn from a
+    /// buffer refilled with one C_GenerateRandom call per 341 IVs; they are
+    /// public (each ciphertext carries its IV), so only their uniqueness
+    /// matters, and each buffered byte is handed out once.
+    pub fn iv(&self) -> Result<[u8; IV_LEN], HsmError> {
+        let mut buffer = self.iv_buffer.lock().unwrap_or_else(|e| e.into_inner());
+        if buffer.len() < IV_LEN {
+            let mut fresh = vec![0u8; IV_BUFFER];
+            self.workers.get().generate_random_slice(&mut fresh)?;
+            *buffer = fresh;
+        }
+        let at = buffer.len() - IV_LEN;
+        let mut iv = [0u8; IV_LEN];
+        iv.copy_from_slice(&buffer[at..]);
+        buffer.truncate(at);
+        Ok(iv)
     }
 
     /// Random bytes from the token's generator.

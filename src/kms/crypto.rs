@@ -3,7 +3,7 @@
 use super::ciphertext;
 use super::key_ref::Aliases;
 use super::{Caller, EncryptionContext, Kms, KmsError, KmsResult, record_arn, validate};
-use crate::hsm::{IV_LEN, MaterialRef, WrappedMaterial};
+use crate::hsm::{MaterialRef, WrappedMaterial};
 use crate::store::KeyRecord;
 use zeroize::Zeroizing;
 
@@ -331,10 +331,7 @@ impl Kms {
                 KmsError::Internal(format!("key {} lacks its current material", key.key_id))
             })?
             .wrapped;
-        let iv: [u8; IV_LEN] = hsm
-            .random(IV_LEN)?
-            .try_into()
-            .map_err(|_| KmsError::Internal("short IV".into()))?;
+        let iv = hsm.iv()?;
         let mut blob = ciphertext::header(&key.key_id, material_id, &iv)?;
         let aad = ciphertext::aad(&blob, context);
         let material = WrappedMaterial {

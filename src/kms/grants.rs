@@ -282,7 +282,7 @@ impl Kms {
             })?,
             (None, Some(key_id), Some(grant_id)) => {
                 check_grant_id(grant_id)?;
-                let key = self.key_for_grant(caller, key_id)?;
+                let key = self.resolve_key(caller, key_id, Aliases::Refused)?;
                 self.find_grant(caller, &key, grant_id)?
             }
             _ => {
@@ -383,15 +383,6 @@ impl Kms {
                 !CONTEXT_OPERATIONS.contains(&operation)
                     || constraints_of(g).is_none_or(|c| c.satisfied_by(context.unwrap_or(&empty)))
             }))
-    }
-
-    /// The key named for a grant operation, which the caller need not be
-    /// allowed to use otherwise (the grant decides).
-    fn key_for_grant(&self, caller: &Caller, key_id: &str) -> KmsResult<KeyRecord> {
-        let id = key_id.rsplit("key/").next().unwrap_or(key_id);
-        self.store
-            .key(&caller.region, id)?
-            .ok_or_else(|| KmsError::NotFound(format!("Key '{key_id}' does not exist")))
     }
 
     fn find_grant(

@@ -64,6 +64,20 @@ impl Kms {
         action: &str,
         context: Option<&EncryptionContext>,
     ) -> KmsResult<KeyRecord> {
+        let key = self.resolve_key(caller, reference, aliases)?;
+        self.authorize(caller, action, &key, context)?;
+        Ok(key)
+    }
+
+    /// Finds the key named by `reference` without checking what the caller
+    /// may do with it (for callers whose right comes from elsewhere, such as
+    /// a grant's retiring principal).
+    pub(super) fn resolve_key(
+        &self,
+        caller: &Caller,
+        reference: &str,
+        aliases: Aliases,
+    ) -> KmsResult<KeyRecord> {
         let parsed = parse(caller, reference)?;
         let key_id = match parsed.name {
             KeyName::KeyId(id) => id.to_string(),
@@ -84,9 +98,7 @@ impl Kms {
                     .key_id
             }
         };
-        let key = self.find_key(caller, parsed.account_id, &key_id)?;
-        self.authorize(caller, action, &key, context)?;
-        Ok(key)
+        self.find_key(caller, parsed.account_id, &key_id)
     }
 
     /// Loads the key a ciphertext names, whichever account owns it (key ids

@@ -10,18 +10,14 @@ use lru::LruCache;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
-/// A key, by region and key id.
-type KeyName = (String, String);
-/// A policy's text and its parsed form.
-type ParsedPolicy = (String, Arc<Policy>);
-
-/// Parsed key policies, by key, kept while their text is unchanged.
+/// Parsed key policies, by policy text: keys with the same policy (most
+/// keys have their account's default policy) share one parsed copy.
 pub(super) struct PolicyCache {
-    entries: Mutex<LruCache<KeyName, ParsedPolicy>>,
+    entries: Mutex<LruCache<String, Arc<Policy>>>,
 }
 
 impl PolicyCache {
-    /// A cache of at most `capacity` parsed policies.
+    /// A cache of at most `capacity` distinct parsed policies.
     pub(super) fn new(capacity: usize) -> Self {
         Self {
             entries: Mutex::new(LruCache::new(
@@ -32,15 +28,12 @@ impl PolicyCache {
 
     /// The parsed policy of `key`, or `None` if its text does not parse.
     fn get(&self, key: &KeyRecord) -> Option<Arc<Policy>> {
-        let id = (key.region.clone(), key.key_id.clone());
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((text, policy)) = entries.get(&id) {
-            if *text == key.policy {
-                return Some(policy.clone());
-            }
+        if let Some(policy) = entries.get(&key.policy) {
+            return Some(policy.clone());
         }
         let policy = Arc::new(Policy::parse(&key.policy, PolicyKind::Key).ok()?);
-        entries.put(id, (key.policy.clone(), policy.clone()));
+        entries.put(key.policy.clone(), policy.clone());
         Some(policy)
     }
 }

@@ -127,3 +127,32 @@ async fn store_holds_only_wrapped_material() {
         .await;
     assert!(out.is_ok());
 }
+
+/// With a session-object cache far smaller than the number of keys, keys
+/// used once are unwrapped for one use and destroyed, and keys in steady use
+/// are admitted; every key keeps working.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tiny_key_cache_serves_many_keys_correctly() {
+    let server = Server::start_with_env(&[("TRENT_KEY_CACHE_CAPACITY", "2")]);
+    let kms = server.client("us-east-1");
+    let mut keys = Vec::new();
+    for _ in 0..6 {
+        keys.push(kms.create_key().send().await.unwrap().key_metadata.unwrap().key_id);
+    }
+    for round in 0..4 {
+        for (i, key) in keys.iter().enumerate() {
+            let text = format!("round {round} key {i}");
+            let blob = kms
+                .encrypt()
+                .key_id(key)
+                .plaintext(Blob::new(text.clone().into_bytes()))
+                .send()
+                .await
+                .unwrap()
+                .ciphertext_blob
+                .unwrap();
+            let out = kms.decrypt().ciphertext_blob(blob).send().await.unwrap();
+            assert_eq!(out.plaintext.unwrap().as_ref(), text.as_bytes());
+        }
+    }
+}

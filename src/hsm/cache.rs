@@ -16,17 +16,41 @@ pub struct MaterialRef {
 
 /// LRU of unwrapped key handles. Evicted handles are returned to the caller,
 /// which destroys the session objects behind them.
+///
+/// Once full, the cache admits a key only on its second miss within the
+/// recent past (a "ghost" list of recently missed keys, four times the
+/// cache's size): a key used once does not push out a key in steady use.
 pub struct HandleCache {
     entries: Mutex<LruCache<MaterialRef, ObjectHandle>>,
+    missed: Mutex<LruCache<MaterialRef, ()>>,
 }
 
 impl HandleCache {
     /// A cache holding at most `capacity` unwrapped keys.
     pub fn new(capacity: usize) -> Self {
+        let ghosts = NonZeroUsize::new(capacity.max(1) * 4).expect("non-zero");
         let capacity = NonZeroUsize::new(capacity.max(1)).expect("non-zero");
         Self {
             entries: Mutex::new(LruCache::new(capacity)),
+            missed: Mutex::new(LruCache::new(ghosts)),
         }
+    }
+
+    /// Whether a key that just missed should be cached: always while the
+    /// cache has room, else only if it missed recently already.
+    pub fn admits(&self, material: &MaterialRef) -> bool {
+        {
+            let entries = self.lock();
+            if entries.len() < entries.cap().get() {
+                return true;
+            }
+        }
+        let mut missed = self.missed.lock().unwrap_or_else(|e| e.into_inner());
+        if missed.pop(material).is_some() {
+            return true;
+        }
+        missed.put(material.clone(), ());
+        false
     }
 
     /// The cached handle for this material, if any.

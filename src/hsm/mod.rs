@@ -207,25 +207,35 @@ impl Hsm {
         material: &WrappedMaterial<'_>,
         op: impl Fn(&Session, ObjectHandle) -> Result<T, HsmError>,
     ) -> Result<T, HsmError> {
-        let key = self.key_handle(material)?;
+        let (key, cached) = self.key_handle(material)?;
         let session = self.workers.get();
-        match op(&session, key) {
-            Err(e) if e.is_stale_handle() => {
+        let result = match op(&session, key) {
+            Err(e) if e.is_stale_handle() && cached => {
                 self.cache.remove(&material.reference);
-                let key = self.key_handle(material)?;
-                op(&session, key)
+                let (key, cached) = self.key_handle(material)?;
+                let retried = op(&session, key);
+                if !cached {
+                    let _ = session.destroy_object(key);
+                }
+                return retried;
             }
             other => other,
+        };
+        if !cached {
+            let _ = session.destroy_object(key);
         }
+        result
     }
 
-    fn key_handle(&self, material: &WrappedMaterial<'_>) -> Result<ObjectHandle, HsmError> {
+    /// The handle of the unwrapped key, and whether it is cached (else the
+    /// caller destroys it after use).
+    fn key_handle(&self, material: &WrappedMaterial<'_>) -> Result<(ObjectHandle, bool), HsmError> {
         if let Some(handle) = self.cache.get(&material.reference) {
-            return Ok(handle);
+            return Ok((handle, true));
         }
         let owner = self.lock_owner();
         if let Some(handle) = self.cache.get(&material.reference) {
-            return Ok(handle);
+            return Ok((handle, true));
         }
         let handle = owner
             .unwrap_key(
@@ -238,8 +248,11 @@ impl Hsm {
                 tracing::error!(error = %e, key_id = %material.reference.key_id, "unwrap failed");
                 HsmError::UnwrapFailed
             })?;
+        if !self.cache.admits(&material.reference) {
+            return Ok((handle, false));
+        }
         self.cache_handle(&owner, material.reference.clone(), handle);
-        Ok(handle)
+        Ok((handle, true))
     }
 
     fn cache_handle(&self, owner: &Session, reference: MaterialRef, handle: ObjectHandle) {

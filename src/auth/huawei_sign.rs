@@ -23,7 +23,7 @@
 use super::Principal;
 use super::credentials::{CredentialConfig, CredentialError, principal_account};
 use super::sigv4::SignedRequest;
-use crate::authz::{Policy, PolicyKind};
+use crate::authz::Policy;
 use hmac::{Hmac, Mac};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, percent_encode};
 use secrecy::{ExposeSecret, SecretString};
@@ -291,30 +291,15 @@ impl HuaweiAuthenticator {
         let mut credentials = HashMap::new();
         let mut policies: HashMap<String, Arc<Policy>> = HashMap::new();
         for entry in entries {
-            let account = principal_account(&entry.principal).ok_or_else(|| {
-                CredentialError::BadPrincipal(entry.access_key_id.clone(), entry.principal.clone())
-            })?;
-            let identity_policy = entry
-                .policy
-                .as_deref()
-                .map(|doc| Policy::parse(doc, PolicyKind::Identity).map(Arc::new))
-                .transpose()
-                .map_err(|e| {
-                    CredentialError::BadPolicy(entry.access_key_id.clone(), e.to_string())
-                })?;
-            if let Some(p) = &identity_policy {
+            let principal = Principal::of(entry)?;
+            if let Some(p) = &principal.identity_policy {
                 policies.insert(entry.principal.clone(), p.clone());
             }
             credentials.insert(
                 entry.access_key_id.clone(),
                 Credential {
                     secret: entry.secret_access_key.clone(),
-                    principal: Principal {
-                        arn: entry.principal.clone(),
-                        account_id: account.to_string(),
-                        access_key_id: entry.access_key_id.clone(),
-                        identity_policy,
-                    },
+                    principal,
                 },
             );
         }

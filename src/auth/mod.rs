@@ -31,6 +31,28 @@ pub struct Principal {
     pub identity_policy: Option<Arc<Policy>>,
 }
 
+impl Principal {
+    /// The principal a credential entry names: its ARN, account, access key
+    /// id and parsed identity policy.
+    pub fn of(entry: &CredentialConfig) -> Result<Self, CredentialError> {
+        let account = principal_account(&entry.principal).ok_or_else(|| {
+            CredentialError::BadPrincipal(entry.access_key_id.clone(), entry.principal.clone())
+        })?;
+        let identity_policy = entry
+            .policy
+            .as_deref()
+            .map(|doc| Policy::parse(doc, PolicyKind::Identity).map(Arc::new))
+            .transpose()
+            .map_err(|e| CredentialError::BadPolicy(entry.access_key_id.clone(), e.to_string()))?;
+        Ok(Self {
+            arn: entry.principal.clone(),
+            account_id: account.to_string(),
+            access_key_id: entry.access_key_id.clone(),
+            identity_policy,
+        })
+    }
+}
+
 /// Why a request was not authenticated. Each maps to an AWS error type.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -79,25 +101,9 @@ impl Authenticator {
     ) -> Result<Self, CredentialError> {
         let mut credentials = HashMap::new();
         for entry in entries {
-            let account = principal_account(&entry.principal).ok_or_else(|| {
-                CredentialError::BadPrincipal(entry.access_key_id.clone(), entry.principal.clone())
-            })?;
-            let identity_policy = entry
-                .policy
-                .as_deref()
-                .map(|doc| Policy::parse(doc, PolicyKind::Identity).map(Arc::new))
-                .transpose()
-                .map_err(|e| {
-                    CredentialError::BadPolicy(entry.access_key_id.clone(), e.to_string())
-                })?;
             let credential = Credential {
                 secret: entry.secret_access_key.clone(),
-                principal: Principal {
-                    arn: entry.principal.clone(),
-                    account_id: account.to_string(),
-                    access_key_id: entry.access_key_id.clone(),
-                    identity_policy,
-                },
+                principal: Principal::of(entry)?,
             };
             if credentials
                 .insert(entry.access_key_id.clone(), credential)

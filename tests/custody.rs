@@ -137,7 +137,15 @@ async fn a_tiny_key_cache_serves_many_keys_correctly() {
     let kms = server.client("us-east-1");
     let mut keys = Vec::new();
     for _ in 0..6 {
-        keys.push(kms.create_key().send().await.unwrap().key_metadata.unwrap().key_id);
+        keys.push(
+            kms.create_key()
+                .send()
+                .await
+                .unwrap()
+                .key_metadata
+                .unwrap()
+                .key_id,
+        );
     }
     for round in 0..4 {
         for (i, key) in keys.iter().enumerate() {

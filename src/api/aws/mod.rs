@@ -9,10 +9,11 @@ mod trail;
 pub use error::AwsError;
 pub use ops::OPERATIONS;
 
+use crate::api::request::{header_values, read_body};
 use crate::auth::sigv4::{self, SignedRequest};
 use crate::kms::{Caller, KmsError};
 use crate::server::AppState;
-use axum::body::{Body, Bytes, to_bytes};
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -105,30 +106,11 @@ async fn prepare(
         .and_then(|v| v.to_str().ok())
         .and_then(sigv4::access_key_id)
         .map(str::to_string);
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > app.max_body_bytes) {
-        return Err(AwsError::TooLarge(app.max_body_bytes));
-    }
-    let body = to_bytes(body, app.max_body_bytes)
+    let body = read_body(parts, body, app.max_body_bytes)
         .await
-        .map_err(|_| AwsError::TooLarge(app.max_body_bytes))?;
+        .map_err(AwsError::TooLarge)?;
     trail.body = body.clone();
-    // HTTP/2 carries the host as the :authority pseudo-header, in the URI.
-    let authority = parts.uri.authority().map(|a| a.as_str());
-    let header_values = |name: &str| -> Vec<&str> {
-        let values: Vec<&str> = headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
-        match (name, authority) {
-            ("host", Some(authority)) if values.is_empty() => vec![authority],
-            _ => values,
-        }
-    };
+    let header_values = |name: &str| header_values(parts, name);
     let signed = SignedRequest {
         method: parts.method.as_str(),
         path: parts.uri.path(),

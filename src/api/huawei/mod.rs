@@ -29,12 +29,13 @@ mod trail;
 pub use error::HuaweiError;
 pub use projects::{HuaweiProject, Project, Projects};
 
+use crate::api::request::{header_values, read_body};
 use crate::auth::credentials::CredentialConfig;
 use crate::auth::huawei_sign::{self, HuaweiAuthenticator, Method as AuthMethod};
 use crate::auth::sigv4::SignedRequest;
 use crate::config::Config;
 use crate::server::AppState;
-use axum::body::{Body, to_bytes};
+use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -294,32 +295,14 @@ async fn prepare(
         .and_then(|v| v.to_str().ok())
         .and_then(huawei_sign::access_key)
         .map(str::to_string);
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > app.max_body_bytes) {
-        return Err(HuaweiError::too_large(app.max_body_bytes));
-    }
-    let body = to_bytes(body, app.max_body_bytes)
+    let body = read_body(parts, body, app.max_body_bytes)
         .await
-        .map_err(|_| HuaweiError::too_large(app.max_body_bytes))?;
+        .map_err(HuaweiError::too_large)?;
     let fields = Fields::parse(&body);
     if let Ok(f) = &fields {
         trail.parameters = f.to_value();
     }
-    let authority = parts.uri.authority().map(|a| a.as_str());
-    let header_values = |name: &str| -> Vec<&str> {
-        let values: Vec<&str> = headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
-        match (name, authority) {
-            ("host", Some(authority)) if values.is_empty() => vec![authority],
-            _ => values,
-        }
-    };
+    let header_values = |name: &str| header_values(parts, name);
     let signed = SignedRequest {
         method: parts.method.as_str(),
         path,

@@ -55,9 +55,9 @@ pub struct Config {
     pub key_cache_capacity: usize,
     /// Key records and wrapped materials kept in memory.
     pub metadata_cache_capacity: usize,
-    /// How long a cached key record is trusted (bounds how long a change made
-    /// by another node sharing the database goes unseen); 0 disables it.
-    pub metadata_cache_ttl_ms: u64,
+    /// How long a change made by another node sharing the database may go
+    /// unseen by the key-record cache; 0 disables the record cache.
+    pub metadata_max_staleness_ms: u64,
     /// How often background jobs look for keys due for deletion or rotation.
     pub job_interval_secs: u64,
     /// Most on-demand rotations (RotateKeyOnDemand) one key may have.
@@ -151,7 +151,7 @@ impl Default for Config {
             sessions_per_region: 8,
             key_cache_capacity: 10_000,
             metadata_cache_capacity: 100_000,
-            metadata_cache_ttl_ms: 1_000,
+            metadata_max_staleness_ms: 1_000,
             job_interval_secs: 5,
             on_demand_rotation_limit: 10,
             huawei_projects: Default::default(),

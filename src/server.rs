@@ -97,7 +97,7 @@ pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
     let store = Store::open(
         &config.data_dir.join("trent.db"),
         config.metadata_cache_capacity,
-        Duration::from_millis(config.metadata_cache_ttl_ms),
+        Duration::from_millis(config.metadata_max_staleness_ms),
     )?;
     let kms = Kms::new(
         regions,

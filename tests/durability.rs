@@ -3,6 +3,7 @@
 mod common;
 
 use aws_sdk_kms::Client;
+use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::Tag;
 use common::Server;
@@ -167,4 +168,63 @@ async fn kill9_never_loses_an_acknowledged_key() {
             .unwrap_or_else(|e| panic!("acknowledged key {id} lost: {e:?}"));
         assert!(!out.plaintext.unwrap().as_ref().is_empty());
     }
+}
+
+/// Two servers share one database. A key both have used (so both cache its
+/// record) is disabled through the first; the second refuses it within its
+/// staleness bound, and sees it enabled again the same way.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sibling_sees_another_nodes_change_within_the_staleness_bound() {
+    let first = Server::start_with_env(&[("TRENT_METADATA_MAX_STALENESS_MS", "300")]);
+    let second = first.start_sibling(&[("TRENT_METADATA_MAX_STALENESS_MS", "300")]);
+    let (one, two) = (first.client("us-east-1"), second.client("us-east-1"));
+    let key = one
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let encrypt = |kms: Client| {
+        let key = key.clone();
+        async move {
+            kms.encrypt()
+                .key_id(key)
+                .plaintext(Blob::new(b"x".to_vec()))
+                .send()
+                .await
+        }
+    };
+    encrypt(two.clone()).await.expect("the sibling encrypts");
+    one.disable_key().key_id(&key).send().await.unwrap();
+    let refused_within = async {
+        let start = std::time::Instant::now();
+        loop {
+            if let Err(e) = encrypt(two.clone()).await {
+                assert_eq!(
+                    e.as_service_error().and_then(|s| s.code()),
+                    Some("DisabledException")
+                );
+                return start.elapsed();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let took = tokio::time::timeout(Duration::from_secs(5), refused_within)
+        .await
+        .expect("the sibling still encrypts under a disabled key after 5 s");
+    assert!(
+        took < Duration::from_secs(2),
+        "the change took {took:?} to reach the sibling"
+    );
+    one.enable_key().key_id(&key).send().await.unwrap();
+    let accepted = async {
+        while encrypt(two.clone()).await.is_err() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), accepted)
+        .await
+        .expect("the sibling never saw the key enabled again");
 }

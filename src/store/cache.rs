@@ -2,10 +2,13 @@
 //! (Encrypt, Decrypt, GenerateDataKey) does not query the database.
 //!
 //! Materials never change once written, so they are cached until evicted.
-//! Key records are dropped from the cache by every write that touches them;
-//! a generation counter keeps a read that raced with a write from caching
-//! the old record. Records also expire after a TTL, which bounds how long
-//! another node's change (several nodes sharing one database) stays unseen.
+//! Key records are dropped from the cache by every write of this process
+//! that touches them; a generation counter keeps a read that raced with a
+//! write from caching the old record. Writes by other processes sharing the
+//! database (several nodes) are found by polling SQLite's `data_version` at
+//! most once per `max_staleness`: when it moved, every record is dropped. So
+//! a record stays cached for as long as nobody else writes, and another
+//! node's change goes unseen for at most `max_staleness`.
 
 use super::{KeyRecord, MaterialRecord};
 use lru::LruCache;
@@ -14,29 +17,80 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// A key's cached copies: (region, cached at, record).
-type Copies = Vec<(String, Instant, KeyRecord)>;
+/// A key's cached copies, one per region: (region, record).
+type Copies = Vec<(String, KeyRecord)>;
 /// A material by (region, key id, material id).
 type MaterialName = (String, String, String);
 
+/// When the records were last confirmed current, and at which database
+/// version.
+struct Validation {
+    at: Instant,
+    data_version: Option<i64>,
+}
+
 /// Bounded caches of key records and materials.
 pub(super) struct MetadataCache {
-    ttl: Duration,
+    max_staleness: Duration,
+    /// Milliseconds since `epoch` at which the records were last confirmed.
+    validated_ms: AtomicU64,
+    epoch: Instant,
+    validation: Mutex<Validation>,
     generation: AtomicU64,
     keys: Mutex<LruCache<String, Copies>>,
     materials: Mutex<LruCache<MaterialName, MaterialRecord>>,
 }
 
 impl MetadataCache {
-    /// Caches at most `capacity` keys and materials; records live `ttl`.
-    pub(super) fn new(capacity: usize, ttl: Duration) -> Self {
+    /// Caches at most `capacity` keys and materials; another process's
+    /// write is noticed within `max_staleness` (zero disables the record
+    /// cache).
+    pub(super) fn new(capacity: usize, max_staleness: Duration) -> Self {
         let capacity = NonZeroUsize::new(capacity.max(1)).expect("non-zero");
+        let epoch = Instant::now();
         Self {
-            ttl,
+            max_staleness,
+            validated_ms: AtomicU64::new(0),
+            epoch,
+            validation: Mutex::new(Validation {
+                at: epoch,
+                data_version: None,
+            }),
             generation: AtomicU64::new(0),
             keys: Mutex::new(LruCache::new(capacity)),
             materials: Mutex::new(LruCache::new(capacity)),
         }
+    }
+
+    /// True when the records have not been confirmed within the staleness
+    /// bound, so `revalidate` must run before one is served.
+    pub(super) fn needs_validation(&self) -> bool {
+        let validated = Duration::from_millis(self.validated_ms.load(Ordering::Acquire));
+        self.epoch.elapsed().saturating_sub(validated) >= self.max_staleness
+    }
+
+    /// Confirms the records against the database's `data_version` (read by
+    /// `current_version` only if no other thread confirmed them meanwhile),
+    /// dropping them all when another process has written since.
+    pub(super) fn revalidate<E>(
+        &self,
+        current_version: impl FnOnce() -> Result<i64, E>,
+    ) -> Result<(), E> {
+        let mut validation = self.validation.lock().unwrap_or_else(|e| e.into_inner());
+        if validation.at.elapsed() < self.max_staleness && validation.data_version.is_some() {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let version = current_version()?;
+        if validation.data_version != Some(version) {
+            self.forget_all_keys();
+            validation.data_version = Some(version);
+        }
+        validation.at = now;
+        let millis = now.duration_since(self.epoch).as_millis();
+        self.validated_ms
+            .store(u64::try_from(millis).unwrap_or(u64::MAX), Ordering::Release);
+        Ok(())
     }
 
     /// Read before a database read whose result may be cached.
@@ -44,22 +98,22 @@ impl MetadataCache {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// A fresh cached record of a key in a region.
+    /// The cached record of a key in a region.
     pub(super) fn key(&self, region: &str, key_id: &str) -> Option<KeyRecord> {
-        if self.ttl.is_zero() {
+        if self.max_staleness.is_zero() {
             return None;
         }
         let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
         let copies = keys.get(key_id)?;
         copies
             .iter()
-            .find(|(r, at, _)| r == region && at.elapsed() < self.ttl)
-            .map(|(_, _, record)| record.clone())
+            .find(|(r, _)| r == region)
+            .map(|(_, record)| record.clone())
     }
 
     /// Caches a record read at `generation`, unless a write came since.
     pub(super) fn put_key(&self, generation: u64, record: &KeyRecord) {
-        if self.ttl.is_zero() {
+        if self.max_staleness.is_zero() {
             return;
         }
         let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
@@ -67,8 +121,8 @@ impl MetadataCache {
             return;
         }
         let copies = keys.get_or_insert_mut(record.key_id.clone(), Vec::new);
-        copies.retain(|(r, _, _)| *r != record.region);
-        copies.push((record.region.clone(), Instant::now(), record.clone()));
+        copies.retain(|(r, _)| *r != record.region);
+        copies.push((record.region.clone(), record.clone()));
     }
 
     /// Drops every region's record of a key; call after writing it.

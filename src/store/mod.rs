@@ -50,9 +50,10 @@ const MATERIAL_COLUMNS: &str = "material_id, wrapped, creation_date, rotation_ty
 
 impl Store {
     /// Opens (creating if needed) the SQLite database at `path`.
-    /// Key records are cached for at most `cache_ttl` (zero disables the
-    /// record cache); at most `cache_capacity` keys and materials are kept.
-    pub fn open(path: &Path, cache_capacity: usize, cache_ttl: Duration) -> StoreResult<Self> {
+    /// At most `cache_capacity` keys and materials are cached; a write by
+    /// another process sharing the file is noticed within `max_staleness`
+    /// (zero disables the key-record cache).
+    pub fn open(path: &Path, cache_capacity: usize, max_staleness: Duration) -> StoreResult<Self> {
         create_private_file(path)?;
         let mut conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -61,7 +62,7 @@ impl Store {
         migrate::migrate(&mut conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
-            cache: cache::MetadataCache::new(cache_capacity, cache_ttl),
+            cache: cache::MetadataCache::new(cache_capacity, max_staleness),
         })
     }
 
@@ -96,6 +97,12 @@ impl Store {
 
     /// One key's metadata.
     pub fn key(&self, region: &str, key_id: &str) -> StoreResult<Option<KeyRecord>> {
+        if self.cache.needs_validation() {
+            self.cache.revalidate(|| {
+                self.conn()
+                    .pragma_query_value(None, "data_version", |row| row.get::<_, i64>(0))
+            })?;
+        }
         if let Some(record) = self.cache.key(region, key_id) {
             return Ok(Some(record));
         }

@@ -58,6 +58,9 @@ pub struct Config {
     /// How long a change made by another node sharing the database may go
     /// unseen by the key-record cache; 0 disables the record cache.
     pub metadata_max_staleness_ms: u64,
+    /// Session objects destroyed on a PKCS#11 module after which it is
+    /// re-initialised, bounding SoftHSM's per-destroyed-object memory; 0: never.
+    pub reinitialize_module_after: u64,
     /// How often background jobs look for keys due for deletion or rotation.
     pub job_interval_secs: u64,
     /// Most on-demand rotations (RotateKeyOnDemand) one key may have.
@@ -152,6 +155,7 @@ impl Default for Config {
             key_cache_capacity: 10_000,
             metadata_cache_capacity: 100_000,
             metadata_max_staleness_ms: 1_000,
+            reinitialize_module_after: 250_000,
             job_interval_secs: 5,
             on_demand_rotation_limit: 10,
             huawei_projects: Default::default(),

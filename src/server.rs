@@ -73,7 +73,7 @@ pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
         .into());
     }
     let plans = provision::prepare(config)?;
-    let mut modules = Modules::default();
+    let mut modules = Modules::new(config.reinitialize_module_after);
     let mut regions = BTreeMap::new();
     for plan in &plans {
         let fail = |e| StartError::Hsm(plan.name.clone(), e);
@@ -188,6 +188,7 @@ async fn background_jobs(state: Arc<AppState>, interval: Duration) {
         ticker.tick().await;
         let state = state.clone();
         let run = tokio::task::spawn_blocking(move || {
+            state.kms.reinitialize_modules_if_due();
             if let Err(e) = state.kms.complete_primary_updates() {
                 tracing::error!(error = %e, "primary Region update job failed");
             }

@@ -3,7 +3,7 @@
 use cryptoki::object::ObjectHandle;
 use lru::LruCache;
 use std::num::NonZeroUsize;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Identifies one backing-key version: the KMS key id and its material id.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -14,15 +14,41 @@ pub struct MaterialRef {
     pub material_id: String,
 }
 
-/// LRU of unwrapped key handles. Evicted handles are returned to the caller,
-/// which destroys the session objects behind them.
+/// A cached handle. The session object behind it is destroyed only after
+/// the cache has let go of it *and* no call is still using it: dropping the
+/// last reference moves the handle to the cache's graveyard, which the owner
+/// of the objects empties with [`HandleCache::take_dead`].
+pub struct CachedKey {
+    handle: ObjectHandle,
+    graveyard: Arc<Mutex<Vec<ObjectHandle>>>,
+}
+
+impl CachedKey {
+    /// The session object's handle, valid while this reference is held.
+    pub fn handle(&self) -> ObjectHandle {
+        self.handle
+    }
+}
+
+impl Drop for CachedKey {
+    fn drop(&mut self) {
+        self.graveyard
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(self.handle);
+    }
+}
+
+/// LRU of unwrapped key handles. A handle pushed out or removed is destroyed
+/// (by the caller, through [`HandleCache::take_dead`]) once no call uses it.
 ///
 /// Once full, the cache admits a key only on its second miss within the
 /// recent past (a "ghost" list of recently missed keys, four times the
 /// cache's size): a key used once does not push out a key in steady use.
 pub struct HandleCache {
-    entries: Mutex<LruCache<MaterialRef, ObjectHandle>>,
+    entries: Mutex<LruCache<MaterialRef, Arc<CachedKey>>>,
     missed: Mutex<LruCache<MaterialRef, ()>>,
+    graveyard: Arc<Mutex<Vec<ObjectHandle>>>,
 }
 
 impl HandleCache {
@@ -33,6 +59,7 @@ impl HandleCache {
         Self {
             entries: Mutex::new(LruCache::new(capacity)),
             missed: Mutex::new(LruCache::new(ghosts)),
+            graveyard: Arc::default(),
         }
     }
 
@@ -53,36 +80,50 @@ impl HandleCache {
         false
     }
 
-    /// The cached handle for this material, if any.
-    pub fn get(&self, material: &MaterialRef) -> Option<ObjectHandle> {
-        self.lock().get(material).copied()
+    /// The cached key for this material, if any.
+    pub fn get(&self, material: &MaterialRef) -> Option<Arc<CachedKey>> {
+        self.lock().get(material).cloned()
     }
 
-    /// Caches a handle; returns a handle pushed out to make room (or replaced).
-    pub fn insert(&self, material: MaterialRef, handle: ObjectHandle) -> Option<ObjectHandle> {
-        match self.lock().push(material, handle) {
-            Some((_, old)) if old != handle => Some(old),
-            _ => None,
-        }
+    /// Caches a handle, returning the cached key; the entry it pushes out
+    /// (or replaces) goes to the graveyard once unused.
+    pub fn insert(&self, material: MaterialRef, handle: ObjectHandle) -> Arc<CachedKey> {
+        let key = Arc::new(CachedKey {
+            handle,
+            graveyard: self.graveyard.clone(),
+        });
+        let pushed_out = self.lock().push(material, key.clone());
+        drop(pushed_out);
+        key
     }
 
-    /// Forgets one entry, returning its handle.
-    pub fn remove(&self, material: &MaterialRef) -> Option<ObjectHandle> {
-        self.lock().pop(material)
+    /// Forgets one entry.
+    pub fn remove(&self, material: &MaterialRef) {
+        let removed = self.lock().pop(material);
+        drop(removed);
     }
 
-    /// Forgets every version of one key, returning their handles.
-    pub fn remove_key(&self, key_id: &str) -> Vec<ObjectHandle> {
-        let mut entries = self.lock();
-        let doomed: Vec<MaterialRef> = entries
-            .iter()
-            .filter(|(m, _)| m.key_id == key_id)
-            .map(|(m, _)| m.clone())
-            .collect();
-        doomed.iter().filter_map(|m| entries.pop(m)).collect()
+    /// Forgets every version of one key.
+    pub fn remove_key(&self, key_id: &str) {
+        let removed: Vec<Arc<CachedKey>> = {
+            let mut entries = self.lock();
+            let doomed: Vec<MaterialRef> = entries
+                .iter()
+                .filter(|(m, _)| m.key_id == key_id)
+                .map(|(m, _)| m.clone())
+                .collect();
+            doomed.iter().filter_map(|m| entries.pop(m)).collect()
+        };
+        drop(removed);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<MaterialRef, ObjectHandle>> {
+    /// Handles that neither the cache nor any call holds any more: the
+    /// caller destroys their session objects.
+    pub fn take_dead(&self) -> Vec<ObjectHandle> {
+        std::mem::take(&mut *self.graveyard.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<MaterialRef, Arc<CachedKey>>> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -29,6 +29,9 @@ pub enum HsmError {
     /// A transport package names an import this token never offered.
     #[error("no pending import {0}")]
     UnknownImport(u64),
+    /// The token's module is being (or failed to be) re-initialised.
+    #[error("token {0:?} is not open: its module's re-initialisation failed")]
+    TokenUnavailable(String),
     /// A wrapped key blob could not be unwrapped under the domain key.
     #[error("wrapped key material could not be unwrapped")]
     UnwrapFailed,

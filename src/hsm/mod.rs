@@ -6,26 +6,26 @@
 
 mod cache;
 mod error;
+mod module;
 mod open;
 mod pool;
+mod token;
 mod transport;
 
 pub use cache::MaterialRef;
 pub use error::HsmError;
-pub use open::{DOMAIN_KEY_LABEL, Modules};
+pub use module::{Module, Modules};
+pub use open::DOMAIN_KEY_LABEL;
 pub use transport::{ImportOffer, TransportPackage};
 
-use cache::HandleCache;
-use cryptoki::context::Pkcs11;
 use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::aead::GcmParams;
-use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
-use cryptoki::session::Session;
-use pool::SessionPool;
+use cryptoki::object::Attribute;
+use module::TokenGuard;
 use secrecy::SecretString;
-use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
+use token::TokenSettings;
 
 /// Length of the GCM IV the service uses.
 pub const IV_LEN: usize = 12;
@@ -58,64 +58,44 @@ pub struct WrappedMaterial<'a> {
     pub wrapped: &'a [u8],
 }
 
-/// One region's token, logged in, with its domain key and worker sessions.
+/// One region's token: the calls the service makes on it. The token itself
+/// lives in its module, which may re-initialise it between calls.
 pub struct Hsm {
-    /// Keeps the module loaded for as long as sessions exist.
-    _ctx: Arc<Pkcs11>,
-    /// Long-lived session that owns every cached session object.
-    owner: Mutex<Session>,
-    workers: SessionPool,
-    domain_key: ObjectHandle,
-    cache: HandleCache,
-    imports: Mutex<HashMap<u64, transport::PendingImport>>,
+    module: Arc<Module>,
+    index: usize,
     next_import: AtomicU64,
     iv_buffer: Mutex<Vec<u8>>,
 }
 
 impl Hsm {
     /// Opens (and if asked, provisions) the token, logs in and finds its domain key.
-    pub fn open(ctx: Arc<Pkcs11>, spec: TokenSpec<'_>) -> Result<Self, HsmError> {
-        let slot = match open::find_slot(&ctx, spec.label)? {
-            Some(slot) => slot,
-            None => match spec.provision_so_pin {
-                Some(so_pin) => {
-                    open::provision_token(&ctx, &spec.module, spec.label, so_pin, spec.pin)?
-                }
-                None => return Err(HsmError::TokenNotFound(spec.label.into(), spec.module)),
-            },
+    pub fn open(module: Arc<Module>, spec: TokenSpec<'_>) -> Result<Self, HsmError> {
+        let settings = TokenSettings {
+            module: spec.module,
+            label: spec.label.to_string(),
+            pin: spec.pin.clone(),
+            sessions: spec.sessions,
+            cache_capacity: spec.cache_capacity,
         };
-        let owner = ctx.open_rw_session(slot)?;
-        open::login(&owner, spec.pin)?;
-        let domain_key = open::domain_key(&owner, spec.label)?;
-        let workers = (0..spec.sessions.max(1))
-            .map(|_| ctx.open_rw_session(slot))
-            .collect::<Result<Vec<_>, _>>()?;
+        let index = module.open_token(settings, spec.provision_so_pin)?;
         Ok(Self {
-            _ctx: ctx,
-            owner: Mutex::new(owner),
-            workers: SessionPool::new(workers),
-            domain_key,
-            cache: HandleCache::new(spec.cache_capacity),
-            imports: Mutex::new(HashMap::new()),
+            module,
+            index,
             next_import: AtomicU64::new(1),
             iv_buffer: Mutex::new(Vec::new()),
         })
     }
 
+    /// Re-initialises this token's module if enough session objects were
+    /// destroyed on it (see [`Module::reinitialize_if_due`]).
+    pub fn reinitialize_module_if_due(&self) -> Result<bool, HsmError> {
+        self.module.reinitialize_if_due()
+    }
+
     /// Generates a new AES-256 backing key inside the token and returns it
     /// wrapped under the domain key. The unwrapped object stays cached.
     pub fn generate_material(&self, reference: &MaterialRef) -> Result<Vec<u8>, HsmError> {
-        let owner = self.lock_owner();
-        let handle = owner.generate_key(&Mechanism::AesKeyGen, &backing_key_template(true))?;
-        let wrapped = match owner.wrap_key(&Mechanism::AesKeyWrapPad, self.domain_key, handle) {
-            Ok(w) => w,
-            Err(e) => {
-                let _ = owner.destroy_object(handle);
-                return Err(e.into());
-            }
-        };
-        self.cache_handle(&owner, reference.clone(), handle);
-        Ok(wrapped)
+        self.token()?.generate_material(reference)
     }
 
     /// AES-256-GCM encryption with the given backing key; returns ciphertext || tag.
@@ -126,7 +106,7 @@ impl Hsm {
         aad: &[u8],
         plaintext: &[u8],
     ) -> Result<Vec<u8>, HsmError> {
-        self.with_key(material, |session, key| {
+        self.token()?.with_key(material, |session, key| {
             let mut iv = *iv;
             let params = GcmParams::new(&mut iv, aad, ((TAG_LEN * 8) as u64).into())?;
             Ok(session.encrypt(&Mechanism::AesGcm(params), key, plaintext)?)
@@ -142,7 +122,7 @@ impl Hsm {
         ciphertext_and_tag: &[u8],
     ) -> Result<Vec<u8>, HsmError> {
         use cryptoki::error::{Error, RvError};
-        self.with_key(material, |session, key| {
+        self.token()?.with_key(material, |session, key| {
             let mut iv = *iv;
             let params = GcmParams::new(&mut iv, aad, ((TAG_LEN * 8) as u64).into())?;
             match session.decrypt(&Mechanism::AesGcm(params), key, ciphertext_and_tag) {
@@ -166,7 +146,7 @@ impl Hsm {
         let mut buffer = self.iv_buffer.lock().unwrap_or_else(|e| e.into_inner());
         if buffer.len() < IV_LEN {
             let mut fresh = vec![0u8; IV_BUFFER];
-            self.workers.get().generate_random_slice(&mut fresh)?;
+            self.token()?.worker().generate_random_slice(&mut fresh)?;
             *buffer = fresh;
         }
         let at = buffer.len() - IV_LEN;
@@ -179,112 +159,28 @@ impl Hsm {
     /// Random bytes from the token's generator.
     pub fn random(&self, len: usize) -> Result<Vec<u8>, HsmError> {
         let mut out = vec![0u8; len];
-        self.workers.get().generate_random_slice(&mut out)?;
+        self.token()?.worker().generate_random_slice(&mut out)?;
         Ok(out)
     }
 
     /// Destroys the cached session objects of every version of a key.
     pub fn forget_key(&self, key_id: &str) {
-        let owner = self.lock_owner();
-        for handle in self.cache.remove_key(key_id) {
-            let _ = owner.destroy_object(handle);
+        if let Ok(token) = self.token() {
+            token.forget_key(key_id);
         }
     }
 
     /// Number of token (persistent) objects the user can see on this token.
     pub fn token_object_count(&self) -> Result<usize, HsmError> {
         Ok(self
-            .workers
-            .get()
+            .token()?
+            .worker()
             .find_objects(&[Attribute::Token(true)])?
             .len())
     }
 
-    /// Runs `op` on a worker session with the unwrapped key, unwrapping on a
-    /// cache miss and retrying once if the cached handle turned out stale.
-    fn with_key<T>(
-        &self,
-        material: &WrappedMaterial<'_>,
-        op: impl Fn(&Session, ObjectHandle) -> Result<T, HsmError>,
-    ) -> Result<T, HsmError> {
-        let (key, cached) = self.key_handle(material)?;
-        let session = self.workers.get();
-        let result = match op(&session, key) {
-            Err(e) if e.is_stale_handle() && cached => {
-                self.cache.remove(&material.reference);
-                let (key, cached) = self.key_handle(material)?;
-                let retried = op(&session, key);
-                if !cached {
-                    let _ = session.destroy_object(key);
-                }
-                return retried;
-            }
-            other => other,
-        };
-        if !cached {
-            let _ = session.destroy_object(key);
-        }
-        result
+    /// This token in the module's current initialisation.
+    fn token(&self) -> Result<TokenGuard<'_>, HsmError> {
+        self.module.token(self.index)
     }
-
-    /// The handle of the unwrapped key, and whether it is cached (else the
-    /// caller destroys it after use).
-    fn key_handle(&self, material: &WrappedMaterial<'_>) -> Result<(ObjectHandle, bool), HsmError> {
-        if let Some(handle) = self.cache.get(&material.reference) {
-            return Ok((handle, true));
-        }
-        let owner = self.lock_owner();
-        if let Some(handle) = self.cache.get(&material.reference) {
-            return Ok((handle, true));
-        }
-        let handle = owner
-            .unwrap_key(
-                &Mechanism::AesKeyWrapPad,
-                self.domain_key,
-                material.wrapped,
-                &backing_key_template(false),
-            )
-            .map_err(|e| {
-                tracing::error!(error = %e, key_id = %material.reference.key_id, "unwrap failed");
-                HsmError::UnwrapFailed
-            })?;
-        if !self.cache.admits(&material.reference) {
-            return Ok((handle, false));
-        }
-        self.cache_handle(&owner, material.reference.clone(), handle);
-        Ok((handle, true))
-    }
-
-    fn cache_handle(&self, owner: &Session, reference: MaterialRef, handle: ObjectHandle) {
-        if let Some(evicted) = self.cache.insert(reference, handle) {
-            let _ = owner.destroy_object(evicted);
-        }
-    }
-
-    fn lock_owner(&self) -> std::sync::MutexGuard<'_, Session> {
-        self.owner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// Attributes of a backing key as a session object. Generation states the
-/// length; an unwrap template may not.
-fn backing_key_template(with_length: bool) -> Vec<Attribute> {
-    let mut template = vec![
-        Attribute::Class(ObjectClass::SECRET_KEY),
-        Attribute::KeyType(KeyType::AES),
-        Attribute::Token(false),
-        Attribute::Private(true),
-        Attribute::Sensitive(true),
-        Attribute::Extractable(true),
-        Attribute::Encrypt(true),
-        Attribute::Decrypt(true),
-        Attribute::Wrap(false),
-        Attribute::Unwrap(false),
-        Attribute::Sign(false),
-        Attribute::Verify(false),
-    ];
-    if with_length {
-        template.push(Attribute::ValueLen(32.into()));
-    }
-    template
 }

@@ -1,61 +1,17 @@
-//! Opening a region's token: module initialisation, provisioning, login and the
-//! domain key. Runs once at start-up, never on the request path.
+//! Opening a token: finding its slot, provisioning, login and the domain key.
+//! Runs at start-up and when a module is re-initialised, never per request.
 
 use super::HsmError;
-use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::context::Pkcs11;
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 use secrecy::SecretString;
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// Label of the per-token AES-256 domain key that wraps every backing key.
 pub const DOMAIN_KEY_LABEL: &str = "trent-domain-key";
-
-/// Loaded and initialised PKCS#11 modules, one per library path, with the
-/// SoftHSM configuration each was initialised with.
-#[derive(Default)]
-pub struct Modules {
-    loaded: HashMap<PathBuf, (Arc<Pkcs11>, Option<PathBuf>)>,
-}
-
-impl Modules {
-    /// Loads and initialises `path` once; later calls return the same context.
-    ///
-    /// `softhsm_conf`, when given, is exported as `SOFTHSM2_CONF` just before
-    /// the module's `C_Initialize`, which is when SoftHSM reads it. Call this
-    /// before any other thread starts. A module can be initialised only once
-    /// per process, so asking for it again with another configuration fails.
-    pub fn load(
-        &mut self,
-        path: &Path,
-        softhsm_conf: Option<&Path>,
-    ) -> Result<Arc<Pkcs11>, HsmError> {
-        if let Some((ctx, conf)) = self.loaded.get(path) {
-            if conf.as_deref() != softhsm_conf {
-                return Err(HsmError::ModuleConfigConflict(path.display().to_string()));
-            }
-            return Ok(ctx.clone());
-        }
-        if let Some(conf) = softhsm_conf {
-            // SAFETY: called during single-threaded start-up, before the
-            // async runtime or any worker thread exists.
-            unsafe { std::env::set_var("SOFTHSM2_CONF", conf) };
-        }
-        let ctx = Pkcs11::new(path)?;
-        ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))?;
-        let ctx = Arc::new(ctx);
-        self.loaded.insert(
-            path.to_path_buf(),
-            (ctx.clone(), softhsm_conf.map(Path::to_path_buf)),
-        );
-        Ok(ctx)
-    }
-}
 
 /// Finds the slot whose token carries `label`.
 pub fn find_slot(ctx: &Pkcs11, label: &str) -> Result<Option<Slot>, HsmError> {

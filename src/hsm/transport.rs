@@ -18,7 +18,8 @@
 //! receiver point) derives the wrapping key from it. Plaintext material never
 //! leaves a token; ephemeral keys are session objects destroyed after use.
 
-use super::{Hsm, HsmError, MaterialRef, WrappedMaterial, backing_key_template};
+use super::token::backing_key_template;
+use super::{Hsm, HsmError, MaterialRef, WrappedMaterial};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::ekdf::AesCbcDeriveParams;
 use cryptoki::mechanism::elliptic_curve::{EcKdf, Ecdh1DeriveParams};
@@ -54,10 +55,11 @@ pub(super) struct PendingImport {
 impl Hsm {
     /// Step 1, on the destination: makes an ephemeral key pair and offers it.
     pub fn begin_import(&self) -> Result<ImportOffer, HsmError> {
-        let owner = self.lock_owner();
+        let token = self.token()?;
+        let owner = token.lock_owner();
         let (public, private) = ephemeral_pair(&owner)?;
         let point = ec_point(&owner, public)?;
-        let mut pending = self.imports.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pending = token.imports();
         let id = self
             .next_import
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -81,7 +83,8 @@ impl Hsm {
         materials: &[WrappedMaterial<'_>],
         offer_point: &[u8],
     ) -> Result<TransportPackage, HsmError> {
-        let owner = self.lock_owner();
+        let token = self.token()?;
+        let owner = token.lock_owner();
         let (public, private) = ephemeral_pair(&owner)?;
         let result = (|| {
             let sender_point = ec_point(&owner, public)?;
@@ -92,23 +95,23 @@ impl Hsm {
                 .map(|m| {
                     let key = owner.unwrap_key(
                         &Mechanism::AesKeyWrapPad,
-                        self.domain_key,
+                        token.domain_key(),
                         m.wrapped,
                         &backing_key_template(false),
                     )?;
                     let blob = owner.wrap_key(&Mechanism::AesKeyWrapPad, transport, key);
-                    let _ = owner.destroy_object(key);
+                    token.destroy(&owner, key);
                     Ok(blob?)
                 })
                 .collect::<Result<Vec<_>, HsmError>>();
-            let _ = owner.destroy_object(transport);
+            token.destroy(&owner, transport);
             Ok(TransportPackage {
                 sender_point,
                 blobs: blobs?,
             })
         })();
-        let _ = owner.destroy_object(private);
-        let _ = owner.destroy_object(public);
+        token.destroy(&owner, private);
+        token.destroy(&owner, public);
         result
     }
 
@@ -120,13 +123,12 @@ impl Hsm {
         package: &TransportPackage,
         references: &[MaterialRef],
     ) -> Result<Vec<Vec<u8>>, HsmError> {
-        let pending = self
-            .imports
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        let token = self.token()?;
+        let pending = token
+            .imports()
             .remove(&offer_id)
             .ok_or(HsmError::UnknownImport(offer_id))?;
-        let owner = self.lock_owner();
+        let owner = token.lock_owner();
         let result = (|| {
             let transport = transport_key(
                 &owner,
@@ -148,14 +150,14 @@ impl Hsm {
                     .map_err(|_| HsmError::UnwrapFailed)
                     .and_then(|key| {
                         let wrapped =
-                            owner.wrap_key(&Mechanism::AesKeyWrapPad, self.domain_key, key);
+                            owner.wrap_key(&Mechanism::AesKeyWrapPad, token.domain_key(), key);
                         match wrapped {
                             Ok(w) => {
-                                self.cache_handle(&owner, reference.clone(), key);
+                                token.cache_handle(&owner, reference.clone(), key);
                                 Ok(w)
                             }
                             Err(e) => {
-                                let _ = owner.destroy_object(key);
+                                token.destroy(&owner, key);
                                 Err(e.into())
                             }
                         }
@@ -168,25 +170,24 @@ impl Hsm {
                     }
                 }
             }
-            let _ = owner.destroy_object(transport);
+            token.destroy(&owner, transport);
             outcome.map(|()| rewrapped)
         })();
-        let _ = owner.destroy_object(pending.private);
-        let _ = owner.destroy_object(pending.public);
+        token.destroy(&owner, pending.private);
+        token.destroy(&owner, pending.public);
         result
     }
 
     /// Drops a pending import whose package will never come.
     pub fn cancel_import(&self, offer_id: u64) {
-        let pending = self
-            .imports
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&offer_id);
+        let Ok(token) = self.token() else {
+            return;
+        };
+        let pending = token.imports().remove(&offer_id);
         if let Some(p) = pending {
-            let owner = self.lock_owner();
-            let _ = owner.destroy_object(p.private);
-            let _ = owner.destroy_object(p.public);
+            let owner = token.lock_owner();
+            token.destroy(&owner, p.private);
+            token.destroy(&owner, p.public);
         }
     }
 }

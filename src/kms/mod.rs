@@ -122,6 +122,16 @@ impl Kms {
         Ok(self.hsm(region)?.token_object_count()?)
     }
 
+    /// Re-initialises the PKCS#11 modules that have destroyed enough session
+    /// objects (see `hsm::Module`); a failure is logged and retried next time.
+    pub fn reinitialize_modules_if_due(&self) {
+        for (region, hsm) in &self.regions {
+            if let Err(e) = hsm.reinitialize_module_if_due() {
+                tracing::error!(region = %region, error = %e, "module re-initialisation failed");
+            }
+        }
+    }
+
     fn hsm(&self, region: &str) -> KmsResult<&Hsm> {
         self.regions
             .get(region)

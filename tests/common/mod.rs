@@ -25,6 +25,7 @@ pub struct Server {
     /// Address the server listens on.
     pub addr: SocketAddr,
     data: PathBuf,
+    log: Option<PathBuf>,
     _dir: Option<TempDir>,
 }
 
@@ -43,23 +44,46 @@ impl Server {
         server
     }
 
+    /// Like [`Server::start_with_env`], logging at `info` to a file that
+    /// [`Server::log`] reads.
+    pub fn start_logged(env: &[(&str, &str)]) -> Self {
+        let dir = TempDir::new().expect("temp dir");
+        let log = dir.path().join("server.log");
+        let mut env = env.to_vec();
+        env.push(("TRENT_LOG", "info"));
+        let mut server = Self::launch(dir.path().join("data"), &env, None, Some(&log));
+        server._dir = Some(dir);
+        server
+    }
+
+    /// What the server logged so far (servers from [`Server::start_logged`]).
+    pub fn log(&self) -> String {
+        let file = self.log.as_ref().expect("server started with start_logged");
+        std::fs::read_to_string(file).expect("read server log")
+    }
+
     /// Starts a server on a fresh data directory with `config` as its
     /// configuration file (`trent serve --config`).
     pub fn start_with_config(config: &str) -> Self {
         let dir = TempDir::new().expect("temp dir");
         let file = dir.path().join("trent.toml");
         std::fs::write(&file, config).expect("write config");
-        let mut server = Self::launch(dir.path().join("data"), &[], Some(&file));
+        let mut server = Self::launch(dir.path().join("data"), &[], Some(&file), None);
         server._dir = Some(dir);
         server
     }
 
     /// Starts a server on `data` (created on first start if missing).
     pub fn start_in(data: PathBuf, env: &[(&str, &str)]) -> Self {
-        Self::launch(data, env, None)
+        Self::launch(data, env, None, None)
     }
 
-    fn launch(data: PathBuf, env: &[(&str, &str)], config: Option<&Path>) -> Self {
+    fn launch(
+        data: PathBuf,
+        env: &[(&str, &str)],
+        config: Option<&Path>,
+        log: Option<&Path>,
+    ) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_trent"));
         cmd.arg("serve");
         if let Some(file) = config {
@@ -71,7 +95,10 @@ impl Server {
             .env("TRENT_SESSIONS_PER_REGION", "4")
             .env("TRENT_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(match log {
+                Some(file) => Stdio::from(std::fs::File::create(file).expect("create log")),
+                None => Stdio::inherit(),
+            });
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -92,6 +119,7 @@ impl Server {
             child,
             addr,
             data,
+            log: log.map(Path::to_path_buf),
             _dir: None,
         }
     }

@@ -1,0 +1,206 @@
+//! Loaded PKCS#11 libraries and their re-initialisation.
+//!
+//! SoftHSM 2.6.1 keeps a small record (~240 bytes) of every session object
+//! ever destroyed until `C_Finalize`, and its object bookkeeping slows down as
+//! those records pile up. A service that unwraps a key for one request and
+//! destroys it afterwards would grow without bound, so a module is
+//! re-initialised (`C_Finalize`, `C_Initialize`, log in again, empty caches)
+//! once enough session objects were destroyed on it. Every token call holds
+//! the module's read lock; re-initialisation takes the write lock, so it runs
+//! between calls and no handle outlives the initialisation it came from.
+
+use super::HsmError;
+use super::token::{Token, TokenSettings};
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use secrecy::SecretString;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::time::Instant;
+
+/// Loaded and initialised PKCS#11 modules, one per library path, with the
+/// SoftHSM configuration each was initialised with.
+pub struct Modules {
+    loaded: HashMap<PathBuf, Arc<Module>>,
+    reinitialize_after: u64,
+}
+
+impl Modules {
+    /// Modules that are re-initialised once `reinitialize_after` session
+    /// objects were destroyed on them (0: never).
+    pub fn new(reinitialize_after: u64) -> Self {
+        Self {
+            loaded: HashMap::new(),
+            reinitialize_after,
+        }
+    }
+
+    /// Loads and initialises `path` once; later calls return the same module.
+    ///
+    /// `softhsm_conf`, when given, is exported as `SOFTHSM2_CONF` just before
+    /// the module's `C_Initialize`, which is when SoftHSM reads it. Call this
+    /// before any other thread starts. A module can be initialised only once
+    /// per process, so asking for it again with another configuration fails.
+    pub fn load(
+        &mut self,
+        path: &Path,
+        softhsm_conf: Option<&Path>,
+    ) -> Result<Arc<Module>, HsmError> {
+        if let Some(module) = self.loaded.get(path) {
+            if module.softhsm_conf.as_deref() != softhsm_conf {
+                return Err(HsmError::ModuleConfigConflict(path.display().to_string()));
+            }
+            return Ok(module.clone());
+        }
+        if let Some(conf) = softhsm_conf {
+            // SAFETY: called during single-threaded start-up, before the
+            // async runtime or any worker thread exists.
+            unsafe { std::env::set_var("SOFTHSM2_CONF", conf) };
+        }
+        let ctx = Pkcs11::new(path)?;
+        initialize(&ctx)?;
+        let module = Arc::new(Module {
+            path: path.to_path_buf(),
+            softhsm_conf: softhsm_conf.map(Path::to_path_buf),
+            ctx,
+            reinitialize_after: self.reinitialize_after,
+            destroyed: Arc::new(AtomicU64::new(0)),
+            tokens: RwLock::new(Tokens::default()),
+        });
+        self.loaded.insert(path.to_path_buf(), module.clone());
+        Ok(module)
+    }
+}
+
+/// One PKCS#11 library and the tokens opened through it.
+pub struct Module {
+    path: PathBuf,
+    softhsm_conf: Option<PathBuf>,
+    ctx: Pkcs11,
+    reinitialize_after: u64,
+    /// Session objects destroyed since the last initialisation.
+    destroyed: Arc<AtomicU64>,
+    tokens: RwLock<Tokens>,
+}
+
+/// The tokens of the current initialisation, and how to open them again.
+#[derive(Default)]
+struct Tokens {
+    settings: Vec<TokenSettings>,
+    /// Open tokens, in `settings` order; shorter only after a failed
+    /// re-initialisation, until the next attempt succeeds.
+    open: Vec<Token>,
+}
+
+/// A token of the current initialisation; the module cannot be
+/// re-initialised while one is held.
+pub(super) struct TokenGuard<'a> {
+    tokens: RwLockReadGuard<'a, Tokens>,
+    index: usize,
+}
+
+impl std::ops::Deref for TokenGuard<'_> {
+    type Target = Token;
+    fn deref(&self) -> &Token {
+        &self.tokens.open[self.index]
+    }
+}
+
+impl Module {
+    /// Opens (and if given an SO PIN, provisions) a token; returns its index.
+    pub(super) fn open_token(
+        &self,
+        settings: TokenSettings,
+        provision_so_pin: Option<&SecretString>,
+    ) -> Result<usize, HsmError> {
+        let mut tokens = self.tokens.write().unwrap_or_else(|e| e.into_inner());
+        let token = Token::open(
+            &self.ctx,
+            &settings,
+            provision_so_pin,
+            self.destroyed.clone(),
+        )?;
+        tokens.open.push(token);
+        tokens.settings.push(settings);
+        Ok(tokens.open.len() - 1)
+    }
+
+    /// The token at `index`, held open for as long as the guard lives.
+    pub(super) fn token(&self, index: usize) -> Result<TokenGuard<'_>, HsmError> {
+        let tokens = self.tokens.read().unwrap_or_else(|e| e.into_inner());
+        if index >= tokens.open.len() {
+            let label = tokens
+                .settings
+                .get(index)
+                .map_or_else(String::new, |s| s.label.clone());
+            return Err(HsmError::TokenUnavailable(label));
+        }
+        Ok(TokenGuard { tokens, index })
+    }
+
+    /// Re-initialises the module when enough session objects were destroyed
+    /// since the last time, or when the last attempt failed. Returns whether
+    /// it did.
+    pub fn reinitialize_if_due(&self) -> Result<bool, HsmError> {
+        let due = |tokens: &Tokens| {
+            tokens.open.len() < tokens.settings.len()
+                || (self.reinitialize_after > 0
+                    && self.destroyed.load(Ordering::Relaxed) >= self.reinitialize_after)
+        };
+        if !due(&self.tokens.read().unwrap_or_else(|e| e.into_inner())) {
+            return Ok(false);
+        }
+        let mut tokens = self.tokens.write().unwrap_or_else(|e| e.into_inner());
+        if !due(&tokens) {
+            return Ok(false);
+        }
+        let started = Instant::now();
+        let destroyed = self.destroyed.swap(0, Ordering::Relaxed);
+        // Close every session (and with them every session object) first, so
+        // no handle of this initialisation can reach the next one.
+        tokens.open.clear();
+        if let Err(e) = self.ctx.clone().finalize() {
+            tracing::warn!(module = %self.path.display(), error = %e, "C_Finalize failed");
+        }
+        self.point_softhsm_at_conf();
+        initialize(&self.ctx)?;
+        let Tokens { settings, open } = &mut *tokens;
+        for settings in settings.iter() {
+            open.push(Token::open(
+                &self.ctx,
+                settings,
+                None,
+                self.destroyed.clone(),
+            )?);
+        }
+        tracing::info!(
+            module = %self.path.display(),
+            destroyed_objects = destroyed,
+            millis = started.elapsed().as_millis() as u64,
+            "re-initialised the PKCS#11 module"
+        );
+        Ok(true)
+    }
+
+    /// SoftHSM reads `SOFTHSM2_CONF` in `C_Initialize`. When another module
+    /// copy was initialised with another configuration since, point the
+    /// variable back at this one's.
+    fn point_softhsm_at_conf(&self) {
+        let Some(conf) = &self.softhsm_conf else {
+            return;
+        };
+        if std::env::var_os("SOFTHSM2_CONF").as_deref() != Some(conf.as_os_str()) {
+            // SAFETY: only reached when one process loads several SoftHSM
+            // copies with different configurations (tests and multi-token
+            // set-ups); Trent itself reads the environment only at start-up,
+            // and this runs under the module's write lock.
+            unsafe { std::env::set_var("SOFTHSM2_CONF", conf) };
+        }
+    }
+}
+
+fn initialize(ctx: &Pkcs11) -> Result<(), HsmError> {
+    ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))?;
+    Ok(())
+}

@@ -236,12 +236,18 @@ impl KeyInUse {
 
 /// Attributes of a backing key as a session object. Generation states the
 /// length; an unwrap template may not.
+///
+/// The object is sensitive (its value never leaves the token in the clear)
+/// but not private: a session object is visible only to this process, which
+/// is always logged in, so CKA_PRIVATE would protect nothing, while SoftHSM
+/// would decrypt the value under its token key, behind one global lock, on
+/// every use (docs/adr/0007-session-objects.md).
 pub(super) fn backing_key_template(with_length: bool) -> Vec<Attribute> {
     let mut template = vec![
         Attribute::Class(ObjectClass::SECRET_KEY),
         Attribute::KeyType(KeyType::AES),
         Attribute::Token(false),
-        Attribute::Private(true),
+        Attribute::Private(false),
         Attribute::Sensitive(true),
         Attribute::Extractable(true),
         Attribute::Encrypt(true),

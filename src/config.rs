@@ -152,7 +152,7 @@ impl Default for Config {
             inline_crypto: true,
             max_body_bytes: 256 * 1024,
             sessions_per_region: 8,
-            key_cache_capacity: 10_000,
+            key_cache_capacity: 100_000,
             metadata_cache_capacity: 100_000,
             metadata_max_staleness_ms: 1_000,
             reinitialize_module_after: 250_000,

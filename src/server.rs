@@ -154,6 +154,8 @@ pub async fn run(
     tls: Option<&TlsConfig>,
     job_interval: Duration,
 ) -> std::io::Result<()> {
+    let warm = state.clone();
+    tokio::task::spawn_blocking(move || warm.kms.warm_metadata());
     tokio::spawn(background_jobs(state.clone(), job_interval));
     let handle = axum_server::Handle::new();
     let stopper = handle.clone();

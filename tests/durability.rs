@@ -228,3 +228,69 @@ async fn a_sibling_sees_another_nodes_change_within_the_staleness_bound() {
         .await
         .expect("the sibling never saw the key enabled again");
 }
+
+/// After a restart the metadata cache is filled from the database in the
+/// background: every key (including one whose current material changed by
+/// rotation, and one in another region) is loaded with its current material:
+/// ciphertexts made before the restart decrypt, and new ones round-trip.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_warms_the_metadata_cache_with_current_materials() {
+    let server = Server::start();
+    let mut keys = Vec::new();
+    for region in ["us-east-1", "us-east-1", "us-west-2"] {
+        let kms = server.client(region);
+        let key = kms
+            .create_key()
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap()
+            .key_id;
+        keys.push((region, key));
+    }
+    let rotated = &keys[1];
+    server
+        .client(rotated.0)
+        .rotate_key_on_demand()
+        .key_id(&rotated.1)
+        .send()
+        .await
+        .unwrap();
+    let mut before = Vec::new();
+    for (region, key) in &keys {
+        let blob = server
+            .client(region)
+            .encrypt()
+            .key_id(key)
+            .plaintext(Blob::new(key.as_bytes().to_vec()))
+            .send()
+            .await
+            .unwrap()
+            .ciphertext_blob
+            .unwrap();
+        before.push((region, key, blob));
+    }
+    let server = Server::restart_logged(server.stop(), &[]);
+    let warmed = (0..50).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        server.log().contains("metadata cache warmed keys=3")
+    });
+    assert!(warmed, "no warm-up of 3 keys in the log:\n{}", server.log());
+    for (region, key) in &keys {
+        let kms = server.client(region);
+        let blob = kms
+            .encrypt()
+            .key_id(key)
+            .plaintext(Blob::new(b"warm".to_vec()))
+            .send()
+            .await
+            .unwrap()
+            .ciphertext_blob
+            .unwrap();
+        decrypts(&kms, blob.as_ref(), b"warm").await;
+    }
+    for (region, key, blob) in before {
+        decrypts(&server.client(region), blob.as_ref(), key.as_bytes()).await;
+    }
+}

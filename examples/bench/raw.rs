@@ -237,13 +237,15 @@ fn gcm_encrypt(
 }
 
 /// A session AES-256 key: a data key, or (with `wrapping`) a key-wrapping key.
+/// Data keys are public session objects, as the service's backing keys are;
+/// the wrapping key is private, as the service's domain key is.
 fn aes_template(wrapping: bool) -> Vec<Attribute> {
     vec![
         Attribute::Class(ObjectClass::SECRET_KEY),
         Attribute::KeyType(KeyType::AES),
         Attribute::ValueLen(32.into()),
         Attribute::Token(false),
-        Attribute::Private(true),
+        Attribute::Private(wrapping),
         Attribute::Sensitive(true),
         Attribute::Extractable(!wrapping),
         Attribute::Encrypt(!wrapping),

@@ -122,6 +122,20 @@ impl Kms {
         Ok(self.hsm(region)?.token_object_count()?)
     }
 
+    /// Fills the metadata cache from the database (run once, in the
+    /// background, after start-up); failures are logged.
+    pub fn warm_metadata(&self) {
+        let started = std::time::Instant::now();
+        match self.store.warm_cache() {
+            Ok(keys) => tracing::info!(
+                keys,
+                millis = started.elapsed().as_millis() as u64,
+                "metadata cache warmed"
+            ),
+            Err(e) => tracing::error!(error = %e, "warming the metadata cache failed"),
+        }
+    }
+
     /// Re-initialises the PKCS#11 modules that have destroyed enough session
     /// objects (see `hsm::Module`); a failure is logged and retried next time.
     pub fn reinitialize_modules_if_due(&self) {

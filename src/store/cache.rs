@@ -93,6 +93,15 @@ impl MetadataCache {
         Ok(())
     }
 
+    /// How many keys the cache holds at most.
+    pub(super) fn capacity(&self) -> usize {
+        self.keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .cap()
+            .get()
+    }
+
     /// Read before a database read whose result may be cached.
     pub(super) fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)

@@ -7,6 +7,7 @@ mod migrate;
 mod multi_region;
 mod records;
 mod rotation;
+mod warm;
 
 pub use grants::GrantRecord;
 pub use records::{
@@ -92,6 +93,9 @@ impl Store {
         insert_tags(&tx, &key.region, &key.key_id, tags)?;
         tx.commit()?;
         self.cache.forget_key(&key.key_id);
+        // A new key is usually used next: cache what was just written.
+        self.cache.put_key(self.cache.generation(), key);
+        self.cache.put_material(&key.region, &key.key_id, material);
         Ok(())
     }
 

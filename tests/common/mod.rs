@@ -195,6 +195,17 @@ impl Server {
         server
     }
 
+    /// Like [`Server::restart_with_env`], logging at `info` to a file that
+    /// [`Server::log`] reads.
+    pub fn restart_logged(data: DataDir, env: &[(&str, &str)]) -> Self {
+        let log = data.path.with_extension("log");
+        let mut env = env.to_vec();
+        env.push(("TRENT_LOG", "info"));
+        let mut server = Self::launch(data.path, &env, None, Some(&log));
+        server._dir = data.dir;
+        server
+    }
+
     /// A second server sharing this one's data directory (tokens and database).
     pub fn start_sibling(&self, env: &[(&str, &str)]) -> Self {
         Self::start_in(self.data.clone(), env)

@@ -485,8 +485,10 @@ async fn error_replies_have_messages_and_no_traces() {
 async fn internal_faults_are_generic_and_traceless() {
     let server = Server::start();
     let key = create_key(&server);
-    // Break the key behind the server's back: drop its key material rows.
-    let db = rusqlite::Connection::open(server.data_dir().join("trent.db")).expect("open db");
+    // Break the key while the server is down (a running server serves it
+    // from memory): drop its key material rows.
+    let data = server.stop();
+    let db = rusqlite::Connection::open(data.path.join("trent.db")).expect("open db");
     db.busy_timeout(Duration::from_secs(10)).unwrap();
     let removed = db
         .execute(
@@ -496,6 +498,7 @@ async fn internal_faults_are_generic_and_traceless() {
         .expect("delete material");
     assert_eq!(removed, 1, "expected one material row for the new key");
     drop(db);
+    let server = Server::restart(data);
 
     let reply = op(
         &server,

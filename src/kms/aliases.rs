@@ -49,7 +49,7 @@ impl Kms {
         let now = self.now();
         let record = AliasRecord {
             alias_name: name.to_string(),
-            key_id: key.key_id,
+            key_id: key.key_id.clone(),
             creation_date: now,
             last_updated: now,
         };
@@ -151,7 +151,7 @@ impl Kms {
         caller: &Caller,
         target: Option<&str>,
         action: &str,
-    ) -> KmsResult<KeyRecord> {
+    ) -> KmsResult<std::sync::Arc<KeyRecord>> {
         let target = validate::required(target, "targetKeyId")?;
         let key = self.load_key(caller, target, Aliases::Refused, action, None)?;
         super::require_not_pending_deletion(&key)?;

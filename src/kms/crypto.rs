@@ -288,7 +288,7 @@ impl Kms {
         header_key_id: &str,
         action: &str,
         context: &EncryptionContext,
-    ) -> KmsResult<KeyRecord> {
+    ) -> KmsResult<std::sync::Arc<KeyRecord>> {
         match given {
             Some(reference) => {
                 let key =

@@ -3,6 +3,7 @@
 
 use super::{Caller, EncryptionContext, Kms, KmsError, KmsResult};
 use crate::store::KeyRecord;
+use std::sync::Arc;
 
 /// Longest key identifier AWS accepts.
 const MAX_KEY_ID_LEN: usize = 2048;
@@ -63,7 +64,7 @@ impl Kms {
         aliases: Aliases,
         action: &str,
         context: Option<&EncryptionContext>,
-    ) -> KmsResult<KeyRecord> {
+    ) -> KmsResult<Arc<KeyRecord>> {
         let key = self.resolve_key(caller, reference, aliases)?;
         self.authorize(caller, action, &key, context)?;
         Ok(key)
@@ -77,7 +78,7 @@ impl Kms {
         caller: &Caller,
         reference: &str,
         aliases: Aliases,
-    ) -> KmsResult<KeyRecord> {
+    ) -> KmsResult<Arc<KeyRecord>> {
         let parsed = parse(caller, reference)?;
         let key_id = match parsed.name {
             KeyName::KeyId(id) => id.to_string(),
@@ -109,7 +110,7 @@ impl Kms {
         key_id: &str,
         action: &str,
         context: Option<&EncryptionContext>,
-    ) -> KmsResult<KeyRecord> {
+    ) -> KmsResult<Arc<KeyRecord>> {
         let key = self.store.key(&caller.region, key_id)?.ok_or_else(|| {
             KmsError::NotFound(format!("Key '{}' does not exist", key_arn(caller, key_id)))
         })?;
@@ -117,7 +118,12 @@ impl Kms {
         Ok(key)
     }
 
-    fn find_key(&self, caller: &Caller, account_id: &str, key_id: &str) -> KmsResult<KeyRecord> {
+    fn find_key(
+        &self,
+        caller: &Caller,
+        account_id: &str,
+        key_id: &str,
+    ) -> KmsResult<Arc<KeyRecord>> {
         self.store
             .key(&caller.region, key_id)?
             .filter(|k| k.account_id == account_id)

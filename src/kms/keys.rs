@@ -6,6 +6,7 @@ use super::paging::{self, Page};
 use super::{Caller, KeyView, Kms, KmsError, KmsResult, key_arn, policy, record_arn, validate};
 use crate::hsm::MaterialRef;
 use crate::store::{KeyRecord, KeyState, MaterialRecord, RotationType, Tag};
+use std::sync::Arc;
 
 const KEY_SPECS: &[&str] = &[
     "RSA_2048",
@@ -188,7 +189,7 @@ impl Kms {
             "kms:DescribeKey",
             None,
         )?;
-        self.view(key)
+        self.view(Arc::unwrap_or_clone(key))
     }
 
     /// ListKeys: the caller's keys in its region, paginated.
@@ -214,13 +215,13 @@ impl Kms {
         key_id: Option<&str>,
         description: Option<String>,
     ) -> KmsResult<()> {
-        let mut key = self.load_key(
+        let mut key = Arc::unwrap_or_clone(self.load_key(
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
             "kms:UpdateKeyDescription",
             None,
-        )?;
+        )?);
         let description = validate::required(description, "description")?;
         validate::description(&description)?;
         super::require_not_pending_deletion(&key)?;
@@ -246,13 +247,13 @@ impl Kms {
         to: KeyState,
         action: &str,
     ) -> KmsResult<()> {
-        let mut key = self.load_key(
+        let mut key = Arc::unwrap_or_clone(self.load_key(
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
             action,
             None,
-        )?;
+        )?);
         super::require_not_pending_deletion(&key)?;
         super::require_not_updating(&key)?;
         if key.state != to {
@@ -271,13 +272,13 @@ impl Kms {
         key_id: Option<&str>,
         pending_window_days: Option<i64>,
     ) -> KmsResult<DeletionScheduled> {
-        let mut key = self.load_key(
+        let mut key = Arc::unwrap_or_clone(self.load_key(
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
             "kms:ScheduleKeyDeletion",
             None,
-        )?;
+        )?);
         let days = pending_window_days.unwrap_or(30);
         if !(7..=30).contains(&days) {
             return Err(KmsError::Validation(format!(
@@ -309,13 +310,13 @@ impl Kms {
 
     /// CancelKeyDeletion: the key returns as Disabled.
     pub fn cancel_key_deletion(&self, caller: &Caller, key_id: Option<&str>) -> KmsResult<String> {
-        let mut key = self.load_key(
+        let mut key = Arc::unwrap_or_clone(self.load_key(
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
             "kms:CancelKeyDeletion",
             None,
-        )?;
+        )?);
         if !matches!(
             key.state,
             KeyState::PendingDeletion | KeyState::PendingReplicaDeletion

@@ -91,7 +91,7 @@ impl Kms {
             deletion_date: None,
             pending_window_days: None,
             updating: false,
-            ..primary.clone()
+            ..(*primary).clone()
         };
         match self.store.insert_replica(
             &replica,

@@ -3,6 +3,7 @@
 use super::key_ref::Aliases;
 use super::{Caller, Kms, KmsError, KmsResult, record_arn, validate};
 use crate::authz::{Policy, PolicyKind};
+use std::sync::Arc;
 
 /// The only policy name AWS KMS keys have.
 const POLICY_NAME: &str = "default";
@@ -83,13 +84,13 @@ impl Kms {
         policy: Option<String>,
         bypass_lockout_check: bool,
     ) -> KmsResult<()> {
-        let mut key = self.load_key(
+        let mut key = Arc::unwrap_or_clone(self.load_key(
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
             "kms:PutKeyPolicy",
             None,
-        )?;
+        )?);
         check_name(policy_name)?;
         let policy = validate::required(policy, "policy")?;
         check_document(&policy, caller, &record_arn(&key), bypass_lockout_check)?;
@@ -114,7 +115,7 @@ impl Kms {
             None,
         )?;
         check_name(policy_name)?;
-        Ok(key.policy)
+        Ok(Arc::unwrap_or_clone(key).policy)
     }
 
     /// ListKeyPolicies: every key has exactly the one policy, `default`.

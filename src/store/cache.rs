@@ -13,12 +13,12 @@
 use super::{KeyRecord, MaterialRecord};
 use lru::LruCache;
 use std::num::NonZeroUsize;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A key's cached copies, one per region: (region, record).
-type Copies = Vec<(String, KeyRecord)>;
+type Copies = Vec<(String, Arc<KeyRecord>)>;
 /// A material by (region, key id, material id).
 type MaterialName = (String, String, String);
 
@@ -108,7 +108,7 @@ impl MetadataCache {
     }
 
     /// The cached record of a key in a region.
-    pub(super) fn key(&self, region: &str, key_id: &str) -> Option<KeyRecord> {
+    pub(super) fn key(&self, region: &str, key_id: &str) -> Option<Arc<KeyRecord>> {
         if self.max_staleness.is_zero() {
             return None;
         }
@@ -121,7 +121,7 @@ impl MetadataCache {
     }
 
     /// Caches a record read at `generation`, unless a write came since.
-    pub(super) fn put_key(&self, generation: u64, record: &KeyRecord) {
+    pub(super) fn put_key(&self, generation: u64, record: &Arc<KeyRecord>) {
         if self.max_staleness.is_zero() {
             return;
         }

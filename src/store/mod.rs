@@ -17,7 +17,7 @@ pub use rotation::RotationCommit;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Store failures.
@@ -94,13 +94,14 @@ impl Store {
         tx.commit()?;
         self.cache.forget_key(&key.key_id);
         // A new key is usually used next: cache what was just written.
-        self.cache.put_key(self.cache.generation(), key);
+        self.cache
+            .put_key(self.cache.generation(), &Arc::new(key.clone()));
         self.cache.put_material(&key.region, &key.key_id, material);
         Ok(())
     }
 
     /// One key's metadata.
-    pub fn key(&self, region: &str, key_id: &str) -> StoreResult<Option<KeyRecord>> {
+    pub fn key(&self, region: &str, key_id: &str) -> StoreResult<Option<Arc<KeyRecord>>> {
         if self.cache.needs_validation() {
             self.cache.revalidate(|| {
                 self.conn()
@@ -117,7 +118,8 @@ impl Store {
                 "SELECT {KEY_COLUMNS} FROM kms_keys WHERE region = ?1 AND key_id = ?2"
             ))?
             .query_row(params![region, key_id], key_from_row)
-            .optional()?;
+            .optional()?
+            .map(Arc::new);
         if let Some(record) = &record {
             self.cache.put_key(generation, record);
         }

@@ -4,6 +4,7 @@
 
 use super::{KEY_COLUMNS, Store, StoreResult, key_from_row, material_from_row};
 use rusqlite::params;
+use std::sync::Arc;
 
 /// Rows read per database lock.
 const PAGE: usize = 500;
@@ -51,15 +52,16 @@ impl Store {
                 (keys, materials)
             };
             read += keys.len();
-            for key in &keys {
-                self.cache.put_key(generation, key);
+            let full_page = keys.len() == page_size;
+            let last = keys.last().expect("non-empty page");
+            after = (last.region.clone(), last.key_id.clone());
+            for key in keys {
+                self.cache.put_key(generation, &Arc::new(key));
             }
             for (region, key_id, material) in &materials {
                 self.cache.put_material(region, key_id, material);
             }
-            let last = keys.last().expect("non-empty page");
-            after = (last.region.clone(), last.key_id.clone());
-            if keys.len() < page_size {
+            if !full_page {
                 break;
             }
         }

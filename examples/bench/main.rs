@@ -22,6 +22,7 @@
 //! ... -- --endpoint http://127.0.0.1:4599 --data-dir trent-data --server-pid 1234
 //! ```
 
+mod interleave;
 mod load;
 mod raw;
 mod server;
@@ -72,6 +73,10 @@ struct Args {
     /// Number of distinct keys probed for cold-key latency after a restart.
     #[arg(long, default_value_t = 20)]
     cold_keys: usize,
+    /// Key-count mode: rounds of the interleaved comparison of the smallest
+    /// and largest count (each on its own server); 0 skips it.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// Zipf exponent for the key choice.
     #[arg(long, default_value_t = 1.0)]
     zipf_exponent: f64,
@@ -669,6 +674,83 @@ fn run_key_counts(
                 ratios.join(", ")
             );
         }
+    }
+    if plan.keys.len() > 1 && args.rounds > 0 {
+        if server.can_restart() {
+            let credentials = (key_id.to_string(), secret.to_string());
+            interleaved(rt, server, &ids, plan, args, &credentials, &mut rng)?;
+        } else {
+            println!("interleaved comparison: skipped (needs a server the bench started)");
+        }
+    }
+    Ok(())
+}
+
+/// Starts a second server with the smallest key count and compares it with
+/// `large` (holding `ids`), alternating rounds (see `interleave`).
+fn interleaved(
+    rt: &tokio::runtime::Runtime,
+    large: &Server,
+    ids: &[String],
+    plan: &Plan,
+    args: &Args,
+    credentials: &(String, String),
+    rng: &mut Rng,
+) -> Result<(), String> {
+    let (temp, data) = fresh_data_dir()?;
+    let (small, _) = Server::spawn(&plan.binary, data, Some(temp), &plan.env)?;
+    let small_credentials = small.credentials()?;
+    let signer = Arc::new(Signer::new(
+        &small_credentials.0,
+        &small_credentials.1,
+        &args.region,
+        small.addr,
+    ));
+    let created = rt.block_on(load::create_keys(
+        small.addr,
+        signer,
+        plan.keys[0],
+        args.create_concurrency,
+        small.pid,
+    ));
+    if created.ids.len() != plan.keys[0] {
+        return Err(format!(
+            "interleaved comparison: created {} of {} keys",
+            created.ids.len(),
+            plan.keys[0]
+        ));
+    }
+    println!();
+    println!(
+        "== interleaved comparison (second server, pid {}) ==",
+        small.pid.unwrap_or(0)
+    );
+    let sides = (
+        interleave::Side {
+            server: &small,
+            ids: created.ids,
+        },
+        interleave::Side {
+            server: large,
+            ids: ids.to_vec(),
+        },
+    );
+    let settings = interleave::Rounds {
+        rounds: args.rounds,
+        first_warmup: plan.warmup,
+        duration: plan.duration,
+        exponent: args.zipf_exponent,
+    };
+    for &c in &plan.levels {
+        interleave::compare(
+            rt,
+            (&sides.0, &sides.1),
+            (&small_credentials, credentials),
+            &args.region,
+            c,
+            &settings,
+            rng,
+        );
     }
     Ok(())
 }

@@ -2,8 +2,8 @@
 //! key does not read the database. Runs in the background, a page at a time,
 //! so requests that need the database are never held up for long.
 
-use super::{KEY_COLUMNS, Store, StoreResult, key_from_row, material_from_row};
-use rusqlite::params;
+use super::{KEY_COLUMNS, MATERIAL_COLUMNS, Store, StoreResult, key_from_row, material_from_row};
+use rusqlite::{OptionalExtension, params};
 use std::sync::Arc;
 
 /// Rows read per database lock.
@@ -29,37 +29,34 @@ impl Store {
                     ))?
                     .query_map(params![after.0, after.1, page_size], key_from_row)?
                     .collect::<Result<Vec<_>, _>>()?;
-                let Some(last) = keys.last() else {
+                if keys.is_empty() {
                     break;
-                };
-                let materials = conn
-                    .prepare_cached(
-                        "SELECT m.material_id, m.wrapped, m.creation_date, m.rotation_type, \
-                         m.region, m.key_id FROM key_materials m JOIN kms_keys k \
-                         ON k.region = m.region AND k.key_id = m.key_id \
-                         AND k.current_material_id = m.material_id \
-                         WHERE (m.region, m.key_id) > (?1, ?2) \
-                         AND (m.region, m.key_id) <= (?3, ?4)",
-                    )?
-                    .query_map(params![after.0, after.1, last.region, last.key_id], |row| {
-                        Ok((
-                            row.get::<_, String>(4)?,
-                            row.get::<_, String>(5)?,
-                            material_from_row(row)?,
-                        ))
-                    })?
-                    .collect::<Result<Vec<_>, _>>()?;
+                }
+                let mut current = conn.prepare_cached(&format!(
+                    "SELECT {MATERIAL_COLUMNS} FROM key_materials \
+                     WHERE region = ?1 AND key_id = ?2 AND material_id = ?3"
+                ))?;
+                let mut materials = Vec::with_capacity(keys.len());
+                for key in &keys {
+                    let found = current
+                        .query_row(
+                            params![key.region, key.key_id, key.current_material_id],
+                            material_from_row,
+                        )
+                        .optional()?;
+                    materials.push(found);
+                }
                 (keys, materials)
             };
             read += keys.len();
             let full_page = keys.len() == page_size;
             let last = keys.last().expect("non-empty page");
             after = (last.region.clone(), last.key_id.clone());
-            for key in keys {
+            for (key, material) in keys.into_iter().zip(materials) {
+                if let Some(material) = material {
+                    self.cache.put_material(&key.region, &key.key_id, &material);
+                }
                 self.cache.put_key(generation, &Arc::new(key));
-            }
-            for (region, key_id, material) in &materials {
-                self.cache.put_material(region, key_id, material);
             }
             if !full_page {
                 break;

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 /// Parsed key policies, by policy text: keys with the same policy (most
 /// keys have their account's default policy) share one parsed copy.
 pub(super) struct PolicyCache {
-    entries: Mutex<LruCache<String, Arc<Policy>>>,
+    entries: Mutex<LruCache<Arc<str>, Arc<Policy>>>,
 }
 
 impl PolicyCache {
@@ -29,7 +29,7 @@ impl PolicyCache {
     /// The parsed policy of `key`, or `None` if its text does not parse.
     fn get(&self, key: &KeyRecord) -> Option<Arc<Policy>> {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(policy) = entries.get(&key.policy) {
+        if let Some(policy) = entries.get(&*key.policy) {
             return Some(policy.clone());
         }
         let policy = Arc::new(Policy::parse(&key.policy, PolicyKind::Key).ok()?);

@@ -146,7 +146,7 @@ impl Kms {
             deletion_date: None,
             pending_window_days: None,
             current_material_id: material.material_id.clone(),
-            policy,
+            policy: policy.into(),
             rotation_period_days: None,
             next_rotation_date: None,
             multi_region,

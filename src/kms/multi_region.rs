@@ -72,7 +72,7 @@ impl Kms {
                 &key_arn_in(replica_region, &caller.account_id, &primary.key_id),
                 input.bypass_policy_lockout_safety_check,
             )
-            .map(|()| p)?,
+            .map(|()| p.into())?,
             None => primary.policy.clone(),
         };
         let tags = match input.tags {

@@ -95,7 +95,7 @@ impl Kms {
         let policy = validate::required(policy, "policy")?;
         check_document(&policy, caller, &record_arn(&key), bypass_lockout_check)?;
         super::require_not_pending_deletion(&key)?;
-        key.policy = policy;
+        key.policy = policy.into();
         self.store.update_key(&key)?;
         Ok(())
     }
@@ -115,7 +115,7 @@ impl Kms {
             None,
         )?;
         check_name(policy_name)?;
-        Ok(Arc::unwrap_or_clone(key).policy)
+        Ok(key.policy.to_string())
     }
 
     /// ListKeyPolicies: every key has exactly the one policy, `default`.

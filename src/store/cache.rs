@@ -12,6 +12,7 @@
 
 use super::{KeyRecord, MaterialRecord};
 use lru::LruCache;
+use std::collections::HashSet;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -38,6 +39,8 @@ pub(super) struct MetadataCache {
     validation: Mutex<Validation>,
     generation: AtomicU64,
     keys: Mutex<LruCache<String, Copies>>,
+    policies: Mutex<HashSet<Arc<str>>>,
+    policy_limit: usize,
     materials: Mutex<LruCache<MaterialName, MaterialRecord>>,
 }
 
@@ -58,6 +61,8 @@ impl MetadataCache {
             }),
             generation: AtomicU64::new(0),
             keys: Mutex::new(LruCache::new(capacity)),
+            policies: Mutex::new(HashSet::new()),
+            policy_limit: capacity.get(),
             materials: Mutex::new(LruCache::new(capacity)),
         }
     }
@@ -120,18 +125,38 @@ impl MetadataCache {
             .map(|(_, record)| record.clone())
     }
 
-    /// Caches a record read at `generation`, unless a write came since.
-    pub(super) fn put_key(&self, generation: u64, record: &Arc<KeyRecord>) {
+    /// Caches a record read at `generation`, unless a write came since, and
+    /// returns it shared. Its policy text is shared with every other cached
+    /// record that has the same text (most keys of an account share the
+    /// default policy), which saves memory and keeps that text hot.
+    pub(super) fn put_key(&self, generation: u64, mut record: KeyRecord) -> Arc<KeyRecord> {
         if self.max_staleness.is_zero() {
-            return;
+            return Arc::new(record);
         }
+        record.policy = self.shared_policy(&record.policy);
+        let record = Arc::new(record);
         let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
         if self.generation.load(Ordering::Acquire) != generation {
-            return;
+            return record;
         }
         let copies = keys.get_or_insert_mut(record.key_id.clone(), Vec::new);
         copies.retain(|(r, _)| *r != record.region);
         copies.push((record.region.clone(), record.clone()));
+        record
+    }
+
+    /// The one shared copy of a policy text. The set is emptied when it
+    /// reaches the cache's capacity, so texts no longer used do not pile up.
+    fn shared_policy(&self, text: &Arc<str>) -> Arc<str> {
+        let mut policies = self.policies.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(shared) = policies.get(text) {
+            return shared.clone();
+        }
+        if policies.len() >= self.policy_limit {
+            policies.clear();
+        }
+        policies.insert(text.clone());
+        text.clone()
     }
 
     /// Drops every region's record of a key; call after writing it.

@@ -94,8 +94,7 @@ impl Store {
         tx.commit()?;
         self.cache.forget_key(&key.key_id);
         // A new key is usually used next: cache what was just written.
-        self.cache
-            .put_key(self.cache.generation(), &Arc::new(key.clone()));
+        self.cache.put_key(self.cache.generation(), key.clone());
         self.cache.put_material(&key.region, &key.key_id, material);
         Ok(())
     }
@@ -118,12 +117,8 @@ impl Store {
                 "SELECT {KEY_COLUMNS} FROM kms_keys WHERE region = ?1 AND key_id = ?2"
             ))?
             .query_row(params![region, key_id], key_from_row)
-            .optional()?
-            .map(Arc::new);
-        if let Some(record) = &record {
-            self.cache.put_key(generation, record);
-        }
-        Ok(record)
+            .optional()?;
+        Ok(record.map(|record| self.cache.put_key(generation, record)))
     }
 
     /// One wrapped material of a key.

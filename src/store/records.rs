@@ -1,5 +1,7 @@
 //! Plain records the store reads and writes.
 
+use std::sync::Arc;
+
 /// Lifecycle state of a KMS key, spelled as AWS spells it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyState {
@@ -65,7 +67,7 @@ pub struct KeyRecord {
     /// Material id that Encrypt uses.
     pub current_material_id: String,
     /// Key policy document.
-    pub policy: String,
+    pub policy: Arc<str>,
     /// Automatic rotation period; `None` when automatic rotation is off.
     pub rotation_period_days: Option<i64>,
     /// When the next automatic rotation is due.

@@ -4,7 +4,6 @@
 
 use super::{KEY_COLUMNS, MATERIAL_COLUMNS, Store, StoreResult, key_from_row, material_from_row};
 use rusqlite::{OptionalExtension, params};
-use std::sync::Arc;
 
 /// Rows read per database lock.
 const PAGE: usize = 500;
@@ -56,7 +55,7 @@ impl Store {
                 if let Some(material) = material {
                     self.cache.put_material(&key.region, &key.key_id, &material);
                 }
-                self.cache.put_key(generation, &Arc::new(key));
+                self.cache.put_key(generation, key);
             }
             if !full_page {
                 break;

@@ -328,7 +328,7 @@ pub fn dispatch(kms: &Kms, caller: &Caller, op: &str, body: &[u8]) -> OpResult {
             )?;
             Ok(json!({
                 "ReplicaKeyMetadata": key_metadata(&replica.view),
-                "ReplicaPolicy": replica.view.key.policy,
+                "ReplicaPolicy": replica.view.key.policy.as_ref(),
                 "ReplicaTags": tags_to_wire(&replica.tags),
             }))
         }

@@ -9,19 +9,6 @@ use common::*;
 
 const ACCOUNT: &str = "111122223333";
 
-/// Creates a symmetric key and returns its id.
-async fn new_key(client: &Client) -> String {
-    client
-        .create_key()
-        .send()
-        .await
-        .expect("CreateKey")
-        .key_metadata()
-        .expect("KeyMetadata")
-        .key_id()
-        .to_string()
-}
-
 /// Creates a key and schedules it for deletion; returns its id.
 async fn pending_deletion_key(client: &Client) -> String {
     let key = new_key(client).await;

@@ -6,18 +6,7 @@ mod common;
 use aws_sdk_kms::Client;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{DataKeySpec, EncryptionAlgorithmSpec};
-use common::{Server, error_code};
-
-async fn new_key(client: &Client) -> String {
-    client
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id
-}
+use common::{Server, error_code, new_key};
 
 async fn encrypt(client: &Client, key: &str, plaintext: &[u8], ctx: &[(&str, &str)]) -> Vec<u8> {
     let mut req = client.encrypt().key_id(key).plaintext(Blob::new(plaintext));

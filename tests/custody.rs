@@ -188,15 +188,7 @@ async fn the_module_is_reinitialised_under_load_without_failing_a_request() {
     let kms = server.client("us-east-1");
     let mut keys = Vec::new();
     for _ in 0..8 {
-        keys.push(
-            kms.create_key()
-                .send()
-                .await
-                .unwrap()
-                .key_metadata
-                .unwrap()
-                .key_id,
-        );
+        keys.push(common::new_key(&kms).await);
     }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let mut made = Vec::new();

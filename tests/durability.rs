@@ -178,14 +178,7 @@ async fn a_sibling_sees_another_nodes_change_within_the_staleness_bound() {
     let first = Server::start_with_env(&[("TRENT_METADATA_MAX_STALENESS_MS", "300")]);
     let second = first.start_sibling(&[("TRENT_METADATA_MAX_STALENESS_MS", "300")]);
     let (one, two) = (first.client("us-east-1"), second.client("us-east-1"));
-    let key = one
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
+    let key = common::new_key(&one).await;
     let encrypt = |kms: Client| {
         let key = key.clone();
         async move {
@@ -238,16 +231,7 @@ async fn a_restart_warms_the_metadata_cache_with_current_materials() {
     let server = Server::start();
     let mut keys = Vec::new();
     for region in ["us-east-1", "us-east-1", "us-west-2"] {
-        let kms = server.client(region);
-        let key = kms
-            .create_key()
-            .send()
-            .await
-            .unwrap()
-            .key_metadata
-            .unwrap()
-            .key_id;
-        keys.push((region, key));
+        keys.push((region, common::new_key(&server.client(region)).await));
     }
     let rotated = &keys[1];
     server

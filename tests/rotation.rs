@@ -6,7 +6,7 @@ mod common;
 use aws_sdk_kms::Client;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{IncludeKeyMaterial, KeyMaterialState, RotationType};
-use common::{Server, error_code};
+use common::{Server, error_code, new_key};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,16 +14,6 @@ const DAY: i64 = 86_400;
 
 /// A plaintext and the ciphertext the server acknowledged for it.
 type Acknowledged = (String, Vec<u8>);
-
-async fn new_key(kms: &Client) -> String {
-    kms.create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id
-}
 
 async fn current_material(kms: &Client, key: &str) -> String {
     kms.describe_key()

@@ -378,6 +378,17 @@ fn percent_encode(s: &str) -> String {
         .collect()
 }
 
+/// Creates a symmetric key with the defaults and returns its id.
+pub async fn new_key(kms: &Client) -> String {
+    kms.create_key()
+        .send()
+        .await
+        .expect("CreateKey")
+        .key_metadata
+        .expect("key metadata")
+        .key_id
+}
+
 /// The AWS error code of a failed SDK call.
 pub fn error_code<E, R>(result: Result<R, aws_sdk_kms::error::SdkError<E>>) -> String
 where

@@ -155,7 +155,7 @@ impl Default for Config {
             key_cache_capacity: 100_000,
             metadata_cache_capacity: 100_000,
             metadata_max_staleness_ms: 1_000,
-            reinitialize_module_after: 250_000,
+            reinitialize_module_after: 1_000_000,
             job_interval_secs: 5,
             on_demand_rotation_limit: 10,
             huawei_projects: Default::default(),

@@ -248,15 +248,7 @@ async fn policies_allow_and_deny_by_principal_action_and_context() {
 async fn a_grant_opens_access_and_revocation_closes_it() {
     let server = Server::start_with_config(&config());
     let p = people(&server);
-    let key = p
-        .alice
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
+    let key = common::new_key(&p.alice).await;
     let app = [("app", "ledger")];
 
     // dave's identity policy allows only ListKeys.
@@ -400,15 +392,7 @@ async fn a_grant_opens_access_and_revocation_closes_it() {
 async fn grants_are_retired_by_their_retiring_principal_only() {
     let server = Server::start_with_config(&config());
     let p = people(&server);
-    let key = p
-        .alice
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
+    let key = common::new_key(&p.alice).await;
     let grant = p
         .alice
         .create_grant()
@@ -487,15 +471,7 @@ async fn grants_are_retired_by_their_retiring_principal_only() {
 async fn put_key_policy_validates_and_keeps_the_owner_in() {
     let server = Server::start_with_config(&config());
     let p = people(&server);
-    let key = p
-        .alice
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
+    let key = common::new_key(&p.alice).await;
     for bad in [
         "not json",
         r#"{"Version":"2012-10-17"}"#,
@@ -554,15 +530,7 @@ async fn put_key_policy_validates_and_keeps_the_owner_in() {
 async fn a_grantee_passes_on_no_more_than_it_holds() {
     let server = Server::start_with_config(&config());
     let p = people(&server);
-    let key = p
-        .alice
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
+    let key = common::new_key(&p.alice).await;
     p.alice
         .create_grant()
         .key_id(&key)

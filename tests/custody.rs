@@ -51,14 +51,7 @@ async fn two_hundred_keys_leave_the_token_object_count_unchanged() {
     let kms = server.client("us-east-1");
     let mut blobs = Vec::new();
     for i in 0..200 {
-        let id = kms
-            .create_key()
-            .send()
-            .await
-            .unwrap()
-            .key_metadata
-            .unwrap()
-            .key_id;
+        let id = common::new_key(&kms).await;
         if i % 20 == 0 {
             let blob = kms
                 .encrypt()
@@ -98,14 +91,7 @@ async fn two_hundred_keys_leave_the_token_object_count_unchanged() {
 async fn store_holds_only_wrapped_material() {
     let server = Server::start();
     let kms = server.client("us-east-1");
-    let id = kms
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
+    let id = common::new_key(&kms).await;
     let data = server.stop();
     let db = rusqlite::Connection::open(data.path.join("trent.db")).unwrap();
     let wrapped: Vec<u8> = db
@@ -137,15 +123,7 @@ async fn a_tiny_key_cache_serves_many_keys_correctly() {
     let kms = server.client("us-east-1");
     let mut keys = Vec::new();
     for _ in 0..6 {
-        keys.push(
-            kms.create_key()
-                .send()
-                .await
-                .unwrap()
-                .key_metadata
-                .unwrap()
-                .key_id,
-        );
+        keys.push(common::new_key(&kms).await);
     }
     for round in 0..4 {
         for (i, key) in keys.iter().enumerate() {

@@ -88,14 +88,7 @@ async fn restart_keeps_keys_aliases_and_tags() {
         assert_eq!(tags.len(), 1);
         assert_eq!(tags[0].tag_value, *region);
         // The restarted server still makes new keys and ciphertexts.
-        let fresh = kms
-            .create_key()
-            .send()
-            .await
-            .unwrap()
-            .key_metadata
-            .unwrap()
-            .key_id;
+        let fresh = common::new_key(&kms).await;
         let blob = kms
             .encrypt()
             .key_id(&fresh)

@@ -107,15 +107,7 @@ async fn list_keys_paginates() {
     let kms = server.client("us-east-1");
     let mut created = Vec::new();
     for _ in 0..7 {
-        created.push(
-            kms.create_key()
-                .send()
-                .await
-                .unwrap()
-                .key_metadata
-                .unwrap()
-                .key_id,
-        );
+        created.push(common::new_key(&kms).await);
     }
     created.sort();
     let mut seen = Vec::new();
@@ -154,14 +146,7 @@ async fn list_keys_paginates() {
 async fn description_enable_disable() {
     let server = Server::start();
     let kms = server.client("us-east-1");
-    let id = kms
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
+    let id = common::new_key(&kms).await;
     kms.update_key_description()
         .key_id(&id)
         .description("new words")
@@ -217,14 +202,7 @@ async fn description_enable_disable() {
 async fn schedule_and_cancel_deletion() {
     let server = Server::start();
     let kms = server.client("us-east-1");
-    let id = kms
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
+    let id = common::new_key(&kms).await;
     for days in [6, 31] {
         let out = kms
             .schedule_key_deletion()
@@ -288,22 +266,8 @@ async fn schedule_and_cancel_deletion() {
 async fn deletion_job_deletes_keys_when_due() {
     let server = Server::start();
     let kms = server.client("us-east-1");
-    let doomed = kms
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
-    let later = kms
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
+    let doomed = common::new_key(&kms).await;
+    let later = common::new_key(&kms).await;
     kms.create_alias()
         .alias_name("alias/doomed")
         .target_key_id(&doomed)

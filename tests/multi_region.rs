@@ -632,14 +632,7 @@ async fn replicate_key_errors_follow_aws() {
     let east = server.client(EAST);
     let west = server.client(WEST);
 
-    let plain = east
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
+    let plain = common::new_key(&east).await;
     assert_eq!(
         error_code(
             east.replicate_key()
@@ -784,14 +777,7 @@ async fn update_primary_region_errors_follow_aws() {
     let east = server.client(EAST);
     let west = server.client(WEST);
 
-    let plain = east
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
+    let plain = common::new_key(&east).await;
     assert_eq!(
         error_code(
             east.update_primary_region()

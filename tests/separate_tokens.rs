@@ -353,14 +353,7 @@ async fn regions_on_separate_token_directories() {
     assert_eq!(materials.len(), 3);
 
     // A key of one region alone stays there.
-    let local = kms_central
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
+    let local = common::new_key(&kms_central).await;
     let blob = encrypt(&kms_central, &local, "central only").await;
     assert_eq!(decrypt(&kms_central, &blob).await.0, "central only");
     assert_eq!(

@@ -49,14 +49,7 @@ async fn serves_the_kms_api_over_https() {
         .http_client(http)
         .build();
     let kms = aws_sdk_kms::Client::from_conf(config);
-    let key_id = kms
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
+    let key_id = common::new_key(&kms).await;
     let blob = kms
         .encrypt()
         .key_id(&key_id)

@@ -131,14 +131,7 @@ impl Store {
         if let Some(material) = self.cache.material(region, key_id, material_id) {
             return Ok(Some(material));
         }
-        let material = self
-            .conn()
-            .prepare_cached(&format!(
-                "SELECT {MATERIAL_COLUMNS} FROM key_materials \
-                 WHERE region = ?1 AND key_id = ?2 AND material_id = ?3"
-            ))?
-            .query_row(params![region, key_id, material_id], material_from_row)
-            .optional()?;
+        let material = read_material(&self.conn(), region, key_id, material_id)?;
         if let Some(material) = &material {
             self.cache.put_material(region, key_id, material);
         }
@@ -464,6 +457,21 @@ fn insert_tags(
         )?;
     }
     Ok(())
+}
+
+/// One material row by its primary key.
+fn read_material(
+    conn: &Connection,
+    region: &str,
+    key_id: &str,
+    material_id: &str,
+) -> rusqlite::Result<Option<MaterialRecord>> {
+    conn.prepare_cached(&format!(
+        "SELECT {MATERIAL_COLUMNS} FROM key_materials \
+         WHERE region = ?1 AND key_id = ?2 AND material_id = ?3"
+    ))?
+    .query_row(params![region, key_id, material_id], material_from_row)
+    .optional()
 }
 
 fn material_from_row(row: &Row<'_>) -> rusqlite::Result<MaterialRecord> {

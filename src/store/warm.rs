@@ -2,8 +2,8 @@
 //! key does not read the database. Runs in the background, a page at a time,
 //! so requests that need the database are never held up for long.
 
-use super::{KEY_COLUMNS, MATERIAL_COLUMNS, Store, StoreResult, key_from_row, material_from_row};
-use rusqlite::{OptionalExtension, params};
+use super::{KEY_COLUMNS, Store, StoreResult, key_from_row, read_material};
+use rusqlite::params;
 
 /// Rows read per database lock.
 const PAGE: usize = 500;
@@ -31,20 +31,10 @@ impl Store {
                 if keys.is_empty() {
                     break;
                 }
-                let mut current = conn.prepare_cached(&format!(
-                    "SELECT {MATERIAL_COLUMNS} FROM key_materials \
-                     WHERE region = ?1 AND key_id = ?2 AND material_id = ?3"
-                ))?;
-                let mut materials = Vec::with_capacity(keys.len());
-                for key in &keys {
-                    let found = current
-                        .query_row(
-                            params![key.region, key.key_id, key.current_material_id],
-                            material_from_row,
-                        )
-                        .optional()?;
-                    materials.push(found);
-                }
+                let materials = keys
+                    .iter()
+                    .map(|k| read_material(&conn, &k.region, &k.key_id, &k.current_material_id))
+                    .collect::<Result<Vec<_>, _>>()?;
                 (keys, materials)
             };
             read += keys.len();

@@ -65,6 +65,8 @@ pub struct Config {
     pub job_interval_secs: u64,
     /// Most on-demand rotations (RotateKeyOnDemand) one key may have.
     pub on_demand_rotation_limit: usize,
+    /// Most grants one key may have (AWS's quota is 50,000).
+    pub grants_per_key_limit: usize,
     /// Huawei dialect projects: project id → region and account. When empty
     /// in dev mode, one project per region is made and written to
     /// `<data_dir>/huawei-projects.json`.
@@ -158,6 +160,7 @@ impl Default for Config {
             reinitialize_module_after: 1_000_000,
             job_interval_secs: 5,
             on_demand_rotation_limit: 10,
+            grants_per_key_limit: 50_000,
             huawei_projects: Default::default(),
             auth_tokens: Default::default(),
         }

@@ -105,6 +105,7 @@ pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
         Settings {
             default_region: config.default_region.clone(),
             on_demand_rotation_limit: config.on_demand_rotation_limit,
+            grants_per_key_limit: config.grants_per_key_limit,
         },
     );
     #[cfg(feature = "test-clock")]

@@ -3,7 +3,7 @@
 //! account principal in a key policy delegates to the identity policy; a
 //! caller without an identity policy may do everything its account allows.
 
-use super::{Caller, EncryptionContext, Kms, KmsError, KmsResult, key_arn_in};
+use super::{Caller, EncryptionContext, Kms, KmsError, KmsResult, alias_arn, key_arn_in};
 use crate::authz::{ConditionContext, Decision, Policy, PolicyKind, Request};
 use crate::store::KeyRecord;
 use lru::LruCache;
@@ -71,6 +71,32 @@ fn condition_context(
     c
 }
 
+/// The actions AWS lets a principal of another account perform on a key
+/// (when the key policy and its own identity policy allow it); every other
+/// action works only on keys of the caller's own account.
+const CROSS_ACCOUNT_ACTIONS: &[&str] = &[
+    "kms:CreateGrant",
+    "kms:Decrypt",
+    "kms:DeriveSharedSecret",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyPair",
+    "kms:GenerateDataKeyPairWithoutPlaintext",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:GenerateMac",
+    "kms:GetKeyRotationStatus",
+    "kms:GetPublicKey",
+    "kms:ListGrants",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:RetireGrant",
+    "kms:RevokeGrant",
+    "kms:Sign",
+    "kms:Verify",
+    "kms:VerifyMac",
+];
+
 /// What policies (not grants) say about a request.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Verdict {
@@ -99,6 +125,14 @@ impl Kms {
         context: Option<&EncryptionContext>,
     ) -> KmsResult<()> {
         let resource = key_arn_in(&key.region, &key.account_id, &key.key_id);
+        if caller.account_id != key.account_id && !CROSS_ACCOUNT_ACTIONS.contains(&action) {
+            return Err(denied(
+                caller,
+                action,
+                &resource,
+                "this operation cannot be performed on a KMS key in a different AWS account",
+            ));
+        }
         match self.policies_allow(caller, action, key, context) {
             Verdict::Denied => Err(denied(
                 caller,
@@ -162,30 +196,43 @@ impl Kms {
     /// Checks an action that names no key (CreateKey, ListKeys, ...)
     /// against the caller's identity policy alone.
     pub(super) fn authorize_account(&self, caller: &Caller, action: &str) -> KmsResult<()> {
+        let resource = key_arn_in(&caller.region, &caller.account_id, "*");
+        self.authorize_identity(caller, action, &resource)
+    }
+
+    /// Checks an action on an alias of the caller's account (the alias ARN
+    /// is the resource) against the caller's identity policy, as AWS does:
+    /// key policies do not govern aliases.
+    pub(super) fn authorize_alias(
+        &self,
+        caller: &Caller,
+        action: &str,
+        alias_name: &str,
+    ) -> KmsResult<()> {
+        self.authorize_identity(caller, action, &alias_arn(caller, alias_name))
+    }
+
+    /// What the caller's identity policy alone says about `action` on
+    /// `resource`; a caller without one may do what its account may.
+    fn authorize_identity(&self, caller: &Caller, action: &str, resource: &str) -> KmsResult<()> {
         let Some(policy) = &caller.principal.identity_policy else {
             return Ok(());
         };
-        let resource = key_arn_in(&caller.region, &caller.account_id, "*");
         let conditions = condition_context(caller, None, None);
         let request = Request {
             principal_arn: &caller.principal.arn,
             principal_account: &caller.account_id,
             action,
-            resource: &resource,
+            resource,
             context: &conditions,
         };
         match policy.evaluate(&request) {
             Decision::Allow | Decision::AllowAccount => Ok(()),
-            Decision::Deny => Err(denied(
-                caller,
-                action,
-                &resource,
-                "an explicit deny applies",
-            )),
+            Decision::Deny => Err(denied(caller, action, resource, "an explicit deny applies")),
             Decision::NotApplicable => Err(denied(
                 caller,
                 action,
-                &resource,
+                resource,
                 "no identity-based policy allows it",
             )),
         }

@@ -35,8 +35,13 @@ fn check_alias_name(name: &str) -> KmsResult<()> {
     Ok(())
 }
 
+/// How often UpdateAlias and DeleteAlias re-read an alias that another
+/// writer moved between their check and their write.
+const ALIAS_ATTEMPTS: usize = 8;
+
 impl Kms {
-    /// CreateAlias.
+    /// CreateAlias: needs kms:CreateAlias on the alias (identity policy) and
+    /// on the key, which must be in the caller's account.
     pub fn create_alias(
         &self,
         caller: &Caller,
@@ -45,6 +50,7 @@ impl Kms {
     ) -> KmsResult<()> {
         let name = validate::required(alias_name, "aliasName")?;
         check_alias_name(name)?;
+        self.authorize_alias(caller, "kms:CreateAlias", name)?;
         let key = self.alias_target(caller, target_key_id, "kms:CreateAlias")?;
         let now = self.now();
         let record = AliasRecord {
@@ -61,11 +67,16 @@ impl Kms {
                 "An alias with the name {} already exists",
                 alias_arn(caller, name)
             ))),
-            other => Ok(other?),
+            Ok(true) => Ok(()),
+            Ok(false) => Err(self.refusal_now(&key)),
+            Err(e) => Err(e.into()),
         }
     }
 
-    /// UpdateAlias: points an existing alias at another key of the same type and usage.
+    /// UpdateAlias: points an existing alias at another key of the same
+    /// type and usage. As in AWS, the caller needs kms:UpdateAlias on the
+    /// alias, on the key it points to now and on the new key. The alias is
+    /// moved only if it still points where it pointed when checked.
     pub fn update_alias(
         &self,
         caller: &Caller,
@@ -74,49 +85,53 @@ impl Kms {
     ) -> KmsResult<()> {
         let name = validate::required(alias_name, "aliasName")?;
         check_alias_name(name)?;
+        self.authorize_alias(caller, "kms:UpdateAlias", name)?;
         let key = self.alias_target(caller, target_key_id, "kms:UpdateAlias")?;
-        let current = self
-            .store
-            .alias(&caller.region, &caller.account_id, name)?
-            .ok_or_else(|| alias_not_found(caller, name))?;
-        if let Some(old) = self.store.key(&caller.region, &current.key_id)? {
-            if old.key_spec != key.key_spec || old.key_usage != key.key_usage {
-                return Err(KmsError::Validation(format!(
-                    "Alias {name} points to a {} {} key; the new target is a {} {} key.",
-                    old.key_spec, old.key_usage, key.key_spec, key.key_usage
-                )));
+        for _ in 0..ALIAS_ATTEMPTS {
+            let current = self.current_alias(caller, name)?;
+            let old = self.store.key(&caller.region, &current.key_id)?;
+            if let Some(old) = &old {
+                self.authorize(caller, "kms:UpdateAlias", old, None)?;
+                if old.key_spec != key.key_spec || old.key_usage != key.key_usage {
+                    return Err(KmsError::Validation(format!(
+                        "Alias {name} points to a {} {} key; the new target is a {} {} key.",
+                        old.key_spec, old.key_usage, key.key_spec, key.key_usage
+                    )));
+                }
+            }
+            if self.store.retarget_alias(
+                &caller.region,
+                &caller.account_id,
+                name,
+                &current.key_id,
+                &key.key_id,
+                self.now(),
+            )? {
+                return Ok(());
             }
         }
-        if !self.store.retarget_alias(
-            &caller.region,
-            &caller.account_id,
-            name,
-            &key.key_id,
-            self.now(),
-        )? {
-            return Err(alias_not_found(caller, name));
-        }
-        Ok(())
+        Err(alias_busy(caller, name))
     }
 
-    /// DeleteAlias.
+    /// DeleteAlias: needs kms:DeleteAlias on the alias and on its key. The
+    /// alias is deleted only if it still points at the key checked.
     pub fn delete_alias(&self, caller: &Caller, alias_name: Option<&str>) -> KmsResult<()> {
         let name = validate::required(alias_name, "aliasName")?;
         check_alias_name(name)?;
-        let alias = self
-            .store
-            .alias(&caller.region, &caller.account_id, name)?
-            .ok_or_else(|| alias_not_found(caller, name))?;
-        if let Some(key) = self.store.key(&caller.region, &alias.key_id)? {
-            self.authorize(caller, "kms:DeleteAlias", &key, None)?;
+        self.authorize_alias(caller, "kms:DeleteAlias", name)?;
+        for _ in 0..ALIAS_ATTEMPTS {
+            let alias = self.current_alias(caller, name)?;
+            if let Some(key) = self.store.key(&caller.region, &alias.key_id)? {
+                self.authorize(caller, "kms:DeleteAlias", &key, None)?;
+            }
+            if self
+                .store
+                .delete_alias(&caller.region, &caller.account_id, name, &alias.key_id)?
+            {
+                return Ok(());
+            }
         }
-        if !self
-            .store
-            .delete_alias(&caller.region, &caller.account_id, name)?
-        {
-            return Err(alias_not_found(caller, name));
-        }
-        Ok(())
+        Err(alias_busy(caller, name))
     }
 
     /// ListAliases: the caller's aliases (optionally of one key), paginated.
@@ -145,7 +160,16 @@ impl Kms {
         Ok(paging::page(aliases, limit, |a| a.alias_name.as_str()))
     }
 
-    /// The key an alias may point at: by id or ARN, not pending deletion.
+    /// The alias of the caller's account named `name`.
+    fn current_alias(&self, caller: &Caller, name: &str) -> KmsResult<AliasRecord> {
+        self.store
+            .alias(&caller.region, &caller.account_id, name)?
+            .ok_or_else(|| alias_not_found(caller, name))
+    }
+
+    /// The key an alias may point at: by id or ARN, in the caller's own
+    /// account (cross-account targets are refused by `authorize`), not
+    /// pending deletion.
     fn alias_target(
         &self,
         caller: &Caller,
@@ -157,6 +181,13 @@ impl Kms {
         super::require_not_pending_deletion(&key)?;
         Ok(key)
     }
+}
+
+fn alias_busy(caller: &Caller, name: &str) -> KmsError {
+    KmsError::Conflict(format!(
+        "Alias {} kept changing while this request was checking it; try again.",
+        alias_arn(caller, name)
+    ))
 }
 
 fn alias_not_found(caller: &Caller, name: &str) -> KmsError {

@@ -7,7 +7,7 @@ use super::key_ref::Aliases;
 use super::paging::{self, Page};
 use super::{Caller, EncryptionContext, Kms, KmsError, KmsResult, record_arn, validate};
 use crate::auth::credentials::principal_account;
-use crate::store::{GrantRecord, KeyRecord};
+use crate::store::{GrantInsert, GrantRecord, KeyRecord};
 use base64::Engine;
 
 /// Operations a grant may allow.
@@ -55,16 +55,52 @@ pub struct GrantConstraints {
 }
 
 impl GrantConstraints {
+    /// Whether `context` satisfies the constraints. As AWS documents, a
+    /// constraint's keys compare ignoring case and its values exactly.
     fn satisfied_by(&self, context: &EncryptionContext) -> bool {
+        let has = |k: &str, v: &str| {
+            let k = k.to_lowercase();
+            context
+                .iter()
+                .any(|(ck, cv)| cv == v && ck.to_lowercase() == k)
+        };
         let subset = self
             .encryption_context_subset
             .as_ref()
-            .is_none_or(|s| s.iter().all(|(k, v)| context.get(k) == Some(v)));
-        let equals = self
-            .encryption_context_equals
-            .as_ref()
-            .is_none_or(|e| e == context);
+            .is_none_or(|s| s.iter().all(|(k, v)| has(k, v)));
+        let equals = self.encryption_context_equals.as_ref().is_none_or(|e| {
+            e.iter().all(|(k, v)| has(k, v))
+                && context.iter().all(|(ck, cv)| {
+                    let ck = ck.to_lowercase();
+                    e.iter().any(|(k, v)| v == cv && k.to_lowercase() == ck)
+                })
+        });
         subset && equals
+    }
+
+    /// True when no constraint is set.
+    fn is_empty(&self) -> bool {
+        self.encryption_context_subset.is_none() && self.encryption_context_equals.is_none()
+    }
+
+    /// Whether a grant with the constraints `new` can allow only requests
+    /// that these constraints allow too: the rule for a grant created by a
+    /// grantee whose CreateGrant right comes from a grant with these.
+    fn admit(&self, new: Option<&GrantConstraints>) -> bool {
+        if self.is_empty() {
+            return true;
+        }
+        match new {
+            Some(GrantConstraints {
+                encryption_context_equals: Some(e),
+                ..
+            }) => self.satisfied_by(e),
+            Some(GrantConstraints {
+                encryption_context_subset: Some(s),
+                ..
+            }) => self.encryption_context_equals.is_none() && self.satisfied_by(s),
+            _ => false,
+        }
     }
 }
 
@@ -174,7 +210,7 @@ impl Kms {
                 )));
             }
         }
-        self.check_grant_delegation(caller, &key, &operations)?;
+        self.check_grant_delegation(caller, &key, &operations, input.constraints.as_ref())?;
         super::require_not_pending_deletion(&key)?;
         super::require_enabled(&key)?;
         if input.dry_run {
@@ -183,39 +219,51 @@ impl Kms {
         let constraints = input
             .constraints
             .as_ref()
+            .filter(|c| !c.is_empty())
             .map(|c| serde_json::to_string(c).expect("constraints serialize"));
-        let existing = self.store.grants_of_key(&caller.region, &key.key_id)?;
-        if let Some(same) = existing.iter().find(|g| {
-            input.name.is_some()
-                && g.name == input.name
-                && g.grantee == grantee
-                && g.retiring == input.retiring
-                && g.operations == operations
-                && g.constraints == constraints
-        }) {
-            return Ok(GrantCreated {
-                grant_id: same.grant_id.clone(),
-                token: same.token.clone(),
-            });
+        if let Some(name) = &input.name {
+            let named = self.store.grants_named(&caller.region, &key.key_id, name)?;
+            if let Some(same) = named.iter().find(|g| {
+                g.grantee == grantee
+                    && g.retiring == input.retiring
+                    && g.operations == operations
+                    && g.constraints == constraints
+            }) {
+                return Ok(GrantCreated {
+                    grant_id: same.grant_id.clone(),
+                    token: same.token.clone(),
+                });
+            }
         }
         let hsm = self.hsm(&caller.region)?;
         let grant_id = hex::encode(hsm.random(32)?);
         let token = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode([grant_id.as_bytes(), b":", hsm.random(32)?.as_slice()].concat());
-        self.store.insert_grant(&GrantRecord {
-            grant_id: grant_id.clone(),
-            region: caller.region.clone(),
-            key_id: key.key_id.clone(),
-            name: input.name,
-            grantee,
-            retiring: input.retiring,
-            operations,
-            constraints,
-            issuing_account: caller.account_id.clone(),
-            creation_date: self.now(),
-            token: token.clone(),
-        })?;
-        Ok(GrantCreated { grant_id, token })
+        let inserted = self.store.insert_grant(
+            &GrantRecord {
+                grant_id: grant_id.clone(),
+                region: caller.region.clone(),
+                key_id: key.key_id.clone(),
+                name: input.name,
+                grantee,
+                retiring: input.retiring,
+                operations,
+                constraints,
+                issuing_account: caller.account_id.clone(),
+                creation_date: self.now(),
+                token: token.clone(),
+            },
+            self.settings.grants_per_key_limit,
+        )?;
+        match inserted {
+            GrantInsert::Inserted => Ok(GrantCreated { grant_id, token }),
+            GrantInsert::LimitReached => Err(KmsError::LimitExceeded(format!(
+                "Key {} already has {} grants, the most a key may have.",
+                record_arn(&key),
+                self.settings.grants_per_key_limit
+            ))),
+            GrantInsert::KeyUnavailable => Err(self.refusal_now(&key)),
+        }
     }
 
     /// ListGrants: a key's grants, optionally one grant or one grantee's.
@@ -328,35 +376,45 @@ impl Kms {
         Ok(())
     }
 
-    /// A caller whom only grants let call CreateGrant may pass on no more
-    /// than those grants allow.
+    /// A caller whom only grants let call CreateGrant may create a grant
+    /// only within one grant of its own that allows CreateGrant: for no
+    /// operation that grant does not allow, and with constraints at least
+    /// as strict as that grant's.
     fn check_grant_delegation(
         &self,
         caller: &Caller,
         key: &KeyRecord,
         operations: &[String],
+        constraints: Option<&GrantConstraints>,
     ) -> KmsResult<()> {
         if self.policies_allow(caller, "kms:CreateGrant", key, None) == Verdict::Allowed {
             return Ok(());
         }
-        let root = format!("arn:aws:iam::{}:root", caller.account_id);
-        let held: Vec<String> = self
-            .store
-            .grants_of_key(&key.region, &key.key_id)?
+        let enabling = self
+            .own_grants(caller, key)?
             .into_iter()
-            .filter(|g| g.grantee == caller.principal.arn || g.grantee == root)
             .filter(|g| g.operations.iter().any(|o| o == "CreateGrant"))
-            .flat_map(|g| g.operations)
-            .collect();
-        match operations.iter().find(|op| !held.contains(op)) {
-            None => Ok(()),
-            Some(op) => Err(KmsError::AccessDenied(format!(
-                "User: {} may create grants on {} only for operations its own grants allow; \
-                 {op} is not among them",
-                caller.principal.arn,
-                record_arn(key)
-            ))),
+            .any(|g| {
+                operations.iter().all(|op| g.operations.contains(op))
+                    && constraints_of(&g).is_none_or(|c| c.admit(constraints))
+            });
+        if enabling {
+            return Ok(());
         }
+        Err(KmsError::AccessDenied(format!(
+            "User: {} may create grants on {} only for operations that one of its own grants \
+             with CreateGrant allows, and with constraints at least as strict as that grant's",
+            caller.principal.arn,
+            record_arn(key)
+        )))
+    }
+
+    /// The grants on `key` whose grantee is the caller or its account.
+    fn own_grants(&self, caller: &Caller, key: &KeyRecord) -> KmsResult<Vec<GrantRecord>> {
+        let root = format!("arn:aws:iam::{}:root", caller.account_id);
+        Ok(self
+            .store
+            .grants_for(&key.region, &key.key_id, [&caller.principal.arn, &root])?)
     }
 
     /// Whether a grant on `key` lets the caller perform `action`.
@@ -370,13 +428,10 @@ impl Kms {
         let Some(operation) = action.strip_prefix("kms:") else {
             return Ok(false);
         };
-        let root = format!("arn:aws:iam::{}:root", caller.account_id);
         let empty = EncryptionContext::new();
         Ok(self
-            .store
-            .grants_of_key(&key.region, &key.key_id)?
+            .own_grants(caller, key)?
             .iter()
-            .filter(|g| g.grantee == caller.principal.arn || g.grantee == root)
             .filter(|g| g.operations.iter().any(|o| o == operation))
             .any(|g| {
                 // Constraints bind only operations that take an encryption context.
@@ -392,9 +447,7 @@ impl Kms {
         grant_id: &str,
     ) -> KmsResult<GrantRecord> {
         self.store
-            .grants_of_key(&caller.region, &key.key_id)?
-            .into_iter()
-            .find(|g| g.grant_id == grant_id)
+            .grant(&caller.region, &key.key_id, grant_id)?
             .ok_or_else(|| {
                 KmsError::NotFound(format!(
                     "Grant {grant_id} does not exist on {}.",

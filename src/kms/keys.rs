@@ -5,7 +5,7 @@ use super::key_ref::Aliases;
 use super::paging::{self, Page};
 use super::{Caller, KeyView, Kms, KmsError, KmsResult, key_arn, policy, record_arn, validate};
 use crate::hsm::MaterialRef;
-use crate::store::{KeyRecord, KeyState, MaterialRecord, RotationType, Tag};
+use crate::store::{KeyChange, KeyRecord, KeyState, MaterialRecord, RotationType, Tag};
 use std::sync::Arc;
 
 const KEY_SPECS: &[&str] = &[
@@ -215,19 +215,17 @@ impl Kms {
         key_id: Option<&str>,
         description: Option<String>,
     ) -> KmsResult<()> {
-        let mut key = Arc::unwrap_or_clone(self.load_key(
+        let key = self.load_key(
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
             "kms:UpdateKeyDescription",
             None,
-        )?);
+        )?;
         let description = validate::required(description, "description")?;
         validate::description(&description)?;
         super::require_not_pending_deletion(&key)?;
-        key.description = description;
-        self.store.update_key(&key)?;
-        Ok(())
+        self.change_key(&key, KeyChange::Description(&description))
     }
 
     /// EnableKey.
@@ -247,20 +245,48 @@ impl Kms {
         to: KeyState,
         action: &str,
     ) -> KmsResult<()> {
-        let mut key = Arc::unwrap_or_clone(self.load_key(
+        let key = self.load_key(
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
             action,
             None,
-        )?);
+        )?;
         super::require_not_pending_deletion(&key)?;
         super::require_not_updating(&key)?;
-        if key.state != to {
-            key.state = to;
-            self.store.update_key(&key)?;
+        self.change_key(&key, KeyChange::Enabled(to == KeyState::Enabled))
+    }
+
+    /// Applies a change to one copy of a key. When the store refuses it
+    /// because another writer moved the key on meanwhile, the error is the
+    /// one the key's current state calls for.
+    pub(super) fn change_key(&self, key: &KeyRecord, change: KeyChange<'_>) -> KmsResult<()> {
+        if self.store.change_key(&key.region, &key.key_id, change)? {
+            return Ok(());
         }
-        Ok(())
+        Err(self.refusal_now(key))
+    }
+
+    /// Why a conditional write on `key` found it changed: its current
+    /// state, or that it no longer exists.
+    pub(super) fn refusal_now(&self, key: &KeyRecord) -> KmsError {
+        match self.store.key(&key.region, &key.key_id) {
+            Ok(None) => KmsError::NotFound(format!("Key '{}' does not exist", record_arn(key))),
+            Ok(Some(now)) => {
+                let now = &*now;
+                super::require_not_pending_deletion(now)
+                    .and_then(|()| super::require_not_updating(now))
+                    .err()
+                    .unwrap_or_else(|| {
+                        KmsError::InvalidState(format!(
+                            "{} is in state {}.",
+                            record_arn(now),
+                            now.state.as_str()
+                        ))
+                    })
+            }
+            Err(e) => e.into(),
+        }
     }
     /// ScheduleKeyDeletion: the key becomes PendingDeletion and is deleted by
     /// the deletion job once the waiting period (7–30 days, default 30) ends.
@@ -272,13 +298,13 @@ impl Kms {
         key_id: Option<&str>,
         pending_window_days: Option<i64>,
     ) -> KmsResult<DeletionScheduled> {
-        let mut key = Arc::unwrap_or_clone(self.load_key(
+        let key = self.load_key(
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
             "kms:ScheduleKeyDeletion",
             None,
-        )?);
+        )?;
         let days = pending_window_days.unwrap_or(30);
         if !(7..=30).contains(&days) {
             return Err(KmsError::Validation(format!(
@@ -288,48 +314,52 @@ impl Kms {
         }
         super::require_not_pending_deletion(&key)?;
         super::require_not_updating(&key)?;
-        let waits_for_replicas = self
-            .view(key.clone())?
-            .multi_region
-            .is_some_and(|m| m.primary_region == caller.region && m.regions.len() > 1);
-        let deletion_date = (!waits_for_replicas).then(|| self.now() + days * MS_PER_DAY);
-        key.state = if waits_for_replicas {
-            KeyState::PendingReplicaDeletion
-        } else {
-            KeyState::PendingDeletion
-        };
-        key.deletion_date = deletion_date;
+        let scheduled = self
+            .store
+            .schedule_deletion(
+                &key.region,
+                &key.key_id,
+                self.now() + days * MS_PER_DAY,
+                days,
+            )?
+            .ok_or_else(|| self.refusal_now(&key))?;
+        let mut key = Arc::unwrap_or_clone(key);
+        key.state = scheduled.state;
+        key.deletion_date = scheduled.deletion_date;
         key.pending_window_days = Some(days);
-        self.store.update_key(&key)?;
         Ok(DeletionScheduled {
             key,
-            deletion_date,
+            deletion_date: scheduled.deletion_date,
             pending_window_days: days,
         })
     }
 
     /// CancelKeyDeletion: the key returns as Disabled.
     pub fn cancel_key_deletion(&self, caller: &Caller, key_id: Option<&str>) -> KmsResult<String> {
-        let mut key = Arc::unwrap_or_clone(self.load_key(
+        let key = self.load_key(
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
             "kms:CancelKeyDeletion",
             None,
-        )?);
+        )?;
+        let not_pending =
+            || KmsError::InvalidState(format!("{} is not pending deletion.", record_arn(&key)));
         if !matches!(
             key.state,
             KeyState::PendingDeletion | KeyState::PendingReplicaDeletion
         ) {
-            return Err(KmsError::InvalidState(format!(
-                "{} is not pending deletion.",
-                record_arn(&key)
-            )));
+            return Err(not_pending());
         }
-        key.state = KeyState::Disabled;
-        key.deletion_date = None;
-        key.pending_window_days = None;
-        self.store.update_key(&key)?;
+        if !self
+            .store
+            .change_key(&key.region, &key.key_id, KeyChange::CancelDeletion)?
+        {
+            return Err(match self.store.key(&key.region, &key.key_id)? {
+                None => KmsError::NotFound(format!("Key '{}' does not exist", record_arn(&key))),
+                Some(_) => not_pending(),
+            });
+        }
         Ok(record_arn(&key))
     }
 }

@@ -62,6 +62,8 @@ pub struct Settings {
     pub default_region: String,
     /// Most on-demand rotations one key may have.
     pub on_demand_rotation_limit: usize,
+    /// Most grants one key may have.
+    pub grants_per_key_limit: usize,
 }
 
 /// The service core, shared by every dialect.

@@ -102,6 +102,9 @@ impl Kms {
         ) {
             Ok(true) => {}
             Ok(false) => {
+                if let Some(now) = self.store.key(&caller.region, &primary.key_id)? {
+                    super::require_not_pending_deletion(&now)?;
+                }
                 return Err(KmsError::Conflict(format!(
                     "Key {} was rotated while it was being replicated; try again.",
                     record_arn(&primary)

@@ -3,7 +3,7 @@
 use super::key_ref::Aliases;
 use super::{Caller, Kms, KmsError, KmsResult, record_arn, validate};
 use crate::authz::{Policy, PolicyKind};
-use std::sync::Arc;
+use crate::store::KeyChange;
 
 /// The only policy name AWS KMS keys have.
 const POLICY_NAME: &str = "default";
@@ -84,20 +84,18 @@ impl Kms {
         policy: Option<String>,
         bypass_lockout_check: bool,
     ) -> KmsResult<()> {
-        let mut key = Arc::unwrap_or_clone(self.load_key(
+        let key = self.load_key(
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
             "kms:PutKeyPolicy",
             None,
-        )?);
+        )?;
         check_name(policy_name)?;
         let policy = validate::required(policy, "policy")?;
         check_document(&policy, caller, &record_arn(&key), bypass_lockout_check)?;
         super::require_not_pending_deletion(&key)?;
-        key.policy = policy.into();
-        self.store.update_key(&key)?;
-        Ok(())
+        self.change_key(&key, KeyChange::Policy(&policy))
     }
 
     /// GetKeyPolicy.

@@ -1,7 +1,7 @@
 //! Store side of grants.
 
 use super::{Store, StoreResult};
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 
 /// One grant on a key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,10 +34,43 @@ pub struct GrantRecord {
 const GRANT_COLUMNS: &str = "grant_id, region, key_id, name, grantee, retiring, operations, \
      constraints, issuing_account, creation_date, token";
 
+/// What became of a new grant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GrantInsert {
+    /// Stored.
+    Inserted,
+    /// The key already has `limit` grants.
+    LimitReached,
+    /// The key is gone or pending deletion.
+    KeyUnavailable,
+}
+
 impl Store {
-    /// Stores a new grant.
-    pub fn insert_grant(&self, grant: &GrantRecord) -> StoreResult<()> {
-        self.conn().execute(
+    /// Stores a new grant, if its key exists, is not pending deletion and
+    /// has fewer than `limit` grants; the checks and the insert are one
+    /// IMMEDIATE transaction, so concurrent CreateGrant calls cannot pass
+    /// the limit together.
+    pub fn insert_grant(&self, grant: &GrantRecord, limit: usize) -> StoreResult<GrantInsert> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let usable: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM kms_keys WHERE region = ?1 AND key_id = ?2 \
+             AND key_state NOT IN ('PendingDeletion', 'PendingReplicaDeletion'))",
+            params![grant.region, grant.key_id],
+            |r| r.get(0),
+        )?;
+        if !usable {
+            return Ok(GrantInsert::KeyUnavailable);
+        }
+        let count: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM grants WHERE region = ?1 AND key_id = ?2",
+            params![grant.region, grant.key_id],
+            |r| r.get(0),
+        )?;
+        if count as usize >= limit {
+            return Ok(GrantInsert::LimitReached);
+        }
+        tx.execute(
             &format!(
                 "INSERT INTO grants ({GRANT_COLUMNS}) VALUES \
                  (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
@@ -56,7 +89,58 @@ impl Store {
                 grant.token
             ],
         )?;
-        Ok(())
+        tx.commit()?;
+        Ok(GrantInsert::Inserted)
+    }
+
+    /// The grants on a key whose grantee is one of `grantees` (the caller
+    /// and its account), through the grantee index.
+    pub fn grants_for(
+        &self,
+        region: &str,
+        key_id: &str,
+        grantees: [&str; 2],
+    ) -> StoreResult<Vec<GrantRecord>> {
+        self.query_grants(
+            &format!(
+                "SELECT {GRANT_COLUMNS} FROM grants WHERE region = ?1 AND key_id = ?2 \
+                 AND grantee IN (?3, ?4) ORDER BY creation_date, grant_id"
+            ),
+            params![region, key_id, grantees[0], grantees[1]],
+        )
+    }
+
+    /// The grants on a key with a given name (CreateGrant's idempotency).
+    pub fn grants_named(
+        &self,
+        region: &str,
+        key_id: &str,
+        name: &str,
+    ) -> StoreResult<Vec<GrantRecord>> {
+        self.query_grants(
+            &format!(
+                "SELECT {GRANT_COLUMNS} FROM grants WHERE region = ?1 AND key_id = ?2 \
+                 AND name = ?3 ORDER BY creation_date, grant_id"
+            ),
+            params![region, key_id, name],
+        )
+    }
+
+    /// One grant on a key by id.
+    pub fn grant(
+        &self,
+        region: &str,
+        key_id: &str,
+        grant_id: &str,
+    ) -> StoreResult<Option<GrantRecord>> {
+        Ok(self
+            .conn()
+            .prepare_cached(&format!(
+                "SELECT {GRANT_COLUMNS} FROM grants WHERE grant_id = ?1 AND region = ?2 \
+                 AND key_id = ?3"
+            ))?
+            .query_row(params![grant_id, region, key_id], grant_from_row)
+            .optional()?)
     }
 
     /// Every grant on a key, oldest first.

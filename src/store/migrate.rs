@@ -9,6 +9,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/002_rotation.sql"),
     include_str!("migrations/003_multi_region.sql"),
     include_str!("migrations/004_grants.sql"),
+    include_str!("migrations/005_grants_by_grantee.sql"),
 ];
 
 /// Brings the database up to the newest schema version.

@@ -3,13 +3,15 @@
 
 mod cache;
 mod grants;
+mod key_writes;
 mod migrate;
 mod multi_region;
 mod records;
 mod rotation;
 mod warm;
 
-pub use grants::GrantRecord;
+pub use grants::{GrantInsert, GrantRecord};
+pub use key_writes::{KeyChange, ScheduledDeletion};
 pub use records::{
     AliasRecord, KeyRecord, KeyState, MaterialRecord, MultiRegionRecord, RotationType, Tag,
 };
@@ -168,27 +170,6 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Writes one copy's own mutable fields: description, state, deletion
-    /// schedule and policy. (The rotation schedule and current material are
-    /// shared by every copy and change only through the rotation calls.)
-    pub fn update_key(&self, key: &KeyRecord) -> StoreResult<bool> {
-        let changed = self.conn().execute(
-            "UPDATE kms_keys SET description = ?3, key_state = ?4, deletion_date = ?5, \
-             pending_window_days = ?6, policy = ?7 WHERE region = ?1 AND key_id = ?2",
-            params![
-                key.region,
-                key.key_id,
-                key.description,
-                key.state.as_str(),
-                key.deletion_date,
-                key.pending_window_days,
-                key.policy
-            ],
-        )?;
-        self.cache.forget_key(&key.key_id);
-        Ok(changed == 1)
-    }
-
     /// Keys whose scheduled deletion is due at `now`, as (region, key id).
     pub fn due_for_deletion(&self, now: i64) -> StoreResult<Vec<(String, String)>> {
         let conn = self.conn();
@@ -229,17 +210,21 @@ impl Store {
         Ok(claimed == 1)
     }
 
-    /// Creates an alias; `Conflict` if the name is taken.
+    /// Creates an alias, if its key exists and is not pending deletion (else
+    /// false, in the same statement); `Conflict` if the name is taken.
     pub fn insert_alias(
         &self,
         region: &str,
         account_id: &str,
         alias: &AliasRecord,
-    ) -> StoreResult<()> {
-        self.conn()
+    ) -> StoreResult<bool> {
+        let inserted = self
+            .conn()
             .execute(
                 "INSERT INTO aliases (region, account_id, alias_name, key_id, creation_date, \
-                 last_updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                 last_updated) SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM \
+                 kms_keys WHERE region = ?1 AND key_id = ?4 \
+                 AND key_state NOT IN ('PendingDeletion', 'PendingReplicaDeletion'))",
                 params![
                     region,
                     account_id,
@@ -250,7 +235,7 @@ impl Store {
                 ],
             )
             .map_err(conflict)?;
-        Ok(())
+        Ok(inserted == 1)
     }
 
     /// One alias by name.
@@ -270,28 +255,37 @@ impl Store {
             .optional()?)
     }
 
-    /// Points an existing alias at another key.
+    /// Points an existing alias at another key, if it still points at
+    /// `from` (compare-and-swap); false otherwise.
     pub fn retarget_alias(
         &self,
         region: &str,
         account_id: &str,
         name: &str,
-        key_id: &str,
+        from: &str,
+        to: &str,
         now: i64,
     ) -> StoreResult<bool> {
         let changed = self.conn().execute(
-            "UPDATE aliases SET key_id = ?4, last_updated = ?5 \
-             WHERE region = ?1 AND account_id = ?2 AND alias_name = ?3",
-            params![region, account_id, name, key_id, now],
+            "UPDATE aliases SET key_id = ?5, last_updated = ?6 \
+             WHERE region = ?1 AND account_id = ?2 AND alias_name = ?3 AND key_id = ?4",
+            params![region, account_id, name, from, to, now],
         )?;
         Ok(changed == 1)
     }
 
-    /// Deletes an alias; false if it did not exist.
-    pub fn delete_alias(&self, region: &str, account_id: &str, name: &str) -> StoreResult<bool> {
+    /// Deletes an alias if it still points at `key_id`; false otherwise.
+    pub fn delete_alias(
+        &self,
+        region: &str,
+        account_id: &str,
+        name: &str,
+        key_id: &str,
+    ) -> StoreResult<bool> {
         let changed = self.conn().execute(
-            "DELETE FROM aliases WHERE region = ?1 AND account_id = ?2 AND alias_name = ?3",
-            params![region, account_id, name],
+            "DELETE FROM aliases WHERE region = ?1 AND account_id = ?2 AND alias_name = ?3 \
+             AND key_id = ?4",
+            params![region, account_id, name, key_id],
         )?;
         Ok(changed == 1)
     }

@@ -33,8 +33,9 @@ impl Store {
     }
 
     /// Adds a replica with all its materials and tags in one transaction, if
-    /// the primary's current material is still `expected_current` (else
-    /// `Ok(false)`: a rotation happened meanwhile). `Conflict` if the region
+    /// the primary's current material is still `expected_current` and it is
+    /// not pending deletion (else `Ok(false)`: a rotation or a scheduled
+    /// deletion happened meanwhile). `Conflict` if the region
     /// already holds the key.
     pub fn insert_replica(
         &self,
@@ -48,7 +49,8 @@ impl Store {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let current: Option<String> = tx
             .query_row(
-                "SELECT current_material_id FROM kms_keys WHERE region = ?1 AND key_id = ?2",
+                "SELECT current_material_id FROM kms_keys WHERE region = ?1 AND key_id = ?2 \
+                 AND key_state NOT IN ('PendingDeletion', 'PendingReplicaDeletion')",
                 params![primary_region, replica.key_id],
                 |r| r.get(0),
             )

@@ -1,0 +1,433 @@
+//! The attacks of issue 11, performed with real principals through
+//! `aws-sdk-kms`: each must now fail. Two users of account A who do not
+//! trust each other (alice and mallory), a third (bob) who receives grants,
+//! and carol of account B.
+
+mod common;
+
+use aws_sdk_kms::Client;
+use aws_sdk_kms::primitives::Blob;
+use aws_sdk_kms::types::{GrantConstraints, GrantOperation, KeyState};
+use common::{Server, error_code};
+
+const A: &str = "111122223333";
+const B: &str = "444455556666";
+
+fn config(extra: &str) -> String {
+    format!(
+        r#"{extra}
+[[credentials]]
+access_key_id = "AKIAALICE0000000000A"
+secret_access_key = "alice-secret"
+principal = "arn:aws:iam::{A}:user/alice"
+
+[[credentials]]
+access_key_id = "AKIAMALLORY00000000A"
+secret_access_key = "mallory-secret"
+principal = "arn:aws:iam::{A}:user/mallory"
+
+[[credentials]]
+access_key_id = "AKIABOB00000000000AB"
+secret_access_key = "bob-secret"
+principal = "arn:aws:iam::{A}:user/bob"
+
+[[credentials]]
+access_key_id = "AKIACAROL000000000BC"
+secret_access_key = "carol-secret"
+principal = "arn:aws:iam::{B}:user/carol"
+"#
+    )
+}
+
+struct People {
+    alice: Client,
+    mallory: Client,
+    bob: Client,
+    carol: Client,
+}
+
+fn people(server: &Server) -> People {
+    People {
+        alice: server.client_as("us-east-1", "AKIAALICE0000000000A", "alice-secret"),
+        mallory: server.client_as("us-east-1", "AKIAMALLORY00000000A", "mallory-secret"),
+        bob: server.client_as("us-east-1", "AKIABOB00000000000AB", "bob-secret"),
+        carol: server.client_as("us-east-1", "AKIACAROL000000000BC", "carol-secret"),
+    }
+}
+
+/// A key policy that lets only `principals` in, each with every action.
+fn only(principals: &[&str]) -> String {
+    let list: Vec<String> = principals.iter().map(|p| format!("\"{p}\"")).collect();
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"Only","Effect":"Allow",
+  "Principal":{{"AWS":[{}]}},"Action":"kms:*","Resource":"*"}}]}}"#,
+        list.join(",")
+    )
+}
+
+fn alice() -> String {
+    format!("arn:aws:iam::{A}:user/alice")
+}
+
+fn bob() -> String {
+    format!("arn:aws:iam::{A}:user/bob")
+}
+
+async fn key_with_policy(client: &Client, policy: &str) -> (String, String) {
+    let meta = client
+        .create_key()
+        .policy(policy)
+        .send()
+        .await
+        .expect("CreateKey")
+        .key_metadata
+        .expect("metadata");
+    (meta.key_id, meta.arn.expect("arn"))
+}
+
+async fn encrypt(client: &Client, key: &str, ctx: &[(&str, &str)]) -> Vec<u8> {
+    let mut req = client
+        .encrypt()
+        .key_id(key)
+        .plaintext(Blob::new(b"secret".to_vec()));
+    for (k, v) in ctx {
+        req = req.encryption_context(*k, *v);
+    }
+    req.send()
+        .await
+        .expect("Encrypt")
+        .ciphertext_blob
+        .expect("blob")
+        .into_inner()
+}
+
+async fn decrypt(client: &Client, blob: &[u8], ctx: &[(&str, &str)]) -> Result<(), String> {
+    let mut req = client.decrypt().ciphertext_blob(Blob::new(blob.to_vec()));
+    for (k, v) in ctx {
+        req = req.encryption_context(*k, *v);
+    }
+    req.send()
+        .await
+        .map(|o| assert_eq!(o.plaintext.expect("plaintext").as_ref(), b"secret"))
+        .map_err(|e| error_code(Err::<(), _>(e)))
+}
+
+async fn alias_target(client: &Client, alias: &str) -> String {
+    client
+        .describe_key()
+        .key_id(alias)
+        .send()
+        .await
+        .expect("DescribeKey by alias")
+        .key_metadata
+        .expect("metadata")
+        .key_id
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_cannot_move_or_delete_another_teams_alias() {
+    let server = Server::start_with_config(&config(""));
+    let p = people(&server);
+    let (victim, _) = key_with_policy(&p.alice, &only(&[&alice()])).await;
+    p.alice
+        .create_alias()
+        .alias_name("alias/payroll")
+        .target_key_id(&victim)
+        .send()
+        .await
+        .unwrap();
+    // Mallory owns a key of her own (the default policy lets her account in).
+    let mine = common::new_key(&p.mallory).await;
+
+    let moved = p
+        .mallory
+        .update_alias()
+        .alias_name("alias/payroll")
+        .target_key_id(&mine)
+        .send()
+        .await;
+    assert_eq!(error_code(moved), "AccessDeniedException");
+    assert_eq!(alias_target(&p.alice, "alias/payroll").await, victim);
+
+    let deleted = p
+        .mallory
+        .delete_alias()
+        .alias_name("alias/payroll")
+        .send()
+        .await;
+    assert_eq!(error_code(deleted), "AccessDeniedException");
+    let created = p
+        .mallory
+        .create_alias()
+        .alias_name("alias/payroll-2")
+        .target_key_id(&victim)
+        .send()
+        .await;
+    assert_eq!(error_code(created), "AccessDeniedException");
+
+    // Alice, who may use both keys' UpdateAlias, still can.
+    let shared = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":["{}","arn:aws:iam::{A}:user/mallory"]}},"Action":"kms:*","Resource":"*"}}]}}"#,
+        alice()
+    );
+    let (other, _) = key_with_policy(&p.alice, &shared).await;
+    p.alice
+        .update_alias()
+        .alias_name("alias/payroll")
+        .target_key_id(&other)
+        .send()
+        .await
+        .expect("alice moves her own alias");
+    assert_eq!(alias_target(&p.alice, "alias/payroll").await, other);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_identity_policy_on_the_alias_arn_governs_alias_changes() {
+    let guard = format!(
+        r#"
+[[credentials]]
+access_key_id = "AKIAERIN0000000000AE"
+secret_access_key = "erin-secret"
+principal = "arn:aws:iam::{A}:user/erin"
+policy = '''{{"Version":"2012-10-17","Statement":[
+  {{"Effect":"Allow","Action":"kms:*","Resource":"*"}},
+  {{"Effect":"Deny","Action":["kms:DeleteAlias","kms:UpdateAlias"],"Resource":"arn:aws:kms:*:{A}:alias/protected"}}]}}'''
+"#
+    );
+    let server = Server::start_with_config(&config(&guard));
+    let p = people(&server);
+    let erin = server.client_as("us-east-1", "AKIAERIN0000000000AE", "erin-secret");
+    let key = common::new_key(&p.alice).await;
+    let second = common::new_key(&p.alice).await;
+    for name in ["alias/protected", "alias/open"] {
+        p.alice
+            .create_alias()
+            .alias_name(name)
+            .target_key_id(&key)
+            .send()
+            .await
+            .unwrap();
+    }
+    let denied = erin
+        .delete_alias()
+        .alias_name("alias/protected")
+        .send()
+        .await;
+    assert_eq!(error_code(denied), "AccessDeniedException");
+    let denied = erin
+        .update_alias()
+        .alias_name("alias/protected")
+        .target_key_id(&second)
+        .send()
+        .await;
+    assert_eq!(error_code(denied), "AccessDeniedException");
+    erin.update_alias()
+        .alias_name("alias/open")
+        .target_key_id(&second)
+        .send()
+        .await
+        .expect("erin may move other aliases");
+    erin.delete_alias()
+        .alias_name("alias/open")
+        .send()
+        .await
+        .expect("and delete them");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_grantee_cannot_shed_its_grants_constraints() {
+    let server = Server::start_with_config(&config(""));
+    let p = people(&server);
+    let (key, arn) = key_with_policy(&p.alice, &only(&[&alice()])).await;
+    let tenant_a = encrypt(&p.alice, &key, &[("tenant", "A")]).await;
+    let tenant_b = encrypt(&p.alice, &key, &[("tenant", "B")]).await;
+    p.alice
+        .create_grant()
+        .key_id(&key)
+        .grantee_principal(bob())
+        .operations(GrantOperation::Decrypt)
+        .operations(GrantOperation::CreateGrant)
+        .constraints(
+            GrantConstraints::builder()
+                .encryption_context_equals("tenant", "A")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    decrypt(&p.bob, &tenant_a, &[("tenant", "A")])
+        .await
+        .expect("bob decrypts tenant A");
+    assert_eq!(
+        decrypt(&p.bob, &tenant_b, &[("tenant", "B")]).await,
+        Err("AccessDeniedException".into())
+    );
+
+    // An unconstrained Decrypt grant for himself: refused.
+    let shed = p
+        .bob
+        .create_grant()
+        .key_id(&arn)
+        .grantee_principal(bob())
+        .operations(GrantOperation::Decrypt)
+        .send()
+        .await;
+    assert_eq!(error_code(shed), "AccessDeniedException");
+    // Another tenant's constraint, or a looser subset: refused.
+    for constraints in [
+        GrantConstraints::builder()
+            .encryption_context_equals("tenant", "B")
+            .build(),
+        GrantConstraints::builder()
+            .encryption_context_subset("tenant", "A")
+            .build(),
+    ] {
+        let looser = p
+            .bob
+            .create_grant()
+            .key_id(&arn)
+            .grantee_principal(bob())
+            .operations(GrantOperation::Decrypt)
+            .constraints(constraints)
+            .send()
+            .await;
+        assert_eq!(error_code(looser), "AccessDeniedException");
+    }
+    // An operation the enabling grant lacks: refused.
+    let wider = p
+        .bob
+        .create_grant()
+        .key_id(&arn)
+        .grantee_principal(bob())
+        .operations(GrantOperation::Encrypt)
+        .constraints(
+            GrantConstraints::builder()
+                .encryption_context_equals("tenant", "A")
+                .build(),
+        )
+        .send()
+        .await;
+    assert_eq!(error_code(wider), "AccessDeniedException");
+    // The same constraint (keys compare ignoring case): allowed.
+    p.bob
+        .create_grant()
+        .key_id(&arn)
+        .grantee_principal(format!("arn:aws:iam::{A}:user/mallory"))
+        .operations(GrantOperation::Decrypt)
+        .constraints(
+            GrantConstraints::builder()
+                .encryption_context_equals("Tenant", "A")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("a grant as strict as bob's");
+    assert_eq!(
+        decrypt(&p.bob, &tenant_b, &[("tenant", "B")]).await,
+        Err("AccessDeniedException".into())
+    );
+    assert_eq!(
+        decrypt(&p.mallory, &tenant_b, &[("tenant", "B")]).await,
+        Err("AccessDeniedException".into())
+    );
+    decrypt(&p.mallory, &tenant_a, &[("tenant", "A")])
+        .await
+        .expect("mallory decrypts tenant A through bob's grant");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_account_may_use_but_not_administer_a_key() {
+    let server = Server::start_with_config(&config(""));
+    let p = people(&server);
+    let carol = format!("arn:aws:iam::{B}:user/carol");
+    let (key, arn) = key_with_policy(&p.alice, &only(&[&alice(), &carol])).await;
+    let blob = encrypt(&p.carol, &arn, &[]).await;
+    decrypt(&p.carol, &blob, &[]).await.expect("carol decrypts");
+    p.carol
+        .describe_key()
+        .key_id(&arn)
+        .send()
+        .await
+        .expect("carol describes");
+
+    let policy = p
+        .carol
+        .put_key_policy()
+        .key_id(&arn)
+        .policy(only(&[&carol]))
+        .bypass_policy_lockout_safety_check(true)
+        .send()
+        .await;
+    assert_eq!(error_code(policy), "AccessDeniedException");
+    let disable = p.carol.disable_key().key_id(&arn).send().await;
+    assert_eq!(error_code(disable), "AccessDeniedException");
+    let delete = p
+        .carol
+        .schedule_key_deletion()
+        .key_id(&arn)
+        .pending_window_in_days(7)
+        .send()
+        .await;
+    assert_eq!(error_code(delete), "AccessDeniedException");
+    let describe = p
+        .carol
+        .update_key_description()
+        .key_id(&arn)
+        .description("mine now")
+        .send()
+        .await;
+    assert_eq!(error_code(describe), "AccessDeniedException");
+    let tag = p
+        .carol
+        .tag_resource()
+        .key_id(&arn)
+        .tags(
+            aws_sdk_kms::types::Tag::builder()
+                .tag_key("owner")
+                .tag_value("carol")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await;
+    assert_eq!(error_code(tag), "AccessDeniedException");
+    let meta = p
+        .alice
+        .describe_key()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    assert_eq!(meta.key_state, Some(KeyState::Enabled));
+    assert_eq!(meta.description.as_deref(), Some(""));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_takes_at_most_the_configured_number_of_grants() {
+    let server = Server::start_with_config(&config("grants_per_key_limit = 3\n"));
+    let p = people(&server);
+    let key = common::new_key(&p.alice).await;
+    let grant = || {
+        p.alice
+            .create_grant()
+            .key_id(&key)
+            .grantee_principal(bob())
+            .operations(GrantOperation::Encrypt)
+            .send()
+    };
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(grant().await.expect("within the limit").grant_id.unwrap());
+    }
+    assert_eq!(error_code(grant().await), "LimitExceededException");
+    p.alice
+        .revoke_grant()
+        .key_id(&key)
+        .grant_id(&ids[0])
+        .send()
+        .await
+        .unwrap();
+    grant().await.expect("room again after a revocation");
+}

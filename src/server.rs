@@ -7,7 +7,7 @@ use crate::auth::Authenticator;
 use crate::auth::credentials::from_shared_file;
 use crate::config::{Config, TlsConfig};
 use crate::hsm::{Hsm, Modules, TokenSpec};
-use crate::kms::{Kms, Settings};
+use crate::kms::{Kms, Origin, Settings};
 use crate::provision;
 use crate::store::Store;
 use axum::Router;
@@ -32,6 +32,18 @@ pub struct AppState {
     pub inline_crypto: bool,
     /// The Huawei dialect's projects and authenticator.
     pub huawei: api::huawei::Dialect,
+    /// Whether requests arrive over TLS.
+    pub secure_transport: bool,
+}
+
+impl AppState {
+    /// Where a request from `peer` came from.
+    pub fn origin(&self, peer: SocketAddr) -> Origin {
+        Origin {
+            secure_transport: self.secure_transport,
+            source_ip: Some(peer.ip()),
+        }
+    }
 }
 
 /// Start-up failures.
@@ -133,6 +145,7 @@ pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
         max_body_bytes: config.max_body_bytes,
         inline_crypto: config.inline_crypto,
         huawei,
+        secure_transport: config.tls.is_some(),
     }))
 }
 

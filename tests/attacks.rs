@@ -431,3 +431,161 @@ async fn a_key_takes_at_most_the_configured_number_of_grants() {
         .unwrap();
     grant().await.expect("room again after a revocation");
 }
+
+/// A key policy: alice administers; bob gets `bob_statement`'s actions under
+/// its condition.
+fn policy_with_bob(bob_statement: &str) -> String {
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+  {{"Sid":"Admin","Effect":"Allow","Principal":{{"AWS":"{}"}},"Action":"kms:*","Resource":"*"}},
+  {bob_statement}
+]}}"#,
+        alice()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn grant_condition_keys_are_supplied() {
+    let server = Server::start_with_config(&config(""));
+    let p = people(&server);
+    let statement = format!(
+        r#"{{"Sid":"BobGrantsEncryptOnly","Effect":"Allow","Principal":{{"AWS":"{}"}},
+    "Action":"kms:CreateGrant","Resource":"*","Condition":{{
+      "ForAllValues:StringEquals":{{"kms:GrantOperations":["Encrypt"]}},
+      "StringEquals":{{"kms:GranteePrincipal":"arn:aws:iam::{A}:user/mallory"}}}}}}"#,
+        bob()
+    );
+    let (key, _) = key_with_policy(&p.alice, &policy_with_bob(&statement)).await;
+    let grant = |op: GrantOperation, grantee: String| {
+        p.bob
+            .create_grant()
+            .key_id(&key)
+            .grantee_principal(grantee)
+            .operations(op)
+            .send()
+    };
+    let mallory = format!("arn:aws:iam::{A}:user/mallory");
+    assert_eq!(
+        error_code(grant(GrantOperation::Decrypt, mallory.clone()).await),
+        "AccessDeniedException"
+    );
+    assert_eq!(
+        error_code(grant(GrantOperation::Encrypt, bob()).await),
+        "AccessDeniedException"
+    );
+    grant(GrantOperation::Encrypt, mallory)
+        .await
+        .expect("an Encrypt grant for mallory is what the policy allows");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn request_and_resource_condition_keys_are_supplied() {
+    let server = Server::start_with_config(&config(""));
+    let p = people(&server);
+    let statement = format!(
+        r#"{{"Sid":"BobByTagFromLoopback","Effect":"Allow","Principal":{{"AWS":"{}"}},
+    "Action":["kms:Encrypt","kms:Decrypt","kms:ScheduleKeyDeletion"],"Resource":"*","Condition":{{
+      "StringEquals":{{"aws:ResourceTag/team":"blue"}},
+      "IpAddress":{{"aws:SourceIp":"127.0.0.0/8"}},
+      "NumericGreaterThanEqualsIfExists":{{"kms:ScheduleKeyDeletionPendingWindowInDays":"20"}},
+      "Bool":{{"aws:SecureTransport":"false"}}}}}},
+  {{"Sid":"NoBlockedAlias","Effect":"Deny","Principal":{{"AWS":"{}"}},
+    "Action":"kms:Encrypt","Resource":"*",
+    "Condition":{{"StringEquals":{{"kms:RequestAlias":"alias/blocked"}}}}}}"#,
+        bob(),
+        bob()
+    );
+    let (key, _) = key_with_policy(&p.alice, &policy_with_bob(&statement)).await;
+    for alias in ["alias/blocked", "alias/fine"] {
+        p.alice
+            .create_alias()
+            .alias_name(alias)
+            .target_key_id(&key)
+            .send()
+            .await
+            .unwrap();
+    }
+    let try_encrypt = |id: &'static str| {
+        p.bob
+            .encrypt()
+            .key_id(id)
+            .plaintext(Blob::new(b"x".to_vec()))
+            .send()
+    };
+    // No tag yet: aws:ResourceTag/team is absent.
+    assert_eq!(
+        error_code(try_encrypt("alias/fine").await),
+        "AccessDeniedException"
+    );
+    p.alice
+        .tag_resource()
+        .key_id(&key)
+        .tags(
+            aws_sdk_kms::types::Tag::builder()
+                .tag_key("team")
+                .tag_value("blue")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    try_encrypt("alias/fine")
+        .await
+        .expect("tagged blue, from loopback, over plain HTTP");
+    assert_eq!(
+        error_code(try_encrypt("alias/blocked").await),
+        "AccessDeniedException"
+    );
+    let short = p
+        .bob
+        .schedule_key_deletion()
+        .key_id(&key)
+        .pending_window_in_days(7)
+        .send()
+        .await;
+    assert_eq!(error_code(short), "AccessDeniedException");
+    p.bob
+        .schedule_key_deletion()
+        .key_id(&key)
+        .pending_window_in_days(25)
+        .send()
+        .await
+        .expect("a window the policy allows");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_policy_naming_an_unsupported_condition_key_is_refused() {
+    let server = Server::start_with_config(&config(""));
+    let p = people(&server);
+    let statement = format!(
+        r#"{{"Sid":"Org","Effect":"Allow","Principal":{{"AWS":"{}"}},"Action":"kms:Decrypt",
+    "Resource":"*","Condition":{{"StringEquals":{{"aws:PrincipalOrgID":"o-abc"}}}}}}"#,
+        bob()
+    );
+    let policy = policy_with_bob(&statement);
+    let created = p.alice.create_key().policy(&policy).send().await;
+    let error = created.expect_err("CreateKey with an unsupported condition key");
+    let service = error.as_service_error().expect("service error");
+    assert_eq!(
+        service.meta().code(),
+        Some("MalformedPolicyDocumentException")
+    );
+    assert!(
+        service
+            .meta()
+            .message()
+            .unwrap_or_default()
+            .contains("aws:PrincipalOrgID"),
+        "{service:?}"
+    );
+    let key = common::new_key(&p.alice).await;
+    let put = p
+        .alice
+        .put_key_policy()
+        .key_id(&key)
+        .policy(&policy)
+        .send()
+        .await;
+    assert_eq!(error_code(put), "MalformedPolicyDocumentException");
+}

@@ -25,7 +25,7 @@
 //! that an operator can never use (`Bool` or `Null` values other than
 //! true/false, non-numbers for `Numeric...`) are refused at parse time.
 
-use super::glob_match;
+use super::{glob_match, typed_values};
 use serde_json::Value;
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -58,6 +58,15 @@ impl ConditionContext {
         } else {
             self.keys.insert(name, values);
         }
+        self
+    }
+
+    /// Adds one value to `key`, keeping the values it had.
+    pub fn add(&mut self, key: &str, value: impl Into<String>) -> &mut Self {
+        self.keys
+            .entry(key.to_lowercase())
+            .or_default()
+            .push(value.into());
         self
     }
 
@@ -113,6 +122,10 @@ enum Test {
     Numeric { wanted: Ordering, or_equal: bool },
     /// `true` or `false`, ignoring case.
     Bool,
+    /// Dates (ISO 8601 or epoch seconds), compared like `Numeric`.
+    Date { wanted: Ordering, or_equal: bool },
+    /// The request's address lies in the policy's CIDR block.
+    Ip,
 }
 
 /// How a multi-valued key's values combine.
@@ -147,6 +160,56 @@ const OPERATORS: &[(&str, Test, bool)] = &[
     ("ArnNotEquals", Test::Arn, true),
     ("ArnNotLike", Test::Arn, true),
     ("Bool", Test::Bool, false),
+    ("IpAddress", Test::Ip, false),
+    ("NotIpAddress", Test::Ip, true),
+    (
+        "DateEquals",
+        Test::Date {
+            wanted: Ordering::Equal,
+            or_equal: true,
+        },
+        false,
+    ),
+    (
+        "DateNotEquals",
+        Test::Date {
+            wanted: Ordering::Equal,
+            or_equal: true,
+        },
+        true,
+    ),
+    (
+        "DateLessThan",
+        Test::Date {
+            wanted: Ordering::Less,
+            or_equal: false,
+        },
+        false,
+    ),
+    (
+        "DateLessThanEquals",
+        Test::Date {
+            wanted: Ordering::Less,
+            or_equal: true,
+        },
+        false,
+    ),
+    (
+        "DateGreaterThan",
+        Test::Date {
+            wanted: Ordering::Greater,
+            or_equal: false,
+        },
+        false,
+    ),
+    (
+        "DateGreaterThanEquals",
+        Test::Date {
+            wanted: Ordering::Greater,
+            or_equal: true,
+        },
+        false,
+    ),
     (
         "NumericEquals",
         Test::Numeric {
@@ -199,17 +262,7 @@ const OPERATORS: &[(&str, Test, bool)] = &[
 
 /// AWS operators this service does not evaluate: refused rather than
 /// silently never matching.
-const UNSUPPORTED: &[&str] = &[
-    "DateEquals",
-    "DateNotEquals",
-    "DateLessThan",
-    "DateLessThanEquals",
-    "DateGreaterThan",
-    "DateGreaterThanEquals",
-    "IpAddress",
-    "NotIpAddress",
-    "BinaryEquals",
-];
+const UNSUPPORTED: &[&str] = &["BinaryEquals"];
 
 impl Condition {
     /// Parses one operator's block, `{ key: value or [values], ... }`, into one
@@ -235,6 +288,7 @@ impl Condition {
                         "condition operator {operator} has an empty key name"
                     ));
                 }
+                super::keys::check(key)?;
                 let values = condition_values(value).ok_or_else(|| {
                     format!(
                         "{operator} value for {key} must be a string, number, boolean or a \
@@ -252,6 +306,11 @@ impl Condition {
                 })
             })
             .collect()
+    }
+
+    /// The condition key, lower-cased.
+    pub(super) fn key(&self) -> &str {
+        &self.key
     }
 
     /// Whether the condition holds for the request's condition keys.
@@ -298,6 +357,9 @@ impl Test {
             Test::Numeric { wanted, or_equal } => compare_numbers(r, p)
                 .is_some_and(|o| o == wanted || (or_equal && o == Ordering::Equal)),
             Test::Bool => r.eq_ignore_ascii_case(p),
+            Test::Date { wanted, or_equal } => typed_values::compare_dates(r, p)
+                .is_some_and(|o| o == wanted || (or_equal && o == Ordering::Equal)),
+            Test::Ip => typed_values::ip_in(r, p),
         }
     }
 }
@@ -389,6 +451,11 @@ fn check_value(
             test: Test::Numeric { .. },
             ..
         } => is_number(value),
+        Check::Compare {
+            test: Test::Date { .. },
+            ..
+        } => typed_values::date(value).is_some(),
+        Check::Compare { test: Test::Ip, .. } => typed_values::cidr(value).is_some(),
         Check::Compare { .. } => {
             if refuse_variables && value.contains("${") {
                 return Err(format!(
@@ -407,6 +474,11 @@ fn check_value(
                 test: Test::Numeric { .. },
                 ..
             } => "a number",
+            Check::Compare {
+                test: Test::Date { .. },
+                ..
+            } => "a date (ISO 8601 or seconds since the epoch)",
+            Check::Compare { test: Test::Ip, .. } => "an IP address or CIDR block",
             _ => "\"true\" or \"false\"",
         };
         Err(format!(
@@ -609,16 +681,22 @@ mod tests {
             json!({"Bool": {"kms:GrantIsForAWSResource": "true"}}),
             &ctx
         ));
-        assert!(!eval(json!({"NumericLessThan": {"kms:X": 5}}), &ctx));
+        assert!(!eval(
+            json!({"NumericLessThan": {"kms:RotationPeriodInDays": 5}}),
+            &ctx
+        ));
         assert!(eval(
             json!({"StringNotEquals": {"kms:ViaService": "x"}}),
             &ctx
         ));
         assert!(eval(
-            json!({"ArnNotLike": {"aws:SourceArn": "arn:*"}}),
+            json!({"ArnNotLike": {"aws:PrincipalArn": "arn:*"}}),
             &ctx
         ));
-        assert!(eval(json!({"NumericNotEquals": {"kms:X": 5}}), &ctx));
+        assert!(eval(
+            json!({"NumericNotEquals": {"kms:RotationPeriodInDays": 5}}),
+            &ctx
+        ));
     }
 
     #[test]
@@ -668,8 +746,8 @@ mod tests {
 
     #[test]
     fn numeric_operators() {
-        let ctx = context(&[("kms:ExpirationModel", &["10"])]);
-        let num = |op: &str, v: Value| eval(json!({ op: {"kms:ExpirationModel": v} }), &ctx);
+        let ctx = context(&[("kms:RotationPeriodInDays", &["10"])]);
+        let num = |op: &str, v: Value| eval(json!({ op: {"kms:RotationPeriodInDays": v} }), &ctx);
         assert!(num("NumericEquals", json!(10)));
         assert!(num("NumericEquals", json!("10.0")));
         assert!(!num("NumericEquals", json!(11)));
@@ -682,13 +760,13 @@ mod tests {
         assert!(!num("NumericGreaterThan", json!(10)));
         assert!(num("NumericGreaterThanEquals", json!(10)));
         assert!(num("NumericGreaterThanEquals", json!(-11.5)));
-        let text = context(&[("kms:ExpirationModel", &["ten"])]);
+        let text = context(&[("kms:RotationPeriodInDays", &["ten"])]);
         assert!(!eval(
-            json!({"NumericEquals": {"kms:ExpirationModel": 10}}),
+            json!({"NumericEquals": {"kms:RotationPeriodInDays": 10}}),
             &text
         ));
         assert!(eval(
-            json!({"NumericNotEquals": {"kms:ExpirationModel": 10}}),
+            json!({"NumericNotEquals": {"kms:RotationPeriodInDays": 10}}),
             &text
         ));
     }
@@ -710,28 +788,31 @@ mod tests {
 
     #[test]
     fn arn_operators_match_part_by_part() {
-        let ctx = context(&[("aws:SourceArn", &["arn:aws:s3:::bucket/path:with:colons"])]);
+        let ctx = context(&[(
+            "aws:PrincipalArn",
+            &["arn:aws:s3:::bucket/path:with:colons"],
+        )]);
         assert!(eval(
-            json!({"ArnLike": {"aws:SourceArn": "arn:aws:s3:::bucket/*"}}),
+            json!({"ArnLike": {"aws:PrincipalArn": "arn:aws:s3:::bucket/*"}}),
             &ctx
         ));
         assert!(eval(
-            json!({"ArnEquals": {"aws:SourceArn": "arn:*:s3:*:*:bucket/*"}}),
+            json!({"ArnEquals": {"aws:PrincipalArn": "arn:*:s3:*:*:bucket/*"}}),
             &ctx
         ));
         assert!(!eval(
-            json!({"ArnLike": {"aws:SourceArn": "arn:aws:s3:::Bucket/*"}}),
+            json!({"ArnLike": {"aws:PrincipalArn": "arn:aws:s3:::Bucket/*"}}),
             &ctx
         ));
         assert!(eval(
-            json!({"ArnNotLike": {"aws:SourceArn": "arn:aws:sqs:*:*:*"}}),
+            json!({"ArnNotLike": {"aws:PrincipalArn": "arn:aws:sqs:*:*:*"}}),
             &ctx
         ));
         assert!(!eval(
-            json!({"ArnNotEquals": {"aws:SourceArn": "arn:aws:s3:*:*:*"}}),
+            json!({"ArnNotEquals": {"aws:PrincipalArn": "arn:aws:s3:*:*:*"}}),
             &ctx
         ));
-        assert!(eval(json!({"ArnLike": {"aws:SourceArn": "*"}}), &ctx));
+        assert!(eval(json!({"ArnLike": {"aws:PrincipalArn": "*"}}), &ctx));
         // A wildcard in one part does not swallow the next part's colon.
         assert!(arn_match(
             "arn:aws:kms:*:111122223333:key/*",
@@ -842,9 +923,12 @@ mod tests {
 
     #[test]
     fn values_may_be_numbers_or_booleans() {
-        let ctx = context(&[("kms:Flag", &["true"]), ("kms:N", &["42"])]);
+        let ctx = context(&[
+            ("kms:MultiRegion", &["true"]),
+            ("kms:RotationPeriodInDays", &["42"]),
+        ]);
         assert!(eval(
-            json!({"StringEquals": {"kms:Flag": true, "kms:N": 42}}),
+            json!({"StringEquals": {"kms:MultiRegion": true, "kms:RotationPeriodInDays": 42}}),
             &ctx
         ));
     }
@@ -864,32 +948,47 @@ mod tests {
 
     #[test]
     fn refused_operators() {
-        assert!(error(json!({"StringMatches": {"k": "v"}})).contains("unknown condition operator"));
-        assert!(error(json!({"ForSomeValues:StringEquals": {"k": "v"}})).contains("set operator"));
         assert!(
-            error(json!({"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}})).contains("not supported")
+            error(json!({"StringMatches": {"kms:KeySpec": "v"}}))
+                .contains("unknown condition operator")
         );
-        assert!(error(json!({"NullIfExists": {"k": "true"}})).contains("Null takes neither"));
-        assert!(error(json!({"ForAnyValue:Null": {"k": "true"}})).contains("Null takes neither"));
-        assert!(error(json!({"IfExists": {"k": "v"}})).contains("unknown condition operator"));
+        assert!(
+            error(json!({"ForSomeValues:StringEquals": {"kms:KeySpec": "v"}}))
+                .contains("set operator")
+        );
+        assert!(error(json!({"BinaryEquals": {"aws:SourceIp": "AAAA"}})).contains("not supported"));
+        assert!(
+            error(json!({"NullIfExists": {"kms:KeySpec": "true"}})).contains("Null takes neither")
+        );
+        assert!(
+            error(json!({"ForAnyValue:Null": {"kms:KeySpec": "true"}}))
+                .contains("Null takes neither")
+        );
+        assert!(
+            error(json!({"IfExists": {"kms:KeySpec": "v"}})).contains("unknown condition operator")
+        );
     }
 
     #[test]
     fn refused_values() {
-        assert!(error(json!({"StringEquals": {"k": []}})).contains("non-empty array"));
-        assert!(error(json!({"StringEquals": {"k": null}})).contains("not null"));
-        assert!(error(json!({"StringEquals": {"k": {"a": "b"}}})).contains("not an object"));
+        assert!(error(json!({"StringEquals": {"kms:KeySpec": []}})).contains("non-empty array"));
+        assert!(error(json!({"StringEquals": {"kms:KeySpec": null}})).contains("not null"));
+        assert!(
+            error(json!({"StringEquals": {"kms:KeySpec": {"a": "b"}}})).contains("not an object")
+        );
         assert!(error(json!({"StringEquals": "v"})).contains("must map condition keys"));
         assert!(error(json!({"StringEquals": {"": "v"}})).contains("empty key name"));
-        assert!(error(json!({"Bool": {"k": "yes"}})).contains("\"true\" or \"false\""));
-        assert!(error(json!({"Null": {"k": 1}})).contains("\"true\" or \"false\""));
-        assert!(error(json!({"NumericEquals": {"k": "ten"}})).contains("must be a number"));
+        assert!(error(json!({"Bool": {"kms:KeySpec": "yes"}})).contains("\"true\" or \"false\""));
+        assert!(error(json!({"Null": {"kms:KeySpec": 1}})).contains("\"true\" or \"false\""));
+        assert!(
+            error(json!({"NumericEquals": {"kms:KeySpec": "ten"}})).contains("must be a number")
+        );
         assert!(error(json!("StringEquals")).contains("Condition must be an object"));
     }
 
     #[test]
     fn policy_variables_refused_only_when_asked() {
-        let c = json!({"StringEquals": {"aws:username": "${aws:username}"}});
+        let c = json!({"StringEquals": {"aws:PrincipalArn": "${aws:username}"}});
         assert!(
             parse_conditions(&c, true)
                 .unwrap_err()
@@ -897,6 +996,6 @@ mod tests {
         );
         assert!(parse_conditions(&c, false).is_ok());
         // Not a variable-taking operator: a literal either way.
-        assert!(parse_conditions(&json!({"NumericEquals": {"k": 1}}), true).is_ok());
+        assert!(parse_conditions(&json!({"NumericEquals": {"kms:KeySpec": 1}}), true).is_ok());
     }
 }

@@ -3,7 +3,9 @@
 //! requests, and knows nothing of HTTP, the store or how callers are found.
 
 mod condition;
+mod keys;
 mod policy;
+mod typed_values;
 
 pub use condition::ConditionContext;
 pub use policy::{Policy, PolicyError, PolicyKind};

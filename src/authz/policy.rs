@@ -103,6 +103,21 @@ const VERSIONS: [&str; 2] = ["2012-10-17", "2008-10-17"];
 const VARIABLES_VERSION: &str = "2012-10-17";
 
 impl Policy {
+    /// Whether a condition of this policy tests `key`, or, when `key` ends
+    /// in `/` or `:`, any key of that family (names compare ignoring case).
+    /// Lets the caller compute costly condition keys only when needed.
+    pub fn mentions(&self, key: &str) -> bool {
+        let key = key.to_lowercase();
+        let family = key.ends_with('/') || key.ends_with(':');
+        self.statements.iter().flat_map(|s| &s.conditions).any(|c| {
+            if family {
+                c.key().starts_with(&key)
+            } else {
+                c.key() == key
+            }
+        })
+    }
+
     /// Parses and validates a policy document of the given kind.
     pub fn parse(doc: &str, kind: PolicyKind) -> Result<Policy, PolicyError> {
         let Value::Object(top) = parse_json(doc)? else {
@@ -1172,7 +1187,7 @@ mod tests {
 
         let conditional = statements(
             r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/bob"},"Action":"kms:Put*","Resource":"*",
-                "Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}}"#,
+                "Condition":{"Bool":{"aws:SecureTransport":"true"}}}"#,
         );
         assert!(conditional.allows_principal_action(BOB, ACCOUNT, "kms:PutKeyPolicy", KEY));
 
@@ -1341,9 +1356,9 @@ mod tests {
             r#"Statement #0 (Sid "Cond"): unknown condition operator "StringEqualz""#
         );
         let e = statement_error(
-            r#""Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}"#,
+            r#""Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-123"}}"#,
         );
-        assert!(e.contains("not supported"), "{e}");
+        assert!(e.contains("aws:PrincipalOrgID is not supported"), "{e}");
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! account principal in a key policy delegates to the identity policy; a
 //! caller without an identity policy may do everything its account allows.
 
-use super::{Caller, EncryptionContext, Kms, KmsError, KmsResult, alias_arn, key_arn_in};
-use crate::authz::{ConditionContext, Decision, Policy, PolicyKind, Request};
+use super::condition_keys::Facts;
+use super::{Caller, Kms, KmsError, KmsResult, alias_arn, key_arn_in};
+use crate::authz::{Decision, Policy, PolicyKind, Request};
 use crate::store::KeyRecord;
 use lru::LruCache;
 use std::num::NonZeroUsize;
@@ -36,39 +37,6 @@ impl PolicyCache {
         entries.put(key.policy.clone(), policy.clone());
         Some(policy)
     }
-}
-
-/// The condition keys of a request.
-fn condition_context(
-    caller: &Caller,
-    key: Option<&KeyRecord>,
-    context: Option<&EncryptionContext>,
-) -> ConditionContext {
-    let mut c = ConditionContext::new();
-    c.set("kms:CallerAccount", [caller.account_id.as_str()])
-        .set("aws:PrincipalArn", [caller.principal.arn.as_str()])
-        .set("aws:PrincipalAccount", [caller.account_id.as_str()])
-        .set("aws:RequestedRegion", [caller.region.as_str()])
-        .set("kms:GrantIsForAWSResource", ["false"]);
-    if let Some(key) = key {
-        c.set("kms:KeySpec", [key.key_spec.as_str()])
-            .set("kms:KeyUsage", [key.key_usage.as_str()])
-            .set("kms:KeyOrigin", [key.origin.as_str()])
-            .set(
-                "kms:MultiRegion",
-                [if key.multi_region { "true" } else { "false" }],
-            );
-    }
-    if let Some(context) = context {
-        c.set(
-            "kms:EncryptionContextKeys",
-            context.keys().map(String::as_str),
-        );
-        for (k, v) in context {
-            c.set(&format!("kms:EncryptionContext:{k}"), [v.as_str()]);
-        }
-    }
-    c
 }
 
 /// The actions AWS lets a principal of another account perform on a key
@@ -116,13 +84,27 @@ fn denied(caller: &Caller, action: &str, resource: &str, why: &str) -> KmsError 
 }
 
 impl Kms {
-    /// Checks that the caller may perform `action` on `key`.
+    /// Checks that the caller may perform `action` on `key`, with the
+    /// request's own condition keys in `facts`.
     pub(super) fn authorize(
         &self,
         caller: &Caller,
         action: &str,
         key: &KeyRecord,
-        context: Option<&EncryptionContext>,
+        facts: &Facts<'_>,
+    ) -> KmsResult<()> {
+        self.authorize_named(caller, action, key, facts, None)
+    }
+
+    /// [`Kms::authorize`] for a request that named the key by the alias
+    /// `request_alias` (`kms:RequestAlias`).
+    pub(super) fn authorize_named(
+        &self,
+        caller: &Caller,
+        action: &str,
+        key: &KeyRecord,
+        facts: &Facts<'_>,
+        request_alias: Option<&str>,
     ) -> KmsResult<()> {
         let resource = key_arn_in(&key.region, &key.account_id, &key.key_id);
         if caller.account_id != key.account_id && !CROSS_ACCOUNT_ACTIONS.contains(&action) {
@@ -133,7 +115,7 @@ impl Kms {
                 "this operation cannot be performed on a KMS key in a different AWS account",
             ));
         }
-        match self.policies_allow(caller, action, key, context) {
+        match self.policies_allow(caller, action, key, facts, request_alias)? {
             Verdict::Denied => Err(denied(
                 caller,
                 action,
@@ -141,7 +123,7 @@ impl Kms {
                 "an explicit deny applies",
             )),
             Verdict::Allowed => Ok(()),
-            Verdict::NotAllowed if self.grant_allows(caller, key, action, context)? => Ok(()),
+            Verdict::NotAllowed if self.grant_allows(caller, key, action, facts.context)? => Ok(()),
             Verdict::NotAllowed => Err(denied(
                 caller,
                 action,
@@ -157,10 +139,15 @@ impl Kms {
         caller: &Caller,
         action: &str,
         key: &KeyRecord,
-        context: Option<&EncryptionContext>,
-    ) -> Verdict {
+        facts: &Facts<'_>,
+        request_alias: Option<&str>,
+    ) -> KmsResult<Verdict> {
         let resource = key_arn_in(&key.region, &key.account_id, &key.key_id);
-        let conditions = condition_context(caller, Some(key), context);
+        let key_policy = self.policies.get(key);
+        let identity = caller.principal.identity_policy.as_deref();
+        let deciding: Vec<&Policy> = key_policy.as_deref().into_iter().chain(identity).collect();
+        let conditions =
+            self.condition_keys(caller, action, Some(key), facts, request_alias, &deciding)?;
         let request = Request {
             principal_arn: &caller.principal.arn,
             principal_account: &caller.account_id,
@@ -168,17 +155,10 @@ impl Kms {
             resource: &resource,
             context: &conditions,
         };
-        let by_key = self
-            .policies
-            .get(key)
-            .map_or(Decision::NotApplicable, |p| p.evaluate(&request));
-        let by_identity = caller
-            .principal
-            .identity_policy
-            .as_ref()
-            .map_or(Decision::Allow, |p| p.evaluate(&request));
+        let by_key = key_policy.map_or(Decision::NotApplicable, |p| p.evaluate(&request));
+        let by_identity = identity.map_or(Decision::Allow, |p| p.evaluate(&request));
         if by_key == Decision::Deny || by_identity == Decision::Deny {
-            return Verdict::Denied;
+            return Ok(Verdict::Denied);
         }
         let same_account = caller.account_id == key.account_id;
         let allowed = match by_key {
@@ -186,18 +166,23 @@ impl Kms {
             Decision::AllowAccount => by_identity == Decision::Allow,
             Decision::Deny | Decision::NotApplicable => false,
         };
-        if allowed {
+        Ok(if allowed {
             Verdict::Allowed
         } else {
             Verdict::NotAllowed
-        }
+        })
     }
 
     /// Checks an action that names no key (CreateKey, ListKeys, ...)
     /// against the caller's identity policy alone.
-    pub(super) fn authorize_account(&self, caller: &Caller, action: &str) -> KmsResult<()> {
+    pub(super) fn authorize_account(
+        &self,
+        caller: &Caller,
+        action: &str,
+        facts: &Facts<'_>,
+    ) -> KmsResult<()> {
         let resource = key_arn_in(&caller.region, &caller.account_id, "*");
-        self.authorize_identity(caller, action, &resource)
+        self.authorize_identity(caller, action, &resource, facts)
     }
 
     /// Checks an action on an alias of the caller's account (the alias ARN
@@ -209,16 +194,22 @@ impl Kms {
         action: &str,
         alias_name: &str,
     ) -> KmsResult<()> {
-        self.authorize_identity(caller, action, &alias_arn(caller, alias_name))
+        self.authorize_identity(caller, action, &alias_arn(caller, alias_name), &Facts::NONE)
     }
 
     /// What the caller's identity policy alone says about `action` on
     /// `resource`; a caller without one may do what its account may.
-    fn authorize_identity(&self, caller: &Caller, action: &str, resource: &str) -> KmsResult<()> {
+    fn authorize_identity(
+        &self,
+        caller: &Caller,
+        action: &str,
+        resource: &str,
+        facts: &Facts<'_>,
+    ) -> KmsResult<()> {
         let Some(policy) = &caller.principal.identity_policy else {
             return Ok(());
         };
-        let conditions = condition_context(caller, None, None);
+        let conditions = self.condition_keys(caller, action, None, facts, None, &[policy])?;
         let request = Request {
             principal_arn: &caller.principal.arn,
             principal_account: &caller.account_id,

@@ -1,5 +1,6 @@
 //! CreateAlias, UpdateAlias, DeleteAlias, ListAliases.
 
+use super::condition_keys::Facts;
 use super::key_ref::Aliases;
 use super::paging::{self, Page};
 use super::{Caller, Kms, KmsError, KmsResult, alias_arn, validate};
@@ -91,7 +92,7 @@ impl Kms {
             let current = self.current_alias(caller, name)?;
             let old = self.store.key(&caller.region, &current.key_id)?;
             if let Some(old) = &old {
-                self.authorize(caller, "kms:UpdateAlias", old, None)?;
+                self.authorize(caller, "kms:UpdateAlias", old, &Facts::NONE)?;
                 if old.key_spec != key.key_spec || old.key_usage != key.key_usage {
                     return Err(KmsError::Validation(format!(
                         "Alias {name} points to a {} {} key; the new target is a {} {} key.",
@@ -122,7 +123,7 @@ impl Kms {
         for _ in 0..ALIAS_ATTEMPTS {
             let alias = self.current_alias(caller, name)?;
             if let Some(key) = self.store.key(&caller.region, &alias.key_id)? {
-                self.authorize(caller, "kms:DeleteAlias", &key, None)?;
+                self.authorize(caller, "kms:DeleteAlias", &key, &Facts::NONE)?;
             }
             if self
                 .store
@@ -143,12 +144,12 @@ impl Kms {
         marker: Option<&str>,
     ) -> KmsResult<Page<AliasRecord>> {
         if key_id.is_none() {
-            self.authorize_account(caller, "kms:ListAliases")?;
+            self.authorize_account(caller, "kms:ListAliases", &Facts::NONE)?;
         }
         let limit = paging::limit(limit, 50, 100)?;
         let after = paging::after(marker)?;
         let key = key_id
-            .map(|k| self.load_key(caller, k, Aliases::Refused, "kms:ListAliases", None))
+            .map(|k| self.load_key(caller, k, Aliases::Refused, "kms:ListAliases", &Facts::NONE))
             .transpose()?;
         let aliases = self.store.list_aliases(
             &caller.region,
@@ -177,7 +178,7 @@ impl Kms {
         action: &str,
     ) -> KmsResult<std::sync::Arc<KeyRecord>> {
         let target = validate::required(target, "targetKeyId")?;
-        let key = self.load_key(caller, target, Aliases::Refused, action, None)?;
+        let key = self.load_key(caller, target, Aliases::Refused, action, &Facts::NONE)?;
         super::require_not_pending_deletion(&key)?;
         Ok(key)
     }

@@ -1,6 +1,7 @@
 //! Encrypt, Decrypt, ReEncrypt, GenerateDataKey(WithoutPlaintext), GenerateRandom.
 
 use super::ciphertext;
+use super::condition_keys::Facts;
 use super::key_ref::Aliases;
 use super::{Caller, EncryptionContext, Kms, KmsError, KmsResult, record_arn, validate};
 use crate::hsm::{MaterialRef, WrappedMaterial};
@@ -133,7 +134,7 @@ impl Kms {
             validate::required(key_id, "keyId")?,
             Aliases::Accepted,
             "kms:Encrypt",
-            Some(context),
+            &Facts::context(context),
         )?;
         let plaintext = validate::required(plaintext, "plaintext")?;
         validate::byte_length(plaintext.len(), 1, MAX_PLAINTEXT, "plaintext")?;
@@ -158,7 +159,13 @@ impl Kms {
         let blob = validate::required(blob, "ciphertextBlob")?;
         validate::byte_length(blob.len(), 1, MAX_CIPHERTEXT, "ciphertextBlob")?;
         let parsed = ciphertext::parse(blob)?;
-        let key = self.source_key(caller, key_id, parsed.key_id, "kms:Decrypt", context)?;
+        let key = self.source_key(
+            caller,
+            key_id,
+            parsed.key_id,
+            "kms:Decrypt",
+            &Facts::context(context),
+        )?;
         check_algorithm(&key, algorithm)?;
         check_encrypt_usage(&key)?;
         if dry_run {
@@ -188,20 +195,26 @@ impl Kms {
     ) -> KmsResult<ReEncryptOutput> {
         let blob = validate::required(blob, "ciphertextBlob")?;
         validate::byte_length(blob.len(), 1, MAX_CIPHERTEXT, "ciphertextBlob")?;
+        let parsed = ciphertext::parse(blob)?;
+        let destination_ref = validate::required(destination_key_id, "destinationKeyId")?;
+        let same_key = self
+            .resolve_key(caller, destination_ref, Aliases::Accepted)
+            .is_ok_and(|k| k.key_id == parsed.key_id)
+            .to_string();
         let destination = self.load_key(
             caller,
-            validate::required(destination_key_id, "destinationKeyId")?,
+            destination_ref,
             Aliases::Accepted,
             "kms:ReEncryptTo",
-            Some(destination_context),
+            &Facts::context(destination_context)
+                .with("kms:ReEncryptOnSameKey", [same_key.as_str()]),
         )?;
-        let parsed = ciphertext::parse(blob)?;
         let source = self.source_key(
             caller,
             source_key_id,
             parsed.key_id,
             "kms:ReEncryptFrom",
-            source_context,
+            &Facts::context(source_context).with("kms:ReEncryptOnSameKey", [same_key.as_str()]),
         )?;
         check_algorithm(&source, algorithms.0)?;
         check_algorithm(&destination, algorithms.1)?;
@@ -244,7 +257,7 @@ impl Kms {
             validate::required(key_id, "keyId")?,
             Aliases::Accepted,
             action,
-            Some(context),
+            &Facts::context(context),
         )?;
         let len = data_key_length(key_spec, number_of_bytes)?;
         check_encrypt_usage(&key)?;
@@ -273,7 +286,7 @@ impl Kms {
                 "Custom key stores are not supported.".into(),
             ));
         }
-        self.authorize_account(caller, "kms:GenerateRandom")?;
+        self.authorize_account(caller, "kms:GenerateRandom", &Facts::NONE)?;
         let n = validate::required(number_of_bytes, "numberOfBytes")?;
         number_of_bytes_in_range(n)?;
         Ok(self.hsm(&caller.region)?.random(n as usize)?)
@@ -287,12 +300,11 @@ impl Kms {
         given: Option<&str>,
         header_key_id: &str,
         action: &str,
-        context: &EncryptionContext,
+        facts: &Facts<'_>,
     ) -> KmsResult<std::sync::Arc<KeyRecord>> {
         match given {
             Some(reference) => {
-                let key =
-                    self.load_key(caller, reference, Aliases::Accepted, action, Some(context))?;
+                let key = self.load_key(caller, reference, Aliases::Accepted, action, facts)?;
                 if key.key_id != header_key_id {
                     return Err(KmsError::IncorrectKey(format!(
                         "The key ID in the request does not identify a KMS key that can \
@@ -303,7 +315,7 @@ impl Kms {
                 Ok(key)
             }
             None => self
-                .load_key_by_id(caller, header_key_id, action, Some(context))
+                .load_key_by_id(caller, header_key_id, action, facts)
                 .map_err(|e| match e {
                     KmsError::NotFound(_) => KmsError::InvalidCiphertext(
                         "The ciphertext refers to a KMS key that does not exist in this region \

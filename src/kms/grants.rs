@@ -3,6 +3,7 @@
 //! before CreateGrant answers, so a grant (and its token) works at once.
 
 use super::access::Verdict;
+use super::condition_keys::Facts;
 use super::key_ref::Aliases;
 use super::paging::{self, Page};
 use super::{Caller, EncryptionContext, Kms, KmsError, KmsResult, record_arn, validate};
@@ -137,6 +138,32 @@ pub fn constraints_of(grant: &GrantRecord) -> Option<GrantConstraints> {
         .and_then(|c| serde_json::from_str(c).ok())
 }
 
+/// The condition keys of a CreateGrant request, as AWS supplies them.
+fn grant_facts(
+    grantee: &str,
+    retiring: Option<&str>,
+    operations: &[String],
+    constraints: Option<&GrantConstraints>,
+) -> Facts<'static> {
+    let mut facts = Facts::default()
+        .with("kms:GranteePrincipal", [grantee])
+        .with("kms:GrantOperations", operations.iter().cloned())
+        .with("kms:RetiringPrincipal", retiring);
+    if let Some(c) = constraints {
+        if let Some(subset) = &c.encryption_context_subset {
+            facts = facts
+                .with("kms:GrantConstraintType", ["EncryptionContextSubset"])
+                .with_context_keys(subset);
+        }
+        if let Some(equals) = &c.encryption_context_equals {
+            facts = facts
+                .with("kms:GrantConstraintType", ["EncryptionContextEquals"])
+                .with_context_keys(equals);
+        }
+    }
+    facts
+}
+
 fn check_principal(principal: &str, field: &str) -> KmsResult<()> {
     if principal_account(principal).is_none() {
         return Err(KmsError::InvalidArn(format!(
@@ -163,13 +190,6 @@ impl Kms {
         key_id: Option<&str>,
         input: GrantInput,
     ) -> KmsResult<GrantCreated> {
-        let key = self.load_key(
-            caller,
-            validate::required(key_id, "keyId")?,
-            Aliases::Refused,
-            "kms:CreateGrant",
-            None,
-        )?;
         let grantee = validate::required(input.grantee, "granteePrincipal")?;
         check_principal(&grantee, "GranteePrincipal")?;
         if let Some(retiring) = &input.retiring {
@@ -210,7 +230,26 @@ impl Kms {
                 )));
             }
         }
-        self.check_grant_delegation(caller, &key, &operations, input.constraints.as_ref())?;
+        let facts = grant_facts(
+            &grantee,
+            input.retiring.as_deref(),
+            &operations,
+            input.constraints.as_ref(),
+        );
+        let key = self.load_key(
+            caller,
+            validate::required(key_id, "keyId")?,
+            Aliases::Refused,
+            "kms:CreateGrant",
+            &facts,
+        )?;
+        self.check_grant_delegation(
+            caller,
+            &key,
+            &operations,
+            input.constraints.as_ref(),
+            &facts,
+        )?;
         super::require_not_pending_deletion(&key)?;
         super::require_enabled(&key)?;
         if input.dry_run {
@@ -281,7 +320,7 @@ impl Kms {
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
             "kms:ListGrants",
-            None,
+            &Facts::NONE,
         )?;
         if let Some(id) = grant_id {
             check_grant_id(id)?;
@@ -304,7 +343,7 @@ impl Kms {
         marker: Option<&str>,
     ) -> KmsResult<Page<GrantRecord>> {
         let retiring = validate::required(retiring, "retiringPrincipal")?;
-        self.authorize_account(caller, "kms:ListRetirableGrants")?;
+        self.authorize_account(caller, "kms:ListRetirableGrants", &Facts::NONE)?;
         let grants = self
             .store
             .grants_retirable_by(&caller.region, retiring)?
@@ -367,7 +406,7 @@ impl Kms {
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
             "kms:RevokeGrant",
-            None,
+            &Facts::NONE,
         )?;
         let grant_id = validate::required(grant_id, "grantId")?;
         check_grant_id(grant_id)?;
@@ -386,8 +425,9 @@ impl Kms {
         key: &KeyRecord,
         operations: &[String],
         constraints: Option<&GrantConstraints>,
+        facts: &Facts<'_>,
     ) -> KmsResult<()> {
-        if self.policies_allow(caller, "kms:CreateGrant", key, None) == Verdict::Allowed {
+        if self.policies_allow(caller, "kms:CreateGrant", key, facts, None)? == Verdict::Allowed {
             return Ok(());
         }
         let enabling = self

@@ -1,7 +1,8 @@
 //! Resolving what clients call a key — key id, key ARN, alias name or alias
 //! ARN — to the key's record in the caller's region and account.
 
-use super::{Caller, EncryptionContext, Kms, KmsError, KmsResult};
+use super::condition_keys::Facts;
+use super::{Caller, Kms, KmsError, KmsResult};
 use crate::store::KeyRecord;
 use std::sync::Arc;
 
@@ -63,10 +64,14 @@ impl Kms {
         reference: &str,
         aliases: Aliases,
         action: &str,
-        context: Option<&EncryptionContext>,
+        facts: &Facts<'_>,
     ) -> KmsResult<Arc<KeyRecord>> {
         let key = self.resolve_key(caller, reference, aliases)?;
-        self.authorize(caller, action, &key, context)?;
+        let alias = match parse(caller, reference)?.name {
+            KeyName::Alias(name) => Some(name),
+            KeyName::KeyId(_) => None,
+        };
+        self.authorize_named(caller, action, &key, facts, alias)?;
         Ok(key)
     }
 
@@ -109,12 +114,12 @@ impl Kms {
         caller: &Caller,
         key_id: &str,
         action: &str,
-        context: Option<&EncryptionContext>,
+        facts: &Facts<'_>,
     ) -> KmsResult<Arc<KeyRecord>> {
         let key = self.store.key(&caller.region, key_id)?.ok_or_else(|| {
             KmsError::NotFound(format!("Key '{}' does not exist", key_arn(caller, key_id)))
         })?;
-        self.authorize(caller, action, &key, context)?;
+        self.authorize(caller, action, &key, facts)?;
         Ok(key)
     }
 

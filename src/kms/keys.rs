@@ -1,6 +1,7 @@
 //! Key lifecycle: CreateKey, DescribeKey, ListKeys, UpdateKeyDescription,
 //! EnableKey, DisableKey, ScheduleKeyDeletion, CancelKeyDeletion.
 
+use super::condition_keys::Facts;
 use super::key_ref::Aliases;
 use super::paging::{self, Page};
 use super::{Caller, KeyView, Kms, KmsError, KmsResult, key_arn, policy, record_arn, validate};
@@ -76,7 +77,6 @@ impl Kms {
     /// CreateKey: generates the backing key in the region's token and stores
     /// it wrapped, together with the key's metadata.
     pub fn create_key(&self, caller: &Caller, input: CreateKeyInput) -> KmsResult<KeyView> {
-        self.authorize_account(caller, "kms:CreateKey")?;
         let spec = match (&input.key_spec, &input.customer_master_key_spec) {
             (Some(_), Some(_)) => {
                 return Err(KmsError::Validation(
@@ -116,6 +116,27 @@ impl Kms {
         }
         validate::tags(&input.tags)?;
         let multi_region = input.multi_region == Some(true);
+        let mut facts = Facts::default()
+            .with("kms:KeySpec", [spec])
+            .with("kms:CustomerMasterKeySpec", [spec])
+            .with("kms:KeyUsage", [usage])
+            .with("kms:CustomerMasterKeyUsage", [usage])
+            .with("kms:KeyOrigin", [origin])
+            .with("kms:MultiRegion", [multi_region.to_string()])
+            .with(
+                "kms:BypassPolicyLockoutSafetyCheck",
+                [input.bypass_policy_lockout_safety_check.to_string()],
+            )
+            .with_tags(
+                input
+                    .tags
+                    .iter()
+                    .map(|t| (t.key.as_str(), t.value.as_str())),
+            );
+        if multi_region {
+            facts = facts.with("kms:MultiRegionKeyType", ["PRIMARY"]);
+        }
+        self.authorize_account(caller, "kms:CreateKey", &facts)?;
         let key_id = if multi_region {
             format!("mrk-{}", uuid::Uuid::new_v4().simple())
         } else {
@@ -187,7 +208,7 @@ impl Kms {
             validate::required(key_id, "keyId")?,
             Aliases::Accepted,
             "kms:DescribeKey",
-            None,
+            &Facts::NONE,
         )?;
         self.view(Arc::unwrap_or_clone(key))
     }
@@ -199,7 +220,7 @@ impl Kms {
         limit: Option<i64>,
         marker: Option<&str>,
     ) -> KmsResult<Page<String>> {
-        self.authorize_account(caller, "kms:ListKeys")?;
+        self.authorize_account(caller, "kms:ListKeys", &Facts::NONE)?;
         let limit = paging::limit(limit, 100, 1000)?;
         let after = paging::after(marker)?;
         let ids = self
@@ -220,7 +241,7 @@ impl Kms {
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
             "kms:UpdateKeyDescription",
-            None,
+            &Facts::NONE,
         )?;
         let description = validate::required(description, "description")?;
         validate::description(&description)?;
@@ -250,7 +271,7 @@ impl Kms {
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
             action,
-            None,
+            &Facts::NONE,
         )?;
         super::require_not_pending_deletion(&key)?;
         super::require_not_updating(&key)?;
@@ -298,13 +319,6 @@ impl Kms {
         key_id: Option<&str>,
         pending_window_days: Option<i64>,
     ) -> KmsResult<DeletionScheduled> {
-        let key = self.load_key(
-            caller,
-            validate::required(key_id, "keyId")?,
-            Aliases::Refused,
-            "kms:ScheduleKeyDeletion",
-            None,
-        )?;
         let days = pending_window_days.unwrap_or(30);
         if !(7..=30).contains(&days) {
             return Err(KmsError::Validation(format!(
@@ -312,6 +326,16 @@ impl Kms {
                  satisfy constraint: Member must have value between 7 and 30"
             )));
         }
+        let key = self.load_key(
+            caller,
+            validate::required(key_id, "keyId")?,
+            Aliases::Refused,
+            "kms:ScheduleKeyDeletion",
+            &Facts::default().with(
+                "kms:ScheduleKeyDeletionPendingWindowInDays",
+                [days.to_string()],
+            ),
+        )?;
         super::require_not_pending_deletion(&key)?;
         super::require_not_updating(&key)?;
         let scheduled = self
@@ -341,7 +365,7 @@ impl Kms {
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
             "kms:CancelKeyDeletion",
-            None,
+            &Facts::NONE,
         )?;
         let not_pending =
             || KmsError::InvalidState(format!("{} is not pending deletion.", record_arn(&key)));

@@ -4,6 +4,7 @@
 mod access;
 mod aliases;
 mod ciphertext;
+mod condition_keys;
 mod crypto;
 mod deletion;
 mod error;
@@ -42,6 +43,17 @@ pub struct Caller {
     pub account_id: String,
     /// The principal.
     pub principal: Principal,
+    /// Where the request came from.
+    pub origin: Origin,
+}
+
+/// Where a request came from, for `aws:SecureTransport` and `aws:SourceIp`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Origin {
+    /// Whether it arrived over TLS.
+    pub secure_transport: bool,
+    /// The client's address.
+    pub source_ip: Option<std::net::IpAddr>,
 }
 
 /// A key as the API shows it: its record and, for a multi-Region key,
@@ -89,7 +101,12 @@ impl Kms {
 
     /// Builds the caller context for `principal`'s request addressed to
     /// `region` (or the default region).
-    pub fn caller(&self, region: Option<&str>, principal: &Principal) -> KmsResult<Caller> {
+    pub fn caller(
+        &self,
+        region: Option<&str>,
+        principal: &Principal,
+        origin: Origin,
+    ) -> KmsResult<Caller> {
         let region = region.unwrap_or(&self.settings.default_region);
         if !self.hosts(region) {
             return Err(KmsError::UnrecognizedRegion(format!(
@@ -101,6 +118,7 @@ impl Kms {
             region: region.to_string(),
             account_id: principal.account_id.clone(),
             principal: principal.clone(),
+            origin,
         })
     }
 

@@ -1,6 +1,7 @@
 //! Multi-Region keys: ReplicateKey, UpdatePrimaryRegion, and carrying
 //! material between regions' tokens as wrapped keys only.
 
+use super::condition_keys::Facts;
 use super::key_ref::Aliases;
 use super::{Caller, KeyView, Kms, KmsError, KmsResult, key_arn_in, policy, record_arn, validate};
 use crate::hsm::{MaterialRef, WrappedMaterial};
@@ -37,21 +38,36 @@ impl Kms {
         replica_region: Option<&str>,
         input: ReplicaInput,
     ) -> KmsResult<Replica> {
+        let replica_region = validate::required(replica_region, "replicaRegion")?;
+        let bypass = input.bypass_policy_lockout_safety_check.to_string();
         let primary = self.load_key(
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
             "kms:ReplicateKey",
-            None,
+            &Facts::default()
+                .with("kms:ReplicaRegion", [replica_region])
+                .with("kms:BypassPolicyLockoutSafetyCheck", [bypass.as_str()]),
         )?;
-        let replica_region = validate::required(replica_region, "replicaRegion")?;
         let copies = self.primary_copies(caller, &primary)?;
         self.check_hosted(replica_region)?;
         let replica_caller = Caller {
             region: replica_region.to_string(),
             ..caller.clone()
         };
-        self.authorize_account(&replica_caller, "kms:CreateKey")?;
+        let tags_given = input.tags.iter().flatten();
+        self.authorize_account(
+            &replica_caller,
+            "kms:CreateKey",
+            &Facts::default()
+                .with("kms:KeySpec", [primary.key_spec.as_str()])
+                .with("kms:KeyUsage", [primary.key_usage.as_str()])
+                .with("kms:KeyOrigin", [primary.origin.as_str()])
+                .with("kms:MultiRegion", ["true"])
+                .with("kms:MultiRegionKeyType", ["REPLICA"])
+                .with("kms:BypassPolicyLockoutSafetyCheck", [bypass.as_str()])
+                .with_tags(tags_given.map(|t| (t.key.as_str(), t.value.as_str()))),
+        )?;
         super::require_not_pending_deletion(&primary)?;
         super::require_not_updating(&primary)?;
         super::require_enabled(&primary)?;
@@ -134,14 +150,15 @@ impl Kms {
         key_id: Option<&str>,
         region: Option<&str>,
     ) -> KmsResult<()> {
+        let region = validate::required(region, "primaryRegion")?;
+        let facts = Facts::default().with("kms:PrimaryRegion", [region]);
         let primary = self.load_key(
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
             "kms:UpdatePrimaryRegion",
-            None,
+            &facts,
         )?;
-        let region = validate::required(region, "primaryRegion")?;
         let copies = self.primary_copies(caller, &primary)?;
         self.check_hosted(region)?;
         if region == caller.region {
@@ -169,7 +186,7 @@ impl Kms {
             region: region.to_string(),
             ..caller.clone()
         };
-        self.authorize(&target_caller, "kms:UpdatePrimaryRegion", &target, None)?;
+        self.authorize(&target_caller, "kms:UpdatePrimaryRegion", &target, &facts)?;
         super::require_not_pending_deletion(&target)?;
         if !self
             .store

@@ -1,5 +1,6 @@
 //! Key policies: stored and returned (evaluation comes with authorization).
 
+use super::condition_keys::Facts;
 use super::key_ref::Aliases;
 use super::{Caller, Kms, KmsError, KmsResult, record_arn, validate};
 use crate::authz::{Policy, PolicyKind};
@@ -89,7 +90,10 @@ impl Kms {
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
             "kms:PutKeyPolicy",
-            None,
+            &Facts::default().with(
+                "kms:BypassPolicyLockoutSafetyCheck",
+                [bypass_lockout_check.to_string()],
+            ),
         )?;
         check_name(policy_name)?;
         let policy = validate::required(policy, "policy")?;
@@ -110,7 +114,7 @@ impl Kms {
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
             "kms:GetKeyPolicy",
-            None,
+            &Facts::NONE,
         )?;
         check_name(policy_name)?;
         Ok(key.policy.to_string())
@@ -128,7 +132,7 @@ impl Kms {
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
             "kms:ListKeyPolicies",
-            None,
+            &Facts::NONE,
         )?;
         super::paging::limit(limit, 100, 1000)?;
         Ok(vec![POLICY_NAME.to_string()])

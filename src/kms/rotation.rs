@@ -6,6 +6,7 @@
 //! key being unchanged. A crash before the commit leaves the old material
 //! current; several nodes racing for one rotation commit it exactly once.
 
+use super::condition_keys::Facts;
 use super::key_ref::Aliases;
 use super::paging::{self, Page};
 use super::{Caller, Kms, KmsError, KmsResult, record_arn, validate};
@@ -70,13 +71,6 @@ impl Kms {
         key_id: Option<&str>,
         period_days: Option<i64>,
     ) -> KmsResult<()> {
-        let key = self.load_key(
-            caller,
-            validate::required(key_id, "keyId")?,
-            Aliases::Refused,
-            "kms:EnableKeyRotation",
-            None,
-        )?;
         let period = period_days.unwrap_or(DEFAULT_PERIOD_DAYS);
         if !(MIN_PERIOD_DAYS..=MAX_PERIOD_DAYS).contains(&period) {
             return Err(KmsError::Validation(format!(
@@ -85,6 +79,13 @@ impl Kms {
                  {MAX_PERIOD_DAYS}"
             )));
         }
+        let key = self.load_key(
+            caller,
+            validate::required(key_id, "keyId")?,
+            Aliases::Refused,
+            "kms:EnableKeyRotation",
+            &Facts::default().with("kms:RotationPeriodInDays", [period.to_string()]),
+        )?;
         self.check_changeable(&key, caller)?;
         let now = self.now();
         // A new period counts from the last rotation (or creation); turning
@@ -112,7 +113,7 @@ impl Kms {
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
             "kms:DisableKeyRotation",
-            None,
+            &Facts::NONE,
         )?;
         self.check_changeable(&key, caller)?;
         self.store.set_rotation_schedule(&key.key_id, None, None)?;
@@ -130,7 +131,7 @@ impl Kms {
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
             "kms:GetKeyRotationStatus",
-            None,
+            &Facts::NONE,
         )?;
         check_rotatable(&key)?;
         super::require_not_pending_deletion(&key)?;
@@ -148,7 +149,7 @@ impl Kms {
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
             "kms:RotateKeyOnDemand",
-            None,
+            &Facts::NONE,
         )?;
         self.check_changeable(&key, caller)?;
         let limit = self.settings.on_demand_rotation_limit;
@@ -187,7 +188,7 @@ impl Kms {
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
             "kms:ListKeyRotations",
-            None,
+            &Facts::NONE,
         )?;
         let include = include.unwrap_or("ROTATIONS_ONLY");
         validate::one_of(include, INCLUDE_KEY_MATERIAL, "includeKeyMaterial")?;

@@ -1,10 +1,10 @@
 //! TagResource, UntagResource, ListResourceTags.
 
+use super::condition_keys::Facts;
 use super::key_ref::Aliases;
 use super::paging::{self, Page};
 use super::{Caller, Kms, KmsError, KmsResult, validate};
-use crate::store::Tag;
-use std::collections::BTreeSet;
+use crate::store::{Tag, TagsPut};
 
 impl Kms {
     /// TagResource: adds or overwrites tags, keeping at most 50 on the key.
@@ -14,32 +14,27 @@ impl Kms {
         key_id: Option<&str>,
         tags: Option<Vec<Tag>>,
     ) -> KmsResult<()> {
+        let tags = validate::required(tags, "tags")?;
+        validate::tags(&tags)?;
         let key = self.load_key(
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
             "kms:TagResource",
-            None,
+            &Facts::default().with_tags(tags.iter().map(|t| (t.key.as_str(), t.value.as_str()))),
         )?;
-        let tags = validate::required(tags, "tags")?;
-        validate::tags(&tags)?;
         super::require_not_pending_deletion(&key)?;
-        let mut names: BTreeSet<String> = self
+        match self
             .store
-            .tags(&caller.region, &key.key_id)?
-            .into_iter()
-            .map(|t| t.key)
-            .collect();
-        names.extend(tags.iter().map(|t| t.key.clone()));
-        if names.len() > validate::MAX_TAGS {
-            return Err(KmsError::LimitExceeded(format!(
-                "A key can have at most {} tags; this request would leave {}.",
-                validate::MAX_TAGS,
-                names.len()
-            )));
+            .put_tags(&caller.region, &key.key_id, &tags, validate::MAX_TAGS)?
+        {
+            TagsPut::Done => Ok(()),
+            TagsPut::TooMany(count) => Err(KmsError::LimitExceeded(format!(
+                "A key can have at most {} tags; this request would leave {count}.",
+                validate::MAX_TAGS
+            ))),
+            TagsPut::KeyUnavailable => Err(self.refusal_now(&key)),
         }
-        self.store.put_tags(&caller.region, &key.key_id, &tags)?;
-        Ok(())
     }
 
     /// UntagResource.
@@ -49,17 +44,17 @@ impl Kms {
         key_id: Option<&str>,
         tag_keys: Option<Vec<String>>,
     ) -> KmsResult<()> {
+        let tag_keys = validate::required(tag_keys, "tagKeys")?;
+        for k in &tag_keys {
+            validate::byte_length(k.chars().count(), 1, 128, "tagKeys")?;
+        }
         let key = self.load_key(
             caller,
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
             "kms:UntagResource",
-            None,
+            &Facts::default().with("aws:TagKeys", tag_keys.iter().cloned()),
         )?;
-        let tag_keys = validate::required(tag_keys, "tagKeys")?;
-        for k in &tag_keys {
-            validate::byte_length(k.chars().count(), 1, 128, "tagKeys")?;
-        }
         super::require_not_pending_deletion(&key)?;
         self.store
             .remove_tags(&caller.region, &key.key_id, &tag_keys)?;
@@ -79,7 +74,7 @@ impl Kms {
             validate::required(key_id, "keyId")?,
             Aliases::Refused,
             "kms:ListResourceTags",
-            None,
+            &Facts::NONE,
         )?;
         let limit = paging::limit(limit, 50, 50)?;
         let after = paging::after(marker)?;

@@ -36,6 +36,17 @@ pub enum StoreError {
     Conflict,
 }
 
+/// What became of a TagResource write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TagsPut {
+    /// Written.
+    Done,
+    /// Not written: the key would have had this many tags.
+    TooMany(usize),
+    /// Not written: the key is gone or pending deletion.
+    KeyUnavailable,
+}
+
 /// Result type of store calls.
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -290,6 +301,22 @@ impl Store {
         Ok(changed == 1)
     }
 
+    /// The names of every alias of a key, in name order.
+    pub fn aliases_of_key(
+        &self,
+        region: &str,
+        account_id: &str,
+        key_id: &str,
+    ) -> StoreResult<Vec<String>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT alias_name FROM aliases WHERE region = ?1 AND account_id = ?2 \
+             AND key_id = ?3 ORDER BY alias_name",
+        )?;
+        let rows = stmt.query_map(params![region, account_id, key_id], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Aliases of an account (optionally of one key), in name order, after `after`.
     pub fn list_aliases(
         &self,
@@ -312,10 +339,27 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Adds or overwrites tags on a key.
-    pub fn put_tags(&self, region: &str, key_id: &str, tags: &[Tag]) -> StoreResult<()> {
+    /// Adds or overwrites tags on a key, if the key exists, is not pending
+    /// deletion, and ends with at most `max` tags; the checks and the writes
+    /// are one IMMEDIATE transaction.
+    pub fn put_tags(
+        &self,
+        region: &str,
+        key_id: &str,
+        tags: &[Tag],
+        max: usize,
+    ) -> StoreResult<TagsPut> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let usable: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM kms_keys WHERE region = ?1 AND key_id = ?2 \
+             AND key_state NOT IN ('PendingDeletion', 'PendingReplicaDeletion'))",
+            params![region, key_id],
+            |r| r.get(0),
+        )?;
+        if !usable {
+            return Ok(TagsPut::KeyUnavailable);
+        }
         for tag in tags {
             tx.execute(
                 "INSERT INTO key_tags (region, key_id, tag_key, tag_value) VALUES (?1, ?2, ?3, ?4) \
@@ -323,8 +367,16 @@ impl Store {
                 params![region, key_id, tag.key, tag.value],
             )?;
         }
+        let count: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM key_tags WHERE region = ?1 AND key_id = ?2",
+            params![region, key_id],
+            |r| r.get(0),
+        )?;
+        if count as usize > max {
+            return Ok(TagsPut::TooMany(count as usize));
+        }
         tx.commit()?;
-        Ok(())
+        Ok(TagsPut::Done)
     }
 
     /// Removes tags by key; absent ones are ignored.

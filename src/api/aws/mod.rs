@@ -11,7 +11,7 @@ pub use ops::OPERATIONS;
 
 use crate::api::request::{header_values, read_body};
 use crate::auth::sigv4::{self, SignedRequest};
-use crate::kms::{Caller, KmsError};
+use crate::kms::{Caller, KmsError, Origin};
 use crate::server::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
@@ -37,7 +37,8 @@ pub async fn handle(
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, body) = request.into_parts();
     let mut trail = Trail::default();
-    let prepared = prepare(&app, &parts, body, &mut trail).await;
+    let origin = app.origin(peer);
+    let prepared = prepare(&app, &parts, body, origin, &mut trail).await;
     let id = request_id.clone();
     let inline = app.inline_crypto && prepared.as_ref().is_ok_and(|p| ops::is_crypto(p.op));
     // The operation runs and its audit line is written before the response
@@ -93,6 +94,7 @@ async fn prepare(
     app: &AppState,
     parts: &Parts,
     body: Body,
+    origin: Origin,
     trail: &mut Trail,
 ) -> Result<Prepared, AwsError> {
     let headers = &parts.headers;
@@ -125,7 +127,7 @@ async fn prepare(
     trail.principal = Some(who.principal.arn.clone());
     trail.access_key_id = Some(who.principal.access_key_id.clone());
     let op = operation(headers)?;
-    let caller = app.kms.caller(Some(&who.region), &who.principal)?;
+    let caller = app.kms.caller(Some(&who.region), &who.principal, origin)?;
     Ok(Prepared { caller, op, body })
 }
 

@@ -34,6 +34,7 @@ use crate::auth::credentials::CredentialConfig;
 use crate::auth::huawei_sign::{self, HuaweiAuthenticator, Method as AuthMethod};
 use crate::auth::sigv4::SignedRequest;
 use crate::config::Config;
+use crate::kms::Origin;
 use crate::server::AppState;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -201,7 +202,8 @@ pub async fn handle(
     let request_id = uuid::Uuid::new_v4().simple().to_string();
     let (parts, body) = request.into_parts();
     let mut trail = Trail::default();
-    let prepared = prepare(&app, &parts, body, &mut trail).await;
+    let origin = app.origin(peer);
+    let prepared = prepare(&app, &parts, body, origin, &mut trail).await;
     let id = request_id.clone();
     // One trip to the blocking pool runs the operation (PKCS#11 and SQLite
     // block) and writes its audit line before the response leaves.
@@ -281,6 +283,7 @@ async fn prepare(
     app: &AppState,
     parts: &Parts,
     body: Body,
+    origin: Origin,
     trail: &mut Trail,
 ) -> Result<Prepared, HuaweiError> {
     let headers = &parts.headers;
@@ -356,7 +359,7 @@ async fn prepare(
         _ => {}
     }
     let fields = fields?;
-    let caller = app.kms.caller(Some(&project.region), &principal)?;
+    let caller = app.kms.caller(Some(&project.region), &principal, origin)?;
     let query = parts
         .uri
         .query()

@@ -43,8 +43,10 @@ pub(super) struct Token {
 }
 
 impl Token {
-    /// Finds (or, given an SO PIN, provisions) the token, logs in, finds its
-    /// domain key (generating it on first use) and opens the worker sessions.
+    /// Finds the token, logs in, finds its domain key and opens the worker
+    /// sessions. Given an SO PIN (dev mode, where Trent owns the token), a
+    /// missing token is provisioned and a missing domain key generated;
+    /// otherwise both must exist.
     pub(super) fn open(
         ctx: &Pkcs11,
         settings: &TokenSettings,
@@ -62,7 +64,13 @@ impl Token {
         open::login(&owner, &settings.pin)?;
         let domain_key = match open::find_domain_key(&owner, &settings.label)? {
             Some(key) => key,
-            None => open::create_domain_key(&owner)?,
+            None if provision_so_pin.is_some() => open::create_domain_key(&owner)?,
+            None => {
+                return Err(HsmError::NoDomainKey(
+                    settings.label.clone(),
+                    settings.module.clone(),
+                ));
+            }
         };
         let workers = (0..settings.sessions.max(1))
             .map(|_| ctx.open_rw_session(slot))

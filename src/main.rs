@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 use trent::audit::{self, Verification};
-use trent::config::Config;
+use trent::config::{Config, ConfigError};
+use trent::hsm::{DomainKeyInit, HsmError, Modules};
+use trent::provision::{self, ProvisionError};
+use trent::server::StartError;
 
 #[derive(Parser)]
 #[command(
@@ -30,6 +33,16 @@ enum Command {
         /// Configuration file (default: ./trent.toml if present).
         #[arg(long)]
         config: Option<PathBuf>,
+    },
+    /// Create the domain key on a configured region's token (once, before
+    /// the first `serve`). Dev-mode tokens get theirs when `serve` creates them.
+    InitDomainKey {
+        /// Configuration file (default: ./trent.toml if present).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The region whose token gets the domain key.
+        #[arg(long)]
+        region: String,
     },
     /// Inspect audit logs.
     Audit {
@@ -58,13 +71,25 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { config } => match serve(config) {
+        Command::Serve { config } => match serve(config.as_deref()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("trent: {e}");
                 ExitCode::FAILURE
             }
         },
+        Command::InitDomainKey { config, region } => {
+            match init_domain_key(config.as_deref(), &region) {
+                Ok(message) => {
+                    println!("{message}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("trent: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Audit {
             command: AuditCommand::Verify { file },
         } => verify_audit_log(&file),
@@ -96,11 +121,103 @@ fn verify_audit_log(file: &Path) -> ExitCode {
     }
 }
 
-fn serve(config_file: Option<PathBuf>) -> Result<(), Box<dyn std::error::Error>> {
-    let config = Config::load(config_file.as_deref())?;
+/// The `init-domain-key` command line for `region`, naming the
+/// configuration file when one was given.
+fn init_command(config_file: Option<&Path>, region: &str) -> String {
+    match config_file {
+        Some(file) => format!(
+            "trent init-domain-key --config {} --region {region}",
+            file.display()
+        ),
+        None => format!("trent init-domain-key --region {region}"),
+    }
+}
+
+/// Why `trent init-domain-key` failed.
+#[derive(Debug, thiserror::Error)]
+enum InitDomainKeyError {
+    /// Dev mode: `serve` creates its tokens and their domain keys itself.
+    #[error(
+        "no regions are configured (dev mode): `trent serve` creates the dev-mode tokens \
+         and their domain keys itself"
+    )]
+    DevMode,
+    /// The region is not among the configured ones.
+    #[error("region {0} is not configured (configured: {1})")]
+    UnknownRegion(String, String),
+    /// The configuration could not be read.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A PIN or the data directory could not be prepared.
+    #[error(transparent)]
+    Provision(#[from] ProvisionError),
+    /// The token could not be opened or the key not be created.
+    #[error("region {0}: {1}")]
+    Hsm(String, HsmError),
+}
+
+/// A configured region's token holds no domain key: start-up stops, and the
+/// message says why and what to do.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "region {region}: {cause}. Trent creates a domain key only on a token it provisions \
+     itself (dev mode). If this token is new, create its domain key with `{command}` and \
+     start again. If it held one before, the token was reset or replaced: every key of \
+     region {region} is wrapped under the lost domain key, so restore the token from its \
+     backup instead."
+)]
+struct MissingDomainKey {
+    region: String,
+    cause: HsmError,
+    command: String,
+}
+
+/// Creates the domain key on a configured region's token; returns what was done.
+fn init_domain_key(config_file: Option<&Path>, region: &str) -> Result<String, InitDomainKeyError> {
+    let config = Config::load(config_file)?;
+    if config.dev_mode() {
+        return Err(InitDomainKeyError::DevMode);
+    }
+    let plan = provision::prepare(&config)?
+        .into_iter()
+        .find(|plan| plan.name == region)
+        .ok_or_else(|| {
+            InitDomainKeyError::UnknownRegion(region.into(), config.region_names().join(", "))
+        })?;
+    let failed = |e| InitDomainKeyError::Hsm(region.into(), e);
+    let module = Modules::new(0)
+        .load(&plan.module, plan.softhsm_conf.as_deref())
+        .map_err(failed)?;
+    let outcome = module
+        .init_domain_key(&plan.token_label, &plan.pin)
+        .map_err(failed)?;
+    let label = &plan.token_label;
+    Ok(match outcome {
+        DomainKeyInit::Created => {
+            format!("region {region}: created the domain key on token {label:?}")
+        }
+        DomainKeyInit::AlreadyPresent => {
+            format!("region {region}: token {label:?} already holds a domain key; nothing changed")
+        }
+    })
+}
+
+fn serve(config_file: Option<&Path>) -> Result<(), Box<dyn std::error::Error>> {
+    let config = Config::load(config_file)?;
     config.check_listen()?;
     // Tokens are opened before the runtime starts any thread.
-    let state = trent::server::open(&config)?;
+    let state = trent::server::open(&config).map_err(|e| -> Box<dyn std::error::Error> {
+        match e {
+            StartError::Hsm(region, cause @ HsmError::NoDomainKey(..)) => {
+                Box::new(MissingDomainKey {
+                    command: init_command(config_file, &region),
+                    region,
+                    cause,
+                })
+            }
+            e => Box::new(e),
+        }
+    })?;
     let _ = rustls::crypto::ring::default_provider().install_default();
     let listener = std::net::TcpListener::bind(config.listen)?;
     let addr = listener.local_addr()?;

@@ -22,7 +22,9 @@ pub struct RegionPlan {
     pub token_label: String,
     /// User PIN.
     pub pin: SecretString,
-    /// SO PIN, when the token may be created on first start.
+    /// SO PIN, in dev mode only: the token may then be created on first
+    /// start, and its domain key with it. A configured token must exist and
+    /// hold its domain key (`trent init-domain-key` creates it).
     pub provision_so_pin: Option<SecretString>,
     /// `SOFTHSM2_CONF` to export before initialising the module.
     pub softhsm_conf: Option<PathBuf>,

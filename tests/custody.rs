@@ -216,3 +216,149 @@ async fn the_module_is_reinitialised_under_load_without_failing_a_request() {
         assert_eq!(out.plaintext.unwrap().as_ref(), text.as_bytes());
     }
 }
+
+/// Runs `trent` with `args` on `data` and waits (at most 60 s) for it to
+/// exit; returns (success, stdout, stderr).
+fn run_trent(args: &[&str], data: &Path) -> (bool, String, String) {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trent"))
+        .args(args)
+        .env("TRENT_DATA_DIR", data)
+        .env("TRENT_LISTEN", "127.0.0.1:0")
+        .env("TRENT_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn trent");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("trent {args:?} did not exit");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A configured token (one Trent did not create) without a domain key stops
+/// start-up with a message naming the region, the token and the command
+/// that creates the key; `trent init-domain-key` creates it (once), and the
+/// service then starts and works.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_configured_token_needs_init_domain_key_before_it_serves() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::create_dir(&tokens).unwrap();
+    let conf = dir.path().join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!("directories.tokendir = {}\n", tokens.display()),
+    )
+    .unwrap();
+    let made = std::process::Command::new("softhsm2-util")
+        .args(["--init-token", "--free", "--label", "prod-east"])
+        .args(["--so-pin", "so-pin-5678", "--pin", "user-pin-1234"])
+        .env("SOFTHSM2_CONF", &conf)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "softhsm2-util: {made:?}");
+    let config = format!(
+        "[[regions]]\nname = \"us-east-1\"\nmodule = \"/usr/lib/softhsm/libsofthsm2.so\"\n\
+         token_label = \"prod-east\"\npin = \"user-pin-1234\"\nsofthsm_conf = \"{}\"\n",
+        conf.display()
+    );
+    let file = dir.path().join("trent.toml");
+    std::fs::write(&file, &config).unwrap();
+    let file_arg = file.to_str().unwrap();
+    let data = dir.path().join("data");
+
+    let (ok, _, stderr) = run_trent(&["serve", "--config", file_arg], &data);
+    assert!(!ok, "start-up must fail without a domain key");
+    for expected in [
+        "region us-east-1",
+        "\"prod-east\"",
+        "holds no domain key",
+        &format!("trent init-domain-key --config {file_arg} --region us-east-1"),
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "{expected:?} missing from {stderr}"
+        );
+    }
+
+    let (ok, stdout, stderr) = run_trent(
+        &[
+            "init-domain-key",
+            "--config",
+            file_arg,
+            "--region",
+            "us-east-1",
+        ],
+        &data,
+    );
+    assert!(ok, "init-domain-key failed: {stderr}");
+    assert!(stdout.contains("created the domain key"), "{stdout}");
+    let (ok, stdout, _) = run_trent(
+        &[
+            "init-domain-key",
+            "--config",
+            file_arg,
+            "--region",
+            "us-east-1",
+        ],
+        &data,
+    );
+    assert!(ok);
+    assert!(stdout.contains("already holds a domain key"), "{stdout}");
+    let (ok, _, stderr) = run_trent(
+        &[
+            "init-domain-key",
+            "--config",
+            file_arg,
+            "--region",
+            "eu-west-9",
+        ],
+        &data,
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("region eu-west-9 is not configured"),
+        "{stderr}"
+    );
+
+    let server = Server::start_with_config(&config);
+    let kms = server.client("us-east-1");
+    let id = common::new_key(&kms).await;
+    let blob = kms
+        .encrypt()
+        .key_id(&id)
+        .plaintext(Blob::new(b"configured".to_vec()))
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob
+        .unwrap();
+    let out = kms.decrypt().ciphertext_blob(blob).send().await.unwrap();
+    assert_eq!(out.plaintext.unwrap().as_ref(), b"configured");
+}
+
+/// Dev mode (no regions configured) still creates tokens and their domain
+/// keys on first start, and `init-domain-key` has nothing to do there.
+#[tokio::test(flavor = "multi_thread")]
+async fn dev_mode_creates_tokens_with_their_domain_keys() {
+    let server = Server::start();
+    let kms = server.client("us-west-2");
+    common::new_key(&kms).await;
+    let data = server.stop();
+    let (ok, _, stderr) = run_trent(&["init-domain-key", "--region", "us-east-1"], &data.path);
+    assert!(!ok);
+    assert!(stderr.contains("dev mode"), "{stderr}");
+    let restarted = Server::restart(data);
+    common::new_key(&restarted.client("us-east-1")).await;
+}

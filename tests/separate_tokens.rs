@@ -282,6 +282,8 @@ async fn regions_on_separate_token_directories() {
         ),
     )
     .unwrap();
+    init_domain_key(&config, WEST);
+    init_domain_key(&config, CENTRAL);
 
     let server = ConfiguredServer::start(&config, &data_dir);
     let kms_west = server.client(WEST);
@@ -413,6 +415,26 @@ async fn regions_on_separate_token_directories() {
     }
 }
 
+/// Creates the domain key on `region`'s configured token with
+/// `trent init-domain-key`, as an operator does once per new token.
+fn init_domain_key(config: &Path, region: &str) {
+    let out = Command::new(env!("CARGO_BIN_EXE_trent"))
+        .arg("init-domain-key")
+        .arg("--config")
+        .arg(config)
+        .args(["--region", region])
+        .env("TRENT_LOG", "warn")
+        .env_remove("SOFTHSM2_CONF")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run trent init-domain-key");
+    assert!(
+        out.status.success(),
+        "init-domain-key {region}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Runs `trent serve --config FILE`, expecting it to refuse to start;
 /// returns what it wrote to stderr.
 fn start_refused(config: &Path) -> String {
@@ -457,6 +479,9 @@ async fn one_module_with_two_configurations_is_refused() {
         .unwrap();
         config
     };
+
+    // The eu-west-1 token opens; eu-central-1's module is the one refused.
+    init_domain_key(&write_config(&central, "valid.toml"), WEST);
 
     // The same path for both regions.
     central.module = west.module.clone();

@@ -1,5 +1,6 @@
 //! Errors raised by the PKCS#11 custody layer.
 
+use super::DOMAIN_KEY_LABEL;
 use thiserror::Error;
 
 /// What can go wrong while talking to a token.
@@ -20,6 +21,11 @@ pub enum HsmError {
     /// The module has no free slot to initialise a new token in.
     #[error("module {0} has no uninitialised slot to provision token {1:?}")]
     NoFreeSlot(String, String),
+    /// A configured token holds no domain key. Trent never creates one on
+    /// its own there: on a token that was reset or swapped, a new domain key
+    /// would silently orphan every key the store holds for the region.
+    #[error("token {0:?} in module {1} holds no domain key ({DOMAIN_KEY_LABEL:?})")]
+    NoDomainKey(String, String),
     /// The token holds more than one domain key: refusing to guess.
     #[error("token {0:?} holds {1} domain keys; expected one")]
     AmbiguousDomainKey(String, usize),

@@ -14,7 +14,7 @@ mod transport;
 
 pub use cache::MaterialRef;
 pub use error::HsmError;
-pub use module::{Module, Modules};
+pub use module::{DomainKeyInit, Module, Modules};
 pub use open::DOMAIN_KEY_LABEL;
 pub use transport::{ImportOffer, TransportPackage};
 
@@ -42,7 +42,9 @@ pub struct TokenSpec<'a> {
     pub label: &'a str,
     /// User PIN.
     pub pin: &'a SecretString,
-    /// When set, a missing token is initialised with this SO PIN.
+    /// Dev mode, where Trent owns the token: a missing token is initialised
+    /// with this SO PIN, and a token without a domain key gets one. Without
+    /// it (a configured token), both must exist.
     pub provision_so_pin: Option<&'a SecretString>,
     /// Number of worker sessions to open.
     pub sessions: usize,
@@ -68,7 +70,9 @@ pub struct Hsm {
 }
 
 impl Hsm {
-    /// Opens (and if asked, provisions) the token, logs in and finds its domain key.
+    /// Opens (and if asked, provisions) the token, logs in and finds its
+    /// domain key; fails with [`HsmError::NoDomainKey`] when a configured
+    /// token has none.
     pub fn open(module: Arc<Module>, spec: TokenSpec<'_>) -> Result<Self, HsmError> {
         let settings = TokenSettings {
             module: spec.module,

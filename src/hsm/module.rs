@@ -9,8 +9,8 @@
 //! the module's read lock; re-initialisation takes the write lock, so it runs
 //! between calls and no handle outlives the initialisation it came from.
 
-use super::HsmError;
 use super::token::{Token, TokenSettings};
+use super::{HsmError, open};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use secrecy::SecretString;
 use std::collections::HashMap;
@@ -73,6 +73,15 @@ impl Modules {
     }
 }
 
+/// What [`Module::init_domain_key`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DomainKeyInit {
+    /// The token had no domain key; it has one now.
+    Created,
+    /// The token already held a domain key; nothing was changed.
+    AlreadyPresent,
+}
+
 /// One PKCS#11 library and the tokens opened through it.
 pub struct Module {
     path: PathBuf,
@@ -124,6 +133,26 @@ impl Module {
         tokens.open.push(token);
         tokens.settings.push(settings);
         Ok(tokens.open.len() - 1)
+    }
+
+    /// Creates the domain key on the token labelled `label` (which must
+    /// exist), unless it already holds one. This is the only way a
+    /// configured token gets a domain key; run it once, before any Trent
+    /// process serves the token.
+    pub fn init_domain_key(
+        &self,
+        label: &str,
+        pin: &SecretString,
+    ) -> Result<DomainKeyInit, HsmError> {
+        let module = self.path.display().to_string();
+        let slot = open::token_slot(&self.ctx, &module, label, pin, None)?;
+        let session = self.ctx.open_rw_session(slot)?;
+        open::login(&session, pin)?;
+        if open::find_domain_key(&session, label)?.is_some() {
+            return Ok(DomainKeyInit::AlreadyPresent);
+        }
+        open::create_domain_key(&session)?;
+        Ok(DomainKeyInit::Created)
     }
 
     /// The token at `index`, held open for as long as the guard lives.

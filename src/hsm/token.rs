@@ -43,35 +43,35 @@ pub(super) struct Token {
 }
 
 impl Token {
-    /// Finds (or, given an SO PIN, provisions) the token, logs in, finds its
-    /// domain key and opens the worker sessions.
+    /// Finds the token, logs in, finds its domain key and opens the worker
+    /// sessions. Given an SO PIN (dev mode, where Trent owns the token), a
+    /// missing token is provisioned and a missing domain key generated;
+    /// otherwise both must exist.
     pub(super) fn open(
         ctx: &Pkcs11,
         settings: &TokenSettings,
         provision_so_pin: Option<&SecretString>,
         destroyed: Arc<AtomicU64>,
     ) -> Result<Self, HsmError> {
-        let slot = match open::find_slot(ctx, &settings.label)? {
-            Some(slot) => slot,
-            None => match provision_so_pin {
-                Some(so_pin) => open::provision_token(
-                    ctx,
-                    &settings.module,
-                    &settings.label,
-                    so_pin,
-                    &settings.pin,
-                )?,
-                None => {
-                    return Err(HsmError::TokenNotFound(
-                        settings.label.clone(),
-                        settings.module.clone(),
-                    ));
-                }
-            },
-        };
+        let slot = open::token_slot(
+            ctx,
+            &settings.module,
+            &settings.label,
+            &settings.pin,
+            provision_so_pin,
+        )?;
         let owner = ctx.open_rw_session(slot)?;
         open::login(&owner, &settings.pin)?;
-        let domain_key = open::domain_key(&owner, &settings.label)?;
+        let domain_key = match open::find_domain_key(&owner, &settings.label)? {
+            Some(key) => key,
+            None if provision_so_pin.is_some() => open::create_domain_key(&owner)?,
+            None => {
+                return Err(HsmError::NoDomainKey(
+                    settings.label.clone(),
+                    settings.module.clone(),
+                ));
+            }
+        };
         let workers = (0..settings.sessions.max(1))
             .map(|_| ctx.open_rw_session(slot))
             .collect::<Result<Vec<_>, _>>()?;
@@ -113,19 +113,35 @@ impl Token {
     }
 
     /// Generates a new AES-256 backing key and returns it wrapped under the
-    /// domain key. The unwrapped object stays cached.
+    /// domain key. The generated object must be extractable to be wrapped,
+    /// so it can do nothing else and is destroyed right after; the copy
+    /// cached for use is unwrapped from the blob, not extractable.
     pub(super) fn generate_material(&self, reference: &MaterialRef) -> Result<Vec<u8>, HsmError> {
         let owner = self.lock_owner();
-        let handle = owner.generate_key(&Mechanism::AesKeyGen, &backing_key_template(true))?;
-        let wrapped = match owner.wrap_key(&Mechanism::AesKeyWrapPad, self.domain_key, handle) {
-            Ok(w) => w,
-            Err(e) => {
-                self.destroy(&owner, handle);
-                return Err(e.into());
-            }
-        };
+        let mut template = backing_key_template(Purpose::Transit);
+        template.insert(0, Attribute::ValueLen(32.into()));
+        let generated = owner.generate_key(&Mechanism::AesKeyGen, &template)?;
+        let wrapped = owner.wrap_key(&Mechanism::AesKeyWrapPad, self.domain_key, generated);
+        self.destroy(&owner, generated);
+        let wrapped = wrapped?;
+        let handle = self.unwrap_for_use(&owner, &wrapped)?;
         self.cache_handle(&owner, reference.clone(), handle);
         Ok(wrapped)
+    }
+
+    /// Unwraps a blob made under the domain key into a session object owned
+    /// by `owner` that can encrypt and decrypt and never leaves the token.
+    pub(super) fn unwrap_for_use(
+        &self,
+        owner: &Session,
+        wrapped: &[u8],
+    ) -> Result<ObjectHandle, cryptoki::error::Error> {
+        owner.unwrap_key(
+            &Mechanism::AesKeyWrapPad,
+            self.domain_key,
+            wrapped,
+            &backing_key_template(Purpose::Use),
+        )
     }
 
     /// Destroys the cached session objects of every version of a key.
@@ -188,17 +204,10 @@ impl Token {
         if let Some(key) = self.cache.get(&material.reference) {
             return Ok(KeyInUse::Cached(key));
         }
-        let handle = owner
-            .unwrap_key(
-                &Mechanism::AesKeyWrapPad,
-                self.domain_key,
-                material.wrapped,
-                &backing_key_template(false),
-            )
-            .map_err(|e| {
-                tracing::error!(error = %e, key_id = %material.reference.key_id, "unwrap failed");
-                HsmError::UnwrapFailed
-            })?;
+        let handle = self.unwrap_for_use(&owner, material.wrapped).map_err(|e| {
+            tracing::error!(error = %e, key_id = %material.reference.key_id, "unwrap failed");
+            HsmError::UnwrapFailed
+        })?;
         if !self.cache.admits(&material.reference) {
             return Ok(KeyInUse::Once(handle));
         }
@@ -234,31 +243,50 @@ impl KeyInUse {
     }
 }
 
-/// Attributes of a backing key as a session object. Generation states the
-/// length; an unwrap template may not.
+/// What a backing-key object made in the token is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Purpose {
+    /// Encrypting and decrypting: the only kind of object kept (and cached).
+    /// Not extractable, so no one can wrap it under any key.
+    Use,
+    /// Being wrapped once, under the domain key (a freshly generated or
+    /// imported key) or under a transport key (replication), then destroyed
+    /// at once. Extractable, and unable to encrypt, decrypt or anything else.
+    ///
+    /// `CKA_WRAP_WITH_TRUSTED` would confine the wrapping to keys the SO
+    /// marked trusted, but SoftHSM lets only the SO set `CKA_TRUSTED`, at
+    /// creation, while no user is logged in: neither the domain key nor a
+    /// derived transport key can be trusted, so it stays false (SECURITY.md).
+    Transit,
+}
+
+/// Attributes of a backing key as a session object. Generation adds the
+/// length; an unwrap template may not state it.
 ///
 /// The object is sensitive (its value never leaves the token in the clear)
 /// but not private: a session object is visible only to this process, which
 /// is always logged in, so CKA_PRIVATE would protect nothing, while SoftHSM
 /// would decrypt the value under its token key, behind one global lock, on
-/// every use (docs/adr/0007-session-objects.md).
-pub(super) fn backing_key_template(with_length: bool) -> Vec<Attribute> {
-    let mut template = vec![
+/// every use (docs/adr/0007-session-objects.md). Nobody may change it.
+pub(super) fn backing_key_template(purpose: Purpose) -> Vec<Attribute> {
+    let for_use = purpose == Purpose::Use;
+    vec![
         Attribute::Class(ObjectClass::SECRET_KEY),
         Attribute::KeyType(KeyType::AES),
         Attribute::Token(false),
         Attribute::Private(false),
         Attribute::Sensitive(true),
-        Attribute::Extractable(true),
-        Attribute::Encrypt(true),
-        Attribute::Decrypt(true),
+        Attribute::Extractable(!for_use),
+        Attribute::WrapWithTrusted(false),
+        Attribute::Encrypt(for_use),
+        Attribute::Decrypt(for_use),
         Attribute::Wrap(false),
         Attribute::Unwrap(false),
         Attribute::Sign(false),
         Attribute::Verify(false),
-    ];
-    if with_length {
-        template.push(Attribute::ValueLen(32.into()));
-    }
-    template
+        Attribute::Derive(false),
+        // Last: SoftHSM 2.6.1 refuses (CKR_ATTRIBUTE_READ_ONLY) an unwrap
+        // template that states any attribute after CKA_MODIFIABLE = false.
+        Attribute::Modifiable(false),
+    ]
 }

@@ -1,0 +1,284 @@
+//! Custody seen from inside the process that holds the objects: Trent's HSM
+//! layer runs in this test process, and a second PKCS#11 session of the same
+//! process reads the attributes of the session objects it made (session
+//! objects are visible only to the process that made them).
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::{Error, RvError};
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::session::Session;
+use secrecy::SecretString;
+use std::path::Path;
+use std::sync::Arc;
+use trent::hsm::{DOMAIN_KEY_LABEL, Hsm, MaterialRef, Module, Modules, TokenSpec, WrappedMaterial};
+
+const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+fn open_region(
+    module: &Arc<Module>,
+    label: &str,
+    pin: &SecretString,
+    so_pin: &SecretString,
+) -> Hsm {
+    Hsm::open(
+        module.clone(),
+        TokenSpec {
+            module: SOFTHSM.into(),
+            label,
+            pin,
+            provision_so_pin: Some(so_pin),
+            sessions: 2,
+            cache_capacity: 16,
+        },
+    )
+    .unwrap()
+}
+
+/// A session of this process on the token labelled `label`. The process is
+/// already logged in to it (through Trent's sessions).
+fn inspector(ctx: &Pkcs11, label: &str) -> Session {
+    let slot = ctx
+        .get_slots_with_initialized_token()
+        .unwrap()
+        .into_iter()
+        .find(|s| ctx.get_token_info(*s).unwrap().label().trim_end() == label)
+        .expect("token present");
+    ctx.open_rw_session(slot).unwrap()
+}
+
+/// Session objects of one class on the inspected token.
+fn session_objects(session: &Session, class: ObjectClass) -> Vec<ObjectHandle> {
+    session
+        .find_objects(&[Attribute::Class(class), Attribute::Token(false)])
+        .unwrap()
+}
+
+fn flags(session: &Session, object: ObjectHandle, types: &[AttributeType]) -> Vec<bool> {
+    session
+        .get_attributes(object, types)
+        .unwrap()
+        .into_iter()
+        .map(|a| match a {
+            Attribute::Extractable(b)
+            | Attribute::Sensitive(b)
+            | Attribute::Token(b)
+            | Attribute::Modifiable(b)
+            | Attribute::Encrypt(b)
+            | Attribute::Decrypt(b)
+            | Attribute::Wrap(b)
+            | Attribute::Unwrap(b)
+            | Attribute::Sign(b)
+            | Attribute::Verify(b)
+            | Attribute::Derive(b) => b,
+            other => panic!("unexpected attribute {other:?}"),
+        })
+        .collect()
+}
+
+fn refused<T: std::fmt::Debug>(result: Result<T, Error>) -> RvError {
+    match result {
+        Err(Error::Pkcs11(rv, _)) => rv,
+        other => panic!("expected a PKCS#11 refusal, got {other:?}"),
+    }
+}
+
+/// The attributes a cached backing key must have: it encrypts and decrypts,
+/// is sensitive, cannot be extracted, wraps nothing, and cannot be changed.
+const USE_FLAGS: [AttributeType; 11] = [
+    AttributeType::Extractable,
+    AttributeType::Sensitive,
+    AttributeType::Token,
+    AttributeType::Modifiable,
+    AttributeType::Encrypt,
+    AttributeType::Decrypt,
+    AttributeType::Wrap,
+    AttributeType::Unwrap,
+    AttributeType::Sign,
+    AttributeType::Verify,
+    AttributeType::Derive,
+];
+const USE_VALUES: [bool; 11] = [
+    false, true, false, false, true, true, false, false, false, false, false,
+];
+
+fn assert_cannot_leave(session: &Session, key: ObjectHandle) {
+    assert_eq!(flags(session, key, &USE_FLAGS), USE_VALUES);
+    let mine = session
+        .generate_key(
+            &Mechanism::AesKeyGen,
+            &[
+                Attribute::Token(false),
+                Attribute::ValueLen(32.into()),
+                Attribute::Wrap(true),
+            ],
+        )
+        .unwrap();
+    assert_eq!(
+        refused(session.wrap_key(&Mechanism::AesKeyWrapPad, mine, key)),
+        RvError::KeyUnextractable,
+        "C_WrapKey of a cached backing key under a key of the caller's choosing"
+    );
+    session.destroy_object(mine).unwrap();
+}
+
+/// One scenario in one process (a PKCS#11 module is initialised once per
+/// process): generation, use, the domain key's unwrap template, and
+/// replication between two tokens.
+#[test]
+fn keys_in_use_never_leave_the_token_and_only_transit_copies_are_wrappable() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::create_dir(&tokens).unwrap();
+    let conf = dir.path().join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!("directories.tokendir = {}\n", tokens.display()),
+    )
+    .unwrap();
+    let pin = SecretString::from("user-pin-1234");
+    let so_pin = SecretString::from("so-pin-5678");
+    let module = Modules::new(0)
+        .load(Path::new(SOFTHSM), Some(&conf))
+        .unwrap();
+    let east = open_region(&module, "custody-east", &pin, &so_pin);
+    let west = open_region(&module, "custody-west", &pin, &so_pin);
+
+    // The same library in the same process: already initialised by Trent.
+    let ctx = Pkcs11::new(SOFTHSM).unwrap();
+    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+        Ok(()) | Err(Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+        Err(e) => panic!("{e}"),
+    }
+    let east_view = inspector(&ctx, "custody-east");
+    let west_view = inspector(&ctx, "custody-west");
+
+    // Generation: the extractable generated object is gone; what stays
+    // cached is a use copy that cannot leave the token.
+    let reference = MaterialRef {
+        key_id: "key-1".into(),
+        material_id: "material-1".into(),
+    };
+    let wrapped = east.generate_material(&reference).unwrap();
+    let cached = session_objects(&east_view, ObjectClass::SECRET_KEY);
+    assert_eq!(
+        cached.len(),
+        1,
+        "one cached use copy, no generated copy left"
+    );
+    assert_cannot_leave(&east_view, cached[0]);
+    let material = WrappedMaterial {
+        reference: reference.clone(),
+        wrapped: &wrapped,
+    };
+    let iv = east.iv().unwrap();
+    let ciphertext = east.encrypt(&material, &iv, b"aad", b"secret").unwrap();
+    assert_eq!(session_objects(&east_view, ObjectClass::SECRET_KEY), cached);
+
+    // A use copy unwrapped after a cache loss is just as confined.
+    east.forget_key("key-1");
+    assert!(session_objects(&east_view, ObjectClass::SECRET_KEY).is_empty());
+    assert_eq!(
+        east.decrypt(&material, &iv, b"aad", &ciphertext).unwrap(),
+        b"secret"
+    );
+    let cached = session_objects(&east_view, ObjectClass::SECRET_KEY);
+    assert_eq!(cached.len(), 1);
+    assert_cannot_leave(&east_view, cached[0]);
+
+    // The domain key's CKA_UNWRAP_TEMPLATE: SoftHSM refuses an unwrap into
+    // a token object, a non-sensitive object or an unwrapping key, and one
+    // that leaves CKA_SENSITIVE unstated. It does not fix CKA_EXTRACTABLE
+    // (replication needs a wrappable copy): see SECURITY.md.
+    let domain_key = east_view
+        .find_objects(&[
+            Attribute::Token(true),
+            Attribute::Label(DOMAIN_KEY_LABEL.as_bytes().to_vec()),
+        ])
+        .unwrap()[0];
+    let template = |token: bool, sensitive: Option<bool>, unwrap: bool, extractable: bool| {
+        let mut t = vec![
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::Token(token),
+            Attribute::Private(false),
+            Attribute::Extractable(extractable),
+            Attribute::Encrypt(true),
+            Attribute::Decrypt(true),
+            Attribute::Unwrap(unwrap),
+        ];
+        t.extend(sensitive.map(Attribute::Sensitive));
+        t
+    };
+    let unwrap = |t: Vec<Attribute>| {
+        east_view.unwrap_key(&Mechanism::AesKeyWrapPad, domain_key, &wrapped, &t)
+    };
+    for (what, t) in [
+        ("a token object", template(true, Some(true), false, false)),
+        (
+            "a readable value",
+            template(false, Some(false), false, true),
+        ),
+        (
+            "an unwrapping key",
+            template(false, Some(true), true, false),
+        ),
+        ("unstated sensitivity", template(false, None, false, false)),
+    ] {
+        assert_eq!(
+            refused(unwrap(t)),
+            RvError::TemplateInconsistent,
+            "unwrap under the domain key into {what}"
+        );
+    }
+    let extractable = unwrap(template(false, Some(true), false, true)).unwrap();
+    east_view.destroy_object(extractable).unwrap();
+
+    // Replication: the destination's ephemeral private key can only
+    // derive; after the exchange no transit copy, transport or ephemeral key
+    // is left on either token, and the destination caches a use copy.
+    let offer = west.begin_import().unwrap();
+    let ephemeral = session_objects(&west_view, ObjectClass::PRIVATE_KEY);
+    assert_eq!(ephemeral.len(), 1);
+    assert_eq!(
+        flags(
+            &west_view,
+            ephemeral[0],
+            &[
+                AttributeType::Derive,
+                AttributeType::Sign,
+                AttributeType::Decrypt,
+                AttributeType::Unwrap,
+                AttributeType::Extractable,
+                AttributeType::Sensitive,
+            ]
+        ),
+        [true, false, false, false, false, true]
+    );
+    let package = east
+        .export_materials(std::slice::from_ref(&material), &offer.public_point)
+        .unwrap();
+    assert_eq!(session_objects(&east_view, ObjectClass::SECRET_KEY), cached);
+    assert!(session_objects(&east_view, ObjectClass::PRIVATE_KEY).is_empty());
+    assert!(session_objects(&east_view, ObjectClass::PUBLIC_KEY).is_empty());
+    let rewrapped = west
+        .complete_import(offer.id, &package, std::slice::from_ref(&reference))
+        .unwrap();
+    assert!(session_objects(&west_view, ObjectClass::PRIVATE_KEY).is_empty());
+    assert!(session_objects(&west_view, ObjectClass::PUBLIC_KEY).is_empty());
+    let imported = session_objects(&west_view, ObjectClass::SECRET_KEY);
+    assert_eq!(
+        imported.len(),
+        1,
+        "one cached use copy, no transit copy left"
+    );
+    assert_cannot_leave(&west_view, imported[0]);
+    let replica = WrappedMaterial {
+        reference,
+        wrapped: &rewrapped[0],
+    };
+    assert_eq!(
+        west.decrypt(&replica, &iv, b"aad", &ciphertext).unwrap(),
+        b"secret"
+    );
+}

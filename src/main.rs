@@ -69,6 +69,13 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    // A panic is logged like any event, so inside a request it carries the
+    // request's id (the operation's panics are caught and audited).
+    std::panic::set_hook(Box::new(|info| {
+        let location = info.location().map(ToString::to_string).unwrap_or_default();
+        let message = info.payload_as_str().unwrap_or("(not text)");
+        tracing::error!(%location, message, "panic");
+    }));
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { config } => match serve(config.as_deref()) {

@@ -34,9 +34,24 @@ pub struct AppState {
     pub huawei: api::huawei::Dialect,
     /// Whether requests arrive over TLS.
     pub secure_transport: bool,
+    /// Makes the next operation panic (feature `test-clock`), to test that
+    /// a panicking operation is still audited.
+    #[cfg(feature = "test-clock")]
+    pub panic_next: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {
+    /// Panics if a test asked for it (feature `test-clock`); else nothing.
+    pub fn test_panic_hook(&self) {
+        #[cfg(feature = "test-clock")]
+        if self
+            .panic_next
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            panic!("panic requested through /_trent/test/panic");
+        }
+    }
+
     /// Where a request from `peer` came from.
     pub fn origin(&self, peer: SocketAddr) -> Origin {
         Origin {
@@ -146,6 +161,8 @@ pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
         inline_crypto: config.inline_crypto,
         huawei,
         secure_transport: config.tls.is_some(),
+        #[cfg(feature = "test-clock")]
+        panic_next: Default::default(),
     }))
 }
 
@@ -156,7 +173,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1.0/{*path}", any(api::huawei::handle))
         .route("/v2/{*path}", any(api::huawei::handle));
     #[cfg(feature = "test-clock")]
-    let router = router.route("/_trent/test/clock", post(test_clock::advance));
+    let router = router
+        .route("/_trent/test/clock", post(test_clock::advance))
+        .route("/_trent/test/panic", post(test_clock::panic_next));
     router.with_state(state)
 }
 
@@ -246,6 +265,13 @@ mod test_clock {
         {
             kms.clock().advance_ms(secs * 1000);
         }
+    }
+
+    /// `POST /_trent/test/panic`: the next operation panics.
+    pub async fn panic_next(State(app): State<Arc<AppState>>) -> &'static str {
+        app.panic_next
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        "armed"
     }
 
     /// `POST /_trent/test/clock` with the number of seconds to move forward.

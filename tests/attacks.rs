@@ -589,3 +589,37 @@ async fn a_policy_naming_an_unsupported_condition_key_is_refused() {
         .await;
     assert_eq!(error_code(put), "MalformedPolicyDocumentException");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn context_keys_that_differ_only_in_case_cannot_hide_a_value() {
+    let server = Server::start_with_config(&config(""));
+    let p = people(&server);
+    let statement = format!(
+        r#"{{"Sid":"Bob","Effect":"Allow","Principal":{{"AWS":"{}"}},"Action":"kms:Encrypt","Resource":"*"}},
+  {{"Sid":"NotTenantB","Effect":"Deny","Principal":{{"AWS":"{}"}},"Action":"kms:Encrypt","Resource":"*",
+    "Condition":{{"StringEquals":{{"kms:EncryptionContext:tenant":"B"}}}}}}"#,
+        bob(),
+        bob()
+    );
+    let (key, _) = key_with_policy(&p.alice, &policy_with_bob(&statement)).await;
+    let attempt = |pairs: &'static [(&'static str, &'static str)]| {
+        let mut req = p
+            .bob
+            .encrypt()
+            .key_id(&key)
+            .plaintext(Blob::new(b"x".to_vec()));
+        for (k, v) in pairs {
+            req = req.encryption_context(*k, *v);
+        }
+        req.send()
+    };
+    attempt(&[("tenant", "A")]).await.expect("tenant A");
+    assert_eq!(
+        error_code(attempt(&[("Tenant", "B")]).await),
+        "AccessDeniedException"
+    );
+    assert_eq!(
+        error_code(attempt(&[("Tenant", "B"), ("tenant", "A")]).await),
+        "AccessDeniedException"
+    );
+}

@@ -2,5 +2,6 @@
 //! encodes the result or error; nothing HTTP-shaped goes further in.
 
 pub mod aws;
+pub mod guard;
 pub mod huawei;
 pub mod request;

@@ -81,6 +81,16 @@ pub fn access_key_id(authorization: &str) -> Option<&str> {
         .filter(|k| !k.is_empty())
 }
 
+/// The access key id a presigned request's `X-Amz-Credential` names, for
+/// the audit trail of a request that may fail authentication.
+pub fn presigned_access_key_id(query: &str) -> Option<String> {
+    decode_query(query)
+        .into_iter()
+        .find(|(k, _)| k == "X-Amz-Credential")
+        .and_then(|(_, v)| v.split('/').next().map(str::to_string))
+        .filter(|k| !k.is_empty())
+}
+
 /// Parses the Authorization header form; `amz_date` comes from X-Amz-Date.
 pub fn parse_header(authorization: &str, amz_date: Option<&str>) -> Result<Signature, AuthError> {
     let rest = authorization

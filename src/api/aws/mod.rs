@@ -9,6 +9,7 @@ mod trail;
 pub use error::AwsError;
 pub use ops::OPERATIONS;
 
+use crate::api::guard;
 use crate::api::request::{header_values, read_body};
 use crate::auth::sigv4::{self, SignedRequest};
 use crate::kms::{Caller, KmsError, Origin};
@@ -21,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
+use tracing::Instrument;
 use trail::Trail;
 
 /// Content type of AWS JSON 1.1 requests and responses.
@@ -38,7 +40,10 @@ pub async fn handle(
     let (parts, body) = request.into_parts();
     let mut trail = Trail::default();
     let origin = app.origin(peer);
-    let prepared = prepare(&app, &parts, body, origin, &mut trail).await;
+    let span = guard::request_span(&request_id);
+    let prepared = prepare(&app, &parts, body, origin, &mut trail)
+        .instrument(span.clone())
+        .await;
     let id = request_id.clone();
     let inline = app.inline_crypto && prepared.as_ref().is_ok_and(|p| ops::is_crypto(p.op));
     // The operation runs and its audit line is written before the response
@@ -46,9 +51,20 @@ pub async fn handle(
     // `inline_crypto` is set (µs-fast tokens), else in one trip to the
     // blocking pool (PKCS#11 and SQLite calls block).
     let run = move || {
+        let _in_request = span.enter();
         let result = prepared.and_then(|p| {
             trail.note_request(&p.caller);
-            ops::dispatch(&app.kms, &p.caller, p.op, &p.body)
+            let result = guard::unpanicked(|| {
+                app.test_panic_hook();
+                ops::dispatch(&app.kms, &p.caller, p.op, &p.body)
+            })
+            .unwrap_or_else(|panicked| {
+                Err(AwsError::Kms(KmsError::Internal(panicked.to_string())))
+            });
+            if result.is_err() {
+                trail.note_ciphertext_key(&app.kms, p.op, &p.body);
+            }
+            result
         });
         let error_code = result.as_ref().err().map(|e| e.kind().0.to_string());
         if let Ok(value) = &result {
@@ -107,7 +123,8 @@ async fn prepare(
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(sigv4::access_key_id)
-        .map(str::to_string);
+        .map(str::to_string)
+        .or_else(|| sigv4::presigned_access_key_id(parts.uri.query().unwrap_or("")));
     let body = read_body(parts, body, app.max_body_bytes)
         .await
         .map_err(AwsError::TooLarge)?;

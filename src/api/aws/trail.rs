@@ -2,8 +2,9 @@
 //! request is served, then turned into one audit record.
 
 use crate::audit::{AuditRecord, redact, timestamp};
-use crate::kms::{Caller, alias_arn, key_arn};
+use crate::kms::{Caller, Kms, alias_arn, key_arn};
 use axum::body::Bytes;
+use base64::Engine;
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::SystemTime;
@@ -51,6 +52,24 @@ impl Trail {
                     self.add(arn.to_string());
                 }
             }
+        }
+    }
+
+    /// Notes the key a failed Decrypt or ReEncrypt's ciphertext names, so a
+    /// refused request still records the key it tried to use.
+    pub fn note_ciphertext_key(&mut self, kms: &Kms, operation: &str, body: &[u8]) {
+        if !matches!(operation, "Decrypt" | "ReEncrypt") {
+            return;
+        }
+        let Some(caller) = &self.caller else {
+            return;
+        };
+        let blob = serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|v| v.get("CiphertextBlob")?.as_str().map(str::to_string))
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok());
+        if let Some(arn) = blob.and_then(|blob| kms.ciphertext_key_arn(caller, &blob)) {
+            self.add(arn);
         }
     }
 

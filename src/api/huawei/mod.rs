@@ -29,6 +29,7 @@ mod trail;
 pub use error::HuaweiError;
 pub use projects::{HuaweiProject, Project, Projects};
 
+use crate::api::guard;
 use crate::api::request::{header_values, read_body};
 use crate::auth::credentials::CredentialConfig;
 use crate::auth::huawei_sign::{self, HuaweiAuthenticator, Method as AuthMethod};
@@ -47,6 +48,7 @@ use percent_encoding::percent_decode_str;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
+use tracing::Instrument;
 use trail::Trail;
 
 /// State of the dialect: its projects and its authenticator.
@@ -203,12 +205,22 @@ pub async fn handle(
     let (parts, body) = request.into_parts();
     let mut trail = Trail::default();
     let origin = app.origin(peer);
-    let prepared = prepare(&app, &parts, body, origin, &mut trail).await;
+    let span = guard::request_span(&request_id);
+    let prepared = prepare(&app, &parts, body, origin, &mut trail)
+        .instrument(span.clone())
+        .await;
     let id = request_id.clone();
     // One trip to the blocking pool runs the operation (PKCS#11 and SQLite
     // block) and writes its audit line before the response leaves.
     let finished = tokio::task::spawn_blocking(move || {
-        let result = prepared.and_then(|p| ops::dispatch(&app.kms, &app.huawei, p, &mut trail));
+        let _in_request = span.enter();
+        let result = prepared.and_then(|p| {
+            guard::unpanicked(|| {
+                app.test_panic_hook();
+                ops::dispatch(&app.kms, &app.huawei, p, &mut trail)
+            })
+            .unwrap_or_else(|panicked| Err(HuaweiError::internal(panicked)))
+        });
         let error_code = result.as_ref().err().map(|e| e.code.to_string());
         let record = trail.into_record(arrived, &id, peer, error_code);
         app.audit.append(&record).map(|()| result)

@@ -73,7 +73,12 @@ fn main() -> ExitCode {
     // request's id (the operation's panics are caught and audited).
     std::panic::set_hook(Box::new(|info| {
         let location = info.location().map(ToString::to_string).unwrap_or_default();
-        let message = info.payload_as_str().unwrap_or("(not text)");
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(not text)");
         tracing::error!(%location, message, "panic");
     }));
     let cli = Cli::parse();

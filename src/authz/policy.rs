@@ -107,13 +107,14 @@ impl Policy {
     /// in `/` or `:`, any key of that family (names compare ignoring case).
     /// Lets the caller compute costly condition keys only when needed.
     pub fn mentions(&self, key: &str) -> bool {
-        let key = key.to_lowercase();
         let family = key.ends_with('/') || key.ends_with(':');
         self.statements.iter().flat_map(|s| &s.conditions).any(|c| {
             if family {
-                c.key().starts_with(&key)
+                c.key()
+                    .get(..key.len())
+                    .is_some_and(|head| head.eq_ignore_ascii_case(key))
             } else {
-                c.key() == key
+                c.key().eq_ignore_ascii_case(key)
             }
         })
     }
@@ -1375,5 +1376,17 @@ mod tests {
             Policy::parse(r#"{"Statement":{"Effect":"Maybe"}}"#, PolicyKind::Key),
             Err(PolicyError::Statement { statement, .. }) if statement == "#0"
         ));
+    }
+
+    #[test]
+    fn mentions_finds_keys_and_families_ignoring_case() {
+        let policy = key_policy(
+            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*",
+              "Condition":{"StringEquals":{"aws:ResourceTag/Team":"blue","KMS:RequestAlias":"alias/x"}}}]}"#,
+        );
+        assert!(policy.mentions("kms:RequestAlias"));
+        assert!(policy.mentions("aws:ResourceTag/"));
+        assert!(!policy.mentions("kms:ResourceAliases"));
+        assert!(!policy.mentions("aws:RequestTag/"));
     }
 }

@@ -729,7 +729,9 @@ mod tests {
             credential("AK1", ALICE, Some(policy)),
             credential("AK2", ALICE, None),
         ];
-        let error = build(&[good.clone()], &ambiguous).unwrap_err().to_string();
+        let error = build(std::slice::from_ref(&good), &ambiguous)
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("different identity policies"), "{error}");
         let agreed = [
             credential("AK1", ALICE, Some(policy)),

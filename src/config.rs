@@ -72,9 +72,10 @@ pub struct Config {
     /// `<data_dir>/huawei-projects.json`.
     #[serde(default)]
     pub huawei_projects: std::collections::BTreeMap<String, crate::api::huawei::HuaweiProject>,
-    /// Huawei dialect `X-Auth-Token` values → principal ARN.
+    /// Huawei dialect `X-Auth-Token`s (`[[auth_tokens]]`), each scoped to a
+    /// principal and a project, with an expiry.
     #[serde(default)]
-    pub auth_tokens: crate::auth::huawei_sign::AuthTokens,
+    pub auth_tokens: Vec<crate::auth::huawei_sign::TokenConfig>,
 }
 
 /// TLS termination: PEM files of the certificate chain and private key.

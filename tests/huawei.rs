@@ -23,9 +23,13 @@ const ROOT_AK: &str = "HWTESTROOTAK00000001";
 const ROOT_SK: &str = "hw-test-root-secret-key";
 const READER_AK: &str = "HWTESTREADER00000001";
 const READER_SK: &str = "hw-test-reader-secret-key";
-const TOKEN: &str = "hw-test-token-7d1c2f0e9a";
+const TOKEN: &str = "hw-test-token-7d1c2f0e9a-5b3e8c41d60f27a9";
 const EAST: &str = "us-east-1";
 const WEST: &str = "us-west-2";
+/// The dev-mode projects, written to `huawei-projects.json` before the
+/// first start so that the token can be scoped to the us-east-1 one.
+const EAST_PROJECT: &str = "0e5a1c3b7d9f42e6a8b0c2d4e6f81357";
+const WEST_PROJECT: &str = "7b2d4f6a8c0e41359d7f1b3c5e7a9024";
 
 fn config() -> String {
     format!(
@@ -41,8 +45,11 @@ secret_access_key = "{READER_SK}"
 principal = "arn:aws:iam::{ACCOUNT}:user/reader"
 policy = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":["kms:DescribeKey","kms:ListKeys","kms:ListAliases"],"Resource":"*"}}]}}'''
 
-[auth_tokens]
-"{TOKEN}" = "arn:aws:iam::{ACCOUNT}:root"
+[[auth_tokens]]
+token = "{TOKEN}"
+principal = "arn:aws:iam::{ACCOUNT}:root"
+project_id = "{EAST_PROJECT}"
+expires_at = "2099-01-01T00:00:00Z"
 "#
     )
 }
@@ -78,7 +85,10 @@ fn b64(text: &str) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn huawei_sdk_drives_the_same_keys_as_the_aws_dialect() {
-    let server = Server::start_with_config(&config());
+    let server = Server::start_with_config_seeded(&config(), |data| {
+        let projects = json!({ EAST_PROJECT: EAST, WEST_PROJECT: WEST });
+        std::fs::write(data.join("huawei-projects.json"), projects.to_string()).unwrap();
+    });
     let projects: BTreeMap<String, String> = serde_json::from_slice(
         &std::fs::read(server.data_dir().join("huawei-projects.json"))
             .expect("dev mode writes huawei-projects.json"),
@@ -87,6 +97,10 @@ async fn huawei_sdk_drives_the_same_keys_as_the_aws_dialect() {
     let mut regions: Vec<&String> = projects.values().collect();
     regions.sort();
     assert_eq!(regions, [EAST, WEST], "one project per hosted region");
+    assert_eq!(
+        projects[EAST_PROJECT], EAST,
+        "dev mode keeps the projects file"
+    );
 
     // The AWS half: a single-Region key and a ciphertext under it.
     let aws = server.client_as(EAST, ROOT_AK, ROOT_SK);
@@ -253,4 +267,326 @@ async fn huawei_sdk_drives_the_same_keys_as_the_aws_dialect() {
         .output()
         .unwrap();
     assert!(verified.status.success(), "audit chain intact");
+}
+
+const OTHER_ACCOUNT: &str = "444455556666";
+const OTHER_AK: &str = "HWTESTOTHERAK0000001";
+const OTHER_SK: &str = "hw-test-other-secret-key";
+/// Configured projects: two of [`ACCOUNT`], one of [`OTHER_ACCOUNT`].
+const A_EAST: &str = "a0000000000000000000000000000e57";
+const A_WEST: &str = "a00000000000000000000000000000e5";
+const B_EAST: &str = "b0000000000000000000000000000e57";
+/// A token of a principal without an identity policy, scoped to `A_EAST`.
+const TOKEN_OK: &str = "tok-ok-3f9a7c1e5b2d4f6a8c0e1357924680ab";
+const TOKEN_EXPIRED: &str = "tok-expired-9c1e5b2d4f6a8c0e135792468";
+const TOKEN_SOON: &str = "tok-soon-5b2d4f6a8c0e1357924680ab3f9a7c";
+/// Configured by its SHA-256 only.
+const TOKEN_HASHED: &str = "tok-hashed-2d4f6a8c0e1357924680ab3f9a7c1e";
+
+fn scoped_config(soon: &str) -> String {
+    let hashed = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(TOKEN_HASHED));
+    format!(
+        r#"
+[huawei_projects.{A_EAST}]
+region = "{EAST}"
+account = "{ACCOUNT}"
+
+[huawei_projects.{A_WEST}]
+region = "{WEST}"
+account = "{ACCOUNT}"
+
+[huawei_projects.{B_EAST}]
+region = "{EAST}"
+account = "{OTHER_ACCOUNT}"
+
+[[credentials]]
+access_key_id = "{ROOT_AK}"
+secret_access_key = "{ROOT_SK}"
+principal = "arn:aws:iam::{ACCOUNT}:root"
+
+[[credentials]]
+access_key_id = "{OTHER_AK}"
+secret_access_key = "{OTHER_SK}"
+principal = "arn:aws:iam::{OTHER_ACCOUNT}:root"
+
+[[auth_tokens]]
+token = "{TOKEN_OK}"
+principal = "arn:aws:iam::{ACCOUNT}:user/app"
+project_id = "{A_EAST}"
+expires_at = "2099-01-01T00:00:00Z"
+
+[[auth_tokens]]
+token = "{TOKEN_EXPIRED}"
+principal = "arn:aws:iam::{ACCOUNT}:user/app"
+project_id = "{A_EAST}"
+expires_at = "2020-01-01T00:00:00Z"
+
+[[auth_tokens]]
+token = "{TOKEN_SOON}"
+principal = "arn:aws:iam::{ACCOUNT}:user/app"
+project_id = "{A_EAST}"
+expires_at = "{soon}"
+
+[[auth_tokens]]
+token_sha256 = "{hashed}"
+principal = "arn:aws:iam::{ACCOUNT}:user/hashed"
+project_id = "{A_EAST}"
+expires_at = "2099-01-01T00:00:00+08:00"
+"#
+    )
+}
+
+/// `X-Sdk-Date` for `offset` seconds from now.
+fn sdk_date(offset: i64) -> String {
+    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    (time::OffsetDateTime::now_utc() + time::Duration::seconds(offset))
+        .format(&format)
+        .unwrap()
+}
+
+/// Huawei's SDK-HMAC-SHA256 over `POST path` with `host` and `x-sdk-date`
+/// signed (written from Huawei's signing guide, independently of Trent's
+/// verifier): returns the Authorization header.
+fn huawei_sign(ak: &str, sk: &str, host: &str, path: &str, date: &str, body: &[u8]) -> String {
+    use hmac::Mac;
+    use sha2::Digest;
+    let canonical = format!(
+        "POST\n{path}/\n\nhost:{host}\nx-sdk-date:{date}\n\nhost;x-sdk-date\n{}",
+        hex::encode(sha2::Sha256::digest(body))
+    );
+    let to_sign = format!(
+        "SDK-HMAC-SHA256\n{date}\n{}",
+        hex::encode(sha2::Sha256::digest(canonical.as_bytes()))
+    );
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(sk.as_bytes()).unwrap();
+    mac.update(to_sign.as_bytes());
+    let signature = hex::encode(mac.finalize().into_bytes());
+    format!("SDK-HMAC-SHA256 Access={ak}, SignedHeaders=host;x-sdk-date, Signature={signature}")
+}
+
+/// Status, Huawei error code ("" on success) and body of a raw request.
+fn answer(
+    server: &Server,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, Value) {
+    let (status, text) = server.raw(path, headers, body.as_bytes());
+    let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    let code = json["error"]["error_code"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    (status, code, json)
+}
+
+fn by_token(
+    server: &Server,
+    token: &str,
+    project: &str,
+    op: &str,
+    body: &str,
+) -> (u16, String, Value) {
+    let path = format!("/v1.0/{project}/kms/{op}");
+    answer(server, &path, &[("X-Auth-Token", token)], body)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn huawei_tokens_and_signatures_are_bound_to_scope_time_and_content() {
+    let expiry = time::OffsetDateTime::now_utc() + time::Duration::seconds(30);
+    let soon = expiry
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let server = Server::start_with_config(&scoped_config(&soon));
+    let host = server.addr.to_string();
+
+    // A token without an identity policy does what its account's key
+    // policies allow, in its own project.
+    let (status, code, created) = by_token(
+        &server,
+        TOKEN_OK,
+        A_EAST,
+        "create-key",
+        r#"{"key_alias":"by-token"}"#,
+    );
+    assert_eq!((status, code.as_str()), (200, ""), "{created}");
+    let key_id = created["key_info"]["key_id"].as_str().unwrap().to_string();
+    let body = json!({ "key_id": key_id, "plain_text": "hello" }).to_string();
+    let (status, code, sealed) = by_token(&server, TOKEN_OK, A_EAST, "encrypt-data", &body);
+    assert_eq!((status, code.as_str()), (200, ""), "{sealed}");
+    let describe = json!({ "key_id": key_id }).to_string();
+    let (status, ..) = by_token(&server, TOKEN_HASHED, A_EAST, "describe-key", &describe);
+    assert_eq!(status, 200, "a token configured by its SHA-256 is accepted");
+
+    // ... but not in another project of its account, nor in another account's.
+    for project in [A_WEST, B_EAST] {
+        let (status, code, refused) =
+            by_token(&server, TOKEN_OK, project, "describe-key", &describe);
+        assert_eq!(
+            (status, code.as_str()),
+            (401, "KMS.0302"),
+            "{project}: {refused}"
+        );
+        assert!(
+            refused["error"]["error_msg"]
+                .as_str()
+                .unwrap()
+                .contains("project")
+        );
+    }
+    // An expired token, whatever the project.
+    let (status, code, refused) =
+        by_token(&server, TOKEN_EXPIRED, A_EAST, "describe-key", &describe);
+    assert_eq!((status, code.as_str()), (401, "KMS.0302"), "{refused}");
+    assert!(
+        refused["error"]["error_msg"]
+            .as_str()
+            .unwrap()
+            .contains("expired")
+    );
+    // A token works until its expires_at (then not: at the end).
+    let (status, ..) = by_token(&server, TOKEN_SOON, A_EAST, "describe-key", &describe);
+    assert_eq!(status, 200, "before expires_at");
+
+    // A key of its account whose key policy does not let the account's
+    // principals in (only the root, and only for PutKeyPolicy): refused.
+    let aws = server.client_as(EAST, ROOT_AK, ROOT_SK);
+    let policy = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")},
+        "Action": "kms:PutKeyPolicy", "Resource": "*"}]});
+    let narrow = aws
+        .create_key()
+        .policy(policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    let narrow = narrow.key_metadata.unwrap().key_id;
+    let body = json!({ "key_id": narrow }).to_string();
+    let (status, code, refused) = by_token(&server, TOKEN_OK, A_EAST, "describe-key", &body);
+    assert_eq!((status, code.as_str()), (403, "KMS.0306"), "{refused}");
+    let body = json!({ "key_id": narrow, "plain_text": "x" }).to_string();
+    let (status, code, _) = by_token(&server, TOKEN_OK, A_EAST, "encrypt-data", &body);
+    assert_eq!((status, code.as_str()), (403, "KMS.0306"));
+
+    // A key of the other account, whose key policy lets this account in:
+    // the token still cannot reach it (ids resolve in the caller's account).
+    let other = server.client_as(EAST, OTHER_AK, OTHER_SK);
+    let open = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": [
+            format!("arn:aws:iam::{OTHER_ACCOUNT}:root"), format!("arn:aws:iam::{ACCOUNT}:root")]},
+        "Action": "kms:*", "Resource": "*"}]});
+    let foreign = other
+        .create_key()
+        .policy(open.to_string())
+        .send()
+        .await
+        .unwrap();
+    let foreign = foreign.key_metadata.unwrap();
+    for id in [foreign.key_id.clone(), foreign.arn.clone().unwrap()] {
+        let body = json!({ "key_id": id }).to_string();
+        let (status, code, refused) = by_token(&server, TOKEN_OK, A_EAST, "describe-key", &body);
+        assert!(
+            matches!(
+                (status, code.as_str()),
+                (404, "KMS.0207") | (400, "KMS.0205")
+            ),
+            "{id}: {status} {refused}"
+        );
+    }
+    let (status, _, listed) = by_token(&server, TOKEN_OK, A_EAST, "list-keys", "{}");
+    assert_eq!(status, 200);
+    assert!(!listed.to_string().contains(&foreign.key_id), "{listed}");
+
+    // SDK-HMAC-SHA256: a correct signature is accepted ...
+    let path = format!("/v1.0/{A_EAST}/kms/describe-key");
+    let date = sdk_date(0);
+    let auth = huawei_sign(ROOT_AK, ROOT_SK, &host, &path, &date, describe.as_bytes());
+    let signed = |auth: &str, date: &str, body: &str| {
+        answer(
+            &server,
+            &path,
+            &[("Authorization", auth), ("X-Sdk-Date", date)],
+            body,
+        )
+    };
+    let (status, code, ok) = signed(&auth, &date, &describe);
+    assert_eq!((status, code.as_str()), (200, ""), "{ok}");
+    // ... a changed signature, body or signed host is not ...
+    let mut tampered = auth.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == '0' { '1' } else { '0' });
+    assert_eq!(
+        signed(&tampered, &date, &describe).1,
+        "KMS.0301",
+        "changed signature"
+    );
+    let other_body = json!({ "key_id": narrow }).to_string();
+    assert_eq!(
+        signed(&auth, &date, &other_body).1,
+        "KMS.0301",
+        "changed body"
+    );
+    let elsewhere = huawei_sign(
+        ROOT_AK,
+        ROOT_SK,
+        "kms.example:443",
+        &path,
+        &date,
+        describe.as_bytes(),
+    );
+    assert_eq!(
+        signed(&elsewhere, &date, &describe).1,
+        "KMS.0301",
+        "signed for another host"
+    );
+    let unsigned_host = auth.replace("SignedHeaders=host;x-sdk-date", "SignedHeaders=x-sdk-date");
+    assert_eq!(
+        signed(&unsigned_host, &date, &describe).1,
+        "KMS.0301",
+        "host not signed"
+    );
+    let (status, code, _) = answer(
+        &server,
+        &path,
+        &[
+            ("Authorization", &auth),
+            ("X-Sdk-Date", &date),
+            ("X-Sdk-Content-Sha256", "UNSIGNED-PAYLOAD"),
+        ],
+        &describe,
+    );
+    assert_eq!(
+        (status, code.as_str()),
+        (401, "KMS.0301"),
+        "unsigned payload"
+    );
+    // ... and X-Sdk-Date must be within 5 minutes of the server's clock.
+    for (offset, expected) in [(-360, "KMS.0303"), (360, "KMS.0303"), (-240, ""), (240, "")] {
+        let date = sdk_date(offset);
+        let auth = huawei_sign(ROOT_AK, ROOT_SK, &host, &path, &date, describe.as_bytes());
+        let (status, code, body) = signed(&auth, &date, &describe);
+        assert_eq!(
+            code, expected,
+            "X-Sdk-Date {offset}s from now: {status} {body}"
+        );
+    }
+
+    let left = expiry - time::OffsetDateTime::now_utc() + time::Duration::seconds(1);
+    if left.is_positive() {
+        tokio::time::sleep(left.unsigned_abs()).await;
+    }
+    let (status, code, _) = by_token(&server, TOKEN_SOON, A_EAST, "describe-key", &describe);
+    assert_eq!(
+        (status, code.as_str()),
+        (401, "KMS.0302"),
+        "after expires_at"
+    );
+
+    // Every refusal above is in the audit trail, without the tokens.
+    let log = std::fs::read_to_string(server.data_dir().join("audit.log")).unwrap();
+    for token in [TOKEN_OK, TOKEN_EXPIRED, TOKEN_SOON, TOKEN_HASHED] {
+        assert!(!log.contains(token), "the audit trail never holds a token");
+    }
+    let refused_tokens = log.lines().filter(|l| l.contains("\"KMS.0302\"")).count();
+    assert_eq!(refused_tokens, 4);
 }

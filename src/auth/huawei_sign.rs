@@ -1,7 +1,8 @@
 //! Huawei Cloud authentication: the `SDK-HMAC-SHA256` AK/SK signature that
 //! Huawei's official SDKs compute, verified against the same credential
 //! entries as SigV4 (access key id = AK, secret access key = SK), and
-//! `X-Auth-Token` values from the configuration mapped to principals.
+//! configured `X-Auth-Token`s, each naming a principal, the one project it
+//! is valid for and when it expires.
 //!
 //! The signature, as `huaweicloudsdkcore.signer.Signer` makes it:
 //!
@@ -18,7 +19,8 @@
 //! the canonical query is the decoded `key=value` pairs sorted and
 //! re-encoded the same way; each signed header is `name:trimmed value\n`.
 //! `host` (with its port, as sent) and `x-sdk-date` must be signed, and
-//! X-Sdk-Date must lie within 15 minutes of the server's clock.
+//! X-Sdk-Date must lie within 5 minutes of the server's clock, either way
+//! (SigV4's window; Huawei's gateway allows 15).
 
 use super::Principal;
 use super::credentials::{CredentialConfig, CredentialError, principal_account};
@@ -29,13 +31,19 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, percent_e
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 /// The algorithm name in the Authorization header.
 pub const ALGORITHM: &str = "SDK-HMAC-SHA256";
-/// Allowed difference between X-Sdk-Date and the server's clock.
-pub const CLOCK_SKEW_SECS: i64 = 15 * 60;
+/// Allowed difference between X-Sdk-Date and the server's clock, either
+/// way: the same window as SigV4's X-Amz-Date.
+pub const CLOCK_SKEW_SECS: i64 = super::CLOCK_SKEW_SECS;
+/// Fewest characters of a token configured in clear.
+pub const MIN_TOKEN_CHARS: usize = 32;
 /// Characters left unencoded in canonical URIs and queries.
 const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
@@ -43,18 +51,65 @@ const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
-/// `X-Auth-Token` values accepted by the Huawei dialect, each mapped to a
-/// principal ARN. Debug output never shows the tokens.
-#[derive(Clone, Default, Deserialize, Serialize)]
-#[serde(transparent)]
-pub struct AuthTokens(pub BTreeMap<String, String>);
+/// One `[[auth_tokens]]` entry: an `X-Auth-Token` accepted by the Huawei
+/// dialect, the principal it names, the one project it is valid for and
+/// when it stops being valid. The token is given either in clear (`token`)
+/// or as the lowercase hex SHA-256 of its bytes (`token_sha256`), so that
+/// the configuration need not hold a usable token.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct TokenConfig {
+    /// The token itself (at least [`MIN_TOKEN_CHARS`] characters).
+    #[serde(default, skip_serializing)]
+    pub token: Option<SecretString>,
+    /// The SHA-256 of the token, 64 hex digits, instead of the token.
+    #[serde(default)]
+    pub token_sha256: Option<String>,
+    /// Principal ARN the token authenticates as.
+    pub principal: String,
+    /// The project (in the principal's account) the token is scoped to.
+    pub project_id: String,
+    /// End of validity, RFC 3339 (e.g. `2026-12-01T00:00:00Z`).
+    pub expires_at: String,
+}
 
-impl std::fmt::Debug for AuthTokens {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list()
-            .entries(self.0.values().map(|p| format!("<token> -> {p}")))
-            .finish()
-    }
+/// Errors in the `[[auth_tokens]]` configuration; each names the entry by
+/// its position (1-based) and principal, never by its token.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenConfigError {
+    /// Neither or both of `token` and `token_sha256`.
+    #[error("auth_tokens entry {0} ({1}): give exactly one of token and token_sha256")]
+    Source(usize, String),
+    /// A token given in clear is too short to resist guessing.
+    #[error("auth_tokens entry {0} ({1}): a token must be at least {MIN_TOKEN_CHARS} characters")]
+    TooShort(usize, String),
+    /// `token_sha256` is not 64 hex digits.
+    #[error("auth_tokens entry {0} ({1}): token_sha256 must be 64 hex digits")]
+    BadHash(usize, String),
+    /// The principal is not an IAM ARN with a 12-digit account.
+    #[error(
+        "auth_tokens entry {0}: principal {1:?} must be an IAM ARN like arn:aws:iam::111122223333:user/alice"
+    )]
+    BadPrincipal(usize, String),
+    /// `expires_at` is not an RFC 3339 time.
+    #[error("auth_tokens entry {0} ({1}): expires_at {2:?} is not an RFC 3339 time")]
+    BadExpiry(usize, String, String),
+    /// The project is not served, or belongs to another account.
+    #[error(
+        "auth_tokens entry {0} ({1}): project {2:?} is not a configured project of the principal's account"
+    )]
+    Project(usize, String, String),
+    /// Two entries hold the same token.
+    #[error("auth_tokens entry {0} ({1}): the same token is configured twice")]
+    Duplicate(usize, String),
+    /// The principal's credential entries carry different identity
+    /// policies, so the token's would be ambiguous.
+    #[error(
+        "auth_tokens entry {0} ({1}): the principal's [[credentials]] entries carry different identity policies; give them one"
+    )]
+    AmbiguousPolicy(usize, String),
+    /// A credential entry is invalid.
+    #[error(transparent)]
+    Credential(#[from] CredentialError),
 }
 
 /// Why a Huawei-dialect request was not authenticated.
@@ -83,6 +138,12 @@ pub enum HuaweiAuthError {
     /// The X-Auth-Token is not configured.
     #[error("The X-Auth-Token is invalid.")]
     BadToken,
+    /// The X-Auth-Token's validity ended.
+    #[error("The X-Auth-Token has expired.")]
+    TokenExpired,
+    /// The X-Auth-Token is scoped to another project than the request's.
+    #[error("The X-Auth-Token is not valid for this project.")]
+    TokenScope,
 }
 
 /// A parsed `SDK-HMAC-SHA256` Authorization header.
@@ -267,6 +328,14 @@ struct Credential {
     principal: Principal,
 }
 
+/// A configured token, known by its SHA-256.
+struct Token {
+    principal: Principal,
+    project_id: String,
+    /// Seconds since the epoch from which the token is refused.
+    expires_at: i64,
+}
+
 /// How a request was authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -279,21 +348,37 @@ pub enum Method {
 /// Verifies Huawei-dialect requests.
 pub struct HuaweiAuthenticator {
     credentials: HashMap<String, Credential>,
-    /// SHA-256 of each token → its principal (tokens are not kept as such).
-    tokens: HashMap<[u8; 32], Principal>,
+    /// SHA-256 of each token → what it grants (tokens are not kept as such).
+    tokens: HashMap<[u8; 32], Token>,
 }
 
 impl HuaweiAuthenticator {
     /// Builds the verifier from the credential entries shared with SigV4
-    /// and the configured tokens. A token's principal takes the identity
-    /// policy of a credential entry with the same principal, if there is one.
-    pub fn new(entries: &[CredentialConfig], tokens: &AuthTokens) -> Result<Self, CredentialError> {
+    /// and the configured tokens. `project_account` gives the account of a
+    /// served project; a token must name a project of its principal's
+    /// account. A token's principal takes the identity policy of the
+    /// credential entries with the same principal, if there are any (they
+    /// must then all carry the same one).
+    pub fn new(
+        entries: &[CredentialConfig],
+        tokens: &[TokenConfig],
+        project_account: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, TokenConfigError> {
         let mut credentials = HashMap::new();
-        let mut policies: HashMap<String, Arc<Policy>> = HashMap::new();
+        // Principal ARN → its policy text and parsed identity policy; the
+        // principals whose entries carry different policies.
+        let mut policies: HashMap<&str, (&Option<String>, Option<Arc<Policy>>)> = HashMap::new();
+        let mut ambiguous: HashSet<&str> = HashSet::new();
         for entry in entries {
             let principal = Principal::of(entry)?;
-            if let Some(p) = &principal.identity_policy {
-                policies.insert(entry.principal.clone(), p.clone());
+            match policies.entry(entry.principal.as_str()) {
+                Entry::Vacant(v) => {
+                    v.insert((&entry.policy, principal.identity_policy.clone()));
+                }
+                Entry::Occupied(o) if o.get().0 != &entry.policy => {
+                    ambiguous.insert(entry.principal.as_str());
+                }
+                Entry::Occupied(_) => {}
             }
             credentials.insert(
                 entry.access_key_id.clone(),
@@ -304,20 +389,34 @@ impl HuaweiAuthenticator {
             );
         }
         let mut by_hash = HashMap::new();
-        for (token, arn) in &tokens.0 {
-            let account = principal_account(arn).ok_or_else(|| {
-                CredentialError::BadPrincipal("auth_tokens entry".into(), arn.clone())
-            })?;
-            let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-            by_hash.insert(
-                hash,
-                Principal {
-                    arn: arn.clone(),
+        for (n, entry) in tokens.iter().enumerate() {
+            let (n, arn) = (n + 1, entry.principal.clone());
+            let account = principal_account(&arn)
+                .ok_or_else(|| TokenConfigError::BadPrincipal(n, arn.clone()))?;
+            let hash = token_hash(n, entry)?;
+            let expires_at = OffsetDateTime::parse(&entry.expires_at, &Rfc3339)
+                .map_err(|_| TokenConfigError::BadExpiry(n, arn.clone(), entry.expires_at.clone()))?
+                .unix_timestamp();
+            if project_account(&entry.project_id).as_deref() != Some(account) {
+                return Err(TokenConfigError::Project(n, arn, entry.project_id.clone()));
+            }
+            if ambiguous.contains(arn.as_str()) {
+                return Err(TokenConfigError::AmbiguousPolicy(n, arn));
+            }
+            let identity_policy = policies.get(arn.as_str()).and_then(|(_, p)| p.clone());
+            let token = Token {
+                principal: Principal {
                     account_id: account.to_string(),
                     access_key_id: String::new(),
-                    identity_policy: policies.get(arn).cloned(),
+                    identity_policy,
+                    arn: arn.clone(),
                 },
-            );
+                project_id: entry.project_id.clone(),
+                expires_at,
+            };
+            if by_hash.insert(hash, token).is_some() {
+                return Err(TokenConfigError::Duplicate(n, arn));
+            }
         }
         Ok(Self {
             credentials,
@@ -326,11 +425,13 @@ impl HuaweiAuthenticator {
     }
 
     /// Authenticates a request by its SDK-HMAC-SHA256 signature or, when it
-    /// has no Authorization header, by its X-Auth-Token. `now` is the
-    /// server's clock in seconds since the epoch.
+    /// has no Authorization header, by its X-Auth-Token, which must be
+    /// scoped to `project` (the project id in the request's path) and not
+    /// have expired. `now` is the server's clock in seconds since the epoch.
     pub fn authenticate(
         &self,
         request: &SignedRequest<'_>,
+        project: Option<&str>,
         now: i64,
     ) -> Result<(Principal, Method), HuaweiAuthError> {
         if let Some(authorization) = (request.headers)("authorization").first() {
@@ -339,13 +440,17 @@ impl HuaweiAuthenticator {
                 .map(|p| (p, Method::Signature));
         }
         if let Some(token) = (request.headers)("x-auth-token").first() {
+            // Looked up by its SHA-256: comparing hashes reveals nothing
+            // usable about the tokens themselves.
             let hash: [u8; 32] = Sha256::digest(token.trim().as_bytes()).into();
-            return self
-                .tokens
-                .get(&hash)
-                .cloned()
-                .map(|p| (p, Method::Token))
-                .ok_or(HuaweiAuthError::BadToken);
+            let token = self.tokens.get(&hash).ok_or(HuaweiAuthError::BadToken)?;
+            if now >= token.expires_at {
+                return Err(HuaweiAuthError::TokenExpired);
+            }
+            if project != Some(token.project_id.as_str()) {
+                return Err(HuaweiAuthError::TokenScope);
+            }
+            return Ok((token.principal.clone(), Method::Token));
         }
         Err(HuaweiAuthError::Missing)
     }
@@ -394,6 +499,25 @@ impl HuaweiAuthenticator {
             return Err(HuaweiAuthError::SignatureMismatch);
         }
         Ok(credential.principal.clone())
+    }
+}
+
+/// The SHA-256 of an entry's token, from the token or from `token_sha256`.
+fn token_hash(n: usize, entry: &TokenConfig) -> Result<[u8; 32], TokenConfigError> {
+    let arn = || entry.principal.clone();
+    match (&entry.token, &entry.token_sha256) {
+        (Some(token), None) => {
+            let token = token.expose_secret().trim();
+            if token.chars().count() < MIN_TOKEN_CHARS {
+                return Err(TokenConfigError::TooShort(n, arn()));
+            }
+            Ok(Sha256::digest(token.as_bytes()).into())
+        }
+        (None, Some(hash)) => hex::decode(hash.trim())
+            .ok()
+            .and_then(|h| <[u8; 32]>::try_from(h).ok())
+            .ok_or_else(|| TokenConfigError::BadHash(n, arn())),
+        _ => Err(TokenConfigError::Source(n, arn())),
     }
 }
 
@@ -468,6 +592,157 @@ mod tests {
         let canonical = canonical_request(&request, signed).unwrap();
         let signature = sign("SK1", &string_to_sign("20260101T000000Z", &canonical));
         assert_eq!(signature, PYTHON_SIGNATURE);
+    }
+
+    const TOKEN: &str = "token-0123456789abcdef0123456789abcdef";
+    const ALICE: &str = "arn:aws:iam::111122223333:user/alice";
+
+    fn token_entry(principal: &str, project: &str, expires_at: &str) -> TokenConfig {
+        TokenConfig {
+            token: Some(SecretString::from(TOKEN)),
+            token_sha256: None,
+            principal: principal.into(),
+            project_id: project.into(),
+            expires_at: expires_at.into(),
+        }
+    }
+
+    fn credential(key: &str, principal: &str, policy: Option<&str>) -> CredentialConfig {
+        CredentialConfig {
+            access_key_id: key.into(),
+            secret_access_key: SecretString::from("secret"),
+            principal: principal.into(),
+            policy: policy.map(str::to_string),
+        }
+    }
+
+    fn projects(id: &str) -> Option<String> {
+        match id {
+            "p1" | "p2" => Some("111122223333".into()),
+            "other" => Some("444455556666".into()),
+            _ => None,
+        }
+    }
+
+    fn by_token(
+        auth: &HuaweiAuthenticator,
+        token: &'static str,
+        project: &str,
+        now: i64,
+    ) -> Result<(Principal, Method), HuaweiAuthError> {
+        let token = token.to_string();
+        let headers = |name: &str| {
+            if name == "x-auth-token" {
+                vec![token.as_str()]
+            } else {
+                vec![]
+            }
+        };
+        let request = SignedRequest {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &headers,
+            body: b"",
+        };
+        auth.authenticate(&request, Some(project), now)
+    }
+
+    /// 2026-01-01T00:00:00Z.
+    const JAN_2026: i64 = 1_767_225_600;
+
+    #[test]
+    fn tokens_are_scoped_to_one_project_and_expire() {
+        let entry = token_entry(ALICE, "p1", "2026-01-01T00:00:00Z");
+        let auth = HuaweiAuthenticator::new(&[], &[entry], &projects).unwrap();
+        let (principal, how) = by_token(&auth, TOKEN, "p1", JAN_2026 - 1).unwrap();
+        assert_eq!((principal.arn.as_str(), how), (ALICE, Method::Token));
+        assert!(principal.identity_policy.is_none());
+        assert!(matches!(
+            by_token(&auth, TOKEN, "p1", JAN_2026),
+            Err(HuaweiAuthError::TokenExpired)
+        ));
+        assert!(matches!(
+            by_token(&auth, TOKEN, "p2", JAN_2026 - 1),
+            Err(HuaweiAuthError::TokenScope)
+        ));
+        assert!(matches!(
+            by_token(&auth, "token-0123456789abcdef0123456789abcdeF", "p1", 0),
+            Err(HuaweiAuthError::BadToken)
+        ));
+    }
+
+    #[test]
+    fn a_token_may_be_configured_by_its_hash() {
+        let mut entry = token_entry(ALICE, "p1", "2026-01-01T00:00:00+01:00");
+        entry.token = None;
+        entry.token_sha256 = Some(hex::encode(Sha256::digest(TOKEN.as_bytes())));
+        let auth = HuaweiAuthenticator::new(&[], &[entry], &projects).unwrap();
+        assert!(by_token(&auth, TOKEN, "p1", JAN_2026 - 3601).is_ok());
+        assert!(matches!(
+            by_token(&auth, TOKEN, "p1", JAN_2026 - 3600),
+            Err(HuaweiAuthError::TokenExpired)
+        ));
+    }
+
+    #[test]
+    fn token_entries_are_checked_at_start_up() {
+        let build = |entries: &[TokenConfig], credentials: &[CredentialConfig]| {
+            HuaweiAuthenticator::new(credentials, entries, &projects).map(|_| ())
+        };
+        let good = token_entry(ALICE, "p1", "2026-01-01T00:00:00Z");
+        let mut short = good.clone();
+        short.token = Some(SecretString::from("short"));
+        let mut both = good.clone();
+        both.token_sha256 = Some("00".repeat(32));
+        let mut neither = good.clone();
+        neither.token = None;
+        let mut bad_hash = neither.clone();
+        bad_hash.token_sha256 = Some("xyz".into());
+        let cases = [
+            (vec![short], "at least 32"),
+            (vec![both], "exactly one"),
+            (vec![neither], "exactly one"),
+            (vec![bad_hash], "64 hex"),
+            (vec![token_entry(ALICE, "p1", "tomorrow")], "RFC 3339"),
+            (
+                vec![token_entry(ALICE, "nowhere", "2026-01-01T00:00:00Z")],
+                "project",
+            ),
+            (
+                vec![token_entry(ALICE, "other", "2026-01-01T00:00:00Z")],
+                "project",
+            ),
+            (
+                vec![token_entry("alice", "p1", "2026-01-01T00:00:00Z")],
+                "IAM ARN",
+            ),
+            (vec![good.clone(), good.clone()], "twice"),
+        ];
+        for (entries, message) in cases {
+            let error = build(&entries, &[]).unwrap_err().to_string();
+            assert!(error.contains(message), "{error}");
+            assert!(!error.contains(TOKEN), "{error}");
+        }
+        let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:DescribeKey","Resource":"*"}]}"#;
+        let ambiguous = [
+            credential("AK1", ALICE, Some(policy)),
+            credential("AK2", ALICE, None),
+        ];
+        let error = build(std::slice::from_ref(&good), &ambiguous)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("different identity policies"), "{error}");
+        let agreed = [
+            credential("AK1", ALICE, Some(policy)),
+            credential("AK2", ALICE, Some(policy)),
+        ];
+        let auth = HuaweiAuthenticator::new(&agreed, &[good], &projects).unwrap();
+        let (principal, _) = by_token(&auth, TOKEN, "p1", 0).unwrap();
+        assert!(
+            principal.identity_policy.is_some(),
+            "the principal's policy"
+        );
     }
 
     const PYTHON_SIGNATURE: &str =

@@ -73,6 +73,24 @@ impl Server {
         server
     }
 
+    /// Like [`Server::start_with_config`], after `seed` has put files into
+    /// the data directory (which it is given, already created, mode 0700).
+    pub fn start_with_config_seeded(config: &str, seed: impl FnOnce(&Path)) -> Self {
+        use std::os::unix::fs::DirBuilderExt;
+        let dir = TempDir::new().expect("temp dir");
+        let file = dir.path().join("trent.toml");
+        std::fs::write(&file, config).expect("write config");
+        let data = dir.path().join("data");
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&data)
+            .expect("create data dir");
+        seed(&data);
+        let mut server = Self::launch(data, &[], Some(&file), None);
+        server._dir = Some(dir);
+        server
+    }
+
     /// Starts a server on `data` (created on first start if missing).
     pub fn start_in(data: PathBuf, env: &[(&str, &str)]) -> Self {
         Self::launch(data, env, None, None)

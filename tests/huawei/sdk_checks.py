@@ -842,6 +842,20 @@ def refusals(env, key_id):
         env.endpoint + path, data=body, headers=signed_request(env, ak, sk, path, body, env.east, stale), timeout=30
     )
     check("X-Sdk-Date 20 minutes old: 401 KMS.0303", huawei_error(old, 401, "KMS.0303"), (old.status_code, old.text))
+    for minutes, accepted in ((6, False), (-6, False), (4, True), (-4, True)):
+        date = (datetime.datetime.utcnow() - datetime.timedelta(minutes=minutes)).strftime("%Y%m%dT%H%M%SZ")
+        answer = requests.post(
+            env.endpoint + path, data=body, headers=signed_request(env, ak, sk, path, body, env.east, date), timeout=30
+        )
+        when = f"{abs(minutes)} minutes {'behind' if minutes > 0 else 'ahead of'} the server"
+        if accepted:
+            check(f"X-Sdk-Date {when}: accepted", answer.status_code == 200, answer.text)
+        else:
+            check(
+                f"X-Sdk-Date {when}: 401 KMS.0303 (SigV4's 5-minute window)",
+                huawei_error(answer, 401, "KMS.0303"),
+                (answer.status_code, answer.text),
+            )
     west_path = f"/v1.0/{env.west}/kms/describe-key"
     mixed = requests.post(
         env.endpoint + west_path,
@@ -869,10 +883,19 @@ def refusals(env, key_id):
         good.status_code == 200 and good.json()["key_info"]["key_id"] == key_id,
         (good.status_code, good.text),
     )
+    elsewhere = requests.post(
+        env.endpoint + west_path, data=body, headers={**plain, "X-Auth-Token": env.spec["token"]}, timeout=30
+    )
+    check(
+        "the X-Auth-Token against another project than its own: 401 KMS.0302",
+        huawei_error(elsewhere, 401, "KMS.0302"),
+        (elsewhere.status_code, elsewhere.text),
+    )
+    unknown_path = "/v1.0/0000000000000000000000000000000f/kms/describe-key"
     unknown = requests.post(
-        env.endpoint + "/v1.0/0000000000000000000000000000000f/kms/describe-key",
+        env.endpoint + unknown_path,
         data=body,
-        headers={**plain, "X-Auth-Token": env.spec["token"]},
+        headers=signed_request(env, ak, sk, unknown_path, body, "0000000000000000000000000000000f"),
         timeout=30,
     )
     check("an unknown project: 404 KMS.0201", huawei_error(unknown, 404, "KMS.0201"), unknown.text)

@@ -155,7 +155,9 @@ impl HuaweiError {
     /// An authentication failure: always 401.
     pub fn from_auth(e: HuaweiAuthError) -> Self {
         let code = match e {
-            HuaweiAuthError::BadToken => "KMS.0302",
+            HuaweiAuthError::BadToken
+            | HuaweiAuthError::TokenExpired
+            | HuaweiAuthError::TokenScope => "KMS.0302",
             HuaweiAuthError::Expired(_) => "KMS.0303",
             _ => "KMS.0301",
         };

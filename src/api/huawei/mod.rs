@@ -65,10 +65,14 @@ impl Dialect {
         credentials: &[CredentialConfig],
         hosted: &[String],
     ) -> Result<Self, String> {
+        let projects = Projects::load(config, hosted)?;
+        let project_account = |id: &str| projects.get(id).map(|p| p.account.clone());
+        let authenticator =
+            HuaweiAuthenticator::new(credentials, &config.auth_tokens, &project_account)
+                .map_err(|e| e.to_string())?;
         Ok(Self {
-            projects: Projects::load(config, hosted)?,
-            authenticator: HuaweiAuthenticator::new(credentials, &config.auth_tokens)
-                .map_err(|e| e.to_string())?,
+            projects,
+            authenticator,
         })
     }
 
@@ -332,7 +336,7 @@ async fn prepare(
     let (principal, how) = app
         .huawei
         .authenticator
-        .authenticate(&signed, now)
+        .authenticate(&signed, parsed.as_ref().map(|(p, _)| p.as_str()), now)
         .map_err(HuaweiError::from_auth)?;
     trail.principal = Some(principal.arn.clone());
     trail.access_key_id = (how == AuthMethod::Signature).then(|| principal.access_key_id.clone());

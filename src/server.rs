@@ -7,7 +7,7 @@ use crate::auth::Authenticator;
 use crate::auth::credentials::from_shared_file;
 use crate::config::{Config, TlsConfig};
 use crate::hsm::{Hsm, Modules, TokenSpec};
-use crate::kms::{Kms, Origin, Settings};
+use crate::kms::{JobOutcome, Kms, Origin, Settings};
 use crate::provision;
 use crate::store::Store;
 use axum::Router;
@@ -38,6 +38,10 @@ pub struct AppState {
     /// a panicking operation is still audited.
     #[cfg(feature = "test-clock")]
     pub panic_next: std::sync::atomic::AtomicBool,
+    /// Runs of the background job loop completed so far (feature
+    /// `test-clock`), so tests can wait for the loop instead of for time.
+    #[cfg(feature = "test-clock")]
+    pub job_runs: std::sync::atomic::AtomicU64,
 }
 
 impl AppState {
@@ -163,6 +167,8 @@ pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
         secure_transport: config.tls.is_some(),
         #[cfg(feature = "test-clock")]
         panic_next: Default::default(),
+        #[cfg(feature = "test-clock")]
+        job_runs: Default::default(),
     }))
 }
 
@@ -175,7 +181,12 @@ pub fn router(state: Arc<AppState>) -> Router {
     #[cfg(feature = "test-clock")]
     let router = router
         .route("/_trent/test/clock", post(test_clock::advance))
-        .route("/_trent/test/panic", post(test_clock::panic_next));
+        .route("/_trent/test/panic", post(test_clock::panic_next))
+        .route("/_trent/test/jobs", post(test_clock::run_jobs_once))
+        .route(
+            "/_trent/test/ticks",
+            post(test_clock::job_runs).get(test_clock::job_runs),
+        );
     router.with_state(state)
 }
 
@@ -214,29 +225,72 @@ pub async fn run(
     }
 }
 
+/// What one run of the background jobs did on this node.
+#[derive(Debug, Default, serde::Serialize)]
+struct JobRun {
+    /// Primary Region updates completed.
+    primary_updates: usize,
+    /// Automatic rotations committed.
+    rotated: usize,
+    /// Keys deleted after their waiting period.
+    deleted: usize,
+    /// Claims lost to another writer, over every job: conditional commits
+    /// that found the work already done (or the key changed) elsewhere.
+    conflicts: usize,
+    /// Jobs that failed (each is logged).
+    errors: usize,
+}
+
+impl JobRun {
+    /// Adds one job's outcome (or its failure, logged as `job`).
+    fn add(&mut self, job: &str, outcome: crate::kms::KmsResult<JobOutcome>) -> usize {
+        match outcome {
+            Ok(outcome) => {
+                self.conflicts += outcome.conflicts;
+                outcome.done
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "{job} job failed");
+                self.errors += 1;
+                0
+            }
+        }
+    }
+}
+
+/// Runs every background job once: completes primary Region updates,
+/// rotates keys that are due, deletes keys whose waiting period is over.
+fn run_jobs(kms: &Kms) -> JobRun {
+    kms.reinitialize_modules_if_due();
+    let mut run = JobRun::default();
+    run.primary_updates = run.add("primary Region update", kms.complete_primary_updates());
+    run.rotated = run.add("rotation", kms.rotate_due_keys());
+    run.deleted = run.add("deletion", kms.delete_due_keys());
+    run
+}
+
 /// Every `interval` (and once at start, so work missed while the server was
-/// down happens now): completes primary Region updates, rotates keys that
-/// are due, deletes keys whose waiting period is over.
+/// down happens now): runs the background jobs ([`run_jobs`]).
 async fn background_jobs(state: Arc<AppState>, interval: Duration) {
     let mut ticker = tokio::time::interval(interval);
     loop {
         ticker.tick().await;
-        let state = state.clone();
-        let run = tokio::task::spawn_blocking(move || {
-            state.kms.reinitialize_modules_if_due();
-            if let Err(e) = state.kms.complete_primary_updates() {
-                tracing::error!(error = %e, "primary Region update job failed");
-            }
-            if let Err(e) = state.kms.rotate_due_keys() {
-                tracing::error!(error = %e, "rotation job failed");
-            }
-            if let Err(e) = state.kms.delete_due_keys() {
-                tracing::error!(error = %e, "deletion job failed");
-            }
-        });
-        if let Err(e) = run.await {
-            tracing::error!(error = %e, "background job panicked");
+        let jobs = state.clone();
+        match tokio::task::spawn_blocking(move || run_jobs(&jobs.kms)).await {
+            Ok(run) => tracing::debug!(
+                primary_updates = run.primary_updates,
+                rotated = run.rotated,
+                deleted = run.deleted,
+                conflicts = run.conflicts,
+                errors = run.errors,
+                "background jobs ran"
+            ),
+            Err(e) => tracing::error!(error = %e, "background job panicked"),
         }
+        #[cfg(feature = "test-clock")]
+        state
+            .job_runs
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -272,6 +326,25 @@ mod test_clock {
         app.panic_next
             .store(true, std::sync::atomic::Ordering::SeqCst);
         "armed"
+    }
+
+    /// `POST /_trent/test/jobs`: runs the background jobs once now, besides
+    /// the loop, and answers what this run did as JSON:
+    /// `{"primary_updates":n,"rotated":n,"deleted":n,"conflicts":n,"errors":n}`.
+    /// It does not count as a run of the loop in `/_trent/test/ticks`.
+    pub async fn run_jobs_once(State(app): State<Arc<AppState>>) -> String {
+        let run = tokio::task::spawn_blocking(move || super::run_jobs(&app.kms))
+            .await
+            .expect("background jobs panicked");
+        serde_json::to_string(&run).expect("job run as JSON")
+    }
+
+    /// `GET` or `POST /_trent/test/ticks`: how many runs of the background
+    /// job loop have completed since start-up (the start-up run included).
+    pub async fn job_runs(State(app): State<Arc<AppState>>) -> String {
+        app.job_runs
+            .load(std::sync::atomic::Ordering::SeqCst)
+            .to_string()
     }
 
     /// `POST /_trent/test/clock` with the number of seconds to move forward.

@@ -68,6 +68,27 @@ pub struct KeyView {
 /// An encryption context as given by the client.
 pub type EncryptionContext = BTreeMap<String, String>;
 
+/// What one background job did on this node in one run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JobOutcome {
+    /// Pieces of work this node committed.
+    pub done: usize,
+    /// Pieces of work this node attempted but lost: its conditional commit
+    /// found that another writer (another node, or a concurrent request)
+    /// had changed the key first, so nothing was written.
+    pub conflicts: usize,
+}
+
+impl JobOutcome {
+    /// Counts one attempt: committed, or lost to another writer.
+    fn count(&mut self, committed: bool) {
+        match committed {
+            true => self.done += 1,
+            false => self.conflicts += 1,
+        }
+    }
+}
+
 /// Service-wide settings of the core.
 pub struct Settings {
     /// Region used when a request names none.

@@ -3,7 +3,9 @@
 
 use super::condition_keys::Facts;
 use super::key_ref::Aliases;
-use super::{Caller, KeyView, Kms, KmsError, KmsResult, key_arn_in, policy, record_arn, validate};
+use super::{
+    Caller, JobOutcome, KeyView, Kms, KmsError, KmsResult, key_arn_in, policy, record_arn, validate,
+};
 use crate::hsm::{MaterialRef, WrappedMaterial};
 use crate::store::{KeyRecord, MaterialRecord, MultiRegionRecord, StoreError, Tag};
 
@@ -200,16 +202,18 @@ impl Kms {
         Ok(())
     }
 
-    /// Completes every pending UpdatePrimaryRegion; returns how many.
-    pub fn complete_primary_updates(&self) -> KmsResult<usize> {
-        let mut done = 0;
+    /// Completes every pending UpdatePrimaryRegion; returns how many this
+    /// node completed and how many another node completed first.
+    pub fn complete_primary_updates(&self) -> KmsResult<JobOutcome> {
+        let mut outcome = JobOutcome::default();
         for key_id in self.store.pending_primary_updates()? {
-            if self.store.complete_primary_update(&key_id)? {
+            let completed = self.store.complete_primary_update(&key_id)?;
+            if completed {
                 tracing::info!(%key_id, "primary Region updated");
-                done += 1;
             }
+            outcome.count(completed);
         }
-        Ok(done)
+        Ok(outcome)
     }
 
     /// The copies of a key that must be a multi-Region primary in the

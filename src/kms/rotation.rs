@@ -9,7 +9,7 @@
 use super::condition_keys::Facts;
 use super::key_ref::Aliases;
 use super::paging::{self, Page};
-use super::{Caller, Kms, KmsError, KmsResult, record_arn, validate};
+use super::{Caller, JobOutcome, Kms, KmsError, KmsResult, record_arn, validate};
 use crate::store::{KeyRecord, KeyState, MaterialRecord, RotationCommit, RotationType};
 
 const MIN_PERIOD_DAYS: i64 = 90;
@@ -247,10 +247,11 @@ impl Kms {
     }
 
     /// Rotates every enabled key whose automatic rotation is due; returns how
-    /// many rotations this node committed.
-    pub fn rotate_due_keys(&self) -> KmsResult<usize> {
+    /// many rotations this node committed and how many it lost to another
+    /// writer that rotated (or replicated) the key first.
+    pub fn rotate_due_keys(&self) -> KmsResult<JobOutcome> {
         let now = self.now();
-        let mut rotated = 0;
+        let mut outcome = JobOutcome::default();
         for (region, key_id) in self.store.due_for_rotation(now)? {
             let Some(key) = self.store.key(&region, &key_id)? else {
                 continue;
@@ -263,11 +264,13 @@ impl Kms {
                 continue;
             }
             let next = now + period * MS_PER_DAY;
-            if self.rotate(&key, RotationType::Automatic, Some((due, next)), now)? {
-                tracing::info!(%region, %key_id, "key rotated automatically");
-                rotated += 1;
+            let committed = self.rotate(&key, RotationType::Automatic, Some((due, next)), now)?;
+            match committed {
+                true => tracing::info!(%region, %key_id, "key rotated automatically"),
+                false => tracing::info!(%region, %key_id, "rotation committed elsewhere first"),
             }
+            outcome.count(committed);
         }
-        Ok(rotated)
+        Ok(outcome)
     }
 }

@@ -350,22 +350,18 @@ async fn automatic_rotation_happens_when_due() {
         .await
         .unwrap();
 
+    let ticks = server.job_ticks();
     server.advance_clock(89 * DAY);
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    server.wait_for_job_ticks(ticks + 2);
     assert!(
         rotations(&kms, &key).await.is_empty(),
         "rotated before it was due"
     );
 
+    let ticks = server.job_ticks();
     server.advance_clock(2 * DAY);
-    let mut listed = Vec::new();
-    for _ in 0..50 {
-        listed = rotations(&kms, &key).await;
-        if !listed.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    server.wait_for_job_ticks(ticks + 2);
+    let listed = rotations(&kms, &key).await;
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert_eq!(listed[0].rotation_type, Some(RotationType::Automatic));
     let after = current_material(&kms, &key).await;
@@ -410,14 +406,9 @@ async fn rotation_missed_while_down_happens_at_next_start() {
         ],
     );
     let kms = server.client("us-east-1");
-    let mut listed = Vec::new();
-    for _ in 0..50 {
-        listed = rotations(&kms, &key).await;
-        if !listed.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    // The start-up run is the only one within the hour.
+    server.wait_for_job_ticks(1);
+    let listed = rotations(&kms, &key).await;
     assert_eq!(
         listed.len(),
         1,
@@ -426,12 +417,24 @@ async fn rotation_missed_while_down_happens_at_next_start() {
     assert_eq!(listed[0].rotation_type, Some(RotationType::Automatic));
 }
 
+/// Two servers on one database run their rotation jobs at the same instant
+/// (two threads released by one barrier call both servers' job endpoints)
+/// over many keys that are due, for several periods. Their claims collide
+/// (the test fails unless some rotation commit lost to the other server),
+/// and still every key rotates exactly once per period.
 #[tokio::test(flavor = "multi_thread")]
 async fn two_servers_on_one_database_rotate_exactly_once() {
-    let first = Server::start();
+    const KEYS: usize = 20;
+    // Only the job endpoint runs the jobs (after the start-up run), and no
+    // cached record hides the other server's commit: a lost claim is a race.
+    let env = [
+        ("TRENT_JOB_INTERVAL_SECS", "3600"),
+        ("TRENT_METADATA_MAX_STALENESS_MS", "0"),
+    ];
+    let first = Server::start_with_env(&env);
     let kms = first.client("us-east-1");
     let mut keys = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..KEYS {
         let key = new_key(&kms).await;
         kms.enable_key_rotation()
             .key_id(&key)
@@ -441,28 +444,55 @@ async fn two_servers_on_one_database_rotate_exactly_once() {
             .unwrap();
         keys.push(key);
     }
-    let second = first.start_sibling(&[]);
-    // Both servers see the rotations fall due at the same moment.
-    first.advance_clock(91 * DAY);
-    second.advance_clock(91 * DAY);
+    let second = first.start_sibling(&env);
     let other = second.client("us-east-1");
-    for _ in 0..50 {
-        let mut done = true;
+    first.wait_for_job_ticks(1);
+    second.wait_for_job_ticks(1);
+    let mut conflicts = 0;
+    let mut periods = 0;
+    while periods < 3 || (conflicts == 0 && periods < 10) {
+        periods += 1;
+        // Both servers see the rotations fall due, then race for them.
+        first.advance_clock(91 * DAY);
+        second.advance_clock(91 * DAY);
+        let barrier = std::sync::Barrier::new(2);
+        let runs: Vec<serde_json::Value> = std::thread::scope(|scope| {
+            let racers: Vec<_> = [&first, &second]
+                .map(|server| {
+                    let barrier = &barrier;
+                    scope.spawn(move || {
+                        barrier.wait();
+                        server.run_jobs()
+                    })
+                })
+                .into_iter()
+                .collect();
+            racers.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        let count = |field: &str| runs.iter().map(|r| r[field].as_u64().unwrap()).sum::<u64>();
+        assert_eq!(count("errors"), 0, "{runs:?}");
+        assert_eq!(count("rotated"), KEYS as u64, "period {periods}: {runs:?}");
+        conflicts += count("conflicts");
         for key in &keys {
-            done &= !rotations(&other, key).await.is_empty();
+            let listed = rotations(&other, key).await;
+            assert_eq!(
+                listed.len(),
+                periods,
+                "key {key}, period {periods}: {listed:?}"
+            );
+            let current = current_material(&kms, key).await;
+            assert_eq!(
+                listed.last().unwrap().key_material_id.as_ref(),
+                Some(&current)
+            );
         }
-        if done {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    // Give both job loops a few more rounds to misbehave.
-    tokio::time::sleep(Duration::from_millis(3000)).await;
+    eprintln!("{conflicts} rotation claims lost to the other server in {periods} periods");
+    assert!(
+        conflicts > 0,
+        "the two servers never raced for a rotation in {periods} periods"
+    );
     for key in &keys {
-        let listed = rotations(&kms, key).await;
-        assert_eq!(listed.len(), 1, "key {key}: {listed:?}");
-        let current = current_material(&other, key).await;
-        assert_eq!(listed[0].key_material_id.as_ref(), Some(&current));
         // Either server encrypts and decrypts under the rotated key.
         let blob = encrypt(&kms, key, "shared").await;
         assert_eq!(decrypt(&other, &blob).await.0, "shared");

@@ -242,6 +242,39 @@ impl Server {
         assert_eq!(status, 200, "clock control endpoint");
     }
 
+    /// Runs the server's background jobs once, now (feature `test-clock`),
+    /// and returns what that run did: `rotated`, `deleted`,
+    /// `primary_updates`, `conflicts` (claims lost to another writer) and
+    /// `errors`.
+    pub fn run_jobs(&self) -> serde_json::Value {
+        let (status, body) = self.raw("/_trent/test/jobs", &[], b"");
+        assert_eq!(status, 200, "job endpoint: {body}");
+        serde_json::from_str(&body).expect("job run as JSON")
+    }
+
+    /// How many runs of the background job loop have completed (feature
+    /// `test-clock`).
+    pub fn job_ticks(&self) -> u64 {
+        let (status, body) = self.raw("/_trent/test/ticks", &[], b"");
+        assert_eq!(status, 200, "ticks endpoint: {body}");
+        body.trim().parse().expect("tick count")
+    }
+
+    /// Waits (at most 30 s) until the job loop has completed `ticks` runs.
+    /// With `ticks` = [`Server::job_ticks`] read before an action, plus 2,
+    /// the last of those runs started after the action: whatever the jobs
+    /// would do about it, they have done.
+    pub fn wait_for_job_ticks(&self, ticks: u64) {
+        let start = Instant::now();
+        while self.job_ticks() < ticks {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the job loop did not reach {ticks} runs in 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Sends a raw HTTP POST and returns (status, body).
     pub fn raw(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
         let mut stream = TcpStream::connect(self.addr).expect("connect");

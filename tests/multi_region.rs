@@ -1748,75 +1748,95 @@ async fn deletion_follows_the_moved_primary() {
     );
 }
 
-/// RotateKeyOnDemand and ReplicateKey racing on one key: whichever loses is
-/// refused, and every copy ends with every material of the primary.
+/// RotateKeyOnDemand and ReplicateKey racing on one key that already has a
+/// replica (so a rotation carries its material before committing):
+/// whichever loses is refused, and every copy ends with every material of
+/// the primary. The rotations and the replication start at staggered
+/// moments; the test fails unless each side lost some race.
 #[tokio::test(flavor = "multi_thread")]
 async fn rotation_racing_replication_leaves_complete_replicas() {
-    let server = Server::start_with_env(&[("TRENT_ON_DEMAND_ROTATION_LIMIT", "1000")]);
+    const THIRD: &str = "eu-west-1";
+    let server = Server::start_with_env(&[
+        ("TRENT_ON_DEMAND_ROTATION_LIMIT", "1000"),
+        (
+            "TRENT_DEV_REGIONS",
+            "[\"us-east-1\", \"us-west-2\", \"eu-west-1\"]",
+        ),
+    ]);
     let east = server.client(EAST);
-    let west = server.client(WEST);
-    let mut refused = BTreeMap::<String, usize>::new();
+    let code = |e: &dyn ProvideErrorMetadata| e.code().unwrap_or("not a service error").to_string();
+    let mut refused = BTreeMap::<&str, usize>::new();
     let mut keys = 0;
-    // At least 12 keys; more (bounded) until some call lost the race.
-    while keys < 12 || (refused.is_empty() && keys < 40) {
+    // At least 12 keys; more (bounded) until each side lost a race.
+    while keys < 12 || (refused.len() < 2 && keys < 60) {
+        // From replication 10 ms behind the rotations to 12 ms ahead.
+        let offset = (keys % 12) as i64 * 2 - 10;
+        let delay = |ms: i64| Duration::from_millis(ms.max(0) as u64);
+        let (rotate_after, replicate_after) = (delay(offset), delay(-offset));
         keys += 1;
         let id = create_mrk(&east).await;
+        replicate(&east, &id, WEST).await;
         let rotate = {
             let east = east.clone();
             let id = id.clone();
             tokio::spawn(async move {
+                tokio::time::sleep(rotate_after).await;
                 let mut codes = Vec::new();
                 for _ in 0..3 {
                     if let Err(e) = east.rotate_key_on_demand().key_id(&id).send().await {
-                        codes.push(
-                            e.as_service_error()
-                                .and_then(|s| s.code())
-                                .unwrap_or("not a service error")
-                                .to_string(),
-                        );
+                        codes.push(code(&e));
                     }
                 }
                 codes
             })
         };
+        tokio::time::sleep(replicate_after).await;
         let replicated = east
             .replicate_key()
             .key_id(&id)
-            .replica_region(WEST)
+            .replica_region(THIRD)
             .send()
             .await;
-        let mut codes = rotate.await.unwrap();
+        let mut codes: Vec<_> = rotate
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| ("RotateKeyOnDemand", c))
+            .collect();
         if let Err(e) = &replicated {
-            codes.push(
-                e.as_service_error()
-                    .and_then(|s| s.code())
-                    .unwrap_or("not a service error")
-                    .to_string(),
-            );
+            codes.push(("ReplicateKey", code(e)));
         }
-        for code in codes {
-            assert_eq!(code, "ConflictException", "{id}");
-            *refused.entry(code).or_default() += 1;
+        for (operation, code) in codes {
+            assert_eq!(code, "ConflictException", "{operation} {id}");
+            *refused.entry(operation).or_default() += 1;
         }
         if replicated.is_err() {
-            replicate(&east, &id, WEST).await;
+            replicate(&east, &id, THIRD).await;
         }
         let primary = all_materials(&east, &id).await;
-        assert_eq!(all_materials(&west, &id).await, primary, "{id}");
-        assert_eq!(
-            current_material(&west, &id).await,
-            current_material(&east, &id).await
-        );
+        let current = current_material(&east, &id).await;
+        for region in [WEST, THIRD] {
+            let replica = server.client(region);
+            assert_eq!(
+                all_materials(&replica, &id).await,
+                primary,
+                "{id} in {region}"
+            );
+            assert_eq!(current_material(&replica, &id).await, current, "{region}");
+        }
         for (material, _, _) in &primary {
             assert!(!material.is_empty());
         }
         let blob = encrypt(&east, &id, "latest").await;
-        assert_eq!(decrypt(&west, &blob).await.0, "latest");
+        for region in [WEST, THIRD] {
+            assert_eq!(decrypt(&server.client(region), &blob).await.0, "latest");
+        }
     }
     eprintln!("refused while racing, over {keys} keys: {refused:?}");
-    assert!(
-        !refused.is_empty(),
-        "rotation and replication never raced over {keys} keys"
+    assert_eq!(
+        refused.len(),
+        2,
+        "both sides must have lost a race over {keys} keys: {refused:?}"
     );
 }
 

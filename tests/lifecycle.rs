@@ -295,7 +295,10 @@ async fn deletion_job_deletes_keys_when_due() {
     // Eight days on, the 7-day key goes (with its alias); the 30-day key stays.
     let ticks = server.job_ticks();
     server.advance_clock(2 * 86_400);
-    server.wait_for_job_ticks(ticks + 2);
+    common::until_job_ticks(&server, ticks + 2, || async {
+        kms.describe_key().key_id(&doomed).send().await.is_err()
+    })
+    .await;
     let described = kms.describe_key().key_id(&doomed).send().await;
     assert_eq!(error_code(described), "NotFoundException");
     let aliases = kms.list_aliases().send().await.unwrap().aliases.unwrap();

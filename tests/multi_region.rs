@@ -13,7 +13,7 @@ use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{
     IncludeKeyMaterial, KeyMaterialState, KeyMetadata, KeyState, MultiRegionKeyType, Tag,
 };
-use common::{Server, error_code};
+use common::{Server, error_code, until_job_ticks};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -166,27 +166,22 @@ async fn assert_copies(server: &Server, region: &str, key: &str, primary: &str, 
     );
 }
 
-/// Whether the copy in `region` names `primary` as primary and is no
-/// longer Updating; if not yet, whether it does once the job loop has run
-/// twice more.
+/// Polls until the copy in `region` names `primary` as primary and is no
+/// longer Updating; false if not so once the job loop has run twice more.
 async fn wait_for_primary(server: &Server, region: &str, key: &str, primary: &str) -> bool {
     let kms = server.client(region);
-    let ticks = server.job_ticks();
-    let meta = describe(&kms, key).await;
-    if copies(&meta).1 == primary && meta.key_state != Some(KeyState::Updating) {
-        return true;
-    }
-    server.wait_for_job_ticks(ticks + 2);
-    let meta = describe(&kms, key).await;
-    copies(&meta).1 == primary && meta.key_state != Some(KeyState::Updating)
+    until_job_ticks(server, server.job_ticks() + 2, || async {
+        let meta = describe(&kms, key).await;
+        copies(&meta).1 == primary && meta.key_state != Some(KeyState::Updating)
+    })
+    .await
 }
 
-/// Whether DescribeKey of `key` in `region` gives NotFoundException; if not
-/// yet, whether it does once the job loop has run twice more.
+/// Polls DescribeKey of `key` in `region` until NotFoundException; false if
+/// it still answers once the job loop has run twice more.
 async fn wait_until_gone(server: &Server, region: &str, key: &str) -> bool {
     let kms = server.client(region);
-    let ticks = server.job_ticks();
-    let gone = || async {
+    until_job_ticks(server, server.job_ticks() + 2, || async {
         match kms.describe_key().key_id(key).send().await {
             Ok(_) => false,
             Err(e) => {
@@ -198,12 +193,8 @@ async fn wait_until_gone(server: &Server, region: &str, key: &str) -> bool {
                 true
             }
         }
-    };
-    if gone().await {
-        return true;
-    }
-    server.wait_for_job_ticks(ticks + 2);
-    gone().await
+    })
+    .await
 }
 
 /// Material ids (and whether each is current) from ListKeyRotations with
@@ -965,10 +956,11 @@ async fn automatic_rotation_reaches_the_replica() {
         .unwrap();
     let ticks = server.job_ticks();
     server.advance_clock(91 * DAY);
-    server.wait_for_job_ticks(ticks + 2);
-    assert_ne!(
-        current_material(&west, &id).await,
-        first,
+    assert!(
+        until_job_ticks(&server, ticks + 2, || async {
+            current_material(&west, &id).await != first
+        })
+        .await,
         "automatic rotation never reached the replica"
     );
     let second = current_material(&west, &id).await;
@@ -1115,8 +1107,11 @@ async fn update_primary_region_completes_on_the_next_job_tick() {
         .send()
         .await
         .unwrap();
-    let ticks = server.job_ticks();
-    server.wait_for_job_ticks(ticks + 2);
+    let west = server.client(WEST);
+    until_job_ticks(&server, server.job_ticks() + 2, || async {
+        describe(&west, &id).await.key_state == Some(KeyState::Enabled)
+    })
+    .await;
     let east_meta = describe(&east, &id).await;
     let west_meta = describe(&server.client(WEST), &id).await;
     for meta in [&east_meta, &west_meta] {
@@ -1299,8 +1294,10 @@ async fn a_primary_waits_for_its_replicas_to_be_deleted() {
     );
 
     // The primary's own waiting period starts now (at the next job run).
-    let ticks = server.job_ticks();
-    server.wait_for_job_ticks(ticks + 2);
+    until_job_ticks(&server, server.job_ticks() + 2, || async {
+        describe(&east, &id).await.key_state == Some(KeyState::PendingDeletion)
+    })
+    .await;
     let meta = describe(&east, &id).await;
     assert_eq!(
         meta.key_state,
@@ -1734,8 +1731,10 @@ async fn deletion_follows_the_moved_primary() {
         wait_until_gone(&server, EAST, &id).await,
         "old primary not deleted"
     );
-    let ticks = server.job_ticks();
-    server.wait_for_job_ticks(ticks + 2);
+    until_job_ticks(&server, server.job_ticks() + 2, || async {
+        describe(&west, &id).await.key_state == Some(KeyState::PendingDeletion)
+    })
+    .await;
     assert_eq!(
         describe(&west, &id).await.key_state,
         Some(KeyState::PendingDeletion)

@@ -6,7 +6,7 @@ mod common;
 use aws_sdk_kms::Client;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{IncludeKeyMaterial, KeyMaterialState, RotationType};
-use common::{Server, error_code, new_key};
+use common::{Server, error_code, new_key, until_job_ticks};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -360,7 +360,10 @@ async fn automatic_rotation_happens_when_due() {
 
     let ticks = server.job_ticks();
     server.advance_clock(2 * DAY);
-    server.wait_for_job_ticks(ticks + 2);
+    until_job_ticks(&server, ticks + 2, || async {
+        !rotations(&kms, &key).await.is_empty()
+    })
+    .await;
     let listed = rotations(&kms, &key).await;
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert_eq!(listed[0].rotation_type, Some(RotationType::Automatic));

@@ -456,6 +456,31 @@ where
     }
 }
 
+/// Polls `check` until it holds, or until `server`'s job loop has completed
+/// `ticks` runs (read [`Server::job_ticks`] before the action, add 2: the
+/// jobs have then had their chance) and it is checked a last time; returns
+/// whether it held. Panics if the loop stalls for 30 s.
+pub async fn until_job_ticks<F: std::future::Future<Output = bool>>(
+    server: &Server,
+    ticks: u64,
+    mut check: impl FnMut() -> F,
+) -> bool {
+    let start = Instant::now();
+    loop {
+        if check().await {
+            return true;
+        }
+        if server.job_ticks() >= ticks {
+            return check().await;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the job loop did not reach {ticks} runs in 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Waits until `check` holds or `timeout` passes; returns whether it held.
 pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
     let start = Instant::now();

@@ -3,15 +3,13 @@
 mod common;
 
 use aws_sdk_kms::Client;
+use aws_sdk_kms::config::retry::RetryConfig;
 use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::primitives::Blob;
-use aws_sdk_kms::types::Tag;
+use aws_sdk_kms::types::{KeyState, Tag};
 use common::Server;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// A key id and a ciphertext made under it, both acknowledged by the server.
-type Acknowledged = (String, Vec<u8>);
 
 async fn decrypts(kms: &Client, blob: &[u8], expected: &[u8]) {
     let out = kms
@@ -102,15 +100,35 @@ async fn restart_keeps_keys_aliases_and_tags() {
     }
 }
 
+/// What clients were told before a crash: every key CreateKey returned, and
+/// every ciphertext Encrypt returned, with its key and plaintext.
+#[derive(Default)]
+struct Acknowledged {
+    keys: Vec<String>,
+    ciphertexts: Vec<(String, Vec<u8>, Vec<u8>)>,
+}
+
+/// `kms` without retries: a request to a killed server fails at once
+/// instead of backing off (the restarted server listens elsewhere anyway).
+fn no_retry(kms: &Client) -> Client {
+    Client::from_conf(
+        kms.config()
+            .to_builder()
+            .retry_config(RetryConfig::disabled())
+            .build(),
+    )
+}
+
 /// Clients keep creating keys and encrypting under them while the server is
-/// killed with SIGKILL. Every key whose CreateKey and Encrypt responses
-/// arrived must decrypt its ciphertext after the restart.
+/// killed with SIGKILL. Every key whose CreateKey response arrived exists
+/// after the restart, and every ciphertext whose Encrypt response arrived
+/// decrypts to its plaintext.
 #[tokio::test(flavor = "multi_thread")]
 async fn kill9_never_loses_an_acknowledged_key() {
     let mut server = Server::start();
-    let acknowledged: Arc<Mutex<Vec<Acknowledged>>> = Arc::default();
+    let acknowledged: Arc<Mutex<Acknowledged>> = Arc::default();
     for round in 0..3u64 {
-        let kms = server.client("us-east-1");
+        let kms = no_retry(&server.client("us-east-1"));
         let mut workers = Vec::new();
         for worker in 0..4 {
             let kms = kms.clone();
@@ -121,18 +139,23 @@ async fn kill9_never_loses_an_acknowledged_key() {
                         return;
                     };
                     let id = created.key_metadata.unwrap().key_id;
-                    let plaintext = format!("{round}/{worker}/{i}");
+                    acknowledged.lock().unwrap().keys.push(id.clone());
+                    let plaintext = format!("{round}/{worker}/{i}").into_bytes();
                     let Ok(out) = kms
                         .encrypt()
                         .key_id(&id)
-                        .plaintext(Blob::new(plaintext.into_bytes()))
+                        .plaintext(Blob::new(plaintext.clone()))
                         .send()
                         .await
                     else {
                         return;
                     };
                     let blob = out.ciphertext_blob.unwrap().into_inner();
-                    acknowledged.lock().unwrap().push((id, blob));
+                    acknowledged
+                        .lock()
+                        .unwrap()
+                        .ciphertexts
+                        .push((id, plaintext, blob));
                 }
             }));
         }
@@ -143,23 +166,39 @@ async fn kill9_never_loses_an_acknowledged_key() {
         }
         server = Server::restart(data);
     }
-    let acknowledged = acknowledged.lock().unwrap().clone();
+    let acknowledged = std::mem::take(&mut *acknowledged.lock().unwrap());
     assert!(
-        acknowledged.len() >= 10,
-        "too few acknowledged keys to mean anything: {}",
-        acknowledged.len()
+        acknowledged.ciphertexts.len() >= 10,
+        "too few acknowledged ciphertexts to mean anything: {}",
+        acknowledged.ciphertexts.len()
     );
-    eprintln!("{} keys acknowledged across 3 crashes", acknowledged.len());
+    eprintln!(
+        "{} keys and {} ciphertexts acknowledged across 3 crashes",
+        acknowledged.keys.len(),
+        acknowledged.ciphertexts.len()
+    );
     let kms = server.client("us-east-1");
-    for (id, blob) in &acknowledged {
+    for id in &acknowledged.keys {
+        let meta = kms
+            .describe_key()
+            .key_id(id)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("acknowledged key {id} lost: {e:?}"))
+            .key_metadata
+            .unwrap();
+        assert_eq!(&meta.key_id, id);
+        assert_eq!(meta.key_state, Some(KeyState::Enabled), "key {id}");
+    }
+    for (id, plaintext, blob) in &acknowledged.ciphertexts {
         let out = kms
             .decrypt()
             .key_id(id)
             .ciphertext_blob(Blob::new(blob.clone()))
             .send()
             .await
-            .unwrap_or_else(|e| panic!("acknowledged key {id} lost: {e:?}"));
-        assert!(!out.plaintext.unwrap().as_ref().is_empty());
+            .unwrap_or_else(|e| panic!("ciphertext under acknowledged key {id} lost: {e:?}"));
+        assert_eq!(out.plaintext.unwrap().as_ref(), plaintext.as_slice());
     }
 }
 
@@ -270,4 +309,22 @@ async fn a_restart_warms_the_metadata_cache_with_current_materials() {
     for (region, key, blob) in before {
         decrypts(&server.client(region), blob.as_ref(), key.as_bytes()).await;
     }
+}
+
+/// The connection the server writes through commits with `synchronous=FULL`
+/// (2) in WAL mode, so an acknowledged write survives a power loss, not only
+/// a process crash. Read from the server's own connection (the setting is
+/// per connection), before and after a restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_store_syncs_every_commit() {
+    let server = Server::start();
+    let settings = |server: &Server| {
+        let (status, body) = server.raw("/_trent/test/store", &[], b"");
+        assert_eq!(status, 200, "store settings endpoint: {body}");
+        body
+    };
+    assert_eq!(settings(&server), "synchronous=2 journal_mode=wal");
+    common::new_key(&server.client("us-east-1")).await;
+    let server = Server::restart(server.kill9());
+    assert_eq!(settings(&server), "synchronous=2 journal_mode=wal");
 }

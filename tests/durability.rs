@@ -254,10 +254,41 @@ async fn a_sibling_sees_another_nodes_change_within_the_staleness_bound() {
         .expect("the sibling never saw the key enabled again");
 }
 
+/// The current material id of a key, as DescribeKey reports it.
+async fn current_material(kms: &Client, key: &str) -> String {
+    kms.describe_key()
+        .key_id(key)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .current_key_material_id
+        .expect("CurrentKeyMaterialId")
+}
+
+/// Encrypts under `key`, decrypts, and returns the material id Decrypt
+/// names (the one the ciphertext was made with).
+async fn material_encrypting(kms: &Client, key: &str) -> String {
+    let blob = kms
+        .encrypt()
+        .key_id(key)
+        .plaintext(Blob::new(b"warm".to_vec()))
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob
+        .unwrap();
+    let out = kms.decrypt().ciphertext_blob(blob).send().await.unwrap();
+    assert_eq!(out.plaintext.unwrap().as_ref(), b"warm");
+    out.key_material_id.expect("KeyMaterialId")
+}
+
 /// After a restart the metadata cache is filled from the database in the
 /// background: every key (including one whose current material changed by
 /// rotation, and one in another region) is loaded with its current material:
-/// ciphertexts made before the restart decrypt, and new ones round-trip.
+/// new ciphertexts are made with the material that was current before the
+/// restart (never the rotated-out one), and old ones still decrypt.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_restart_warms_the_metadata_cache_with_current_materials() {
     let server = Server::start();
@@ -266,6 +297,7 @@ async fn a_restart_warms_the_metadata_cache_with_current_materials() {
         keys.push((region, common::new_key(&server.client(region)).await));
     }
     let rotated = &keys[1];
+    let original = current_material(&server.client(rotated.0), &rotated.1).await;
     server
         .client(rotated.0)
         .rotate_key_on_demand()
@@ -275,8 +307,10 @@ async fn a_restart_warms_the_metadata_cache_with_current_materials() {
         .unwrap();
     let mut before = Vec::new();
     for (region, key) in &keys {
-        let blob = server
-            .client(region)
+        let kms = server.client(region);
+        let current = current_material(&kms, key).await;
+        assert_eq!(material_encrypting(&kms, key).await, current);
+        let blob = kms
             .encrypt()
             .key_id(key)
             .plaintext(Blob::new(key.as_bytes().to_vec()))
@@ -285,28 +319,28 @@ async fn a_restart_warms_the_metadata_cache_with_current_materials() {
             .unwrap()
             .ciphertext_blob
             .unwrap();
-        before.push((region, key, blob));
+        before.push((region, key, blob, current));
     }
+    assert_ne!(
+        before[1].3, original,
+        "rotation changed the current material"
+    );
     let server = Server::restart_logged(server.stop(), &[]);
     let warmed = (0..50).any(|_| {
         std::thread::sleep(Duration::from_millis(100));
         server.log().contains("metadata cache warmed keys=3")
     });
     assert!(warmed, "no warm-up of 3 keys in the log:\n{}", server.log());
-    for (region, key) in &keys {
+    for (region, key, _, current) in &before {
         let kms = server.client(region);
-        let blob = kms
-            .encrypt()
-            .key_id(key)
-            .plaintext(Blob::new(b"warm".to_vec()))
-            .send()
-            .await
-            .unwrap()
-            .ciphertext_blob
-            .unwrap();
-        decrypts(&kms, blob.as_ref(), b"warm").await;
+        assert_eq!(
+            &material_encrypting(&kms, key).await,
+            current,
+            "key {key} in {region} encrypts with a material that is not current"
+        );
+        assert_eq!(&current_material(&kms, key).await, current);
     }
-    for (region, key, blob) in before {
+    for (region, key, blob, _) in before {
         decrypts(&server.client(region), blob.as_ref(), key.as_bytes()).await;
     }
 }

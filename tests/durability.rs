@@ -6,7 +6,7 @@ use aws_sdk_kms::Client;
 use aws_sdk_kms::config::retry::RetryConfig;
 use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::primitives::Blob;
-use aws_sdk_kms::types::{KeyState, Tag};
+use aws_sdk_kms::types::{GrantOperation, KeyState, Tag};
 use common::Server;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -361,4 +361,260 @@ async fn the_store_syncs_every_commit() {
     common::new_key(&server.client("us-east-1")).await;
     let server = Server::restart(server.kill9());
     assert_eq!(settings(&server), "synchronous=2 journal_mode=wal");
+}
+
+const ACCOUNT: &str = "111122223333";
+const ALICE: (&str, &str) = ("AKIAALICE0000000000A", "alice-secret");
+const DAVE: (&str, &str) = ("AKIADAVE0000000000AD", "dave-secret");
+
+/// Credentials (`TRENT_CREDENTIALS`, so that they survive restarts): alice
+/// administers keys; dave may only list keys, so he encrypts through grants
+/// alone.
+fn alice_and_dave() -> String {
+    format!(
+        r#"[{{access_key_id="{}",secret_access_key="{}",principal="arn:aws:iam::{ACCOUNT}:user/alice"}},{{access_key_id="{}",secret_access_key="{}",principal="arn:aws:iam::{ACCOUNT}:user/dave",policy="{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Effect\":\"Allow\",\"Action\":\"kms:ListKeys\",\"Resource\":\"*\"}}]}}"}}]"#,
+        ALICE.0, ALICE.1, DAVE.0, DAVE.1
+    )
+}
+
+/// An administrative change the server acknowledged.
+#[derive(Debug)]
+enum Change {
+    Disabled(String),
+    Policy(String, String),
+    DeletionScheduled(String, aws_sdk_kms::primitives::DateTime),
+    GrantRevoked { key: String, grant: String },
+}
+
+const KINDS: usize = 4;
+
+/// Applies the change of `kind` to `key` (`grant` for revocations);
+/// `None` once the server is gone.
+async fn change(kms: &Client, kind: usize, key: &str, grant: &str, tag: &str) -> Option<Change> {
+    let key = key.to_string();
+    match kind {
+        0 => {
+            kms.disable_key().key_id(&key).send().await.ok()?;
+            Some(Change::Disabled(key))
+        }
+        1 => {
+            let policy = format!(
+                r#"{{"Version":"2012-10-17","Id":"{tag}","Statement":[{{"Sid":"Root","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"kms:*","Resource":"*"}}]}}"#
+            );
+            kms.put_key_policy()
+                .key_id(&key)
+                .policy(&policy)
+                .send()
+                .await
+                .ok()?;
+            Some(Change::Policy(key, policy))
+        }
+        2 => {
+            let out = kms
+                .schedule_key_deletion()
+                .key_id(&key)
+                .pending_window_in_days(7)
+                .send()
+                .await
+                .ok()?;
+            Some(Change::DeletionScheduled(key, out.deletion_date.unwrap()))
+        }
+        _ => {
+            kms.revoke_grant()
+                .key_id(&key)
+                .grant_id(grant)
+                .send()
+                .await
+                .ok()?;
+            Some(Change::GrantRevoked {
+                key,
+                grant: grant.to_string(),
+            })
+        }
+    }
+}
+
+/// Checks that an acknowledged change is still in force.
+async fn still_in_force(alice: &Client, dave: &Client, change: &Change) {
+    let describe = |key: &str| {
+        let key = key.to_string();
+        async move {
+            alice
+                .describe_key()
+                .key_id(&key)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("key {key} lost: {e:?}"))
+                .key_metadata
+                .unwrap()
+        }
+    };
+    match change {
+        Change::Disabled(key) => {
+            let meta = describe(key).await;
+            assert_eq!(meta.key_state, Some(KeyState::Disabled), "{change:?}");
+        }
+        Change::Policy(key, policy) => {
+            let got = alice
+                .get_key_policy()
+                .key_id(key)
+                .send()
+                .await
+                .unwrap()
+                .policy
+                .unwrap();
+            assert_eq!(&got, policy, "{change:?}");
+        }
+        Change::DeletionScheduled(key, date) => {
+            let meta = describe(key).await;
+            assert_eq!(
+                meta.key_state,
+                Some(KeyState::PendingDeletion),
+                "{change:?}"
+            );
+            assert_eq!(meta.deletion_date.as_ref(), Some(date), "{change:?}");
+        }
+        Change::GrantRevoked { key, grant } => {
+            let refused = dave
+                .encrypt()
+                .key_id(key)
+                .plaintext(Blob::new(b"x".to_vec()))
+                .send()
+                .await;
+            assert_eq!(
+                common::error_code(refused),
+                "AccessDeniedException",
+                "{change:?}: the grantee still encrypts"
+            );
+            let grants = alice
+                .list_grants()
+                .key_id(key)
+                .send()
+                .await
+                .unwrap()
+                .grants
+                .unwrap_or_default();
+            assert!(
+                grants.iter().all(|g| g.grant_id.as_deref() != Some(grant)),
+                "{change:?}: the grant is listed again"
+            );
+        }
+    }
+}
+
+/// DisableKey, PutKeyPolicy, ScheduleKeyDeletion and RevokeGrant run side by
+/// side over several keys, next to clients creating keys and encrypting,
+/// and the server is killed with SIGKILL the moment one of them (a
+/// different kind each round) is acknowledged, so the kill lands at
+/// arbitrary points of the others. After each restart every change
+/// acknowledged so far is in force; a revoked grant's grantee is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn kill9_never_loses_an_acknowledged_admin_change() {
+    const ROUNDS: usize = 6;
+    const KEYS: usize = 5;
+    let credentials = alice_and_dave();
+    let env = [("TRENT_CREDENTIALS", credentials.as_str())];
+    let mut server = Server::start_with_env(&env);
+    let mut acknowledged: Vec<Change> = Vec::new();
+    for round in 0..ROUNDS {
+        let alice = server.client_as("us-east-1", ALICE.0, ALICE.1);
+        let dave = server.client_as("us-east-1", DAVE.0, DAVE.1);
+        // Keys for each kind of change; the grantee encrypts through a grant
+        // on each key whose grant will be revoked.
+        let mut targets: Vec<Vec<(String, String)>> = Vec::new();
+        for kind in 0..KINDS {
+            let mut keys = Vec::new();
+            for _ in 0..KEYS {
+                let key = common::new_key(&alice).await;
+                let mut grant = String::new();
+                if kind == 3 {
+                    grant = alice
+                        .create_grant()
+                        .key_id(&key)
+                        .grantee_principal(format!("arn:aws:iam::{ACCOUNT}:user/dave"))
+                        .operations(GrantOperation::Encrypt)
+                        .send()
+                        .await
+                        .unwrap()
+                        .grant_id
+                        .unwrap();
+                    dave.encrypt()
+                        .key_id(&key)
+                        .plaintext(Blob::new(b"x".to_vec()))
+                        .send()
+                        .await
+                        .expect("the grantee encrypts before the revocation");
+                }
+                keys.push((key, grant));
+            }
+            targets.push(keys);
+        }
+        let fast = no_retry(&alice);
+        let mut tasks = Vec::new();
+        for _ in 0..2 {
+            let kms = fast.clone();
+            tasks.push(tokio::spawn(async move {
+                while let Ok(created) = kms.create_key().send().await {
+                    let id = created.key_metadata.unwrap().key_id;
+                    let encrypted = kms
+                        .encrypt()
+                        .key_id(id)
+                        .plaintext(Blob::new(b"load".to_vec()))
+                        .send()
+                        .await;
+                    if encrypted.is_err() {
+                        return;
+                    }
+                }
+            }));
+        }
+        let (trigger_kind, trigger_at) = (round % KINDS, 1 + round % (KEYS - 1));
+        let (fire, fired) = tokio::sync::oneshot::channel::<()>();
+        let fire = Arc::new(Mutex::new(Some(fire)));
+        let changes: Arc<Mutex<Vec<Change>>> = Arc::default();
+        for (kind, keys) in targets.into_iter().enumerate() {
+            let (kms, fire, changes) = (fast.clone(), fire.clone(), changes.clone());
+            tasks.push(tokio::spawn(async move {
+                for (i, (key, grant)) in keys.iter().enumerate() {
+                    let tag = format!("round-{round}-key-{i}");
+                    let Some(done) = change(&kms, kind, key, grant, &tag).await else {
+                        return;
+                    };
+                    changes.lock().unwrap().push(done);
+                    if (kind, i) == (trigger_kind, trigger_at) {
+                        if let Some(fire) = fire.lock().unwrap().take() {
+                            let _ = fire.send(());
+                        }
+                    }
+                }
+            }));
+        }
+        tokio::time::timeout(Duration::from_secs(30), fired)
+            .await
+            .expect("the triggering change was never acknowledged")
+            .unwrap();
+        let data = server.kill9();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        acknowledged.append(&mut changes.lock().unwrap());
+        server = Server::restart_with_env(data, &env);
+        let alice = server.client_as("us-east-1", ALICE.0, ALICE.1);
+        let dave = server.client_as("us-east-1", DAVE.0, DAVE.1);
+        for change in &acknowledged {
+            still_in_force(&alice, &dave, change).await;
+        }
+    }
+    let count = |kind: fn(&Change) -> bool| acknowledged.iter().filter(|c| kind(c)).count();
+    let counts = [
+        count(|c| matches!(c, Change::Disabled(_))),
+        count(|c| matches!(c, Change::Policy(..))),
+        count(|c| matches!(c, Change::DeletionScheduled(..))),
+        count(|c| matches!(c, Change::GrantRevoked { .. })),
+    ];
+    eprintln!(
+        "acknowledged before {ROUNDS} crashes: {} disables, {} policies, {} deletions, {} revocations",
+        counts[0], counts[1], counts[2], counts[3]
+    );
+    assert!(counts.iter().all(|&n| n >= 2), "{counts:?}");
 }

@@ -175,7 +175,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     #[cfg(feature = "test-clock")]
     let router = router
         .route("/_trent/test/clock", post(test_clock::advance))
-        .route("/_trent/test/panic", post(test_clock::panic_next));
+        .route("/_trent/test/panic", post(test_clock::panic_next))
+        .route("/_trent/test/store", post(test_clock::store));
     router.with_state(state)
 }
 
@@ -272,6 +273,17 @@ mod test_clock {
         app.panic_next
             .store(true, std::sync::atomic::Ordering::SeqCst);
         "armed"
+    }
+
+    /// `POST /_trent/test/store`: the store connection's `PRAGMA synchronous`
+    /// and `journal_mode`, as `synchronous=N journal_mode=M`.
+    pub async fn store(State(app): State<Arc<AppState>>) -> String {
+        match app.kms.store_durability() {
+            Ok((synchronous, journal)) => {
+                format!("synchronous={synchronous} journal_mode={journal}")
+            }
+            Err(e) => format!("error: {e}"),
+        }
     }
 
     /// `POST /_trent/test/clock` with the number of seconds to move forward.

@@ -1027,3 +1027,35 @@ async fn huawei_the_clock_window_is_300_seconds_either_way() {
         });
     }
 }
+
+/// The canonical query sorts its pairs, so the values of a repeated
+/// parameter can be reordered without changing the signature, while the
+/// dialect reads the first: a signed query may not repeat a parameter.
+#[tokio::test(flavor = "multi_thread")]
+async fn huawei_a_repeated_query_parameter_is_refused() {
+    let server = signing_server();
+    let host = server.addr.to_string();
+    let path = create_key_path(A_EAST);
+    let body = create_key_body("repeated-query");
+    let date = sdk_date(0);
+    let auth = huawei_sign_request(
+        ROOT_AK,
+        ROOT_SK,
+        "POST",
+        &path,
+        "a=1&a=2",
+        &[("Host", &host), ("X-Sdk-Date", &date)],
+        body.as_bytes(),
+    );
+    for query in ["a=1&a=2", "a=2&a=1"] {
+        hw_assert_refused(&server, BAD_SIGNATURE, &format!("?{query}"), || {
+            post_as(
+                &server,
+                &host,
+                &format!("{path}?{query}"),
+                &[("Authorization", &auth), ("X-Sdk-Date", &date)],
+                &body,
+            )
+        });
+    }
+}

@@ -15,27 +15,21 @@
 //! initialised once per process, with the `SOFTHSM2_CONF` of that moment.
 
 mod common;
+mod custody_proof;
 
 use aws_sdk_kms::Client;
 use aws_sdk_kms::primitives::Blob;
 use common::Server;
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
-use cryptoki::error::{Error, RvError};
-use cryptoki::mechanism::Mechanism;
-use cryptoki::mechanism::aead::GcmParams;
-use cryptoki::object::{Attribute, AttributeInfo, AttributeType, KeyType, ObjectClass};
-use cryptoki::session::{Session, UserType};
-use cryptoki::types::AuthPin;
+use cryptoki::object::ObjectHandle;
+use cryptoki::session::Session;
+use custody_proof as proof;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
 const EAST: &str = "us-east-1";
 const WEST: &str = "us-west-2";
-/// Header bytes after the key id: material id (32) and IV (12).
-const MATERIAL_ID_LEN: usize = 32;
-const IV_LEN: usize = 12;
-const TAG_LEN: usize = 16;
 
 /// A ciphertext the server made, with what it was made from.
 struct Made {
@@ -76,172 +70,6 @@ async fn encrypt(
             .collect(),
         blob,
     }
-}
-
-/// A ciphertext split as docs/adr/0002-ciphertext-format.md lays it out.
-struct Parsed<'a> {
-    header: &'a [u8],
-    key_id: &'a str,
-    material_id: String,
-    iv: [u8; IV_LEN],
-    sealed: &'a [u8],
-}
-
-fn parse(blob: &[u8]) -> Parsed<'_> {
-    assert_eq!(blob[0], 1, "format version");
-    let id_len = blob[1] as usize;
-    let header_len = 2 + id_len + MATERIAL_ID_LEN + IV_LEN;
-    assert!(blob.len() >= header_len + TAG_LEN, "blob too short");
-    let material = &blob[2 + id_len..2 + id_len + MATERIAL_ID_LEN];
-    Parsed {
-        header: &blob[..header_len],
-        key_id: std::str::from_utf8(&blob[2..2 + id_len]).unwrap(),
-        material_id: hex::encode(material),
-        iv: blob[header_len - IV_LEN..header_len].try_into().unwrap(),
-        sealed: &blob[header_len..],
-    }
-}
-
-/// The GCM AAD: the header, then the length-prefixed, key-sorted context.
-fn aad(header: &[u8], context: &BTreeMap<String, String>) -> Vec<u8> {
-    let mut out = header.to_vec();
-    out.extend_from_slice(&(context.len() as u32).to_be_bytes());
-    for (k, v) in context {
-        for part in [k, v] {
-            out.extend_from_slice(&(part.len() as u32).to_be_bytes());
-            out.extend_from_slice(part.as_bytes());
-        }
-    }
-    out
-}
-
-/// The stored wrapped blob of one material.
-fn stored_blob(db: &rusqlite::Connection, region: &str, key_id: &str, material: &str) -> Vec<u8> {
-    db.query_row(
-        "SELECT wrapped FROM key_materials WHERE region = ?1 AND key_id = ?2 AND material_id = ?3",
-        [region, key_id, material],
-        |r| r.get(0),
-    )
-    .unwrap_or_else(|e| panic!("no stored material {material} of {key_id} in {region}: {e}"))
-}
-
-/// A session of this process on a dev-mode region's token, logged in with
-/// the PIN the server keeps in `secrets/`.
-fn logged_in(ctx: &Pkcs11, data: &Path, region: &str) -> Session {
-    let label = format!("trent-{region}");
-    let slot = ctx
-        .get_slots_with_initialized_token()
-        .unwrap()
-        .into_iter()
-        .find(|s| ctx.get_token_info(*s).unwrap().label().trim_end() == label)
-        .unwrap_or_else(|| panic!("token {label} present"));
-    let pin = std::fs::read_to_string(data.join(format!("secrets/{region}.pin"))).unwrap();
-    let session = ctx.open_rw_session(slot).unwrap();
-    match session.login(UserType::User, Some(&AuthPin::from(pin.trim().to_string()))) {
-        Ok(()) | Err(Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
-        Err(e) => panic!("login to {label}: {e}"),
-    }
-    session
-}
-
-/// The domain key of the token, checked to be the only one and to have
-/// the custody attributes, read through PKCS#11.
-fn checked_domain_key(session: &Session, region: &str) -> cryptoki::object::ObjectHandle {
-    let found = session
-        .find_objects(&[
-            Attribute::Class(ObjectClass::SECRET_KEY),
-            Attribute::Token(true),
-            Attribute::Label(b"trent-domain-key".to_vec()),
-        ])
-        .unwrap();
-    assert_eq!(found.len(), 1, "{region}: one domain key");
-    let key = found[0];
-    let wanted = [
-        Attribute::KeyType(KeyType::AES),
-        Attribute::ValueLen(32.into()),
-        Attribute::Private(true),
-        Attribute::Sensitive(true),
-        Attribute::AlwaysSensitive(true),
-        Attribute::Extractable(false),
-        Attribute::NeverExtractable(true),
-        Attribute::Local(true),
-        Attribute::Modifiable(false),
-        Attribute::Wrap(true),
-        Attribute::Unwrap(true),
-        Attribute::Encrypt(false),
-        Attribute::Decrypt(false),
-        Attribute::Sign(false),
-        Attribute::Verify(false),
-        Attribute::Derive(false),
-    ];
-    let types: Vec<AttributeType> = wanted.iter().map(Attribute::attribute_type).collect();
-    let read = session.get_attributes(key, &types).unwrap();
-    assert_eq!(read, wanted, "{region}: domain key attributes");
-    // The token itself refuses to give out the value, and to wrap the key
-    // under a key of the caller's choosing.
-    let value = session
-        .get_attribute_info(key, &[AttributeType::Value])
-        .unwrap();
-    assert!(
-        matches!(value.as_slice(), [AttributeInfo::Sensitive]),
-        "{region}: CKA_VALUE of the domain key: {value:?}"
-    );
-    let mine = session
-        .generate_key(
-            &Mechanism::AesKeyGen,
-            &[
-                Attribute::Token(false),
-                Attribute::ValueLen(32.into()),
-                Attribute::Wrap(true),
-            ],
-        )
-        .unwrap();
-    match session.wrap_key(&Mechanism::AesKeyWrapPad, mine, key) {
-        Err(Error::Pkcs11(RvError::KeyUnextractable, _)) => {}
-        other => panic!("{region}: wrapping the domain key gave {other:?}"),
-    }
-    session.destroy_object(mine).unwrap();
-    key
-}
-
-/// Unwraps `wrapped` under `domain_key` into a session object of this
-/// test: the attributes the domain key's CKA_UNWRAP_TEMPLATE accepts, and
-/// decrypt only.
-fn unwrap_for_test(
-    session: &Session,
-    domain_key: cryptoki::object::ObjectHandle,
-    wrapped: &[u8],
-) -> Result<cryptoki::object::ObjectHandle, Error> {
-    session.unwrap_key(
-        &Mechanism::AesKeyWrapPad,
-        domain_key,
-        wrapped,
-        &[
-            Attribute::Class(ObjectClass::SECRET_KEY),
-            Attribute::KeyType(KeyType::AES),
-            Attribute::Token(false),
-            Attribute::Private(false),
-            Attribute::Sensitive(true),
-            Attribute::Extractable(false),
-            Attribute::Encrypt(false),
-            Attribute::Decrypt(true),
-            Attribute::Wrap(false),
-            Attribute::Unwrap(false),
-        ],
-    )
-}
-
-/// Decrypts a server-made ciphertext with a key unwrapped by this test.
-fn decrypt_with(
-    session: &Session,
-    key: cryptoki::object::ObjectHandle,
-    made: &Made,
-) -> Result<Vec<u8>, Error> {
-    let parsed = parse(&made.blob);
-    let mut iv = parsed.iv;
-    let aad = aad(parsed.header, &made.context);
-    let params = GcmParams::new(&mut iv, &aad, ((TAG_LEN * 8) as u64).into())?;
-    session.decrypt(&Mechanism::AesGcm(params), key, parsed.sealed)
 }
 
 /// The stored blob of every material is the material wrapped under its
@@ -303,48 +131,41 @@ async fn stored_blobs_are_keys_wrapped_under_a_never_extractable_domain_key() {
     ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
         .unwrap();
     let db = rusqlite::Connection::open(data.path.join("trent.db")).unwrap();
-    let sessions: BTreeMap<&str, (Session, cryptoki::object::ObjectHandle)> = [EAST, WEST]
+    let sessions: BTreeMap<&str, (Session, ObjectHandle)> = [EAST, WEST]
         .into_iter()
         .map(|region| {
-            let session = logged_in(&ctx, &data.path, region);
-            let key = checked_domain_key(&session, region);
+            let pin = std::fs::read_to_string(data.path.join(format!("secrets/{region}.pin")))
+                .expect("dev-mode PIN file");
+            let session = proof::logged_in(&ctx, &format!("trent-{region}"), pin.trim());
+            let key = proof::checked_domain_key(&session, region);
             (region, (session, key))
         })
         .collect();
 
     for m in &made {
-        let parsed = parse(&m.blob);
-        let wrapped = stored_blob(&db, m.region, parsed.key_id, &parsed.material_id);
         let (session, domain_key) = &sessions[m.region];
-        let key = unwrap_for_test(session, *domain_key, &wrapped)
-            .unwrap_or_else(|e| panic!("unwrap the stored blob of {}: {e}", m.region));
-        let plain = decrypt_with(session, key, m)
-            .unwrap_or_else(|e| panic!("decrypt what {} made: {e}", m.region));
+        let plain =
+            proof::decrypt_from_store(session, *domain_key, &db, m.region, &m.blob, &m.context);
         assert_eq!(plain, m.plaintext);
-        // The encryption context is bound: without it the tag fails.
-        if !m.context.is_empty() {
-            let bare = Made {
-                region: m.region,
-                plaintext: Vec::new(),
-                context: BTreeMap::new(),
-                blob: m.blob.clone(),
-            };
-            assert!(decrypt_with(session, key, &bare).is_err());
-        }
-        session.destroy_object(key).unwrap();
     }
 
     // Each region's blob of the replicated material is its own: the other
     // region's domain key cannot unwrap it, and the two blobs differ.
-    let first = parse(&made[1].blob);
-    let east_blob = stored_blob(&db, EAST, first.key_id, &first.material_id);
-    let west_blob = stored_blob(&db, WEST, first.key_id, &first.material_id);
+    let first = proof::parse(&made[1].blob);
+    let east_blob = proof::stored_blob(&db, EAST, first.key_id, &first.material_id);
+    let west_blob = proof::stored_blob(&db, WEST, first.key_id, &first.material_id);
     assert_ne!(east_blob, west_blob);
     let (west_session, west_domain_key) = &sessions[WEST];
-    assert!(unwrap_for_test(west_session, *west_domain_key, &east_blob).is_err());
-    let replica_key = unwrap_for_test(west_session, *west_domain_key, &west_blob).unwrap();
+    assert!(proof::unwrap_for_test(west_session, *west_domain_key, &east_blob).is_err());
     assert_eq!(
-        decrypt_with(west_session, replica_key, &made[1]).unwrap(),
+        proof::decrypt_from_store(
+            west_session,
+            *west_domain_key,
+            &db,
+            WEST,
+            &made[1].blob,
+            &made[1].context
+        ),
         made[1].plaintext
     );
 }
@@ -479,7 +300,8 @@ impl Spy {
     /// The calls logged since the last call of this method. The spy
     /// flushes after every call, so a finished request's calls are there.
     fn since_last(&mut self) -> Vec<Call> {
-        let text = std::fs::read(&self.log).expect("spy log");
+        let text = std::fs::read(&self.log)
+            .unwrap_or_else(|e| panic!("the spy wrote no log at {}: {e}", self.log.display()));
         let new = String::from_utf8_lossy(&text[self.read..]).into_owned();
         self.read = text.len();
         calls(&new)

@@ -182,6 +182,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let router = router
         .route("/_trent/test/clock", post(test_clock::advance))
         .route("/_trent/test/panic", post(test_clock::panic_next))
+        .route("/_trent/test/store", post(test_clock::store))
         .route("/_trent/test/jobs", post(test_clock::run_jobs_once))
         .route(
             "/_trent/test/ticks",
@@ -345,6 +346,17 @@ mod test_clock {
         app.job_runs
             .load(std::sync::atomic::Ordering::SeqCst)
             .to_string()
+    }
+
+    /// `POST /_trent/test/store`: the store connection's `PRAGMA synchronous`
+    /// and `journal_mode`, as `synchronous=N journal_mode=M`.
+    pub async fn store(State(app): State<Arc<AppState>>) -> String {
+        match app.kms.store_durability() {
+            Ok((synchronous, journal)) => {
+                format!("synchronous={synchronous} journal_mode={journal}")
+            }
+            Err(e) => format!("error: {e}"),
+        }
     }
 
     /// `POST /_trent/test/clock` with the number of seconds to move forward.

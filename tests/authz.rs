@@ -560,3 +560,218 @@ async fn a_grantee_passes_on_no_more_than_it_holds() {
     let grants = p.alice.list_grants().key_id(&key).send().await.unwrap();
     assert_eq!(grants.grants.unwrap().len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_policy_deny_beats_a_grant() {
+    let server = Server::start_with_config(&config());
+    let p = people(&server);
+    let key = p
+        .alice
+        .create_key()
+        .policy(key_policy())
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    p.alice
+        .create_grant()
+        .key_id(&key)
+        .grantee_principal(format!("arn:aws:iam::{A}:user/bob"))
+        .operations(GrantOperation::Decrypt)
+        .send()
+        .await
+        .unwrap();
+    let blob = encrypt(&p.alice, &key, &[]).await.unwrap();
+    assert_eq!(
+        decrypt(&p.bob, &key, &blob, &[]).await,
+        Err("AccessDeniedException".into())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn grant_constraints_subset_takes_extra_pairs_equals_does_not() {
+    let server = Server::start_with_config(&config());
+    let p = people(&server);
+    let dave = format!("arn:aws:iam::{A}:user/dave");
+    let grant = |key: String, constraints: GrantConstraints| {
+        p.alice
+            .create_grant()
+            .key_id(key)
+            .grantee_principal(&dave)
+            .operations(GrantOperation::Encrypt)
+            .operations(GrantOperation::Decrypt)
+            .constraints(constraints)
+            .send()
+    };
+    let subset_key = common::new_key(&p.alice).await;
+    let equals_key = common::new_key(&p.alice).await;
+    grant(
+        subset_key.clone(),
+        GrantConstraints::builder()
+            .encryption_context_subset("dept", "finance")
+            .build(),
+    )
+    .await
+    .unwrap();
+    grant(
+        equals_key.clone(),
+        GrantConstraints::builder()
+            .encryption_context_equals("dept", "finance")
+            .build(),
+    )
+    .await
+    .unwrap();
+    let extra = [("dept", "finance"), ("year", "2026")];
+    let exact = [("dept", "finance")];
+    let blob = encrypt(&p.dave, &subset_key, &extra)
+        .await
+        .expect("subset: extra pairs allowed");
+    decrypt(&p.dave, &subset_key, &blob, &extra).await.unwrap();
+    assert_eq!(
+        encrypt(&p.dave, &subset_key, &[("year", "2026")]).await,
+        Err("AccessDeniedException".into())
+    );
+    assert_eq!(
+        encrypt(&p.dave, &equals_key, &extra).await,
+        Err("AccessDeniedException".into())
+    );
+    let blob = encrypt(&p.dave, &equals_key, &exact)
+        .await
+        .expect("equals: exactly the pairs");
+    decrypt(&p.dave, &equals_key, &blob, &exact).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_grantee_in_another_account_uses_the_key_by_its_arn_only() {
+    let server = Server::start_with_config(&config());
+    let p = people(&server);
+    let meta = p
+        .alice
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    let (key, arn) = (meta.key_id, meta.arn.unwrap());
+    // Without a grant: the default policy names only account A.
+    assert_eq!(
+        encrypt(&p.carol, &arn, &[]).await,
+        Err("AccessDeniedException".into())
+    );
+    p.alice
+        .create_grant()
+        .key_id(&key)
+        .grantee_principal(format!("arn:aws:iam::{B}:user/carol"))
+        .operations(GrantOperation::Encrypt)
+        .operations(GrantOperation::Decrypt)
+        .send()
+        .await
+        .unwrap();
+    let blob = encrypt(&p.carol, &arn, &[]).await.expect("carol by ARN");
+    decrypt(&p.carol, &arn, &blob, &[]).await.unwrap();
+    assert_eq!(
+        encrypt(&p.carol, &key, &[]).await,
+        Err("NotFoundException".into())
+    );
+    assert_eq!(
+        error_code(p.carol.disable_key().key_id(&arn).send().await),
+        "AccessDeniedException"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_operation_family_is_refused_without_a_right() {
+    let server = Server::start_with_config(&config());
+    let p = people(&server);
+    // The default policy delegates to identity policies; dave's allows only ListKeys.
+    let key = common::new_key(&p.alice).await;
+    let other = common::new_key(&p.alice).await;
+    p.alice
+        .create_alias()
+        .alias_name("alias/team")
+        .target_key_id(&key)
+        .send()
+        .await
+        .unwrap();
+    let blob = encrypt(&p.alice, &key, &[]).await.unwrap();
+    let d = &p.dave;
+    let denied = "AccessDeniedException";
+    assert_eq!(
+        error_code(
+            d.re_encrypt()
+                .ciphertext_blob(Blob::new(blob.clone()))
+                .destination_key_id(&other)
+                .send()
+                .await
+        ),
+        denied
+    );
+    assert_eq!(
+        error_code(
+            d.generate_data_key()
+                .key_id(&key)
+                .number_of_bytes(32)
+                .send()
+                .await
+        ),
+        denied
+    );
+    assert_eq!(
+        error_code(
+            d.generate_data_key_without_plaintext()
+                .key_id(&key)
+                .number_of_bytes(32)
+                .send()
+                .await
+        ),
+        denied
+    );
+    assert_eq!(
+        error_code(
+            d.create_alias()
+                .alias_name("alias/dave")
+                .target_key_id(&key)
+                .send()
+                .await
+        ),
+        denied
+    );
+    assert_eq!(
+        error_code(
+            d.update_alias()
+                .alias_name("alias/team")
+                .target_key_id(&other)
+                .send()
+                .await
+        ),
+        denied
+    );
+    assert_eq!(
+        error_code(d.delete_alias().alias_name("alias/team").send().await),
+        denied
+    );
+    assert_eq!(
+        error_code(d.list_grants().key_id(&key).send().await),
+        denied
+    );
+    assert_eq!(
+        error_code(d.list_aliases().key_id(&key).send().await),
+        denied
+    );
+    // ReEncryptTo alone: bob may decrypt the source (identity policy) but not
+    // ReEncryptTo; his ReEncryptFrom is also refused by his identity policy.
+    assert_eq!(
+        error_code(
+            p.bob
+                .re_encrypt()
+                .ciphertext_blob(Blob::new(blob))
+                .destination_key_id(&other)
+                .send()
+                .await
+        ),
+        denied
+    );
+}

@@ -87,6 +87,9 @@ async fn two_hundred_keys_leave_the_token_object_count_unchanged() {
     }
 }
 
+/// The stored blob has the length of a wrapped AES-256 key, and survives a
+/// restart. That it is the key wrapped under the domain key, and nothing
+/// else, is proven through PKCS#11 in tests/custody_pkcs11.rs.
 #[tokio::test(flavor = "multi_thread")]
 async fn store_holds_only_wrapped_material() {
     let server = Server::start();

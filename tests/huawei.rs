@@ -348,12 +348,55 @@ fn sdk_date(offset: i64) -> String {
 /// signed (written from Huawei's signing guide, independently of Trent's
 /// verifier): returns the Authorization header.
 fn huawei_sign(ak: &str, sk: &str, host: &str, path: &str, date: &str, body: &[u8]) -> String {
+    huawei_sign_request(
+        ak,
+        sk,
+        "POST",
+        path,
+        "",
+        &[("Host", host), ("X-Sdk-Date", date)],
+        body,
+    )
+}
+
+/// Huawei's SDK-HMAC-SHA256 over `method path?query` signing every header
+/// of `headers` (which must hold `X-Sdk-Date`), from Huawei's signing
+/// guide: the canonical URI is the path ending in `/`, the canonical query
+/// the `key=value` pairs sorted, the canonical headers the lowercase names
+/// sorted with their trimmed values. Returns the Authorization header.
+fn huawei_sign_request(
+    ak: &str,
+    sk: &str,
+    method: &str,
+    path: &str,
+    query: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> String {
     use hmac::Mac;
     use sha2::Digest;
-    let canonical = format!(
-        "POST\n{path}/\n\nhost:{host}\nx-sdk-date:{date}\n\nhost;x-sdk-date\n{}",
+    let date = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("x-sdk-date"))
+        .map(|(_, v)| *v)
+        .expect("X-Sdk-Date is signed");
+    let mut pairs: Vec<&str> = query.split('&').filter(|p| !p.is_empty()).collect();
+    pairs.sort();
+    let mut canonical_headers: Vec<(String, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.trim()))
+        .collect();
+    canonical_headers.sort();
+    let names: Vec<&str> = canonical_headers.iter().map(|(k, _)| k.as_str()).collect();
+    let names = names.join(";");
+    let mut canonical = format!("{method}\n{path}/\n{}\n", pairs.join("&"));
+    for (k, v) in &canonical_headers {
+        canonical.push_str(&format!("{k}:{v}\n"));
+    }
+    canonical.push_str(&format!(
+        "\n{names}\n{}",
         hex::encode(sha2::Sha256::digest(body))
-    );
+    ));
     let to_sign = format!(
         "SDK-HMAC-SHA256\n{date}\n{}",
         hex::encode(sha2::Sha256::digest(canonical.as_bytes()))
@@ -361,7 +404,7 @@ fn huawei_sign(ak: &str, sk: &str, host: &str, path: &str, date: &str, body: &[u
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(sk.as_bytes()).unwrap();
     mac.update(to_sign.as_bytes());
     let signature = hex::encode(mac.finalize().into_bytes());
-    format!("SDK-HMAC-SHA256 Access={ak}, SignedHeaders=host;x-sdk-date, Signature={signature}")
+    format!("SDK-HMAC-SHA256 Access={ak}, SignedHeaders={names}, Signature={signature}")
 }
 
 /// Status, Huawei error code ("" on success) and body of a raw request.
@@ -589,4 +632,430 @@ async fn huawei_tokens_and_signatures_are_bound_to_scope_time_and_content() {
     }
     let refused_tokens = log.lines().filter(|l| l.contains("\"KMS.0302\"")).count();
     assert_eq!(refused_tokens, 4);
+}
+
+// ---------------------------------------------------------------------------
+// Issue 18, "Authentication negative tests", for SDK-HMAC-SHA256: each part
+// of a signed create-key changed after signing is refused, and it made
+// nothing. Two items of the AWS list have no Huawei equivalent: there is
+// no X-Amz-Target (the operation is in the signed path, see
+// `huawei_a_changed_path_or_query_is_invalid`), and no presigned form (a
+// signature is only accepted in the Authorization header).
+// ---------------------------------------------------------------------------
+
+/// A server with [`scoped_config`] (no token expiring during the test).
+fn signing_server() -> Server {
+    Server::start_with_config(&scoped_config("2099-01-01T00:00:00Z"))
+}
+
+/// Keys of [`ACCOUNT`] in both its projects (through signed list-keys).
+fn hw_key_count(server: &Server) -> u64 {
+    let host = server.addr.to_string();
+    [A_EAST, A_WEST]
+        .iter()
+        .map(|project| {
+            let path = format!("/v1.0/{project}/kms/list-keys");
+            let date = sdk_date(0);
+            let auth = huawei_sign(ROOT_AK, ROOT_SK, &host, &path, &date, b"{}");
+            let headers = [("Authorization", auth.as_str()), ("X-Sdk-Date", &date)];
+            let (status, _, listed) = answer(server, &path, &headers, "{}");
+            assert_eq!(status, 200, "{listed}");
+            listed["total"].as_u64().expect("total")
+        })
+        .sum()
+}
+
+/// Runs `request` (a create-key) and checks it was refused with HTTP
+/// `status` and Huawei error `code`, and that it created no key.
+fn hw_assert_refused(
+    server: &Server,
+    (status, code): (u16, &str),
+    what: &str,
+    request: impl FnOnce() -> (u16, String, Value),
+) {
+    let before = hw_key_count(server);
+    let (got_status, got_code, body) = request();
+    assert_eq!(
+        (got_status, got_code.as_str()),
+        (status, code),
+        "{what}: {body}"
+    );
+    assert!(
+        !body["error"]["error_msg"].as_str().unwrap_or("").is_empty(),
+        "{what}: {body}"
+    );
+    assert_eq!(hw_key_count(server), before, "{what}: nothing is created");
+}
+
+/// Runs `request` (a create-key) and checks it made a key.
+fn hw_assert_created(server: &Server, what: &str, request: impl FnOnce() -> (u16, String, Value)) {
+    let before = hw_key_count(server);
+    let (status, code, body) = request();
+    assert_eq!((status, code.as_str()), (200, ""), "{what}: {body}");
+    assert!(body["key_info"]["key_id"].is_string(), "{what}: {body}");
+    assert_eq!(hw_key_count(server), before + 1, "{what}");
+}
+
+/// Sends a raw HTTP/1.1 POST of `path` with the given `Host` header and
+/// `headers`; returns status, Huawei error code ("" on success) and body.
+fn post_as(
+    server: &Server,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, Value) {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(server.addr).expect("connect");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response).to_string();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let json: Value =
+        serde_json::from_str(text.split("\r\n\r\n").nth(1).unwrap_or("")).unwrap_or(Value::Null);
+    let code = json["error"]["error_code"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    (status, code, json)
+}
+
+const HW_JSON: &str = "application/json;charset=UTF-8";
+const BAD_SIGNATURE: (u16, &str) = (401, "KMS.0301");
+
+fn create_key_path(project: &str) -> String {
+    format!("/v1.0/{project}/kms/create-key")
+}
+
+fn create_key_body(alias: &str) -> String {
+    json!({ "key_alias": alias }).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn huawei_an_x_sdk_date_changed_after_signing_is_invalid() {
+    let server = signing_server();
+    let host = server.addr.to_string();
+    let path = create_key_path(A_EAST);
+    let body = create_key_body("date-changed");
+    let date = sdk_date(-60);
+    let auth = huawei_sign(ROOT_AK, ROOT_SK, &host, &path, &date, body.as_bytes());
+    for other in [sdk_date(-30), sdk_date(-90), sdk_date(-59)] {
+        assert_ne!(other, date);
+        hw_assert_refused(
+            &server,
+            BAD_SIGNATURE,
+            &format!("X-Sdk-Date {other}"),
+            || {
+                post_as(
+                    &server,
+                    &host,
+                    &path,
+                    &[("Authorization", &auth), ("X-Sdk-Date", &other)],
+                    &body,
+                )
+            },
+        );
+    }
+    // A second X-Sdk-Date added after the signed one.
+    let later = sdk_date(0);
+    hw_assert_refused(&server, BAD_SIGNATURE, "a second X-Sdk-Date", || {
+        post_as(
+            &server,
+            &host,
+            &path,
+            &[
+                ("Authorization", &auth),
+                ("X-Sdk-Date", &date),
+                ("X-Sdk-Date", &later),
+            ],
+            &body,
+        )
+    });
+    hw_assert_created(&server, "as signed", || {
+        post_as(
+            &server,
+            &host,
+            &path,
+            &[("Authorization", &auth), ("X-Sdk-Date", &date)],
+            &body,
+        )
+    });
+}
+
+/// Huawei's scheme has no credential scope: the project in the signed path
+/// plays the part of SigV4's region (and X-Sdk-Date that of its date, see
+/// above). A request signed for one project of the account is refused in
+/// another.
+#[tokio::test(flavor = "multi_thread")]
+async fn huawei_a_changed_project_is_invalid() {
+    let server = signing_server();
+    let host = server.addr.to_string();
+    let body = create_key_body("project-changed");
+    let date = sdk_date(0);
+    let auth = huawei_sign(
+        ROOT_AK,
+        ROOT_SK,
+        &host,
+        &create_key_path(A_WEST),
+        &date,
+        body.as_bytes(),
+    );
+    let headers = [("Authorization", auth.as_str()), ("X-Sdk-Date", &date)];
+    for project in [A_EAST, B_EAST] {
+        hw_assert_refused(
+            &server,
+            BAD_SIGNATURE,
+            &format!("signed for {A_WEST}, sent to {project}"),
+            || post_as(&server, &host, &create_key_path(project), &headers, &body),
+        );
+    }
+    // An unsigned X-Project-Id naming another project changes nothing.
+    let mut renamed = headers.to_vec();
+    renamed.push(("X-Project-Id", A_EAST));
+    hw_assert_refused(
+        &server,
+        (400, "KMS.0308"),
+        "X-Project-Id of another project",
+        || post_as(&server, &host, &create_key_path(A_WEST), &renamed, &body),
+    );
+    hw_assert_created(&server, "as signed", || {
+        post_as(&server, &host, &create_key_path(A_WEST), &headers, &body)
+    });
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn huawei_a_changed_host_is_invalid() {
+    let server = signing_server();
+    let host = server.addr.to_string();
+    let port = server.addr.port();
+    let path = create_key_path(A_EAST);
+    let body = create_key_body("host-changed");
+    let date = sdk_date(0);
+    let auth = huawei_sign(ROOT_AK, ROOT_SK, &host, &path, &date, body.as_bytes());
+    let headers = [("Authorization", auth.as_str()), ("X-Sdk-Date", &date)];
+    for other in [
+        format!("localhost:{port}"),
+        "127.0.0.1".to_string(),
+        format!("127.0.0.1:{}", port.wrapping_add(1)),
+        format!("kms.example.com:{port}"),
+    ] {
+        hw_assert_refused(&server, BAD_SIGNATURE, &format!("Host {other}"), || {
+            post_as(&server, &other, &path, &headers, &body)
+        });
+    }
+    hw_assert_created(&server, "as signed", || {
+        post_as(&server, &host, &path, &headers, &body)
+    });
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn huawei_a_changed_content_type_is_invalid() {
+    let server = signing_server();
+    let host = server.addr.to_string();
+    let path = create_key_path(A_EAST);
+    let body = create_key_body("content-type-changed");
+    let date = sdk_date(0);
+    let auth = huawei_sign_request(
+        ROOT_AK,
+        ROOT_SK,
+        "POST",
+        &path,
+        "",
+        &[
+            ("Content-Type", HW_JSON),
+            ("Host", &host),
+            ("X-Sdk-Date", &date),
+        ],
+        body.as_bytes(),
+    );
+    assert!(auth.contains("SignedHeaders=content-type;host;x-sdk-date"));
+    for other in [
+        "application/json",
+        "text/plain",
+        "application/json;charset=GBK",
+    ] {
+        hw_assert_refused(
+            &server,
+            BAD_SIGNATURE,
+            &format!("Content-Type {other}"),
+            || {
+                post_as(
+                    &server,
+                    &host,
+                    &path,
+                    &[
+                        ("Authorization", &auth),
+                        ("X-Sdk-Date", &date),
+                        ("Content-Type", other),
+                    ],
+                    &body,
+                )
+            },
+        );
+    }
+    hw_assert_created(&server, "as signed", || {
+        post_as(
+            &server,
+            &host,
+            &path,
+            &[
+                ("Authorization", &auth),
+                ("X-Sdk-Date", &date),
+                ("Content-Type", HW_JSON),
+            ],
+            &body,
+        )
+    });
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn huawei_a_changed_path_or_query_is_invalid() {
+    let server = signing_server();
+    let host = server.addr.to_string();
+    let body = create_key_body("path-changed");
+    let date = sdk_date(0);
+    let create = create_key_path(A_EAST);
+    let sign = |path: &str, query: &str, body: &str| {
+        huawei_sign_request(
+            ROOT_AK,
+            ROOT_SK,
+            "POST",
+            path,
+            query,
+            &[("Host", &host), ("X-Sdk-Date", &date)],
+            body.as_bytes(),
+        )
+    };
+    let with_query = |path: &str, query: &str| {
+        if query.is_empty() {
+            path.to_string()
+        } else {
+            format!("{path}?{query}")
+        }
+    };
+    // (signed path, signed query, sent path, sent query): another
+    // operation's path (the operation is in the path, as X-Amz-Target is
+    // in a header), then queries added, changed or dropped.
+    let list = format!("/v1.0/{A_EAST}/kms/list-keys");
+    let describe = format!("/v1.0/{A_EAST}/kms/describe-key");
+    let cases = [
+        (list.as_str(), "", create.as_str(), ""),
+        (describe.as_str(), "", create.as_str(), ""),
+        (create.as_str(), "", create.as_str(), "a=1"),
+        (create.as_str(), "a=1", create.as_str(), ""),
+        (create.as_str(), "a=1", create.as_str(), "a=2"),
+        (create.as_str(), "a=1", create.as_str(), "b=1"),
+        (create.as_str(), "a=1", create.as_str(), "a=1&a=2"),
+    ];
+    for (signed_path, signed_query, path, query) in cases {
+        let auth = sign(signed_path, signed_query, &body);
+        hw_assert_refused(
+            &server,
+            BAD_SIGNATURE,
+            &format!("signed {signed_path}?{signed_query}, sent {path}?{query}"),
+            || {
+                post_as(
+                    &server,
+                    &host,
+                    &with_query(path, query),
+                    &[("Authorization", &auth), ("X-Sdk-Date", &date)],
+                    &body,
+                )
+            },
+        );
+    }
+    for (query, alias) in [("", "as-signed"), ("a=1", "as-signed-with-query")] {
+        let body = create_key_body(alias);
+        let auth = sign(&create, query, &body);
+        hw_assert_created(&server, &format!("?{query} as signed"), || {
+            post_as(
+                &server,
+                &host,
+                &with_query(&create, query),
+                &[("Authorization", &auth), ("X-Sdk-Date", &date)],
+                &body,
+            )
+        });
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn huawei_the_clock_window_is_300_seconds_either_way() {
+    let server = signing_server();
+    let host = server.addr.to_string();
+    let path = create_key_path(A_EAST);
+    let send = |offset: i64| {
+        let body = create_key_body(&format!("clock{offset}"));
+        let date = sdk_date(offset);
+        let auth = huawei_sign(ROOT_AK, ROOT_SK, &host, &path, &date, body.as_bytes());
+        post_as(
+            &server,
+            &host,
+            &path,
+            &[("Authorization", &auth), ("X-Sdk-Date", &date)],
+            &body,
+        )
+    };
+    for offset in [-310i64, 310] {
+        hw_assert_refused(
+            &server,
+            (401, "KMS.0303"),
+            &format!("signed {offset}s from now"),
+            || send(offset),
+        );
+    }
+    for offset in [-290i64, 290] {
+        hw_assert_created(&server, &format!("signed {offset}s from now"), || {
+            send(offset)
+        });
+    }
+}
+
+/// The canonical query sorts its pairs, so the values of a repeated
+/// parameter can be reordered without changing the signature, while the
+/// dialect reads the first: a signed query may not repeat a parameter.
+#[tokio::test(flavor = "multi_thread")]
+async fn huawei_a_repeated_query_parameter_is_refused() {
+    let server = signing_server();
+    let host = server.addr.to_string();
+    let path = create_key_path(A_EAST);
+    let body = create_key_body("repeated-query");
+    let date = sdk_date(0);
+    let auth = huawei_sign_request(
+        ROOT_AK,
+        ROOT_SK,
+        "POST",
+        &path,
+        "a=1&a=2",
+        &[("Host", &host), ("X-Sdk-Date", &date)],
+        body.as_bytes(),
+    );
+    for query in ["a=1&a=2", "a=2&a=1"] {
+        hw_assert_refused(&server, BAD_SIGNATURE, &format!("?{query}"), || {
+            post_as(
+                &server,
+                &host,
+                &format!("{path}?{query}"),
+                &[("Authorization", &auth), ("X-Sdk-Date", &date)],
+                &body,
+            )
+        });
+    }
 }

@@ -3,12 +3,14 @@
 //! transport exchange, and neither token directory gains the other's files.
 
 mod common;
+mod custody_proof;
 
 use aws_sdk_kms::Client;
 use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{KeyState, MultiRegionKeyType};
 use common::error_code;
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -411,6 +413,35 @@ async fn regions_on_separate_token_directories() {
             let (plain, used) = decrypt(&server.client(region), blob).await;
             assert_eq!(&plain, text);
             assert_eq!(&used, material);
+        }
+    }
+    server.stop();
+
+    // Through each region's own module copy, loaded in this process: the
+    // domain key `trent init-domain-key` made is sensitive and never
+    // extractable, and every material the region stored (generated there
+    // or brought by the transport exchange) is a key wrapped under it,
+    // which this test unwraps and decrypts the server's ciphertexts with.
+    let db = rusqlite::Connection::open(data_dir.join("trent.db")).unwrap();
+    for token in [&west, &central] {
+        // SoftHSM reads SOFTHSM2_CONF at C_Initialize; each copy is
+        // initialised once, and nothing else in this binary reads it.
+        unsafe { std::env::set_var("SOFTHSM2_CONF", &token.conf) };
+        let ctx = Pkcs11::new(&token.module).unwrap();
+        ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+            .unwrap();
+        let session = custody_proof::logged_in(&ctx, &token.label, token.pin);
+        let domain_key = custody_proof::checked_domain_key(&session, token.region);
+        for (text, blob, _) in &made {
+            let plain = custody_proof::decrypt_from_store(
+                &session,
+                domain_key,
+                &db,
+                token.region,
+                blob,
+                &Default::default(),
+            );
+            assert_eq!(plain, text.as_bytes());
         }
     }
 }

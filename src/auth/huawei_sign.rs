@@ -315,6 +315,25 @@ fn signature_matches(secret: &str, string_to_sign: &str, signature_hex: &str) ->
     mac.verify_slice(&given).is_ok()
 }
 
+/// Refuses a query that names a parameter twice: the canonical query sorts
+/// the pairs, so `a=1&a=2` and `a=2&a=1` carry the same signature, yet the
+/// dialect reads the first value; the order would be the attacker's. No
+/// Huawei KMS API repeats a query parameter.
+fn check_query_names(query: &str) -> Result<(), HuaweiAuthError> {
+    let mut names = HashSet::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let name = pair.split_once('=').map_or(pair, |(k, _)| k);
+        let decoded: Vec<u8> = percent_decode_str(name).collect();
+        if !names.insert(decoded) {
+            return Err(HuaweiAuthError::Malformed(format!(
+                "The query parameter '{}' is given more than once.",
+                percent_decode_str(name).decode_utf8_lossy()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Seconds since the epoch of an X-Sdk-Date (`YYYYMMDDTHHMMSSZ`).
 fn parse_sdk_date(date: &str) -> Option<i64> {
     let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
@@ -462,6 +481,7 @@ impl HuaweiAuthenticator {
         now: i64,
     ) -> Result<Principal, HuaweiAuthError> {
         let signature = parse_authorization(authorization)?;
+        check_query_names(request.query)?;
         let names: Vec<&str> = signature.signed_headers.split(';').collect();
         for required in ["host", "x-sdk-date"] {
             if !names.contains(&required) {
@@ -592,6 +612,56 @@ mod tests {
         let canonical = canonical_request(&request, signed).unwrap();
         let signature = sign("SK1", &string_to_sign("20260101T000000Z", &canonical));
         assert_eq!(signature, PYTHON_SIGNATURE);
+    }
+
+    /// A signed request whose query repeats a parameter is refused, since
+    /// reordering the values would keep its signature; distinct parameters
+    /// are accepted.
+    #[test]
+    fn a_signed_query_may_not_repeat_a_parameter() {
+        let auth =
+            HuaweiAuthenticator::new(&[credential("AK1", ALICE, None)], &[], &projects).unwrap();
+        let check = |query: &str| {
+            let headers = |name: &str| -> Vec<&str> {
+                match name {
+                    "host" => vec!["kms.example"],
+                    "x-sdk-date" => vec!["20260101T000000Z"],
+                    _ => vec![],
+                }
+            };
+            let mut request = SignedRequest {
+                method: "GET",
+                path: "/v2/p1/kms/regions",
+                query,
+                headers: &headers,
+                body: b"",
+            };
+            let canonical = canonical_request(&request, "host;x-sdk-date").unwrap();
+            let signature = sign("secret", &string_to_sign("20260101T000000Z", &canonical));
+            let authorization = format!(
+                "SDK-HMAC-SHA256 Access=AK1, SignedHeaders=host;x-sdk-date, Signature={signature}"
+            );
+            let with_authorization = |name: &str| -> Vec<&str> {
+                match name {
+                    "authorization" => vec![authorization.as_str()],
+                    other => headers(other),
+                }
+            };
+            request.headers = &with_authorization;
+            auth.authenticate(&request, Some("p1"), JAN_2026)
+        };
+        assert!(check("").is_ok());
+        assert!(check("limit=1&offset=5").is_ok());
+        for repeated in [
+            "limit=1&limit=5",
+            "limit=5&offset=0&limit=1",
+            "limit=1&%6Cimit=5",
+        ] {
+            assert!(
+                matches!(check(repeated), Err(HuaweiAuthError::Malformed(m)) if m.contains("limit")),
+                "{repeated}"
+            );
+        }
     }
 
     const TOKEN: &str = "token-0123456789abcdef0123456789abcdef";

@@ -140,9 +140,15 @@ impl Authenticator {
                 "SignedHeaders must include the x-amz-date header.".into(),
             ));
         }
-        if !(request.headers)("x-amz-target").is_empty()
-            && !signature.signed_headers.iter().any(|h| h == "x-amz-target")
-        {
+        let targets = (request.headers)("x-amz-target");
+        // Two targets would be signed together (their values joined by a
+        // comma) yet name two operations: refuse rather than pick one.
+        if targets.len() > 1 {
+            return Err(AuthError::Incomplete(
+                "The request must carry at most one x-amz-target header.".into(),
+            ));
+        }
+        if !targets.is_empty() && !signature.signed_headers.iter().any(|h| h == "x-amz-target") {
             return Err(AuthError::Incomplete(
                 "SignedHeaders must include the x-amz-target header.".into(),
             ));
@@ -262,4 +268,101 @@ fn check_time(signature: &Signature) -> Result<(), AuthError> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hmac::{Hmac, Mac};
+    use secrecy::SecretString;
+
+    const KEY: &str = "AKIDEXAMPLE";
+    const SECRET: &str = "secret";
+
+    fn authenticator() -> Authenticator {
+        let entry = CredentialConfig {
+            access_key_id: KEY.into(),
+            secret_access_key: SecretString::from(SECRET),
+            principal: "arn:aws:iam::111122223333:root".into(),
+            policy: None,
+        };
+        Authenticator::new("kms", &[entry]).unwrap()
+    }
+
+    /// Authenticates a POST of `{}` to `/` with `headers`, signed over
+    /// host, x-amz-date and x-amz-target (every value of each) now.
+    fn authenticate(targets: &[&str]) -> Result<Authenticated, AuthError> {
+        let format =
+            time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+        let date = time::OffsetDateTime::now_utc().format(&format).unwrap();
+        let unsigned = format!(
+            "AWS4-HMAC-SHA256 Credential={KEY}/{}/us-east-1/kms/aws4_request, \
+             SignedHeaders=host;x-amz-date;x-amz-target, Signature=",
+            &date[..8]
+        );
+        let mut headers: HashMap<&str, Vec<String>> = HashMap::new();
+        headers.insert("host", vec!["kms.example".into()]);
+        headers.insert("x-amz-date", vec![date.clone()]);
+        headers.insert(
+            "x-amz-target",
+            targets.iter().map(|t| t.to_string()).collect(),
+        );
+        let signature = {
+            let lookup = |name: &str| -> Vec<&str> {
+                headers
+                    .get(name)
+                    .map(|v| v.iter().map(String::as_str).collect())
+                    .unwrap_or_default()
+            };
+            let request = SignedRequest {
+                method: "POST",
+                path: "/",
+                query: "",
+                headers: &lookup,
+                body: b"{}",
+            };
+            let parsed = sigv4::parse_header(&format!("{unsigned}00"), Some(&date)).unwrap();
+            let canonical = sigv4::canonical_request(&request, &parsed);
+            let to_sign = sigv4::string_to_sign(&parsed, &canonical);
+            let key = sigv4::signing_key(SECRET, &date[..8], "us-east-1", "kms");
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+            mac.update(to_sign.as_bytes());
+            hex::encode(mac.finalize().into_bytes())
+        };
+        headers.insert("authorization", vec![format!("{unsigned}{signature}")]);
+        let lookup = |name: &str| -> Vec<&str> {
+            headers
+                .get(name)
+                .map(|v| v.iter().map(String::as_str).collect())
+                .unwrap_or_default()
+        };
+        let request = SignedRequest {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &lookup,
+            body: b"{}",
+        };
+        authenticator().authenticate(&request, &|r| r == "us-east-1")
+    }
+
+    /// A signature covering two X-Amz-Target values verifies (both values
+    /// are in the canonical request, joined by a comma) but the request
+    /// names two operations: it is refused.
+    #[test]
+    fn two_signed_targets_are_refused() {
+        let one = authenticate(&["TrentService.CreateKey"]);
+        assert!(one.is_ok(), "one target: {:?}", one.err());
+        for targets in [
+            ["TrentService.CreateKey", "TrentService.ListKeys"],
+            ["TrentService.ListKeys", "TrentService.ListKeys"],
+        ] {
+            let result = authenticate(&targets);
+            assert!(
+                matches!(&result, Err(AuthError::Incomplete(m)) if m.contains("x-amz-target")),
+                "{targets:?}: {:?}",
+                result.err()
+            );
+        }
+    }
 }

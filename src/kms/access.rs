@@ -76,6 +76,25 @@ pub(super) enum Verdict {
     NotAllowed,
 }
 
+/// What the key policy's and the identity policy's decisions (an absent
+/// identity policy decides `Allow`) make of a request by a caller of the
+/// key's account or, when `same_account` is false, of another account.
+fn combine(by_key: Decision, by_identity: Decision, same_account: bool) -> Verdict {
+    if by_key == Decision::Deny || by_identity == Decision::Deny {
+        return Verdict::Denied;
+    }
+    let allowed = match by_key {
+        Decision::Allow => same_account || by_identity == Decision::Allow,
+        Decision::AllowAccount => by_identity == Decision::Allow,
+        Decision::Deny | Decision::NotApplicable => false,
+    };
+    if allowed {
+        Verdict::Allowed
+    } else {
+        Verdict::NotAllowed
+    }
+}
+
 fn denied(caller: &Caller, action: &str, resource: &str, why: &str) -> KmsError {
     KmsError::AccessDenied(format!(
         "User: {} is not authorized to perform: {action} on resource: {resource} because {why}",
@@ -157,20 +176,11 @@ impl Kms {
         };
         let by_key = key_policy.map_or(Decision::NotApplicable, |p| p.evaluate(&request));
         let by_identity = identity.map_or(Decision::Allow, |p| p.evaluate(&request));
-        if by_key == Decision::Deny || by_identity == Decision::Deny {
-            return Ok(Verdict::Denied);
-        }
-        let same_account = caller.account_id == key.account_id;
-        let allowed = match by_key {
-            Decision::Allow => same_account || by_identity == Decision::Allow,
-            Decision::AllowAccount => by_identity == Decision::Allow,
-            Decision::Deny | Decision::NotApplicable => false,
-        };
-        Ok(if allowed {
-            Verdict::Allowed
-        } else {
-            Verdict::NotAllowed
-        })
+        Ok(combine(
+            by_key,
+            by_identity,
+            caller.account_id == key.account_id,
+        ))
     }
 
     /// Checks an action that names no key (CreateKey, ListKeys, ...)
@@ -226,6 +236,75 @@ impl Kms {
                 resource,
                 "no identity-based policy allows it",
             )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Decision::{Allow, AllowAccount, Deny, NotApplicable};
+
+    const ALL: [Decision; 4] = [Deny, Allow, AllowAccount, NotApplicable];
+
+    #[test]
+    fn a_deny_in_either_policy_wins() {
+        for other in ALL {
+            for same in [true, false] {
+                assert!(combine(Deny, other, same) == Verdict::Denied);
+                assert!(combine(other, Deny, same) == Verdict::Denied);
+            }
+        }
+    }
+
+    #[test]
+    fn a_key_policy_naming_the_caller_suffices_within_its_account() {
+        assert!(combine(Allow, NotApplicable, true) == Verdict::Allowed);
+        assert!(combine(Allow, Allow, true) == Verdict::Allowed);
+        // Another account's caller also needs its identity policy.
+        assert!(combine(Allow, NotApplicable, false) == Verdict::NotAllowed);
+        assert!(combine(Allow, Allow, false) == Verdict::Allowed);
+    }
+
+    #[test]
+    fn an_account_principal_delegates_to_the_identity_policy() {
+        assert!(combine(AllowAccount, Allow, true) == Verdict::Allowed);
+        assert!(combine(AllowAccount, NotApplicable, true) == Verdict::NotAllowed);
+        assert!(combine(AllowAccount, AllowAccount, true) == Verdict::NotAllowed);
+        assert!(combine(AllowAccount, Allow, false) == Verdict::Allowed);
+    }
+
+    #[test]
+    fn nothing_in_the_key_policy_leaves_it_to_grants() {
+        for identity in [Allow, AllowAccount, NotApplicable] {
+            for same in [true, false] {
+                assert!(combine(NotApplicable, identity, same) == Verdict::NotAllowed);
+            }
+        }
+    }
+
+    #[test]
+    fn only_awss_cross_account_actions_are_listed() {
+        for action in [
+            "kms:Decrypt",
+            "kms:CreateGrant",
+            "kms:DescribeKey",
+            "kms:ReEncryptTo",
+        ] {
+            assert!(CROSS_ACCOUNT_ACTIONS.contains(&action), "{action}");
+        }
+        for action in [
+            "kms:PutKeyPolicy",
+            "kms:DisableKey",
+            "kms:ScheduleKeyDeletion",
+            "kms:TagResource",
+            "kms:CreateAlias",
+            "kms:UpdateAlias",
+            "kms:ReplicateKey",
+            "kms:GetKeyPolicy",
+            "kms:ListResourceTags",
+        ] {
+            assert!(!CROSS_ACCOUNT_ACTIONS.contains(&action), "{action}");
         }
     }
 }

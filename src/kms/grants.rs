@@ -506,3 +506,75 @@ fn page_of(
     let after = paging::after(marker)?;
     paging::page_in_order(grants, limit, &after, |g| g.grant_id.as_str())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context(pairs: &[(&str, &str)]) -> EncryptionContext {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn subset(pairs: &[(&str, &str)]) -> GrantConstraints {
+        GrantConstraints {
+            encryption_context_subset: Some(context(pairs)),
+            encryption_context_equals: None,
+        }
+    }
+
+    fn equals(pairs: &[(&str, &str)]) -> GrantConstraints {
+        GrantConstraints {
+            encryption_context_subset: None,
+            encryption_context_equals: Some(context(pairs)),
+        }
+    }
+
+    #[test]
+    fn subset_allows_extra_pairs_equals_does_not() {
+        let s = subset(&[("tenant", "A")]);
+        assert!(s.satisfied_by(&context(&[("tenant", "A")])));
+        assert!(s.satisfied_by(&context(&[("tenant", "A"), ("app", "x")])));
+        assert!(!s.satisfied_by(&context(&[("tenant", "B")])));
+        assert!(!s.satisfied_by(&context(&[])));
+        let e = equals(&[("tenant", "A")]);
+        assert!(e.satisfied_by(&context(&[("tenant", "A")])));
+        assert!(!e.satisfied_by(&context(&[("tenant", "A"), ("app", "x")])));
+        assert!(!e.satisfied_by(&context(&[])));
+    }
+
+    #[test]
+    fn constraint_keys_ignore_case_values_do_not() {
+        let s = subset(&[("Tenant", "A")]);
+        assert!(s.satisfied_by(&context(&[("tenant", "A")])));
+        assert!(!s.satisfied_by(&context(&[("tenant", "a")])));
+        let e = equals(&[("tenant", "A")]);
+        assert!(e.satisfied_by(&context(&[("TENANT", "A")])));
+        assert!(!e.satisfied_by(&context(&[("TENANT", "a")])));
+    }
+
+    #[test]
+    fn a_delegated_grant_must_be_at_least_as_strict() {
+        let none = GrantConstraints::default();
+        let tenant_a = equals(&[("tenant", "A")]);
+        let sub_a = subset(&[("tenant", "A")]);
+        // No constraint: anything goes.
+        assert!(none.admit(None));
+        assert!(none.admit(Some(&sub_a)));
+        // Equals: only the same pairs (keys ignoring case), as Equals.
+        assert!(tenant_a.admit(Some(&equals(&[("Tenant", "A")]))));
+        assert!(!tenant_a.admit(None));
+        assert!(!tenant_a.admit(Some(&GrantConstraints::default())));
+        assert!(!tenant_a.admit(Some(&sub_a)));
+        assert!(!tenant_a.admit(Some(&equals(&[("tenant", "B")]))));
+        assert!(!tenant_a.admit(Some(&equals(&[("tenant", "A"), ("x", "y")]))));
+        // Subset: any constraint that contains its pairs.
+        assert!(sub_a.admit(Some(&sub_a)));
+        assert!(sub_a.admit(Some(&subset(&[("tenant", "A"), ("app", "x")]))));
+        assert!(sub_a.admit(Some(&equals(&[("tenant", "A"), ("app", "x")]))));
+        assert!(!sub_a.admit(Some(&subset(&[("app", "x")]))));
+        assert!(!sub_a.admit(None));
+    }
+}

@@ -158,6 +158,12 @@ impl Kms {
         &self.clock
     }
 
+    /// The store's durability settings (feature `test-clock`).
+    #[cfg(feature = "test-clock")]
+    pub fn store_durability(&self) -> KmsResult<(i64, String)> {
+        Ok(self.store.durability()?)
+    }
+
     /// Number of persistent objects on a region's token (custody checks).
     pub fn token_object_count(&self, region: &str) -> KmsResult<usize> {
         Ok(self.hsm(region)?.token_object_count()?)

@@ -80,6 +80,16 @@ impl Store {
         })
     }
 
+    /// `PRAGMA synchronous` and `journal_mode` of the connection every
+    /// read and write goes through (feature `test-clock`).
+    #[cfg(feature = "test-clock")]
+    pub fn durability(&self) -> StoreResult<(i64, String)> {
+        let conn = self.conn();
+        let synchronous = conn.pragma_query_value(None, "synchronous", |row| row.get(0))?;
+        let journal = conn.pragma_query_value(None, "journal_mode", |row| row.get(0))?;
+        Ok((synchronous, journal))
+    }
+
     fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }

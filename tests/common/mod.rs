@@ -12,6 +12,13 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
+/// How long a server may take to print its listen line.
+pub const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long one SDK call (with its retries) may take.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a stopped server may take to exit before it is killed.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A data directory outliving the server that used it.
 pub struct DataDir {
     /// Its path.
@@ -104,6 +111,12 @@ impl Server {
     ) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_trent"));
         cmd.arg("serve");
+        // Only what the test sets reaches the server, not the caller's TRENT_*.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("TRENT_") {
+                cmd.env_remove(name);
+            }
+        }
         if let Some(file) = config {
             cmd.arg("--config").arg(file);
         }
@@ -122,10 +135,20 @@ impl Server {
         }
         let mut child = cmd.spawn().expect("spawn trent");
         let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read listen line");
+        let (sender, listen_line) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = sender.send(line);
+        });
+        let line = match listen_line.recv_timeout(START_TIMEOUT) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("trent did not print its listen line within {START_TIMEOUT:?}");
+            }
+        };
         let addr = line
             .trim()
             .strip_prefix("trent listening on http://")
@@ -175,8 +198,12 @@ impl Server {
     /// An SDK client for `region`, signing with the given credentials.
     pub fn client_as(&self, region: &str, access_key_id: &str, secret: &str) -> Client {
         let http = aws_smithy_http_client::Builder::new().build_http();
+        let timeouts = aws_sdk_kms::config::timeout::TimeoutConfig::builder()
+            .operation_timeout(OPERATION_TIMEOUT)
+            .build();
         let config = aws_sdk_kms::Config::builder()
             .behavior_version(BehaviorVersion::latest())
+            .timeout_config(timeouts)
             .region(Region::new(region.to_string()))
             .credentials_provider(Credentials::new(access_key_id, secret, None, None, "test"))
             .endpoint_url(self.url())
@@ -185,11 +212,20 @@ impl Server {
         Client::from_conf(config)
     }
 
-    /// Stops the server with SIGTERM, waits for it, and hands back its data.
+    /// Stops the server with SIGTERM, waits for it (at most
+    /// [`STOP_TIMEOUT`], then SIGKILL), and hands back its data.
     pub fn stop(mut self) -> DataDir {
         let _ = Command::new("kill")
             .arg(self.child.id().to_string())
             .status();
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return self.take_data();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
         let _ = self.child.wait();
         self.take_data()
     }

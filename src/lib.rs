@@ -6,6 +6,8 @@ pub mod auth;
 pub mod authz;
 pub mod clock;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hsm;
 pub mod kms;
 pub mod provision;

@@ -3,7 +3,7 @@
 
 mod access;
 mod aliases;
-mod ciphertext;
+pub(crate) mod ciphertext;
 mod condition_keys;
 mod crypto;
 mod deletion;

@@ -35,6 +35,7 @@ for target in "${targets[@]}"; do
     [[ -f "fuzz/dicts/$target.dict" ]] && dict=("-dict=fuzz/dicts/$target.dict")
     log="fuzz/logs/$target.log"
     status=0
+    start=$SECONDS
     cargo fuzz run --sanitizer "$sanitizer" --debug-assertions "$target" "$corpus" "${seeds[@]}" -- \
         -max_total_time="$seconds" -timeout=30 -rss_limit_mb=4096 -print_final_stats=1 \
         "${dict[@]}" ${LIBFUZZER_ARGS:-} \
@@ -42,7 +43,7 @@ for target in "${targets[@]}"; do
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
     rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
     crashes=$(find "fuzz/artifacts/$target" -type f | wc -l)
-    printf '%-12s %8s %12s %8s %8s %8s\n' "$target" "$seconds" "$runs" "$rate" \
+    printf '%-12s %8s %12s %8s %8s %8s\n' "$target" "$((SECONDS - start))" "$runs" "$rate" \
         "$(find "$corpus" -type f | wc -l)" "$crashes"
     if [[ $status -ne 0 ]]; then
         echo "  $target stopped with status $status: see $log" >&2

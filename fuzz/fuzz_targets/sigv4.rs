@@ -101,6 +101,18 @@ fn verify(
     authenticator().authenticate(&request, &hosted)
 }
 
+/// `text` percent-encoded for a query (every byte but `A-Z a-z 0-9 - _ . ~`).
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// Signs `parts` as `sign` says, replacing any signature it had.
 fn sign(mut parts: Parts, body: &[u8], sign: &Sign) -> Option<Parts> {
     let who = if sign.alice { Who::Alice } else { Who::Root };
@@ -132,7 +144,7 @@ fn sign(mut parts: Parts, body: &[u8], sign: &Sign) -> Option<Parts> {
              X-Amz-Date={date}&X-Amz-Expires=300&X-Amz-SignedHeaders={}",
             sigv4::ALGORITHM,
             &date[..8],
-            signed.join("%3B"),
+            encode(&signed.join(";")),
         );
         let query = match parts.uri.query() {
             Some(q) if !q.is_empty() => format!("{ours}&{q}"),

@@ -186,18 +186,37 @@ pub struct Answer {
     pub status: StatusCode,
     /// Body, as sent.
     pub body: Vec<u8>,
+    /// Whether the AWS dialect answered (else the Huawei one).
+    aws: bool,
 }
 
 impl Answer {
-    /// Panics when the service failed (5xx) on a client's request: every
-    /// problem with a request must be the client's (4xx).
-    pub fn assert_not_server_error(&self, what: &str) {
-        assert!(
-            !self.status.is_server_error(),
-            "{what}: {} {}",
-            self.status,
-            String::from_utf8_lossy(&self.body)
-        );
+    /// Panics when the service failed (5xx) on a client's request (every
+    /// problem with a request must be the client's: 4xx), or when the answer
+    /// is not the dialect's shape: a JSON object body (optional in the
+    /// Huawei dialect) and, for an error, the dialect's error envelope.
+    pub fn check(&self, what: &str) {
+        let shown = || {
+            format!(
+                "{what}: {} {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        };
+        assert!(!self.status.is_server_error(), "{}", shown());
+        if self.body.is_empty() && !self.aws {
+            return;
+        }
+        let body = self.json();
+        assert!(body.is_object(), "not a JSON object: {}", shown());
+        if self.status.is_client_error() {
+            let envelope = if self.aws {
+                body["__type"].is_string() && body["message"].is_string()
+            } else {
+                body["error"]["error_code"].is_string() && body["error"]["error_msg"].is_string()
+            };
+            assert!(envelope, "not the error envelope: {}", shown());
+        }
     }
 
     /// The body as JSON (`null` when it is not).
@@ -352,6 +371,7 @@ impl Service {
             Answer {
                 status,
                 body: body.to_vec(),
+                aws: aws_dialect,
             }
         })
     }

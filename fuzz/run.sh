@@ -12,6 +12,7 @@
 # unsafe blocks, so a panic or failed assertion is what the targets look
 # for). Debug assertions (and so overflow checks) are on.
 #
+# The corpus column is libFuzzer's final corpus (inputs kept for coverage).
 # Per target: corpus in fuzz/corpus/<target> (grown from fuzz/seeds/<target>),
 # crashing inputs in fuzz/artifacts/<target>, libFuzzer's log in
 # fuzz/logs/<target>.log. Extra libFuzzer flags: LIBFUZZER_ARGS.
@@ -36,15 +37,21 @@ for target in "${targets[@]}"; do
     log="fuzz/logs/$target.log"
     status=0
     start=$SECONDS
-    cargo fuzz run --sanitizer "$sanitizer" --debug-assertions "$target" "$corpus" "${seeds[@]}" -- \
+    # The service targets leave their SoftHSM tokens in a temporary directory
+    # (libFuzzer exits without running destructors): keep it here, and remove it.
+    tmp="$PWD/fuzz/target/tmp-$target"
+    rm -rf "$tmp" && mkdir -p "$tmp"
+    TMPDIR="$tmp" cargo fuzz run --sanitizer "$sanitizer" --debug-assertions "$target" "$corpus" "${seeds[@]}" -- \
         -max_total_time="$seconds" -timeout=30 -rss_limit_mb=4096 -print_final_stats=1 \
         "${dict[@]}" ${LIBFUZZER_ARGS:-} \
         >"$log" 2>&1 || status=$?
+    rm -rf "$tmp"
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
     rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
+    size=$(grep -o 'DONE .* corp: [0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
     crashes=$(find "fuzz/artifacts/$target" -type f | wc -l)
     printf '%-12s %8s %12s %8s %8s %8s\n' "$target" "$((SECONDS - start))" "$runs" "$rate" \
-        "$(find "$corpus" -type f | wc -l)" "$crashes"
+        "$size" "$crashes"
     if [[ $status -ne 0 ]]; then
         echo "  $target stopped with status $status: see $log" >&2
         grep -m1 -A3 "panicked at" "$log" >&2 || true

@@ -22,7 +22,9 @@ use trent::api::request::header_values;
 use trent::auth::Principal;
 use trent::auth::huawei_sign::{self, HuaweiAuthError, HuaweiAuthenticator, Method as How};
 use trent::auth::sigv4::SignedRequest;
-use trent_fuzz::{Who, auth_tokens, credentials, huawei_authorization, request_date};
+use trent_fuzz::{
+    Who, auth_tokens, credentials, huawei_authorization, project_account, request_date,
+};
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -47,7 +49,8 @@ struct Sign {
 fn authenticator() -> &'static HuaweiAuthenticator {
     static AUTHENTICATOR: OnceLock<HuaweiAuthenticator> = OnceLock::new();
     AUTHENTICATOR.get_or_init(|| {
-        HuaweiAuthenticator::new(&credentials(), &auth_tokens()).expect("credentials")
+        HuaweiAuthenticator::new(&credentials(), &auth_tokens(), &project_account)
+            .expect("credentials")
     })
 }
 
@@ -85,7 +88,7 @@ fn verify(parts: &Parts, body: &[u8], now: i64) -> Result<(Principal, How), Huaw
         headers: &values,
         body,
     };
-    parse_path(&parts.method, request.path);
+    let project = parse_path(&parts.method, request.path).map(|(project, _)| project);
     huawei_sign::canonical_uri(request.path);
     huawei_sign::canonical_query(request.query);
     for authorization in values("authorization") {
@@ -94,7 +97,7 @@ fn verify(parts: &Parts, body: &[u8], now: i64) -> Result<(Principal, How), Huaw
             let _ = huawei_sign::canonical_request(&request, &signature.signed_headers);
         }
     }
-    authenticator().authenticate(&request, now)
+    authenticator().authenticate(&request, project.as_deref(), now)
 }
 
 /// Signs `parts` as `sign` says, replacing any signature it had; `None`

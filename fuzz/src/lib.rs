@@ -36,7 +36,7 @@ use std::sync::{Arc, OnceLock};
 use tempfile::TempDir;
 use trent::api::{aws, huawei, request::header_values};
 use trent::auth::credentials::CredentialConfig;
-use trent::auth::huawei_sign::{self, AuthTokens};
+use trent::auth::huawei_sign::{self, TokenConfig};
 use trent::auth::sigv4::{self, Signature, SignedRequest};
 use trent::config::Config;
 use trent::server::{self, AppState};
@@ -47,8 +47,9 @@ pub const ACCOUNT: &str = "111122223333";
 pub const REGIONS: [&str; 2] = ["us-east-1", "us-west-2"];
 /// Huawei project ids, one per region in [`REGIONS`] order.
 pub const PROJECTS: [&str; 2] = ["east", "west"];
-/// The `X-Auth-Token` accepted for alice in the Huawei dialect.
-pub const AUTH_TOKEN: &str = "fuzz-token";
+/// The `X-Auth-Token` accepted for alice in the Huawei dialect, in project
+/// `east`.
+pub const AUTH_TOKEN: &str = "fuzz-token-0123456789abcdef0123456789";
 
 /// A signing identity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,16 +100,21 @@ pub fn credentials() -> Vec<CredentialConfig> {
         .collect()
 }
 
-/// The `X-Auth-Token` configuration: [`AUTH_TOKEN`] for alice.
-pub fn auth_tokens() -> AuthTokens {
-    AuthTokens(
-        [(
-            AUTH_TOKEN.to_string(),
-            Who::Alice.credential().2.to_string(),
-        )]
-        .into_iter()
-        .collect(),
-    )
+/// The `X-Auth-Token` configuration: [`AUTH_TOKEN`] for alice in project
+/// `east`, valid until 2099.
+pub fn auth_tokens() -> Vec<TokenConfig> {
+    vec![TokenConfig {
+        token: Some(SecretString::from(AUTH_TOKEN)),
+        token_sha256: None,
+        principal: Who::Alice.credential().2.into(),
+        project_id: PROJECTS[0].into(),
+        expires_at: "2099-01-01T00:00:00Z".into(),
+    }]
+}
+
+/// The account of a Huawei project id, if it is one of [`PROJECTS`].
+pub fn project_account(project: &str) -> Option<String> {
+    PROJECTS.contains(&project).then(|| ACCOUNT.to_string())
 }
 
 /// Now as `YYYYMMDDTHHMMSSZ`, as X-Amz-Date and X-Sdk-Date spell it.

@@ -9,8 +9,9 @@ mod trail;
 pub use error::AwsError;
 pub use ops::OPERATIONS;
 
-use crate::api::guard;
 use crate::api::request::{header_values, read_body};
+use crate::api::runner::{self, Dialect};
+use crate::audit::AuditRecord;
 use crate::auth::sigv4::{self, SignedRequest};
 use crate::kms::{Caller, KmsError, Origin};
 use crate::server::AppState;
@@ -19,10 +20,10 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
-use tracing::Instrument;
 use trail::Trail;
 
 /// Content type of AWS JSON 1.1 requests and responses.
@@ -35,67 +36,77 @@ pub async fn handle(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
-    let arrived = SystemTime::now();
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let (parts, body) = request.into_parts();
-    let mut trail = Trail::default();
-    let origin = app.origin(peer);
-    let span = guard::request_span(&request_id);
-    let prepared = prepare(&app, &parts, body, origin, &mut trail)
-        .instrument(span.clone())
-        .await;
-    let id = request_id.clone();
-    let inline = app.inline_crypto && prepared.as_ref().is_ok_and(|p| ops::is_crypto(p.op));
-    // The operation runs and its audit line is written before the response
-    // leaves: on the async worker for cryptographic operations when
-    // `inline_crypto` is set (µs-fast tokens), else in one trip to the
-    // blocking pool (PKCS#11 and SQLite calls block).
-    let run = move || {
-        let _in_request = span.enter();
-        let result = prepared.and_then(|p| {
-            trail.note_request(&p.caller);
-            let result = guard::unpanicked(|| {
-                app.test_panic_hook();
-                ops::dispatch(&app.kms, &p.caller, p.op, &p.body)
-            })
-            .unwrap_or_else(|panicked| {
-                Err(AwsError::Kms(KmsError::Internal(panicked.to_string())))
-            });
-            if result.is_err() {
-                trail.note_ciphertext_key(&app.kms, p.op, &p.body);
-            }
-            result
-        });
-        let error_code = result.as_ref().err().map(|e| e.kind().0.to_string());
-        if let Ok(value) = &result {
-            trail.note_response(value);
-        }
-        let record = trail.into_record(arrived, &id, peer, error_code);
-        app.audit.append(&record).map(|()| result)
-    };
-    let finished = if inline {
-        Ok(run())
-    } else {
-        tokio::task::spawn_blocking(run).await
-    };
-    let mut response = match finished {
-        Ok(Ok(Ok(value))) => {
-            let mut r = value.to_string().into_response();
-            r.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
-            r
-        }
-        Ok(Ok(Err(e))) => e.into_response(),
-        failed => {
-            tracing::error!(?failed, "request or audit trail write failed");
-            AwsError::Kms(KmsError::Internal("request or audit write failed".into()))
-                .into_response()
-        }
-    };
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert("x-amzn-RequestId", v);
+    runner::serve::<Aws>(app, peer, request).await
+}
+
+/// The AWS dialect's steps of the request runner.
+struct Aws;
+
+/// A successful AWS answer: a JSON document.
+struct Reply(serde_json::Value);
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let mut r = self.0.to_string().into_response();
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        r
     }
-    response
+}
+
+impl Dialect for Aws {
+    type Trail = Trail;
+    type Prepared = Prepared;
+    type Reply = Reply;
+    type Error = AwsError;
+
+    const REQUEST_ID_HEADER: &'static str = "x-amzn-RequestId";
+
+    fn request_id() -> String {
+        uuid::Uuid::new_v4().to_string()
+    }
+
+    fn prepare<'a>(
+        app: &'a AppState,
+        parts: &'a Parts,
+        body: Body,
+        origin: Origin,
+        trail: &'a mut Trail,
+    ) -> impl Future<Output = Result<Prepared, AwsError>> + Send + 'a {
+        prepare(app, parts, body, origin, trail)
+    }
+
+    fn inline(app: &AppState, prepared: &Prepared) -> bool {
+        app.inline_crypto && ops::is_crypto(prepared.op)
+    }
+
+    fn run(app: &AppState, p: Prepared, trail: &mut Trail) -> Result<Reply, AwsError> {
+        trail.note_request(&p.caller);
+        let result = ops::dispatch(&app.kms, &p.caller, p.op, &p.body);
+        match &result {
+            Ok(value) => trail.note_response(value),
+            Err(_) => trail.note_ciphertext_key(&app.kms, p.op, &p.body),
+        }
+        result.map(Reply)
+    }
+
+    fn internal(detail: &str) -> AwsError {
+        AwsError::Kms(KmsError::Internal(detail.to_string()))
+    }
+
+    fn error_code(error: &AwsError) -> String {
+        error.kind().0.to_string()
+    }
+
+    fn record(
+        trail: Trail,
+        arrived: SystemTime,
+        request_id: &str,
+        peer: SocketAddr,
+        error_code: Option<String>,
+    ) -> AuditRecord {
+        trail.into_record(arrived, request_id, peer, error_code)
+    }
 }
 
 /// An authenticated request, ready to run.

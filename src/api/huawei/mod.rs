@@ -29,8 +29,9 @@ mod trail;
 pub use error::HuaweiError;
 pub use projects::{HuaweiProject, Project, Projects};
 
-use crate::api::guard;
 use crate::api::request::{header_values, read_body};
+use crate::api::runner;
+use crate::audit::AuditRecord;
 use crate::auth::credentials::CredentialConfig;
 use crate::auth::huawei_sign::{self, HuaweiAuthenticator, Method as AuthMethod};
 use crate::auth::sigv4::SignedRequest;
@@ -45,10 +46,10 @@ use axum::response::{IntoResponse, Response};
 use body::Fields;
 use ops::Prepared;
 use percent_encoding::percent_decode_str;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
-use tracing::Instrument;
 use trail::Trail;
 
 /// State of the dialect: its projects and its authenticator.
@@ -204,44 +205,60 @@ pub async fn handle(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
-    let arrived = SystemTime::now();
-    let request_id = uuid::Uuid::new_v4().simple().to_string();
-    let (parts, body) = request.into_parts();
-    let mut trail = Trail::default();
-    let origin = app.origin(peer);
-    let span = guard::request_span(&request_id);
-    let prepared = prepare(&app, &parts, body, origin, &mut trail)
-        .instrument(span.clone())
-        .await;
-    let id = request_id.clone();
-    // One trip to the blocking pool runs the operation (PKCS#11 and SQLite
-    // block) and writes its audit line before the response leaves.
-    let finished = tokio::task::spawn_blocking(move || {
-        let _in_request = span.enter();
-        let result = prepared.and_then(|p| {
-            guard::unpanicked(|| {
-                app.test_panic_hook();
-                ops::dispatch(&app.kms, &app.huawei, p, &mut trail)
-            })
-            .unwrap_or_else(|panicked| Err(HuaweiError::internal(panicked)))
-        });
-        let error_code = result.as_ref().err().map(|e| e.code.to_string());
-        let record = trail.into_record(arrived, &id, peer, error_code);
-        app.audit.append(&record).map(|()| result)
-    })
-    .await;
-    let mut response = match finished {
-        Ok(Ok(Ok(reply))) => reply.into_response(),
-        Ok(Ok(Err(e))) => e.into_response(),
-        failed => {
-            tracing::error!(?failed, "request or audit trail write failed");
-            HuaweiError::internal("request or audit write failed").into_response()
-        }
-    };
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert("X-Request-Id", v);
+    runner::serve::<Huawei>(app, peer, request).await
+}
+
+/// The Huawei dialect's steps of the request runner.
+struct Huawei;
+
+impl runner::Dialect for Huawei {
+    type Trail = Trail;
+    type Prepared = Prepared;
+    type Reply = Reply;
+    type Error = HuaweiError;
+
+    const REQUEST_ID_HEADER: &'static str = "X-Request-Id";
+
+    fn request_id() -> String {
+        uuid::Uuid::new_v4().simple().to_string()
     }
-    response
+
+    fn prepare<'a>(
+        app: &'a AppState,
+        parts: &'a Parts,
+        body: Body,
+        origin: Origin,
+        trail: &'a mut Trail,
+    ) -> impl Future<Output = Result<Prepared, HuaweiError>> + Send + 'a {
+        prepare(app, parts, body, origin, trail)
+    }
+
+    /// Always the blocking pool: every Huawei operation may touch SQLite.
+    fn inline(_: &AppState, _: &Prepared) -> bool {
+        false
+    }
+
+    fn run(app: &AppState, prepared: Prepared, trail: &mut Trail) -> Result<Reply, HuaweiError> {
+        ops::dispatch(&app.kms, &app.huawei, prepared, trail)
+    }
+
+    fn internal(detail: &str) -> HuaweiError {
+        HuaweiError::internal(detail)
+    }
+
+    fn error_code(error: &HuaweiError) -> String {
+        error.code.to_string()
+    }
+
+    fn record(
+        trail: Trail,
+        arrived: SystemTime,
+        request_id: &str,
+        peer: SocketAddr,
+        error_code: Option<String>,
+    ) -> AuditRecord {
+        trail.into_record(arrived, request_id, peer, error_code)
+    }
 }
 
 /// A successful answer: status and optional JSON body.

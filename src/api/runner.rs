@@ -1,0 +1,122 @@
+//! The one request skeleton both dialects run: read and authenticate
+//! (dialect), run the operation inline or on the blocking pool with panics
+//! caught, write the audit line before the response leaves, respond with
+//! the request id. Each dialect supplies only its own steps.
+
+use crate::api::guard;
+use crate::audit::AuditRecord;
+use crate::kms::Origin;
+use crate::server::AppState;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::HeaderValue;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+use tracing::Instrument;
+
+/// One dialect's steps of serving a request.
+pub trait Dialect: 'static {
+    /// What the audit line is built from, gathered while serving.
+    type Trail: Default + Send + 'static;
+    /// An authenticated request, ready to run.
+    type Prepared: Send + 'static;
+    /// A successful answer.
+    type Reply: IntoResponse + Send + 'static;
+    /// A refusal or failure, as the dialect answers it.
+    type Error: IntoResponse + std::fmt::Debug + Send + 'static;
+
+    /// The response header that carries the request id.
+    const REQUEST_ID_HEADER: &'static str;
+
+    /// A new request id, in the dialect's form.
+    fn request_id() -> String;
+
+    /// Reads the body and authenticates, noting what the audit line needs.
+    fn prepare<'a>(
+        app: &'a AppState,
+        parts: &'a Parts,
+        body: Body,
+        origin: Origin,
+        trail: &'a mut Self::Trail,
+    ) -> impl Future<Output = Result<Self::Prepared, Self::Error>> + Send + 'a;
+
+    /// Whether the operation may run on the async worker (µs-fast work).
+    fn inline(app: &AppState, prepared: &Self::Prepared) -> bool;
+
+    /// Runs the operation.
+    fn run(
+        app: &AppState,
+        prepared: Self::Prepared,
+        trail: &mut Self::Trail,
+    ) -> Result<Self::Reply, Self::Error>;
+
+    /// The answer to an internal failure (details only in the log).
+    fn internal(detail: &str) -> Self::Error;
+
+    /// The error code the audit line records.
+    fn error_code(error: &Self::Error) -> String;
+
+    /// The audit line of the finished request.
+    fn record(
+        trail: Self::Trail,
+        arrived: SystemTime,
+        request_id: &str,
+        peer: SocketAddr,
+        error_code: Option<String>,
+    ) -> AuditRecord;
+}
+
+/// Serves one request of dialect `D` and leaves one line in the audit trail.
+pub async fn serve<D: Dialect>(app: Arc<AppState>, peer: SocketAddr, request: Request) -> Response {
+    let arrived = SystemTime::now();
+    let request_id = D::request_id();
+    let (parts, body) = request.into_parts();
+    let mut trail = D::Trail::default();
+    let span = guard::request_span(&request_id);
+    let prepared = D::prepare(&app, &parts, body, app.origin(peer), &mut trail)
+        .instrument(span.clone())
+        .await;
+    let inline = prepared.as_ref().is_ok_and(|p| D::inline(&app, p));
+    let id = request_id.clone();
+    // The operation runs and its audit line is written before the response
+    // leaves: on the async worker when the dialect says the work is fast,
+    // else in one trip to the blocking pool (PKCS#11 and SQLite calls block).
+    let run = move || {
+        let _in_request = span.enter();
+        let result = prepared.and_then(|p| {
+            guard::unpanicked(|| {
+                app.test_panic_hook();
+                D::run(&app, p, &mut trail)
+            })
+            .unwrap_or_else(|panicked| Err(D::internal(&panicked.to_string())))
+        });
+        let error_code = result.as_ref().err().map(D::error_code);
+        let record = D::record(trail, arrived, &id, peer, error_code);
+        app.audit.append(&record).map(|()| result)
+    };
+    let finished = if inline {
+        Ok(run())
+    } else {
+        tokio::task::spawn_blocking(run).await
+    };
+    let mut response = match finished {
+        Ok(Ok(Ok(reply))) => reply.into_response(),
+        Ok(Ok(Err(e))) => e.into_response(),
+        Ok(Err(audit)) => {
+            tracing::error!(error = %audit, "audit trail write failed");
+            D::internal("audit write failed").into_response()
+        }
+        Err(join) => {
+            tracing::error!(error = %join, "request task failed");
+            D::internal("request failed").into_response()
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(D::REQUEST_ID_HEADER, v);
+    }
+    response
+}

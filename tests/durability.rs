@@ -7,7 +7,7 @@ use aws_sdk_kms::config::retry::RetryConfig;
 use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{GrantOperation, KeyState, Tag};
-use common::Server;
+use common::{Server, current_material};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -252,19 +252,6 @@ async fn a_sibling_sees_another_nodes_change_within_the_staleness_bound() {
     tokio::time::timeout(Duration::from_secs(5), accepted)
         .await
         .expect("the sibling never saw the key enabled again");
-}
-
-/// The current material id of a key, as DescribeKey reports it.
-async fn current_material(kms: &Client, key: &str) -> String {
-    kms.describe_key()
-        .key_id(key)
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .current_key_material_id
-        .expect("CurrentKeyMaterialId")
 }
 
 /// Encrypts under `key`, decrypts, and returns the material id Decrypt

@@ -13,7 +13,9 @@ use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{
     IncludeKeyMaterial, KeyMaterialState, KeyMetadata, KeyState, MultiRegionKeyType, Tag,
 };
-use common::{Server, error_code, until_job_ticks};
+use common::{
+    Decrypted, Server, current_material, decrypt_text, encrypt_text, error_code, until_job_ticks,
+};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -72,33 +74,6 @@ async fn replicate(kms: &Client, key: &str, region: &str) -> ReplicateKeyOutput 
         .unwrap_or_else(|e| panic!("ReplicateKey {key} to {region}: {e:?}"))
 }
 
-async fn encrypt(kms: &Client, key: &str, text: &str) -> Vec<u8> {
-    kms.encrypt()
-        .key_id(key)
-        .plaintext(Blob::new(text.as_bytes().to_vec()))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("Encrypt under {key}: {e:?}"))
-        .ciphertext_blob
-        .unwrap()
-        .into_inner()
-}
-
-/// Decrypts; returns (plaintext, key ARN reported, material id reported).
-async fn decrypt(kms: &Client, blob: &[u8]) -> (String, String, String) {
-    let out = kms
-        .decrypt()
-        .ciphertext_blob(Blob::new(blob.to_vec()))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("Decrypt: {e:?}"));
-    (
-        String::from_utf8(out.plaintext.unwrap().into_inner()).unwrap(),
-        out.key_id.unwrap(),
-        out.key_material_id.unwrap(),
-    )
-}
-
 /// Asserts `blob` decrypts to `text` with material `material` in `region`.
 async fn assert_decrypts(
     server: &Server,
@@ -108,14 +83,14 @@ async fn assert_decrypts(
     text: &str,
     material: &str,
 ) {
-    let (plain, key_arn, used) = decrypt(&server.client(region), blob).await;
+    let Decrypted {
+        plaintext: plain,
+        key_id: key_arn,
+        material: used,
+    } = decrypt_text(&server.client(region), blob).await;
     assert_eq!(plain, text, "plaintext in {region}");
     assert_eq!(key_arn, arn(region, key), "Decrypt KeyId in {region}");
     assert_eq!(used, material, "material used in {region} for {text:?}");
-}
-
-async fn current_material(kms: &Client, key: &str) -> String {
-    describe(kms, key).await.current_key_material_id.unwrap()
 }
 
 /// A copy's MultiRegionConfiguration as (type, primary region, replica
@@ -506,7 +481,7 @@ async fn ciphertexts_cross_regions_through_rotation_and_primary_update() {
         assert_eq!(current_material(west, id).await, material);
         for (region, kms) in [(EAST, east), (WEST, west)] {
             let text = format!("{label} in {region}");
-            let blob = encrypt(kms, id, &text).await;
+            let blob = encrypt_text(kms, id, &text).await;
             made.push((text, blob, material.clone()));
         }
     }
@@ -594,7 +569,11 @@ async fn replica_made_after_rotations_carries_every_version() {
         }
         let material = current_material(&east, &id).await;
         let text = format!("version {version}");
-        made.push((text.clone(), encrypt(&east, &id, &text).await, material));
+        made.push((
+            text.clone(),
+            encrypt_text(&east, &id, &text).await,
+            material,
+        ));
     }
     let versions: std::collections::BTreeSet<&String> = made.iter().map(|m| &m.2).collect();
     assert_eq!(versions.len(), 4);
@@ -617,7 +596,7 @@ async fn replica_made_after_rotations_carries_every_version() {
     assert!(west_materials[3].1, "the newest is current");
     assert!(!west_materials[3 - 1].1);
     // The replica encrypts under the newest material, readable in us-east-1.
-    let blob = encrypt(&west, &id, "from the replica").await;
+    let blob = encrypt_text(&west, &id, "from the replica").await;
     assert_decrypts(&server, EAST, &id, &blob, "from the replica", &made[3].2).await;
 }
 
@@ -946,7 +925,7 @@ async fn automatic_rotation_reaches_the_replica() {
     let west = server.client(WEST);
     let id = create_mrk(&east).await;
     replicate(&east, &id, WEST).await;
-    let blob = encrypt(&west, &id, "before").await;
+    let blob = encrypt_text(&west, &id, "before").await;
     let first = current_material(&east, &id).await;
     east.enable_key_rotation()
         .key_id(&id)
@@ -969,7 +948,7 @@ async fn automatic_rotation_reaches_the_replica() {
     assert_eq!(materials.len(), 2, "rotated exactly once: {materials:?}");
     assert_eq!(all_materials(&west, &id).await, materials);
     assert_decrypts(&server, EAST, &id, &blob, "before", &first).await;
-    let blob = encrypt(&west, &id, "after").await;
+    let blob = encrypt_text(&west, &id, "after").await;
     assert_decrypts(&server, EAST, &id, &blob, "after", &second).await;
 }
 
@@ -982,7 +961,7 @@ async fn update_primary_region_is_updating_until_the_job_completes_it() {
     let id = create_mrk(&east).await;
     replicate(&east, &id, WEST).await;
     let material = current_material(&east, &id).await;
-    let before = encrypt(&east, &id, "before the update").await;
+    let before = encrypt_text(&east, &id, "before the update").await;
     // The start-up run is the only one within the hour.
     server.wait_for_job_ticks(1);
 
@@ -1000,7 +979,7 @@ async fn update_primary_region_is_updating_until_the_job_completes_it() {
     let mut made = vec![("before the update".to_string(), before)];
     for (region, kms) in [(EAST, &east), (WEST, &west)] {
         let text = format!("while updating, in {region}");
-        made.push((text.clone(), encrypt(kms, &id, &text).await));
+        made.push((text.clone(), encrypt_text(kms, &id, &text).await));
     }
     for (text, blob) in &made {
         for region in [EAST, WEST] {
@@ -1083,7 +1062,7 @@ async fn update_primary_region_is_updating_until_the_job_completes_it() {
     assert_eq!(current_material(&east, &id).await, rotated);
     for (region, kms) in [(EAST, &east), (WEST, &west)] {
         let text = format!("after rotation, in {region}");
-        let blob = encrypt(kms, &id, &text).await;
+        let blob = encrypt_text(kms, &id, &text).await;
         for other in [EAST, WEST] {
             assert_decrypts(&server, other, &id, &blob, &text, &rotated).await;
         }
@@ -1143,7 +1122,7 @@ async fn deleting_a_replica_leaves_the_primary() {
     let west = server.client(WEST);
     let id = create_mrk(&east).await;
     replicate(&east, &id, WEST).await;
-    let blob = encrypt(&east, &id, "kept").await;
+    let blob = encrypt_text(&east, &id, "kept").await;
     let material = current_material(&east, &id).await;
 
     let scheduled = west
@@ -1215,7 +1194,7 @@ async fn a_primary_waits_for_its_replicas_to_be_deleted() {
     let west = server.client(WEST);
     let id = create_mrk(&east).await;
     replicate(&east, &id, WEST).await;
-    let blob = encrypt(&east, &id, "secret").await;
+    let blob = encrypt_text(&east, &id, "secret").await;
 
     let scheduled = east
         .schedule_key_deletion()
@@ -1257,7 +1236,7 @@ async fn a_primary_waits_for_its_replicas_to_be_deleted() {
         "KMSInvalidStateException"
     );
     // The replica still decrypts.
-    assert_eq!(decrypt(&west, &blob).await.0, "secret");
+    assert_eq!(decrypt_text(&west, &blob).await.plaintext, "secret");
 
     let cancelled = east.cancel_key_deletion().key_id(&id).send().await.unwrap();
     assert_eq!(cancelled.key_id.as_deref(), Some(arn(EAST, &id).as_str()));
@@ -1385,7 +1364,11 @@ async fn check_all_or_nothing(server: &Server, acknowledged: &BTreeMap<String, A
         assert_eq!(kind, MultiRegionKeyType::Primary, "{id}");
         assert_eq!(primary_region, EAST);
         for (text, blob) in &ack.blobs {
-            assert_eq!(decrypt(&east, blob).await.0, *text, "{id} in {EAST}");
+            assert_eq!(
+                decrypt_text(&east, blob).await.plaintext,
+                *text,
+                "{id} in {EAST}"
+            );
         }
         match west.describe_key().key_id(id).send().await {
             Err(e) => {
@@ -1422,11 +1405,15 @@ async fn check_all_or_nothing(server: &Server, acknowledged: &BTreeMap<String, A
                 );
                 assert!(west_ids.contains(id));
                 for (text, blob) in &ack.blobs {
-                    assert_eq!(decrypt(&west, blob).await.0, *text, "{id} in {WEST}");
+                    assert_eq!(
+                        decrypt_text(&west, blob).await.plaintext,
+                        *text,
+                        "{id} in {WEST}"
+                    );
                 }
                 // Its current material works too.
-                let blob = encrypt(&west, id, "fresh").await;
-                assert_eq!(decrypt(&east, &blob).await.0, "fresh");
+                let blob = encrypt_text(&west, id, "fresh").await;
+                assert_eq!(decrypt_text(&east, &blob).await.plaintext, "fresh");
                 assert_eq!(
                     all_materials(&west, id).await,
                     all_materials(&east, id).await
@@ -1532,7 +1519,7 @@ async fn copies_keep_their_own_state_and_aliases() {
         describe(&west, &id).await.key_state,
         Some(KeyState::Enabled)
     );
-    let blob = encrypt(&west, &id, "primary disabled").await;
+    let blob = encrypt_text(&west, &id, "primary disabled").await;
     assert_decrypts(&server, WEST, &id, &blob, "primary disabled", &material).await;
     assert_eq!(
         error_code(
@@ -1569,7 +1556,7 @@ async fn copies_keep_their_own_state_and_aliases() {
     let rotated = current_material(&east, &id).await;
     assert_eq!(current_material(&west, &id).await, rotated);
     west.enable_key().key_id(&id).send().await.unwrap();
-    let blob = encrypt(&west, &id, "after").await;
+    let blob = encrypt_text(&west, &id, "after").await;
     assert_decrypts(&server, EAST, &id, &blob, "after", &rotated).await;
 
     west.update_key_description()
@@ -1603,7 +1590,7 @@ async fn copies_keep_their_own_state_and_aliases() {
         .send()
         .await
         .unwrap();
-    let blob = encrypt(&west, "alias/shared", "via alias").await;
+    let blob = encrypt_text(&west, "alias/shared", "via alias").await;
     assert_decrypts(&server, EAST, &id, &blob, "via alias", &rotated).await;
     assert_eq!(
         describe(&west, "alias/shared").await.arn.as_deref(),
@@ -1826,9 +1813,12 @@ async fn rotation_racing_replication_leaves_complete_replicas() {
         for (material, _, _) in &primary {
             assert!(!material.is_empty());
         }
-        let blob = encrypt(&east, &id, "latest").await;
+        let blob = encrypt_text(&east, &id, "latest").await;
         for region in [WEST, THIRD] {
-            assert_eq!(decrypt(&server.client(region), &blob).await.0, "latest");
+            assert_eq!(
+                decrypt_text(&server.client(region), &blob).await.plaintext,
+                "latest"
+            );
         }
     }
     eprintln!("refused while racing, over {keys} keys: {refused:?}");
@@ -1912,7 +1902,7 @@ async fn kill9_while_rotating_a_replicated_key() {
         let snapshot = acknowledged.lock().unwrap().clone();
         for (text, blob) in &snapshot {
             for kms in [&east, &west] {
-                assert_eq!(&decrypt(kms, blob).await.0, text);
+                assert_eq!(&decrypt_text(kms, blob).await.plaintext, text);
             }
         }
     }

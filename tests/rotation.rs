@@ -6,7 +6,10 @@ mod common;
 use aws_sdk_kms::Client;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{IncludeKeyMaterial, KeyMaterialState, RotationType};
-use common::{Server, error_code, new_key, until_job_ticks};
+use common::{
+    Decrypted, Server, current_material, decrypt_text, encrypt_text, error_code, new_key,
+    until_job_ticks,
+};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,44 +17,6 @@ const DAY: i64 = 86_400;
 
 /// A plaintext and the ciphertext the server acknowledged for it.
 type Acknowledged = (String, Vec<u8>);
-
-async fn current_material(kms: &Client, key: &str) -> String {
-    kms.describe_key()
-        .key_id(key)
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .current_key_material_id
-        .unwrap()
-}
-
-async fn encrypt(kms: &Client, key: &str, text: &str) -> Vec<u8> {
-    kms.encrypt()
-        .key_id(key)
-        .plaintext(Blob::new(text.as_bytes().to_vec()))
-        .send()
-        .await
-        .unwrap()
-        .ciphertext_blob
-        .unwrap()
-        .into_inner()
-}
-
-/// Decrypts and returns (plaintext, material id used).
-async fn decrypt(kms: &Client, blob: &[u8]) -> (String, String) {
-    let out = kms
-        .decrypt()
-        .ciphertext_blob(Blob::new(blob.to_vec()))
-        .send()
-        .await
-        .unwrap();
-    (
-        String::from_utf8(out.plaintext.unwrap().into_inner()).unwrap(),
-        out.key_material_id.unwrap(),
-    )
-}
 
 async fn rotations(kms: &Client, key: &str) -> Vec<aws_sdk_kms::types::RotationsListEntry> {
     kms.list_key_rotations()
@@ -228,7 +193,7 @@ async fn three_versions_all_decrypt_and_reencrypt_moves_to_current() {
             assert!(out.key_id.unwrap().ends_with(&key));
         }
         let material = current_material(&kms, &key).await;
-        let blob = encrypt(&kms, &key, &format!("version {v}")).await;
+        let blob = encrypt_text(&kms, &key, &format!("version {v}")).await;
         versions.push((material, blob));
     }
     let materials: Vec<&String> = versions.iter().map(|(m, _)| m).collect();
@@ -237,7 +202,11 @@ async fn three_versions_all_decrypt_and_reencrypt_moves_to_current() {
     assert_ne!(materials[0], materials[2]);
 
     for (v, (material, blob)) in versions.iter().enumerate() {
-        let (text, used) = decrypt(&kms, blob).await;
+        let Decrypted {
+            plaintext: text,
+            material: used,
+            ..
+        } = decrypt_text(&kms, blob).await;
         assert_eq!(text, format!("version {v}"));
         assert_eq!(
             &used, material,
@@ -310,7 +279,11 @@ async fn three_versions_all_decrypt_and_reencrypt_moves_to_current() {
         moved.destination_key_material_id.as_ref(),
         Some(&versions[2].0)
     );
-    let (text, used) = decrypt(&kms, moved.ciphertext_blob.unwrap().as_ref()).await;
+    let Decrypted {
+        plaintext: text,
+        material: used,
+        ..
+    } = decrypt_text(&kms, moved.ciphertext_blob.unwrap().as_ref()).await;
     assert_eq!(text, "version 0");
     assert_eq!(used, versions[2].0);
 }
@@ -342,7 +315,7 @@ async fn automatic_rotation_happens_when_due() {
     let key = new_key(&kms).await;
     let untouched = new_key(&kms).await;
     let before = current_material(&kms, &key).await;
-    let blob = encrypt(&kms, &key, "before rotation").await;
+    let blob = encrypt_text(&kms, &key, "before rotation").await;
     kms.enable_key_rotation()
         .key_id(&key)
         .rotation_period_in_days(90)
@@ -382,7 +355,11 @@ async fn automatic_rotation_happens_when_due() {
     let rotated = listed[0].rotation_date.unwrap().secs();
     assert!((next - rotated - 90 * DAY).abs() < 120);
 
-    let (text, used) = decrypt(&kms, &blob).await;
+    let Decrypted {
+        plaintext: text,
+        material: used,
+        ..
+    } = decrypt_text(&kms, &blob).await;
     assert_eq!(text, "before rotation");
     assert_eq!(used, before);
     assert!(rotations(&kms, &untouched).await.is_empty());
@@ -497,8 +474,8 @@ async fn two_servers_on_one_database_rotate_exactly_once() {
     );
     for key in &keys {
         // Either server encrypts and decrypts under the rotated key.
-        let blob = encrypt(&kms, key, "shared").await;
-        assert_eq!(decrypt(&other, &blob).await.0, "shared");
+        let blob = encrypt_text(&kms, key, "shared").await;
+        assert_eq!(decrypt_text(&other, &blob).await.plaintext, "shared");
     }
 }
 
@@ -571,8 +548,8 @@ async fn kill9_during_rotations_never_leaves_a_key_without_current_material() {
                 .collect();
             assert_eq!(currents.len(), 1);
             assert_eq!(currents[0].key_material_id.as_ref(), Some(&current));
-            let blob = encrypt(&kms, key, "after crash").await;
-            assert_eq!(decrypt(&kms, &blob).await.0, "after crash");
+            let blob = encrypt_text(&kms, key, "after crash").await;
+            assert_eq!(decrypt_text(&kms, &blob).await.plaintext, "after crash");
         }
     }
     let acknowledged = acknowledged.lock().unwrap().clone();
@@ -583,6 +560,6 @@ async fn kill9_during_rotations_never_leaves_a_key_without_current_material() {
     );
     let kms = server.client("us-east-1");
     for (text, blob) in &acknowledged {
-        assert_eq!(&decrypt(&kms, blob).await.0, text);
+        assert_eq!(&decrypt_text(&kms, blob).await.plaintext, text);
     }
 }

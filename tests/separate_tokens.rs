@@ -9,7 +9,7 @@ use aws_sdk_kms::Client;
 use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{KeyState, MultiRegionKeyType};
-use common::error_code;
+use common::{Decrypted, current_material, decrypt_text, encrypt_text, error_code};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -224,44 +224,6 @@ impl Drop for ConfiguredServer {
     }
 }
 
-async fn current_material(kms: &Client, key: &str) -> String {
-    kms.describe_key()
-        .key_id(key)
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .current_key_material_id
-        .unwrap()
-}
-
-async fn encrypt(kms: &Client, key: &str, text: &str) -> Vec<u8> {
-    kms.encrypt()
-        .key_id(key)
-        .plaintext(Blob::new(text.as_bytes().to_vec()))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("Encrypt: {e:?}"))
-        .ciphertext_blob
-        .unwrap()
-        .into_inner()
-}
-
-/// Decrypts; returns (plaintext, material id reported).
-async fn decrypt(kms: &Client, blob: &[u8]) -> (String, String) {
-    let out = kms
-        .decrypt()
-        .ciphertext_blob(Blob::new(blob.to_vec()))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("Decrypt: {e:?}"));
-    (
-        String::from_utf8(out.plaintext.unwrap().into_inner()).unwrap(),
-        out.key_material_id.unwrap(),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn regions_on_separate_token_directories() {
     let root = TempDir::new().unwrap();
@@ -341,13 +303,17 @@ async fn regions_on_separate_token_directories() {
             let text = format!("round {round} in {region}");
             made.push((
                 text.clone(),
-                encrypt(kms, &id, &text).await,
+                encrypt_text(kms, &id, &text).await,
                 material.clone(),
             ));
         }
         for (text, blob, material) in &made {
             for kms in [&kms_west, &kms_central] {
-                let (plain, used) = decrypt(kms, blob).await;
+                let Decrypted {
+                    plaintext: plain,
+                    material: used,
+                    ..
+                } = decrypt_text(kms, blob).await;
                 assert_eq!(&plain, text);
                 assert_eq!(&used, material);
             }
@@ -358,8 +324,11 @@ async fn regions_on_separate_token_directories() {
 
     // A key of one region alone stays there.
     let local = common::new_key(&kms_central).await;
-    let blob = encrypt(&kms_central, &local, "central only").await;
-    assert_eq!(decrypt(&kms_central, &blob).await.0, "central only");
+    let blob = encrypt_text(&kms_central, &local, "central only").await;
+    assert_eq!(
+        decrypt_text(&kms_central, &blob).await.plaintext,
+        "central only"
+    );
     assert_eq!(
         error_code(
             kms_west
@@ -410,7 +379,11 @@ async fn regions_on_separate_token_directories() {
     let server = ConfiguredServer::start(&config, &data_dir);
     for (text, blob, material) in &made {
         for region in [WEST, CENTRAL] {
-            let (plain, used) = decrypt(&server.client(region), blob).await;
+            let Decrypted {
+                plaintext: plain,
+                material: used,
+                ..
+            } = decrypt_text(&server.client(region), blob).await;
             assert_eq!(&plain, text);
             assert_eq!(&used, material);
         }

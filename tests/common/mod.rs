@@ -528,3 +528,55 @@ pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
     }
     check()
 }
+
+/// A key's current material id (DescribeKey's `CurrentKeyMaterialId`).
+pub async fn current_material(kms: &Client, key: &str) -> String {
+    kms.describe_key()
+        .key_id(key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("DescribeKey {key}: {e:?}"))
+        .key_metadata
+        .expect("key metadata")
+        .current_key_material_id
+        .expect("CurrentKeyMaterialId")
+}
+
+/// Encrypts `text` under `key` without encryption context.
+pub async fn encrypt_text(kms: &Client, key: &str, text: &str) -> Vec<u8> {
+    kms.encrypt()
+        .key_id(key)
+        .plaintext(aws_sdk_kms::primitives::Blob::new(text.as_bytes().to_vec()))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("Encrypt under {key}: {e:?}"))
+        .ciphertext_blob
+        .expect("CiphertextBlob")
+        .into_inner()
+}
+
+/// What Decrypt reported.
+pub struct Decrypted {
+    /// The plaintext, as text.
+    pub plaintext: String,
+    /// The key ARN Decrypt named.
+    pub key_id: String,
+    /// The material id Decrypt named.
+    pub material: String,
+}
+
+/// Decrypts `blob` (no encryption context, no KeyId).
+pub async fn decrypt_text(kms: &Client, blob: &[u8]) -> Decrypted {
+    let out = kms
+        .decrypt()
+        .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(blob.to_vec()))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("Decrypt: {e:?}"));
+    Decrypted {
+        plaintext: String::from_utf8(out.plaintext.expect("Plaintext").into_inner())
+            .expect("UTF-8 plaintext"),
+        key_id: out.key_id.expect("KeyId"),
+        material: out.key_material_id.expect("KeyMaterialId"),
+    }
+}

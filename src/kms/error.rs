@@ -7,9 +7,13 @@ use thiserror::Error;
 /// Every failure an operation can report. Variants name the AWS error they map to.
 #[derive(Debug, Error)]
 pub enum KmsError {
-    /// A request field is missing, malformed or out of range.
+    /// A request field is malformed or out of range.
     #[error("{0}")]
     Validation(String),
+    /// A required request field is missing (its name as the dialect's
+    /// request shape spells it, e.g. `keyId`).
+    #[error("the required parameter {0} is missing")]
+    MissingParameter(String),
     /// The named key or alias does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -19,6 +23,15 @@ pub enum KmsError {
     /// The key's state does not allow the operation.
     #[error("{0}")]
     InvalidState(String),
+    /// The key is pending deletion (`state` is `PendingDeletion` or
+    /// `PendingReplicaDeletion`), which refuses the operation.
+    #[error("{arn} is in state {state}.")]
+    PendingDeletion {
+        /// The key's ARN.
+        arn: String,
+        /// The key state's AWS name.
+        state: &'static str,
+    },
     /// The ciphertext is not one this service made, was altered, or the
     /// encryption context differs.
     #[error("{0}")]

@@ -36,6 +36,10 @@ const KEY_USAGES: &[&str] = &[
 ];
 const ORIGINS: &[&str] = &["AWS_KMS", "EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"];
 const MS_PER_DAY: i64 = 86_400_000;
+/// Shortest waiting period of ScheduleKeyDeletion, in days.
+const MIN_PENDING_WINDOW_DAYS: i64 = 7;
+/// Longest waiting period of ScheduleKeyDeletion AWS allows, in days.
+pub const MAX_PENDING_WINDOW_DAYS: i64 = 30;
 
 /// CreateKey parameters.
 #[derive(Default)]
@@ -320,10 +324,11 @@ impl Kms {
         pending_window_days: Option<i64>,
     ) -> KmsResult<DeletionScheduled> {
         let days = pending_window_days.unwrap_or(30);
-        if !(7..=30).contains(&days) {
+        if !(MIN_PENDING_WINDOW_DAYS..=MAX_PENDING_WINDOW_DAYS).contains(&days) {
             return Err(KmsError::Validation(format!(
                 "1 validation error detected: Value '{days}' at 'pendingWindowInDays' failed to \
-                 satisfy constraint: Member must have value between 7 and 30"
+                 satisfy constraint: Member must have value between {MIN_PENDING_WINDOW_DAYS} and \
+                 {MAX_PENDING_WINDOW_DAYS}"
             )));
         }
         let key = self.load_key(

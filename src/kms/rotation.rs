@@ -12,7 +12,9 @@ use super::paging::{self, Page};
 use super::{Caller, JobOutcome, Kms, KmsError, KmsResult, record_arn, validate};
 use crate::store::{KeyRecord, KeyState, MaterialRecord, RotationCommit, RotationType};
 
-const MIN_PERIOD_DAYS: i64 = 90;
+/// Shortest automatic rotation period AWS allows, in days.
+pub const MIN_ROTATION_PERIOD_DAYS: i64 = 90;
+const MIN_PERIOD_DAYS: i64 = MIN_ROTATION_PERIOD_DAYS;
 const MAX_PERIOD_DAYS: i64 = 2560;
 const DEFAULT_PERIOD_DAYS: i64 = 365;
 const MS_PER_DAY: i64 = 86_400_000;

@@ -11,12 +11,7 @@ const MAX_DESCRIPTION: usize = 8192;
 
 /// A required field must be present.
 pub(super) fn required<T>(value: Option<T>, field: &str) -> KmsResult<T> {
-    value.ok_or_else(|| {
-        KmsError::Validation(format!(
-            "1 validation error detected: Value null at '{field}' failed to satisfy constraint: \
-             Member must not be null"
-        ))
-    })
+    value.ok_or_else(|| KmsError::MissingParameter(field.to_string()))
 }
 
 /// A byte length must lie in `min..=max`.

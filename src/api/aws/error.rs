@@ -46,10 +46,10 @@ impl AwsError {
                 AuthError::UnknownAccessKey => ("UnrecognizedClientException", bad),
             },
             AwsError::Kms(e) => match e {
-                K::Validation(_) => ("ValidationException", bad),
+                K::Validation(_) | K::MissingParameter(_) => ("ValidationException", bad),
                 K::NotFound(_) => ("NotFoundException", bad),
                 K::Disabled(_) => ("DisabledException", bad),
-                K::InvalidState(_) => ("KMSInvalidStateException", bad),
+                K::InvalidState(_) | K::PendingDeletion { .. } => ("KMSInvalidStateException", bad),
                 K::InvalidCiphertext(_) => ("InvalidCiphertextException", bad),
                 K::IncorrectKey(_) => ("IncorrectKeyException", bad),
                 K::InvalidKeyUsage(_) => ("InvalidKeyUsageException", bad),
@@ -81,6 +81,10 @@ impl IntoResponse for AwsError {
                 tracing::error!(%detail, "internal error");
                 "An internal error occurred; see the server log.".to_string()
             }
+            AwsError::Kms(KmsError::MissingParameter(field)) => format!(
+                "1 validation error detected: Value null at '{field}' failed to satisfy \
+                 constraint: Member must not be null"
+            ),
             other => other.to_string(),
         };
         let body = serde_json::json!({ "__type": kind, "message": message }).to_string();

@@ -116,7 +116,7 @@ impl HuaweiError {
         use KmsError as K;
         let bad = |code, m: String| Self::bad(code, m);
         match e {
-            K::Validation(m) if m.contains("must not be null") => bad("KMS.0204", m),
+            K::MissingParameter(field) => Self::missing(&field),
             K::Validation(m)
             | K::InvalidKeyUsage(m)
             | K::UnsupportedOperation(m)
@@ -133,8 +133,8 @@ impl HuaweiError {
                 message: m,
             },
             K::Disabled(m) => bad("KMS.0209", m),
-            K::InvalidState(m) if m.contains("PendingDeletion") || m.contains("PendingReplica") => {
-                bad("KMS.0210", m)
+            K::PendingDeletion { arn, state } => {
+                bad("KMS.0210", format!("The key {arn} is in state {state}."))
             }
             K::InvalidState(m) => bad("KMS.0308", m),
             K::InvalidCiphertext(m) => bad("KMS.2201", m),

@@ -8,7 +8,7 @@
 
 use super::ops::{Ctx, OpResult, alias_of, key_details, key_state};
 use super::{HuaweiError, Reply, ids};
-use crate::kms::{CreateKeyInput, KmsError};
+use crate::kms::{CreateKeyInput, KmsError, MAX_PENDING_WINDOW_DAYS};
 use crate::store::KeyState;
 use serde_json::{Value, json};
 
@@ -281,15 +281,20 @@ pub fn schedule_deletion(cx: &mut Ctx<'_>) -> OpResult {
             format!("pending_days must be between 7 and 1096; got {days}."),
         ));
     }
+    if days > MAX_PENDING_WINDOW_DAYS {
+        return Err(HuaweiError::bad(
+            "KMS.1401",
+            format!(
+                "pending_days must be between 7 and {MAX_PENDING_WINDOW_DAYS} on this \
+                 deployment; got {days}."
+            ),
+        ));
+    }
     let (key_id, scheduled) = cx
         .with_key(&id, |kms, caller, key| {
             kms.schedule_key_deletion(caller, Some(key), Some(days))
         })
         .map_err(|e| match e.code {
-            "KMS.0308" if e.message.contains("pendingWindowInDays") => HuaweiError::bad(
-                "KMS.1401",
-                format!("pending_days must be between 7 and 30 on this deployment; got {days}."),
-            ),
             "KMS.0210" => HuaweiError::bad("KMS.1402", e.message),
             _ => e,
         })?;

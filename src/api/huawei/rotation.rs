@@ -7,22 +7,11 @@
 
 use super::ops::{Ctx, OpResult};
 use super::{HuaweiError, Reply, ids};
-use crate::kms::{Caller, Kms, KmsError, KmsResult};
+use crate::kms::{Caller, Kms, KmsError, KmsResult, MIN_ROTATION_PERIOD_DAYS};
 use serde_json::json;
 
 /// The period automatic rotation gets when enabled without one.
 const DEFAULT_INTERVAL: i64 = 365;
-
-/// Rewrites the core's period constraint in this dialect's terms.
-fn interval_error(e: HuaweiError) -> HuaweiError {
-    if e.message.contains("rotationPeriodInDays") {
-        return HuaweiError::invalid(
-            "rotation_interval",
-            "this deployment rotates keys every 90 to 365 days.",
-        );
-    }
-    e
-}
 
 /// enable-key-rotation: turns automatic rotation on, keeping the key's
 /// interval when it is on already.
@@ -106,6 +95,12 @@ pub fn update_interval(cx: &mut Ctx<'_>) -> OpResult {
             format!("must be between 30 and 365 days; got {interval}."),
         ));
     }
+    if interval < MIN_ROTATION_PERIOD_DAYS {
+        return Err(HuaweiError::invalid(
+            "rotation_interval",
+            format!("this deployment rotates keys every {MIN_ROTATION_PERIOD_DAYS} to 365 days."),
+        ));
+    }
     let update = |kms: &Kms, caller: &Caller, key: &str| -> KmsResult<()> {
         let status = kms.get_key_rotation_status(caller, Some(key))?;
         if status.period_days.is_none() {
@@ -115,7 +110,7 @@ pub fn update_interval(cx: &mut Ctx<'_>) -> OpResult {
         }
         kms.enable_key_rotation(caller, Some(key), Some(interval))
     };
-    cx.with_key(&id, update).map_err(interval_error)?;
+    cx.with_key(&id, update)?;
     Ok(Reply::empty())
 }
 

@@ -5,3 +5,4 @@ pub mod aws;
 pub mod guard;
 pub mod huawei;
 pub mod request;
+pub mod state;

@@ -1,4 +1,7 @@
 //! Configuration: built-in defaults < `trent.toml` (or `--config FILE`) < `TRENT_*` env.
+//!
+//! Plain data only: this module knows no dialect and no authenticator; they
+//! check and convert its entries when the service starts.
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};

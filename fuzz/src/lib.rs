@@ -34,12 +34,11 @@ use sha2::Sha256;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use tempfile::TempDir;
+use trent::api::state::AppState;
 use trent::api::{aws, huawei, request::header_values};
-use trent::config::{CredentialConfig, HuaweiProject, TokenConfig};
 use trent::auth::huawei_sign;
 use trent::auth::sigv4::{self, Signature, SignedRequest};
-use trent::config::Config;
-use trent::api::state::AppState;
+use trent::config::{Config, CredentialConfig, HuaweiProject, TokenConfig};
 use trent::server;
 
 /// The account of every credential.

@@ -1,6 +1,8 @@
 //! Configuration: built-in defaults < `trent.toml` (or `--config FILE`) < `TRENT_*` env.
+//!
+//! Plain data only: this module knows no dialect and no authenticator; they
+//! check and convert its entries when the service starts.
 
-use crate::auth::credentials::CredentialConfig;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::SecretString;
@@ -71,11 +73,11 @@ pub struct Config {
     /// in dev mode, one project per region is made and written to
     /// `<data_dir>/huawei-projects.json`.
     #[serde(default)]
-    pub huawei_projects: std::collections::BTreeMap<String, crate::api::huawei::HuaweiProject>,
+    pub huawei_projects: std::collections::BTreeMap<String, HuaweiProject>,
     /// Huawei dialect `X-Auth-Token`s (`[[auth_tokens]]`), each scoped to a
     /// principal and a project, with an expiry.
     #[serde(default)]
-    pub auth_tokens: Vec<crate::auth::huawei_sign::TokenConfig>,
+    pub auth_tokens: Vec<TokenConfig>,
 }
 
 /// TLS termination: PEM files of the certificate chain and private key.
@@ -85,6 +87,56 @@ pub struct TlsConfig {
     pub cert_file: PathBuf,
     /// Private key (PKCS#8, PKCS#1 or SEC1), PEM.
     pub key_file: PathBuf,
+}
+
+/// One configured credential (`[[credentials]]`); the authenticators
+/// check it when the service starts.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct CredentialConfig {
+    /// Access key id, e.g. `AKIA...`.
+    pub access_key_id: String,
+    /// Secret access key.
+    #[serde(skip_serializing)]
+    pub secret_access_key: SecretString,
+    /// Principal ARN, e.g. `arn:aws:iam::111122223333:user/alice`.
+    pub principal: String,
+    /// Optional identity policy (IAM policy language) of the principal.
+    #[serde(default)]
+    pub policy: Option<String>,
+}
+
+/// One `[[auth_tokens]]` entry: an `X-Auth-Token` accepted by the Huawei
+/// dialect, the principal it names, the one project it is valid for and
+/// when it stops being valid. The token is given either in clear (`token`)
+/// or as the lowercase hex SHA-256 of its bytes (`token_sha256`), so that
+/// the configuration need not hold a usable token. The Huawei dialect
+/// checks it when the service starts.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct TokenConfig {
+    /// The token itself (at least
+    /// `auth::huawei_sign::MIN_TOKEN_CHARS` characters).
+    #[serde(default, skip_serializing)]
+    pub token: Option<SecretString>,
+    /// The SHA-256 of the token, 64 hex digits, instead of the token.
+    #[serde(default)]
+    pub token_sha256: Option<String>,
+    /// Principal ARN the token authenticates as.
+    pub principal: String,
+    /// The project (in the principal's account) the token is scoped to.
+    pub project_id: String,
+    /// End of validity, RFC 3339 (e.g. `2026-12-01T00:00:00Z`).
+    pub expires_at: String,
+}
+
+/// One configured Huawei dialect project (`[huawei_projects.<project id>]`);
+/// the dialect checks it and resolves the account.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct HuaweiProject {
+    /// Region (a hosted region name) the project's requests go to.
+    pub region: String,
+    /// Account owning the project; the configuration's `account_id` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 /// One region: a named PKCS#11 token.

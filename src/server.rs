@@ -2,12 +2,13 @@
 //! then serves the dialects and runs background jobs.
 
 use crate::api;
+use crate::api::state::AppState;
 use crate::audit::AuditLog;
 use crate::auth::Authenticator;
 use crate::auth::credentials::from_shared_file;
 use crate::config::{Config, TlsConfig};
 use crate::hsm::{Hsm, Modules, TokenSpec};
-use crate::kms::{JobOutcome, Kms, Origin, Settings};
+use crate::kms::{JobOutcome, Kms, Settings};
 use crate::provision;
 use crate::store::Store;
 use axum::Router;
@@ -17,53 +18,6 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// State shared by every request.
-pub struct AppState {
-    /// The service core.
-    pub kms: Kms,
-    /// Verifies AWS SigV4 signatures.
-    pub authenticator: Authenticator,
-    /// The audit trail.
-    pub audit: AuditLog,
-    /// Largest request body accepted.
-    pub max_body_bytes: usize,
-    /// Run cryptographic operations on the async workers.
-    pub inline_crypto: bool,
-    /// The Huawei dialect's projects and authenticator.
-    pub huawei: api::huawei::Dialect,
-    /// Whether requests arrive over TLS.
-    pub secure_transport: bool,
-    /// Makes the next operation panic (feature `test-clock`), to test that
-    /// a panicking operation is still audited.
-    #[cfg(feature = "test-clock")]
-    pub panic_next: std::sync::atomic::AtomicBool,
-    /// Runs of the background job loop completed so far (feature
-    /// `test-clock`), so tests can wait for the loop instead of for time.
-    #[cfg(feature = "test-clock")]
-    pub job_runs: std::sync::atomic::AtomicU64,
-}
-
-impl AppState {
-    /// Panics if a test asked for it (feature `test-clock`); else nothing.
-    pub fn test_panic_hook(&self) {
-        #[cfg(feature = "test-clock")]
-        if self
-            .panic_next
-            .swap(false, std::sync::atomic::Ordering::SeqCst)
-        {
-            panic!("panic requested through /_trent/test/panic");
-        }
-    }
-
-    /// Where a request from `peer` came from.
-    pub fn origin(&self, peer: SocketAddr) -> Origin {
-        Origin {
-            secure_transport: self.secure_transport,
-            source_ip: Some(peer.ip()),
-        }
-    }
-}
 
 /// Start-up failures.
 #[derive(Debug, thiserror::Error)]
@@ -150,7 +104,7 @@ pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
         config.credentials.clone()
     };
     let authenticator = Authenticator::new("kms", &credentials)?;
-    let huawei = api::huawei::Dialect::open(config, &credentials, &kms.region_names())
+    let huawei = api::huawei::dialect::Dialect::open(config, &credentials, &kms.region_names())
         .map_err(StartError::Huawei)?;
     let audit_path = config
         .audit_log

@@ -34,12 +34,12 @@ use sha2::Sha256;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use tempfile::TempDir;
+use trent::api::state::AppState;
 use trent::api::{aws, huawei, request::header_values};
-use trent::auth::credentials::CredentialConfig;
-use trent::auth::huawei_sign::{self, TokenConfig};
+use trent::auth::huawei_sign;
 use trent::auth::sigv4::{self, Signature, SignedRequest};
-use trent::config::Config;
-use trent::server::{self, AppState};
+use trent::config::{Config, CredentialConfig, HuaweiProject, TokenConfig};
+use trent::server;
 
 /// The account of every credential.
 pub const ACCOUNT: &str = "111122223333";
@@ -262,7 +262,7 @@ impl Service {
                 .map(|(region, id)| {
                     (
                         id.to_string(),
-                        huawei::HuaweiProject {
+                        HuaweiProject {
                             region: region.to_string(),
                             account: None,
                         },

@@ -6,3 +6,4 @@ pub mod guard;
 pub mod huawei;
 pub mod request;
 pub mod runner;
+pub mod state;

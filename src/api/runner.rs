@@ -4,9 +4,9 @@
 //! the request id. Each dialect supplies only its own steps.
 
 use crate::api::guard;
+use crate::api::state::AppState;
 use crate::audit::AuditRecord;
 use crate::kms::Origin;
-use crate::server::AppState;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::HeaderValue;

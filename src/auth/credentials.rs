@@ -1,24 +1,9 @@
 //! Credential entries: access key id, secret access key and principal, from
 //! the configuration or, in dev mode, from the generated credentials file.
 
+use crate::config::CredentialConfig;
 use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
 use std::path::Path;
-
-/// One configured credential.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-pub struct CredentialConfig {
-    /// Access key id, e.g. `AKIA...`.
-    pub access_key_id: String,
-    /// Secret access key.
-    #[serde(skip_serializing)]
-    pub secret_access_key: SecretString,
-    /// Principal ARN, e.g. `arn:aws:iam::111122223333:user/alice`.
-    pub principal: String,
-    /// Optional identity policy (IAM policy language) of the principal.
-    #[serde(default)]
-    pub policy: Option<String>,
-}
 
 /// Errors in credential configuration.
 #[derive(Debug, thiserror::Error)]

@@ -23,13 +23,13 @@
 //! (SigV4's window; Huawei's gateway allows 15).
 
 use super::Principal;
-use super::credentials::{CredentialConfig, CredentialError, principal_account};
+use super::credentials::{CredentialError, principal_account};
 use super::sigv4::SignedRequest;
 use crate::authz::Policy;
+use crate::config::{CredentialConfig, TokenConfig};
 use hmac::{Hmac, Mac};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, percent_encode};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
@@ -50,27 +50,6 @@ const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'.')
     .remove(b'~');
-
-/// One `[[auth_tokens]]` entry: an `X-Auth-Token` accepted by the Huawei
-/// dialect, the principal it names, the one project it is valid for and
-/// when it stops being valid. The token is given either in clear (`token`)
-/// or as the lowercase hex SHA-256 of its bytes (`token_sha256`), so that
-/// the configuration need not hold a usable token.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-pub struct TokenConfig {
-    /// The token itself (at least [`MIN_TOKEN_CHARS`] characters).
-    #[serde(default, skip_serializing)]
-    pub token: Option<SecretString>,
-    /// The SHA-256 of the token, 64 hex digits, instead of the token.
-    #[serde(default)]
-    pub token_sha256: Option<String>,
-    /// Principal ARN the token authenticates as.
-    pub principal: String,
-    /// The project (in the principal's account) the token is scoped to.
-    pub project_id: String,
-    /// End of validity, RFC 3339 (e.g. `2026-12-01T00:00:00Z`).
-    pub expires_at: String,
-}
 
 /// Errors in the `[[auth_tokens]]` configuration; each names the entry by
 /// its position (1-based) and principal, never by its token.

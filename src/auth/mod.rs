@@ -6,7 +6,8 @@ pub mod huawei_sign;
 pub mod sigv4;
 
 use crate::authz::{Policy, PolicyKind};
-use credentials::{CredentialConfig, CredentialError, principal_account};
+use crate::config::CredentialConfig;
+use credentials::{CredentialError, principal_account};
 use secrecy::ExposeSecret;
 use sigv4::{Signature, SignedRequest};
 use std::collections::HashMap;

@@ -9,6 +9,7 @@ mod error;
 mod module;
 mod open;
 mod pool;
+mod template;
 mod token;
 mod transport;
 

@@ -23,7 +23,7 @@
 //! objects destroyed after use, as is each transit copy right after its wrap
 //! (docs/adr/0008-custody-attributes.md).
 
-use super::token::{Purpose, backing_key_template};
+use super::template::{Purpose, backing_key_template};
 use super::{Hsm, HsmError, MaterialRef, WrappedMaterial};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::ekdf::AesCbcDeriveParams;
@@ -307,7 +307,7 @@ fn derived_key_template(capability: Capability) -> Vec<Attribute> {
         Attribute::Decrypt(false),
         Attribute::Sign(false),
         Attribute::Verify(false),
-        // Last, as in every template (see `backing_key_template`).
+        // Last, as in every template (see `template::backing_key_template`).
         Attribute::Modifiable(false),
     ]
 }

@@ -11,10 +11,10 @@ pub use ops::OPERATIONS;
 
 use crate::api::request::{header_values, read_body};
 use crate::api::runner::{self, Dialect};
+use crate::api::state::AppState;
 use crate::audit::AuditRecord;
 use crate::auth::sigv4::{self, SignedRequest};
 use crate::kms::{Caller, KmsError, Origin};
-use crate::server::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::request::Parts;

@@ -9,8 +9,9 @@
 //! Huawei's `additional_authenticated_data` string is the encryption
 //! context `{"additional_authenticated_data": <string>}`.
 
-use super::ops::{Ctx, OpResult, bits_to_bytes};
-use super::{HuaweiError, Reply, ids};
+use super::context::{Ctx, OpResult, Reply, bits_to_bytes};
+use super::error::HuaweiError;
+use super::ids;
 use crate::kms::EncryptionContext;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;

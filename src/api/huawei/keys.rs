@@ -6,8 +6,9 @@
 //! dialect), because every Huawei custom key can be replicated to another
 //! region. Its Huawei alias `name` is the AWS alias `alias/name`.
 
-use super::ops::{Ctx, OpResult, alias_of, key_details, key_state};
-use super::{HuaweiError, Reply, ids};
+use super::context::{Ctx, OpResult, Reply, alias_of, key_details, key_state};
+use super::error::HuaweiError;
+use super::ids;
 use crate::kms::{CreateKeyInput, KmsError, MAX_PENDING_WINDOW_DAYS};
 use crate::store::KeyState;
 use serde_json::{Value, json};

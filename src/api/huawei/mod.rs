@@ -15,7 +15,9 @@
 //! [`crate::auth::huawei_sign`]). Key ids: see [`ids`].
 
 mod body;
+mod context;
 mod crypto;
+pub mod dialect;
 mod error;
 pub mod ids;
 mod keys;
@@ -27,23 +29,22 @@ mod tags;
 mod trail;
 
 pub use error::HuaweiError;
-pub use projects::{HuaweiProject, Project, Projects};
+pub use projects::{Project, Projects};
 
 use crate::api::request::{header_values, read_body};
 use crate::api::runner;
+use crate::api::state::AppState;
 use crate::audit::AuditRecord;
-use crate::auth::credentials::CredentialConfig;
-use crate::auth::huawei_sign::{self, HuaweiAuthenticator, Method as AuthMethod};
+use crate::auth::huawei_sign::{self, Method as AuthMethod};
 use crate::auth::sigv4::SignedRequest;
-use crate::config::Config;
 use crate::kms::Origin;
-use crate::server::AppState;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{Method, header};
+use axum::response::Response;
 use body::Fields;
+use context::Reply;
 use ops::Prepared;
 use percent_encoding::percent_decode_str;
 use std::future::Future;
@@ -51,37 +52,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use trail::Trail;
-
-/// State of the dialect: its projects and its authenticator.
-pub struct Dialect {
-    projects: Projects,
-    authenticator: HuaweiAuthenticator,
-}
-
-impl Dialect {
-    /// Loads the projects (generating dev-mode ones when needed) and builds
-    /// the authenticator over the same credential entries as SigV4.
-    pub fn open(
-        config: &Config,
-        credentials: &[CredentialConfig],
-        hosted: &[String],
-    ) -> Result<Self, String> {
-        let projects = Projects::load(config, hosted)?;
-        let project_account = |id: &str| projects.get(id).map(|p| p.account.clone());
-        let authenticator =
-            HuaweiAuthenticator::new(credentials, &config.auth_tokens, &project_account)
-                .map_err(|e| e.to_string())?;
-        Ok(Self {
-            projects,
-            authenticator,
-        })
-    }
-
-    /// The projects served.
-    pub fn projects(&self) -> &Projects {
-        &self.projects
-    }
-}
 
 /// What a path names.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -258,55 +228,6 @@ impl runner::Dialect for Huawei {
         error_code: Option<String>,
     ) -> AuditRecord {
         trail.into_record(arrived, request_id, peer, error_code)
-    }
-}
-
-/// A successful answer: status and optional JSON body.
-#[derive(Debug)]
-pub struct Reply {
-    status: StatusCode,
-    body: Option<serde_json::Value>,
-}
-
-impl Reply {
-    /// 200 with a JSON body.
-    pub fn json(body: serde_json::Value) -> Self {
-        Self {
-            status: StatusCode::OK,
-            body: Some(body),
-        }
-    }
-
-    /// 200 without a body (operations whose response has no fields).
-    pub fn empty() -> Self {
-        Self {
-            status: StatusCode::OK,
-            body: None,
-        }
-    }
-
-    /// 204 No Content (the tag operations).
-    pub fn no_content() -> Self {
-        Self {
-            status: StatusCode::NO_CONTENT,
-            body: None,
-        }
-    }
-}
-
-impl IntoResponse for Reply {
-    fn into_response(self) -> Response {
-        let mut response = match self.body {
-            Some(body) => (self.status, body.to_string()).into_response(),
-            None => self.status.into_response(),
-        };
-        if self.status != StatusCode::NO_CONTENT {
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(error::CONTENT_TYPE),
-            );
-        }
-        response
     }
 }
 

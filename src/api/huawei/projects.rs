@@ -6,23 +6,12 @@
 //! writes them to `<data_dir>/huawei-projects.json` as
 //! `{"<project_id>": "<region>"}`, reusing that file on later starts.
 
-use crate::config::Config;
-use serde::{Deserialize, Serialize};
+use crate::config::{Config, HuaweiProject};
 use std::collections::BTreeMap;
 use std::path::Path;
 
 /// File written in dev mode.
 pub const DEV_FILE: &str = "huawei-projects.json";
-
-/// One configured project.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
-pub struct HuaweiProject {
-    /// Region (a hosted region name) the project's requests go to.
-    pub region: String,
-    /// Account owning the project; the configuration's `account_id` when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account: Option<String>,
-}
 
 /// A project as served.
 #[derive(Clone, Debug, PartialEq, Eq)]

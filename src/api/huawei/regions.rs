@@ -3,9 +3,10 @@
 //! regions keys may be replicated to (`GET /v2/{project_id}/kms/regions`).
 //! A replica keeps the primary's key id, as in the AWS dialect.
 
+use super::context::{Ctx, OpResult, Reply};
+use super::error::HuaweiError;
+use super::ids;
 use super::keys::{aws_alias, require_free_alias};
-use super::ops::{Ctx, OpResult};
-use super::{HuaweiError, Reply, ids};
 use crate::kms::{KmsError, ReplicaInput, key_arn_in};
 use crate::store::Tag;
 use serde_json::{Value, json};

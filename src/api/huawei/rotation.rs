@@ -5,8 +5,9 @@
 //! period is 90–2560 days, so this dialect accepts 90–365. A key whose
 //! rotation is off reports the interval enabling would use (365).
 
-use super::ops::{Ctx, OpResult};
-use super::{HuaweiError, Reply, ids};
+use super::context::{Ctx, OpResult, Reply};
+use super::error::HuaweiError;
+use super::ids;
 use crate::kms::{Caller, Kms, KmsError, KmsResult, MIN_ROTATION_PERIOD_DAYS};
 use serde_json::json;
 

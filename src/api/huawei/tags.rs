@@ -6,8 +6,9 @@
 //! dialect's TagResource and ListResourceTags.
 
 use super::body::Fields;
-use super::ops::{Ctx, OpResult, alias_of, key_details};
-use super::{HuaweiError, Reply, ids};
+use super::context::{Ctx, OpResult, Reply, alias_of, key_details};
+use super::error::HuaweiError;
+use super::ids;
 use crate::kms::{Caller, Kms};
 use crate::store::Tag;
 use serde_json::{Value, json};

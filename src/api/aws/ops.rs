@@ -171,3 +171,36 @@ fn reply<T: Serialize>(response: T) -> OpResult {
 fn done() -> OpResult {
     Ok(Value::Object(serde_json::Map::new()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_sorted_and_unique() {
+        assert!(OPERATIONS.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(OPERATIONS.len(), TABLE.len());
+    }
+
+    #[test]
+    fn cryptographic_operations() {
+        let crypto: Vec<&str> = OPERATIONS
+            .iter()
+            .copied()
+            .filter(|op| is_crypto(op))
+            .collect();
+        assert_eq!(
+            crypto,
+            [
+                "Decrypt",
+                "Encrypt",
+                "GenerateDataKey",
+                "GenerateDataKeyWithoutPlaintext",
+                "GenerateRandom",
+                "ReEncrypt",
+            ]
+        );
+        assert!(!is_crypto("CreateKey"));
+        assert!(!is_crypto("NoSuchOperation"));
+    }
+}

@@ -1,14 +1,13 @@
-//! Wire helpers: base64 blobs, timestamps, tags and key metadata as the AWS
-//! JSON 1.1 protocol spells them.
+//! Wire helpers: base64 blobs, timestamps, tags, paging and key metadata as
+//! the AWS JSON 1.1 protocol spells them.
 
 use crate::kms::{KeyView, key_arn_in};
 use crate::store::{KeyState, Tag};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde::{Deserialize, Deserializer};
-use serde_json::{Value, json};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// A base64-encoded blob field.
+/// A base64-encoded blob field of a request.
 pub struct Blob(pub Vec<u8>);
 
 impl<'de> Deserialize<'de> for Blob {
@@ -21,14 +20,24 @@ impl<'de> Deserialize<'de> for Blob {
     }
 }
 
-/// Encodes bytes as a base64 blob field.
-pub fn blob(bytes: &[u8]) -> Value {
-    Value::String(STANDARD.encode(bytes))
+/// A blob field of a response: bytes sent as base64 text.
+pub struct Base64<'a>(pub &'a [u8]);
+
+impl Serialize for Base64<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(self.0))
+    }
 }
 
-/// Encodes Unix milliseconds as AWS JSON epoch seconds.
-pub fn timestamp(ms: i64) -> Value {
-    json!(ms as f64 / 1000.0)
+/// A timestamp field of a response: Unix milliseconds sent as AWS JSON
+/// epoch seconds (a number with a fraction).
+#[derive(Clone, Copy)]
+pub struct Epoch(pub i64);
+
+impl Serialize for Epoch {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(self.0 as f64 / 1000.0)
+    }
 }
 
 /// A tag as AWS sends it.
@@ -51,15 +60,110 @@ pub fn tags_from_wire(tags: Vec<WireTag>) -> Result<Vec<Tag>, crate::kms::KmsErr
         .collect()
 }
 
-/// Encodes tags as AWS sends them.
-pub fn tags_to_wire(tags: &[Tag]) -> Value {
+/// A tag as AWS returns it.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TagEntry<'a> {
+    tag_key: &'a str,
+    tag_value: &'a str,
+}
+
+/// Encodes tags as AWS returns them.
+pub fn tags_to_wire(tags: &[Tag]) -> Vec<TagEntry<'_>> {
     tags.iter()
-        .map(|t| json!({ "TagKey": t.key, "TagValue": t.value }))
+        .map(|t| TagEntry {
+            tag_key: &t.key,
+            tag_value: &t.value,
+        })
         .collect()
 }
 
+/// A request naming only a key.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeyOnly {
+    /// The key, by id, ARN or alias.
+    pub key_id: Option<String>,
+}
+
+/// A listing request on one key.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeyPaging {
+    /// The key, by id, ARN or alias.
+    pub key_id: Option<String>,
+    /// Page size.
+    pub limit: Option<i64>,
+    /// Marker returned by the previous page.
+    pub marker: Option<String>,
+}
+
+/// The end of a listing response: whether more follows, and from where.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PageEnd {
+    truncated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_marker: Option<String>,
+}
+
+impl PageEnd {
+    /// The end of a page that `next_marker` continues, if any.
+    pub fn new(next_marker: Option<String>) -> Self {
+        PageEnd {
+            truncated: next_marker.is_some(),
+            next_marker,
+        }
+    }
+}
+
 /// The complete KeyMetadata structure of a key.
-pub fn key_metadata(view: &KeyView) -> Value {
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeyMetadata<'a> {
+    #[serde(rename = "AWSAccountId")]
+    aws_account_id: &'a str,
+    key_id: &'a str,
+    arn: String,
+    creation_date: Epoch,
+    enabled: bool,
+    description: &'a str,
+    key_usage: &'a str,
+    key_state: &'a str,
+    origin: &'a str,
+    key_manager: &'static str,
+    customer_master_key_spec: &'a str,
+    key_spec: &'a str,
+    encryption_algorithms: [&'static str; 1],
+    multi_region: bool,
+    current_key_material_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deletion_date: Option<Epoch>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pending_deletion_window_in_days: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    multi_region_configuration: Option<MultiRegionConfiguration<'a>>,
+}
+
+/// Where the copies of a multi-Region key live, as KeyMetadata shows it.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct MultiRegionConfiguration<'a> {
+    multi_region_key_type: &'static str,
+    primary_key: RegionCopy<'a>,
+    replica_keys: Vec<RegionCopy<'a>>,
+}
+
+/// One copy of a multi-Region key.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct RegionCopy<'a> {
+    arn: String,
+    region: &'a str,
+}
+
+/// The KeyMetadata of a key.
+pub fn key_metadata<'a>(view: &'a KeyView) -> KeyMetadata<'a> {
     let key = &view.key;
     let arn = |region: &str| key_arn_in(region, &key.account_id, &key.key_id);
     let state = if key.updating {
@@ -67,47 +171,45 @@ pub fn key_metadata(view: &KeyView) -> Value {
     } else {
         key.state.as_str()
     };
-    let mut m = json!({
-        "AWSAccountId": key.account_id,
-        "KeyId": key.key_id,
-        "Arn": arn(&key.region),
-        "CreationDate": timestamp(key.creation_date),
-        "Enabled": key.state == KeyState::Enabled,
-        "Description": key.description,
-        "KeyUsage": key.key_usage,
-        "KeyState": state,
-        "Origin": key.origin,
-        "KeyManager": "CUSTOMER",
-        "CustomerMasterKeySpec": key.key_spec,
-        "KeySpec": key.key_spec,
-        "EncryptionAlgorithms": ["SYMMETRIC_DEFAULT"],
-        "MultiRegion": key.multi_region,
-        "CurrentKeyMaterialId": key.current_material_id,
-    });
-    if let Some(date) = key.deletion_date {
-        m["DeletionDate"] = timestamp(date);
-    }
-    if let Some(days) = key.pending_window_days {
-        m["PendingDeletionWindowInDays"] = json!(days);
-    }
-    if let Some(copies) = &view.multi_region {
-        let entry = |region: &String| json!({ "Arn": arn(region), "Region": region });
+    let multi_region_configuration = view.multi_region.as_ref().map(|copies| {
+        let entry = |region: &'a str| RegionCopy {
+            arn: arn(region),
+            region,
+        };
         let kind = if copies.primary_region == key.region {
             "PRIMARY"
         } else {
             "REPLICA"
         };
-        let replicas: Vec<Value> = copies
-            .regions
-            .iter()
-            .filter(|r| **r != copies.primary_region)
-            .map(entry)
-            .collect();
-        m["MultiRegionConfiguration"] = json!({
-            "MultiRegionKeyType": kind,
-            "PrimaryKey": entry(&copies.primary_region),
-            "ReplicaKeys": replicas,
-        });
+        MultiRegionConfiguration {
+            multi_region_key_type: kind,
+            primary_key: entry(&copies.primary_region),
+            replica_keys: copies
+                .regions
+                .iter()
+                .filter(|r| **r != copies.primary_region)
+                .map(|r| entry(r))
+                .collect(),
+        }
+    });
+    KeyMetadata {
+        aws_account_id: &key.account_id,
+        key_id: &key.key_id,
+        arn: arn(&key.region),
+        creation_date: Epoch(key.creation_date),
+        enabled: key.state == KeyState::Enabled,
+        description: &key.description,
+        key_usage: &key.key_usage,
+        key_state: state,
+        origin: &key.origin,
+        key_manager: "CUSTOMER",
+        customer_master_key_spec: &key.key_spec,
+        key_spec: &key.key_spec,
+        encryption_algorithms: ["SYMMETRIC_DEFAULT"],
+        multi_region: key.multi_region,
+        current_key_material_id: &key.current_material_id,
+        deletion_date: key.deletion_date.map(Epoch),
+        pending_deletion_window_in_days: key.pending_window_days,
+        multi_region_configuration,
     }
-    m
 }

@@ -1,0 +1,186 @@
+//! Cryptography: Encrypt, Decrypt, ReEncrypt, GenerateDataKey and
+//! GenerateDataKeyWithoutPlaintext.
+
+use super::{OpResult, parse, reply};
+use crate::api::aws::shapes::{Base64, Blob};
+use crate::kms::{Caller, EncryptionContext, Kms};
+use serde::{Deserialize, Serialize};
+
+/// The only encryption algorithm of symmetric keys.
+const SYMMETRIC_DEFAULT: &str = "SYMMETRIC_DEFAULT";
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Encrypt {
+    key_id: Option<String>,
+    plaintext: Option<Blob>,
+    encryption_context: Option<EncryptionContext>,
+    encryption_algorithm: Option<String>,
+    dry_run: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Decrypt {
+    key_id: Option<String>,
+    ciphertext_blob: Option<Blob>,
+    encryption_context: Option<EncryptionContext>,
+    encryption_algorithm: Option<String>,
+    dry_run: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ReEncrypt {
+    ciphertext_blob: Option<Blob>,
+    source_key_id: Option<String>,
+    source_encryption_context: Option<EncryptionContext>,
+    destination_key_id: Option<String>,
+    destination_encryption_context: Option<EncryptionContext>,
+    source_encryption_algorithm: Option<String>,
+    destination_encryption_algorithm: Option<String>,
+    dry_run: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GenerateDataKey {
+    key_id: Option<String>,
+    key_spec: Option<String>,
+    number_of_bytes: Option<i64>,
+    encryption_context: Option<EncryptionContext>,
+    dry_run: Option<bool>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct EncryptResponse<'a> {
+    ciphertext_blob: Base64<'a>,
+    key_id: &'a str,
+    encryption_algorithm: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct DecryptResponse<'a> {
+    key_id: &'a str,
+    plaintext: Base64<'a>,
+    encryption_algorithm: &'static str,
+    key_material_id: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ReEncryptResponse<'a> {
+    ciphertext_blob: Base64<'a>,
+    source_key_id: &'a str,
+    key_id: &'a str,
+    source_encryption_algorithm: &'static str,
+    destination_encryption_algorithm: &'static str,
+    source_key_material_id: &'a str,
+    destination_key_material_id: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct GenerateDataKeyResponse<'a> {
+    ciphertext_blob: Base64<'a>,
+    key_id: &'a str,
+    key_material_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plaintext: Option<Base64<'a>>,
+}
+
+/// Encrypt.
+pub fn encrypt(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
+    let r: Encrypt = parse(body)?;
+    let out = kms.encrypt(
+        caller,
+        r.key_id.as_deref(),
+        r.plaintext.as_ref().map(|b| b.0.as_slice()),
+        &r.encryption_context.unwrap_or_default(),
+        r.encryption_algorithm.as_deref(),
+        r.dry_run.unwrap_or(false),
+    )?;
+    reply(EncryptResponse {
+        ciphertext_blob: Base64(&out.ciphertext),
+        key_id: &out.key_arn,
+        encryption_algorithm: SYMMETRIC_DEFAULT,
+    })
+}
+
+/// Decrypt.
+pub fn decrypt(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
+    let r: Decrypt = parse(body)?;
+    let out = kms.decrypt(
+        caller,
+        r.key_id.as_deref(),
+        r.ciphertext_blob.as_ref().map(|b| b.0.as_slice()),
+        &r.encryption_context.unwrap_or_default(),
+        r.encryption_algorithm.as_deref(),
+        r.dry_run.unwrap_or(false),
+    )?;
+    reply(DecryptResponse {
+        key_id: &out.key_arn,
+        plaintext: Base64(&out.plaintext),
+        encryption_algorithm: SYMMETRIC_DEFAULT,
+        key_material_id: &out.material_id,
+    })
+}
+
+/// ReEncrypt.
+pub fn re_encrypt(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
+    let r: ReEncrypt = parse(body)?;
+    let out = kms.re_encrypt(
+        caller,
+        r.ciphertext_blob.as_ref().map(|b| b.0.as_slice()),
+        r.source_key_id.as_deref(),
+        &r.source_encryption_context.unwrap_or_default(),
+        r.destination_key_id.as_deref(),
+        &r.destination_encryption_context.unwrap_or_default(),
+        (
+            r.source_encryption_algorithm.as_deref(),
+            r.destination_encryption_algorithm.as_deref(),
+        ),
+        r.dry_run.unwrap_or(false),
+    )?;
+    reply(ReEncryptResponse {
+        ciphertext_blob: Base64(&out.ciphertext),
+        source_key_id: &out.source_key_arn,
+        key_id: &out.key_arn,
+        source_encryption_algorithm: SYMMETRIC_DEFAULT,
+        destination_encryption_algorithm: SYMMETRIC_DEFAULT,
+        source_key_material_id: &out.source_material_id,
+        destination_key_material_id: &out.destination_material_id,
+    })
+}
+
+/// GenerateDataKey.
+pub fn generate_data_key(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
+    data_key(kms, caller, body, true)
+}
+
+/// GenerateDataKeyWithoutPlaintext.
+pub fn generate_data_key_without_plaintext(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
+    data_key(kms, caller, body, false)
+}
+
+/// A data key under a KMS key, returned in the clear too when `plaintext`.
+fn data_key(kms: &Kms, caller: &Caller, body: &[u8], plaintext: bool) -> OpResult {
+    let r: GenerateDataKey = parse(body)?;
+    let out = kms.generate_data_key(
+        caller,
+        r.key_id.as_deref(),
+        r.key_spec.as_deref(),
+        r.number_of_bytes,
+        &r.encryption_context.unwrap_or_default(),
+        plaintext,
+        r.dry_run.unwrap_or(false),
+    )?;
+    reply(GenerateDataKeyResponse {
+        ciphertext_blob: Base64(&out.ciphertext),
+        key_id: &out.key_arn,
+        key_material_id: &out.material_id,
+        plaintext: out.plaintext.as_deref().map(|p| Base64(p)),
+    })
+}

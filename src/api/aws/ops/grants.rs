@@ -1,0 +1,176 @@
+//! Grants: CreateGrant, ListGrants, ListRetirableGrants, RetireGrant and
+//! RevokeGrant.
+
+use super::{OpResult, done, parse, reply};
+use crate::api::aws::shapes::{Epoch, PageEnd};
+use crate::kms::{Caller, GrantConstraints, GrantInput, Kms, constraints_of, key_arn_in};
+use crate::store::GrantRecord;
+use serde::{Deserialize, Serialize};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreateGrant {
+    key_id: Option<String>,
+    grantee_principal: Option<String>,
+    retiring_principal: Option<String>,
+    operations: Option<Vec<String>>,
+    constraints: Option<GrantConstraints>,
+    name: Option<String>,
+    dry_run: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListGrants {
+    key_id: Option<String>,
+    grant_id: Option<String>,
+    grantee_principal: Option<String>,
+    limit: Option<i64>,
+    marker: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListRetirableGrants {
+    retiring_principal: Option<String>,
+    limit: Option<i64>,
+    marker: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GrantRef {
+    grant_token: Option<String>,
+    key_id: Option<String>,
+    grant_id: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreateGrantResponse {
+    grant_id: String,
+    grant_token: String,
+}
+
+/// Response of ListGrants and ListRetirableGrants.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListGrantsResponse<'a> {
+    grants: Vec<GrantEntry<'a>>,
+    #[serde(flatten)]
+    page: PageEnd,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct GrantEntry<'a> {
+    key_id: String,
+    grant_id: &'a str,
+    creation_date: Epoch,
+    grantee_principal: &'a str,
+    issuing_account: String,
+    operations: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retiring_principal: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    constraints: Option<GrantConstraints>,
+}
+
+impl<'a> GrantEntry<'a> {
+    /// A grant as the listings show it.
+    fn new(caller: &Caller, g: &'a GrantRecord) -> Self {
+        GrantEntry {
+            key_id: key_arn_in(&g.region, &caller.account_id, &g.key_id),
+            grant_id: &g.grant_id,
+            creation_date: Epoch(g.creation_date),
+            grantee_principal: &g.grantee,
+            issuing_account: format!("arn:aws:iam::{}:root", g.issuing_account),
+            operations: &g.operations,
+            name: g.name.as_deref(),
+            retiring_principal: g.retiring.as_deref(),
+            constraints: constraints_of(g),
+        }
+    }
+}
+
+/// CreateGrant.
+pub fn create_grant(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
+    let r: CreateGrant = parse(body)?;
+    let created = kms.create_grant(
+        caller,
+        r.key_id.as_deref(),
+        GrantInput {
+            grantee: r.grantee_principal,
+            retiring: r.retiring_principal,
+            operations: r.operations,
+            constraints: r.constraints,
+            name: r.name,
+            dry_run: r.dry_run.unwrap_or(false),
+        },
+    )?;
+    reply(CreateGrantResponse {
+        grant_id: created.grant_id,
+        grant_token: created.token,
+    })
+}
+
+/// ListGrants.
+pub fn list_grants(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
+    let r: ListGrants = parse(body)?;
+    let page = kms.list_grants(
+        caller,
+        r.key_id.as_deref(),
+        r.grant_id.as_deref(),
+        r.grantee_principal.as_deref(),
+        r.limit,
+        r.marker.as_deref(),
+    )?;
+    reply(ListGrantsResponse {
+        grants: page
+            .items
+            .iter()
+            .map(|g| GrantEntry::new(caller, g))
+            .collect(),
+        page: PageEnd::new(page.next_marker),
+    })
+}
+
+/// ListRetirableGrants.
+pub fn list_retirable_grants(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
+    let r: ListRetirableGrants = parse(body)?;
+    let page = kms.list_retirable_grants(
+        caller,
+        r.retiring_principal.as_deref(),
+        r.limit,
+        r.marker.as_deref(),
+    )?;
+    reply(ListGrantsResponse {
+        grants: page
+            .items
+            .iter()
+            .map(|g| GrantEntry::new(caller, g))
+            .collect(),
+        page: PageEnd::new(page.next_marker),
+    })
+}
+
+/// RetireGrant.
+pub fn retire_grant(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
+    let r: GrantRef = parse(body)?;
+    kms.retire_grant(
+        caller,
+        r.grant_token.as_deref(),
+        r.key_id.as_deref(),
+        r.grant_id.as_deref(),
+    )?;
+    done()
+}
+
+/// RevokeGrant.
+pub fn revoke_grant(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
+    let r: GrantRef = parse(body)?;
+    kms.revoke_grant(caller, r.key_id.as_deref(), r.grant_id.as_deref())?;
+    done()
+}

@@ -163,26 +163,7 @@ pub fn describe_key(cx: &mut Ctx<'_>) -> OpResult {
 /// `key_spec` filters; `keys`, `key_details`, `next_marker`, `truncated`
 /// ("true"/"false") and `total`.
 pub fn list_keys(cx: &mut Ctx<'_>) -> OpResult {
-    let limit = match cx.fields.int("limit")? {
-        None => MAX_PAGE,
-        Some(n) if (1..=MAX_PAGE as i64).contains(&n) => n as usize,
-        Some(n) => {
-            return Err(HuaweiError::bad(
-                "KMS.1601",
-                format!("The value of limit ({n}) must be between 1 and {MAX_PAGE}."),
-            ));
-        }
-    };
-    let offset = match cx.fields.int("marker")? {
-        None => 0,
-        Some(n) if n >= 0 => n as usize,
-        Some(n) => {
-            return Err(HuaweiError::bad(
-                "KMS.1602",
-                format!("The value of marker ({n}) must be greater than or equal to 0."),
-            ));
-        }
-    };
+    let (limit, offset) = list_window(cx)?;
     let state = cx.fields.str("key_state")?.filter(|s| !s.is_empty());
     if let Some(s) = &state {
         if !matches!(s.as_str(), "1" | "2" | "3" | "4" | "5") {
@@ -196,19 +177,7 @@ pub fn list_keys(cx: &mut Ctx<'_>) -> OpResult {
         .fields
         .str("key_spec")?
         .unwrap_or_else(|| "AES_256".into());
-    let mut ids_all = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let page = cx
-            .kms
-            .list_keys(&cx.caller, Some(1000), marker.as_deref())
-            .map_err(HuaweiError::from)?;
-        ids_all.extend(page.items);
-        match page.next_marker {
-            Some(m) => marker = Some(m),
-            None => break,
-        }
-    }
+    let mut ids_all = all_key_ids(cx)?;
     // Every key here is AES_256; the spec filter keeps all of them or none.
     if spec != "ALL" && spec != "AES_256" {
         ids_all.clear();
@@ -250,6 +219,48 @@ pub fn list_keys(cx: &mut Ctx<'_>) -> OpResult {
         v["next_marker"] = json!((offset + details.len()).to_string());
     }
     Ok(Reply::json(v))
+}
+
+/// Every key id of the caller's account in its region, through ListKeys.
+fn all_key_ids(cx: &Ctx<'_>) -> Result<Vec<String>, HuaweiError> {
+    let mut ids_all = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = cx
+            .kms
+            .list_keys(&cx.caller, Some(1000), marker.as_deref())
+            .map_err(HuaweiError::from)?;
+        ids_all.extend(page.items);
+        match page.next_marker {
+            Some(m) => marker = Some(m),
+            None => return Ok(ids_all),
+        }
+    }
+}
+
+/// list-keys' `limit` (1 to the page size) and `marker` (an offset).
+fn list_window(cx: &Ctx<'_>) -> Result<(usize, usize), HuaweiError> {
+    let limit = match cx.fields.int("limit")? {
+        None => MAX_PAGE,
+        Some(n) if (1..=MAX_PAGE as i64).contains(&n) => n as usize,
+        Some(n) => {
+            return Err(HuaweiError::bad(
+                "KMS.1601",
+                format!("The value of limit ({n}) must be between 1 and {MAX_PAGE}."),
+            ));
+        }
+    };
+    let offset = match cx.fields.int("marker")? {
+        None => 0,
+        Some(n) if n >= 0 => n as usize,
+        Some(n) => {
+            return Err(HuaweiError::bad(
+                "KMS.1602",
+                format!("The value of marker ({n}) must be greater than or equal to 0."),
+            ));
+        }
+    };
+    Ok((limit, offset))
 }
 
 /// enable-key and disable-key: `{"key_info": {"key_id", "key_state"}}`.

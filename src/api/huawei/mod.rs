@@ -281,27 +281,57 @@ async fn prepare(
     let Some((project_id, route)) = parsed else {
         return Err(HuaweiError::no_such_api(parts.method.as_str(), path));
     };
-    trail.add_parameter("project_id", &project_id);
+    let project = resolve_project(app, parts, &project_id, &principal.account_id, trail)?;
+    let route = route.ok_or_else(|| HuaweiError::no_such_api(parts.method.as_str(), path))?;
+    note_route(&route, trail);
+    let fields = fields?;
+    let caller = app.kms.caller(Some(&project.region), &principal, origin)?;
+    Ok(Prepared {
+        caller,
+        project,
+        route,
+        method: parts.method.clone(),
+        fields,
+        query: decode_query(parts.uri.query().unwrap_or("")),
+    })
+}
+
+/// The project the path names, which must belong to the caller's account
+/// and agree with an `X-Project-Id` header.
+fn resolve_project(
+    app: &AppState,
+    parts: &Parts,
+    project_id: &str,
+    account_id: &str,
+    trail: &mut Trail,
+) -> Result<Project, HuaweiError> {
+    trail.add_parameter("project_id", project_id);
     let project = app
         .huawei
         .projects
-        .get(&project_id)
-        .ok_or_else(|| HuaweiError::unknown_project(&project_id))?
+        .get(project_id)
+        .ok_or_else(|| HuaweiError::unknown_project(project_id))?
         .clone();
     trail.region = Some(project.region.clone());
-    if project.account != principal.account_id {
-        return Err(HuaweiError::foreign_project(&project_id));
+    if project.account != account_id {
+        return Err(HuaweiError::foreign_project(project_id));
     }
-    if let Some(named) = headers.get("x-project-id").and_then(|v| v.to_str().ok()) {
-        if named != project_id {
-            return Err(HuaweiError::invalid(
-                "X-Project-Id",
-                format!("'{named}' is not the project in the path ({project_id})."),
-            ));
-        }
+    let named = parts
+        .headers
+        .get("x-project-id")
+        .and_then(|v| v.to_str().ok());
+    if let Some(named) = named.filter(|n| *n != project_id) {
+        return Err(HuaweiError::invalid(
+            "X-Project-Id",
+            format!("'{named}' is not the project in the path ({project_id})."),
+        ));
     }
-    let route = route.ok_or_else(|| HuaweiError::no_such_api(parts.method.as_str(), path))?;
-    match &route {
+    Ok(project)
+}
+
+/// Records the key and tag a path names as audit parameters.
+fn note_route(route: &Route, trail: &mut Trail) {
+    match route {
         Route::KeyTags(key)
         | Route::KeyTagsAction(key)
         | Route::Replicate(key)
@@ -312,27 +342,18 @@ async fn prepare(
         }
         _ => {}
     }
-    let fields = fields?;
-    let caller = app.kms.caller(Some(&project.region), &principal, origin)?;
-    let query = parts
-        .uri
-        .query()
-        .unwrap_or("")
+}
+
+/// The query's parameters, percent-decoded, in order.
+fn decode_query(query: &str) -> Vec<(String, String)> {
+    query
         .split('&')
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
             (decode(k), decode(v))
         })
-        .collect();
-    Ok(Prepared {
-        caller,
-        project,
-        route,
-        method: parts.method.clone(),
-        fields,
-        query,
-    })
+        .collect()
 }
 
 #[cfg(test)]

@@ -28,38 +28,7 @@ fn check_body_key(cx: &Ctx<'_>, path_key: &str) -> Result<(), HuaweiError> {
 /// replica's `key_id`, `domain_id` and `region`.
 pub fn replicate(cx: &mut Ctx<'_>, key: &str) -> OpResult {
     check_body_key(cx, key)?;
-    let project = match cx
-        .fields
-        .str("replica_project_id")?
-        .filter(|p| !p.is_empty())
-    {
-        Some(id) => Some(cx.dialect.projects().get(&id).cloned().ok_or_else(|| {
-            HuaweiError::invalid(
-                "replica_project_id",
-                format!("project '{id}' is not configured."),
-            )
-        })?),
-        None => None,
-    };
-    let region = match (
-        cx.fields.str("replica_region")?.filter(|r| !r.is_empty()),
-        &project,
-    ) {
-        (Some(r), Some(p)) if p.region != r => {
-            return Err(HuaweiError::invalid(
-                "replica_project_id",
-                format!("project {} is in {}, not {r}.", p.id, p.region),
-            ));
-        }
-        (Some(r), _) => r,
-        (None, Some(p)) => p.region.clone(),
-        (None, None) => return Err(HuaweiError::missing("replica_region")),
-    };
-    if let Some(p) = &project {
-        if p.account != cx.caller.account_id {
-            return Err(HuaweiError::foreign_project(&p.id));
-        }
-    }
+    let region = replica_region(cx)?;
     let alias = cx
         .fields
         .str("key_alias")?
@@ -67,24 +36,7 @@ pub fn replicate(cx: &mut Ctx<'_>, key: &str) -> OpResult {
         .map(|a| aws_alias(&a))
         .transpose()?;
     let description = cx.fields.str("key_description")?;
-    let tags: Option<Vec<Tag>> = match cx.fields.get("tags") {
-        None => None,
-        Some(Value::Array(items)) => Some(
-            items
-                .iter()
-                .map(|t| {
-                    let field = |n: &str| t.get(n).and_then(Value::as_str).map(str::to_string);
-                    Ok(Tag {
-                        key: field("key").ok_or_else(|| {
-                            HuaweiError::bad("KMS.0406", "Invalid value for the key field in tag.")
-                        })?,
-                        value: field("value").unwrap_or_default(),
-                    })
-                })
-                .collect::<Result<_, HuaweiError>>()?,
-        ),
-        Some(_) => return Err(HuaweiError::invalid("tags", "expected a list")),
-    };
+    let tags = replica_tags(cx)?;
     let replica_caller = cx.caller_in(&region);
     if cx.kms.hosts(&region) {
         if let Some(alias) = &alias {
@@ -119,6 +71,65 @@ pub fn replicate(cx: &mut Ctx<'_>, key: &str) -> OpResult {
         "domain_id": cx.caller.account_id,
         "region": region,
     })))
+}
+
+/// The replica's region: `replica_region`, or the region of
+/// `replica_project_id` (which must agree, and belong to the caller).
+fn replica_region(cx: &Ctx<'_>) -> Result<String, HuaweiError> {
+    let project = match cx
+        .fields
+        .str("replica_project_id")?
+        .filter(|p| !p.is_empty())
+    {
+        Some(id) => Some(cx.dialect.projects().get(&id).cloned().ok_or_else(|| {
+            HuaweiError::invalid(
+                "replica_project_id",
+                format!("project '{id}' is not configured."),
+            )
+        })?),
+        None => None,
+    };
+    let region = match (
+        cx.fields.str("replica_region")?.filter(|r| !r.is_empty()),
+        &project,
+    ) {
+        (Some(r), Some(p)) if p.region != r => {
+            return Err(HuaweiError::invalid(
+                "replica_project_id",
+                format!("project {} is in {}, not {r}.", p.id, p.region),
+            ));
+        }
+        (Some(r), _) => r,
+        (None, Some(p)) => p.region.clone(),
+        (None, None) => return Err(HuaweiError::missing("replica_region")),
+    };
+    if let Some(p) = &project {
+        if p.account != cx.caller.account_id {
+            return Err(HuaweiError::foreign_project(&p.id));
+        }
+    }
+    Ok(region)
+}
+
+/// The replica's tags from the `tags` list, if given.
+fn replica_tags(cx: &Ctx<'_>) -> Result<Option<Vec<Tag>>, HuaweiError> {
+    match cx.fields.get("tags") {
+        None => Ok(None),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|t| {
+                let field = |n: &str| t.get(n).and_then(Value::as_str).map(str::to_string);
+                Ok(Tag {
+                    key: field("key").ok_or_else(|| {
+                        HuaweiError::bad("KMS.0406", "Invalid value for the key field in tag.")
+                    })?,
+                    value: field("value").unwrap_or_default(),
+                })
+            })
+            .collect::<Result<_, HuaweiError>>()
+            .map(Some),
+        Some(_) => Err(HuaweiError::invalid("tags", "expected a list")),
+    }
 }
 
 /// update-primary-region: `{key_id, primary_region}` in and out. The

@@ -24,8 +24,12 @@ LAYERS=(
     "auth"
     "authz"
     "hsm store"
-    "clock config"
+    "clock config model"
 )
+
+# Edges forbidden although they point down: the dialects see the domain
+# model through `kms`, never the store's SQL side.
+SKIPPED=("api store")
 
 # Modules whose files must not use each other in a circle (`mod.rs`, the
 # module's face that declares and re-exports its files, is left out).
@@ -98,6 +102,9 @@ while read -r from to count; do
     rt=$(rank "$to")
     if [[ $rf == unknown || $rt == unknown ]]; then
         verdict="FORBIDDEN (module not in LAYERS)"
+        status=1
+    elif [[ " ${SKIPPED[*]} " == *" $from $to "* ]]; then
+        verdict="FORBIDDEN (skips a layer it must go through)"
         status=1
     elif ((rt > rf)); then
         verdict="ok"

@@ -10,6 +10,7 @@ pub mod config;
 pub mod fuzzing;
 pub mod hsm;
 pub mod kms;
+pub mod model;
 pub mod provision;
 pub mod server;
 pub mod store;

@@ -6,7 +6,7 @@
 use super::condition_keys::Facts;
 use super::{Caller, Kms, KmsError, KmsResult, alias_arn, key_arn_in};
 use crate::authz::{Decision, Policy, PolicyKind, Request};
-use crate::store::KeyRecord;
+use crate::model::KeyRecord;
 use lru::LruCache;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};

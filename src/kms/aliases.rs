@@ -4,7 +4,8 @@ use super::condition_keys::Facts;
 use super::key_ref::Aliases;
 use super::paging::{self, Page};
 use super::{Caller, Kms, KmsError, KmsResult, alias_arn, validate};
-use crate::store::{AliasRecord, KeyRecord, StoreError};
+use crate::model::{AliasRecord, KeyRecord};
+use crate::store::StoreError;
 
 /// Checks an alias name: 1–256 characters of `[a-zA-Z0-9:/_-]` (else
 /// `ValidationException`), starting `alias/`, not `alias/aws/`, and with only

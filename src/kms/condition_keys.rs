@@ -6,7 +6,7 @@
 
 use super::{Caller, EncryptionContext, Kms, KmsResult};
 use crate::authz::{ConditionContext, Policy};
-use crate::store::KeyRecord;
+use crate::model::KeyRecord;
 
 /// What a request adds to the condition keys besides its caller and key.
 #[derive(Debug, Default)]

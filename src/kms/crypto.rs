@@ -5,7 +5,7 @@ use super::condition_keys::Facts;
 use super::key_ref::Aliases;
 use super::{Caller, EncryptionContext, Kms, KmsError, KmsResult, record_arn, validate};
 use crate::hsm::{MaterialRef, WrappedMaterial};
-use crate::store::KeyRecord;
+use crate::model::KeyRecord;
 use zeroize::Zeroizing;
 
 const ALGORITHMS: &[&str] = &[

@@ -8,7 +8,8 @@ use super::key_ref::Aliases;
 use super::paging::{self, Page};
 use super::{Caller, EncryptionContext, Kms, KmsError, KmsResult, record_arn, validate};
 use crate::auth::credentials::principal_account;
-use crate::store::{GrantInsert, GrantRecord, KeyRecord};
+use crate::model::{GrantRecord, KeyRecord};
+use crate::store::GrantInsert;
 use base64::Engine;
 
 /// Operations a grant may allow.

@@ -3,7 +3,7 @@
 
 use super::condition_keys::Facts;
 use super::{Caller, Kms, KmsError, KmsResult};
-use crate::store::KeyRecord;
+use crate::model::KeyRecord;
 use std::sync::Arc;
 
 /// Longest key identifier AWS accepts.

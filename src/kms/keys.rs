@@ -6,7 +6,8 @@ use super::key_ref::Aliases;
 use super::paging::{self, Page};
 use super::{Caller, KeyView, Kms, KmsError, KmsResult, key_arn, policy, record_arn, validate};
 use crate::hsm::MaterialRef;
-use crate::store::{KeyChange, KeyRecord, KeyState, MaterialRecord, RotationType, Tag};
+use crate::model::{KeyRecord, KeyState, MaterialRecord, RotationType, Tag};
+use crate::store::KeyChange;
 use std::sync::Arc;
 
 const KEY_SPECS: &[&str] = &[

@@ -18,6 +18,10 @@ mod rotation;
 mod tags;
 mod validate;
 
+pub use crate::model::{
+    AliasRecord, GrantRecord, KeyRecord, KeyState, MaterialRecord, MultiRegionRecord, RotationType,
+    Tag,
+};
 pub use crypto::{DataKeyOutput, DecryptOutput, EncryptOutput, ReEncryptOutput};
 pub use error::{KmsError, KmsResult};
 pub use grants::{GrantConstraints, GrantCreated, GrantInput, constraints_of};
@@ -30,7 +34,7 @@ pub use rotation::{MIN_ROTATION_PERIOD_DAYS, MaterialEntry, RotationStatus};
 use crate::auth::Principal;
 use crate::clock::Clock;
 use crate::hsm::Hsm;
-use crate::store::{KeyRecord, KeyState, MultiRegionRecord, Store};
+use crate::store::Store;
 use std::collections::BTreeMap;
 
 /// Who is calling, and where: the region the request was addressed to and

@@ -7,7 +7,8 @@ use super::{
     Caller, JobOutcome, KeyView, Kms, KmsError, KmsResult, key_arn_in, policy, record_arn, validate,
 };
 use crate::hsm::{MaterialRef, WrappedMaterial};
-use crate::store::{KeyRecord, MaterialRecord, MultiRegionRecord, StoreError, Tag};
+use crate::model::{KeyRecord, MaterialRecord, MultiRegionRecord, Tag};
+use crate::store::StoreError;
 
 /// ReplicateKey parameters beyond the key and region.
 #[derive(Default)]

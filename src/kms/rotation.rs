@@ -10,7 +10,8 @@ use super::condition_keys::Facts;
 use super::key_ref::Aliases;
 use super::paging::{self, Page};
 use super::{Caller, JobOutcome, Kms, KmsError, KmsResult, record_arn, validate};
-use crate::store::{KeyRecord, KeyState, MaterialRecord, RotationCommit, RotationType};
+use crate::model::{KeyRecord, KeyState, MaterialRecord, RotationType};
+use crate::store::RotationCommit;
 
 /// Shortest automatic rotation period AWS allows, in days.
 pub const MIN_ROTATION_PERIOD_DAYS: i64 = 90;

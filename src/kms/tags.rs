@@ -4,7 +4,8 @@ use super::condition_keys::Facts;
 use super::key_ref::Aliases;
 use super::paging::{self, Page};
 use super::{Caller, Kms, KmsError, KmsResult, validate};
-use crate::store::{Tag, TagsPut};
+use crate::model::Tag;
+use crate::store::TagsPut;
 
 impl Kms {
     /// TagResource: adds or overwrites tags, keeping at most 50 on the key.

@@ -1,7 +1,7 @@
 //! Field checks shared by several operations, with AWS's error types.
 
 use super::{KmsError, KmsResult};
-use crate::store::Tag;
+use crate::model::Tag;
 use std::collections::HashSet;
 
 /// Most tags a key may carry.

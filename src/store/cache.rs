@@ -10,7 +10,7 @@
 //! a record stays cached for as long as nobody else writes, and another
 //! node's change goes unseen for at most `max_staleness`.
 
-use super::{KeyRecord, MaterialRecord};
+use crate::model::{KeyRecord, MaterialRecord};
 use lru::LruCache;
 use std::collections::HashSet;
 use std::num::NonZeroUsize;

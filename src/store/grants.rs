@@ -1,35 +1,8 @@
 //! Store side of grants.
 
 use super::{Store, StoreResult};
+use crate::model::GrantRecord;
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
-
-/// One grant on a key.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GrantRecord {
-    /// Grant id (64 hex digits).
-    pub grant_id: String,
-    /// Region of the key.
-    pub region: String,
-    /// Key id.
-    pub key_id: String,
-    /// Optional name (idempotency of CreateGrant).
-    pub name: Option<String>,
-    /// Principal the grant lets in.
-    pub grantee: String,
-    /// Principal that may retire the grant.
-    pub retiring: Option<String>,
-    /// Operation names, e.g. `Encrypt`.
-    pub operations: Vec<String>,
-    /// Constraints as JSON (`{"EncryptionContextSubset": {...}}` or
-    /// `{"EncryptionContextEquals": {...}}`).
-    pub constraints: Option<String>,
-    /// Account that created the grant.
-    pub issuing_account: String,
-    /// Creation time, Unix ms.
-    pub creation_date: i64,
-    /// The grant token handed to the creator.
-    pub token: String,
-}
 
 const GRANT_COLUMNS: &str = "grant_id, region, key_id, name, grantee, retiring, operations, \
      constraints, issuing_account, creation_date, token";

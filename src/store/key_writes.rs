@@ -3,7 +3,8 @@
 //! the state the change requires, so concurrent writers, in this process or
 //! another on the same database, never undo each other (ADR 0009).
 
-use super::{KeyState, Store, StoreResult};
+use super::{Store, StoreResult};
+use crate::model::KeyState;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 /// A change to one copy of a key's own fields.

@@ -6,15 +6,12 @@ mod grants;
 mod key_writes;
 mod migrate;
 mod multi_region;
-mod records;
 mod rotation;
 mod warm;
 
-pub use grants::{GrantInsert, GrantRecord};
+use crate::model::{AliasRecord, KeyRecord, KeyState, MaterialRecord, RotationType, Tag};
+pub use grants::GrantInsert;
 pub use key_writes::{KeyChange, ScheduledDeletion};
-pub use records::{
-    AliasRecord, KeyRecord, KeyState, MaterialRecord, MultiRegionRecord, RotationType, Tag,
-};
 pub use rotation::RotationCommit;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};

@@ -1,10 +1,8 @@
 //! Store side of multi-Region keys: where the copies are, adding a replica
 //! atomically, and moving the primary.
 
-use super::{
-    KeyRecord, MaterialRecord, MultiRegionRecord, Store, StoreResult, Tag, conflict,
-    insert_key_row, insert_material, insert_tags,
-};
+use super::{Store, StoreResult, conflict, insert_key_row, insert_material, insert_tags};
+use crate::model::{KeyRecord, MaterialRecord, MultiRegionRecord, Tag};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 impl Store {

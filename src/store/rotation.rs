@@ -1,7 +1,8 @@
 //! Store side of rotation: committing new material to every copy of a key
 //! at once, the rotation schedule, and counting rotations.
 
-use super::{MaterialRecord, RotationType, Store, StoreResult, insert_material};
+use super::{Store, StoreResult, insert_material};
+use crate::model::{MaterialRecord, RotationType};
 use rusqlite::{TransactionBehavior, params};
 use std::collections::BTreeSet;
 

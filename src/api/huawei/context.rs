@@ -9,7 +9,7 @@ use super::ids;
 use super::projects::Project;
 use super::trail::Trail;
 use crate::kms::{Caller, KeyView, Kms, KmsError, KmsResult, key_arn};
-use crate::store::{KeyRecord, KeyState};
+use crate::kms::{KeyRecord, KeyState};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};

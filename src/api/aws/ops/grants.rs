@@ -3,8 +3,8 @@
 
 use super::{OpResult, done, parse, reply};
 use crate::api::aws::shapes::{Epoch, PageEnd};
+use crate::kms::GrantRecord;
 use crate::kms::{Caller, GrantConstraints, GrantInput, Kms, constraints_of, key_arn_in};
-use crate::store::GrantRecord;
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]

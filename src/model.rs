@@ -1,4 +1,7 @@
-//! Plain records the store reads and writes.
+//! The domain model: keys, their materials, aliases, tags and grants, as
+//! plain records. `kms` decides with them and shows them to the dialects
+//! (re-exported as `kms::KeyRecord`, ...); `store` maps them to and from
+//! rows. It depends on nothing else in the crate.
 
 use std::sync::Arc;
 
@@ -151,4 +154,32 @@ pub struct Tag {
     pub key: String,
     /// Tag value.
     pub value: String,
+}
+
+/// One grant on a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrantRecord {
+    /// Grant id (64 hex digits).
+    pub grant_id: String,
+    /// Region of the key.
+    pub region: String,
+    /// Key id.
+    pub key_id: String,
+    /// Optional name (idempotency of CreateGrant).
+    pub name: Option<String>,
+    /// Principal the grant lets in.
+    pub grantee: String,
+    /// Principal that may retire the grant.
+    pub retiring: Option<String>,
+    /// Operation names, e.g. `Encrypt`.
+    pub operations: Vec<String>,
+    /// Constraints as JSON (`{"EncryptionContextSubset": {...}}` or
+    /// `{"EncryptionContextEquals": {...}}`).
+    pub constraints: Option<String>,
+    /// Account that created the grant.
+    pub issuing_account: String,
+    /// Creation time, Unix ms.
+    pub creation_date: i64,
+    /// The grant token handed to the creator.
+    pub token: String,
 }

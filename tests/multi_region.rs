@@ -262,13 +262,29 @@ async fn create_multi_region_key_is_a_primary_without_replicas() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn replicate_key_copies_the_primary_with_its_defaults() {
+async fn replicate_key_copies_material_but_not_description_policy_or_tags() {
     let server = Server::start();
     let east = server.client(EAST);
     let west = server.client(WEST);
+    // The account's default policy, as a fresh key gets it.
+    let default_policy = east
+        .get_key_policy()
+        .key_id(common::new_key(&east).await)
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap();
+    let custom = default_policy.replacen(
+        "\"Statement\": [",
+        "\"Statement\": [{\"Sid\":\"Extra\",\"Effect\":\"Deny\",\"Principal\":{\"AWS\":\"arn:aws:iam::444455556666:root\"},\"Action\":\"kms:*\",\"Resource\":\"*\"},",
+        1,
+    );
+    assert_ne!(custom, default_policy, "the custom policy differs");
     let id = east
         .create_key()
         .multi_region(true)
+        .policy(&custom)
         .description("payments")
         .tags(tag("team", "payments"))
         .tags(tag("env", "prod"))
@@ -310,26 +326,21 @@ async fn replicate_key_copies_the_primary_with_its_defaults() {
     );
     assert!(replica.current_key_material_id.is_some());
     assert_eq!(replica.key_state, Some(KeyState::Enabled));
-    assert_eq!(replica.description.as_deref(), Some("payments"));
-    assert_eq!(out.replica_policy.as_deref(), Some(primary_policy.as_str()));
-    let mut replica_tags: Vec<(String, String)> = out
+    // Description, policy and tags follow the reference's defaults.
+    assert_eq!(primary_policy, custom);
+    assert_eq!(replica.description.as_deref(), Some(""));
+    assert_eq!(out.replica_policy.as_deref(), Some(default_policy.as_str()));
+    let replica_tags: Vec<(String, String)> = out
         .replica_tags
-        .unwrap_or_default()
+        .expect("ReplicaTags is always present")
         .into_iter()
         .map(|t| (t.tag_key, t.tag_value))
         .collect();
-    replica_tags.sort();
-    assert_eq!(
-        replica_tags,
-        vec![
-            ("env".to_string(), "prod".to_string()),
-            ("team".to_string(), "payments".to_string())
-        ]
-    );
+    assert!(replica_tags.is_empty(), "{replica_tags:?}");
 
     // The replica as us-west-2 reports it.
     let described = describe(&west, &id).await;
-    assert_eq!(described.description.as_deref(), Some("payments"));
+    assert_eq!(described.description.as_deref(), Some(""));
     assert_eq!(
         described.current_key_material_id,
         primary.current_key_material_id
@@ -343,7 +354,7 @@ async fn replicate_key_copies_the_primary_with_its_defaults() {
         .unwrap()
         .policy
         .unwrap();
-    assert_eq!(west_policy, primary_policy);
+    assert_eq!(west_policy, default_policy);
     let mut west_tags: Vec<(String, String)> = west
         .list_resource_tags()
         .key_id(&id)

@@ -13,11 +13,11 @@ use crate::store::StoreError;
 /// ReplicateKey parameters beyond the key and region.
 #[derive(Default)]
 pub struct ReplicaInput {
-    /// Description; the primary's when absent.
+    /// Description; empty when absent (not the primary's).
     pub description: Option<String>,
-    /// Key policy; the primary's when absent.
+    /// Key policy; the default key policy when absent (not the primary's).
     pub policy: Option<String>,
-    /// Tags; the primary's when absent.
+    /// Tags; none when absent (tags are not shared between copies).
     pub tags: Option<Vec<Tag>>,
     /// Skip the check that the policy lets the caller change it later.
     pub bypass_policy_lockout_safety_check: bool,
@@ -80,9 +80,10 @@ impl Kms {
                 record_arn(&primary)
             )));
         }
-        let description = input
-            .description
-            .unwrap_or_else(|| primary.description.clone());
+        // As the ReplicateKey reference says: no description, the default
+        // key policy and only the given tags unless the request says
+        // otherwise; nothing is copied from the primary.
+        let description = input.description.unwrap_or_default();
         validate::description(&description)?;
         let replica_policy = match input.policy {
             Some(p) => policy::check_document(
@@ -92,12 +93,9 @@ impl Kms {
                 input.bypass_policy_lockout_safety_check,
             )
             .map(|()| p.into())?,
-            None => primary.policy.clone(),
+            None => policy::default_policy(&caller.account_id).into(),
         };
-        let tags = match input.tags {
-            Some(tags) => tags,
-            None => self.store.tags(&caller.region, &primary.key_id)?,
-        };
+        let tags = input.tags.unwrap_or_default();
         validate::tags(&tags)?;
 
         let materials = self.store.materials(&caller.region, &primary.key_id)?;

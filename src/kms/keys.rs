@@ -40,7 +40,7 @@ const MS_PER_DAY: i64 = 86_400_000;
 /// Shortest waiting period of ScheduleKeyDeletion, in days.
 const MIN_PENDING_WINDOW_DAYS: i64 = 7;
 /// Longest waiting period of ScheduleKeyDeletion AWS allows, in days.
-pub const MAX_PENDING_WINDOW_DAYS: i64 = 30;
+const MAX_PENDING_WINDOW_DAYS: i64 = 30;
 
 /// CreateKey parameters.
 #[derive(Default)]
@@ -324,12 +324,30 @@ impl Kms {
         key_id: Option<&str>,
         pending_window_days: Option<i64>,
     ) -> KmsResult<DeletionScheduled> {
-        let days = pending_window_days.unwrap_or(30);
-        if !(MIN_PENDING_WINDOW_DAYS..=MAX_PENDING_WINDOW_DAYS).contains(&days) {
+        self.schedule_key_deletion_within(
+            caller,
+            key_id,
+            pending_window_days,
+            MIN_PENDING_WINDOW_DAYS..=MAX_PENDING_WINDOW_DAYS,
+        )
+    }
+
+    /// ScheduleKeyDeletion with a dialect's own range of waiting periods
+    /// (AWS: 7–30 days; Huawei: 7–1096).
+    pub fn schedule_key_deletion_within(
+        &self,
+        caller: &Caller,
+        key_id: Option<&str>,
+        pending_window_days: Option<i64>,
+        allowed: std::ops::RangeInclusive<i64>,
+    ) -> KmsResult<DeletionScheduled> {
+        let days = pending_window_days.unwrap_or(MAX_PENDING_WINDOW_DAYS);
+        if !allowed.contains(&days) {
             return Err(KmsError::Validation(format!(
                 "1 validation error detected: Value '{days}' at 'pendingWindowInDays' failed to \
-                 satisfy constraint: Member must have value between {MIN_PENDING_WINDOW_DAYS} and \
-                 {MAX_PENDING_WINDOW_DAYS}"
+                 satisfy constraint: Member must have value between {} and {}",
+                allowed.start(),
+                allowed.end()
             )));
         }
         let key = self.load_key(

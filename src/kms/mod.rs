@@ -26,10 +26,10 @@ pub use crypto::{DataKeyOutput, DecryptOutput, EncryptOutput, ReEncryptOutput};
 pub use error::{KmsError, KmsResult};
 pub use grants::{GrantConstraints, GrantCreated, GrantInput, constraints_of};
 pub use key_ref::{alias_arn, key_arn, key_arn_in, record_arn};
-pub use keys::{CreateKeyInput, DeletionScheduled, MAX_PENDING_WINDOW_DAYS};
+pub use keys::{CreateKeyInput, DeletionScheduled};
 pub use multi_region::{Replica, ReplicaInput};
 pub use paging::Page;
-pub use rotation::{MIN_ROTATION_PERIOD_DAYS, MaterialEntry, RotationStatus};
+pub use rotation::{MAX_ROTATION_PERIOD_DAYS, MaterialEntry, RotationStatus};
 
 use crate::auth::Principal;
 use crate::clock::Clock;

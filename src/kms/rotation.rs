@@ -14,9 +14,10 @@ use crate::model::{KeyRecord, KeyState, MaterialRecord, RotationType};
 use crate::store::RotationCommit;
 
 /// Shortest automatic rotation period AWS allows, in days.
-pub const MIN_ROTATION_PERIOD_DAYS: i64 = 90;
-const MIN_PERIOD_DAYS: i64 = MIN_ROTATION_PERIOD_DAYS;
-const MAX_PERIOD_DAYS: i64 = 2560;
+const MIN_PERIOD_DAYS: i64 = 90;
+/// Longest automatic rotation period AWS allows, in days.
+pub const MAX_ROTATION_PERIOD_DAYS: i64 = 2560;
+const MAX_PERIOD_DAYS: i64 = MAX_ROTATION_PERIOD_DAYS;
 const DEFAULT_PERIOD_DAYS: i64 = 365;
 const MS_PER_DAY: i64 = 86_400_000;
 const INCLUDE_KEY_MATERIAL: &[&str] = &["ALL_KEY_MATERIAL", "ROTATIONS_ONLY"];
@@ -74,12 +75,30 @@ impl Kms {
         key_id: Option<&str>,
         period_days: Option<i64>,
     ) -> KmsResult<()> {
+        self.enable_key_rotation_within(
+            caller,
+            key_id,
+            period_days,
+            MIN_PERIOD_DAYS..=MAX_PERIOD_DAYS,
+        )
+    }
+
+    /// EnableKeyRotation with a dialect's own range of rotation periods
+    /// (AWS: 90–2560 days; Huawei: 30–365).
+    pub fn enable_key_rotation_within(
+        &self,
+        caller: &Caller,
+        key_id: Option<&str>,
+        period_days: Option<i64>,
+        allowed: std::ops::RangeInclusive<i64>,
+    ) -> KmsResult<()> {
         let period = period_days.unwrap_or(DEFAULT_PERIOD_DAYS);
-        if !(MIN_PERIOD_DAYS..=MAX_PERIOD_DAYS).contains(&period) {
+        if !allowed.contains(&period) {
             return Err(KmsError::Validation(format!(
                 "1 validation error detected: Value '{period}' at 'rotationPeriodInDays' failed \
-                 to satisfy constraint: Member must have value between {MIN_PERIOD_DAYS} and \
-                 {MAX_PERIOD_DAYS}"
+                 to satisfy constraint: Member must have value between {} and {}",
+                allowed.start(),
+                allowed.end()
             )));
         }
         let key = self.load_key(

@@ -310,6 +310,26 @@ def lifecycle(env):
         "KMS.1401",
         "schedule-key-deletion with 3 days: KMS.1401",
     )
+    refused(
+        lambda: kms.delete_key(
+            DeleteKeyRequest(body=ScheduleKeyDeletionRequestBody(key_id=key_id, pending_days="1097"))
+        ),
+        400,
+        "KMS.1401",
+        "schedule-key-deletion with 1097 days: KMS.1401",
+    )
+    longest = kms.delete_key(
+        DeleteKeyRequest(body=ScheduleKeyDeletionRequestBody(key_id=key_id, pending_days="1096"))
+    )
+    long_pending = raw(env.describe(key_id))["key_info"]
+    check(
+        "schedule-key-deletion with 1096 days (Huawei's longest): accepted, deletion ~1096 days away",
+        raw(longest)["key_state"] == "4"
+        and abs(int(long_pending["scheduled_deletion_date"]) / 1000 - time.time() - 1096 * 86400) < 3600,
+        long_pending,
+    )
+    kms.cancel_key_deletion(CancelKeyDeletionRequest(body=key_body(key_id)))
+    kms.enable_key(EnableKeyRequest(body=key_body(key_id)))
     scheduled = kms.delete_key(
         DeleteKeyRequest(body=ScheduleKeyDeletionRequestBody(key_id=key_id, pending_days="7"))
     )
@@ -555,6 +575,27 @@ def rotation(env):
         "update-key-rotation-interval 180: rotation_interval 180 (a JSON integer)",
         status["rotation_interval"] == 180 and isinstance(status["rotation_interval"], int),
         status,
+    )
+    kms.update_key_rotation_interval(
+        UpdateKeyRotationIntervalRequest(
+            body=UpdateKeyRotationIntervalRequestBody(key_id=key_id, rotation_interval=30)
+        )
+    )
+    status = raw(env.rotation_status(key_id))
+    check(
+        "update-key-rotation-interval 30 (Huawei's shortest): rotation_interval 30",
+        status["rotation_interval"] == 30,
+        status,
+    )
+    refused(
+        lambda: kms.update_key_rotation_interval(
+            UpdateKeyRotationIntervalRequest(
+                body=UpdateKeyRotationIntervalRequestBody(key_id=key_id, rotation_interval=29)
+            )
+        ),
+        400,
+        "KMS.0308",
+        "update-key-rotation-interval 29: KMS.0308",
     )
     refused(
         lambda: kms.update_key_rotation_interval(

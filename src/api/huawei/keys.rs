@@ -10,7 +10,7 @@ use super::context::{Ctx, OpResult, Reply, alias_of, key_details, key_state};
 use super::error::HuaweiError;
 use super::ids;
 use crate::kms::KeyState;
-use crate::kms::{CreateKeyInput, KmsError, MAX_PENDING_WINDOW_DAYS};
+use crate::kms::{CreateKeyInput, KmsError};
 use serde_json::{Value, json};
 
 /// Longest Huawei key description.
@@ -283,28 +283,26 @@ pub fn set_enabled(cx: &mut Ctx<'_>, enable: bool) -> OpResult {
     })))
 }
 
+/// Huawei's waiting periods of a scheduled deletion, in days.
+const PENDING_DAYS: std::ops::RangeInclusive<i64> = 7..=1096;
+
 /// schedule-key-deletion: `pending_days` (a string) is required.
 pub fn schedule_deletion(cx: &mut Ctx<'_>) -> OpResult {
     let id = cx.key_id_field()?;
     let days = cx.fields.required_int("pending_days")?;
-    if !(7..=1096).contains(&days) {
-        return Err(HuaweiError::bad(
-            "KMS.1401",
-            format!("pending_days must be between 7 and 1096; got {days}."),
-        ));
-    }
-    if days > MAX_PENDING_WINDOW_DAYS {
+    if !PENDING_DAYS.contains(&days) {
         return Err(HuaweiError::bad(
             "KMS.1401",
             format!(
-                "pending_days must be between 7 and {MAX_PENDING_WINDOW_DAYS} on this \
-                 deployment; got {days}."
+                "pending_days must be between {} and {}; got {days}.",
+                PENDING_DAYS.start(),
+                PENDING_DAYS.end()
             ),
         ));
     }
     let (key_id, scheduled) = cx
         .with_key(&id, |kms, caller, key| {
-            kms.schedule_key_deletion(caller, Some(key), Some(days))
+            kms.schedule_key_deletion_within(caller, Some(key), Some(days), PENDING_DAYS)
         })
         .map_err(|e| match e.code {
             "KMS.0210" => HuaweiError::bad("KMS.1402", e.message),

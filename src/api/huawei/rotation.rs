@@ -1,18 +1,23 @@
 //! enable-key-rotation, disable-key-rotation, get-key-rotation-status,
 //! update-key-rotation-interval, rotate-on-demand.
 //!
-//! Huawei's rotation interval is 30–365 days; Trent's (AWS's) rotation
-//! period is 90–2560 days, so this dialect accepts 90–365. A key whose
-//! rotation is off reports the interval enabling would use (365).
+//! Huawei's rotation interval is 30–365 days, AWS's rotation period 90–2560:
+//! this dialect sets intervals of 30–365 days, and re-enabling keeps a
+//! period the AWS dialect set (up to 2560). A key whose rotation is off
+//! reports the interval enabling would use (365).
 
 use super::context::{Ctx, OpResult, Reply};
 use super::error::HuaweiError;
 use super::ids;
-use crate::kms::{Caller, Kms, KmsError, KmsResult, MIN_ROTATION_PERIOD_DAYS};
+use crate::kms::{Caller, Kms, KmsError, KmsResult, MAX_ROTATION_PERIOD_DAYS};
 use serde_json::json;
 
 /// The period automatic rotation gets when enabled without one.
 const DEFAULT_INTERVAL: i64 = 365;
+/// Huawei's shortest rotation interval, in days.
+const MIN_INTERVAL: i64 = 30;
+/// Huawei's longest rotation interval, in days.
+const MAX_INTERVAL: i64 = 365;
 
 /// enable-key-rotation: turns automatic rotation on, keeping the key's
 /// interval when it is on already.
@@ -23,7 +28,12 @@ pub fn enable(cx: &mut Ctx<'_>) -> OpResult {
             .get_key_rotation_status(caller, Some(key))
             .ok()
             .and_then(|s| s.period_days);
-        kms.enable_key_rotation(caller, Some(key), period)
+        kms.enable_key_rotation_within(
+            caller,
+            Some(key),
+            period,
+            MIN_INTERVAL..=MAX_ROTATION_PERIOD_DAYS,
+        )
     })?;
     Ok(Reply::empty())
 }
@@ -90,16 +100,10 @@ pub fn status(cx: &mut Ctx<'_>) -> OpResult {
 pub fn update_interval(cx: &mut Ctx<'_>) -> OpResult {
     let id = cx.key_id_field()?;
     let interval = cx.fields.required_int("rotation_interval")?;
-    if !(30..=365).contains(&interval) {
+    if !(MIN_INTERVAL..=MAX_INTERVAL).contains(&interval) {
         return Err(HuaweiError::invalid(
             "rotation_interval",
-            format!("must be between 30 and 365 days; got {interval}."),
-        ));
-    }
-    if interval < MIN_ROTATION_PERIOD_DAYS {
-        return Err(HuaweiError::invalid(
-            "rotation_interval",
-            format!("this deployment rotates keys every {MIN_ROTATION_PERIOD_DAYS} to 365 days."),
+            format!("must be between {MIN_INTERVAL} and {MAX_INTERVAL} days; got {interval}."),
         ));
     }
     let update = |kms: &Kms, caller: &Caller, key: &str| -> KmsResult<()> {
@@ -109,7 +113,12 @@ pub fn update_interval(cx: &mut Ctx<'_>) -> OpResult {
                 "Key rotation is not enabled for this key; enable it first.".into(),
             ));
         }
-        kms.enable_key_rotation(caller, Some(key), Some(interval))
+        kms.enable_key_rotation_within(
+            caller,
+            Some(key),
+            Some(interval),
+            MIN_INTERVAL..=MAX_INTERVAL,
+        )
     };
     cx.with_key(&id, update)?;
     Ok(Reply::empty())

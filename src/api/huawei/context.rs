@@ -85,6 +85,22 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// Every key id of the caller's account in its region, through ListKeys.
+    pub fn all_key_ids(&self) -> Result<Vec<String>, HuaweiError> {
+        let mut ids = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .kms
+                .list_keys(&self.caller, Some(1000), marker.as_deref())?;
+            ids.extend(page.items);
+            match page.next_marker {
+                Some(m) => marker = Some(m),
+                None => return Ok(ids),
+            }
+        }
+    }
+
     /// The body's `key_id`, required.
     pub fn key_id_field(&self) -> Result<String, HuaweiError> {
         self.fields.required_str("key_id")

@@ -177,7 +177,7 @@ pub fn list_keys(cx: &mut Ctx<'_>) -> OpResult {
         .fields
         .str("key_spec")?
         .unwrap_or_else(|| "AES_256".into());
-    let mut ids_all = all_key_ids(cx)?;
+    let mut ids_all = cx.all_key_ids()?;
     // Every key here is AES_256; the spec filter keeps all of them or none.
     if spec != "ALL" && spec != "AES_256" {
         ids_all.clear();
@@ -219,23 +219,6 @@ pub fn list_keys(cx: &mut Ctx<'_>) -> OpResult {
         v["next_marker"] = json!((offset + details.len()).to_string());
     }
     Ok(Reply::json(v))
-}
-
-/// Every key id of the caller's account in its region, through ListKeys.
-fn all_key_ids(cx: &Ctx<'_>) -> Result<Vec<String>, HuaweiError> {
-    let mut ids_all = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let page = cx
-            .kms
-            .list_keys(&cx.caller, Some(1000), marker.as_deref())
-            .map_err(HuaweiError::from)?;
-        ids_all.extend(page.items);
-        match page.next_marker {
-            Some(m) => marker = Some(m),
-            None => return Ok(ids_all),
-        }
-    }
 }
 
 /// list-keys' `limit` (1 to the page size) and `marker` (an offset).

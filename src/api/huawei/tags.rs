@@ -44,23 +44,6 @@ fn tags_of(kms: &Kms, caller: &Caller, key_id: &str) -> Result<Vec<Tag>, crate::
     }
 }
 
-/// Every key id of the caller in its region.
-fn all_keys(cx: &Ctx<'_>) -> Result<Vec<String>, HuaweiError> {
-    let mut ids_all = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let page = cx
-            .kms
-            .list_keys(&cx.caller, Some(1000), marker.as_deref())
-            .map_err(HuaweiError::from)?;
-        ids_all.extend(page.items);
-        match page.next_marker {
-            Some(m) => marker = Some(m),
-            None => return Ok(ids_all),
-        }
-    }
-}
-
 /// `POST /v1.0/{project_id}/kms/{key_id}/tags` with `{"tag": {key, value}}`.
 pub fn create(cx: &mut Ctx<'_>, key: &str) -> OpResult {
     let tag = tag_of(
@@ -131,7 +114,7 @@ pub fn show(cx: &mut Ctx<'_>, key: &str) -> OpResult {
 /// with its values.
 pub fn project_tags(cx: &mut Ctx<'_>) -> OpResult {
     let mut by_key: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for id in all_keys(cx)? {
+    for id in cx.all_key_ids()? {
         for tag in tags_of(cx.kms, &cx.caller, &id).unwrap_or_default() {
             by_key.entry(tag.key).or_default().insert(tag.value);
         }
@@ -225,7 +208,7 @@ pub fn resource_instances(cx: &mut Ctx<'_>) -> OpResult {
     }
     let (tag_filters, names) = filters(&cx.fields)?;
     let mut found = Vec::new();
-    for id in all_keys(cx)? {
+    for id in cx.all_key_ids()? {
         let Ok(tags) = tags_of(cx.kms, &cx.caller, &id) else {
             continue;
         };

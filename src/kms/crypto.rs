@@ -109,13 +109,7 @@ fn data_key_length(key_spec: Option<&str>, number_of_bytes: Option<i64>) -> KmsR
 }
 
 fn number_of_bytes_in_range(n: i64) -> KmsResult<()> {
-    if !(1..=MAX_RANDOM as i64).contains(&n) {
-        return Err(KmsError::Validation(format!(
-            "1 validation error detected: Value '{n}' at 'numberOfBytes' failed to satisfy \
-             constraint: Member must have value between 1 and {MAX_RANDOM}"
-        )));
-    }
-    Ok(())
+    validate::value_in(n, 1..=MAX_RANDOM as i64, "numberOfBytes")
 }
 
 impl Kms {

@@ -342,14 +342,7 @@ impl Kms {
         allowed: std::ops::RangeInclusive<i64>,
     ) -> KmsResult<DeletionScheduled> {
         let days = pending_window_days.unwrap_or(MAX_PENDING_WINDOW_DAYS);
-        if !allowed.contains(&days) {
-            return Err(KmsError::Validation(format!(
-                "1 validation error detected: Value '{days}' at 'pendingWindowInDays' failed to \
-                 satisfy constraint: Member must have value between {} and {}",
-                allowed.start(),
-                allowed.end()
-            )));
-        }
+        validate::value_in(days, allowed, "pendingWindowInDays")?;
         let key = self.load_key(
             caller,
             validate::required(key_id, "keyId")?,

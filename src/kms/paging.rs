@@ -24,11 +24,10 @@ impl<T> Page<T> {
 pub(super) fn limit(limit: Option<i64>, default: usize, max: usize) -> KmsResult<usize> {
     match limit {
         None => Ok(default),
-        Some(n) if n >= 1 && n as usize <= max => Ok(n as usize),
-        Some(n) => Err(KmsError::Validation(format!(
-            "1 validation error detected: Value '{n}' at 'limit' failed to satisfy constraint: \
-             Member must have value between 1 and {max}"
-        ))),
+        Some(n) => {
+            super::validate::value_in(n, 1..=max as i64, "limit")?;
+            Ok(n as usize)
+        }
     }
 }
 

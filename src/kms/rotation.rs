@@ -93,14 +93,7 @@ impl Kms {
         allowed: std::ops::RangeInclusive<i64>,
     ) -> KmsResult<()> {
         let period = period_days.unwrap_or(DEFAULT_PERIOD_DAYS);
-        if !allowed.contains(&period) {
-            return Err(KmsError::Validation(format!(
-                "1 validation error detected: Value '{period}' at 'rotationPeriodInDays' failed \
-                 to satisfy constraint: Member must have value between {} and {}",
-                allowed.start(),
-                allowed.end()
-            )));
-        }
+        validate::value_in(period, allowed, "rotationPeriodInDays")?;
         let key = self.load_key(
             caller,
             validate::required(key_id, "keyId")?,

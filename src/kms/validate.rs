@@ -3,6 +3,7 @@
 use super::{KmsError, KmsResult};
 use crate::model::Tag;
 use std::collections::HashSet;
+use std::ops::RangeInclusive;
 
 /// Most tags a key may carry.
 pub(super) const MAX_TAGS: usize = 50;
@@ -23,6 +24,19 @@ pub(super) fn byte_length(len: usize, min: usize, max: usize, field: &str) -> Km
         )));
     }
     Ok(())
+}
+
+/// A number must lie in `allowed`.
+pub(super) fn value_in(value: i64, allowed: RangeInclusive<i64>, field: &str) -> KmsResult<()> {
+    if allowed.contains(&value) {
+        return Ok(());
+    }
+    Err(KmsError::Validation(format!(
+        "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: \
+         Member must have value between {} and {}",
+        allowed.start(),
+        allowed.end()
+    )))
 }
 
 /// A value must be one of an enumeration.

@@ -125,30 +125,21 @@ impl Kms {
         facts: &Facts<'_>,
         request_alias: Option<&str>,
     ) -> KmsResult<()> {
-        let resource = key_arn_in(&key.region, &key.account_id, &key.key_id);
+        // The key's ARN is formatted only for a refusal's message.
+        let refuse = |why: &str| {
+            let resource = key_arn_in(&key.region, &key.account_id, &key.key_id);
+            Err(denied(caller, action, &resource, why))
+        };
         if caller.account_id != key.account_id && !CROSS_ACCOUNT_ACTIONS.contains(&action) {
-            return Err(denied(
-                caller,
-                action,
-                &resource,
+            return refuse(
                 "this operation cannot be performed on a KMS key in a different AWS account",
-            ));
+            );
         }
         match self.policies_allow(caller, action, key, facts, request_alias)? {
-            Verdict::Denied => Err(denied(
-                caller,
-                action,
-                &resource,
-                "an explicit deny applies",
-            )),
+            Verdict::Denied => refuse("an explicit deny applies"),
             Verdict::Allowed => Ok(()),
             Verdict::NotAllowed if self.grant_allows(caller, key, action, facts.context)? => Ok(()),
-            Verdict::NotAllowed => Err(denied(
-                caller,
-                action,
-                &resource,
-                "no key policy, identity policy or grant allows it",
-            )),
+            Verdict::NotAllowed => refuse("no key policy, identity policy or grant allows it"),
         }
     }
 

@@ -191,17 +191,16 @@ impl Kms {
         validate::byte_length(blob.len(), 1, MAX_CIPHERTEXT, "ciphertextBlob")?;
         let parsed = ciphertext::parse(blob)?;
         let destination_ref = validate::required(destination_key_id, "destinationKeyId")?;
-        let same_key = self
-            .resolve_key(caller, destination_ref, Aliases::Accepted)
-            .is_ok_and(|k| k.key_id == parsed.key_id)
-            .to_string();
-        let destination = self.load_key(
+        let (destination, alias) =
+            self.resolve_named(caller, destination_ref, Aliases::Accepted)?;
+        let same_key = (destination.key_id == parsed.key_id).to_string();
+        self.authorize_named(
             caller,
-            destination_ref,
-            Aliases::Accepted,
             "kms:ReEncryptTo",
+            &destination,
             &Facts::context(destination_context)
                 .with("kms:ReEncryptOnSameKey", [same_key.as_str()]),
+            alias,
         )?;
         let source = self.source_key(
             caller,

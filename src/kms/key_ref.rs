@@ -66,11 +66,7 @@ impl Kms {
         action: &str,
         facts: &Facts<'_>,
     ) -> KmsResult<Arc<KeyRecord>> {
-        let key = self.resolve_key(caller, reference, aliases)?;
-        let alias = match parse(caller, reference)?.name {
-            KeyName::Alias(name) => Some(name),
-            KeyName::KeyId(_) => None,
-        };
+        let (key, alias) = self.resolve_named(caller, reference, aliases)?;
         self.authorize_named(caller, action, &key, facts, alias)?;
         Ok(key)
     }
@@ -84,7 +80,22 @@ impl Kms {
         reference: &str,
         aliases: Aliases,
     ) -> KmsResult<Arc<KeyRecord>> {
+        Ok(self.resolve_named(caller, reference, aliases)?.0)
+    }
+
+    /// [`Kms::resolve_key`], also returning the alias name the reference
+    /// used, if it named the key by an alias (for `kms:RequestAlias`).
+    pub(super) fn resolve_named<'r>(
+        &self,
+        caller: &'r Caller,
+        reference: &'r str,
+        aliases: Aliases,
+    ) -> KmsResult<(Arc<KeyRecord>, Option<&'r str>)> {
         let parsed = parse(caller, reference)?;
+        let alias = match parsed.name {
+            KeyName::Alias(name) => Some(name),
+            KeyName::KeyId(_) => None,
+        };
         let key_id = match parsed.name {
             KeyName::KeyId(id) => id.to_string(),
             KeyName::Alias(_) if aliases == Aliases::Refused => {
@@ -104,7 +115,7 @@ impl Kms {
                     .key_id
             }
         };
-        self.find_key(caller, parsed.account_id, &key_id)
+        Ok((self.find_key(caller, parsed.account_id, &key_id)?, alias))
     }
 
     /// Loads the key a ciphertext names, whichever account owns it (key ids

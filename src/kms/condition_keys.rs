@@ -14,6 +14,9 @@ pub(super) struct Facts<'a> {
     /// The encryption context of a cryptographic operation; `Some` marks
     /// one (it then also has `kms:EncryptionAlgorithm`).
     pub context: Option<&'a EncryptionContext>,
+    /// The encryption context of the constraint CreateGrant would create
+    /// (its keys are supplied as for a context, without an algorithm).
+    pub constraint_context: Option<&'a EncryptionContext>,
     /// Other request-specific keys and their values.
     pub keys: Vec<(String, Vec<String>)>,
 }
@@ -22,6 +25,7 @@ impl<'a> Facts<'a> {
     /// A request that adds nothing.
     pub const NONE: Facts<'static> = Facts {
         context: None,
+        constraint_context: None,
         keys: Vec::new(),
     };
 
@@ -29,7 +33,7 @@ impl<'a> Facts<'a> {
     pub fn context(context: &'a EncryptionContext) -> Self {
         Facts {
             context: Some(context),
-            keys: Vec::new(),
+            ..Facts::default()
         }
     }
 
@@ -43,16 +47,6 @@ impl<'a> Facts<'a> {
             key.to_string(),
             values.into_iter().map(Into::into).collect(),
         ));
-        self
-    }
-
-    /// Adds the encryption-context keys of a grant's constraints (for
-    /// CreateGrant, whose request carries no encryption context of its own).
-    pub fn with_context_keys(mut self, context: &EncryptionContext) -> Self {
-        self = self.with("kms:EncryptionContextKeys", context.keys().cloned());
-        for (k, v) in context {
-            self = self.with(&format!("kms:EncryptionContext:{k}"), [v.clone()]);
-        }
         self
     }
 
@@ -115,6 +109,9 @@ impl Kms {
         }
         if let Some(context) = facts.context {
             c.set("kms:EncryptionAlgorithm", ["SYMMETRIC_DEFAULT"]);
+            add_context(&mut c, context);
+        }
+        if let Some(context) = facts.constraint_context {
             add_context(&mut c, context);
         }
         if let Some(alias) = request_alias {

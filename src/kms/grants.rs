@@ -140,27 +140,29 @@ pub fn constraints_of(grant: &GrantRecord) -> Option<GrantConstraints> {
 }
 
 /// The condition keys of a CreateGrant request, as AWS supplies them.
-fn grant_facts(
+fn grant_facts<'a>(
     grantee: &str,
     retiring: Option<&str>,
     operations: &[String],
-    constraints: Option<&GrantConstraints>,
-) -> Facts<'static> {
+    constraints: Option<&'a GrantConstraints>,
+) -> Facts<'a> {
     let mut facts = Facts::default()
         .with("kms:GranteePrincipal", [grantee])
         .with("kms:GrantOperations", operations.iter().cloned())
         .with("kms:RetiringPrincipal", retiring);
-    if let Some(c) = constraints {
-        if let Some(subset) = &c.encryption_context_subset {
-            facts = facts
-                .with("kms:GrantConstraintType", ["EncryptionContextSubset"])
-                .with_context_keys(subset);
-        }
-        if let Some(equals) = &c.encryption_context_equals {
-            facts = facts
-                .with("kms:GrantConstraintType", ["EncryptionContextEquals"])
-                .with_context_keys(equals);
-        }
+    // CreateGrant refuses both constraint kinds at once, before this.
+    let constraint = constraints.and_then(|c| {
+        c.encryption_context_subset
+            .as_ref()
+            .map(|s| ("EncryptionContextSubset", s))
+            .or(c
+                .encryption_context_equals
+                .as_ref()
+                .map(|e| ("EncryptionContextEquals", e)))
+    });
+    if let Some((kind, context)) = constraint {
+        facts = facts.with("kms:GrantConstraintType", [kind]);
+        facts.constraint_context = Some(context);
     }
     facts
 }

@@ -26,13 +26,7 @@ impl Store {
     pub fn insert_grant(&self, grant: &GrantRecord, limit: usize) -> StoreResult<GrantInsert> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let usable: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM kms_keys WHERE region = ?1 AND key_id = ?2 \
-             AND key_state NOT IN ('PendingDeletion', 'PendingReplicaDeletion'))",
-            params![grant.region, grant.key_id],
-            |r| r.get(0),
-        )?;
-        if !usable {
+        if !super::key_usable(&tx, &grant.region, &grant.key_id)? {
             return Ok(GrantInsert::KeyUnavailable);
         }
         let count: i64 = tx.query_row(

@@ -358,13 +358,7 @@ impl Store {
     ) -> StoreResult<TagsPut> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let usable: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM kms_keys WHERE region = ?1 AND key_id = ?2 \
-             AND key_state NOT IN ('PendingDeletion', 'PendingReplicaDeletion'))",
-            params![region, key_id],
-            |r| r.get(0),
-        )?;
-        if !usable {
+        if !key_usable(&tx, region, key_id)? {
             return Ok(TagsPut::KeyUnavailable);
         }
         for tag in tags {
@@ -431,6 +425,17 @@ fn create_private_file(path: &Path) -> StoreResult<()> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(StoreError::Io(e)),
     }
+}
+
+/// Whether a key exists and is not pending deletion, read inside the
+/// transaction of the write that depends on it.
+fn key_usable(tx: &rusqlite::Transaction<'_>, region: &str, key_id: &str) -> StoreResult<bool> {
+    Ok(tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM kms_keys WHERE region = ?1 AND key_id = ?2 \
+         AND key_state NOT IN ('PendingDeletion', 'PendingReplicaDeletion'))",
+        params![region, key_id],
+        |r| r.get(0),
+    )?)
 }
 
 fn conflict(e: rusqlite::Error) -> StoreError {

@@ -1,8 +1,7 @@
 //! Wire helpers: base64 blobs, timestamps, tags, paging and key metadata as
 //! the AWS JSON 1.1 protocol spells them.
 
-use crate::kms::{KeyState, Tag};
-use crate::kms::{KeyView, key_arn_in};
+use crate::kms::{KeyState, KeyView, Tag, key_arn_in};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};

@@ -9,8 +9,7 @@
 use super::context::{Ctx, OpResult, Reply, alias_of, key_details, key_state};
 use super::error::HuaweiError;
 use super::ids;
-use crate::kms::KeyState;
-use crate::kms::{CreateKeyInput, KmsError};
+use crate::kms::{CreateKeyInput, KeyState, KmsError};
 use serde_json::{Value, json};
 
 /// Longest Huawei key description.

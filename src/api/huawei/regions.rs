@@ -7,8 +7,7 @@ use super::context::{Ctx, OpResult, Reply};
 use super::error::HuaweiError;
 use super::ids;
 use super::keys::{aws_alias, require_free_alias};
-use crate::kms::Tag;
-use crate::kms::{KmsError, ReplicaInput, key_arn_in};
+use crate::kms::{KmsError, ReplicaInput, Tag, key_arn_in};
 use serde_json::{Value, json};
 
 /// A `key_id` in the body must name the same key as the path.

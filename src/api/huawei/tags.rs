@@ -9,8 +9,7 @@ use super::body::Fields;
 use super::context::{Ctx, OpResult, Reply, alias_of, key_details};
 use super::error::HuaweiError;
 use super::ids;
-use crate::kms::Tag;
-use crate::kms::{Caller, Kms};
+use crate::kms::{Caller, Kms, Tag};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 

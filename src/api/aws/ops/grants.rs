@@ -3,8 +3,9 @@
 
 use super::{OpResult, done, parse, reply};
 use crate::api::aws::shapes::{Epoch, PageEnd};
-use crate::kms::GrantRecord;
-use crate::kms::{Caller, GrantConstraints, GrantInput, Kms, constraints_of, key_arn_in};
+use crate::kms::{
+    Caller, GrantConstraints, GrantInput, GrantRecord, Kms, Page, constraints_of, key_arn_in,
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]
@@ -127,14 +128,7 @@ pub fn list_grants(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
         r.limit,
         r.marker.as_deref(),
     )?;
-    reply(ListGrantsResponse {
-        grants: page
-            .items
-            .iter()
-            .map(|g| GrantEntry::new(caller, g))
-            .collect(),
-        page: PageEnd::new(page.next_marker),
-    })
+    grants_page(caller, page)
 }
 
 /// ListRetirableGrants.
@@ -146,6 +140,11 @@ pub fn list_retirable_grants(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResul
         r.limit,
         r.marker.as_deref(),
     )?;
+    grants_page(caller, page)
+}
+
+/// The response of ListGrants and ListRetirableGrants.
+fn grants_page(caller: &Caller, page: Page<GrantRecord>) -> OpResult {
     reply(ListGrantsResponse {
         grants: page
             .items

@@ -103,6 +103,12 @@ const VERSIONS: [&str; 2] = ["2012-10-17", "2008-10-17"];
 const VARIABLES_VERSION: &str = "2012-10-17";
 
 impl Policy {
+    /// Whether any statement has a condition (else no request's condition
+    /// keys can change what the policy decides).
+    pub fn has_conditions(&self) -> bool {
+        self.statements.iter().any(|s| !s.conditions.is_empty())
+    }
+
     /// Whether a condition of this policy tests `key`, or, when `key` ends
     /// in `/` or `:`, any key of that family (names compare ignoring case).
     /// Lets the caller compute costly condition keys only when needed.
@@ -1388,5 +1394,19 @@ mod tests {
         assert!(policy.mentions("aws:ResourceTag/"));
         assert!(!policy.mentions("kms:ResourceAliases"));
         assert!(!policy.mentions("aws:RequestTag/"));
+    }
+
+    #[test]
+    fn has_conditions_tells_policies_that_read_condition_keys() {
+        let plain = key_policy(
+            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}]}"#,
+        );
+        assert!(!plain.has_conditions());
+        let conditional = key_policy(
+            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"},
+              {"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*",
+               "Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}"#,
+        );
+        assert!(conditional.has_conditions());
     }
 }

@@ -588,6 +588,30 @@ async fn a_policy_naming_an_unsupported_condition_key_is_refused() {
         .send()
         .await;
     assert_eq!(error_code(put), "MalformedPolicyDocumentException");
+    // Values the Date and IpAddress operators can never match are refused too.
+    for condition in [
+        r#"{"IpAddress":{"aws:SourceIp":"10.0.0.0/33"}}"#,
+        r#"{"NotIpAddress":{"aws:SourceIp":"not-an-address"}}"#,
+        r#"{"DateLessThan":{"aws:CurrentTime":"yesterday"}}"#,
+    ] {
+        let statement = format!(
+            r#"{{"Sid":"Bad","Effect":"Allow","Principal":{{"AWS":"{}"}},"Action":"kms:Decrypt",
+    "Resource":"*","Condition":{condition}}}"#,
+            bob()
+        );
+        let put = p
+            .alice
+            .put_key_policy()
+            .key_id(&key)
+            .policy(policy_with_bob(&statement))
+            .send()
+            .await;
+        assert_eq!(
+            error_code(put),
+            "MalformedPolicyDocumentException",
+            "{condition}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -195,7 +195,7 @@ async fn create_alias_refuses_bad_names_and_duplicates() {
     );
     assert_eq!(
         error_code(create("no-prefix", &key).await),
-        "InvalidAliasNameException"
+        "ValidationException"
     );
     assert_eq!(
         error_code(create("alias/aws/x", &key).await),

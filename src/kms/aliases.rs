@@ -1,28 +1,23 @@
 //! CreateAlias, UpdateAlias, DeleteAlias, ListAliases.
 
+use super::Missing;
 use super::condition_keys::Facts;
+use super::invalid::{Field, Invalid};
 use super::key_ref::Aliases;
 use super::paging::{self, Page};
 use super::{Caller, Kms, KmsError, KmsResult, alias_arn, validate};
 use crate::model::{AliasRecord, KeyRecord};
 use crate::store::StoreError;
 
-/// Checks an alias name: 1–256 characters of `[a-zA-Z0-9:/_-]` (else
-/// `ValidationException`), starting `alias/`, not `alias/aws/`, and with only
-/// `[a-zA-Z0-9/_-]` after the prefix (else `InvalidAliasNameException`).
+/// Checks an alias name: 1–256 characters of `[a-zA-Z0-9:/_-]`, starting
+/// `alias/`, with only `[a-zA-Z0-9/_-]` after the prefix (else
+/// `ValidationException`, as AWS answers), and not `alias/aws/` (else
+/// `InvalidAliasNameException`).
 fn check_alias_name(name: &str) -> KmsResult<()> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-');
-    if name.is_empty() || name.len() > 256 || !name.chars().all(|c| allowed(c) || c == ':') {
-        return Err(KmsError::Validation(format!(
-            "1 validation error detected: Value '{name}' at 'aliasName' failed to satisfy \
-             constraint: Member must have length between 1 and 256 and match pattern \
-             ^[a-zA-Z0-9:/_-]+$"
-        )));
-    }
+    validate::name(name, Field::AliasName)?;
     let Some(rest) = name.strip_prefix("alias/") else {
-        return Err(KmsError::InvalidAliasName(format!(
-            "Alias must start with the prefix \"alias/\": '{name}'"
-        )));
+        return Err(KmsError::Validation(Invalid::AliasPrefix(name.to_string())));
     };
     if name.starts_with("alias/aws/") {
         return Err(KmsError::InvalidAliasName(format!(
@@ -30,8 +25,8 @@ fn check_alias_name(name: &str) -> KmsResult<()> {
         )));
     }
     if rest.is_empty() || !rest.chars().all(allowed) {
-        return Err(KmsError::InvalidAliasName(format!(
-            "Alias '{name}' may contain only alphanumeric characters, '/', '_' and '-' after \"alias/\"."
+        return Err(KmsError::Validation(Invalid::AliasCharacters(
+            name.to_string(),
         )));
     }
     Ok(())
@@ -50,7 +45,7 @@ impl Kms {
         alias_name: Option<&str>,
         target_key_id: Option<&str>,
     ) -> KmsResult<()> {
-        let name = validate::required(alias_name, "aliasName")?;
+        let name = validate::required(alias_name, Field::AliasName)?;
         check_alias_name(name)?;
         self.authorize_alias(caller, "kms:CreateAlias", name)?;
         let key = self.alias_target(caller, target_key_id, "kms:CreateAlias")?;
@@ -85,7 +80,7 @@ impl Kms {
         alias_name: Option<&str>,
         target_key_id: Option<&str>,
     ) -> KmsResult<()> {
-        let name = validate::required(alias_name, "aliasName")?;
+        let name = validate::required(alias_name, Field::AliasName)?;
         check_alias_name(name)?;
         self.authorize_alias(caller, "kms:UpdateAlias", name)?;
         let key = self.alias_target(caller, target_key_id, "kms:UpdateAlias")?;
@@ -95,10 +90,11 @@ impl Kms {
             if let Some(old) = &old {
                 self.authorize(caller, "kms:UpdateAlias", old, &Facts::NONE)?;
                 if old.key_spec != key.key_spec || old.key_usage != key.key_usage {
-                    return Err(KmsError::Validation(format!(
-                        "Alias {name} points to a {} {} key; the new target is a {} {} key.",
-                        old.key_spec, old.key_usage, key.key_spec, key.key_usage
-                    )));
+                    return Err(KmsError::Validation(Invalid::AliasTargetType {
+                        alias: alias_arn(caller, name),
+                        from: (old.key_spec.clone(), old.key_usage.clone()),
+                        to: (key.key_spec.clone(), key.key_usage.clone()),
+                    }));
                 }
             }
             if self.store.retarget_alias(
@@ -118,7 +114,7 @@ impl Kms {
     /// DeleteAlias: needs kms:DeleteAlias on the alias and on its key. The
     /// alias is deleted only if it still points at the key checked.
     pub fn delete_alias(&self, caller: &Caller, alias_name: Option<&str>) -> KmsResult<()> {
-        let name = validate::required(alias_name, "aliasName")?;
+        let name = validate::required(alias_name, Field::AliasName)?;
         check_alias_name(name)?;
         self.authorize_alias(caller, "kms:DeleteAlias", name)?;
         for _ in 0..ALIAS_ATTEMPTS {
@@ -178,7 +174,7 @@ impl Kms {
         target: Option<&str>,
         action: &str,
     ) -> KmsResult<std::sync::Arc<KeyRecord>> {
-        let target = validate::required(target, "targetKeyId")?;
+        let target = validate::required(target, Field::TargetKeyId)?;
         let key = self.load_key(caller, target, Aliases::Refused, action, &Facts::NONE)?;
         super::require_not_pending_deletion(&key)?;
         Ok(key)
@@ -193,7 +189,7 @@ fn alias_busy(caller: &Caller, name: &str) -> KmsError {
 }
 
 fn alias_not_found(caller: &Caller, name: &str) -> KmsError {
-    KmsError::NotFound(format!("Alias {} is not found.", alias_arn(caller, name)))
+    KmsError::NotFound(Missing::Alias(alias_arn(caller, name)))
 }
 
 #[cfg(test)]
@@ -205,7 +201,7 @@ mod tests {
         assert!(check_alias_name("alias/my-key_1/x").is_ok());
         assert!(matches!(
             check_alias_name("my-key"),
-            Err(KmsError::InvalidAliasName(_))
+            Err(KmsError::Validation(Invalid::AliasPrefix(_)))
         ));
         assert!(matches!(
             check_alias_name("alias/aws/s3"),
@@ -213,7 +209,7 @@ mod tests {
         ));
         assert!(matches!(
             check_alias_name("alias/a:b"),
-            Err(KmsError::InvalidAliasName(_))
+            Err(KmsError::Validation(Invalid::AliasCharacters(_)))
         ));
         assert!(matches!(
             check_alias_name("alias/a b"),

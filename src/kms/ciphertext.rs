@@ -49,7 +49,7 @@ pub fn header(key_id: &str, material_id: &str, iv: &[u8; IV_LEN]) -> KmsResult<V
 
 /// Parses a blob; any structural problem is an `InvalidCiphertextException`.
 pub fn parse(blob: &[u8]) -> KmsResult<Ciphertext<'_>> {
-    let invalid = || KmsError::InvalidCiphertext("The ciphertext is not valid.".into());
+    let invalid = || KmsError::InvalidCiphertext("The ciphertext is not valid.");
     let (&version, rest) = blob.split_first().ok_or_else(invalid)?;
     if version != FORMAT_V1 {
         return Err(invalid());

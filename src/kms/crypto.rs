@@ -2,6 +2,7 @@
 
 use super::ciphertext;
 use super::condition_keys::Facts;
+use super::invalid::{Field, Invalid, UsageProblem};
 use super::key_ref::Aliases;
 use super::{Caller, EncryptionContext, Kms, KmsError, KmsResult, record_arn, validate};
 use crate::hsm::{MaterialRef, WrappedMaterial};
@@ -68,37 +69,41 @@ fn check_algorithm(key: &KeyRecord, algorithm: Option<&str>) -> KmsResult<()> {
     let Some(algorithm) = algorithm else {
         return Ok(());
     };
-    validate::one_of(algorithm, ALGORITHMS, "encryptionAlgorithm")?;
+    validate::one_of(algorithm, ALGORITHMS, Field::EncryptionAlgorithm)?;
     if algorithm != "SYMMETRIC_DEFAULT" {
-        return Err(KmsError::InvalidKeyUsage(format!(
-            "Key {} of spec {} does not support encryption algorithm {algorithm}.",
-            key.key_id, key.key_spec
-        )));
+        return Err(KmsError::InvalidKeyUsage(UsageProblem::Algorithm {
+            algorithm: algorithm.to_string(),
+            spec: key.key_spec.clone(),
+        }));
     }
     Ok(())
 }
 
-fn check_encrypt_usage(key: &KeyRecord) -> KmsResult<()> {
+/// The key must be for encryption (else `InvalidKeyUsage` naming
+/// `operation`, e.g. `Encrypt`) and enabled.
+fn check_encrypt_usage(key: &KeyRecord, operation: &'static str) -> KmsResult<()> {
     if key.key_usage != "ENCRYPT_DECRYPT" {
-        return Err(KmsError::InvalidKeyUsage(format!(
-            "{} key usage is {}, not ENCRYPT_DECRYPT.",
-            record_arn(key),
-            key.key_usage
-        )));
+        return Err(KmsError::InvalidKeyUsage(UsageProblem::Usage {
+            arn: record_arn(key),
+            usage: key.key_usage.clone(),
+            operation,
+        }));
     }
     super::require_enabled(key)
 }
 
 fn data_key_length(key_spec: Option<&str>, number_of_bytes: Option<i64>) -> KmsResult<usize> {
     match (key_spec, number_of_bytes) {
-        (Some(_), Some(_)) => Err(KmsError::Validation(
-            "Specify either KeySpec or NumberOfBytes, not both.".into(),
-        )),
-        (None, None) => Err(KmsError::Validation(
-            "Please specify either KeySpec or NumberOfBytes.".into(),
-        )),
+        (Some(_), Some(_)) => Err(KmsError::Validation(Invalid::Exclusive(
+            Field::KeySpec,
+            Field::NumberOfBytes,
+        ))),
+        (None, None) => Err(KmsError::Validation(Invalid::EitherRequired(
+            Field::KeySpec,
+            Field::NumberOfBytes,
+        ))),
         (Some(spec), None) => {
-            validate::one_of(spec, &["AES_256", "AES_128"], "keySpec")?;
+            validate::one_of(spec, &["AES_256", "AES_128"], Field::KeySpec)?;
             Ok(if spec == "AES_256" { 32 } else { 16 })
         }
         (None, Some(n)) => {
@@ -109,7 +114,7 @@ fn data_key_length(key_spec: Option<&str>, number_of_bytes: Option<i64>) -> KmsR
 }
 
 fn number_of_bytes_in_range(n: i64) -> KmsResult<()> {
-    validate::value_in(n, 1..=MAX_RANDOM as i64, "numberOfBytes")
+    validate::value_in(n, 1..=MAX_RANDOM as i64, Field::NumberOfBytes)
 }
 
 impl Kms {
@@ -125,15 +130,15 @@ impl Kms {
     ) -> KmsResult<EncryptOutput> {
         let key = self.load_key(
             caller,
-            validate::required(key_id, "keyId")?,
+            validate::required(key_id, Field::KeyId)?,
             Aliases::Accepted,
             "kms:Encrypt",
             &Facts::context(context),
         )?;
-        let plaintext = validate::required(plaintext, "plaintext")?;
-        validate::byte_length(plaintext.len(), 1, MAX_PLAINTEXT, "plaintext")?;
+        let plaintext = validate::required(plaintext, Field::Plaintext)?;
+        validate::length(plaintext.len(), 1, MAX_PLAINTEXT, Field::Plaintext)?;
         check_algorithm(&key, algorithm)?;
-        check_encrypt_usage(&key)?;
+        check_encrypt_usage(&key, "Encrypt")?;
         if dry_run {
             return Err(KmsError::DryRun);
         }
@@ -150,8 +155,8 @@ impl Kms {
         algorithm: Option<&str>,
         dry_run: bool,
     ) -> KmsResult<DecryptOutput> {
-        let blob = validate::required(blob, "ciphertextBlob")?;
-        validate::byte_length(blob.len(), 1, MAX_CIPHERTEXT, "ciphertextBlob")?;
+        let blob = validate::required(blob, Field::CiphertextBlob)?;
+        validate::length(blob.len(), 1, MAX_CIPHERTEXT, Field::CiphertextBlob)?;
         let parsed = ciphertext::parse(blob)?;
         let key = self.source_key(
             caller,
@@ -161,7 +166,7 @@ impl Kms {
             &Facts::context(context),
         )?;
         check_algorithm(&key, algorithm)?;
-        check_encrypt_usage(&key)?;
+        check_encrypt_usage(&key, "Decrypt")?;
         if dry_run {
             return Err(KmsError::DryRun);
         }
@@ -187,10 +192,10 @@ impl Kms {
         algorithms: (Option<&str>, Option<&str>),
         dry_run: bool,
     ) -> KmsResult<ReEncryptOutput> {
-        let blob = validate::required(blob, "ciphertextBlob")?;
-        validate::byte_length(blob.len(), 1, MAX_CIPHERTEXT, "ciphertextBlob")?;
+        let blob = validate::required(blob, Field::CiphertextBlob)?;
+        validate::length(blob.len(), 1, MAX_CIPHERTEXT, Field::CiphertextBlob)?;
         let parsed = ciphertext::parse(blob)?;
-        let destination_ref = validate::required(destination_key_id, "destinationKeyId")?;
+        let destination_ref = validate::required(destination_key_id, Field::DestinationKeyId)?;
         let (destination, alias) =
             self.resolve_named(caller, destination_ref, Aliases::Accepted)?;
         let same_key = (destination.key_id == parsed.key_id).to_string();
@@ -211,8 +216,8 @@ impl Kms {
         )?;
         check_algorithm(&source, algorithms.0)?;
         check_algorithm(&destination, algorithms.1)?;
-        check_encrypt_usage(&source)?;
-        check_encrypt_usage(&destination)?;
+        check_encrypt_usage(&source, "ReEncrypt")?;
+        check_encrypt_usage(&destination, "ReEncrypt")?;
         if dry_run {
             return Err(KmsError::DryRun);
         }
@@ -247,13 +252,14 @@ impl Kms {
         };
         let key = self.load_key(
             caller,
-            validate::required(key_id, "keyId")?,
+            validate::required(key_id, Field::KeyId)?,
             Aliases::Accepted,
             action,
             &Facts::context(context),
         )?;
         let len = data_key_length(key_spec, number_of_bytes)?;
-        check_encrypt_usage(&key)?;
+        let operation = action.trim_start_matches("kms:");
+        check_encrypt_usage(&key, operation)?;
         if dry_run {
             return Err(KmsError::DryRun);
         }
@@ -280,7 +286,7 @@ impl Kms {
             ));
         }
         self.authorize_account(caller, "kms:GenerateRandom", &Facts::NONE)?;
-        let n = validate::required(number_of_bytes, "numberOfBytes")?;
+        let n = validate::required(number_of_bytes, Field::NumberOfBytes)?;
         number_of_bytes_in_range(n)?;
         Ok(self.hsm(&caller.region)?.random(n as usize)?)
     }
@@ -310,11 +316,7 @@ impl Kms {
             Some(reference) => {
                 let key = self.load_key(caller, reference, Aliases::Accepted, action, facts)?;
                 if key.key_id != header_key_id {
-                    return Err(KmsError::IncorrectKey(format!(
-                        "The key ID in the request does not identify a KMS key that can \
-                         decrypt this ciphertext: {}",
-                        record_arn(&key)
-                    )));
+                    return Err(KmsError::IncorrectKey(record_arn(&key)));
                 }
                 Ok(key)
             }
@@ -323,8 +325,7 @@ impl Kms {
                 .map_err(|e| match e {
                     KmsError::NotFound(_) => KmsError::InvalidCiphertext(
                         "The ciphertext refers to a KMS key that does not exist in this region \
-                     and account."
-                            .into(),
+                         and account.",
                     ),
                     other => other,
                 }),
@@ -375,11 +376,9 @@ impl Kms {
         let wrapped = self
             .store
             .material(&caller.region, &key.key_id, &parsed.material_id)?
-            .ok_or_else(|| {
-                KmsError::InvalidCiphertext(
-                    "The ciphertext names key material this key does not have.".into(),
-                )
-            })?
+            .ok_or(KmsError::InvalidCiphertext(
+                "The ciphertext names key material this key does not have.",
+            ))?
             .wrapped;
         let material = WrappedMaterial {
             reference: MaterialRef {

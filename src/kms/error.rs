@@ -1,5 +1,6 @@
 //! The one error type of the KMS layer; each dialect maps it to its wire form.
 
+use super::invalid::{Field, Invalid, TagProblem, UsageProblem};
 use crate::hsm::HsmError;
 use crate::store::StoreError;
 use thiserror::Error;
@@ -7,16 +8,15 @@ use thiserror::Error;
 /// Every failure an operation can report. Variants name the AWS error they map to.
 #[derive(Debug, Error)]
 pub enum KmsError {
-    /// A request field is malformed or out of range.
+    /// A request field is malformed or out of range, or fields conflict.
+    #[error("invalid request: {0:?}")]
+    Validation(Invalid),
+    /// A required request field is missing.
+    #[error("the required parameter {} is missing", .0.name())]
+    MissingParameter(Field),
+    /// The named key, alias, grant or policy does not exist.
     #[error("{0}")]
-    Validation(String),
-    /// A required request field is missing (its name as the dialect's
-    /// request shape spells it, e.g. `keyId`).
-    #[error("the required parameter {0} is missing")]
-    MissingParameter(String),
-    /// The named key or alias does not exist.
-    #[error("{0}")]
-    NotFound(String),
+    NotFound(Missing),
     /// The key is disabled.
     #[error("{0}")]
     Disabled(String),
@@ -33,15 +33,17 @@ pub enum KmsError {
         state: &'static str,
     },
     /// The ciphertext is not one this service made, was altered, or the
-    /// encryption context differs.
+    /// encryption context differs; the reason, for the log and for
+    /// dialects that show one.
     #[error("{0}")]
-    InvalidCiphertext(String),
-    /// The ciphertext was made under a different key than the one given.
-    #[error("{0}")]
+    InvalidCiphertext(&'static str),
+    /// The ciphertext was made under a different key than the one given
+    /// (the given key's ARN).
+    #[error("the key {0} did not make this ciphertext")]
     IncorrectKey(String),
     /// The key's usage or spec does not allow the operation or algorithm.
-    #[error("{0}")]
-    InvalidKeyUsage(String),
+    #[error("key usage refused: {0:?}")]
+    InvalidKeyUsage(UsageProblem),
     /// The operation or option is not supported for this key or deployment.
     #[error("{0}")]
     UnsupportedOperation(String),
@@ -54,9 +56,9 @@ pub enum KmsError {
     /// An ARN is malformed.
     #[error("{0}")]
     InvalidArn(String),
-    /// Tags are malformed or too many.
-    #[error("{0}")]
-    Tag(String),
+    /// Tags break a tagging rule.
+    #[error("tags refused: {0:?}")]
+    Tag(TagProblem),
     /// A pagination marker is not one this service issued.
     #[error("{0}")]
     InvalidMarker(String),
@@ -90,6 +92,42 @@ pub enum KmsError {
     Internal(String),
 }
 
+/// What was not found.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum Missing {
+    /// No key has this ARN.
+    #[error("Key '{0}' does not exist")]
+    Key(String),
+    /// No alias has this ARN.
+    #[error("Alias '{0}' is not found.")]
+    Alias(String),
+    /// The key has no grant with this id.
+    #[error("Grant {grant_id} does not exist on {key}.")]
+    Grant {
+        /// The grant id given.
+        grant_id: String,
+        /// The key's ARN.
+        key: String,
+    },
+    /// A key policy name other than `default`.
+    #[error("No such policy '{0}'; the only key policy name is 'default'.")]
+    Policy(String),
+    /// The reference is not a key id, key ARN, alias name or alias ARN.
+    #[error("Invalid keyId '{0}'")]
+    InvalidKeyId(String),
+    /// An alias was given where only a key id or key ARN is accepted.
+    #[error("Invalid keyId '{0}': this operation takes a key id or key ARN, not an alias.")]
+    AliasNotAccepted(String),
+    /// A key ARN names another Region than the request's.
+    #[error("Key '{arn}' does not exist in this region")]
+    OtherRegion {
+        /// The ARN given.
+        arn: String,
+        /// The Region it names.
+        region: String,
+    },
+}
+
 impl From<StoreError> for KmsError {
     fn from(e: StoreError) -> Self {
         KmsError::Internal(format!("store: {e}"))
@@ -100,8 +138,7 @@ impl From<HsmError> for KmsError {
     fn from(e: HsmError) -> Self {
         match e {
             HsmError::AuthenticationFailed => KmsError::InvalidCiphertext(
-                "The ciphertext is invalid, was altered, or its encryption context does not match."
-                    .into(),
+                "The ciphertext is invalid, was altered, or its encryption context does not match.",
             ),
             other => KmsError::Internal(format!("hsm: {other}")),
         }

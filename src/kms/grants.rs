@@ -2,8 +2,10 @@
 //! RevokeGrant, and the check that lets a grantee in. Grants are stored
 //! before CreateGrant answers, so a grant (and its token) works at once.
 
+use super::Missing;
 use super::access::Verdict;
 use super::condition_keys::Facts;
+use super::invalid::{Field, Invalid};
 use super::key_ref::Aliases;
 use super::paging::{self, Page};
 use super::{Caller, EncryptionContext, Kms, KmsError, KmsResult, record_arn, validate};
@@ -193,45 +195,28 @@ impl Kms {
         key_id: Option<&str>,
         input: GrantInput,
     ) -> KmsResult<GrantCreated> {
-        let grantee = validate::required(input.grantee, "granteePrincipal")?;
+        let grantee = validate::required(input.grantee, Field::GranteePrincipal)?;
         check_principal(&grantee, "GranteePrincipal")?;
         if let Some(retiring) = &input.retiring {
             check_principal(retiring, "RetiringPrincipal")?;
         }
-        let mut operations = validate::required(input.operations, "operations")?;
-        if operations.is_empty() {
-            return Err(KmsError::Validation(
-                "1 validation error detected: Value at 'operations' failed to satisfy \
-                 constraint: Member must have length greater than or equal to 1"
-                    .into(),
-            ));
-        }
+        let mut operations = validate::required(input.operations, Field::Operations)?;
+        validate::length(operations.len(), 1, usize::MAX, Field::Operations)?;
         for op in &operations {
-            validate::one_of(op, GRANT_OPERATIONS, "operations")?;
+            validate::one_of(op, GRANT_OPERATIONS, Field::Operations)?;
         }
         operations.sort();
         operations.dedup();
+        if operations == ["CreateGrant"] {
+            return Err(KmsError::Validation(Invalid::GrantOnlyCreateGrant));
+        }
         if let Some(c) = &input.constraints {
             if c.encryption_context_subset.is_some() && c.encryption_context_equals.is_some() {
-                return Err(KmsError::Validation(
-                    "Constraints may have EncryptionContextSubset or EncryptionContextEquals, \
-                     not both."
-                        .into(),
-                ));
+                return Err(KmsError::Validation(Invalid::ConstraintsBoth));
             }
         }
         if let Some(name) = &input.name {
-            let ok = (1..=256).contains(&name.len())
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '/' | '_' | '-'));
-            if !ok {
-                return Err(KmsError::Validation(format!(
-                    "1 validation error detected: Value '{name}' at 'name' failed to satisfy \
-                     constraint: Member must match pattern ^[a-zA-Z0-9:/_-]+$ and have length \
-                     between 1 and 256"
-                )));
-            }
+            validate::name(name, Field::Name)?;
         }
         let facts = grant_facts(
             &grantee,
@@ -241,7 +226,7 @@ impl Kms {
         );
         let key = self.load_key(
             caller,
-            validate::required(key_id, "keyId")?,
+            validate::required(key_id, Field::KeyId)?,
             Aliases::Refused,
             "kms:CreateGrant",
             &facts,
@@ -320,7 +305,7 @@ impl Kms {
     ) -> KmsResult<Page<GrantRecord>> {
         let key = self.load_key(
             caller,
-            validate::required(key_id, "keyId")?,
+            validate::required(key_id, Field::KeyId)?,
             Aliases::Refused,
             "kms:ListGrants",
             &Facts::NONE,
@@ -345,7 +330,7 @@ impl Kms {
         limit: Option<i64>,
         marker: Option<&str>,
     ) -> KmsResult<Page<GrantRecord>> {
-        let retiring = validate::required(retiring, "retiringPrincipal")?;
+        let retiring = validate::required(retiring, Field::RetiringPrincipal)?;
         self.authorize_account(caller, "kms:ListRetirableGrants", &Facts::NONE)?;
         let grants = self
             .store
@@ -376,9 +361,7 @@ impl Kms {
                 self.find_grant(caller, &key, grant_id)?
             }
             _ => {
-                return Err(KmsError::Validation(
-                    "Specify GrantToken, or KeyId and GrantId.".into(),
-                ));
+                return Err(KmsError::Validation(Invalid::GrantUnnamed));
             }
         };
         let arn = &caller.principal.arn;
@@ -406,12 +389,12 @@ impl Kms {
     ) -> KmsResult<()> {
         let key = self.load_key(
             caller,
-            validate::required(key_id, "keyId")?,
+            validate::required(key_id, Field::KeyId)?,
             Aliases::Refused,
             "kms:RevokeGrant",
             &Facts::NONE,
         )?;
-        let grant_id = validate::required(grant_id, "grantId")?;
+        let grant_id = validate::required(grant_id, Field::GrantId)?;
         check_grant_id(grant_id)?;
         let grant = self.find_grant(caller, &key, grant_id)?;
         self.store.delete_grant(&grant.grant_id)?;
@@ -492,10 +475,10 @@ impl Kms {
         self.store
             .grant(&caller.region, &key.key_id, grant_id)?
             .ok_or_else(|| {
-                KmsError::NotFound(format!(
-                    "Grant {grant_id} does not exist on {}.",
-                    record_arn(key)
-                ))
+                KmsError::NotFound(Missing::Grant {
+                    grant_id: grant_id.to_string(),
+                    key: record_arn(key),
+                })
             })
     }
 }

@@ -2,7 +2,8 @@
 //! ARN — to the key's record in the caller's region and account.
 
 use super::condition_keys::Facts;
-use super::{Caller, Kms, KmsError, KmsResult};
+use super::invalid::Field;
+use super::{Caller, Kms, KmsError, KmsResult, Missing, validate};
 use crate::model::KeyRecord;
 use std::sync::Arc;
 
@@ -99,18 +100,19 @@ impl Kms {
         let key_id = match parsed.name {
             KeyName::KeyId(id) => id.to_string(),
             KeyName::Alias(_) if aliases == Aliases::Refused => {
-                return Err(KmsError::NotFound(format!(
-                    "Invalid keyId '{reference}': this operation takes a key id or key ARN, not an alias."
+                return Err(KmsError::NotFound(Missing::AliasNotAccepted(
+                    reference.to_string(),
                 )));
             }
             KeyName::Alias(name) => {
                 self.store
                     .alias(&caller.region, parsed.account_id, name)?
                     .ok_or_else(|| {
-                        KmsError::NotFound(format!(
-                            "Alias '{}' is not found.",
-                            alias_arn_in(&caller.region, parsed.account_id, name)
-                        ))
+                        KmsError::NotFound(Missing::Alias(alias_arn_in(
+                            &caller.region,
+                            parsed.account_id,
+                            name,
+                        )))
                     })?
                     .key_id
             }
@@ -127,9 +129,10 @@ impl Kms {
         action: &str,
         facts: &Facts<'_>,
     ) -> KmsResult<Arc<KeyRecord>> {
-        let key = self.store.key(&caller.region, key_id)?.ok_or_else(|| {
-            KmsError::NotFound(format!("Key '{}' does not exist", key_arn(caller, key_id)))
-        })?;
+        let key = self
+            .store
+            .key(&caller.region, key_id)?
+            .ok_or_else(|| KmsError::NotFound(Missing::Key(key_arn(caller, key_id))))?;
         self.authorize(caller, action, &key, facts)?;
         Ok(key)
     }
@@ -144,10 +147,7 @@ impl Kms {
             .key(&caller.region, key_id)?
             .filter(|k| k.account_id == account_id)
             .ok_or_else(|| {
-                KmsError::NotFound(format!(
-                    "Key '{}' does not exist",
-                    key_arn_in(&caller.region, account_id, key_id)
-                ))
+                KmsError::NotFound(Missing::Key(key_arn_in(&caller.region, account_id, key_id)))
             })
     }
 }
@@ -155,12 +155,7 @@ impl Kms {
 /// Splits a reference into its account and a key id or an alias name. An
 /// ARN must name the caller's region; it may name another account.
 fn parse<'a>(caller: &'a Caller, reference: &'a str) -> KmsResult<Reference<'a>> {
-    if reference.is_empty() || reference.len() > MAX_KEY_ID_LEN {
-        return Err(KmsError::Validation(format!(
-            "1 validation error detected: Value at 'keyId' failed to satisfy constraint: \
-             Member must have length between 1 and {MAX_KEY_ID_LEN}"
-        )));
-    }
+    validate::text_length(reference, 1, MAX_KEY_ID_LEN, Field::KeyId)?;
     if let Some(rest) = reference.strip_prefix("arn:") {
         let parts: Vec<&str> = rest.splitn(5, ':').collect();
         let [partition, service, region, account, resource] = parts[..] else {
@@ -181,9 +176,10 @@ fn parse<'a>(caller: &'a Caller, reference: &'a str) -> KmsResult<Reference<'a>>
             return Err(invalid_arn(reference));
         };
         if region != caller.region {
-            return Err(KmsError::NotFound(format!(
-                "Key '{reference}' does not exist in this region"
-            )));
+            return Err(KmsError::NotFound(Missing::OtherRegion {
+                arn: reference.to_string(),
+                region: region.to_string(),
+            }));
         }
         return Ok(Reference {
             account_id: account,
@@ -203,9 +199,9 @@ fn parse<'a>(caller: &'a Caller, reference: &'a str) -> KmsResult<Reference<'a>>
 
 fn check_key_id<'a>(name: KeyName<'a>, reference: &str) -> KmsResult<KeyName<'a>> {
     match name {
-        KeyName::KeyId(id) if !is_key_id(id) => {
-            Err(KmsError::NotFound(format!("Invalid keyId '{reference}'")))
-        }
+        KeyName::KeyId(id) if !is_key_id(id) => Err(KmsError::NotFound(Missing::InvalidKeyId(
+            reference.to_string(),
+        ))),
         other => Ok(other),
     }
 }

@@ -1,7 +1,9 @@
 //! Key lifecycle: CreateKey, DescribeKey, ListKeys, UpdateKeyDescription,
 //! EnableKey, DisableKey, ScheduleKeyDeletion, CancelKeyDeletion.
 
+use super::Missing;
 use super::condition_keys::Facts;
+use super::invalid::{Field, Invalid};
 use super::key_ref::Aliases;
 use super::paging::{self, Page};
 use super::{Caller, KeyView, Kms, KmsError, KmsResult, key_arn, policy, record_arn, validate};
@@ -84,19 +86,19 @@ impl Kms {
     pub fn create_key(&self, caller: &Caller, input: CreateKeyInput) -> KmsResult<KeyView> {
         let spec = match (&input.key_spec, &input.customer_master_key_spec) {
             (Some(_), Some(_)) => {
-                return Err(KmsError::Validation(
-                    "You cannot specify KeySpec and CustomerMasterKeySpec in the same request."
-                        .into(),
-                ));
+                return Err(KmsError::Validation(Invalid::Exclusive(
+                    Field::KeySpec,
+                    Field::CustomerMasterKeySpec,
+                )));
             }
             (Some(s), None) | (None, Some(s)) => s.as_str(),
             (None, None) => "SYMMETRIC_DEFAULT",
         };
-        validate::one_of(spec, KEY_SPECS, "keySpec")?;
+        validate::one_of(spec, KEY_SPECS, Field::KeySpec)?;
         let usage = input.key_usage.as_deref().unwrap_or("ENCRYPT_DECRYPT");
-        validate::one_of(usage, KEY_USAGES, "keyUsage")?;
+        validate::one_of(usage, KEY_USAGES, Field::KeyUsage)?;
         let origin = input.origin.as_deref().unwrap_or("AWS_KMS");
-        validate::one_of(origin, ORIGINS, "origin")?;
+        validate::one_of(origin, ORIGINS, Field::Origin)?;
         let description = input.description.unwrap_or_default();
         validate::description(&description)?;
         if spec != "SYMMETRIC_DEFAULT" {
@@ -105,9 +107,10 @@ impl Kms {
             )));
         }
         if usage != "ENCRYPT_DECRYPT" {
-            return Err(KmsError::Validation(format!(
-                "KeyUsage {usage} is not compatible with KeySpec {spec}."
-            )));
+            return Err(KmsError::Validation(Invalid::UsageForSpec {
+                usage: usage.to_string(),
+                spec: spec.to_string(),
+            }));
         }
         if origin != "AWS_KMS" {
             return Err(KmsError::UnsupportedOperation(format!(
@@ -210,7 +213,7 @@ impl Kms {
     pub fn describe_key(&self, caller: &Caller, key_id: Option<&str>) -> KmsResult<KeyView> {
         let key = self.load_key(
             caller,
-            validate::required(key_id, "keyId")?,
+            validate::required(key_id, Field::KeyId)?,
             Aliases::Accepted,
             "kms:DescribeKey",
             &Facts::NONE,
@@ -243,12 +246,12 @@ impl Kms {
     ) -> KmsResult<()> {
         let key = self.load_key(
             caller,
-            validate::required(key_id, "keyId")?,
+            validate::required(key_id, Field::KeyId)?,
             Aliases::Refused,
             "kms:UpdateKeyDescription",
             &Facts::NONE,
         )?;
-        let description = validate::required(description, "description")?;
+        let description = validate::required(description, Field::Description)?;
         validate::description(&description)?;
         super::require_not_pending_deletion(&key)?;
         self.change_key(&key, KeyChange::Description(&description))
@@ -273,7 +276,7 @@ impl Kms {
     ) -> KmsResult<()> {
         let key = self.load_key(
             caller,
-            validate::required(key_id, "keyId")?,
+            validate::required(key_id, Field::KeyId)?,
             Aliases::Refused,
             action,
             &Facts::NONE,
@@ -297,7 +300,7 @@ impl Kms {
     /// state, or that it no longer exists.
     pub(super) fn refusal_now(&self, key: &KeyRecord) -> KmsError {
         match self.store.key(&key.region, &key.key_id) {
-            Ok(None) => KmsError::NotFound(format!("Key '{}' does not exist", record_arn(key))),
+            Ok(None) => KmsError::NotFound(Missing::Key(record_arn(key))),
             Ok(Some(now)) => {
                 let now = &*now;
                 super::require_not_pending_deletion(now)
@@ -342,10 +345,10 @@ impl Kms {
         allowed: std::ops::RangeInclusive<i64>,
     ) -> KmsResult<DeletionScheduled> {
         let days = pending_window_days.unwrap_or(MAX_PENDING_WINDOW_DAYS);
-        validate::value_in(days, allowed, "pendingWindowInDays")?;
+        validate::value_in(days, allowed, Field::PendingWindowInDays)?;
         let key = self.load_key(
             caller,
-            validate::required(key_id, "keyId")?,
+            validate::required(key_id, Field::KeyId)?,
             Aliases::Refused,
             "kms:ScheduleKeyDeletion",
             &Facts::default().with(
@@ -379,7 +382,7 @@ impl Kms {
     pub fn cancel_key_deletion(&self, caller: &Caller, key_id: Option<&str>) -> KmsResult<String> {
         let key = self.load_key(
             caller,
-            validate::required(key_id, "keyId")?,
+            validate::required(key_id, Field::KeyId)?,
             Aliases::Refused,
             "kms:CancelKeyDeletion",
             &Facts::NONE,
@@ -397,7 +400,7 @@ impl Kms {
             .change_key(&key.region, &key.key_id, KeyChange::CancelDeletion)?
         {
             return Err(match self.store.key(&key.region, &key.key_id)? {
-                None => KmsError::NotFound(format!("Key '{}' does not exist", record_arn(&key))),
+                None => KmsError::NotFound(Missing::Key(record_arn(&key))),
                 Some(_) => not_pending(),
             });
         }

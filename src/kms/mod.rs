@@ -9,6 +9,7 @@ mod crypto;
 mod deletion;
 mod error;
 mod grants;
+pub mod invalid;
 mod key_ref;
 mod keys;
 mod multi_region;
@@ -23,8 +24,9 @@ pub use crate::model::{
     Tag,
 };
 pub use crypto::{DataKeyOutput, DecryptOutput, EncryptOutput, ReEncryptOutput};
-pub use error::{KmsError, KmsResult};
+pub use error::{KmsError, KmsResult, Missing};
 pub use grants::{GrantConstraints, GrantCreated, GrantInput, constraints_of};
+pub use invalid::{Field, Invalid, Rule, TagProblem, UsageProblem};
 pub use key_ref::{alias_arn, key_arn, key_arn_in, record_arn};
 pub use keys::{CreateKeyInput, DeletionScheduled};
 pub use multi_region::{Replica, ReplicaInput};

@@ -2,6 +2,7 @@
 //! material between regions' tokens as wrapped keys only.
 
 use super::condition_keys::Facts;
+use super::invalid::{Field, Invalid};
 use super::key_ref::Aliases;
 use super::{
     Caller, JobOutcome, KeyView, Kms, KmsError, KmsResult, key_arn_in, policy, record_arn, validate,
@@ -41,11 +42,11 @@ impl Kms {
         replica_region: Option<&str>,
         input: ReplicaInput,
     ) -> KmsResult<Replica> {
-        let replica_region = validate::required(replica_region, "replicaRegion")?;
+        let replica_region = validate::required(replica_region, Field::ReplicaRegion)?;
         let bypass = input.bypass_policy_lockout_safety_check.to_string();
         let primary = self.load_key(
             caller,
-            validate::required(key_id, "keyId")?,
+            validate::required(key_id, Field::KeyId)?,
             Aliases::Refused,
             "kms:ReplicateKey",
             &Facts::default()
@@ -151,11 +152,11 @@ impl Kms {
         key_id: Option<&str>,
         region: Option<&str>,
     ) -> KmsResult<()> {
-        let region = validate::required(region, "primaryRegion")?;
+        let region = validate::required(region, Field::PrimaryRegion)?;
         let facts = Facts::default().with("kms:PrimaryRegion", [region]);
         let primary = self.load_key(
             caller,
-            validate::required(key_id, "keyId")?,
+            validate::required(key_id, Field::KeyId)?,
             Aliases::Refused,
             "kms:UpdatePrimaryRegion",
             &facts,
@@ -232,8 +233,7 @@ impl Kms {
         })?;
         if copies.primary_region != caller.region {
             return Err(KmsError::UnsupportedOperation(format!(
-                "{arn} is a replica key; this operation needs the primary key, in {}.",
-                copies.primary_region
+                "{arn} is not a multi-region primary key."
             )));
         }
         Ok(copies)
@@ -244,10 +244,10 @@ impl Kms {
         if self.regions.contains_key(region) {
             return Ok(());
         }
-        Err(KmsError::Validation(format!(
-            "Region '{region}' is not hosted by this deployment; hosted regions: {}.",
-            self.region_names().join(", ")
-        )))
+        Err(KmsError::Validation(Invalid::RegionNotHosted {
+            region: region.to_string(),
+            hosted: self.region_names(),
+        }))
     }
 
     /// Carries materials of `key_id` from one region's token to another's

@@ -1,6 +1,7 @@
 //! Limit and Marker handling shared by the List operations. A marker is the
 //! base64url encoding of the last item's sort key.
 
+use super::invalid::Field;
 use super::{KmsError, KmsResult};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -25,7 +26,7 @@ pub(super) fn limit(limit: Option<i64>, default: usize, max: usize) -> KmsResult
     match limit {
         None => Ok(default),
         Some(n) => {
-            super::validate::value_in(n, 1..=max as i64, "limit")?;
+            super::validate::value_in(n, 1..=max as i64, Field::Limit)?;
             Ok(n as usize)
         }
     }

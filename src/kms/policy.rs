@@ -1,8 +1,9 @@
 //! Key policies: stored and returned (evaluation comes with authorization).
 
 use super::condition_keys::Facts;
+use super::invalid::Field;
 use super::key_ref::Aliases;
-use super::{Caller, Kms, KmsError, KmsResult, record_arn, validate};
+use super::{Caller, Kms, KmsError, KmsResult, Missing, record_arn, validate};
 use crate::authz::{Policy, PolicyKind};
 use crate::store::KeyChange;
 
@@ -41,13 +42,7 @@ pub(super) fn check_document(
     key_arn: &str,
     bypass_lockout_check: bool,
 ) -> KmsResult<()> {
-    let len = policy.chars().count();
-    if len == 0 || len > MAX_POLICY_LEN {
-        return Err(KmsError::Validation(format!(
-            "1 validation error detected: Value at 'policy' failed to satisfy constraint: \
-             Member must have length between 1 and {MAX_POLICY_LEN}"
-        )));
-    }
+    validate::length(policy.chars().count(), 1, MAX_POLICY_LEN, Field::Policy)?;
     let parsed = Policy::parse(policy, PolicyKind::Key)
         .map_err(|e| KmsError::MalformedPolicyDocument(e.to_string()))?;
     if !bypass_lockout_check
@@ -69,9 +64,7 @@ pub(super) fn check_document(
 fn check_name(name: Option<&str>) -> KmsResult<()> {
     match name {
         None | Some(POLICY_NAME) => Ok(()),
-        Some(other) => Err(KmsError::NotFound(format!(
-            "No such policy '{other}'; the only key policy name is '{POLICY_NAME}'."
-        ))),
+        Some(other) => Err(KmsError::NotFound(Missing::Policy(other.to_string()))),
     }
 }
 
@@ -87,7 +80,7 @@ impl Kms {
     ) -> KmsResult<()> {
         let key = self.load_key(
             caller,
-            validate::required(key_id, "keyId")?,
+            validate::required(key_id, Field::KeyId)?,
             Aliases::Refused,
             "kms:PutKeyPolicy",
             &Facts::default().with(
@@ -96,7 +89,7 @@ impl Kms {
             ),
         )?;
         check_name(policy_name)?;
-        let policy = validate::required(policy, "policy")?;
+        let policy = validate::required(policy, Field::Policy)?;
         check_document(&policy, caller, &record_arn(&key), bypass_lockout_check)?;
         super::require_not_pending_deletion(&key)?;
         self.change_key(&key, KeyChange::Policy(&policy))
@@ -111,7 +104,7 @@ impl Kms {
     ) -> KmsResult<String> {
         let key = self.load_key(
             caller,
-            validate::required(key_id, "keyId")?,
+            validate::required(key_id, Field::KeyId)?,
             Aliases::Refused,
             "kms:GetKeyPolicy",
             &Facts::NONE,
@@ -129,7 +122,7 @@ impl Kms {
     ) -> KmsResult<Vec<String>> {
         self.load_key(
             caller,
-            validate::required(key_id, "keyId")?,
+            validate::required(key_id, Field::KeyId)?,
             Aliases::Refused,
             "kms:ListKeyPolicies",
             &Facts::NONE,

@@ -7,6 +7,7 @@
 //! current; several nodes racing for one rotation commit it exactly once.
 
 use super::condition_keys::Facts;
+use super::invalid::Field;
 use super::key_ref::Aliases;
 use super::paging::{self, Page};
 use super::{Caller, JobOutcome, Kms, KmsError, KmsResult, record_arn, validate};
@@ -93,10 +94,10 @@ impl Kms {
         allowed: std::ops::RangeInclusive<i64>,
     ) -> KmsResult<()> {
         let period = period_days.unwrap_or(DEFAULT_PERIOD_DAYS);
-        validate::value_in(period, allowed, "rotationPeriodInDays")?;
+        validate::value_in(period, allowed, Field::RotationPeriodInDays)?;
         let key = self.load_key(
             caller,
-            validate::required(key_id, "keyId")?,
+            validate::required(key_id, Field::KeyId)?,
             Aliases::Refused,
             "kms:EnableKeyRotation",
             &Facts::default().with("kms:RotationPeriodInDays", [period.to_string()]),
@@ -125,7 +126,7 @@ impl Kms {
     pub fn disable_key_rotation(&self, caller: &Caller, key_id: Option<&str>) -> KmsResult<()> {
         let key = self.load_key(
             caller,
-            validate::required(key_id, "keyId")?,
+            validate::required(key_id, Field::KeyId)?,
             Aliases::Refused,
             "kms:DisableKeyRotation",
             &Facts::NONE,
@@ -143,7 +144,7 @@ impl Kms {
     ) -> KmsResult<RotationStatus> {
         let key = self.load_key(
             caller,
-            validate::required(key_id, "keyId")?,
+            validate::required(key_id, Field::KeyId)?,
             Aliases::Refused,
             "kms:GetKeyRotationStatus",
             &Facts::NONE,
@@ -161,7 +162,7 @@ impl Kms {
     pub fn rotate_key_on_demand(&self, caller: &Caller, key_id: Option<&str>) -> KmsResult<String> {
         let key = self.load_key(
             caller,
-            validate::required(key_id, "keyId")?,
+            validate::required(key_id, Field::KeyId)?,
             Aliases::Refused,
             "kms:RotateKeyOnDemand",
             &Facts::NONE,
@@ -173,7 +174,8 @@ impl Kms {
                 .count_rotations(&caller.region, &key.key_id, RotationType::OnDemand)?;
         if done >= limit {
             return Err(KmsError::LimitExceeded(format!(
-                "Key {} has had {done} on-demand rotations; the limit is {limit}.",
+                "The on-demand rotations limit has been reached for the given keyId. No more \
+                 on-demand rotations can be performed for this key: {}",
                 record_arn(&key)
             )));
         }
@@ -200,13 +202,13 @@ impl Kms {
     ) -> KmsResult<Page<MaterialEntry>> {
         let key = self.load_key(
             caller,
-            validate::required(key_id, "keyId")?,
+            validate::required(key_id, Field::KeyId)?,
             Aliases::Refused,
             "kms:ListKeyRotations",
             &Facts::NONE,
         )?;
         let include = include.unwrap_or("ROTATIONS_ONLY");
-        validate::one_of(include, INCLUDE_KEY_MATERIAL, "includeKeyMaterial")?;
+        validate::one_of(include, INCLUDE_KEY_MATERIAL, Field::IncludeKeyMaterial)?;
         let limit = paging::limit(limit, 100, 1000)?;
         let after = paging::after(marker)?;
         check_rotatable(&key)?;

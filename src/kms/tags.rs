@@ -1,6 +1,7 @@
 //! TagResource, UntagResource, ListResourceTags.
 
 use super::condition_keys::Facts;
+use super::invalid::Field;
 use super::key_ref::Aliases;
 use super::paging::{self, Page};
 use super::{Caller, Kms, KmsError, KmsResult, validate};
@@ -15,11 +16,11 @@ impl Kms {
         key_id: Option<&str>,
         tags: Option<Vec<Tag>>,
     ) -> KmsResult<()> {
-        let tags = validate::required(tags, "tags")?;
+        let tags = validate::required(tags, Field::Tags)?;
         validate::tags(&tags)?;
         let key = self.load_key(
             caller,
-            validate::required(key_id, "keyId")?,
+            validate::required(key_id, Field::KeyId)?,
             Aliases::Refused,
             "kms:TagResource",
             &Facts::default().with_tags(tags.iter().map(|t| (t.key.as_str(), t.value.as_str()))),
@@ -45,13 +46,13 @@ impl Kms {
         key_id: Option<&str>,
         tag_keys: Option<Vec<String>>,
     ) -> KmsResult<()> {
-        let tag_keys = validate::required(tag_keys, "tagKeys")?;
+        let tag_keys = validate::required(tag_keys, Field::TagKeys)?;
         for k in &tag_keys {
-            validate::byte_length(k.chars().count(), 1, 128, "tagKeys")?;
+            validate::length(k.chars().count(), 1, 128, Field::TagKeys)?;
         }
         let key = self.load_key(
             caller,
-            validate::required(key_id, "keyId")?,
+            validate::required(key_id, Field::KeyId)?,
             Aliases::Refused,
             "kms:UntagResource",
             &Facts::default().with("aws:TagKeys", tag_keys.iter().cloned()),
@@ -72,7 +73,7 @@ impl Kms {
     ) -> KmsResult<Page<Tag>> {
         let key = self.load_key(
             caller,
-            validate::required(key_id, "keyId")?,
+            validate::required(key_id, Field::KeyId)?,
             Aliases::Refused,
             "kms:ListResourceTags",
             &Facts::NONE,

@@ -1,5 +1,6 @@
-//! Field checks shared by several operations, with AWS's error types.
+//! Field checks shared by several operations; failures carry the facts.
 
+use super::invalid::{self, Field, Invalid, Rule, TagProblem};
 use super::{KmsError, KmsResult};
 use crate::model::Tag;
 use std::collections::HashSet;
@@ -11,55 +12,99 @@ pub(super) const MAX_TAGS: usize = 50;
 const MAX_DESCRIPTION: usize = 8192;
 
 /// A required field must be present.
-pub(super) fn required<T>(value: Option<T>, field: &str) -> KmsResult<T> {
-    value.ok_or_else(|| KmsError::MissingParameter(field.to_string()))
+pub(super) fn required<T>(value: Option<T>, field: Field) -> KmsResult<T> {
+    value.ok_or(KmsError::MissingParameter(field))
 }
 
-/// A byte length must lie in `min..=max`.
-pub(super) fn byte_length(len: usize, min: usize, max: usize, field: &str) -> KmsResult<()> {
+/// A length must lie in `min..=max`; the value itself is not shown.
+pub(super) fn length(len: usize, min: usize, max: usize, field: Field) -> KmsResult<()> {
     if len < min || len > max {
-        return Err(KmsError::Validation(format!(
-            "1 validation error detected: Value at '{field}' failed to satisfy constraint: \
-             Member must have length between {min} and {max} (got {len})"
-        )));
+        let rule = Rule::Length { min, max, got: len };
+        return Err(KmsError::Validation(invalid::field_hidden(field, rule)));
+    }
+    Ok(())
+}
+
+/// A string's length in characters must lie in `min..=max`.
+pub(super) fn text_length(text: &str, min: usize, max: usize, field: Field) -> KmsResult<()> {
+    let len = text.chars().count();
+    if len < min || len > max {
+        let rule = Rule::Length { min, max, got: len };
+        return Err(KmsError::Validation(invalid::field(field, text, rule)));
+    }
+    Ok(())
+}
+
+/// The characters an alias or grant name may have.
+const NAME_PATTERN: &str = "^[a-zA-Z0-9:/_-]+$";
+
+/// An alias or grant name: 1–256 characters matching [`NAME_PATTERN`].
+pub(super) fn name(text: &str, field: Field) -> KmsResult<()> {
+    text_length(text, 1, 256, field)?;
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, ':' | '/' | '_' | '-');
+    if !text.chars().all(allowed) {
+        let rule = Rule::Pattern(NAME_PATTERN);
+        return Err(KmsError::Validation(invalid::field(field, text, rule)));
     }
     Ok(())
 }
 
 /// A number must lie in `allowed`.
-pub(super) fn value_in(value: i64, allowed: RangeInclusive<i64>, field: &str) -> KmsResult<()> {
+pub(super) fn value_in(value: i64, allowed: RangeInclusive<i64>, field: Field) -> KmsResult<()> {
     if allowed.contains(&value) {
         return Ok(());
     }
-    Err(KmsError::Validation(format!(
-        "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: \
-         Member must have value between {} and {}",
-        allowed.start(),
-        allowed.end()
+    let rule = Rule::Range {
+        min: *allowed.start(),
+        max: *allowed.end(),
+        got: value,
+    };
+    Err(KmsError::Validation(invalid::field(
+        field,
+        value.to_string(),
+        rule,
     )))
 }
 
 /// A value must be one of an enumeration.
-pub(super) fn one_of(value: &str, allowed: &[&str], field: &str) -> KmsResult<()> {
+pub(super) fn one_of(value: &str, allowed: &'static [&'static str], field: Field) -> KmsResult<()> {
     if allowed.contains(&value) {
         return Ok(());
     }
-    Err(KmsError::Validation(format!(
-        "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: \
-         Member must satisfy enum value set: [{}]",
-        allowed.join(", ")
+    Err(KmsError::Validation(invalid::field(
+        field,
+        value,
+        Rule::OneOf(allowed),
     )))
 }
 
 /// A key description must be at most 8192 characters.
 pub(super) fn description(text: &str) -> KmsResult<()> {
-    if text.chars().count() > MAX_DESCRIPTION {
-        return Err(KmsError::Validation(format!(
-            "1 validation error detected: Value at 'description' failed to satisfy constraint: \
-             Member must have length less than or equal to {MAX_DESCRIPTION}"
-        )));
+    text_length(text, 0, MAX_DESCRIPTION, Field::Description)
+}
+
+/// A tag's key or value (the `index`th tag, from 0) must have a length in
+/// `allowed` characters.
+fn tag_part(
+    index: usize,
+    field: Field,
+    text: &str,
+    allowed: RangeInclusive<usize>,
+) -> KmsResult<()> {
+    let got = text.chars().count();
+    if allowed.contains(&got) {
+        return Ok(());
     }
-    Ok(())
+    Err(KmsError::Validation(Invalid::TagField {
+        index: index + 1,
+        field,
+        value: text.to_string(),
+        rule: Rule::Length {
+            min: *allowed.start(),
+            max: *allowed.end(),
+            got,
+        },
+    }))
 }
 
 /// Tags must have 1–128 character keys and 0–256 character values (else
@@ -67,37 +112,21 @@ pub(super) fn description(text: &str) -> KmsResult<()> {
 /// prefix, no key twice and at most 50 in all (else `TagException`).
 pub(super) fn tags(tags: &[Tag]) -> KmsResult<()> {
     let mut seen = HashSet::new();
-    for tag in tags {
-        let key_len = tag.key.chars().count();
-        if !(1..=128).contains(&key_len) {
-            return Err(KmsError::Validation(format!(
-                "1 validation error detected: Value '{}' at 'tagKey' failed to satisfy \
-                 constraint: Member must have length between 1 and 128",
-                tag.key
-            )));
-        }
-        if tag.value.chars().count() > 256 {
-            return Err(KmsError::Validation(format!(
-                "1 validation error detected: Value at 'tagValue' of tag '{}' failed to satisfy \
-                 constraint: Member must have length less than or equal to 256",
-                tag.key
-            )));
-        }
+    for (index, tag) in tags.iter().enumerate() {
+        tag_part(index, Field::TagKey, &tag.key, 1..=128)?;
+        tag_part(index, Field::TagValue, &tag.value, 0..=256)?;
         if tag.key.to_ascii_lowercase().starts_with("aws:") {
-            return Err(KmsError::Tag(format!(
-                "Tag key '{}' uses the reserved prefix aws:",
-                tag.key
-            )));
+            return Err(KmsError::Tag(TagProblem::ReservedPrefix(tag.key.clone())));
         }
         if !seen.insert(tag.key.as_str()) {
-            return Err(KmsError::Tag(format!("Duplicate tag key '{}'", tag.key)));
+            return Err(KmsError::Tag(TagProblem::Duplicate(tag.key.clone())));
         }
     }
     if tags.len() > MAX_TAGS {
-        return Err(KmsError::Tag(format!(
-            "A key can have at most {MAX_TAGS} tags; {} given",
-            tags.len()
-        )));
+        return Err(KmsError::Tag(TagProblem::TooMany {
+            limit: MAX_TAGS,
+            count: tags.len(),
+        }));
     }
     Ok(())
 }

@@ -6,6 +6,8 @@ use crate::kms::KmsError;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::words;
+
 /// Everything the AWS dialect can answer with instead of a result.
 #[derive(Debug, thiserror::Error)]
 pub enum AwsError {
@@ -73,21 +75,24 @@ impl AwsError {
     }
 }
 
+impl AwsError {
+    /// The message AWS sends with this error, if it sends one.
+    fn message(&self) -> Option<String> {
+        match self {
+            AwsError::Kms(e) => words::kms_message(e),
+            other => Some(other.to_string()),
+        }
+    }
+}
+
 impl IntoResponse for AwsError {
     fn into_response(self) -> Response {
         let (kind, status) = self.kind();
-        let message = match &self {
-            AwsError::Kms(KmsError::Internal(detail)) => {
-                tracing::error!(%detail, "internal error");
-                "An internal error occurred; see the server log.".to_string()
-            }
-            AwsError::Kms(KmsError::MissingParameter(field)) => format!(
-                "1 validation error detected: Value null at '{field}' failed to satisfy \
-                 constraint: Member must not be null"
-            ),
-            other => other.to_string(),
-        };
-        let body = serde_json::json!({ "__type": kind, "message": message }).to_string();
+        let body = match self.message() {
+            Some(message) => serde_json::json!({ "__type": kind, "message": message }),
+            None => serde_json::json!({ "__type": kind }),
+        }
+        .to_string();
         let mut response = (status, body).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,

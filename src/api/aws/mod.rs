@@ -5,6 +5,7 @@ mod error;
 mod ops;
 mod shapes;
 mod trail;
+mod words;
 
 pub use error::AwsError;
 pub use ops::OPERATIONS;

@@ -1,7 +1,7 @@
 //! Wire helpers: base64 blobs, timestamps, tags, paging and key metadata as
 //! the AWS JSON 1.1 protocol spells them.
 
-use crate::kms::{KeyState, KeyView, Tag, key_arn_in};
+use crate::kms::{Field, KeyState, KeyView, KmsError, Tag, key_arn_in};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -47,14 +47,13 @@ pub struct WireTag {
     tag_value: Option<String>,
 }
 
-/// Converts wire tags; a tag lacking its key or value is a validation error.
-pub fn tags_from_wire(tags: Vec<WireTag>) -> Result<Vec<Tag>, crate::kms::KmsError> {
+/// Converts wire tags; a tag lacking its key or value is a missing parameter.
+pub fn tags_from_wire(tags: Vec<WireTag>) -> Result<Vec<Tag>, KmsError> {
     tags.into_iter()
         .map(|t| match (t.tag_key, t.tag_value) {
             (Some(key), Some(value)) => Ok(Tag { key, value }),
-            _ => Err(crate::kms::KmsError::Validation(
-                "1 validation error detected: each tag must have TagKey and TagValue".into(),
-            )),
+            (None, _) => Err(KmsError::MissingParameter(Field::TagKey)),
+            (Some(_), None) => Err(KmsError::MissingParameter(Field::TagValue)),
         })
         .collect()
 }

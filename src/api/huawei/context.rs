@@ -131,10 +131,10 @@ impl Ctx<'_> {
 
     /// KMS.0207 for a key id that names no key in the project.
     pub fn no_such_key(&self, huawei_id: &str) -> HuaweiError {
-        HuaweiError::from_kms(KmsError::NotFound(format!(
+        HuaweiError::not_found(format!(
             "The key {huawei_id} does not exist in project {}.",
             self.project.id
-        )))
+        ))
     }
 
     /// The caller, addressed to another region.

@@ -5,6 +5,7 @@
 //! {"error": {"error_code": "KMS.0207", "error_msg": "..."}}
 //! ```
 
+use super::words;
 use crate::auth::huawei_sign::HuaweiAuthError;
 use crate::kms::KmsError;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -111,15 +112,24 @@ impl HuaweiError {
         }
     }
 
+    /// KMS.0207: the key or resource does not exist.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            code: "KMS.0207",
+            message: message.into(),
+        }
+    }
+
     /// Maps a core error with this dialect's generic codes.
     pub fn from_kms(e: KmsError) -> Self {
         use KmsError as K;
         let bad = |code, m: String| Self::bad(code, m);
         match e {
-            K::MissingParameter(field) => Self::missing(&field),
-            K::Validation(m)
-            | K::InvalidKeyUsage(m)
-            | K::UnsupportedOperation(m)
+            K::MissingParameter(field) => Self::missing(words::field(field)),
+            K::Validation(invalid) => bad("KMS.0308", words::invalid(&invalid)),
+            K::InvalidKeyUsage(problem) => bad("KMS.0308", words::usage(&problem)),
+            K::UnsupportedOperation(m)
             | K::MalformedPolicyDocument(m)
             | K::InvalidGrantId(m)
             | K::InvalidGrantToken(m)
@@ -127,20 +137,20 @@ impl HuaweiError {
             | K::Conflict(m)
             | K::AlreadyExists(m)
             | K::UnrecognizedRegion(m) => bad("KMS.0308", m),
-            K::NotFound(m) => Self {
-                status: StatusCode::NOT_FOUND,
-                code: "KMS.0207",
-                message: m,
-            },
+            K::NotFound(missing) => Self::not_found(missing.to_string()),
             K::Disabled(m) => bad("KMS.0209", m),
             K::PendingDeletion { arn, state } => {
                 bad("KMS.0210", format!("The key {arn} is in state {state}."))
             }
             K::InvalidState(m) => bad("KMS.0308", m),
-            K::InvalidCiphertext(m) => bad("KMS.2201", m),
-            K::IncorrectKey(m) | K::InvalidArn(m) => bad("KMS.0205", m),
+            K::InvalidCiphertext(reason) => bad("KMS.2201", reason.into()),
+            K::IncorrectKey(arn) => bad(
+                "KMS.0205",
+                format!("The key {arn} did not encrypt this cipher_text."),
+            ),
+            K::InvalidArn(m) => bad("KMS.0205", m),
             K::InvalidAliasName(m) => bad("KMS.1101", m),
-            K::Tag(m) => bad("KMS.0406", m),
+            K::Tag(problem) => bad("KMS.0406", words::tag(&problem)),
             K::InvalidMarker(m) => bad("KMS.1602", m),
             K::AccessDenied(m) => Self {
                 status: StatusCode::FORBIDDEN,

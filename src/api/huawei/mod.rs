@@ -27,6 +27,7 @@ mod regions;
 mod rotation;
 mod tags;
 mod trail;
+mod words;
 
 pub use error::HuaweiError;
 pub use projects::{Project, Projects};

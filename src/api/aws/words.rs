@@ -1,0 +1,162 @@
+//! AWS's words for the KMS core's errors: the messages AWS KMS sends, as
+//! recorded against the real service where known.
+
+use crate::kms::{Field, Invalid, KmsError, Missing, Rule, TagProblem, UsageProblem};
+
+/// The message AWS sends with `e`, or `None` where AWS sends none.
+pub(super) fn kms_message(e: &KmsError) -> Option<String> {
+    Some(match e {
+        KmsError::Internal(detail) => {
+            tracing::error!(%detail, "internal error");
+            "An internal error occurred; see the server log.".to_string()
+        }
+        KmsError::InvalidCiphertext(reason) => {
+            tracing::debug!(reason, "invalid ciphertext");
+            return None;
+        }
+        KmsError::MissingParameter(Field::NumberOfBytes) => "NumberOfBytes is required.".into(),
+        KmsError::MissingParameter(field) => one_violation(&format!(
+            "Value null at '{}' failed to satisfy constraint: Member must not be null",
+            member(*field)
+        )),
+        KmsError::Validation(invalid) => validation(invalid),
+        KmsError::Tag(problem) => tag(problem),
+        KmsError::NotFound(missing) => not_found(missing),
+        KmsError::InvalidKeyUsage(problem) => usage(problem),
+        KmsError::IncorrectKey(_) => "The key ID in the request does not identify a CMK that \
+                                      can perform this operation."
+            .into(),
+        KmsError::PendingDeletion { arn, state } => match *state {
+            "PendingDeletion" => format!("{arn} is pending deletion."),
+            other => format!("{arn} is in state {other}."),
+        },
+        other => other.to_string(),
+    })
+}
+
+/// AWS's name for a field in validation messages: the member name with a
+/// lower-case first letter, e.g. `keyId`.
+fn member(field: Field) -> String {
+    let name = field.name();
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => first.to_ascii_lowercase().to_string() + chars.as_str(),
+        None => String::new(),
+    }
+}
+
+/// AWS's envelope for a single constraint violation.
+fn one_violation(detail: &str) -> String {
+    format!("1 validation error detected: {detail}")
+}
+
+/// What a member must do, in AWS's words, for the bound `rule` breaks.
+fn must(rule: &Rule) -> String {
+    match rule {
+        Rule::Length { min, .. } if rule.below() => {
+            format!("have length greater than or equal to {min}")
+        }
+        Rule::Length { max, .. } => format!("have length less than or equal to {max}"),
+        Rule::Range { min, .. } if rule.below() => {
+            format!("have value greater than or equal to {min}")
+        }
+        Rule::Range { max, .. } => format!("have value less than or equal to {max}"),
+        Rule::OneOf(allowed) => format!("satisfy enum value set: [{}]", allowed.join(", ")),
+        Rule::Pattern(pattern) => format!("satisfy regular expression pattern: {pattern}"),
+    }
+}
+
+fn validation(invalid: &Invalid) -> String {
+    match invalid {
+        Invalid::Field {
+            field: Field::PendingWindowInDays,
+            rule: Rule::Range { min, max, .. },
+            ..
+        } => format!("PendingWindowInDays must be between {min} and {max}"),
+        Invalid::Field { field, value, rule } => {
+            let at = match value {
+                Some(value) => format!("Value '{value}' at '{}'", member(*field)),
+                None => format!("Value at '{}'", member(*field)),
+            };
+            one_violation(&format!(
+                "{at} failed to satisfy constraint: Member must {}",
+                must(rule)
+            ))
+        }
+        Invalid::Exclusive(Field::KeySpec, Field::CustomerMasterKeySpec) => {
+            "You cannot specify KeySpec and CustomerMasterKeySpec in the same request.".into()
+        }
+        Invalid::Exclusive(a, b) => format!(
+            "Please specify either {} or {}, not both.",
+            a.name(),
+            b.name()
+        ),
+        Invalid::EitherRequired(a, b) => {
+            format!("Please specify either {} or {}.", a.name(), b.name())
+        }
+        Invalid::GrantUnnamed => "Specify GrantToken, or KeyId and GrantId.".into(),
+        Invalid::ConstraintsBoth => "Constraints may have EncryptionContextSubset or \
+                                     EncryptionContextEquals, not both."
+            .into(),
+        Invalid::UsageForSpec { usage, spec } => {
+            format!("KeyUsage {usage} is not compatible with KeySpec {spec}")
+        }
+        Invalid::AliasTargetType { alias, from, to } => format!(
+            "Alias {alias} points to a {} {} key; the new target is a {} {} key.",
+            from.0, from.1, to.0, to.1
+        ),
+        Invalid::TagField {
+            index,
+            field,
+            value,
+            rule,
+        } => one_violation(&format!(
+            "Value '{value}' at 'tags.{index}.member.{}' failed to satisfy constraint: Member \
+             must {}",
+            member(*field),
+            must(rule)
+        )),
+        Invalid::AliasCharacters(name) => {
+            format!("{name} contains invalid characters for an alias")
+        }
+        Invalid::GrantOnlyCreateGrant => {
+            "Grants must not contain only the CreateGrant operation.".into()
+        }
+        Invalid::AliasPrefix(_) => "Alias must start with the prefix \"alias/\". Please see \
+                                    https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html"
+            .into(),
+        Invalid::RegionNotHosted { region, hosted } => format!(
+            "Region '{region}' is not hosted by this deployment; hosted regions: {}.",
+            hosted.join(", ")
+        ),
+    }
+}
+
+fn tag(problem: &TagProblem) -> String {
+    match problem {
+        TagProblem::ReservedPrefix(_) => "Tags beginning with aws: are reserved".into(),
+        TagProblem::Duplicate(_) => "Duplicate tag keys".into(),
+        TagProblem::TooMany { .. } => "Too many tags".into(),
+    }
+}
+
+fn not_found(missing: &Missing) -> String {
+    match missing {
+        Missing::Alias(arn) => format!("Alias {arn} is not found."),
+        Missing::OtherRegion { region, .. } => format!("Invalid arn {region}"),
+        other => other.to_string(),
+    }
+}
+
+fn usage(problem: &UsageProblem) -> String {
+    match problem {
+        UsageProblem::Usage {
+            arn,
+            usage,
+            operation,
+        } => format!("{arn} key usage is {usage} which is not valid for {operation}."),
+        UsageProblem::Algorithm { algorithm, spec } => {
+            format!("Algorithm {algorithm} is incompatible with key spec {spec}.")
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! This dialect's words for the KMS core's refusals: Huawei's parameter
+//! names (`key_id`, `pending_days`) and plain sentences.
+
+use crate::kms::{Field, Invalid, Rule, TagProblem, UsageProblem};
+
+/// Huawei's name for a request field.
+pub(super) fn field(field: Field) -> &'static str {
+    use Field::*;
+    match field {
+        KeyId | TargetKeyId => "key_id",
+        AliasName => "key_alias",
+        GranteePrincipal => "grantee_principal",
+        RetiringPrincipal => "retiring_principal",
+        Operations => "operations",
+        GrantId => "grant_id",
+        GrantToken => "grant_token",
+        Name => "name",
+        Constraints => "constraints",
+        KeySpec | CustomerMasterKeySpec => "key_spec",
+        KeyUsage => "key_usage",
+        Origin => "origin",
+        Description => "key_description",
+        PendingWindowInDays => "pending_days",
+        Tags | TagKeys => "tags",
+        TagKey => "key",
+        TagValue => "value",
+        Limit => "limit",
+        EncryptionAlgorithm => "encryption_algorithm",
+        NumberOfBytes => "datakey_length",
+        Plaintext => "plain_text",
+        CiphertextBlob => "cipher_text",
+        DestinationKeyId => "destination_key_id",
+        ReplicaRegion => "replica_region",
+        PrimaryRegion => "primary_region",
+        RotationPeriodInDays => "rotation_interval",
+        Policy => "policy",
+        PolicyName => "policy_name",
+        IncludeKeyMaterial => "include_key_material",
+    }
+}
+
+/// What a value must be, for the rule it breaks.
+fn must(rule: &Rule) -> String {
+    match rule {
+        Rule::Length { min, max, got } => {
+            format!("the length must be between {min} and {max}; got {got}")
+        }
+        Rule::Range { min, max, got } => format!("must be between {min} and {max}; got {got}"),
+        Rule::OneOf(allowed) => format!("must be one of {}", allowed.join(", ")),
+        Rule::Pattern(pattern) => format!("must match {pattern}"),
+    }
+}
+
+/// A sentence saying why a request is invalid.
+pub(super) fn invalid(invalid: &Invalid) -> String {
+    match invalid {
+        Invalid::Field { field: f, rule, .. } => format!("Invalid {}: {}.", field(*f), must(rule)),
+        Invalid::Exclusive(a, b) => {
+            format!("Give {} or {}, not both.", field(*a), field(*b))
+        }
+        Invalid::EitherRequired(a, b) => format!("Give {} or {}.", field(*a), field(*b)),
+        Invalid::GrantUnnamed => "Give grant_id and key_id.".into(),
+        Invalid::ConstraintsBoth => {
+            "Constraints may have encryption_context_subset or encryption_context_equals, \
+             not both."
+                .into()
+        }
+        Invalid::UsageForSpec { usage, spec } => {
+            format!("key_usage {usage} does not go with key_spec {spec}.")
+        }
+        Invalid::AliasTargetType { alias, from, to } => format!(
+            "Alias {alias} points to a {} {} key; the new target is a {} {} key.",
+            from.0, from.1, to.0, to.1
+        ),
+        Invalid::AliasPrefix(name) | Invalid::AliasCharacters(name) => {
+            format!("Invalid key_alias '{name}'.")
+        }
+        Invalid::GrantOnlyCreateGrant => {
+            "A grant may not have create-grant as its only operation.".into()
+        }
+        Invalid::TagField {
+            index,
+            field: f,
+            rule,
+            ..
+        } => format!("Invalid tag {index}: its {} {}.", field(*f), must(rule)),
+        Invalid::RegionNotHosted { region, hosted } => format!(
+            "Region '{region}' is not hosted by this deployment; hosted regions: {}.",
+            hosted.join(", ")
+        ),
+    }
+}
+
+/// A sentence saying why a key cannot serve a request.
+pub(super) fn usage(problem: &UsageProblem) -> String {
+    match problem {
+        UsageProblem::Usage {
+            arn,
+            usage,
+            operation,
+        } => format!("The key {arn} has usage {usage}, which does not allow {operation}."),
+        UsageProblem::Algorithm { algorithm, spec } => {
+            format!("Algorithm {algorithm} does not go with key spec {spec}.")
+        }
+    }
+}
+
+/// A sentence saying why tags are refused.
+pub(super) fn tag(problem: &TagProblem) -> String {
+    match problem {
+        TagProblem::ReservedPrefix(key) => {
+            format!("Tag key '{key}' uses the reserved prefix _sys_ or aws:.")
+        }
+        TagProblem::Duplicate(key) => format!("Tag key '{key}' appears twice."),
+        TagProblem::TooMany { limit, count } => {
+            format!("A key can have at most {limit} tags; this request would leave {count}.")
+        }
+    }
+}

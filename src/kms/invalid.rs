@@ -1,0 +1,270 @@
+//! What is wrong with a request, as facts: the field, the rule it breaks,
+//! the value given. Each dialect renders these in its own words.
+
+/// A request field, by the domain model's name for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    /// The key a request addresses.
+    KeyId,
+    /// An alias name.
+    AliasName,
+    /// The key an alias points to.
+    TargetKeyId,
+    /// A grant's grantee.
+    GranteePrincipal,
+    /// A grant's retiring principal.
+    RetiringPrincipal,
+    /// A grant's operations.
+    Operations,
+    /// A grant id.
+    GrantId,
+    /// A grant token.
+    GrantToken,
+    /// A grant's name.
+    Name,
+    /// A grant's constraints.
+    Constraints,
+    /// A key spec.
+    KeySpec,
+    /// The deprecated spelling of a key spec.
+    CustomerMasterKeySpec,
+    /// A key usage.
+    KeyUsage,
+    /// A key's origin.
+    Origin,
+    /// A key's description.
+    Description,
+    /// Days before a scheduled deletion.
+    PendingWindowInDays,
+    /// A list of tags.
+    Tags,
+    /// A list of tag keys.
+    TagKeys,
+    /// One tag's key.
+    TagKey,
+    /// One tag's value.
+    TagValue,
+    /// A page size.
+    Limit,
+    /// An encryption algorithm.
+    EncryptionAlgorithm,
+    /// A number of bytes to make.
+    NumberOfBytes,
+    /// Plaintext to encrypt.
+    Plaintext,
+    /// A ciphertext.
+    CiphertextBlob,
+    /// The key a ciphertext is re-encrypted under.
+    DestinationKeyId,
+    /// The Region a key is replicated to.
+    ReplicaRegion,
+    /// The Region a multi-Region key's primary moves to.
+    PrimaryRegion,
+    /// Days between automatic rotations.
+    RotationPeriodInDays,
+    /// A key policy document.
+    Policy,
+    /// A key policy's name.
+    PolicyName,
+    /// Which key materials a listing includes.
+    IncludeKeyMaterial,
+}
+
+impl Field {
+    /// The model's name for the field: AWS's member name, e.g. `KeyId`.
+    pub fn name(self) -> &'static str {
+        use Field::*;
+        match self {
+            KeyId => "KeyId",
+            AliasName => "AliasName",
+            TargetKeyId => "TargetKeyId",
+            GranteePrincipal => "GranteePrincipal",
+            RetiringPrincipal => "RetiringPrincipal",
+            Operations => "Operations",
+            GrantId => "GrantId",
+            GrantToken => "GrantToken",
+            Name => "Name",
+            Constraints => "Constraints",
+            KeySpec => "KeySpec",
+            CustomerMasterKeySpec => "CustomerMasterKeySpec",
+            KeyUsage => "KeyUsage",
+            Origin => "Origin",
+            Description => "Description",
+            PendingWindowInDays => "PendingWindowInDays",
+            Tags => "Tags",
+            TagKeys => "TagKeys",
+            TagKey => "TagKey",
+            TagValue => "TagValue",
+            Limit => "Limit",
+            EncryptionAlgorithm => "EncryptionAlgorithm",
+            NumberOfBytes => "NumberOfBytes",
+            Plaintext => "Plaintext",
+            CiphertextBlob => "CiphertextBlob",
+            DestinationKeyId => "DestinationKeyId",
+            ReplicaRegion => "ReplicaRegion",
+            PrimaryRegion => "PrimaryRegion",
+            RotationPeriodInDays => "RotationPeriodInDays",
+            Policy => "Policy",
+            PolicyName => "PolicyName",
+            IncludeKeyMaterial => "IncludeKeyMaterial",
+        }
+    }
+}
+
+/// The constraint a field's value breaks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rule {
+    /// Its length (characters, bytes or members) must lie in `min..=max`;
+    /// it is `got`.
+    Length {
+        /// Shortest allowed.
+        min: usize,
+        /// Longest allowed.
+        max: usize,
+        /// The length given.
+        got: usize,
+    },
+    /// The number must lie in `min..=max`; it is `got`.
+    Range {
+        /// Least allowed.
+        min: i64,
+        /// Greatest allowed.
+        max: i64,
+        /// The number given.
+        got: i64,
+    },
+    /// The value must be one of these.
+    OneOf(&'static [&'static str]),
+    /// The value must match this regular expression.
+    Pattern(&'static str),
+}
+
+impl Rule {
+    /// Whether a length or number lies below the allowed range (else above).
+    pub fn below(&self) -> bool {
+        match self {
+            Rule::Length { min, got, .. } => got < min,
+            Rule::Range { min, got, .. } => got < min,
+            Rule::OneOf(_) | Rule::Pattern(_) => false,
+        }
+    }
+}
+
+/// Why a request is refused as invalid.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Invalid {
+    /// A field breaks a constraint. `value` is the value given, when it may
+    /// be shown (never for plaintext or ciphertext).
+    Field {
+        /// The field.
+        field: Field,
+        /// The value given, if showable.
+        value: Option<String>,
+        /// The constraint.
+        rule: Rule,
+    },
+    /// Two fields that exclude each other were both given.
+    Exclusive(Field, Field),
+    /// Neither of two alternatives was given.
+    EitherRequired(Field, Field),
+    /// Neither a grant token nor a key id and grant id was given.
+    GrantUnnamed,
+    /// Grant constraints may be a subset or an exact match, not both.
+    ConstraintsBoth,
+    /// The key usage does not go with the key spec.
+    UsageForSpec {
+        /// The usage given.
+        usage: String,
+        /// The spec given.
+        spec: String,
+    },
+    /// An alias may move only to a key of the same spec and usage.
+    AliasTargetType {
+        /// The alias's ARN.
+        alias: String,
+        /// Spec and usage of the key the alias points to now.
+        from: (String, String),
+        /// Spec and usage of the new target.
+        to: (String, String),
+    },
+    /// An alias name lacks the `alias/` prefix.
+    AliasPrefix(String),
+    /// An alias name has characters after `alias/` that aliases may not
+    /// have (such as `:`).
+    AliasCharacters(String),
+    /// A grant whose only operation is CreateGrant.
+    GrantOnlyCreateGrant,
+    /// A tag's key or value breaks a constraint; `index` counts from 1.
+    TagField {
+        /// Position of the tag in the request, from 1.
+        index: usize,
+        /// `TagKey` or `TagValue`.
+        field: Field,
+        /// The value given.
+        value: String,
+        /// The constraint.
+        rule: Rule,
+    },
+    /// A Region this deployment does not host.
+    RegionNotHosted {
+        /// The Region asked for.
+        region: String,
+        /// The Regions hosted.
+        hosted: Vec<String>,
+    },
+}
+
+/// Why a key cannot serve an operation or algorithm.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UsageProblem {
+    /// The key's usage is not the operation's.
+    Usage {
+        /// The key's ARN.
+        arn: String,
+        /// The key's usage.
+        usage: String,
+        /// The operation's name, e.g. `Encrypt`.
+        operation: &'static str,
+    },
+    /// The key's spec does not support the algorithm.
+    Algorithm {
+        /// The algorithm asked for.
+        algorithm: String,
+        /// The key's spec.
+        spec: String,
+    },
+}
+
+/// Why tags are refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TagProblem {
+    /// A tag key starts with the reserved `aws:` prefix.
+    ReservedPrefix(String),
+    /// A tag key appears twice in one request.
+    Duplicate(String),
+    /// More tags than a key may have.
+    TooMany {
+        /// Most tags a key may have.
+        limit: usize,
+        /// Tags the key would have.
+        count: usize,
+    },
+}
+
+/// A field breaking a rule, with the value shown.
+pub(super) fn field(field: Field, value: impl Into<String>, rule: Rule) -> Invalid {
+    Invalid::Field {
+        field,
+        value: Some(value.into()),
+        rule,
+    }
+}
+
+/// A field breaking a rule, with the value withheld.
+pub(super) fn field_hidden(field: Field, rule: Rule) -> Invalid {
+    Invalid::Field {
+        field,
+        value: None,
+        rule,
+    }
+}

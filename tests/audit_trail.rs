@@ -176,3 +176,65 @@ async fn the_chain_continues_across_restarts() {
     let (ok, out) = verify(&server.data_dir().join("audit.log"));
     assert!(ok, "{out}");
 }
+
+/// The keys a line names come from the KMS core, the same for every
+/// operation: an alias and the key it found, the key a ciphertext names,
+/// a new key; nothing for a key that does not exist or for a listing.
+#[tokio::test(flavor = "multi_thread")]
+async fn lines_name_the_keys_the_core_found() {
+    let server = Server::start();
+    let kms = server.client("us-east-1");
+    let arn = kms
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .arn
+        .unwrap();
+    kms.create_alias()
+        .alias_name("alias/audited")
+        .target_key_id(&arn)
+        .send()
+        .await
+        .unwrap();
+    let blob = kms
+        .encrypt()
+        .key_id("alias/audited")
+        .plaintext(Blob::new(b"x".to_vec()))
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob
+        .unwrap();
+    kms.decrypt().ciphertext_blob(blob).send().await.unwrap();
+    let missing = "134f2428-cec1-4b25-a1ae-9048164dba47";
+    assert_eq!(
+        error_code(kms.describe_key().key_id(missing).send().await),
+        "NotFoundException"
+    );
+    kms.list_keys().send().await.unwrap();
+
+    let alias_arn = "arn:aws:kms:us-east-1:111122223333:alias/audited";
+    let named: Vec<(String, Value)> = lines(&server)
+        .into_iter()
+        .map(|r| {
+            (
+                r["operation"].as_str().unwrap().to_string(),
+                r["key_arns"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        named,
+        vec![
+            ("CreateKey".to_string(), serde_json::json!([arn])),
+            ("CreateAlias".to_string(), serde_json::json!([arn])),
+            ("Encrypt".to_string(), serde_json::json!([alias_arn, arn])),
+            ("Decrypt".to_string(), serde_json::json!([arn])),
+            ("DescribeKey".to_string(), serde_json::json!([])),
+            ("ListKeys".to_string(), serde_json::json!([])),
+        ]
+    );
+}

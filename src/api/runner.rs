@@ -47,12 +47,9 @@ pub trait Dialect: 'static {
     /// Whether the operation may run on the async worker (µs-fast work).
     fn inline(app: &AppState, prepared: &Self::Prepared) -> bool;
 
-    /// Runs the operation.
-    fn run(
-        app: &AppState,
-        prepared: Self::Prepared,
-        trail: &mut Self::Trail,
-    ) -> Result<Self::Reply, Self::Error>;
+    /// Runs the operation. The keys it touches reach the audit line through
+    /// the caller's [`crate::kms::KeysNamed`], noted by the KMS core.
+    fn run(app: &AppState, prepared: Self::Prepared) -> Result<Self::Reply, Self::Error>;
 
     /// The answer to an internal failure (details only in the log).
     fn internal(detail: &str) -> Self::Error;
@@ -90,7 +87,7 @@ pub async fn serve<D: Dialect>(app: Arc<AppState>, peer: SocketAddr, request: Re
         let result = prepared.and_then(|p| {
             guard::unpanicked(|| {
                 app.test_panic_hook();
-                D::run(&app, p, &mut trail)
+                D::run(&app, p)
             })
             .unwrap_or_else(|panicked| Err(D::internal(&panicked.to_string())))
         });

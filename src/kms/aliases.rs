@@ -5,7 +5,7 @@ use super::condition_keys::Facts;
 use super::invalid::{Field, Invalid};
 use super::key_ref::Aliases;
 use super::paging::{self, Page};
-use super::{Caller, Kms, KmsError, KmsResult, alias_arn, validate};
+use super::{Caller, Kms, KmsError, KmsResult, alias_arn, record_arn, validate};
 use crate::model::{AliasRecord, KeyRecord};
 use crate::store::StoreError;
 
@@ -88,6 +88,7 @@ impl Kms {
             let current = self.current_alias(caller, name)?;
             let old = self.store.key(&caller.region, &current.key_id)?;
             if let Some(old) = &old {
+                caller.keys.note(record_arn(old));
                 self.authorize(caller, "kms:UpdateAlias", old, &Facts::NONE)?;
                 if old.key_spec != key.key_spec || old.key_usage != key.key_usage {
                     return Err(KmsError::Validation(Invalid::AliasTargetType {
@@ -120,6 +121,7 @@ impl Kms {
         for _ in 0..ALIAS_ATTEMPTS {
             let alias = self.current_alias(caller, name)?;
             if let Some(key) = self.store.key(&caller.region, &alias.key_id)? {
+                caller.keys.note(record_arn(&key));
                 self.authorize(caller, "kms:DeleteAlias", &key, &Facts::NONE)?;
             }
             if self

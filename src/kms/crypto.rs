@@ -291,17 +291,6 @@ impl Kms {
         Ok(self.hsm(&caller.region)?.random(n as usize)?)
     }
 
-    /// The ARN of the key a ciphertext's header names (the key's own ARN
-    /// when it exists in the caller's region, else one in the caller's
-    /// account), for the audit trail; `None` for a blob that does not parse.
-    pub fn ciphertext_key_arn(&self, caller: &Caller, blob: &[u8]) -> Option<String> {
-        let key_id = ciphertext::parse(blob).ok()?.key_id;
-        Some(match self.store.key(&caller.region, key_id) {
-            Ok(Some(key)) => record_arn(&key),
-            _ => super::key_arn(caller, key_id),
-        })
-    }
-
     /// The key that made a blob, checked against the KeyId the caller gave,
     /// and the caller's right to `action` with it.
     fn source_key(

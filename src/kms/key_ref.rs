@@ -117,6 +117,11 @@ impl Kms {
                     .key_id
             }
         };
+        if let Some(name) = alias {
+            caller
+                .keys
+                .note(alias_arn_in(&caller.region, parsed.account_id, name));
+        }
         Ok((self.find_key(caller, parsed.account_id, &key_id)?, alias))
     }
 
@@ -133,22 +138,28 @@ impl Kms {
             .store
             .key(&caller.region, key_id)?
             .ok_or_else(|| KmsError::NotFound(Missing::Key(key_arn(caller, key_id))))?;
+        caller.keys.note(record_arn(&key));
         self.authorize(caller, action, &key, facts)?;
         Ok(key)
     }
 
+    /// The key `key_id` of `account_id` in the caller's region, noted as
+    /// one the request touched.
     fn find_key(
         &self,
         caller: &Caller,
         account_id: &str,
         key_id: &str,
     ) -> KmsResult<Arc<KeyRecord>> {
-        self.store
+        let key = self
+            .store
             .key(&caller.region, key_id)?
             .filter(|k| k.account_id == account_id)
             .ok_or_else(|| {
                 KmsError::NotFound(Missing::Key(key_arn_in(&caller.region, account_id, key_id)))
-            })
+            })?;
+        caller.keys.note(record_arn(&key));
+        Ok(key)
     }
 }
 

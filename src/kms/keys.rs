@@ -183,6 +183,7 @@ impl Kms {
         };
         self.store.insert_key(&key, &material, &input.tags)?;
         tracing::info!(region = %key.region, key_id = %key.key_id, "key created");
+        caller.keys.note(record_arn(&key));
         self.view(key)
     }
 

@@ -51,6 +51,29 @@ pub struct Caller {
     pub principal: Principal,
     /// Where the request came from.
     pub origin: Origin,
+    /// The keys and aliases the request named and found, for its audit line.
+    pub keys: KeysNamed,
+}
+
+/// The ARNs of the keys and aliases a request named and found, in the order
+/// it found them: the one place the audit trail learns which keys a request
+/// touched, whichever dialect it came in. Clones share one list.
+#[derive(Clone, Debug, Default)]
+pub struct KeysNamed(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl KeysNamed {
+    /// Notes `arn`, once.
+    fn note(&self, arn: String) {
+        let mut arns = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if !arns.contains(&arn) {
+            arns.push(arn);
+        }
+    }
+
+    /// The ARNs noted so far.
+    pub fn arns(&self) -> Vec<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
 }
 
 /// Where a request came from, for `aws:SecureTransport` and `aws:SourceIp`.
@@ -146,6 +169,7 @@ impl Kms {
             account_id: principal.account_id.clone(),
             principal: principal.clone(),
             origin,
+            keys: KeysNamed::default(),
         })
     }
 

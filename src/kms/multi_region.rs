@@ -137,6 +137,7 @@ impl Kms {
             Err(e) => return Err(e.into()),
         }
         tracing::info!(key_id = %replica.key_id, from = %caller.region, to = %replica_region, "key replicated");
+        caller.keys.note(record_arn(&replica));
         Ok(Replica {
             view: self.view(replica)?,
             tags,

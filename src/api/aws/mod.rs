@@ -81,14 +81,8 @@ impl Dialect for Aws {
         app.inline_crypto && ops::is_crypto(prepared.op)
     }
 
-    fn run(app: &AppState, p: Prepared, trail: &mut Trail) -> Result<Reply, AwsError> {
-        trail.note_request(&p.caller);
-        let result = ops::dispatch(&app.kms, &p.caller, p.op, &p.body);
-        match &result {
-            Ok(value) => trail.note_response(value),
-            Err(_) => trail.note_ciphertext_key(&app.kms, p.op, &p.body),
-        }
-        result.map(Reply)
+    fn run(app: &AppState, p: Prepared) -> Result<Reply, AwsError> {
+        ops::dispatch(&app.kms, &p.caller, p.op, &p.body).map(Reply)
     }
 
     fn internal(detail: &str) -> AwsError {
@@ -157,6 +151,7 @@ async fn prepare(
     trail.access_key_id = Some(who.principal.access_key_id.clone());
     let op = operation(headers)?;
     let caller = app.kms.caller(Some(&who.region), &who.principal, origin)?;
+    trail.keys = caller.keys.clone();
     Ok(Prepared { caller, op, body })
 }
 

@@ -7,8 +7,7 @@ use super::dialect::Dialect;
 use super::error::{self, HuaweiError};
 use super::ids;
 use super::projects::Project;
-use super::trail::Trail;
-use crate::kms::{Caller, KeyRecord, KeyState, KeyView, Kms, KmsError, KmsResult, key_arn};
+use crate::kms::{Caller, KeyRecord, KeyState, KeyView, KeysNamed, Kms, KmsError, KmsResult};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -79,8 +78,6 @@ pub struct Ctx<'a> {
     pub fields: Fields,
     /// The decoded query parameters.
     pub query: Vec<(String, String)>,
-    /// The audit trail of the request.
-    pub trail: &'a mut Trail,
 }
 
 impl Ctx<'_> {
@@ -117,14 +114,8 @@ impl Ctx<'_> {
         for id in &candidates {
             match f(self.kms, &self.caller, id) {
                 Err(KmsError::NotFound(_)) => continue,
-                other => {
-                    self.trail.add_key(key_arn(&self.caller, id));
-                    return other.map(|v| (id.clone(), v)).map_err(HuaweiError::from);
-                }
+                other => return other.map(|v| (id.clone(), v)).map_err(HuaweiError::from),
             }
-        }
-        if let Some(id) = candidates.last() {
-            self.trail.add_key(key_arn(&self.caller, id));
         }
         Err(self.no_such_key(huawei_id))
     }
@@ -135,6 +126,15 @@ impl Ctx<'_> {
             "The key {huawei_id} does not exist in project {}.",
             self.project.id
         ))
+    }
+
+    /// The caller, for listing many keys: the keys it finds are not noted
+    /// for the audit line (a listing touches none of them).
+    pub fn listing_caller(&self) -> Caller {
+        Caller {
+            keys: KeysNamed::default(),
+            ..self.caller.clone()
+        }
     }
 
     /// The caller, addressed to another region.

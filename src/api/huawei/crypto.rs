@@ -221,21 +221,17 @@ pub fn decrypt_data(cx: &mut Ctx<'_>) -> OpResult {
             })?
             .1
         }
-        None => {
-            let out = cx
-                .kms
-                .decrypt(
-                    &cx.caller,
-                    None,
-                    Some(&blob),
-                    &context,
-                    algorithm.as_deref(),
-                    false,
-                )
-                .map_err(HuaweiError::from)?;
-            cx.trail.add_key(out.key_arn.clone());
-            out
-        }
+        None => cx
+            .kms
+            .decrypt(
+                &cx.caller,
+                None,
+                Some(&blob),
+                &context,
+                algorithm.as_deref(),
+                false,
+            )
+            .map_err(HuaweiError::from)?,
     };
     Ok(Reply::json(json!({
         "key_id": id_of_arn(&out.key_arn),

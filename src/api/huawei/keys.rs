@@ -130,7 +130,6 @@ pub fn create_key(cx: &mut Ctx<'_>) -> OpResult {
         )
         .map_err(HuaweiError::from)?;
     let key_id = view.key.key_id.clone();
-    cx.trail.add_key(crate::kms::key_arn(&cx.caller, &key_id));
     if let Err(e) = cx.kms.create_alias(&cx.caller, Some(&alias), Some(&key_id)) {
         // The key exists but cannot have its alias: take it out of use.
         tracing::warn!(%key_id, error = %e, "alias of a new key refused; scheduling its deletion");
@@ -182,9 +181,10 @@ pub fn list_keys(cx: &mut Ctx<'_>) -> OpResult {
         ids_all.clear();
     }
     let mut details: Vec<(String, Option<Value>)> = Vec::new();
+    let listing = cx.listing_caller();
     let describe = |id: &str| {
         cx.kms
-            .describe_key(&cx.caller, Some(id))
+            .describe_key(&listing, Some(id))
             .ok()
             .map(|view| view.key)
     };

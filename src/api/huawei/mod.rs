@@ -209,8 +209,8 @@ impl runner::Dialect for Huawei {
         false
     }
 
-    fn run(app: &AppState, prepared: Prepared, trail: &mut Trail) -> Result<Reply, HuaweiError> {
-        ops::dispatch(&app.kms, &app.huawei, prepared, trail)
+    fn run(app: &AppState, prepared: Prepared) -> Result<Reply, HuaweiError> {
+        ops::dispatch(&app.kms, &app.huawei, prepared)
     }
 
     fn internal(detail: &str) -> HuaweiError {
@@ -287,6 +287,7 @@ async fn prepare(
     note_route(&route, trail);
     let fields = fields?;
     let caller = app.kms.caller(Some(&project.region), &principal, origin)?;
+    trail.keys = caller.keys.clone();
     Ok(Prepared {
         caller,
         project,

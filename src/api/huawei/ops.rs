@@ -4,7 +4,6 @@ use super::body::Fields;
 use super::context::{Ctx, OpResult};
 use super::dialect::Dialect;
 use super::projects::Project;
-use super::trail::Trail;
 use super::{HuaweiError, Route, crypto, keys, regions, rotation, tags};
 use crate::kms::{Caller, Kms};
 use axum::http::Method;
@@ -26,7 +25,7 @@ pub struct Prepared {
 }
 
 /// Runs one request.
-pub fn dispatch(kms: &Kms, dialect: &Dialect, p: Prepared, trail: &mut Trail) -> OpResult {
+pub fn dispatch(kms: &Kms, dialect: &Dialect, p: Prepared) -> OpResult {
     let mut cx = Ctx {
         kms,
         dialect,
@@ -34,7 +33,6 @@ pub fn dispatch(kms: &Kms, dialect: &Dialect, p: Prepared, trail: &mut Trail) ->
         project: p.project,
         fields: p.fields,
         query: p.query,
-        trail,
     };
     let cx = &mut cx;
     match p.route {

@@ -7,7 +7,7 @@ use super::context::{Ctx, OpResult, Reply};
 use super::error::HuaweiError;
 use super::ids;
 use super::keys::{aws_alias, require_free_alias};
-use crate::kms::{KmsError, ReplicaInput, Tag, key_arn_in};
+use crate::kms::{KmsError, ReplicaInput, Tag};
 use serde_json::{Value, json};
 
 /// A `key_id` in the body must name the same key as the path.
@@ -55,8 +55,6 @@ pub fn replicate(cx: &mut Ctx<'_>, key: &str) -> OpResult {
             },
         )
     })?;
-    cx.trail
-        .add_key(key_arn_in(&region, &cx.caller.account_id, &key_id));
     if let Some(alias) = &alias {
         cx.kms
             .create_alias(&replica_caller, Some(alias), Some(&key_id))

@@ -113,8 +113,9 @@ pub fn show(cx: &mut Ctx<'_>, key: &str) -> OpResult {
 /// with its values.
 pub fn project_tags(cx: &mut Ctx<'_>) -> OpResult {
     let mut by_key: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let listing = cx.listing_caller();
     for id in cx.all_key_ids()? {
-        for tag in tags_of(cx.kms, &cx.caller, &id).unwrap_or_default() {
+        for tag in tags_of(cx.kms, &listing, &id).unwrap_or_default() {
             by_key.entry(tag.key).or_default().insert(tag.value);
         }
     }
@@ -207,8 +208,9 @@ pub fn resource_instances(cx: &mut Ctx<'_>) -> OpResult {
     }
     let (tag_filters, names) = filters(&cx.fields)?;
     let mut found = Vec::new();
+    let listing = cx.listing_caller();
     for id in cx.all_key_ids()? {
-        let Ok(tags) = tags_of(cx.kms, &cx.caller, &id) else {
+        let Ok(tags) = tags_of(cx.kms, &listing, &id) else {
             continue;
         };
         let tagged = tag_filters.iter().all(|f| {
@@ -218,7 +220,7 @@ pub fn resource_instances(cx: &mut Ctx<'_>) -> OpResult {
         if !tagged {
             continue;
         }
-        let alias = alias_of(cx.kms, &cx.caller, &id);
+        let alias = alias_of(cx.kms, &listing, &id);
         if !names.iter().all(|n| alias.contains(n.as_str())) {
             continue;
         }
@@ -232,7 +234,7 @@ pub fn resource_instances(cx: &mut Ctx<'_>) -> OpResult {
     for (id, alias, tags) in found.into_iter().skip(offset as usize).take(limit as usize) {
         let detail = cx
             .kms
-            .describe_key(&cx.caller, Some(&id))
+            .describe_key(&listing, Some(&id))
             .ok()
             .map(|view| key_details(&view.key, &alias));
         resources.push(json!({

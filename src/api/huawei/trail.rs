@@ -3,6 +3,7 @@
 //! operation name and the Huawei error code.
 
 use crate::audit::{AuditRecord, redact, timestamp};
+use crate::kms::KeysNamed;
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::SystemTime;
@@ -21,18 +22,11 @@ pub struct Trail {
     pub access_key_id: Option<String>,
     /// The request's parameters: the body's fields and the path's.
     pub parameters: Value,
-    /// ARNs of the keys the request touched.
-    key_arns: Vec<String>,
+    /// The keys the request named and found, as the KMS core notes them.
+    pub keys: KeysNamed,
 }
 
 impl Trail {
-    /// Records a key the request touched.
-    pub fn add_key(&mut self, arn: String) {
-        if !self.key_arns.contains(&arn) {
-            self.key_arns.push(arn);
-        }
-    }
-
     /// Adds a parameter taken from the path.
     pub fn add_parameter(&mut self, name: &str, value: &str) {
         if !self.parameters.is_object() {
@@ -62,7 +56,7 @@ impl Trail {
             principal: self.principal,
             access_key_id: self.access_key_id,
             source_address: Some(peer.to_string()),
-            key_arns: self.key_arns,
+            key_arns: self.keys.arns(),
             parameters: redact(self.parameters),
             error_code,
         }

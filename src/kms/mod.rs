@@ -110,6 +110,9 @@ pub struct Kms {
     clock: Clock,
     settings: Settings,
     policies: access::PolicyCache,
+    /// Woken when an operation leaves work for the background jobs that
+    /// should not wait for their next interval.
+    jobs_wanted: tokio::sync::Notify,
 }
 
 impl Kms {
@@ -121,6 +124,7 @@ impl Kms {
             clock: Clock::default(),
             settings,
             policies: access::PolicyCache::new(10_000),
+            jobs_wanted: tokio::sync::Notify::new(),
         }
     }
 
@@ -185,6 +189,19 @@ impl Kms {
             ),
             Err(e) => tracing::error!(error = %e, "warming the metadata cache failed"),
         }
+    }
+
+    /// Resolves when an operation has asked for the background jobs to run
+    /// now (an accepted UpdatePrimaryRegion). A request made while no one
+    /// waits is kept, so the next call resolves at once.
+    pub async fn jobs_wanted(&self) {
+        self.jobs_wanted.notified().await
+    }
+
+    /// Asks the background job loop to run now rather than at its next
+    /// interval.
+    fn want_jobs(&self) {
+        self.jobs_wanted.notify_one();
     }
 
     /// Re-initialises the PKCS#11 modules that have destroyed enough session

@@ -262,7 +262,7 @@ async fn jobs_wanted(kms: &Kms) {
     if test_clock::no_job_wake() {
         return std::future::pending().await;
     }
-    kms.jobs_wanted().await
+    kms.jobs_wanted().notified().await
 }
 
 async fn shutdown_signal() {

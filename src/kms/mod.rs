@@ -191,11 +191,13 @@ impl Kms {
         }
     }
 
-    /// Resolves when an operation has asked for the background jobs to run
-    /// now (an accepted UpdatePrimaryRegion). A request made while no one
-    /// waits is kept, so the next call resolves at once.
-    pub async fn jobs_wanted(&self) {
-        self.jobs_wanted.notified().await
+    /// Signalled when an operation has left work for the background jobs
+    /// that should not wait for their next interval (an accepted
+    /// UpdatePrimaryRegion); the job loop waits on it beside its interval.
+    /// A signal given while no one waits is kept for the next wait. The
+    /// core itself only signals, synchronously.
+    pub fn jobs_wanted(&self) -> &tokio::sync::Notify {
+        &self.jobs_wanted
     }
 
     /// Asks the background job loop to run now rather than at its next

@@ -254,6 +254,12 @@ async fn huawei_sdk_drives_the_same_keys_as_the_aws_dialect() {
     assert!(find(&|r| r["error_code"] == "KMS.0301").is_some());
     assert!(find(&|r| r["error_code"] == "KMS.0302").is_some());
     assert!(find(&|r| r["error_code"] == "KMS.0306").is_some());
+    for (operation, code) in [("DisableKey", "KMS.1301"), ("EnableKey", "KMS.1201")] {
+        assert!(
+            find(&|r| r["operation"] == operation && r["error_code"] == code).is_some(),
+            "{operation} refused with {code} is audited"
+        );
+    }
     let by_token = find(&|r| {
         r["operation"] == "ListKeyDetail"
             && r["access_key_id"].is_null()

@@ -271,8 +271,24 @@ def lifecycle(env):
         raw(off),
     )
     refused(lambda: env.encrypt(key_id, "x"), 400, "KMS.0209", "encrypt-data with a disabled key: KMS.0209")
+    refused(
+        lambda: kms.disable_key(DisableKeyRequest(body=key_body(key_id))),
+        400,
+        "KMS.1301",
+        "disable-key of a disabled key: KMS.1301 (only an enabled key can be disabled)",
+    )
     on = kms.enable_key(EnableKeyRequest(body=key_body(key_id)))
     check("enable-key: key_state \"2\"", raw(on)["key_info"]["key_state"] == "2", raw(on))
+    refused(
+        lambda: kms.enable_key(EnableKeyRequest(body=key_body(key_id))),
+        400,
+        "KMS.1201",
+        "enable-key of an enabled key: KMS.1201 (only a disabled key can be enabled)",
+    )
+    check(
+        "the refused enable-key and disable-key left the key enabled",
+        raw(env.describe(key_id))["key_info"]["key_state"] == "2",
+    )
 
     new_alias = f"hw-life-renamed-{RUN}"
     renamed = kms.update_key_alias(

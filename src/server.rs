@@ -225,11 +225,16 @@ fn run_jobs(kms: &Kms) -> JobRun {
 }
 
 /// Every `interval` (and once at start, so work missed while the server was
-/// down happens now): runs the background jobs ([`run_jobs`]).
+/// down happens now), and whenever an operation asks for it
+/// ([`Kms::jobs_wanted`]: an accepted UpdatePrimaryRegion completes within
+/// moments, not an interval later): runs the background jobs ([`run_jobs`]).
 async fn background_jobs(state: Arc<AppState>, interval: Duration) {
     let mut ticker = tokio::time::interval(interval);
     loop {
-        ticker.tick().await;
+        tokio::select! {
+            _ = ticker.tick() => {}
+            () = jobs_wanted(&state.kms) => {}
+        }
         let jobs = state.clone();
         match tokio::task::spawn_blocking(move || run_jobs(&jobs.kms)).await {
             Ok(run) => tracing::debug!(
@@ -247,6 +252,17 @@ async fn background_jobs(state: Arc<AppState>, interval: Duration) {
             .job_runs
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
+}
+
+/// Resolves when an operation asks for the jobs to run now; never while a
+/// test holds the loop to its interval (feature `test-clock`,
+/// `TRENT_TEST_NO_JOB_WAKE`), so that it can watch the state in between.
+async fn jobs_wanted(kms: &Kms) {
+    #[cfg(feature = "test-clock")]
+    if test_clock::no_job_wake() {
+        return std::future::pending().await;
+    }
+    kms.jobs_wanted().notified().await
 }
 
 async fn shutdown_signal() {
@@ -274,6 +290,14 @@ mod test_clock {
         {
             kms.clock().advance_ms(secs * 1000);
         }
+    }
+
+    /// Whether `TRENT_TEST_NO_JOB_WAKE` is set: the job loop then runs only
+    /// at start-up and on its interval, never because an operation asked,
+    /// so a test can observe what happens before the jobs run (the
+    /// Updating state of an UpdatePrimaryRegion, for one).
+    pub fn no_job_wake() -> bool {
+        std::env::var_os("TRENT_TEST_NO_JOB_WAKE").is_some()
     }
 
     /// `POST /_trent/test/panic`: the next operation panics.

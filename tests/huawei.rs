@@ -1,7 +1,8 @@
 //! The Huawei Cloud KMS dialect, driven by Huawei's official Python SDK
 //! (`tests/huawei/sdk_checks.py`, `huaweicloudsdkkms` 3.1.219): key
 //! lifecycle, data encryption, data keys, random, rotation, tags,
-//! replicate and update-primary-region between the projects of two regions,
+//! replicate and update-primary-region (there and straight back, each
+//! complete within a second) between the projects of two regions,
 //! and refusals (bad signature, unknown AK, bad token) with Huawei's error
 //! body. Around it, the AWS SDK makes a key the Huawei side uses, and uses
 //! the keys and ciphertexts the Huawei side made. Then the audit trail.
@@ -221,9 +222,11 @@ async fn huawei_sdk_drives_the_same_keys_as_the_aws_dialect() {
     let configuration = copy.multi_region_configuration.unwrap();
     assert_eq!(
         configuration.multi_region_key_type,
-        Some(MultiRegionKeyType::Primary),
-        "update-primary-region made the us-west-2 copy primary"
+        Some(MultiRegionKeyType::Replica),
+        "update-primary-region moved the primary to us-west-2 and back"
     );
+    let primary = configuration.primary_key.unwrap();
+    assert_eq!(primary.region.as_deref(), Some(EAST));
     assert_eq!(configuration.replica_keys.unwrap().len(), 1);
 
     // The audit trail: the same records, with dialect "huawei".
@@ -251,6 +254,12 @@ async fn huawei_sdk_drives_the_same_keys_as_the_aws_dialect() {
     assert!(find(&|r| r["error_code"] == "KMS.0301").is_some());
     assert!(find(&|r| r["error_code"] == "KMS.0302").is_some());
     assert!(find(&|r| r["error_code"] == "KMS.0306").is_some());
+    for (operation, code) in [("DisableKey", "KMS.1301"), ("EnableKey", "KMS.1201")] {
+        assert!(
+            find(&|r| r["operation"] == operation && r["error_code"] == code).is_some(),
+            "{operation} refused with {code} is audited"
+        );
+    }
     let by_token = find(&|r| {
         r["operation"] == "ListKeyDetail"
             && r["access_key_id"].is_null()

@@ -164,6 +164,9 @@ async fn description_enable_disable() {
     assert_eq!(meta.description.as_deref(), Some("new words"));
     assert_eq!(meta.key_state, Some(KeyState::Disabled));
     assert!(!meta.enabled);
+    // Idempotent, as in AWS (the Huawei dialect refuses the repeat).
+    kms.disable_key().key_id(&id).send().await.unwrap();
+    kms.enable_key().key_id(&id).send().await.unwrap();
     kms.enable_key().key_id(&id).send().await.unwrap();
     let meta = kms
         .describe_key()

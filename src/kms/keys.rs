@@ -39,6 +39,10 @@ const KEY_USAGES: &[&str] = &[
 ];
 const ORIGINS: &[&str] = &["AWS_KMS", "EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"];
 const MS_PER_DAY: i64 = 86_400_000;
+/// How many times EnableKey and DisableKey try their conditional write while
+/// concurrent writers keep flipping the key back between that write and the
+/// re-read; then ConflictException.
+const STATE_WRITE_ATTEMPTS: usize = 8;
 /// Shortest waiting period of ScheduleKeyDeletion, in days.
 const MIN_PENDING_WINDOW_DAYS: i64 = 7;
 /// Longest waiting period of ScheduleKeyDeletion AWS allows, in days.
@@ -258,23 +262,29 @@ impl Kms {
         self.change_key(&key, KeyChange::Description(&description))
     }
 
-    /// EnableKey.
-    pub fn enable_key(&self, caller: &Caller, key_id: Option<&str>) -> KmsResult<()> {
-        self.set_enabled(caller, key_id, KeyState::Enabled, "kms:EnableKey")
+    /// EnableKey. True if the key was disabled; false if it was already
+    /// enabled, which changes nothing (AWS succeeds, Huawei refuses).
+    pub fn enable_key(&self, caller: &Caller, key_id: Option<&str>) -> KmsResult<bool> {
+        self.set_enabled(caller, key_id, true, "kms:EnableKey")
     }
 
-    /// DisableKey.
-    pub fn disable_key(&self, caller: &Caller, key_id: Option<&str>) -> KmsResult<()> {
-        self.set_enabled(caller, key_id, KeyState::Disabled, "kms:DisableKey")
+    /// DisableKey. True if the key was enabled; false if it was already
+    /// disabled, which changes nothing (AWS succeeds, Huawei refuses).
+    pub fn disable_key(&self, caller: &Caller, key_id: Option<&str>) -> KmsResult<bool> {
+        self.set_enabled(caller, key_id, false, "kms:DisableKey")
     }
 
+    /// Moves a key from the other state to Enabled (`enabled`) or Disabled
+    /// with one conditional write; when that finds the key not in the other
+    /// state, a fresh read tells whether it already is where it was asked
+    /// to be (false), is refused, or was flipped back meanwhile (try again).
     fn set_enabled(
         &self,
         caller: &Caller,
         key_id: Option<&str>,
-        to: KeyState,
+        enabled: bool,
         action: &str,
-    ) -> KmsResult<()> {
+    ) -> KmsResult<bool> {
         let key = self.load_key(
             caller,
             validate::required(key_id, Field::KeyId)?,
@@ -284,7 +294,28 @@ impl Kms {
         )?;
         super::require_not_pending_deletion(&key)?;
         super::require_not_updating(&key)?;
-        self.change_key(&key, KeyChange::Enabled(to == KeyState::Enabled))
+        let (target, other) = if enabled {
+            (KeyState::Enabled, KeyState::Disabled)
+        } else {
+            (KeyState::Disabled, KeyState::Enabled)
+        };
+        for _ in 0..STATE_WRITE_ATTEMPTS {
+            if self
+                .store
+                .change_key(&key.region, &key.key_id, KeyChange::Enabled(enabled))?
+            {
+                return Ok(true);
+            }
+            match self.store.key(&key.region, &key.key_id)?.as_deref() {
+                Some(now) if !now.updating && now.state == target => return Ok(false),
+                Some(now) if !now.updating && now.state == other => {}
+                _ => return Err(self.refusal_now(&key)),
+            }
+        }
+        Err(KmsError::Conflict(format!(
+            "The state of {} kept changing; try again.",
+            record_arn(&key)
+        )))
     }
 
     /// Applies a change to one copy of a key. When the store refuses it

@@ -135,6 +135,9 @@ pub struct Kms {
     clock: Clock,
     settings: Settings,
     policies: access::PolicyCache,
+    /// Woken when an operation leaves work for the background jobs that
+    /// should not wait for their next interval.
+    jobs_wanted: tokio::sync::Notify,
 }
 
 impl Kms {
@@ -146,6 +149,7 @@ impl Kms {
             clock: Clock::default(),
             settings,
             policies: access::PolicyCache::new(10_000),
+            jobs_wanted: tokio::sync::Notify::new(),
         }
     }
 
@@ -211,6 +215,21 @@ impl Kms {
             ),
             Err(e) => tracing::error!(error = %e, "warming the metadata cache failed"),
         }
+    }
+
+    /// Signalled when an operation has left work for the background jobs
+    /// that should not wait for their next interval (an accepted
+    /// UpdatePrimaryRegion); the job loop waits on it beside its interval.
+    /// A signal given while no one waits is kept for the next wait. The
+    /// core itself only signals, synchronously.
+    pub fn jobs_wanted(&self) -> &tokio::sync::Notify {
+        &self.jobs_wanted
+    }
+
+    /// Asks the background job loop to run now rather than at its next
+    /// interval.
+    fn want_jobs(&self) {
+        self.jobs_wanted.notify_one();
     }
 
     /// Re-initialises the PKCS#11 modules that have destroyed enough session

@@ -146,7 +146,7 @@ impl Kms {
 
     /// UpdatePrimaryRegion: starts making the replica in `region` the
     /// primary. Both copies report Updating until the background job
-    /// completes the change.
+    /// completes the change, which this wakes at once.
     pub fn update_primary_region(
         &self,
         caller: &Caller,
@@ -200,6 +200,7 @@ impl Kms {
                 record_arn(&primary)
             )));
         }
+        self.want_jobs();
         Ok(())
     }
 

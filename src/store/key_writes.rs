@@ -14,8 +14,9 @@ pub enum KeyChange<'a> {
     Description(&'a str),
     /// New key policy; refused while the key is pending deletion.
     Policy(&'a str),
-    /// Enabled or Disabled; refused while the key is pending deletion or its
-    /// primary Region is being updated.
+    /// Enabled (true) from Disabled, or Disabled (false) from Enabled;
+    /// refused when the key is in any other state (already the one asked
+    /// for, pending deletion) or its primary Region is being updated.
     Enabled(bool),
     /// Back from a pending deletion to Disabled; refused unless the key is
     /// pending deletion.
@@ -37,12 +38,12 @@ fn statement(change: KeyChange<'_>) -> (&'static str, Option<&str>) {
         ),
         KeyChange::Enabled(true) => (
             "UPDATE kms_keys SET key_state = 'Enabled' WHERE region = ?1 AND key_id = ?2 \
-             AND key_state IN ('Enabled', 'Disabled') AND updating = 0",
+             AND key_state = 'Disabled' AND updating = 0",
             None,
         ),
         KeyChange::Enabled(false) => (
             "UPDATE kms_keys SET key_state = 'Disabled' WHERE region = ?1 AND key_id = ?2 \
-             AND key_state IN ('Enabled', 'Disabled') AND updating = 0",
+             AND key_state = 'Enabled' AND updating = 0",
             None,
         ),
         KeyChange::CancelDeletion => (

@@ -75,6 +75,22 @@ impl HuaweiError {
         )
     }
 
+    /// enable-key of a key that is not disabled (`KMS.1201`), or
+    /// disable-key of one that is not enabled (`KMS.1301`): Huawei changes
+    /// only a key in the other state.
+    pub fn state_unchanged(key_id: &str, enable: bool) -> Self {
+        match enable {
+            true => Self::bad(
+                "KMS.1201",
+                format!("The key {key_id} is not disabled: only a disabled key can be enabled."),
+            ),
+            false => Self::bad(
+                "KMS.1301",
+                format!("The key {key_id} is not enabled: only an enabled key can be disabled."),
+            ),
+        }
+    }
+
     /// No such API under the dialect's paths.
     pub fn no_such_api(method: &str, path: &str) -> Self {
         Self {

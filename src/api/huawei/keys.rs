@@ -246,15 +246,20 @@ fn list_window(cx: &Ctx<'_>) -> Result<(usize, usize), HuaweiError> {
 }
 
 /// enable-key and disable-key: `{"key_info": {"key_id", "key_state"}}`.
+/// As in Huawei, only a disabled key can be enabled (else `KMS.1201`) and
+/// only an enabled key disabled (else `KMS.1301`).
 pub fn set_enabled(cx: &mut Ctx<'_>, enable: bool) -> OpResult {
     let id = cx.key_id_field()?;
-    let (key_id, ()) = cx.with_key(&id, |kms, caller, key| {
+    let (key_id, changed) = cx.with_key(&id, |kms, caller, key| {
         if enable {
             kms.enable_key(caller, Some(key))
         } else {
             kms.disable_key(caller, Some(key))
         }
     })?;
+    if !changed {
+        return Err(HuaweiError::state_unchanged(&id, enable));
+    }
     let state = if enable {
         KeyState::Enabled
     } else {

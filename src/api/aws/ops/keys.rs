@@ -138,14 +138,14 @@ pub fn update_key_description(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResu
     done()
 }
 
-/// EnableKey.
+/// EnableKey; idempotent, as in AWS: an enabled key stays enabled.
 pub fn enable_key(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
     let r: KeyOnly = parse(body)?;
     kms.enable_key(caller, r.key_id.as_deref())?;
     done()
 }
 
-/// DisableKey.
+/// DisableKey; idempotent, as in AWS: a disabled key stays disabled.
 pub fn disable_key(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
     let r: KeyOnly = parse(body)?;
     kms.disable_key(caller, r.key_id.as_deref())?;

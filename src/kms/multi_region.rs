@@ -170,15 +170,17 @@ impl Kms {
                 record_arn(&primary)
             )));
         }
+        // The key-state table's answer comes first: a primary pending
+        // deletion has no replica left to name.
+        super::require_not_pending_deletion(&primary)?;
+        super::require_not_updating(&primary)?;
+        super::require_enabled(&primary)?;
         if !copies.regions.iter().any(|r| r == region) {
             return Err(KmsError::UnsupportedOperation(format!(
                 "Key {} has no replica in {region}; replicate it there first.",
                 record_arn(&primary)
             )));
         }
-        super::require_not_pending_deletion(&primary)?;
-        super::require_not_updating(&primary)?;
-        super::require_enabled(&primary)?;
         let target = self.store.key(region, &primary.key_id)?.ok_or_else(|| {
             KmsError::Internal(format!(
                 "replica of {} in {region} vanished",
@@ -190,7 +192,9 @@ impl Kms {
             ..caller.clone()
         };
         self.authorize(&target_caller, "kms:UpdatePrimaryRegion", &target, &facts)?;
-        super::require_not_pending_deletion(&target)?;
+        // Both copies must be enabled when the update starts (AWS developer
+        // guide, "Change the primary key in a set of multi-Region keys").
+        super::require_enabled(&target)?;
         if !self
             .store
             .begin_primary_update(&primary.key_id, &caller.region, region)?

@@ -91,7 +91,6 @@ impl Kms {
         check_name(policy_name)?;
         let policy = validate::required(policy, Field::Policy)?;
         check_document(&policy, caller, &record_arn(&key), bypass_lockout_check)?;
-        super::require_not_pending_deletion(&key)?;
         self.change_key(&key, KeyChange::Policy(&policy))
     }
 

@@ -150,7 +150,6 @@ impl Kms {
             &Facts::NONE,
         )?;
         check_rotatable(&key)?;
-        super::require_not_pending_deletion(&key)?;
         Ok(RotationStatus {
             key_arn: record_arn(&key),
             period_days: key.rotation_period_days,
@@ -212,7 +211,6 @@ impl Kms {
         let limit = paging::limit(limit, 100, 1000)?;
         let after = paging::after(marker)?;
         check_rotatable(&key)?;
-        super::require_not_pending_deletion(&key)?;
         let entries: Vec<MaterialEntry> = self
             .store
             .materials(&caller.region, &key.key_id)?

@@ -12,7 +12,7 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 pub enum KeyChange<'a> {
     /// New description; refused while the key is pending deletion.
     Description(&'a str),
-    /// New key policy; refused while the key is pending deletion.
+    /// New key policy; allowed in every key state, as in AWS KMS.
     Policy(&'a str),
     /// Enabled (true) from Disabled, or Disabled (false) from Enabled;
     /// refused when the key is in any other state (already the one asked
@@ -32,8 +32,7 @@ fn statement(change: KeyChange<'_>) -> (&'static str, Option<&str>) {
             Some(text),
         ),
         KeyChange::Policy(text) => (
-            "UPDATE kms_keys SET policy = ?3 WHERE region = ?1 AND key_id = ?2 \
-             AND key_state NOT IN ('PendingDeletion', 'PendingReplicaDeletion')",
+            "UPDATE kms_keys SET policy = ?3 WHERE region = ?1 AND key_id = ?2",
             Some(text),
         ),
         KeyChange::Enabled(true) => (

@@ -146,7 +146,7 @@ impl Kms {
         origin: Origin,
     ) -> KmsResult<Caller> {
         let region = region.unwrap_or(&self.settings.default_region);
-        self.regions.host(region)?;
+        self.regions.ensure(region)?;
         Ok(Caller {
             region: region.to_string(),
             account_id: principal.account_id.clone(),

@@ -100,7 +100,7 @@ impl Kms {
 
         // Dev mode provisions a new region only for a request that passed
         // every check above.
-        self.regions.host(replica_region).map_err(named_in_body)?;
+        self.regions.ensure(replica_region).map_err(named_in_body)?;
         let materials = self.store.materials(&caller.region, &primary.key_id)?;
         let carried = self.carry(&caller.region, replica_region, &primary.key_id, &materials)?;
         let replica = KeyRecord {

@@ -101,12 +101,12 @@ impl Regions {
         Err(self.refusal(region))
     }
 
-    /// The token of `region`, provisioning the region first when it is not
-    /// hosted yet and dev mode takes its name. Of several requests racing
-    /// for a new region, one provisions it and the others wait and use it.
-    pub(super) fn host(&self, region: &str) -> KmsResult<Arc<Hsm>> {
-        if let Some(hsm) = self.get(region) {
-            return Ok(hsm);
+    /// Makes sure `region` is hosted, provisioning it first when it is not
+    /// yet and dev mode takes its name. Of several requests racing for a new
+    /// region, one provisions it and the others wait for it.
+    pub(super) fn ensure(&self, region: &str) -> KmsResult<()> {
+        if self.hosts(region) {
+            return Ok(());
         }
         let Some(provisioner) = self
             .provisioner
@@ -116,22 +116,22 @@ impl Regions {
             return Err(self.refusal(region));
         };
         let _one_at_a_time = self.provisioning.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(hsm) = self.get(region) {
-            return Ok(hsm);
+        if self.hosts(region) {
+            return Ok(());
         }
         let started = Instant::now();
         let hsm = Arc::new(provisioner.provision(region)?);
         // Only the holder of `provisioning` replaces the map, so no other
         // addition can be lost between this load and the store.
         let mut hosted = BTreeMap::clone(&self.hosted.load());
-        hosted.insert(region.to_string(), hsm.clone());
+        hosted.insert(region.to_string(), hsm);
         self.hosted.store(Arc::new(hosted));
         tracing::info!(
             region,
             millis = started.elapsed().as_millis() as u64,
             "region provisioned on first use"
         );
-        Ok(hsm)
+        Ok(())
     }
 
     /// True when dev mode would provision `region` on first use.

@@ -85,12 +85,14 @@ async fn dev_mode_provisions_a_new_region_on_first_use_and_keeps_it() {
     let first_call = started.elapsed();
     let millis = provisionings(&server, "eu-central-1");
     assert_eq!(millis.len(), 1, "provisioned once: {}", server.log());
+    // The figure for the record (`--nocapture`): 13–100 ms on an idle
+    // machine. It is not asserted: under heavy disk load the token's fsyncs
+    // alone have taken seconds.
     println!(
         "eu-central-1 provisioned in {} ms (first CreateKey answered in {} ms)",
         millis[0],
         first_call.as_millis()
     );
-    assert!(millis[0] < 1000, "provisioning took {} ms", millis[0]);
     let arn = central
         .describe_key()
         .key_id(&key)
@@ -143,11 +145,29 @@ async fn dev_mode_provisions_a_new_region_on_first_use_and_keeps_it() {
     assert_eq!(projects_of(&data, "eu-central-1").len(), 1);
 }
 
+/// Eight clients send their first request to a new region at once; a
+/// ninth keeps encrypting in us-east-1 meanwhile, which provisioning must
+/// not disturb.
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_first_requests_provision_a_region_once() {
     const REGION: &str = "ap-southeast-2";
     const CLIENTS: usize = 8;
     let server = Server::start_logged(&[]);
+    let east = server.client("us-east-1");
+    let east_key = new_key(&east).await;
+    let racing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let bystander = {
+        let racing = racing.clone();
+        tokio::spawn(async move {
+            let mut rounds = 0;
+            while racing.load(std::sync::atomic::Ordering::SeqCst) {
+                let blob = encrypt_text(&east, &east_key, "bystander").await;
+                assert_eq!(decrypt_text(&east, &blob).await.plaintext, "bystander");
+                rounds += 1;
+            }
+            rounds
+        })
+    };
     let start = Arc::new(tokio::sync::Barrier::new(CLIENTS));
     let racers: Vec<_> = (0..CLIENTS)
         .map(|_| {
@@ -162,6 +182,9 @@ async fn concurrent_first_requests_provision_a_region_once() {
     for racer in racers {
         keys.push(racer.await.expect("CreateKey in the new region"));
     }
+    racing.store(false, std::sync::atomic::Ordering::SeqCst);
+    let rounds = bystander.await.expect("us-east-1 kept working");
+    assert!(rounds > 0);
     assert_eq!(
         provisionings(&server, REGION).len(),
         1,

@@ -30,7 +30,7 @@ pub use key_ref::{alias_arn, key_arn, key_arn_in, record_arn};
 pub use keys::{CreateKeyInput, DeletionScheduled};
 pub use multi_region::{Replica, ReplicaInput};
 pub use paging::Page;
-pub use regions::{MAX_REGION_NAME, Provisioner, is_region_name};
+pub use regions::Provisioner;
 pub use rotation::{MAX_ROTATION_PERIOD_DAYS, MaterialEntry, RotationStatus};
 
 use crate::auth::Principal;

@@ -27,7 +27,8 @@ pub struct Config {
     /// Allow plain HTTP on an address other than loopback (only behind
     /// something that authenticates and encrypts).
     pub allow_plaintext_non_loopback: bool,
-    /// Region used when a request carries no SigV4 credential scope.
+    /// Region used when a request carries no SigV4 credential scope. With
+    /// explicit `regions` it must be one of them; dev mode provisions it.
     pub default_region: String,
     /// Account of the dev-mode credentials (their principal is this account's root).
     pub account_id: String,
@@ -35,10 +36,11 @@ pub struct Config {
     /// `[default]` profile of `<data_dir>/credentials` (generated on first
     /// start) is the only credential, as the root of `account_id`.
     pub credentials: Vec<CredentialConfig>,
-    /// Explicitly configured regions. When empty, dev mode provisions
-    /// `dev_regions` as SoftHSM tokens under the data directory.
+    /// Explicitly configured regions: exactly these are hosted. When empty,
+    /// dev mode provisions `dev_regions` as SoftHSM tokens under the data
+    /// directory, and later any region of AWS's name form on first use.
     pub regions: Vec<RegionConfig>,
-    /// Region names provisioned in dev mode.
+    /// Region names provisioned in dev mode at start-up.
     pub dev_regions: Vec<String>,
     /// PKCS#11 module used for dev-mode tokens.
     pub softhsm_module: PathBuf,
@@ -246,13 +248,11 @@ impl Config {
         Ok(())
     }
 
-    /// Names of the regions this deployment hosts.
+    /// Names of the explicitly configured regions; none in dev mode, which
+    /// hosts `dev_regions`, the default region and every region provisioned
+    /// on first use.
     pub fn region_names(&self) -> Vec<String> {
-        if self.regions.is_empty() {
-            self.dev_regions.clone()
-        } else {
-            self.regions.iter().map(|r| r.name.clone()).collect()
-        }
+        self.regions.iter().map(|r| r.name.clone()).collect()
     }
 
     /// True when regions are provisioned automatically under the data directory.

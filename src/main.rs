@@ -191,6 +191,7 @@ fn init_domain_key(config_file: Option<&Path>, region: &str) -> Result<String, I
         return Err(InitDomainKeyError::DevMode);
     }
     let plan = provision::prepare(&config)?
+        .plans
         .into_iter()
         .find(|plan| plan.name == region)
         .ok_or_else(|| {

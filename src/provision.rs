@@ -1,13 +1,20 @@
 //! Dev mode: everything a fresh data directory needs on first start — a
-//! SoftHSM configuration, token PINs and client credentials. Token creation
-//! itself happens when the HSM layer opens a region whose token is missing.
+//! SoftHSM configuration, token PINs and client credentials — and the
+//! regions provisioned later, on first use ([`DevProvisioner`]). Token
+//! creation itself happens when the HSM layer opens a region whose token is
+//! missing.
 
+use crate::api::huawei::Projects;
 use crate::config::{Config, ConfigError, PinSource};
+use crate::hsm::{Hsm, HsmError, Module, TokenSpec};
+use crate::kms::{KmsError, KmsResult, Provisioner};
 use secrecy::SecretString;
+use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// SoftHSM configuration template shipped in `hsm/`.
 const SOFTHSM_TEMPLATE: &str = include_str!("../hsm/softhsm2.conf.template");
@@ -30,6 +37,39 @@ pub struct RegionPlan {
     pub softhsm_conf: Option<PathBuf>,
 }
 
+impl RegionPlan {
+    /// Opens the region's token through `module` (provisioning it in dev
+    /// mode when missing) with `sessions` worker sessions and room for
+    /// `cache_capacity` unwrapped keys.
+    pub fn open(
+        &self,
+        module: Arc<Module>,
+        sessions: usize,
+        cache_capacity: usize,
+    ) -> Result<Hsm, HsmError> {
+        Hsm::open(
+            module,
+            TokenSpec {
+                module: self.module.display().to_string(),
+                label: &self.token_label,
+                pin: &self.pin,
+                provision_so_pin: self.provision_so_pin.as_ref(),
+                sessions,
+                cache_capacity,
+            },
+        )
+    }
+}
+
+/// What start-up opens: every region's plan and, in dev mode, where
+/// regions provisioned later go.
+pub struct Prepared {
+    /// How to open each region hosted from the start.
+    pub plans: Vec<RegionPlan>,
+    /// Dev mode's tokens; `None` with explicit `[[regions]]`.
+    pub dev: Option<DevTokens>,
+}
+
 /// Errors while preparing the data directory.
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
@@ -42,12 +82,13 @@ pub enum ProvisionError {
 }
 
 /// Creates the data directory and, in dev mode, its SoftHSM configuration,
-/// PIN files and credentials file; returns how to open every region.
-pub fn prepare(config: &Config) -> Result<Vec<RegionPlan>, ProvisionError> {
+/// PIN files and credentials file; returns how to open every region hosted
+/// from the start.
+pub fn prepare(config: &Config) -> Result<Prepared, ProvisionError> {
     create_private_dir(&config.data_dir)?;
     write_credentials_if_missing(&config.data_dir.join("credentials"))?;
     if !config.dev_mode() {
-        return config
+        let plans = config
             .regions
             .iter()
             .map(|r| {
@@ -60,40 +101,134 @@ pub fn prepare(config: &Config) -> Result<Vec<RegionPlan>, ProvisionError> {
                     softhsm_conf: r.softhsm_conf.clone(),
                 })
             })
-            .collect();
+            .collect::<Result<_, ProvisionError>>()?;
+        return Ok(Prepared { plans, dev: None });
     }
-    let data_dir = absolute(&config.data_dir)?;
-    let token_dir = data_dir.join("tokens");
-    let secrets_dir = data_dir.join("secrets");
-    create_private_dir(&token_dir)?;
-    create_private_dir(&secrets_dir)?;
-    let conf = data_dir.join("softhsm2.conf");
-    if !conf.exists() {
-        let text = SOFTHSM_TEMPLATE.replace("@TOKENDIR@", &token_dir.to_string_lossy());
-        write_private(&conf, &text)?;
-    }
-    config
-        .dev_regions
+    let dev = DevTokens::prepare(config)?;
+    let plans = dev
+        .start_regions(config)?
         .iter()
-        .map(|name| {
-            let pin_file = secrets_dir.join(format!("{name}.pin"));
-            let so_pin_file = secrets_dir.join(format!("{name}.so-pin"));
-            ensure_secret_file(&pin_file, 16)?;
-            ensure_secret_file(&so_pin_file, 16)?;
-            let source = |path: PathBuf| PinSource {
-                pin_file: Some(path),
-                ..PinSource::default()
-            };
-            Ok(RegionPlan {
-                name: name.clone(),
-                module: config.softhsm_module.clone(),
-                token_label: format!("trent-{name}"),
-                pin: source(pin_file).resolve(name)?,
-                provision_so_pin: Some(source(so_pin_file).resolve(name)?),
-                softhsm_conf: Some(conf.clone()),
-            })
+        .map(|name| dev.plan(name))
+        .collect::<Result<_, _>>()?;
+    Ok(Prepared {
+        plans,
+        dev: Some(dev),
+    })
+}
+
+/// Dev mode's tokens: one SoftHSM module and, in the data directory, its
+/// configuration (`softhsm2.conf`), token directory (`tokens/`) and the PIN
+/// files of every region (`secrets/<region>.pin`, `.so-pin`).
+pub struct DevTokens {
+    module: PathBuf,
+    conf: PathBuf,
+    secrets_dir: PathBuf,
+}
+
+impl DevTokens {
+    /// Creates the token and secrets directories and the SoftHSM
+    /// configuration when missing.
+    fn prepare(config: &Config) -> Result<Self, ProvisionError> {
+        let data_dir = absolute(&config.data_dir)?;
+        let token_dir = data_dir.join("tokens");
+        let secrets_dir = data_dir.join("secrets");
+        create_private_dir(&token_dir)?;
+        create_private_dir(&secrets_dir)?;
+        let conf = data_dir.join("softhsm2.conf");
+        if !conf.exists() {
+            let text = SOFTHSM_TEMPLATE.replace("@TOKENDIR@", &token_dir.to_string_lossy());
+            write_private(&conf, &text)?;
+        }
+        Ok(Self {
+            module: config.softhsm_module.clone(),
+            conf,
+            secrets_dir,
         })
-        .collect()
+    }
+
+    /// The SoftHSM module of every dev-mode token.
+    pub fn module(&self) -> &Path {
+        &self.module
+    }
+
+    /// The `SOFTHSM2_CONF` the module is initialised with.
+    pub fn softhsm_conf(&self) -> &Path {
+        &self.conf
+    }
+
+    /// The regions hosted from the start: `dev_regions`, the default
+    /// region, and every region an earlier run provisioned (it has PIN
+    /// files), each once.
+    fn start_regions(&self, config: &Config) -> Result<BTreeSet<String>, ProvisionError> {
+        let io = |e| ProvisionError::Io(self.secrets_dir.display().to_string(), e);
+        let mut names: BTreeSet<String> = config.dev_regions.iter().cloned().collect();
+        names.insert(config.default_region.clone());
+        for entry in fs::read_dir(&self.secrets_dir).map_err(io)? {
+            let file = entry.map_err(io)?.file_name();
+            if let Some(name) = file.to_string_lossy().strip_suffix(".pin") {
+                names.insert(name.to_string());
+            }
+        }
+        Ok(names)
+    }
+
+    /// How to open region `name`'s token (`trent-<name>`), creating its
+    /// random user and SO PIN files first when missing. The token itself is
+    /// created when it is opened.
+    fn plan(&self, name: &str) -> Result<RegionPlan, ProvisionError> {
+        let pin_file = self.secrets_dir.join(format!("{name}.pin"));
+        let so_pin_file = self.secrets_dir.join(format!("{name}.so-pin"));
+        ensure_secret_file(&so_pin_file, 16)?;
+        // The user PIN file last: its presence marks a region to open at
+        // the next start.
+        ensure_secret_file(&pin_file, 16)?;
+        let source = |path: PathBuf| PinSource {
+            pin_file: Some(path),
+            ..PinSource::default()
+        };
+        Ok(RegionPlan {
+            name: name.to_string(),
+            module: self.module.clone(),
+            token_label: format!("trent-{name}"),
+            pin: source(pin_file).resolve(name)?,
+            provision_so_pin: Some(source(so_pin_file).resolve(name)?),
+            softhsm_conf: Some(self.conf.clone()),
+        })
+    }
+}
+
+/// Dev mode's provisioning of a region on first use, for the core: the
+/// region's PIN files, its Huawei project (when the projects are
+/// generated), then its token with a new domain key. Each step takes up
+/// what an earlier, interrupted attempt left.
+pub struct DevProvisioner {
+    /// Where the tokens and PIN files go.
+    pub tokens: DevTokens,
+    /// The module of [`DevTokens::module`], initialised.
+    pub module: Arc<Module>,
+    /// Worker sessions per token.
+    pub sessions: usize,
+    /// Unwrapped keys cached per token.
+    pub cache_capacity: usize,
+    /// The Huawei dialect's projects, which gain one for the region.
+    pub projects: Arc<Projects>,
+}
+
+impl Provisioner for DevProvisioner {
+    fn provision(&self, region: &str) -> KmsResult<Hsm> {
+        let failed = |what: &str, e: &dyn std::fmt::Display| {
+            KmsError::Internal(format!("provisioning region {region}: {what}: {e}"))
+        };
+        let plan = self
+            .tokens
+            .plan(region)
+            .map_err(|e| failed("PIN files", &e))?;
+        self.projects
+            .add_dev_region(region)
+            .map_err(|e| failed("Huawei project", &e))?;
+        plan.open(self.module.clone(), self.sessions, self.cache_capacity)
+            .map_err(|e| failed("token", &e))
+    }
 }
 
 fn absolute(path: &Path) -> Result<PathBuf, ProvisionError> {

@@ -2,14 +2,15 @@
 //! then serves the dialects and runs background jobs.
 
 use crate::api;
+use crate::api::huawei::Projects;
 use crate::api::state::AppState;
 use crate::audit::AuditLog;
 use crate::auth::Authenticator;
 use crate::auth::credentials::from_shared_file;
 use crate::config::{Config, TlsConfig};
-use crate::hsm::{Hsm, Modules, TokenSpec};
-use crate::kms::{JobOutcome, Kms, Settings};
-use crate::provision;
+use crate::hsm::{Hsm, Modules};
+use crate::kms::{JobOutcome, Kms, Provisioner, Settings};
+use crate::provision::{self, DevProvisioner, DevTokens, RegionPlan};
 use crate::store::Store;
 use axum::Router;
 use axum::routing::{any, post};
@@ -49,36 +50,25 @@ pub enum StartError {
 /// before any other thread starts (SoftHSM reads its configuration from the
 /// environment during module initialisation).
 pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
-    let names = config.region_names();
-    if !names.contains(&config.default_region) {
-        return Err(crate::config::ConfigError::UnknownDefaultRegion(
-            config.default_region.clone(),
-            names,
-        )
-        .into());
+    if !config.dev_mode() {
+        let names = config.region_names();
+        if !names.contains(&config.default_region) {
+            return Err(crate::config::ConfigError::UnknownDefaultRegion(
+                config.default_region.clone(),
+                names,
+            )
+            .into());
+        }
     }
-    let plans = provision::prepare(config)?;
+    let prepared = provision::prepare(config)?;
     let mut modules = Modules::new(config.reinitialize_module_after);
-    let mut regions = BTreeMap::new();
-    for plan in &plans {
-        let fail = |e| StartError::Hsm(plan.name.clone(), e);
-        let ctx = modules
-            .load(&plan.module, plan.softhsm_conf.as_deref())
-            .map_err(fail)?;
-        let hsm = Hsm::open(
-            ctx,
-            TokenSpec {
-                module: plan.module.display().to_string(),
-                label: &plan.token_label,
-                pin: &plan.pin,
-                provision_so_pin: plan.provision_so_pin.as_ref(),
-                sessions: config.sessions_per_region,
-                cache_capacity: config.key_cache_capacity,
-            },
-        )
-        .map_err(fail)?;
-        regions.insert(plan.name.clone(), hsm);
-    }
+    let regions = open_regions(config, &prepared.plans, &mut modules)?;
+    let names: Vec<String> = regions.keys().cloned().collect();
+    let projects = Arc::new(Projects::load(config, &names).map_err(StartError::Huawei)?);
+    let provisioner = prepared
+        .dev
+        .map(|tokens| dev_provisioner(config, tokens, &mut modules, projects.clone()))
+        .transpose()?;
     let store = Store::open(
         &config.data_dir.join("trent.db"),
         config.metadata_cache_capacity,
@@ -86,6 +76,7 @@ pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
     )?;
     let kms = Kms::new(
         regions,
+        provisioner,
         store,
         Settings {
             default_region: config.default_region.clone(),
@@ -104,7 +95,7 @@ pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
         config.credentials.clone()
     };
     let authenticator = Authenticator::new("kms", &credentials)?;
-    let huawei = api::huawei::dialect::Dialect::open(config, &credentials, &kms.region_names())
+    let huawei = api::huawei::dialect::Dialect::open(config, &credentials, projects)
         .map_err(StartError::Huawei)?;
     let audit_path = config
         .audit_log
@@ -123,6 +114,50 @@ pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
         panic_next: Default::default(),
         #[cfg(feature = "test-clock")]
         job_runs: Default::default(),
+    }))
+}
+
+/// Opens the token of every planned region, loading each module once.
+fn open_regions(
+    config: &Config,
+    plans: &[RegionPlan],
+    modules: &mut Modules,
+) -> Result<BTreeMap<String, Hsm>, StartError> {
+    let mut regions = BTreeMap::new();
+    for plan in plans {
+        let fail = |e| StartError::Hsm(plan.name.clone(), e);
+        let module = modules
+            .load(&plan.module, plan.softhsm_conf.as_deref())
+            .map_err(fail)?;
+        let hsm = plan
+            .open(
+                module,
+                config.sessions_per_region,
+                config.key_cache_capacity,
+            )
+            .map_err(fail)?;
+        regions.insert(plan.name.clone(), hsm);
+    }
+    Ok(regions)
+}
+
+/// Dev mode's provisioner of regions on first use, over the dev tokens'
+/// module (which opening the start-up regions initialised).
+fn dev_provisioner(
+    config: &Config,
+    tokens: DevTokens,
+    modules: &mut Modules,
+    projects: Arc<Projects>,
+) -> Result<Box<dyn Provisioner>, StartError> {
+    let module = modules
+        .load(tokens.module(), Some(tokens.softhsm_conf()))
+        .map_err(|e| StartError::Hsm(config.default_region.clone(), e))?;
+    Ok(Box::new(DevProvisioner {
+        tokens,
+        module,
+        sessions: config.sessions_per_region,
+        cache_capacity: config.key_cache_capacity,
+        projects,
     }))
 }
 

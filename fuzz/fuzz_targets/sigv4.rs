@@ -44,8 +44,11 @@ fn authenticator() -> &'static Authenticator {
     AUTHENTICATOR.get_or_init(|| Authenticator::new("kms", &credentials()).expect("credentials"))
 }
 
-fn hosted(region: &str) -> bool {
-    REGIONS.contains(&region)
+fn hosted(region: &str) -> Result<(), String> {
+    match REGIONS.contains(&region) {
+        true => Ok(()),
+        false => Err(format!("Region '{region}' is not hosted here.")),
+    }
 }
 
 /// The request as the server sees it, or `None` when `http` refuses its

@@ -121,15 +121,16 @@ impl Authenticator {
     }
 
     /// Verifies the request's signature (Authorization header or presigned
-    /// query) and returns who signed it and for which region. `hosted`
-    /// says whether a region is served here.
+    /// query) and returns who signed it and for which region. `served`
+    /// says whether a region is served here, or why not (a sentence for
+    /// the client).
     pub fn authenticate(
         &self,
         request: &SignedRequest<'_>,
-        hosted: &dyn Fn(&str) -> bool,
+        served: &dyn Fn(&str) -> Result<(), String>,
     ) -> Result<Authenticated, AuthError> {
         let signature = self.parse(request)?;
-        self.check_scope(&signature, hosted)?;
+        self.check_scope(&signature, served)?;
         check_time(&signature)?;
         if !signature.signed_headers.iter().any(|h| h == "host") {
             return Err(AuthError::Incomplete(
@@ -188,7 +189,7 @@ impl Authenticator {
     fn check_scope(
         &self,
         signature: &Signature,
-        hosted: &dyn Fn(&str) -> bool,
+        served: &dyn Fn(&str) -> Result<(), String>,
     ) -> Result<(), AuthError> {
         if signature.service != self.service {
             return Err(AuthError::InvalidSignature(format!(
@@ -196,10 +197,9 @@ impl Authenticator {
                 self.service
             )));
         }
-        if !hosted(&signature.region) {
+        if let Err(why) = served(&signature.region) {
             return Err(AuthError::InvalidSignature(format!(
-                "Credential should be scoped to a valid region; '{}' is not hosted here.",
-                signature.region
+                "Credential should be scoped to a valid region. {why}"
             )));
         }
         if !signature.amz_date.starts_with(&signature.scope_date) {
@@ -344,7 +344,10 @@ mod tests {
             headers: &lookup,
             body: b"{}",
         };
-        authenticator().authenticate(&request, &|r| r == "us-east-1")
+        authenticator().authenticate(&request, &|r| match r {
+            "us-east-1" => Ok(()),
+            _ => Err(format!("Region '{r}' is not hosted here.")),
+        })
     }
 
     /// A signature covering two X-Amz-Target values verifies (both values

@@ -16,7 +16,7 @@ use secrecy::SecretString;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::Instant;
 
 /// Loaded and initialised PKCS#11 modules, one per library path, with the
@@ -67,6 +67,7 @@ impl Modules {
             reinitialize_after: self.reinitialize_after,
             destroyed: Arc::new(AtomicU64::new(0)),
             tokens: RwLock::new(Tokens::default()),
+            opening: Mutex::new(()),
         });
         self.loaded.insert(path.to_path_buf(), module.clone());
         Ok(module)
@@ -91,6 +92,9 @@ pub struct Module {
     /// Session objects destroyed since the last initialisation.
     destroyed: Arc<AtomicU64>,
     tokens: RwLock<Tokens>,
+    /// Held while a token is opened: one at a time, as provisioning takes
+    /// the module's free slot.
+    opening: Mutex<()>,
 }
 
 /// The tokens of the current initialisation, and how to open them again.
@@ -100,6 +104,8 @@ struct Tokens {
     /// Open tokens, in `settings` order; shorter only after a failed
     /// re-initialisation, until the next attempt succeeds.
     open: Vec<Token>,
+    /// Re-initialisations so far: a token opened before one is dead.
+    generation: u64,
 }
 
 /// A token of the current initialisation; the module cannot be
@@ -118,21 +124,41 @@ impl std::ops::Deref for TokenGuard<'_> {
 
 impl Module {
     /// Opens (and if given an SO PIN, provisions) a token; returns its index.
+    ///
+    /// Opening takes a while (provisioning a SoftHSM token ~100 ms), so it
+    /// runs under the read lock: calls on the module's other tokens go on
+    /// meanwhile, and the module cannot be re-initialised. The write lock
+    /// is taken only to add the open token; if a re-initialisation slipped
+    /// in between, the token is opened again.
     pub(super) fn open_token(
         &self,
         settings: TokenSettings,
         provision_so_pin: Option<&SecretString>,
     ) -> Result<usize, HsmError> {
+        let _one_at_a_time = self.opening.lock().unwrap_or_else(|e| e.into_inner());
+        let (token, generation) = {
+            let tokens = self.tokens.read().unwrap_or_else(|e| e.into_inner());
+            let token = Token::open(
+                &self.ctx,
+                &settings,
+                provision_so_pin,
+                self.destroyed.clone(),
+            )?;
+            (token, tokens.generation)
+        };
         let mut tokens = self.tokens.write().unwrap_or_else(|e| e.into_inner());
-        let token = Token::open(
-            &self.ctx,
-            &settings,
-            provision_so_pin,
-            self.destroyed.clone(),
-        )?;
-        tokens.open.push(token);
+        let index = tokens.settings.len();
+        // After a failed re-initialisation the next attempt opens every
+        // token, this one included.
+        if tokens.open.len() == index {
+            let token = match tokens.generation == generation {
+                true => token,
+                false => Token::open(&self.ctx, &settings, None, self.destroyed.clone())?,
+            };
+            tokens.open.push(token);
+        }
         tokens.settings.push(settings);
-        Ok(tokens.open.len() - 1)
+        Ok(index)
     }
 
     /// Creates the domain key on the token labelled `label` (which must
@@ -189,12 +215,13 @@ impl Module {
         // Close every session (and with them every session object) first, so
         // no handle of this initialisation can reach the next one.
         tokens.open.clear();
+        tokens.generation += 1;
         if let Err(e) = self.ctx.clone().finalize() {
             tracing::warn!(module = %self.path.display(), error = %e, "C_Finalize failed");
         }
         self.point_softhsm_at_conf();
         initialize(&self.ctx)?;
-        let Tokens { settings, open } = &mut *tokens;
+        let Tokens { settings, open, .. } = &mut *tokens;
         for settings in settings.iter() {
             open.push(Token::open(
                 &self.ctx,

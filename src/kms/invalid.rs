@@ -205,13 +205,9 @@ pub enum Invalid {
         /// The constraint.
         rule: Rule,
     },
-    /// A Region this deployment does not host.
-    RegionNotHosted {
-        /// The Region asked for.
-        region: String,
-        /// The Regions hosted.
-        hosted: Vec<String>,
-    },
+    /// A Region named in the request body that this deployment does not
+    /// host: why, naming the hosted Regions and how to add one.
+    RegionNotHosted(String),
 }
 
 /// Why a key cannot serve an operation or algorithm.

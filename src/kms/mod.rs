@@ -15,6 +15,7 @@ mod keys;
 mod multi_region;
 mod paging;
 mod policy;
+mod regions;
 mod rotation;
 mod tags;
 mod validate;
@@ -31,13 +32,16 @@ pub use key_ref::{alias_arn, key_arn, key_arn_in, record_arn};
 pub use keys::{CreateKeyInput, DeletionScheduled};
 pub use multi_region::{Replica, ReplicaInput};
 pub use paging::Page;
+pub use regions::Provisioner;
 pub use rotation::{MAX_ROTATION_PERIOD_DAYS, MaterialEntry, RotationStatus};
 
 use crate::auth::Principal;
 use crate::clock::Clock;
 use crate::hsm::Hsm;
 use crate::store::Store;
+use regions::Regions;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Who is calling, and where: the region the request was addressed to and
 /// the authenticated principal.
@@ -130,7 +134,7 @@ pub struct Settings {
 
 /// The service core, shared by every dialect.
 pub struct Kms {
-    regions: BTreeMap<String, Hsm>,
+    regions: Regions,
     store: Store,
     clock: Clock,
     settings: Settings,
@@ -142,9 +146,16 @@ pub struct Kms {
 
 impl Kms {
     /// Assembles the core from opened tokens (by region name) and the store.
-    pub fn new(regions: BTreeMap<String, Hsm>, store: Store, settings: Settings) -> Self {
+    /// With a `provisioner` (dev mode), a region not hosted yet whose name
+    /// has AWS's form is provisioned the first time a request addresses it.
+    pub fn new(
+        regions: BTreeMap<String, Hsm>,
+        provisioner: Option<Box<dyn Provisioner>>,
+        store: Store,
+        settings: Settings,
+    ) -> Self {
         Self {
-            regions,
+            regions: Regions::new(regions, provisioner),
             store,
             clock: Clock::default(),
             settings,
@@ -154,7 +165,9 @@ impl Kms {
     }
 
     /// Builds the caller context for `principal`'s request addressed to
-    /// `region` (or the default region).
+    /// `region` (or the default region). In dev mode, a region not hosted
+    /// yet is provisioned now if its name has AWS's form; otherwise it is
+    /// refused with [`KmsError::UnrecognizedRegion`].
     pub fn caller(
         &self,
         region: Option<&str>,
@@ -162,12 +175,7 @@ impl Kms {
         origin: Origin,
     ) -> KmsResult<Caller> {
         let region = region.unwrap_or(&self.settings.default_region);
-        if !self.hosts(region) {
-            return Err(KmsError::UnrecognizedRegion(format!(
-                "Region '{region}' is not hosted here; hosted regions: {}",
-                self.region_names().join(", ")
-            )));
-        }
+        self.regions.ensure(region)?;
         Ok(Caller {
             region: region.to_string(),
             account_id: principal.account_id.clone(),
@@ -177,14 +185,21 @@ impl Kms {
         })
     }
 
-    /// True when this deployment hosts `region`.
+    /// True when this deployment hosts `region` now.
     pub fn hosts(&self, region: &str) -> bool {
-        self.regions.contains_key(region)
+        self.regions.hosts(region)
+    }
+
+    /// Succeeds when `region` is hosted, or in dev mode would be
+    /// provisioned on first use; otherwise [`KmsError::UnrecognizedRegion`]
+    /// names the hosted regions and how to add one. Provisions nothing.
+    pub fn check_region(&self, region: &str) -> KmsResult<()> {
+        self.regions.check(region)
     }
 
     /// Names of the hosted regions.
     pub fn region_names(&self) -> Vec<String> {
-        self.regions.keys().cloned().collect()
+        self.regions.names()
     }
 
     /// The service clock.
@@ -235,14 +250,14 @@ impl Kms {
     /// Re-initialises the PKCS#11 modules that have destroyed enough session
     /// objects (see `hsm::Module`); a failure is logged and retried next time.
     pub fn reinitialize_modules_if_due(&self) {
-        for (region, hsm) in &self.regions {
+        for (region, hsm) in self.regions.all().iter() {
             if let Err(e) = hsm.reinitialize_module_if_due() {
                 tracing::error!(region = %region, error = %e, "module re-initialisation failed");
             }
         }
     }
 
-    fn hsm(&self, region: &str) -> KmsResult<&Hsm> {
+    fn hsm(&self, region: &str) -> KmsResult<Arc<Hsm>> {
         self.regions
             .get(region)
             .ok_or_else(|| KmsError::Internal(format!("region {region} has no token")))

@@ -99,6 +99,9 @@ impl Kms {
         let tags = input.tags.unwrap_or_default();
         validate::tags(&tags)?;
 
+        // Dev mode provisions a new region only for a request that passed
+        // every check above.
+        self.regions.ensure(replica_region).map_err(named_in_body)?;
         let materials = self.store.materials(&caller.region, &primary.key_id)?;
         let carried = self.carry(&caller.region, replica_region, &primary.key_id, &materials)?;
         let replica = KeyRecord {
@@ -245,15 +248,10 @@ impl Kms {
         Ok(copies)
     }
 
-    /// A region this deployment hosts, or a ValidationException naming them.
+    /// A region this deployment hosts (or in dev mode would provision on
+    /// first use), or a ValidationException naming the hosted ones.
     fn check_hosted(&self, region: &str) -> KmsResult<()> {
-        if self.regions.contains_key(region) {
-            return Ok(());
-        }
-        Err(KmsError::Validation(Invalid::RegionNotHosted {
-            region: region.to_string(),
-            hosted: self.region_names(),
-        }))
+        self.regions.check(region).map_err(named_in_body)
     }
 
     /// Carries materials of `key_id` from one region's token to another's
@@ -298,5 +296,14 @@ impl Kms {
                 ..m.clone()
             })
             .collect())
+    }
+}
+
+/// A region named in a request's body that is not served is a
+/// ValidationException (one named by the credential scope is not).
+fn named_in_body(e: KmsError) -> KmsError {
+    match e {
+        KmsError::UnrecognizedRegion(why) => KmsError::Validation(Invalid::RegionNotHosted(why)),
+        other => other,
     }
 }

@@ -143,9 +143,9 @@ async fn prepare(
         headers: &header_values,
         body: &body,
     };
-    let who = app
-        .authenticator
-        .authenticate(&signed, &|region| app.kms.hosts(region))?;
+    let who = app.authenticator.authenticate(&signed, &|region| {
+        app.kms.check_region(region).map_err(|e| e.to_string())
+    })?;
     trail.region = Some(who.region.clone());
     trail.principal = Some(who.principal.arn.clone());
     trail.access_key_id = Some(who.principal.access_key_id.clone());

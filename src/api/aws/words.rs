@@ -125,10 +125,7 @@ fn validation(invalid: &Invalid) -> String {
         Invalid::AliasPrefix(_) => "Alias must start with the prefix \"alias/\". Please see \
                                     https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html"
             .into(),
-        Invalid::RegionNotHosted { region, hosted } => format!(
-            "Region '{region}' is not hosted by this deployment; hosted regions: {}.",
-            hosted.join(", ")
-        ),
+        Invalid::RegionNotHosted(why) => why.clone(),
     }
 }
 

@@ -312,8 +312,7 @@ fn resolve_project(
         .huawei
         .projects
         .get(project_id)
-        .ok_or_else(|| HuaweiError::unknown_project(project_id))?
-        .clone();
+        .ok_or_else(|| HuaweiError::unknown_project(project_id))?;
     trail.region = Some(project.region.clone());
     if project.account != account_id {
         return Err(HuaweiError::foreign_project(project_id));

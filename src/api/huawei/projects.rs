@@ -2,13 +2,16 @@
 //!
 //! Configured as `[huawei_projects.<project id>]` with `region` and
 //! (optionally, default `account_id`) `account`. In dev mode with none
-//! configured, Trent makes one project per hosted region on first start and
-//! writes them to `<data_dir>/huawei-projects.json` as
-//! `{"<project_id>": "<region>"}`, reusing that file on later starts.
+//! configured, Trent makes one project per hosted region on first start,
+//! and one for each region provisioned later on first use, and writes them
+//! to `<data_dir>/huawei-projects.json` as `{"<project_id>": "<region>"}`,
+//! reusing that file on later starts.
 
 use crate::config::{Config, HuaweiProject};
+use arc_swap::ArcSwap;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 /// File written in dev mode.
 pub const DEV_FILE: &str = "huawei-projects.json";
@@ -24,39 +27,81 @@ pub struct Project {
     pub account: String,
 }
 
-/// Every project, by id.
-#[derive(Debug, Default)]
+/// Every project, by id: the configured ones, or in dev mode the generated
+/// ones, which grow with the hosted regions.
 pub struct Projects {
-    by_id: BTreeMap<String, Project>,
+    by_id: ArcSwap<BTreeMap<String, Project>>,
+    /// Set when the projects are generated (dev mode without configured ones).
+    generated: Option<Generated>,
+}
+
+/// Where generated projects are kept, and whose they are.
+struct Generated {
+    /// The directory of [`DEV_FILE`].
+    data_dir: PathBuf,
+    /// The configuration's `account_id`, which owns every generated project.
+    account: String,
+    /// Held while the file is rewritten and the projects replaced.
+    writing: Mutex<()>,
 }
 
 impl Projects {
     /// The project with this id.
-    pub fn get(&self, id: &str) -> Option<&Project> {
-        self.by_id.get(id)
+    pub fn get(&self, id: &str) -> Option<Project> {
+        self.by_id.load().get(id).cloned()
+    }
+
+    /// Gives a newly hosted region its generated project, written to
+    /// [`DEV_FILE`] first (an earlier one in the file is taken up). Does
+    /// nothing when the projects are configured.
+    pub fn add_dev_region(&self, region: &str) -> Result<(), String> {
+        let Some(generated) = &self.generated else {
+            return Ok(());
+        };
+        let _one_at_a_time = generated.writing.lock().unwrap_or_else(|e| e.into_inner());
+        let made = dev_projects(&generated.data_dir, &[region.to_string()])?;
+        let mut by_id = BTreeMap::clone(&self.by_id.load());
+        for (id, region) in made {
+            let account = generated.account.clone();
+            by_id.insert(
+                id.clone(),
+                Project {
+                    id,
+                    region,
+                    account,
+                },
+            );
+        }
+        self.by_id.store(by_id.into());
+        Ok(())
     }
 
     /// Loads the configured projects, or in dev mode the generated ones
     /// (generating and writing them when missing). Every project must name
     /// a hosted region.
     pub fn load(config: &Config, hosted: &[String]) -> Result<Self, String> {
-        let configured: BTreeMap<String, HuaweiProject> =
-            if config.huawei_projects.is_empty() && config.dev_mode() {
-                dev_projects(&config.data_dir, hosted)?
-                    .into_iter()
-                    .map(|(id, region)| {
-                        (
-                            id,
-                            HuaweiProject {
-                                region,
-                                account: None,
-                            },
-                        )
-                    })
-                    .collect()
-            } else {
-                config.huawei_projects.clone()
-            };
+        let generated =
+            (config.huawei_projects.is_empty() && config.dev_mode()).then(|| Generated {
+                data_dir: config.data_dir.clone(),
+                account: config.account_id.clone(),
+                writing: Mutex::new(()),
+            });
+        let configured: BTreeMap<String, HuaweiProject> = if generated.is_some() {
+            dev_projects(&config.data_dir, hosted)?
+                .into_iter()
+                .map(|(id, region)| {
+                    (
+                        id,
+                        HuaweiProject {
+                            region,
+                            account: None,
+                        },
+                    )
+                })
+                .collect()
+        } else {
+            config.huawei_projects.clone()
+        };
         let mut by_id = BTreeMap::new();
         for (id, p) in configured {
             if !hosted.contains(&p.region) {
@@ -86,7 +131,10 @@ impl Projects {
                 },
             );
         }
-        Ok(Self { by_id })
+        Ok(Self {
+            by_id: ArcSwap::from_pointee(by_id),
+            generated,
+        })
     }
 }
 

@@ -78,7 +78,7 @@ fn replica_region(cx: &Ctx<'_>) -> Result<String, HuaweiError> {
         .str("replica_project_id")?
         .filter(|p| !p.is_empty())
     {
-        Some(id) => Some(cx.dialect.projects().get(&id).cloned().ok_or_else(|| {
+        Some(id) => Some(cx.dialect.projects().get(&id).ok_or_else(|| {
             HuaweiError::invalid(
                 "replica_project_id",
                 format!("project '{id}' is not configured."),

@@ -84,10 +84,7 @@ pub(super) fn invalid(invalid: &Invalid) -> String {
             rule,
             ..
         } => format!("Invalid tag {index}: its {} {}.", field(*f), must(rule)),
-        Invalid::RegionNotHosted { region, hosted } => format!(
-            "Region '{region}' is not hosted by this deployment; hosted regions: {}.",
-            hosted.join(", ")
-        ),
+        Invalid::RegionNotHosted(why) => why.clone(),
     }
 }
 

@@ -4,7 +4,6 @@ mod common;
 
 use aws_sdk_kms::Client;
 use aws_sdk_kms::primitives::Blob;
-use aws_sdk_kms::types::Tag;
 use common::*;
 
 const ACCOUNT: &str = "111122223333";
@@ -20,14 +19,6 @@ async fn pending_deletion_key(client: &Client) -> String {
         .await
         .expect("ScheduleKeyDeletion");
     key
-}
-
-fn tag(key: &str, value: &str) -> Tag {
-    Tag::builder()
-        .tag_key(key)
-        .tag_value(value)
-        .build()
-        .unwrap()
 }
 
 fn alias_arn(region: &str, name: &str) -> String {

@@ -6,7 +6,7 @@ mod common;
 use aws_sdk_kms::Client;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{GrantOperation, Tag};
-use common::{Server, new_key};
+use common::{Server, new_key, tag};
 
 const EAST: &str = "us-east-1";
 const WEST: &str = "us-west-2";
@@ -44,14 +44,6 @@ fn assert_refusal<E, R>(
 
 fn arn(region: &str, key_id: &str) -> String {
     format!("arn:aws:kms:{region}:{ACCOUNT}:key/{key_id}")
-}
-
-fn tag(key: &str, value: &str) -> Tag {
-    Tag::builder()
-        .tag_key(key)
-        .tag_value(value)
-        .build()
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -11,10 +11,11 @@ use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::operation::replicate_key::ReplicateKeyOutput;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{
-    IncludeKeyMaterial, KeyMaterialState, KeyMetadata, KeyState, MultiRegionKeyType, Tag,
+    IncludeKeyMaterial, KeyMaterialState, KeyMetadata, KeyState, MultiRegionKeyType,
 };
 use common::{
-    Decrypted, Server, current_material, decrypt_text, encrypt_text, error_code, until_job_ticks,
+    Decrypted, Server, current_material, decrypt_text, encrypt_text, error_code, tag,
+    until_job_ticks,
 };
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -30,14 +31,6 @@ const DAY: i64 = 86_400;
 
 fn arn(region: &str, key_id: &str) -> String {
     format!("arn:aws:kms:{region}:{ACCOUNT}:key/{key_id}")
-}
-
-fn tag(key: &str, value: &str) -> Tag {
-    Tag::builder()
-        .tag_key(key)
-        .tag_value(value)
-        .build()
-        .unwrap()
 }
 
 fn now_secs() -> i64 {

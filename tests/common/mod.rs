@@ -580,3 +580,12 @@ pub async fn decrypt_text(kms: &Client, blob: &[u8]) -> Decrypted {
         material: out.key_material_id.expect("KeyMaterialId"),
     }
 }
+
+/// A tag for a request.
+pub fn tag(key: &str, value: &str) -> aws_sdk_kms::types::Tag {
+    aws_sdk_kms::types::Tag::builder()
+        .tag_key(key)
+        .tag_value(value)
+        .build()
+        .unwrap()
+}

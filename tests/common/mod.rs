@@ -1,5 +1,13 @@
 //! Test harness: runs the real `trent` binary over fresh SoftHSM tokens in a
 //! temporary data directory and talks to it with the official AWS SDK.
+//!
+//! The PKCS#11 module is chosen with one switch, `TRENT_TEST_PKCS11`: unset
+//! (or `softhsm`), [`Server::start`] runs dev mode on SoftHSM; `kryoptic`
+//! makes it run on explicit `[[regions]]` `us-east-1` and `us-west-2` whose
+//! tokens are Kryoptic tokens made by the harness (module path in
+//! `TRENT_TEST_KRYOPTIC_MODULE`, built by `scripts/kryoptic.sh`).
+//! [`Server::start_on`] puts chosen regions on chosen modules whatever the
+//! switch says.
 
 #![allow(dead_code)]
 
@@ -24,6 +32,7 @@ pub struct DataDir {
     /// Its path.
     pub path: PathBuf,
     dir: Option<TempDir>,
+    tokens: Option<Tokens>,
 }
 
 /// A running server and the data directory it owns.
@@ -33,6 +42,7 @@ pub struct Server {
     pub addr: SocketAddr,
     data: PathBuf,
     log: Option<PathBuf>,
+    tokens: Option<Tokens>,
     _dir: Option<TempDir>,
 }
 
@@ -42,8 +52,14 @@ impl Server {
         Self::start_with_env(&[])
     }
 
-    /// Like [`Server::start`], with extra environment variables.
+    /// Like [`Server::start`], with extra environment variables. With
+    /// `TRENT_TEST_PKCS11=kryoptic`, on Kryoptic tokens (see the module
+    /// documentation).
     pub fn start_with_env(env: &[(&str, &str)]) -> Self {
+        if let Some(module) = selected_kryoptic() {
+            let on = Pkcs11::Kryoptic(module);
+            return Self::start_on_with_env(&[(EAST, on.clone()), (WEST, on)], env);
+        }
         let dir = TempDir::new().expect("temp dir");
         let data = dir.path().join("data");
         let mut server = Self::start_in(data, env);
@@ -101,6 +117,53 @@ impl Server {
     /// Starts a server on `data` (created on first start if missing).
     pub fn start_in(data: PathBuf, env: &[(&str, &str)]) -> Self {
         Self::launch(data, env, None, None)
+    }
+
+    /// Starts a server with explicit `[[regions]]`: each named region on a
+    /// new token of the given module, made by the harness as an operator
+    /// would (see [`Tokens::create`]), with its domain key made by `trent
+    /// init-domain-key`. [`Server::stop`] and [`Server::restart`] keep the
+    /// tokens and the configuration.
+    pub fn start_on(regions: &[(&str, Pkcs11)]) -> Self {
+        Self::start_on_with_env(regions, &[])
+    }
+
+    /// Like [`Server::start_on`], with extra environment variables.
+    pub fn start_on_with_env(regions: &[(&str, Pkcs11)], env: &[(&str, &str)]) -> Self {
+        let dir = TempDir::new().expect("temp dir");
+        let data = dir.path().join("data");
+        let tokens = Tokens::create(dir.path(), &data, regions);
+        let mut server = Self::launch_on(data, env, &tokens, None);
+        server.tokens = Some(tokens);
+        server._dir = Some(dir);
+        server
+    }
+
+    /// Both default regions on Kryoptic tokens of `module`, two slots of one
+    /// `KRYOPTIC_CONF`.
+    pub fn start_on_kryoptic(module: &Path) -> Self {
+        let on = Pkcs11::Kryoptic(module.to_path_buf());
+        Self::start_on(&[(EAST, on.clone()), (WEST, on)])
+    }
+
+    /// Two kinds of token in one server: `us-east-1` on SoftHSM and
+    /// `us-west-2` on Kryoptic (`module`).
+    pub fn start_mixed(module: &Path) -> Self {
+        Self::start_on(&[
+            (EAST, Pkcs11::SoftHsm),
+            (WEST, Pkcs11::Kryoptic(module.to_path_buf())),
+        ])
+    }
+
+    /// Launches on the configuration and environment of `tokens`, plus `env`.
+    fn launch_on(data: PathBuf, env: &[(&str, &str)], tokens: &Tokens, log: Option<&Path>) -> Self {
+        let mut all: Vec<(&str, &str)> = tokens
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        all.extend_from_slice(env);
+        Self::launch(data, &all, Some(&tokens.config), log)
     }
 
     fn launch(
@@ -161,6 +224,7 @@ impl Server {
             addr,
             data,
             log: log.map(Path::to_path_buf),
+            tokens: None,
             _dir: None,
         }
     }
@@ -244,7 +308,11 @@ impl Server {
 
     /// Like [`Server::restart`], with extra environment variables.
     pub fn restart_with_env(data: DataDir, env: &[(&str, &str)]) -> Self {
-        let mut server = Self::start_in(data.path, env);
+        let mut server = match &data.tokens {
+            Some(tokens) => Self::launch_on(data.path, env, tokens, None),
+            None => Self::start_in(data.path, env),
+        };
+        server.tokens = data.tokens;
         server._dir = data.dir;
         server
     }
@@ -255,20 +323,28 @@ impl Server {
         let log = data.path.with_extension("log");
         let mut env = env.to_vec();
         env.push(("TRENT_LOG", "info"));
-        let mut server = Self::launch(data.path, &env, None, Some(&log));
+        let mut server = match &data.tokens {
+            Some(tokens) => Self::launch_on(data.path, &env, tokens, Some(&log)),
+            None => Self::launch(data.path, &env, None, Some(&log)),
+        };
+        server.tokens = data.tokens;
         server._dir = data.dir;
         server
     }
 
     /// A second server sharing this one's data directory (tokens and database).
     pub fn start_sibling(&self, env: &[(&str, &str)]) -> Self {
-        Self::start_in(self.data.clone(), env)
+        match &self.tokens {
+            Some(tokens) => Self::launch_on(self.data.clone(), env, tokens, None),
+            None => Self::start_in(self.data.clone(), env),
+        }
     }
 
     fn take_data(&mut self) -> DataDir {
         DataDir {
             path: self.data.clone(),
             dir: self._dir.take(),
+            tokens: self.tokens.take(),
         }
     }
 
@@ -588,4 +664,174 @@ pub fn tag(key: &str, value: &str) -> aws_sdk_kms::types::Tag {
         .tag_value(value)
         .build()
         .unwrap()
+}
+
+/// The default region.
+pub const EAST: &str = "us-east-1";
+/// The other default region.
+pub const WEST: &str = "us-west-2";
+/// SoftHSM's module on Debian.
+pub const SOFTHSM_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+/// Trent's SoftHSM configuration template (`@TOKENDIR@` to replace).
+const SOFTHSM_TEMPLATE: &str = include_str!("../../hsm/softhsm2.conf.template");
+/// SO PIN of every harness-made token.
+const SO_PIN: &str = "harness-so-pin";
+
+/// The Kryoptic module named by `TRENT_TEST_KRYOPTIC_MODULE`, when set
+/// (panics if it names no file: a set variable means the tests must run).
+pub fn kryoptic_module() -> Option<PathBuf> {
+    let path = PathBuf::from(std::env::var_os("TRENT_TEST_KRYOPTIC_MODULE")?);
+    assert!(
+        path.is_file(),
+        "TRENT_TEST_KRYOPTIC_MODULE={} is not a file (scripts/kryoptic.sh builds it)",
+        path.display()
+    );
+    Some(path)
+}
+
+/// The Kryoptic module when `TRENT_TEST_PKCS11=kryoptic` selects it; panics
+/// on an unknown value, or on `kryoptic` without `TRENT_TEST_KRYOPTIC_MODULE`.
+fn selected_kryoptic() -> Option<PathBuf> {
+    match std::env::var("TRENT_TEST_PKCS11").as_deref() {
+        Err(_) | Ok("softhsm") => None,
+        Ok("kryoptic") => Some(
+            kryoptic_module().expect("TRENT_TEST_PKCS11=kryoptic needs TRENT_TEST_KRYOPTIC_MODULE"),
+        ),
+        Ok(other) => panic!("TRENT_TEST_PKCS11={other}: expected softhsm or kryoptic"),
+    }
+}
+
+/// A PKCS#11 module the harness makes configured tokens on.
+#[derive(Clone, Debug)]
+pub enum Pkcs11 {
+    /// SoftHSM 2 ([`SOFTHSM_MODULE`]); tokens made with `softhsm2-util`.
+    SoftHsm,
+    /// Kryoptic, at this module path; tokens made with OpenSC's `pkcs11-tool`.
+    Kryoptic(PathBuf),
+}
+
+/// Configured tokens made by the harness, and the `trent.toml` and
+/// environment that point a server at them.
+#[derive(Clone, Debug)]
+pub struct Tokens {
+    /// The configuration file, one `[[regions]]` entry per token.
+    config: PathBuf,
+    /// Environment the server needs (`KRYOPTIC_CONF`).
+    env: Vec<(String, String)>,
+}
+
+impl Tokens {
+    /// Makes one token per region under `root/tokens`, as an operator
+    /// would: SoftHSM regions share one `SOFTHSM2_CONF` made from Trent's
+    /// template and get their token from `softhsm2-util`; Kryoptic regions
+    /// are slots 1, 2, ... of one `KRYOPTIC_CONF` (a process-wide
+    /// variable), each with its own SQLite file, initialised with
+    /// `pkcs11-tool --init-token` and `--init-pin`. Every token is labelled
+    /// `trent-<region>` with its user PIN in a file (`pin_file`); then
+    /// `trent init-domain-key` gives each its domain key, with `data` as the
+    /// data directory.
+    pub fn create(root: &Path, data: &Path, regions: &[(&str, Pkcs11)]) -> Self {
+        let dir = root.join("tokens");
+        std::fs::create_dir_all(&dir).expect("token directory");
+        let softhsm_conf = dir.join("softhsm2.conf");
+        let kryoptic_conf = dir.join("kryoptic.conf");
+        let mut kryoptic_slots = String::new();
+        let mut toml = String::new();
+        let mut inits: Vec<Command> = Vec::new();
+        for (slot, (region, on)) in (1..).zip(regions) {
+            let label = format!("trent-{region}");
+            let pin = format!("user-pin-{region}");
+            let pin_file = dir.join(format!("{region}.pin"));
+            std::fs::write(&pin_file, &pin).expect("write PIN file");
+            toml.push_str(&format!(
+                "[[regions]]\nname = \"{region}\"\ntoken_label = \"{label}\"\npin_file = \"{}\"\n",
+                pin_file.display()
+            ));
+            match on {
+                Pkcs11::SoftHsm => {
+                    let token_dir = dir.join("softhsm");
+                    if !softhsm_conf.exists() {
+                        std::fs::create_dir_all(&token_dir).expect("SoftHSM token directory");
+                        let text = SOFTHSM_TEMPLATE
+                            .replace("@TOKENDIR@", &token_dir.display().to_string());
+                        std::fs::write(&softhsm_conf, text).expect("write softhsm2.conf");
+                    }
+                    toml.push_str(&format!(
+                        "module = \"{SOFTHSM_MODULE}\"\nsofthsm_conf = \"{}\"\n",
+                        softhsm_conf.display()
+                    ));
+                    let mut init = Command::new("softhsm2-util");
+                    init.args(["--init-token", "--free", "--label", &label])
+                        .args(["--so-pin", SO_PIN, "--pin", &pin])
+                        .env("SOFTHSM2_CONF", &softhsm_conf);
+                    inits.push(init);
+                }
+                Pkcs11::Kryoptic(module) => {
+                    kryoptic_slots.push_str(&format!(
+                        "[[slots]]\nslot = {slot}\ndbtype = \"sqlite\"\ndbargs = \"{}\"\n\n",
+                        dir.join(format!("kryoptic-{region}.sql")).display()
+                    ));
+                    toml.push_str(&format!("module = \"{}\"\n", module.display()));
+                    let tool = || {
+                        let mut cmd = Command::new("pkcs11-tool");
+                        cmd.arg("--module")
+                            .arg(module)
+                            .args(["--slot", &slot.to_string()])
+                            .env("KRYOPTIC_CONF", &kryoptic_conf);
+                        cmd
+                    };
+                    let mut init = tool();
+                    init.args(["--init-token", "--label", &label, "--so-pin", SO_PIN]);
+                    inits.push(init);
+                    let mut init_pin = tool();
+                    init_pin
+                        .args(["--init-pin", "--so-pin", SO_PIN, "--pin", &pin])
+                        .args(["--login", "--login-type", "so"]);
+                    inits.push(init_pin);
+                }
+            }
+            toml.push('\n');
+        }
+        let mut env = Vec::new();
+        if !kryoptic_slots.is_empty() {
+            std::fs::write(&kryoptic_conf, kryoptic_slots).expect("write KRYOPTIC_CONF");
+            env.push((
+                "KRYOPTIC_CONF".to_string(),
+                kryoptic_conf.display().to_string(),
+            ));
+        }
+        for mut init in inits {
+            run(&mut init);
+        }
+        let config = root.join("trent.toml");
+        std::fs::write(&config, toml).expect("write trent.toml");
+        for (region, _) in regions {
+            let mut init = Command::new(env!("CARGO_BIN_EXE_trent"));
+            init.args(["init-domain-key", "--config"])
+                .arg(&config)
+                .args(["--region", region]);
+            for (name, _) in std::env::vars_os() {
+                if name.to_string_lossy().starts_with("TRENT_") {
+                    init.env_remove(name);
+                }
+            }
+            init.env("TRENT_DATA_DIR", data).env("TRENT_LOG", "warn");
+            init.envs(env.iter().map(|(k, v)| (k, v)));
+            run(&mut init);
+        }
+        Tokens { config, env }
+    }
+}
+
+/// Runs `cmd`, panicking with its output unless it succeeds.
+fn run(cmd: &mut Command) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

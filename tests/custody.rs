@@ -87,8 +87,8 @@ async fn two_hundred_keys_leave_the_token_object_count_unchanged() {
     }
 }
 
-/// The stored blob has the length of a wrapped AES-256 key, and survives a
-/// restart. That it is the key wrapped under the domain key, and nothing
+/// The stored blob is a wrapped AES-256 key with the header naming its
+/// wrapping, and survives a restart, as does a blob from before the header. That it is the key wrapped under the domain key, and nothing
 /// else, is proven through PKCS#11 in tests/custody_pkcs11.rs.
 #[tokio::test(flavor = "multi_thread")]
 async fn store_holds_only_wrapped_material() {
@@ -104,8 +104,18 @@ async fn store_holds_only_wrapped_material() {
             |r| r.get(0),
         )
         .unwrap();
-    // AES key wrap with padding of a 32-byte key yields 40 bytes.
-    assert_eq!(wrapped.len(), 40);
+    // A 4-byte header naming the wrapping (RFC 5649 on SoftHSM), then the
+    // 40 bytes that AES key wrap with padding makes of a 32-byte key.
+    assert_eq!(&wrapped[..4], b"TW\x01\x01");
+    assert_eq!(wrapped.len(), 44);
+    // A data directory from before the header holds the 40 bytes alone;
+    // they still unwrap.
+    db.execute(
+        "UPDATE key_materials SET wrapped = ?1 WHERE key_id = ?2",
+        rusqlite::params![&wrapped[4..], &id],
+    )
+    .unwrap();
+    drop(db);
     let restarted = Server::restart(data);
     let kms = restarted.client("us-east-1");
     let out = kms

@@ -211,7 +211,8 @@ fn keys_in_use_never_leave_the_token_and_only_transit_copies_are_wrappable() {
         t
     };
     let unwrap = |t: Vec<Attribute>| {
-        east_view.unwrap_key(&Mechanism::AesKeyWrapPad, domain_key, &wrapped, &t)
+        // The blob's first 4 bytes are its header (src/hsm/mechanisms.rs).
+        east_view.unwrap_key(&Mechanism::AesKeyWrapPad, domain_key, &wrapped[4..], &t)
     };
     for (what, t) in [
         ("a token object", template(true, Some(true), false, false)),
@@ -256,7 +257,7 @@ fn keys_in_use_never_leave_the_token_and_only_transit_copies_are_wrappable() {
         [true, false, false, false, false, true]
     );
     let package = east
-        .export_materials(std::slice::from_ref(&material), &offer.public_point)
+        .export_materials(std::slice::from_ref(&material), &offer)
         .unwrap();
     assert_eq!(session_objects(&east_view, ObjectClass::SECRET_KEY), cached);
     assert!(session_objects(&east_view, ObjectClass::PRIVATE_KEY).is_empty());

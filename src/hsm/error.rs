@@ -41,6 +41,15 @@ pub enum HsmError {
     /// A wrapped key blob could not be unwrapped under the domain key.
     #[error("wrapped key material could not be unwrapped")]
     UnwrapFailed,
+    /// The token lacks a mechanism Trent needs (named, with its use).
+    #[error("token {0:?} lacks the PKCS#11 mechanism {1}")]
+    MissingMechanism(String, String),
+    /// A wrapped key blob has a header this version does not know.
+    #[error("wrapped key blob has an unknown format")]
+    UnknownBlobFormat,
+    /// Two tokens share no key wrapping to carry material between them.
+    #[error("the two tokens share no AES key wrapping mechanism")]
+    NoCommonWrapping,
 }
 
 impl HsmError {

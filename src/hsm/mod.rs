@@ -6,6 +6,7 @@
 
 mod cache;
 mod error;
+mod mechanisms;
 mod module;
 mod open;
 mod pool;
@@ -15,6 +16,7 @@ mod transport;
 
 pub use cache::MaterialRef;
 pub use error::HsmError;
+pub use mechanisms::{Mechanisms, Wrapping};
 pub use module::{DomainKeyInit, Module, Modules};
 pub use open::DOMAIN_KEY_LABEL;
 pub use transport::{ImportOffer, TransportPackage};

@@ -3,6 +3,7 @@
 //! it is dropped together when the module is re-initialised.
 
 use super::cache::{CachedKey, HandleCache, MaterialRef};
+use super::mechanisms::{self, Mechanisms, Wrapping};
 use super::open;
 use super::pool::{PooledSession, SessionPool};
 use super::template::{Purpose, backing_key_template};
@@ -41,6 +42,10 @@ pub(super) struct Token {
     imports: Mutex<HashMap<u64, PendingImport>>,
     /// Session objects destroyed on the module (shared by its tokens).
     destroyed: Arc<AtomicU64>,
+    /// The mechanisms chosen for this token.
+    mechanisms: Mechanisms,
+    /// Token label, for messages.
+    label: String,
 }
 
 impl Token {
@@ -61,6 +66,13 @@ impl Token {
             &settings.pin,
             provision_so_pin,
         )?;
+        let mechanisms = Mechanisms::detect(ctx, slot, &settings.label)?;
+        tracing::info!(
+            token = %settings.label,
+            wrapping = ?mechanisms.wrapping,
+            unwraps = ?mechanisms.wrappings,
+            "token mechanisms chosen"
+        );
         let owner = ctx.open_rw_session(slot)?;
         open::login(&owner, &settings.pin)?;
         let domain_key = match open::find_domain_key(&owner, &settings.label)? {
@@ -83,7 +95,41 @@ impl Token {
             cache: HandleCache::new(settings.cache_capacity),
             imports: Mutex::new(HashMap::new()),
             destroyed,
+            mechanisms,
+            label: settings.label.clone(),
         })
+    }
+
+    /// The mechanisms chosen for this token.
+    pub(super) fn mechanisms(&self) -> &Mechanisms {
+        &self.mechanisms
+    }
+
+    /// Wraps `key` under `wrapping_key` with `wrapping`, as a blob that
+    /// records it.
+    pub(super) fn wrap(
+        &self,
+        session: &Session,
+        wrapping: Wrapping,
+        wrapping_key: ObjectHandle,
+        key: ObjectHandle,
+    ) -> Result<Vec<u8>, HsmError> {
+        let raw = session.wrap_key(&wrapping.mechanism(), wrapping_key, key)?;
+        Ok(mechanisms::seal(wrapping, raw))
+    }
+
+    /// Unwraps a blob under `wrapping_key` with the wrapping it records,
+    /// into an object with `template`.
+    pub(super) fn unwrap(
+        &self,
+        session: &Session,
+        wrapping_key: ObjectHandle,
+        blob: &[u8],
+        template: &[Attribute],
+    ) -> Result<ObjectHandle, HsmError> {
+        let (wrapping, raw) = mechanisms::open_blob(blob)?;
+        self.mechanisms.require(wrapping, &self.label)?;
+        Ok(session.unwrap_key(&wrapping.mechanism(), wrapping_key, raw, template)?)
     }
 
     /// The token's domain key.
@@ -122,7 +168,7 @@ impl Token {
         let mut template = backing_key_template(Purpose::Transit);
         template.insert(0, Attribute::ValueLen(32.into()));
         let generated = owner.generate_key(&Mechanism::AesKeyGen, &template)?;
-        let wrapped = owner.wrap_key(&Mechanism::AesKeyWrapPad, self.domain_key, generated);
+        let wrapped = self.wrap(&owner, self.mechanisms.wrapping, self.domain_key, generated);
         self.destroy(&owner, generated);
         let wrapped = wrapped?;
         let handle = self.unwrap_for_use(&owner, &wrapped)?;
@@ -136,9 +182,9 @@ impl Token {
         &self,
         owner: &Session,
         wrapped: &[u8],
-    ) -> Result<ObjectHandle, cryptoki::error::Error> {
-        owner.unwrap_key(
-            &Mechanism::AesKeyWrapPad,
+    ) -> Result<ObjectHandle, HsmError> {
+        self.unwrap(
+            owner,
             self.domain_key,
             wrapped,
             &backing_key_template(Purpose::Use),

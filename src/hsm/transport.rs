@@ -4,11 +4,12 @@
 //! different deployments (see docs/adr/0003-material-transport.md):
 //!
 //! 1. The destination token makes an ephemeral P-384 key pair and offers its
-//!    public point ([`Hsm::begin_import`]).
+//!    public point and the key wrappings it can unwrap ([`Hsm::begin_import`]).
 //! 2. The source token makes its own ephemeral pair, derives a transport key
 //!    by ECDH with the offered point, unwraps each material under its domain
-//!    key as a transit copy and wraps it under the transport key with AES key
-//!    wrap (padded) ([`Hsm::export_materials`]).
+//!    key as a transit copy and wraps it under the transport key with an AES
+//!    key wrapping both tokens have, which the blob records
+//!    ([`Hsm::export_materials`]).
 //! 3. The destination derives the same transport key from the sender's point,
 //!    unwraps each material inside the token as a transit copy, re-wraps it
 //!    under its own domain key and caches a use copy of the new blob
@@ -24,7 +25,7 @@
 //! (docs/adr/0008-custody-attributes.md).
 
 use super::template::{Purpose, backing_key_template};
-use super::{Hsm, HsmError, MaterialRef, WrappedMaterial};
+use super::{Hsm, HsmError, MaterialRef, WrappedMaterial, Wrapping};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::ekdf::AesCbcDeriveParams;
 use cryptoki::mechanism::elliptic_curve::{EcKdf, Ecdh1DeriveParams};
@@ -34,12 +35,15 @@ use cryptoki::session::Session;
 /// DER encoding of the P-384 curve OID (1.3.132.0.34).
 const P384_PARAMS: [u8; 7] = [0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
 
-/// A destination's offer: the public point of its ephemeral key pair.
+/// A destination's offer: the public point of its ephemeral key pair, and
+/// the key wrappings the destination token can unwrap.
 pub struct ImportOffer {
     /// Names the pending import on the destination.
     pub id: u64,
     /// DER-encoded EC point to wrap material for.
     pub public_point: Vec<u8>,
+    /// Wrappings the destination accepts, in its preference order.
+    pub wrappings: Vec<Wrapping>,
 }
 
 /// Materials wrapped by a source token for one offer.
@@ -79,16 +83,20 @@ impl Hsm {
         Ok(ImportOffer {
             id,
             public_point: point,
+            wrappings: token.mechanisms().wrappings.clone(),
         })
     }
 
-    /// Step 2, on the source: wraps `materials` for the destination's offer.
+    /// Step 2, on the source: wraps `materials` for the destination's offer,
+    /// with a wrapping both tokens have.
     pub fn export_materials(
         &self,
         materials: &[WrappedMaterial<'_>],
-        offer_point: &[u8],
+        offer: &ImportOffer,
     ) -> Result<TransportPackage, HsmError> {
         let token = self.token()?;
+        let wrapping = token.mechanisms().wrapping_for(&offer.wrappings)?;
+        let offer_point = offer.public_point.as_slice();
         let owner = token.lock_owner();
         let (public, private) = ephemeral_pair(&owner)?;
         let result = (|| {
@@ -98,15 +106,15 @@ impl Hsm {
             let blobs = materials
                 .iter()
                 .map(|m| {
-                    let key = owner.unwrap_key(
-                        &Mechanism::AesKeyWrapPad,
+                    let key = token.unwrap(
+                        &owner,
                         token.domain_key(),
                         m.wrapped,
                         &backing_key_template(Purpose::Transit),
                     )?;
-                    let blob = owner.wrap_key(&Mechanism::AesKeyWrapPad, transport, key);
+                    let blob = token.wrap(&owner, wrapping, transport, key);
                     token.destroy(&owner, key);
-                    Ok(blob?)
+                    blob
                 })
                 .collect::<Result<Vec<_>, HsmError>>();
             token.destroy(&owner, transport);
@@ -145,17 +153,17 @@ impl Hsm {
             let mut rewrapped = Vec::with_capacity(package.blobs.len());
             let mut outcome = Ok(());
             for (blob, reference) in package.blobs.iter().zip(references) {
-                let step = owner
-                    .unwrap_key(
-                        &Mechanism::AesKeyWrapPad,
+                let step = token
+                    .unwrap(
+                        &owner,
                         transport,
                         blob,
                         &backing_key_template(Purpose::Transit),
                     )
                     .map_err(|_| HsmError::UnwrapFailed)
                     .and_then(|key| {
-                        let wrapped =
-                            owner.wrap_key(&Mechanism::AesKeyWrapPad, token.domain_key(), key);
+                        let wrapping = token.mechanisms().wrapping;
+                        let wrapped = token.wrap(&owner, wrapping, token.domain_key(), key);
                         token.destroy(&owner, key);
                         let wrapped = wrapped?;
                         let handle = token.unwrap_for_use(&owner, &wrapped)?;

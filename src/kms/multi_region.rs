@@ -280,7 +280,7 @@ impl Kms {
             })
             .collect();
         let offer = destination.begin_import()?;
-        let package = match source.export_materials(&wrapped, &offer.public_point) {
+        let package = match source.export_materials(&wrapped, &offer) {
             Ok(p) => p,
             Err(e) => {
                 destination.cancel_import(offer.id);

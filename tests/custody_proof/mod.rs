@@ -154,9 +154,18 @@ pub fn checked_domain_key(session: &Session, region: &str) -> ObjectHandle {
     key
 }
 
-/// Unwraps `wrapped` under `domain_key` into a session object of this
-/// test: the attributes the domain key's CKA_UNWRAP_TEMPLATE accepts, and
-/// decrypt only.
+/// The wrapped key in a stored blob, which must record RFC 5649 (SoftHSM's
+/// CKM_AES_KEY_WRAP_PAD): the blob format of `src/hsm/mechanisms.rs` is a
+/// 4-byte header, `TW`, 1, then the wrapping's id (1 for RFC 5649).
+pub fn wrapped_key(blob: &[u8]) -> &[u8] {
+    let (header, key) = blob.split_at(4);
+    assert_eq!(header, b"TW\x01\x01", "a blob wrapped with RFC 5649");
+    key
+}
+
+/// Unwraps the stored blob `wrapped` under `domain_key` into a session
+/// object of this test: the attributes the domain key's
+/// CKA_UNWRAP_TEMPLATE accepts, and decrypt only.
 pub fn unwrap_for_test(
     session: &Session,
     domain_key: ObjectHandle,
@@ -165,7 +174,7 @@ pub fn unwrap_for_test(
     session.unwrap_key(
         &Mechanism::AesKeyWrapPad,
         domain_key,
-        wrapped,
+        wrapped_key(wrapped),
         &[
             Attribute::Class(ObjectClass::SECRET_KEY),
             Attribute::KeyType(KeyType::AES),

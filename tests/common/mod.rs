@@ -3,9 +3,12 @@
 //!
 //! The PKCS#11 module is chosen with one switch, `TRENT_TEST_PKCS11`: unset
 //! (or `softhsm`), [`Server::start`] runs dev mode on SoftHSM; `kryoptic`
-//! makes it run on explicit `[[regions]]` `us-east-1` and `us-west-2` whose
-//! tokens are Kryoptic tokens made by the harness (module path in
-//! `TRENT_TEST_KRYOPTIC_MODULE`, built by `scripts/kryoptic.sh`).
+//! makes it run on explicit `[[regions]]` whose tokens are Kryoptic tokens
+//! made by the harness (module path in `TRENT_TEST_KRYOPTIC_MODULE`, built
+//! by `scripts/kryoptic.sh`): `us-east-1` and `us-west-2`, or the regions of
+//! the test's `TRENT_DEV_REGIONS`. Dev-mode provisioning on first use and
+//! SoftHSM's token files are then out of reach: tests of those stay on
+//! SoftHSM.
 //! [`Server::start_on`] puts chosen regions on chosen modules whatever the
 //! switch says.
 
@@ -57,8 +60,21 @@ impl Server {
     /// documentation).
     pub fn start_with_env(env: &[(&str, &str)]) -> Self {
         if let Some(module) = selected_kryoptic() {
-            let on = Pkcs11::Kryoptic(module);
-            return Self::start_on_with_env(&[(EAST, on.clone()), (WEST, on)], env);
+            // The regions a test asks dev mode for become configured ones.
+            let mut names = vec![EAST.to_string(), WEST.to_string()];
+            if let Some((_, list)) = env.iter().find(|(k, _)| *k == "TRENT_DEV_REGIONS") {
+                names = list
+                    .split('"')
+                    .skip(1)
+                    .step_by(2)
+                    .map(str::to_string)
+                    .collect();
+            }
+            let regions: Vec<(&str, Pkcs11)> = names
+                .iter()
+                .map(|name| (name.as_str(), Pkcs11::Kryoptic(module.clone())))
+                .collect();
+            return Self::start_on_with_env(&regions, env);
         }
         let dir = TempDir::new().expect("temp dir");
         let data = dir.path().join("data");

@@ -587,6 +587,26 @@ pub async fn make_ciphertext(
     }
 }
 
+/// One answer of the server to `workload`, as sent (for the ceiling to
+/// replay).
+pub async fn answer_of(
+    client: &mut Client,
+    signer: &Signer,
+    workload: &Workload,
+) -> Result<Bytes, String> {
+    let mut plaintext = vec![0u8; workload.op.plaintext_len()];
+    let body = workload.body(&mut Rng::new(11), &mut plaintext);
+    let request = signer.request(workload.op.target(), body)?;
+    match client.send(request).await? {
+        (200, body) => Ok(body),
+        (status, body) => Err(format!(
+            "setup {} failed: HTTP {status} {}",
+            workload.op.name(),
+            String::from_utf8_lossy(&body)
+        )),
+    }
+}
+
 /// This process's CPU time so far.
 pub fn self_cpu() -> Option<Duration> {
     crate::server::process_cpu(std::process::id())

@@ -1,6 +1,10 @@
 //! Load generator for Trent: drives a real `trent serve` over loopback
 //! HTTP/1.1 keep-alive with SigV4-signed AWS KMS requests and prints figures.
-//! It never asserts on a number.
+//! It never asserts on a number. After the operations it runs the HTTP
+//! ceiling (`ceiling.rs`, a bare handler on the same HTTP stack, in a child
+//! process) at the same concurrency levels and prints every operation's
+//! throughput and server CPU per request as a ratio to it (`--no-ceiling`
+//! skips it).
 //!
 //! Build the server, then run the bench (both in release mode):
 //!
@@ -22,6 +26,7 @@
 //! ... -- --endpoint http://127.0.0.1:4599 --data-dir trent-data --server-pid 1234
 //! ```
 
+mod ceiling;
 mod interleave;
 mod load;
 mod raw;
@@ -37,6 +42,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use zipf::{Rng, Zipf};
+
+/// The allocator Trent serves with, so that the ceiling (`ceiling.rs`) runs
+/// on the same one; the load generator uses it too.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(
@@ -106,6 +116,13 @@ struct Args {
     /// PKCS#11 module for --raw.
     #[arg(long, default_value = raw::SOFTHSM_MODULE)]
     module: PathBuf,
+    /// Skip the HTTP ceiling (a bare handler run after the operations, whose
+    /// figures the others are divided by).
+    #[arg(long)]
+    no_ceiling: bool,
+    /// Internal: serve the ceiling's fixed answer from this file.
+    #[arg(long, hide = true)]
+    ceiling_serve: Option<PathBuf>,
 }
 
 /// Validated settings.
@@ -121,7 +138,11 @@ struct Plan {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    match run(args) {
+    let outcome = match &args.ceiling_serve {
+        Some(answer) => ceiling::serve(answer),
+        None => run(args),
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("bench: {e}");
@@ -298,7 +319,17 @@ fn run(args: Args) -> Result<(), String> {
         } else {
             None
         };
-        let service = run_ops(&rt, &server, &plan, &args.region, (&key_id, &secret))?;
+        let (service, answer) = run_ops(&rt, &server, &plan, &args.region, (&key_id, &secret))?;
+        if !args.no_ceiling {
+            run_ceiling(
+                &rt,
+                &plan,
+                &args.region,
+                (&key_id, &secret),
+                answer,
+                &service,
+            )?;
+        }
         if let Some(raw) = raw {
             run_raw(&raw, &plan, &service);
         }
@@ -443,16 +474,102 @@ fn print_row(name: &str, concurrency: usize, r: &PointResult) {
 /// Service results by (op, concurrency): requests/s and server CPU per request.
 type ServiceFigures = HashMap<(&'static str, usize), (f64, Option<Duration>)>;
 
+/// What a fixed answer replayed by the ceiling is: the body, and the key the
+/// requests name.
+struct Answer {
+    body: axum::body::Bytes,
+    key: String,
+}
+
+/// Runs Encrypt 32 B against the HTTP ceiling at every concurrency level and
+/// prints every service figure as a ratio to it.
+fn run_ceiling(
+    rt: &tokio::runtime::Runtime,
+    plan: &Plan,
+    region: &str,
+    (key_id, secret): (&str, &str),
+    answer: Answer,
+    service: &ServiceFigures,
+) -> Result<(), String> {
+    let mut file = tempfile::NamedTempFile::new().map_err(|e| format!("answer file: {e}"))?;
+    std::io::Write::write_all(&mut file, &answer.body).map_err(|e| e.to_string())?;
+    let ceiling = Server::spawn_ceiling(file)?;
+    println!();
+    println!(
+        "# ceiling: a bare axum handler on Trent's HTTP stack (axum-server, hyper, tokio, \
+         mimalloc), pid {}, answering every request with Trent's own {}-byte Encrypt 32 B \
+         answer; no SigV4 check, JSON, token, store or audit. Same client, same signing.",
+        ceiling.pid.unwrap_or(0),
+        answer.body.len()
+    );
+    println!("{TABLE_HEADER}");
+    let signer = Arc::new(Signer::new(key_id, secret, region, ceiling.addr));
+    let workload = Arc::new(Workload {
+        op: Op::Encrypt32,
+        keys: Keys::One(answer.key),
+        decrypt: None,
+    });
+    let mut ceilings = HashMap::new();
+    for &c in &plan.levels {
+        let r = rt.block_on(load::run_point(
+            ceiling.addr,
+            signer.clone(),
+            workload.clone(),
+            c,
+            plan.warmup,
+            plan.duration,
+            ceiling.pid,
+        ));
+        print_row("ceiling", c, &r);
+        let n = r.latencies.len() as u32;
+        ceilings.insert(
+            c,
+            (r.rate(), r.server_cpu.filter(|_| n > 0).map(|cpu| cpu / n)),
+        );
+    }
+    println!();
+    println!(
+        "# ratios to the ceiling at the same concurrency: req/s (higher is better), server CPU per request (lower is better)"
+    );
+    println!("op            conc   req/s ÷ ceiling   CPU/req × ceiling");
+    for &op in &plan.ops {
+        for &c in &plan.levels {
+            let (Some(&(rate, cpu)), Some(&(top, top_cpu))) =
+                (service.get(&(op.name(), c)), ceilings.get(&c))
+            else {
+                continue;
+            };
+            let cpu_multiple = match (cpu, top_cpu) {
+                (Some(s), Some(t)) if !t.is_zero() => {
+                    format!("{:.2}", s.as_secs_f64() / t.as_secs_f64())
+                }
+                _ => "-".into(),
+            };
+            let rate_ratio = if top > 0.0 {
+                format!("{:.3}", rate / top)
+            } else {
+                "-".into()
+            };
+            println!(
+                "{:<12} {c:>5}   {rate_ratio:>15}   {cpu_multiple:>17}",
+                op.name()
+            );
+        }
+    }
+    Ok(())
+}
+
 fn run_ops(
     rt: &tokio::runtime::Runtime,
     server: &Server,
     plan: &Plan,
     region: &str,
     (key_id, secret): (&str, &str),
-) -> Result<ServiceFigures, String> {
+) -> Result<(ServiceFigures, Answer), String> {
     let signer = Arc::new(Signer::new(key_id, secret, region, server.addr));
-    // Setup: one key, and a 32-byte ciphertext under it for Decrypt.
-    let (key, ciphertext) = rt.block_on(async {
+    // Setup: one key, a 32-byte ciphertext under it for Decrypt, and one
+    // Encrypt 32 B answer for the ceiling to replay.
+    let (key, ciphertext, answer) = rt.block_on(async {
         let mut client = Client::new(server.addr);
         let created = Workload {
             op: Op::CreateKey,
@@ -465,7 +582,13 @@ fn run_ops(
             .map_err(|e| format!("setup CreateKey failed: {e}"))?;
         let key = id.expect("CreateKey returns an id");
         let ciphertext = load::make_ciphertext(&mut client, &signer, &key, 32).await?;
-        Ok::<_, String>((key, ciphertext))
+        let encrypt = Workload {
+            op: Op::Encrypt32,
+            keys: Keys::One(key.clone()),
+            decrypt: None,
+        };
+        let answer = load::answer_of(&mut client, &signer, &encrypt).await?;
+        Ok::<_, String>((key, ciphertext, answer))
     })?;
     println!("# setup: key {key}; Decrypt uses one 32-byte ciphertext made under it");
     println!();
@@ -495,7 +618,7 @@ fn run_ops(
             );
         }
     }
-    Ok(figures)
+    Ok((figures, Answer { body: answer, key }))
 }
 
 fn run_raw(raw: &raw::RawToken, plan: &Plan, service: &ServiceFigures) {

@@ -30,6 +30,8 @@ struct Spawned {
     log: PathBuf,
     /// Keeps a fresh data directory alive until the bench ends.
     _temp: Option<tempfile::TempDir>,
+    /// The ceiling's answer file, kept until it stops.
+    _answer: Option<tempfile::NamedTempFile>,
 }
 
 impl Server {
@@ -66,10 +68,42 @@ impl Server {
                     child,
                     log,
                     _temp: temp,
+                    _answer: None,
                 }),
             },
             took,
         ))
+    }
+
+    /// Starts the bench's own bare HTTP handler (`bench --ceiling-serve
+    /// ANSWER_FILE`, see `ceiling.rs`) as a child process, so that its CPU
+    /// is measured as a server's is.
+    pub fn spawn_ceiling(answer: tempfile::NamedTempFile) -> Result<Self, String> {
+        let bench = std::env::current_exe().map_err(|e| format!("own executable: {e}"))?;
+        let log = std::env::temp_dir().join(format!("trent-ceiling-{}.log", std::process::id()));
+        let log_file =
+            std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+        let mut cmd = Command::new(&bench);
+        cmd.arg("--ceiling-serve")
+            .arg(answer.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log_file);
+        let (child, addr, _) = launch_command(cmd, &log)?;
+        let pid = child.id();
+        Ok(Server {
+            addr,
+            data_dir: answer.path().to_path_buf(),
+            pid: Some(pid),
+            spawned: Some(Spawned {
+                binary: bench,
+                env: Vec::new(),
+                child,
+                log,
+                _temp: None,
+                _answer: Some(answer),
+            }),
+        })
     }
 
     /// An already running server at `endpoint` (must resolve to loopback).
@@ -191,10 +225,16 @@ fn launch(
     for (k, v) in env {
         cmd.env(k, v);
     }
+    launch_command(cmd, log)
+}
+
+/// Starts `cmd` (stdout piped) and waits for its first line,
+/// `<name> listening on http://127.0.0.1:PORT`.
+fn launch_command(mut cmd: Command, log: &Path) -> Result<(Child, SocketAddr, Duration), String> {
     let started = Instant::now();
     let mut child = cmd
         .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+        .map_err(|e| format!("cannot start {:?}: {e}", cmd.get_program()))?;
     let stdout = child.stdout.take().expect("piped stdout");
     // Read the listen line on a helper thread so a hung server cannot hang the bench.
     let (tx, rx) = std::sync::mpsc::channel();
@@ -226,8 +266,8 @@ fn launch(
     let took = started.elapsed();
     let addr: Option<SocketAddr> = line
         .trim()
-        .strip_prefix("trent listening on http://")
-        .and_then(|a| a.parse().ok());
+        .split_once("listening on http://")
+        .and_then(|(_, a)| a.parse().ok());
     match addr {
         Some(addr) if addr.ip().is_loopback() => Ok((child, addr, took)),
         _ => {

@@ -369,3 +369,56 @@ async fn hmac_keys_survive_a_restart_and_replicate_across_regions() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_policy_can_condition_on_the_mac_algorithm() {
+    let config = r#"
+account_id = "111122223333"
+[[credentials]]
+access_key_id = "AKIAALICE0000000000A"
+secret_access_key = "alice-secret"
+principal = "arn:aws:iam::111122223333:user/alice"
+[[credentials]]
+access_key_id = "AKIABOB00000000000BB"
+secret_access_key = "bob-secret"
+principal = "arn:aws:iam::111122223333:user/bob"
+"#;
+    let server = Server::start_with_config(config);
+    let alice = server.client_as(EAST, "AKIAALICE0000000000A", "alice-secret");
+    let bob = server.client_as(EAST, "AKIABOB00000000000BB", "bob-secret");
+    let policy = |algorithm: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[
+              {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::111122223333:user/alice"}},"Action":"kms:*","Resource":"*"}},
+              {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::111122223333:user/bob"}},"Action":"kms:GenerateMac","Resource":"*",
+                "Condition":{{"StringEquals":{{"kms:MacAlgorithm":"{algorithm}"}}}}}}]}}"#
+        )
+    };
+    let key = alice
+        .create_key()
+        .key_spec(KeySpec::Hmac256)
+        .key_usage(KeyUsageType::GenerateVerifyMac)
+        .policy(policy("HMAC_SHA_512"))
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let generate = || {
+        bob.generate_mac()
+            .key_id(&key)
+            .mac_algorithm(MacAlgorithmSpec::HmacSha256)
+            .message(Blob::new(b"m".to_vec()))
+            .send()
+    };
+    assert_eq!(error_code(generate().await), "AccessDeniedException");
+    alice
+        .put_key_policy()
+        .key_id(&key)
+        .policy(policy("HMAC_SHA_256"))
+        .send()
+        .await
+        .unwrap();
+    assert!(generate().await.is_ok());
+}

@@ -11,7 +11,9 @@ use cryptoki::session::Session;
 use secrecy::SecretString;
 use std::path::Path;
 use std::sync::Arc;
-use trent::hsm::{DOMAIN_KEY_LABEL, Hsm, MaterialRef, Module, Modules, TokenSpec, WrappedMaterial};
+use trent::hsm::{
+    DOMAIN_KEY_LABEL, Hsm, MaterialRef, Module, Modules, SecretKind, TokenSpec, WrappedMaterial,
+};
 
 const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
 
@@ -158,6 +160,7 @@ fn keys_in_use_never_leave_the_token_and_only_transit_copies_are_wrappable() {
     let reference = MaterialRef {
         key_id: "key-1".into(),
         material_id: "material-1".into(),
+        kind: SecretKind::Aes256,
     };
     let wrapped = east.generate_material(&reference).unwrap();
     let cached = session_objects(&east_view, ObjectClass::SECRET_KEY);

@@ -73,9 +73,21 @@ fn uuid_like(id: &str) -> bool {
 async fn unsupported_and_invalid_create_key_requests() {
     let server = Server::start();
     let kms = server.client("us-east-1");
-    for spec in [KeySpec::Rsa2048, KeySpec::EccNistP256, KeySpec::Hmac256] {
-        let out = kms.create_key().key_spec(spec.clone()).send().await;
+    for spec in [
+        KeySpec::Rsa2048,
+        KeySpec::EccNistP256,
+        KeySpec::EccSecgP256K1,
+    ] {
+        let out = kms
+            .create_key()
+            .key_spec(spec.clone())
+            .key_usage(KeyUsageType::SignVerify)
+            .send()
+            .await;
         assert_eq!(error_code(out), "UnsupportedOperationException", "{spec:?}");
+        // Without a KeyUsage, AWS refuses every spec but SYMMETRIC_DEFAULT.
+        let no_usage = kms.create_key().key_spec(spec.clone()).send().await;
+        assert_eq!(error_code(no_usage), "ValidationException", "{spec:?}");
     }
     let external = kms.create_key().origin(OriginType::External).send().await;
     assert_eq!(error_code(external), "UnsupportedOperationException");

@@ -27,6 +27,7 @@ const KEYS: &[&str] = &[
     "kms:KeyOrigin",
     "kms:KeySpec",
     "kms:KeyUsage",
+    "kms:MacAlgorithm",
     "kms:MultiRegion",
     "kms:MultiRegionKeyType",
     "kms:PrimaryRegion",

@@ -5,13 +5,25 @@ use lru::LruCache;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
-/// Identifies one backing-key version: the KMS key id and its material id.
+/// Identifies one backing-key version: the KMS key id, its material id,
+/// and the kind of secret it is.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct MaterialRef {
     /// The KMS key id.
     pub key_id: String,
     /// The key material (backing key version) id.
     pub material_id: String,
+    /// What the backing key is.
+    pub kind: SecretKind,
+}
+
+/// The kind of secret a backing key is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SecretKind {
+    /// An AES-256 key for AES-GCM (`SYMMETRIC_DEFAULT`).
+    Aes256,
+    /// An HMAC key of this many bytes (`HMAC_224` to `HMAC_512`).
+    Hmac(usize),
 }
 
 /// A cached handle. The session object behind it is destroyed only after

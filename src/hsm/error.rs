@@ -47,6 +47,9 @@ pub enum HsmError {
     /// A wrapped key blob has a header this version does not know.
     #[error("wrapped key blob has an unknown format")]
     UnknownBlobFormat,
+    /// A MAC was asked of a key that is not an HMAC key of a known length.
+    #[error("{0} is not an HMAC key")]
+    NotAMacKey(String),
     /// Two tokens share no key wrapping to carry material between them.
     #[error("the two tokens share no AES key wrapping mechanism")]
     NoCommonWrapping,

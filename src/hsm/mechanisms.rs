@@ -39,6 +39,11 @@ impl Wrapping {
         }
     }
 
+    /// Whether it can wrap a key of `len` bytes (RFC 3394: multiples of 8).
+    pub(super) fn wraps(self, len: usize) -> bool {
+        self != Wrapping::Rfc3394 || len % 8 == 0
+    }
+
     fn mechanism_type(self) -> MechanismType {
         match self {
             Wrapping::Rfc5649 => MechanismType::AES_KEY_WRAP_PAD,
@@ -145,6 +150,21 @@ impl Mechanisms {
             .copied()
             .find(|w| accepted.contains(w))
             .ok_or(HsmError::NoCommonWrapping)
+    }
+
+    /// The wrapping for a new key of `len` bytes: this token's, when it can
+    /// wrap that length (RFC 3394 wraps only multiples of 8 bytes).
+    pub(super) fn wrapping_of(&self, len: usize, label: &str) -> Result<Wrapping, HsmError> {
+        match self.wrapping {
+            wrapping if !wrapping.wraps(len) => Err(HsmError::MissingMechanism(
+                label.to_string(),
+                format!(
+                    "CKM_AES_KEY_WRAP_KWP or CKM_AES_KEY_WRAP_PAD (to wrap a {len}-byte key; \
+                     CKM_AES_KEY_WRAP wraps only multiples of 8 bytes)"
+                ),
+            )),
+            wrapping => Ok(wrapping),
+        }
     }
 
     /// Refuses a wrapping this token lacks.

@@ -14,7 +14,7 @@ mod template;
 mod token;
 mod transport;
 
-pub use cache::MaterialRef;
+pub use cache::{MaterialRef, SecretKind};
 pub use error::HsmError;
 pub use mechanisms::{Mechanisms, Wrapping};
 pub use module::{DomainKeyInit, Module, Modules};
@@ -61,6 +61,17 @@ pub struct WrappedMaterial<'a> {
     pub reference: MaterialRef,
     /// The material wrapped under the token's domain key.
     pub wrapped: &'a [u8],
+}
+
+/// The HMAC mechanism for an HMAC backing key of `kind`.
+fn hmac_mechanism(kind: SecretKind) -> Result<Mechanism<'static>, HsmError> {
+    match kind {
+        SecretKind::Hmac(28) => Ok(Mechanism::Sha224Hmac),
+        SecretKind::Hmac(32) => Ok(Mechanism::Sha256Hmac),
+        SecretKind::Hmac(48) => Ok(Mechanism::Sha384Hmac),
+        SecretKind::Hmac(64) => Ok(Mechanism::Sha512Hmac),
+        other => Err(HsmError::NotAMacKey(format!("{other:?}"))),
+    }
 }
 
 /// One region's token: the calls the service makes on it. The token itself
@@ -140,6 +151,41 @@ impl Hsm {
                     | RvError::EncryptedDataLenRange,
                     _,
                 )) => Err(HsmError::AuthenticationFailed),
+                Err(e) => Err(e.into()),
+            }
+        })
+    }
+
+    /// The HMAC of `message` with the given HMAC backing key, computed in the
+    /// token with the hash its length names (28 bytes: SHA-224, 32: SHA-256,
+    /// 48: SHA-384, 64: SHA-512).
+    pub fn generate_mac(
+        &self,
+        material: &WrappedMaterial<'_>,
+        message: &[u8],
+    ) -> Result<Vec<u8>, HsmError> {
+        let mechanism = hmac_mechanism(material.reference.kind)?;
+        self.token()?.with_key(material, |session, key| {
+            Ok(session.sign(&mechanism, key, message)?)
+        })
+    }
+
+    /// Whether `mac` is the HMAC of `message` with the given HMAC backing
+    /// key, checked in the token (`C_Verify`).
+    pub fn verify_mac(
+        &self,
+        material: &WrappedMaterial<'_>,
+        message: &[u8],
+        mac: &[u8],
+    ) -> Result<bool, HsmError> {
+        use cryptoki::error::{Error, RvError};
+        let mechanism = hmac_mechanism(material.reference.kind)?;
+        self.token()?.with_key(material, |session, key| {
+            match session.verify(&mechanism, key, message, mac) {
+                Ok(()) => Ok(true),
+                Err(Error::Pkcs11(RvError::SignatureInvalid | RvError::SignatureLenRange, _)) => {
+                    Ok(false)
+                }
                 Err(e) => Err(e.into()),
             }
         })

@@ -2,15 +2,15 @@
 //! sessions, the domain key, and the session objects cached on them. All of
 //! it is dropped together when the module is re-initialised.
 
+use super::SecretKind;
 use super::cache::{CachedKey, HandleCache, MaterialRef};
 use super::mechanisms::{self, Mechanisms, Wrapping};
 use super::open;
 use super::pool::{PooledSession, SessionPool};
-use super::template::{Purpose, backing_key_template};
+use super::template::{Purpose, backing_key_template, generation};
 use super::transport::PendingImport;
 use super::{HsmError, WrappedMaterial};
 use cryptoki::context::Pkcs11;
-use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, ObjectHandle};
 use cryptoki::session::Session;
 use secrecy::SecretString;
@@ -105,6 +105,11 @@ impl Token {
         &self.mechanisms
     }
 
+    /// The token's label.
+    pub(super) fn label(&self) -> &str {
+        &self.label
+    }
+
     /// Wraps `key` under `wrapping_key` with `wrapping`, as a blob that
     /// records it.
     pub(super) fn wrap(
@@ -159,35 +164,40 @@ impl Token {
         }
     }
 
-    /// Generates a new AES-256 backing key and returns it wrapped under the
-    /// domain key. The generated object must be extractable to be wrapped,
-    /// so it can do nothing else and is destroyed right after; the copy
-    /// cached for use is unwrapped from the blob, not extractable.
+    /// Generates a new backing key of the reference's kind and returns it
+    /// wrapped under the domain key. The generated object must be
+    /// extractable to be wrapped, so it can do nothing else and is destroyed
+    /// right after; the copy cached for use is unwrapped from the blob, not
+    /// extractable.
     pub(super) fn generate_material(&self, reference: &MaterialRef) -> Result<Vec<u8>, HsmError> {
+        let (mechanism, len) = generation(reference.kind);
+        let wrapping = self.mechanisms.wrapping_of(len, &self.label)?;
         let owner = self.lock_owner();
-        let mut template = backing_key_template(Purpose::Transit);
-        template.insert(0, Attribute::ValueLen(32.into()));
-        let generated = owner.generate_key(&Mechanism::AesKeyGen, &template)?;
-        let wrapped = self.wrap(&owner, self.mechanisms.wrapping, self.domain_key, generated);
+        let mut template = backing_key_template(Purpose::Transit, reference.kind);
+        template.insert(0, Attribute::ValueLen((len as u64).into()));
+        let generated = owner.generate_key(&mechanism, &template)?;
+        let wrapped = self.wrap(&owner, wrapping, self.domain_key, generated);
         self.destroy(&owner, generated);
         let wrapped = wrapped?;
-        let handle = self.unwrap_for_use(&owner, &wrapped)?;
+        let handle = self.unwrap_for_use(&owner, &wrapped, reference.kind)?;
         self.cache_handle(&owner, reference.clone(), handle);
         Ok(wrapped)
     }
 
     /// Unwraps a blob made under the domain key into a session object owned
-    /// by `owner` that can encrypt and decrypt and never leaves the token.
+    /// by `owner` that can do what a key of `kind` does (encrypt and
+    /// decrypt, or sign and verify) and never leaves the token.
     pub(super) fn unwrap_for_use(
         &self,
         owner: &Session,
         wrapped: &[u8],
+        kind: SecretKind,
     ) -> Result<ObjectHandle, HsmError> {
         self.unwrap(
             owner,
             self.domain_key,
             wrapped,
-            &backing_key_template(Purpose::Use),
+            &backing_key_template(Purpose::Use, kind),
         )
     }
 
@@ -251,10 +261,13 @@ impl Token {
         if let Some(key) = self.cache.get(&material.reference) {
             return Ok(KeyInUse::Cached(key));
         }
-        let handle = self.unwrap_for_use(&owner, material.wrapped).map_err(|e| {
-            tracing::error!(error = %e, key_id = %material.reference.key_id, "unwrap failed");
-            HsmError::UnwrapFailed
-        })?;
+        let kind = material.reference.kind;
+        let handle = self
+            .unwrap_for_use(&owner, material.wrapped, kind)
+            .map_err(|e| {
+                tracing::error!(error = %e, key_id = %material.reference.key_id, "unwrap failed");
+                HsmError::UnwrapFailed
+            })?;
         if !self.cache.admits(&material.reference) {
             return Ok(KeyInUse::Once(handle));
         }

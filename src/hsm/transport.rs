@@ -24,7 +24,7 @@
 //! objects destroyed after use, as is each transit copy right after its wrap
 //! (docs/adr/0008-custody-attributes.md).
 
-use super::template::{Purpose, backing_key_template};
+use super::template::{Purpose, backing_key_template, generation};
 use super::{Hsm, HsmError, MaterialRef, WrappedMaterial, Wrapping};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::ekdf::AesCbcDeriveParams;
@@ -106,11 +106,15 @@ impl Hsm {
             let blobs = materials
                 .iter()
                 .map(|m| {
+                    let kind = m.reference.kind;
+                    if !wrapping.wraps(generation(kind).1) {
+                        return Err(HsmError::NoCommonWrapping);
+                    }
                     let key = token.unwrap(
                         &owner,
                         token.domain_key(),
                         m.wrapped,
-                        &backing_key_template(Purpose::Transit),
+                        &backing_key_template(Purpose::Transit, kind),
                     )?;
                     let blob = token.wrap(&owner, wrapping, transport, key);
                     token.destroy(&owner, key);
@@ -158,15 +162,17 @@ impl Hsm {
                         &owner,
                         transport,
                         blob,
-                        &backing_key_template(Purpose::Transit),
+                        &backing_key_template(Purpose::Transit, reference.kind),
                     )
                     .map_err(|_| HsmError::UnwrapFailed)
                     .and_then(|key| {
-                        let wrapping = token.mechanisms().wrapping;
-                        let wrapped = token.wrap(&owner, wrapping, token.domain_key(), key);
+                        let len = generation(reference.kind).1;
+                        let wrapping = token.mechanisms().wrapping_of(len, token.label());
+                        let wrapped =
+                            wrapping.and_then(|w| token.wrap(&owner, w, token.domain_key(), key));
                         token.destroy(&owner, key);
                         let wrapped = wrapped?;
-                        let handle = token.unwrap_for_use(&owner, &wrapped)?;
+                        let handle = token.unwrap_for_use(&owner, &wrapped, reference.kind)?;
                         token.cache_handle(&owner, reference.clone(), handle);
                         Ok(wrapped)
                     });
@@ -323,7 +329,7 @@ fn derived_key_template(capability: Capability) -> Vec<Attribute> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hsm::open;
+    use crate::hsm::{SecretKind, open};
     use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
     use cryptoki::error::{Error, RvError};
     use cryptoki::session::UserType;
@@ -471,7 +477,7 @@ mod tests {
         // Both sides derive the same key: what one wraps, the other unwraps.
         let sender = transport_key(&session, private_a, &point_b, &point_a, &point_b).unwrap();
         let receiver = transport_key(&session, private_b, &point_a, &point_a, &point_b).unwrap();
-        let mut generation = backing_key_template(Purpose::Transit);
+        let mut generation = backing_key_template(Purpose::Transit, SecretKind::Aes256);
         generation.insert(0, Attribute::ValueLen(32.into()));
         let material = session
             .generate_key(&Mechanism::AesKeyGen, &generation)
@@ -484,7 +490,7 @@ mod tests {
                 &Mechanism::AesKeyWrapPad,
                 receiver,
                 &blob,
-                &backing_key_template(Purpose::Transit),
+                &backing_key_template(Purpose::Transit, SecretKind::Aes256),
             )
             .unwrap();
 

@@ -4,6 +4,7 @@ use super::ciphertext;
 use super::condition_keys::Facts;
 use super::invalid::{Field, Invalid, UsageProblem};
 use super::key_ref::Aliases;
+use super::specs;
 use super::{Caller, EncryptionContext, Kms, KmsError, KmsResult, record_arn, validate};
 use crate::hsm::{MaterialRef, WrappedMaterial};
 use crate::model::KeyRecord;
@@ -344,6 +345,7 @@ impl Kms {
             reference: MaterialRef {
                 key_id: key.key_id.clone(),
                 material_id: material_id.clone(),
+                kind: specs::kind_of(key)?,
             },
             wrapped: &wrapped,
         };
@@ -373,6 +375,7 @@ impl Kms {
             reference: MaterialRef {
                 key_id: key.key_id.clone(),
                 material_id: parsed.material_id.clone(),
+                kind: specs::kind_of(key)?,
             },
             wrapped: &wrapped,
         };

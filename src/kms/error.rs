@@ -84,6 +84,9 @@ pub enum KmsError {
     /// deployment does not host.
     #[error("{0}")]
     UnrecognizedRegion(String),
+    /// The MAC does not match the message under the key.
+    #[error("the MAC does not match")]
+    InvalidMac,
     /// The request would have succeeded; DryRun was set.
     #[error("The request would have succeeded, but the DryRun option is set.")]
     DryRun,

@@ -68,6 +68,12 @@ pub enum Field {
     PolicyName,
     /// Which key materials a listing includes.
     IncludeKeyMaterial,
+    /// A message to MAC.
+    Message,
+    /// A MAC algorithm.
+    MacAlgorithm,
+    /// A MAC to verify.
+    Mac,
 }
 
 impl Field {
@@ -107,6 +113,9 @@ impl Field {
             Policy => "Policy",
             PolicyName => "PolicyName",
             IncludeKeyMaterial => "IncludeKeyMaterial",
+            Message => "Message",
+            MacAlgorithm => "MacAlgorithm",
+            Mac => "Mac",
         }
     }
 }
@@ -171,6 +180,9 @@ pub enum Invalid {
     GrantUnnamed,
     /// Grant constraints may be a subset or an exact match, not both.
     ConstraintsBoth,
+    /// A key spec other than `SYMMETRIC_DEFAULT` was given without a key
+    /// usage.
+    UsageRequired,
     /// The key usage does not go with the key spec.
     UsageForSpec {
         /// The usage given.

@@ -6,8 +6,9 @@ use super::condition_keys::Facts;
 use super::invalid::{Field, Invalid};
 use super::key_ref::Aliases;
 use super::paging::{self, Page};
+use super::specs;
 use super::{Caller, KeyView, Kms, KmsError, KmsResult, key_arn, policy, record_arn, validate};
-use crate::hsm::MaterialRef;
+use crate::hsm::{MaterialRef, SecretKind};
 use crate::model::{KeyRecord, KeyState, MaterialRecord, RotationType, Tag};
 use crate::store::KeyChange;
 use std::sync::Arc;
@@ -99,23 +100,28 @@ impl Kms {
             (None, None) => "SYMMETRIC_DEFAULT",
         };
         validate::one_of(spec, KEY_SPECS, Field::KeySpec)?;
-        let usage = input.key_usage.as_deref().unwrap_or("ENCRYPT_DECRYPT");
+        let usage = match (input.key_usage.as_deref(), spec) {
+            (Some(usage), _) => usage,
+            (None, "SYMMETRIC_DEFAULT") => "ENCRYPT_DECRYPT",
+            (None, _) => return Err(KmsError::Validation(Invalid::UsageRequired)),
+        };
         validate::one_of(usage, KEY_USAGES, Field::KeyUsage)?;
         let origin = input.origin.as_deref().unwrap_or("AWS_KMS");
         validate::one_of(origin, ORIGINS, Field::Origin)?;
         let description = input.description.unwrap_or_default();
         validate::description(&description)?;
-        if spec != "SYMMETRIC_DEFAULT" {
-            return Err(KmsError::UnsupportedOperation(format!(
-                "KeySpec {spec} is not supported yet; this deployment supports SYMMETRIC_DEFAULT."
-            )));
-        }
-        if usage != "ENCRYPT_DECRYPT" {
+        if !specs::usages_for(spec).contains(&usage) {
             return Err(KmsError::Validation(Invalid::UsageForSpec {
                 usage: usage.to_string(),
                 spec: spec.to_string(),
             }));
         }
+        let Some(kind) = specs::secret_kind(spec) else {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "KeySpec {spec} is not supported yet; this deployment serves SYMMETRIC_DEFAULT \
+                 and HMAC_224, HMAC_256, HMAC_384 and HMAC_512."
+            )));
+        };
         if origin != "AWS_KMS" {
             return Err(KmsError::UnsupportedOperation(format!(
                 "Origin {origin} is not supported yet; this deployment supports AWS_KMS."
@@ -165,7 +171,7 @@ impl Kms {
             None => policy::default_policy(&caller.account_id),
         };
         let now = self.now();
-        let material = self.new_material(&caller.region, &key_id, now, None)?;
+        let material = self.new_material(&caller.region, &key_id, kind, now, None)?;
         let key = KeyRecord {
             region: caller.region.clone(),
             key_id,
@@ -197,6 +203,7 @@ impl Kms {
         &self,
         region: &str,
         key_id: &str,
+        kind: SecretKind,
         now: i64,
         rotation_type: Option<RotationType>,
     ) -> KmsResult<MaterialRecord> {
@@ -205,6 +212,7 @@ impl Kms {
         let wrapped = hsm.generate_material(&MaterialRef {
             key_id: key_id.to_string(),
             material_id: material_id.clone(),
+            kind,
         })?;
         Ok(MaterialRecord {
             material_id,

@@ -12,11 +12,13 @@ mod grants;
 pub mod invalid;
 mod key_ref;
 mod keys;
+mod mac;
 mod multi_region;
 mod paging;
 mod policy;
 mod regions;
 mod rotation;
+mod specs;
 mod tags;
 mod validate;
 
@@ -30,10 +32,12 @@ pub use grants::{GrantConstraints, GrantCreated, GrantInput, constraints_of};
 pub use invalid::{Field, Invalid, Rule, TagProblem, UsageProblem};
 pub use key_ref::{alias_arn, key_arn, key_arn_in, record_arn};
 pub use keys::{CreateKeyInput, DeletionScheduled};
+pub use mac::{MacInput, MacOutput};
 pub use multi_region::{Replica, ReplicaInput};
 pub use paging::Page;
 pub use regions::Provisioner;
 pub use rotation::{MAX_ROTATION_PERIOD_DAYS, MaterialEntry, RotationStatus};
+pub use specs::{encryption_algorithms, mac_algorithms};
 
 use crate::auth::Principal;
 use crate::clock::Clock;

@@ -4,6 +4,7 @@
 use super::condition_keys::Facts;
 use super::invalid::{Field, Invalid};
 use super::key_ref::Aliases;
+use super::specs;
 use super::{
     Caller, JobOutcome, KeyView, Kms, KmsError, KmsResult, key_arn_in, policy, record_arn, validate,
 };
@@ -103,7 +104,7 @@ impl Kms {
         // every check above.
         self.regions.ensure(replica_region).map_err(named_in_body)?;
         let materials = self.store.materials(&caller.region, &primary.key_id)?;
-        let carried = self.carry(&caller.region, replica_region, &primary.key_id, &materials)?;
+        let carried = self.carry(&caller.region, replica_region, &primary, &materials)?;
         let replica = KeyRecord {
             region: replica_region.to_string(),
             description,
@@ -260,15 +261,17 @@ impl Kms {
         &self,
         from: &str,
         to: &str,
-        key_id: &str,
+        key: &KeyRecord,
         materials: &[MaterialRecord],
     ) -> KmsResult<Vec<MaterialRecord>> {
         let (source, destination) = (self.hsm(from)?, self.hsm(to)?);
+        let kind = specs::kind_of(key)?;
         let references: Vec<MaterialRef> = materials
             .iter()
             .map(|m| MaterialRef {
-                key_id: key_id.to_string(),
+                key_id: key.key_id.clone(),
                 material_id: m.material_id.clone(),
+                kind,
             })
             .collect();
         let wrapped: Vec<WrappedMaterial<'_>> = materials

@@ -10,6 +10,7 @@ use super::condition_keys::Facts;
 use super::invalid::Field;
 use super::key_ref::Aliases;
 use super::paging::{self, Page};
+use super::specs;
 use super::{Caller, JobOutcome, Kms, KmsError, KmsResult, record_arn, validate};
 use crate::model::{KeyRecord, KeyState, MaterialRecord, RotationType};
 use crate::store::RotationCommit;
@@ -235,7 +236,8 @@ impl Kms {
         schedule: Option<(i64, i64)>,
         now: i64,
     ) -> KmsResult<bool> {
-        let material = self.new_material(&key.region, &key.key_id, now, Some(kind))?;
+        let secret = specs::kind_of(key)?;
+        let material = self.new_material(&key.region, &key.key_id, secret, now, Some(kind))?;
         let mut materials = vec![(key.region.clone(), material.clone())];
         let copies = match key.multi_region {
             true => self.store.multi_region(&key.key_id)?,
@@ -243,12 +245,8 @@ impl Kms {
         };
         for region in copies.iter().flat_map(|c| &c.regions) {
             if *region != key.region {
-                let carried = self.carry(
-                    &key.region,
-                    region,
-                    &key.key_id,
-                    std::slice::from_ref(&material),
-                )?;
+                let carried =
+                    self.carry(&key.region, region, key, std::slice::from_ref(&material))?;
                 materials.extend(carried.into_iter().map(|m| (region.clone(), m)));
             }
         }

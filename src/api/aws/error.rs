@@ -69,6 +69,7 @@ impl AwsError {
                 K::InvalidGrantId(_) => ("InvalidGrantIdException", bad),
                 K::InvalidGrantToken(_) => ("InvalidGrantTokenException", bad),
                 K::DryRun => ("DryRunOperationException", bad),
+                K::InvalidMac => ("KMSInvalidMacException", bad),
                 K::Internal(_) => ("KMSInternalException", StatusCode::INTERNAL_SERVER_ERROR),
             },
         }

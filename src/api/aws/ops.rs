@@ -7,6 +7,7 @@ mod aliases;
 mod crypto;
 mod grants;
 mod keys;
+mod mac;
 mod multi_region;
 mod policy;
 mod random;
@@ -75,6 +76,7 @@ const TABLE: &[Operation] = &[
         "GenerateDataKeyWithoutPlaintext",
         crypto::generate_data_key_without_plaintext,
     ),
+    cryptographic("GenerateMac", mac::generate_mac),
     cryptographic("GenerateRandom", random::generate_random),
     admin("GetKeyPolicy", policy::get_key_policy),
     admin("GetKeyRotationStatus", rotation::get_key_rotation_status),
@@ -97,6 +99,7 @@ const TABLE: &[Operation] = &[
     admin("UpdateAlias", aliases::update_alias),
     admin("UpdateKeyDescription", keys::update_key_description),
     admin("UpdatePrimaryRegion", multi_region::update_primary_region),
+    cryptographic("VerifyMac", mac::verify_mac),
 ];
 
 /// The names of the table's operations, in its order.
@@ -196,8 +199,10 @@ mod tests {
                 "Encrypt",
                 "GenerateDataKey",
                 "GenerateDataKeyWithoutPlaintext",
+                "GenerateMac",
                 "GenerateRandom",
                 "ReEncrypt",
+                "VerifyMac",
             ]
         );
         assert!(!is_crypto("CreateKey"));

@@ -1,7 +1,9 @@
 //! Wire helpers: base64 blobs, timestamps, tags, paging and key metadata as
 //! the AWS JSON 1.1 protocol spells them.
 
-use crate::kms::{Field, KeyState, KeyView, KmsError, Tag, key_arn_in};
+use crate::kms::{
+    Field, KeyState, KeyView, KmsError, Tag, encryption_algorithms, key_arn_in, mac_algorithms,
+};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -132,7 +134,10 @@ pub struct KeyMetadata<'a> {
     key_manager: &'static str,
     customer_master_key_spec: &'a str,
     key_spec: &'a str,
-    encryption_algorithms: [&'static str; 1],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    encryption_algorithms: &'static [&'static str],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    mac_algorithms: &'static [&'static str],
     multi_region: bool,
     current_key_material_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -203,7 +208,8 @@ pub fn key_metadata<'a>(view: &'a KeyView) -> KeyMetadata<'a> {
         key_manager: "CUSTOMER",
         customer_master_key_spec: &key.key_spec,
         key_spec: &key.key_spec,
-        encryption_algorithms: ["SYMMETRIC_DEFAULT"],
+        encryption_algorithms: encryption_algorithms(&key.key_spec),
+        mac_algorithms: mac_algorithms(&key.key_spec),
         multi_region: key.multi_region,
         current_key_material_id: &key.current_material_id,
         deletion_date: key.deletion_date.map(Epoch),

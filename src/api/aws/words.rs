@@ -14,6 +14,7 @@ pub(super) fn kms_message(e: &KmsError) -> Option<String> {
             tracing::debug!(reason, "invalid ciphertext");
             return None;
         }
+        KmsError::InvalidMac => return None,
         KmsError::MissingParameter(Field::NumberOfBytes) => "NumberOfBytes is required.".into(),
         KmsError::MissingParameter(field) => one_violation(&format!(
             "Value null at '{}' failed to satisfy constraint: Member must not be null",
@@ -97,6 +98,9 @@ fn validation(invalid: &Invalid) -> String {
         Invalid::GrantUnnamed => "Specify GrantToken, or KeyId and GrantId.".into(),
         Invalid::ConstraintsBoth => "Constraints may have EncryptionContextSubset or \
                                      EncryptionContextEquals, not both."
+            .into(),
+        Invalid::UsageRequired => "You must specify a KeyUsage value for all KMS keys except \
+                                   for symmetric encryption keys."
             .into(),
         Invalid::UsageForSpec { usage, spec } => {
             format!("KeyUsage {usage} is not compatible with KeySpec {spec}")

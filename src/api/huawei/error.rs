@@ -174,6 +174,7 @@ impl HuaweiError {
                 message: m,
             },
             K::DryRun => bad("KMS.0308", "DryRun is not part of this dialect.".into()),
+            K::InvalidMac => bad("KMS.0308", "The MAC does not match the message.".into()),
             K::Internal(detail) => Self::internal(detail),
         }
     }

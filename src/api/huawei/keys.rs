@@ -6,10 +6,10 @@
 //! dialect), because every Huawei custom key can be replicated to another
 //! region. Its Huawei alias `name` is the AWS alias `alias/name`.
 
-use super::context::{Ctx, OpResult, Reply, alias_of, key_details, key_state};
+use super::context::{Ctx, OpResult, Reply, alias_of, key_details, key_spec, key_state};
 use super::error::HuaweiError;
 use super::ids;
-use crate::kms::{CreateKeyInput, KeyState, KmsError};
+use crate::kms::{CreateKeyInput, KeyRecord, KeyState, KmsError};
 use serde_json::{Value, json};
 
 /// Longest Huawei key description.
@@ -175,11 +175,7 @@ pub fn list_keys(cx: &mut Ctx<'_>) -> OpResult {
         .fields
         .str("key_spec")?
         .unwrap_or_else(|| "AES_256".into());
-    let mut ids_all = cx.all_key_ids()?;
-    // Every key here is AES_256; the spec filter keeps all of them or none.
-    if spec != "ALL" && spec != "AES_256" {
-        ids_all.clear();
-    }
+    let ids_all = cx.all_key_ids()?;
     let mut details: Vec<(String, Option<Value>)> = Vec::new();
     let listing = cx.listing_caller();
     let describe = |id: &str| {
@@ -188,23 +184,21 @@ pub fn list_keys(cx: &mut Ctx<'_>) -> OpResult {
             .ok()
             .map(|view| view.key)
     };
-    let selected: Vec<(String, Option<Value>)> = match &state {
-        Some(wanted) => ids_all
+    let details_of = |key: &KeyRecord| key_details(key, &alias_of(cx.kms, &listing, &key.key_id));
+    let wanted_spec = (spec != "ALL").then_some(spec.as_str());
+    let selected: Vec<(String, Option<Value>)> = match (&state, wanted_spec) {
+        (None, None) => ids_all.iter().map(|id| (id.clone(), None)).collect(),
+        _ => ids_all
             .iter()
             .filter_map(|id| describe(id))
-            .filter(|key| key_state(key.state) == wanted)
-            .map(|key| {
-                let alias = alias_of(cx.kms, &cx.caller, &key.key_id);
-                (key.key_id.clone(), Some(key_details(&key, &alias)))
-            })
+            .filter(|key| state.as_deref().is_none_or(|s| key_state(key.state) == s))
+            .filter(|key| wanted_spec.is_none_or(|s| key_spec(&key.key_spec) == s))
+            .map(|key| (key.key_id.clone(), Some(details_of(&key))))
             .collect(),
-        None => ids_all.iter().map(|id| (id.clone(), None)).collect(),
     };
     let total = selected.len();
     for (id, detail) in selected.into_iter().skip(offset).take(limit) {
-        let detail = detail.or_else(|| {
-            describe(&id).map(|key| key_details(&key, &alias_of(cx.kms, &cx.caller, &key.key_id)))
-        });
+        let detail = detail.or_else(|| describe(&id).map(|key| details_of(&key)));
         details.push((id, detail));
     }
     let truncated = offset + details.len() < total;

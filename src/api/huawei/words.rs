@@ -36,6 +36,9 @@ pub(super) fn field(field: Field) -> &'static str {
         Policy => "policy",
         PolicyName => "policy_name",
         IncludeKeyMaterial => "include_key_material",
+        Message => "message",
+        MacAlgorithm => "mac_algorithm",
+        Mac => "mac",
     }
 }
 
@@ -65,6 +68,7 @@ pub(super) fn invalid(invalid: &Invalid) -> String {
              not both."
                 .into()
         }
+        Invalid::UsageRequired => "key_usage is required for every key_spec but AES_256.".into(),
         Invalid::UsageForSpec { usage, spec } => {
             format!("key_usage {usage} does not go with key_spec {spec}.")
         }

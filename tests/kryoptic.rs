@@ -4,8 +4,8 @@
 //! `tests/common`). A representative subset of the suite runs here, through
 //! `aws-sdk-kms`: cryptography (Encrypt, Decrypt, GenerateDataKey,
 //! ReEncrypt, GenerateRandom), rotation on demand, durability across a
-//! restart, and a multi-Region key moving between a SoftHSM region and a
-//! Kryoptic region in one server.
+//! restart, and multi-Region keys (symmetric and HMAC) moving between a
+//! SoftHSM region and a Kryoptic region in one server.
 //!
 //! The tests skip, saying so, only when `TRENT_TEST_KRYOPTIC_MODULE` is
 //! unset; `.ci/run` always sets it.
@@ -233,7 +233,8 @@ async fn wait_for_primary(server: &Server, region: &str, key: &str, primary: &st
 /// wrapped-key exchange, ciphertexts of each region decrypt in the other,
 /// rotation on demand at the primary reaches the replica, and the primary
 /// moves to the Kryoptic region and back; every ciphertext made on the way
-/// decrypts in both regions with the material it was made with.
+/// decrypts in both regions with the material it was made with, also after
+/// a restart.
 #[tokio::test(flavor = "multi_thread")]
 async fn multi_region_key_between_softhsm_and_kryoptic() {
     let Some(module) = kryoptic() else { return };
@@ -344,4 +345,72 @@ async fn multi_region_key_between_softhsm_and_kryoptic() {
     all_decrypt_everywhere(&east, &west, &id, &made).await;
     let materials: std::collections::BTreeSet<&String> = made.iter().map(|m| &m.2).collect();
     assert_eq!(materials.len(), 3, "three material versions used");
+
+    // Both tokens keep it all across a restart.
+    let server = Server::restart(server.stop());
+    let (east, west) = (server.client(EAST), server.client(WEST));
+    all_decrypt_everywhere(&east, &west, &id, &made).await;
+}
+
+/// HMAC keys whose length is a multiple of 8 bytes (HMAC_256, HMAC_384,
+/// HMAC_512) replicate from the SoftHSM region to the Kryoptic region: both
+/// copies compute the same MAC, and each verifies the other's. (HMAC_224's
+/// 28-byte key needs RFC 5649 wrapping, which Trent cannot yet name on
+/// Kryoptic: see hsm/README.md.)
+#[tokio::test(flavor = "multi_thread")]
+async fn hmac_key_between_softhsm_and_kryoptic() {
+    use aws_sdk_kms::types::{KeySpec, KeyUsageType, MacAlgorithmSpec};
+    let Some(module) = kryoptic() else { return };
+    let server = Server::start_mixed(&module);
+    let east = server.client(EAST);
+    let west = server.client(WEST);
+    let mac = |kms: &Client, key: &str, algorithm: &MacAlgorithmSpec| {
+        kms.generate_mac()
+            .key_id(key)
+            .mac_algorithm(algorithm.clone())
+            .message(Blob::new(b"message".to_vec()))
+            .send()
+    };
+    let verify = |kms: &Client, key: &str, algorithm: &MacAlgorithmSpec, mac: Vec<u8>| {
+        kms.verify_mac()
+            .key_id(key)
+            .mac_algorithm(algorithm.clone())
+            .message(Blob::new(b"message".to_vec()))
+            .mac(Blob::new(mac))
+            .send()
+    };
+    for (spec, algorithm) in [
+        (KeySpec::Hmac256, MacAlgorithmSpec::HmacSha256),
+        (KeySpec::Hmac384, MacAlgorithmSpec::HmacSha384),
+        (KeySpec::Hmac512, MacAlgorithmSpec::HmacSha512),
+    ] {
+        let id = east
+            .create_key()
+            .key_spec(spec.clone())
+            .key_usage(KeyUsageType::GenerateVerifyMac)
+            .multi_region(true)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("CreateKey {spec:?}: {e:?}"))
+            .key_metadata
+            .unwrap()
+            .key_id;
+        east.replicate_key()
+            .key_id(&id)
+            .replica_region(WEST)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("ReplicateKey {spec:?} to the Kryoptic region: {e:?}"));
+        let in_east = mac(&east, &id, &algorithm).await.unwrap().mac.unwrap();
+        let in_west = mac(&west, &id, &algorithm)
+            .await
+            .unwrap_or_else(|e| panic!("GenerateMac {spec:?} on Kryoptic: {e:?}"))
+            .mac
+            .unwrap();
+        assert_eq!(in_east, in_west, "{spec:?}: both copies compute one MAC");
+        let checked = verify(&west, &id, &algorithm, in_east.into_inner()).await;
+        assert!(checked.unwrap().mac_valid, "{spec:?} verified on Kryoptic");
+        let checked = verify(&east, &id, &algorithm, in_west.into_inner()).await;
+        assert!(checked.unwrap().mac_valid, "{spec:?} verified on SoftHSM");
+    }
 }

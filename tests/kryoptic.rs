@@ -13,6 +13,7 @@
 mod common;
 
 use aws_sdk_kms::Client;
+use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{DataKeySpec, KeyState, MultiRegionKeyType};
 use common::{
@@ -413,4 +414,49 @@ async fn hmac_key_between_softhsm_and_kryoptic() {
         let checked = verify(&east, &id, &algorithm, in_west.into_inner()).await;
         assert!(checked.unwrap().mac_valid, "{spec:?} verified on SoftHSM");
     }
+
+    // HMAC_224's 28-byte key needs RFC 5649 (CKM_AES_KEY_WRAP_PAD or _KWP),
+    // which Trent cannot call on Kryoptic: refused as unsupported, by name,
+    // both as a new key there and as a replica carried there.
+    let hmac_224 = |kms: &Client, multi_region: bool| {
+        kms.create_key()
+            .key_spec(KeySpec::Hmac224)
+            .key_usage(KeyUsageType::GenerateVerifyMac)
+            .multi_region(multi_region)
+            .send()
+    };
+    let refused = hmac_224(&west, false).await.unwrap_err();
+    let service = refused.as_service_error().expect("a service error");
+    assert_eq!(service.code(), Some("UnsupportedOperationException"));
+    assert!(
+        service
+            .message()
+            .unwrap_or_default()
+            .contains("CKM_AES_KEY_WRAP_KWP"),
+        "{service:?}"
+    );
+    let on_softhsm = hmac_224(&east, true)
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let carried = east
+        .replicate_key()
+        .key_id(&on_softhsm)
+        .replica_region(WEST)
+        .send()
+        .await;
+    assert_eq!(
+        carried
+            .unwrap_err()
+            .as_service_error()
+            .and_then(|e| e.code()),
+        Some("UnsupportedOperationException")
+    );
+    assert!(
+        mac(&east, &on_softhsm, &MacAlgorithmSpec::HmacSha224)
+            .await
+            .is_ok()
+    );
 }

@@ -143,6 +143,11 @@ impl From<HsmError> for KmsError {
             HsmError::AuthenticationFailed => KmsError::InvalidCiphertext(
                 "The ciphertext is invalid, was altered, or its encryption context does not match.",
             ),
+            // A request for something this token cannot do (such as a key
+            // length its key wrap cannot wrap): the client may use another.
+            missing @ (HsmError::MissingMechanism(..) | HsmError::NoCommonWrapping) => {
+                KmsError::UnsupportedOperation(missing.to_string())
+            }
             other => KmsError::Internal(format!("hsm: {other}")),
         }
     }

@@ -111,6 +111,9 @@ pub struct Mechanisms {
     pub wrapping: Wrapping,
     /// Every wrapping the token can unwrap, in preference order.
     pub wrappings: Vec<Wrapping>,
+    /// Every mechanism the token offers, for the ones only some requests
+    /// need (such as HMAC).
+    offered: Vec<MechanismType>,
 }
 
 impl Mechanisms {
@@ -139,7 +142,25 @@ impl Mechanisms {
         Ok(Self {
             wrapping,
             wrappings,
+            offered: offered.to_vec(),
         })
+    }
+
+    /// Refuses a request that needs `mechanism` (for `purpose`) on a token
+    /// that lacks it.
+    pub(super) fn require_offered(
+        &self,
+        mechanism: MechanismType,
+        purpose: &str,
+        label: &str,
+    ) -> Result<(), HsmError> {
+        if self.offered.contains(&mechanism) {
+            return Ok(());
+        }
+        Err(HsmError::MissingMechanism(
+            label.to_string(),
+            format!("{mechanism} (for {purpose})"),
+        ))
     }
 
     /// The wrapping to carry material to a token that unwraps `accepted`:
@@ -207,6 +228,13 @@ mod tests {
             Wrapping::Rfc3394
         );
         assert!(other.require(Wrapping::Rfc5649, "t").is_err());
+        let hmac = MechanismType::SHA256_HMAC;
+        let refused = other.require_offered(hmac, "GenerateMac", "t").unwrap_err();
+        assert!(refused.to_string().contains("CKM_SHA256_HMAC"), "{refused}");
+        let mut with_hmac = kryoptic.clone();
+        with_hmac.push(hmac);
+        let chosen = Mechanisms::choose(&with_hmac, "t").unwrap();
+        assert!(chosen.require_offered(hmac, "GenerateMac", "t").is_ok());
     }
 
     #[test]

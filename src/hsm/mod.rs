@@ -165,7 +165,9 @@ impl Hsm {
         message: &[u8],
     ) -> Result<Vec<u8>, HsmError> {
         let mechanism = hmac_mechanism(material.reference.kind)?;
-        self.token()?.with_key(material, |session, key| {
+        let token = self.token()?;
+        token.require(&mechanism, "GenerateMac")?;
+        token.with_key(material, |session, key| {
             Ok(session.sign(&mechanism, key, message)?)
         })
     }
@@ -180,7 +182,9 @@ impl Hsm {
     ) -> Result<bool, HsmError> {
         use cryptoki::error::{Error, RvError};
         let mechanism = hmac_mechanism(material.reference.kind)?;
-        self.token()?.with_key(material, |session, key| {
+        let token = self.token()?;
+        token.require(&mechanism, "VerifyMac")?;
+        token.with_key(material, |session, key| {
             match session.verify(&mechanism, key, message, mac) {
                 Ok(()) => Ok(true),
                 Err(Error::Pkcs11(RvError::SignatureInvalid | RvError::SignatureLenRange, _)) => {

@@ -11,6 +11,7 @@ use super::template::{Purpose, backing_key_template, generation};
 use super::transport::PendingImport;
 use super::{HsmError, WrappedMaterial};
 use cryptoki::context::Pkcs11;
+use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, ObjectHandle};
 use cryptoki::session::Session;
 use secrecy::SecretString;
@@ -105,6 +106,12 @@ impl Token {
         &self.mechanisms
     }
 
+    /// Refuses a request that needs `mechanism` on this token if it lacks it.
+    pub(super) fn require(&self, mechanism: &Mechanism<'_>, purpose: &str) -> Result<(), HsmError> {
+        self.mechanisms
+            .require_offered(mechanism.mechanism_type(), purpose, &self.label)
+    }
+
     /// The token's label.
     pub(super) fn label(&self) -> &str {
         &self.label
@@ -171,6 +178,11 @@ impl Token {
     /// extractable.
     pub(super) fn generate_material(&self, reference: &MaterialRef) -> Result<Vec<u8>, HsmError> {
         let (mechanism, len) = generation(reference.kind);
+        self.mechanisms.require_offered(
+            mechanism.mechanism_type(),
+            "generating this key",
+            &self.label,
+        )?;
         let wrapping = self.mechanisms.wrapping_of(len, &self.label)?;
         let owner = self.lock_owner();
         let mut template = backing_key_template(Purpose::Transit, reference.kind);

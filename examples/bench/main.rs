@@ -471,6 +471,30 @@ fn print_row(name: &str, concurrency: usize, r: &PointResult) {
     }
 }
 
+/// Runs one point against the server at `target` (address and pid) and
+/// prints its row under `name`.
+fn measure(
+    rt: &tokio::runtime::Runtime,
+    target: (std::net::SocketAddr, Option<u32>),
+    signer: &Arc<Signer>,
+    workload: &Arc<Workload>,
+    concurrency: usize,
+    plan: &Plan,
+    name: &str,
+) -> PointResult {
+    let r = rt.block_on(load::run_point(
+        target.0,
+        signer.clone(),
+        workload.clone(),
+        concurrency,
+        plan.warmup,
+        plan.duration,
+        target.1,
+    ));
+    print_row(name, concurrency, &r);
+    r
+}
+
 /// Service results by (op, concurrency): requests/s and server CPU per request.
 type ServiceFigures = HashMap<(&'static str, usize), (f64, Option<Duration>)>;
 
@@ -511,16 +535,15 @@ fn run_ceiling(
     });
     let mut ceilings = HashMap::new();
     for &c in &plan.levels {
-        let r = rt.block_on(load::run_point(
-            ceiling.addr,
-            signer.clone(),
-            workload.clone(),
+        let r = measure(
+            rt,
+            (ceiling.addr, ceiling.pid),
+            &signer,
+            &workload,
             c,
-            plan.warmup,
-            plan.duration,
-            ceiling.pid,
-        ));
-        print_row("ceiling", c, &r);
+            plan,
+            "ceiling",
+        );
         let n = r.latencies.len() as u32;
         ceilings.insert(
             c,
@@ -601,16 +624,15 @@ fn run_ops(
             decrypt: (op == Op::Decrypt).then(|| ciphertext.clone()),
         });
         for &c in &plan.levels {
-            let r = rt.block_on(load::run_point(
-                server.addr,
-                signer.clone(),
-                workload.clone(),
+            let r = measure(
+                rt,
+                (server.addr, server.pid),
+                &signer,
+                &workload,
                 c,
-                plan.warmup,
-                plan.duration,
-                server.pid,
-            ));
-            print_row(op.name(), c, &r);
+                plan,
+                op.name(),
+            );
             let n = r.latencies.len() as u32;
             figures.insert(
                 (op.name(), c),
@@ -737,16 +759,15 @@ fn run_key_counts(
         println!("{TABLE_HEADER}");
         let mut rates = Vec::new();
         for &c in &plan.levels {
-            let r = rt.block_on(load::run_point(
-                server.addr,
-                signer.clone(),
-                workload.clone(),
+            let r = measure(
+                rt,
+                (server.addr, server.pid),
+                &signer,
+                &workload,
                 c,
-                plan.warmup,
-                plan.duration,
-                server.pid,
-            ));
-            print_row("encrypt-zipf", c, &r);
+                plan,
+                "encrypt-zipf",
+            );
             rates.push((c, r.rate()));
         }
         zipf_rates.push((ids.len(), rates));

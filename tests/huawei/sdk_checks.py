@@ -56,6 +56,8 @@ from huaweicloudsdkkms.v2 import (
     EncryptDataRequestBody,
     EncryptDatakeyRequest,
     EncryptDatakeyRequestBody,
+    GenerateMacRequest,
+    GenerateMacRequestBody,
     GenRandomRequestBody,
     KmsClient,
     ListKeyDetailRequest,
@@ -83,6 +85,8 @@ from huaweicloudsdkkms.v2 import (
     UpdateKeyRotationIntervalRequestBody,
     UpdatePrimaryRegionRequest,
     UpdatePrimaryRegionRequestBody,
+    VerifyMacRequest,
+    VerifyMacRequestBody,
 )
 
 EAST, WEST = "us-east-1", "us-west-2"
@@ -561,6 +565,55 @@ def data_keys(env, key_id):
 
 
 @section
+def hmac_keys(env, aes_key_id):
+    body = CreateKeyRequestBody(
+        key_alias=f"hw-hmac-{RUN}", key_spec="HMAC_256", key_usage="GENERATE_VERIFY_MAC"
+    )
+    key_id = env.kms.create_key(CreateKeyRequest(body=body)).key_info.key_id
+    details = raw(env.describe(key_id))["key_info"]
+    check(
+        "create-key HMAC_256: key_spec and key_usage",
+        details["key_spec"] == "HMAC_256" and details["key_usage"] == "GENERATE_VERIFY_MAC",
+        details,
+    )
+    message = base64.b64encode(b"hello mac").decode()
+
+    def generate(key, algorithm="HMAC_SHA_256"):
+        body = GenerateMacRequestBody(key_id=key, mac_algorithm=algorithm, message=message)
+        return env.kms.generate_mac(GenerateMacRequest(body=body))
+
+    def verify(mac, text=message):
+        body = VerifyMacRequestBody(
+            key_id=key_id, mac_algorithm="HMAC_SHA_256", message=text, mac=mac
+        )
+        return env.kms.verify_mac(VerifyMacRequest(body=body))
+
+    made = generate(key_id)
+    check(
+        "generate-mac: a 32-byte MAC in hex, with the key id and algorithm",
+        len(bytes.fromhex(made.mac)) == 32
+        and made.key_id == key_id
+        and made.mac_algorithm == "HMAC_SHA_256",
+        raw(made),
+    )
+    check("generate-mac is deterministic", generate(key_id).mac == made.mac)
+    check("verify-mac: mac_valid true", verify(made.mac).mac_valid is True, raw(verify(made.mac)))
+    other = base64.b64encode(b"another message").decode()
+    check(
+        "verify-mac of another message: mac_valid false",
+        verify(made.mac, other).mac_valid is False,
+        raw(verify(made.mac, other)),
+    )
+    refused(lambda: generate(aes_key_id), 400, "KMS.0308", "generate-mac with an AES key: KMS.0308")
+    refused(
+        lambda: generate(key_id, "HMAC_SHA_512"),
+        400,
+        "KMS.0308",
+        "generate-mac with another key spec's algorithm: KMS.0308",
+    )
+
+
+@section
 def rotation(env):
     kms = env.kms
     key_id = env.create_key(f"hw-rot-{RUN}").key_info.key_id
@@ -1026,6 +1079,7 @@ def main():
         data_keys(env, key_id)
         tags(env, key_id)
         refusals(env, key_id)
+        hmac_keys(env, key_id)
     rotation(env)
     out["replicated_key_id"] = multi_region(env)
     cross_dialect(env, out)

@@ -85,22 +85,23 @@ pub fn create_key(cx: &mut Ctx<'_>) -> OpResult {
         .fields
         .str("key_spec")?
         .unwrap_or_else(|| "AES_256".into());
-    if spec != "AES_256" {
-        return Err(HuaweiError::invalid(
-            "key_spec",
-            format!("{spec} is not supported; this deployment supports AES_256."),
-        ));
-    }
+    let (key_spec, default_usage) = match spec.as_str() {
+        "AES_256" => (None, "ENCRYPT_DECRYPT"),
+        "HMAC_256" | "HMAC_384" | "HMAC_512" => (Some(spec.clone()), "GENERATE_VERIFY_MAC"),
+        other => {
+            return Err(HuaweiError::invalid(
+                "key_spec",
+                format!(
+                    "{other} is not supported; this deployment supports AES_256, HMAC_256, \
+                     HMAC_384 and HMAC_512."
+                ),
+            ));
+        }
+    };
     let usage = cx
         .fields
         .str("key_usage")?
-        .unwrap_or_else(|| "ENCRYPT_DECRYPT".into());
-    if usage != "ENCRYPT_DECRYPT" {
-        return Err(HuaweiError::invalid(
-            "key_usage",
-            format!("{usage} is not supported for AES_256 keys."),
-        ));
-    }
+        .unwrap_or_else(|| default_usage.into());
     let origin = cx.fields.str("origin")?.unwrap_or_else(|| "kms".into());
     if origin != "kms" {
         return Err(HuaweiError::invalid(
@@ -124,6 +125,8 @@ pub fn create_key(cx: &mut Ctx<'_>) -> OpResult {
             &cx.caller,
             CreateKeyInput {
                 description,
+                key_spec,
+                key_usage: Some(usage),
                 multi_region: Some(true),
                 ..CreateKeyInput::default()
             },

@@ -21,6 +21,7 @@ pub mod dialect;
 mod error;
 pub mod ids;
 mod keys;
+mod mac;
 mod ops;
 pub mod projects;
 mod regions;
@@ -99,6 +100,8 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("encrypt-data", "EncryptData"),
     ("decrypt-data", "DecryptData"),
     ("gen-random", "CreateRandom"),
+    ("generate-mac", "GenerateMac"),
+    ("verify-mac", "VerifyMac"),
     ("enable-key-rotation", "EnableKeyRotation"),
     ("disable-key-rotation", "DisableKeyRotation"),
     ("get-key-rotation-status", "ShowKeyRotationStatus"),

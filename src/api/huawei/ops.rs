@@ -4,7 +4,7 @@ use super::body::Fields;
 use super::context::{Ctx, OpResult};
 use super::dialect::Dialect;
 use super::projects::Project;
-use super::{HuaweiError, Route, crypto, keys, regions, rotation, tags};
+use super::{HuaweiError, Route, crypto, keys, mac, regions, rotation, tags};
 use crate::kms::{Caller, Kms};
 use axum::http::Method;
 
@@ -53,6 +53,8 @@ pub fn dispatch(kms: &Kms, dialect: &Dialect, p: Prepared) -> OpResult {
             "encrypt-data" => crypto::encrypt_data(cx),
             "decrypt-data" => crypto::decrypt_data(cx),
             "gen-random" => crypto::gen_random(cx),
+            "generate-mac" => mac::generate_mac(cx),
+            "verify-mac" => mac::verify_mac(cx),
             "enable-key-rotation" => rotation::enable(cx),
             "disable-key-rotation" => rotation::disable(cx),
             "get-key-rotation-status" => rotation::status(cx),

@@ -104,8 +104,19 @@ const USE_VALUES: [bool; 11] = [
     false, true, false, false, true, true, false, false, false, false, false,
 ];
 
+/// The same for a cached HMAC key: it signs and verifies (HMAC) and does
+/// nothing else.
+const HMAC_USE_VALUES: [bool; 11] = [
+    false, true, false, false, false, false, false, false, true, true, false,
+];
+
 fn assert_cannot_leave(session: &Session, key: ObjectHandle) {
-    assert_eq!(flags(session, key, &USE_FLAGS), USE_VALUES);
+    assert_confined(session, key, USE_VALUES);
+}
+
+/// `key` has the use attributes `values` and no C_WrapKey takes it out.
+fn assert_confined(session: &Session, key: ObjectHandle, values: [bool; 11]) {
+    assert_eq!(flags(session, key, &USE_FLAGS), values);
     let mine = session
         .generate_key(
             &Mechanism::AesKeyGen,
@@ -285,4 +296,54 @@ fn keys_in_use_never_leave_the_token_and_only_transit_copies_are_wrappable() {
         west.decrypt(&replica, &iv, b"aad", &ciphertext).unwrap(),
         b"secret"
     );
+
+    // An HMAC key: generated, cached and carried the same way, its use
+    // copies confined to signing and verifying.
+    let hmac = MaterialRef {
+        key_id: "hmac-1".into(),
+        material_id: "material-1".into(),
+        kind: SecretKind::Hmac(32),
+    };
+    let before = session_objects(&east_view, ObjectClass::SECRET_KEY);
+    let hmac_wrapped = east.generate_material(&hmac).unwrap();
+    let added: Vec<ObjectHandle> = session_objects(&east_view, ObjectClass::SECRET_KEY)
+        .into_iter()
+        .filter(|h| !before.contains(h))
+        .collect();
+    assert_eq!(
+        added.len(),
+        1,
+        "one cached HMAC use copy, no generated copy left"
+    );
+    assert_confined(&east_view, added[0], HMAC_USE_VALUES);
+    let hmac_material = WrappedMaterial {
+        reference: hmac.clone(),
+        wrapped: &hmac_wrapped,
+    };
+    let mac = east.generate_mac(&hmac_material, b"message").unwrap();
+    assert_eq!(mac.len(), 32);
+    let west_before = session_objects(&west_view, ObjectClass::SECRET_KEY);
+    let offer = west.begin_import().unwrap();
+    let package = east
+        .export_materials(std::slice::from_ref(&hmac_material), &offer)
+        .unwrap();
+    let hmac_rewrapped = west
+        .complete_import(offer.id, &package, std::slice::from_ref(&hmac))
+        .unwrap();
+    let imported: Vec<ObjectHandle> = session_objects(&west_view, ObjectClass::SECRET_KEY)
+        .into_iter()
+        .filter(|h| !west_before.contains(h))
+        .collect();
+    assert_eq!(
+        imported.len(),
+        1,
+        "one cached HMAC use copy, no transit copy left"
+    );
+    assert_confined(&west_view, imported[0], HMAC_USE_VALUES);
+    let hmac_replica = WrappedMaterial {
+        reference: hmac,
+        wrapped: &hmac_rewrapped[0],
+    };
+    assert!(west.verify_mac(&hmac_replica, b"message", &mac).unwrap());
+    assert!(!west.verify_mac(&hmac_replica, b"other", &mac).unwrap());
 }

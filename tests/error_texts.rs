@@ -6,26 +6,11 @@ mod common;
 use aws_sdk_kms::Client;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{GrantOperation, Tag};
-use common::{Server, new_key, tag};
+use common::{Server, new_key, new_mrk, refusal, tag};
 
 const EAST: &str = "us-east-1";
 const WEST: &str = "us-west-2";
 const ACCOUNT: &str = "111122223333";
-
-/// The code and message of a failed SDK call; the message is `None` when
-/// the reply carried none.
-fn refusal<E, R>(result: Result<R, aws_sdk_kms::error::SdkError<E>>) -> (String, Option<String>)
-where
-    E: aws_sdk_kms::error::ProvideErrorMetadata + std::fmt::Debug,
-    R: std::fmt::Debug,
-{
-    let e = result.expect_err("expected an error");
-    let service = e.as_service_error().expect("a service error");
-    (
-        service.code().expect("an error code").to_string(),
-        service.message().map(str::to_string),
-    )
-}
 
 /// Asserts the code and the exact message of a refusal.
 fn assert_refusal<E, R>(
@@ -319,15 +304,7 @@ async fn create_errors_are_aws_texts() {
 async fn replicating_a_replica_is_an_aws_text() {
     let server = Server::start();
     let east: Client = server.client(EAST);
-    let primary = east
-        .create_key()
-        .multi_region(true)
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
+    let primary = new_mrk(&east).await;
     east.replicate_key()
         .key_id(&primary)
         .replica_region(WEST)

@@ -6,14 +6,27 @@
 mod common;
 
 use aws_sdk_kms::Client;
-use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{GrantOperation, KeySpec, KeyUsageType, MacAlgorithmSpec};
-use common::{Server, error_code, new_key};
+use common::{Server, error_code, new_key, refusal};
 
 const EAST: &str = "us-east-1";
 const WEST: &str = "us-west-2";
 const ACCOUNT: &str = "111122223333";
+
+/// Two users of one account: alice, who owns the keys, and bob.
+const ALICE_AND_BOB: &str = r#"
+account_id = "111122223333"
+[[credentials]]
+access_key_id = "AKIAALICE0000000000A"
+secret_access_key = "alice-secret"
+principal = "arn:aws:iam::111122223333:user/alice"
+[[credentials]]
+access_key_id = "AKIABOB00000000000BB"
+secret_access_key = "bob-secret"
+principal = "arn:aws:iam::111122223333:user/bob"
+"#;
 
 /// The HMAC specs, their MAC algorithms and MAC lengths.
 const SPECS: [(KeySpec, MacAlgorithmSpec, usize); 4] = [
@@ -71,18 +84,6 @@ async fn verify(
                 service.message().map(str::to_string),
             )
         })
-}
-
-/// The code and message of a refused call.
-fn refused<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
-    result: Result<R, SdkError<E>>,
-) -> (String, Option<String>) {
-    let e = result.expect_err("expected a refusal");
-    let service = e.as_service_error().expect("a service error");
-    (
-        service.code().unwrap_or_default().to_string(),
-        service.message().map(str::to_string),
-    )
 }
 
 fn arn(region: &str, key: &str) -> String {
@@ -155,7 +156,7 @@ async fn hmac_requests_are_validated_as_aws_validates_them() {
 
     let no_usage = kms.create_key().key_spec(KeySpec::Hmac256).send().await;
     assert_eq!(
-        refused(no_usage),
+        refusal(no_usage),
         expect(
             "ValidationException",
             "You must specify a KeyUsage value for all KMS keys except for symmetric \
@@ -169,7 +170,7 @@ async fn hmac_requests_are_validated_as_aws_validates_them() {
         .send()
         .await;
     assert_eq!(
-        refused(wrong_usage),
+        refusal(wrong_usage),
         expect(
             "ValidationException",
             "KeyUsage ENCRYPT_DECRYPT is not compatible with KeySpec HMAC_256"
@@ -183,14 +184,14 @@ async fn hmac_requests_are_validated_as_aws_validates_them() {
             .send()
     };
     assert_eq!(
-        refused(generate(&key, MacAlgorithmSpec::HmacSha256).await),
+        refusal(generate(&key, MacAlgorithmSpec::HmacSha256).await),
         expect(
             "InvalidKeyUsageException",
             "Algorithm HMAC_SHA_256 is incompatible with key spec HMAC_224."
         )
     );
     assert_eq!(
-        refused(generate(&key, MacAlgorithmSpec::from("INVALID")).await),
+        refusal(generate(&key, MacAlgorithmSpec::from("INVALID")).await),
         expect(
             "ValidationException",
             "1 validation error detected: Value 'INVALID' at 'macAlgorithm' failed to satisfy \
@@ -199,7 +200,7 @@ async fn hmac_requests_are_validated_as_aws_validates_them() {
         )
     );
     assert_eq!(
-        refused(generate(&symmetric, MacAlgorithmSpec::HmacSha256).await),
+        refusal(generate(&symmetric, MacAlgorithmSpec::HmacSha256).await),
         expect(
             "InvalidKeyUsageException",
             &format!(
@@ -215,7 +216,7 @@ async fn hmac_requests_are_validated_as_aws_validates_them() {
         .send()
         .await;
     assert_eq!(
-        refused(encrypt),
+        refusal(encrypt),
         expect(
             "InvalidKeyUsageException",
             &format!(
@@ -263,7 +264,7 @@ async fn hmac_requests_are_validated_as_aws_validates_them() {
     );
     kms.disable_key().key_id(&key).send().await.unwrap();
     assert_eq!(
-        refused(generate(&key, MacAlgorithmSpec::HmacSha224).await),
+        refusal(generate(&key, MacAlgorithmSpec::HmacSha224).await),
         expect(
             "DisabledException",
             &format!("{} is disabled.", arn(EAST, &key))
@@ -273,18 +274,7 @@ async fn hmac_requests_are_validated_as_aws_validates_them() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_grant_for_generate_mac_lets_its_grantee_make_macs_and_nothing_else() {
-    let config = r#"
-account_id = "111122223333"
-[[credentials]]
-access_key_id = "AKIAALICE0000000000A"
-secret_access_key = "alice-secret"
-principal = "arn:aws:iam::111122223333:user/alice"
-[[credentials]]
-access_key_id = "AKIABOB00000000000BB"
-secret_access_key = "bob-secret"
-principal = "arn:aws:iam::111122223333:user/bob"
-"#;
-    let server = Server::start_with_config(config);
+    let server = Server::start_with_config(ALICE_AND_BOB);
     let alice = server.client_as(EAST, "AKIAALICE0000000000A", "alice-secret");
     let bob = server.client_as(EAST, "AKIABOB00000000000BB", "bob-secret");
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/alice"},"Action":"kms:*","Resource":"*"}]}"#;
@@ -372,18 +362,7 @@ async fn hmac_keys_survive_a_restart_and_replicate_across_regions() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_key_policy_can_condition_on_the_mac_algorithm() {
-    let config = r#"
-account_id = "111122223333"
-[[credentials]]
-access_key_id = "AKIAALICE0000000000A"
-secret_access_key = "alice-secret"
-principal = "arn:aws:iam::111122223333:user/alice"
-[[credentials]]
-access_key_id = "AKIABOB00000000000BB"
-secret_access_key = "bob-secret"
-principal = "arn:aws:iam::111122223333:user/bob"
-"#;
-    let server = Server::start_with_config(config);
+    let server = Server::start_with_config(ALICE_AND_BOB);
     let alice = server.client_as(EAST, "AKIAALICE0000000000A", "alice-secret");
     let bob = server.client_as(EAST, "AKIABOB00000000000BB", "bob-secret");
     let policy = |algorithm: &str| {

@@ -18,7 +18,7 @@ use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{DataKeySpec, KeyState, MultiRegionKeyType};
 use common::{
     Decrypted, EAST, Server, WEST, current_material, decrypt_text, encrypt_text, error_code,
-    new_key, until_job_ticks,
+    new_key, new_mrk, until_job_ticks,
 };
 use std::path::PathBuf;
 
@@ -242,15 +242,7 @@ async fn multi_region_key_between_softhsm_and_kryoptic() {
     let server = Server::start_mixed(&module);
     let east = server.client(EAST);
     let west = server.client(WEST);
-    let id = east
-        .create_key()
-        .multi_region(true)
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
+    let id = new_mrk(&east).await;
     west.describe_key()
         .key_id(&id)
         .send()

@@ -14,7 +14,7 @@ use aws_sdk_kms::types::{
     IncludeKeyMaterial, KeyMaterialState, KeyMetadata, KeyState, MultiRegionKeyType,
 };
 use common::{
-    Decrypted, Server, current_material, decrypt_text, encrypt_text, error_code, tag,
+    Decrypted, Server, current_material, decrypt_text, encrypt_text, error_code, new_mrk, tag,
     until_job_ticks,
 };
 use std::collections::BTreeMap;
@@ -38,17 +38,6 @@ fn now_secs() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
-}
-
-async fn create_mrk(kms: &Client) -> String {
-    kms.create_key()
-        .multi_region(true)
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id
 }
 
 async fn describe(kms: &Client, key: &str) -> KeyMetadata {
@@ -379,7 +368,7 @@ async fn replicate_key_copies_material_but_not_description_policy_or_tags() {
     assert_copies(&server, EAST, &id, EAST, &[WEST]).await;
 
     // By ARN, with description, policy and tags given: they are used.
-    let other = create_mrk(&east).await;
+    let other = new_mrk(&east).await;
     east.tag_resource()
         .key_id(&other)
         .tags(tag("primary-only", "yes"))
@@ -472,7 +461,7 @@ async fn ciphertexts_cross_regions_through_rotation_and_primary_update() {
     let server = Server::start();
     let east = server.client(EAST);
     let west = server.client(WEST);
-    let id = create_mrk(&east).await;
+    let id = new_mrk(&east).await;
     replicate(&east, &id, WEST).await;
     // (plaintext, ciphertext, material it was made with)
     let mut made: Vec<(String, Vec<u8>, String)> = Vec::new();
@@ -564,7 +553,7 @@ async fn replica_made_after_rotations_carries_every_version() {
     let server = Server::start();
     let east = server.client(EAST);
     let west = server.client(WEST);
-    let id = create_mrk(&east).await;
+    let id = new_mrk(&east).await;
     let mut made = Vec::new();
     for version in 0..4 {
         if version > 0 {
@@ -625,7 +614,7 @@ async fn replicate_key_errors_follow_aws() {
         "UnsupportedOperationException"
     );
 
-    let id = create_mrk(&east).await;
+    let id = new_mrk(&east).await;
     replicate(&east, &id, WEST).await;
     assert_eq!(
         error_code(
@@ -660,7 +649,7 @@ async fn replicate_key_errors_follow_aws() {
         "the primary's own region"
     );
 
-    let fresh = create_mrk(&east).await;
+    let fresh = new_mrk(&east).await;
     match east
         .replicate_key()
         .key_id(&fresh)
@@ -770,7 +759,7 @@ async fn update_primary_region_errors_follow_aws() {
         "UnsupportedOperationException"
     );
 
-    let id = create_mrk(&east).await;
+    let id = new_mrk(&east).await;
     assert_eq!(
         error_code(
             east.update_primary_region()
@@ -838,7 +827,7 @@ async fn rotation_settings_are_shared_and_changed_from_the_primary() {
     let server = Server::start();
     let east = server.client(EAST);
     let west = server.client(WEST);
-    let id = create_mrk(&east).await;
+    let id = new_mrk(&east).await;
     replicate(&east, &id, WEST).await;
 
     assert_eq!(
@@ -891,7 +880,7 @@ async fn rotation_settings_are_shared_and_changed_from_the_primary() {
     assert_eq!(replica.key_id.as_deref(), Some(arn(WEST, &id).as_str()));
 
     // A replica made after rotation was enabled shares it too.
-    let later = create_mrk(&east).await;
+    let later = new_mrk(&east).await;
     east.enable_key_rotation()
         .key_id(&later)
         .rotation_period_in_days(90)
@@ -930,7 +919,7 @@ async fn automatic_rotation_reaches_the_replica() {
     let server = Server::start();
     let east = server.client(EAST);
     let west = server.client(WEST);
-    let id = create_mrk(&east).await;
+    let id = new_mrk(&east).await;
     replicate(&east, &id, WEST).await;
     let blob = encrypt_text(&west, &id, "before").await;
     let first = current_material(&east, &id).await;
@@ -1009,7 +998,7 @@ async fn update_primary_region_completes_within_a_second() {
     let server = Server::start_with_env(&[("TRENT_JOB_INTERVAL_SECS", "3600")]);
     let east = server.client(EAST);
     let west = server.client(WEST);
-    let id = create_mrk(&east).await;
+    let id = new_mrk(&east).await;
     replicate(&east, &id, WEST).await;
     server.wait_for_job_ticks(1);
 
@@ -1051,7 +1040,7 @@ async fn a_held_primary_update_is_updating_until_a_job_runs() {
     let server = Server::start_with_env(&slow);
     let east = server.client(EAST);
     let west = server.client(WEST);
-    let id = create_mrk(&east).await;
+    let id = new_mrk(&east).await;
     replicate(&east, &id, WEST).await;
     let material = current_material(&east, &id).await;
     let before = encrypt_text(&east, &id, "before the update").await;
@@ -1172,7 +1161,7 @@ async fn deleting_a_replica_leaves_the_primary() {
     let server = Server::start();
     let east = server.client(EAST);
     let west = server.client(WEST);
-    let id = create_mrk(&east).await;
+    let id = new_mrk(&east).await;
     replicate(&east, &id, WEST).await;
     let blob = encrypt_text(&east, &id, "kept").await;
     let material = current_material(&east, &id).await;
@@ -1244,7 +1233,7 @@ async fn a_primary_waits_for_its_replicas_to_be_deleted() {
     let server = Server::start();
     let east = server.client(EAST);
     let west = server.client(WEST);
-    let id = create_mrk(&east).await;
+    let id = new_mrk(&east).await;
     replicate(&east, &id, WEST).await;
     let blob = encrypt_text(&east, &id, "secret").await;
 
@@ -1562,7 +1551,7 @@ async fn copies_keep_their_own_state_and_aliases() {
     let server = Server::start();
     let east = server.client(EAST);
     let west = server.client(WEST);
-    let id = create_mrk(&east).await;
+    let id = new_mrk(&east).await;
     replicate(&east, &id, WEST).await;
     let material = current_material(&east, &id).await;
 
@@ -1671,7 +1660,7 @@ async fn updating_blocks_management_changes() {
     let east = server.client(EAST);
     let west = server.client(WEST);
 
-    let doomed = create_mrk(&east).await;
+    let doomed = new_mrk(&east).await;
     replicate(&east, &doomed, WEST).await;
     west.schedule_key_deletion()
         .key_id(&doomed)
@@ -1695,7 +1684,7 @@ async fn updating_blocks_management_changes() {
         Some(KeyState::Enabled)
     );
 
-    let id = create_mrk(&east).await;
+    let id = new_mrk(&east).await;
     replicate(&east, &id, WEST).await;
     east.update_primary_region()
         .key_id(&id)
@@ -1740,7 +1729,7 @@ async fn deletion_follows_the_moved_primary() {
     let server = Server::start();
     let east = server.client(EAST);
     let west = server.client(WEST);
-    let id = create_mrk(&east).await;
+    let id = new_mrk(&east).await;
     replicate(&east, &id, WEST).await;
     east.update_primary_region()
         .key_id(&id)
@@ -1815,7 +1804,7 @@ async fn rotation_racing_replication_leaves_complete_replicas() {
         let delay = |ms: i64| Duration::from_millis(ms.max(0) as u64);
         let (rotate_after, replicate_after) = (delay(offset), delay(-offset));
         keys += 1;
-        let id = create_mrk(&east).await;
+        let id = new_mrk(&east).await;
         replicate(&east, &id, WEST).await;
         let rotate = {
             let east = east.clone();
@@ -1891,7 +1880,7 @@ async fn rotation_racing_replication_leaves_complete_replicas() {
 async fn kill9_while_rotating_a_replicated_key() {
     let limit = [("TRENT_ON_DEMAND_ROTATION_LIMIT", "100000")];
     let mut server = Server::start_with_env(&limit);
-    let id = create_mrk(&server.client(EAST)).await;
+    let id = new_mrk(&server.client(EAST)).await;
     replicate(&server.client(EAST), &id, WEST).await;
     let acknowledged: Arc<Mutex<Vec<Sealed>>> = Arc::default();
     let rotations = Arc::new(Mutex::new(0usize));

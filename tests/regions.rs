@@ -10,7 +10,7 @@ mod common;
 use aws_sdk_kms::error::ProvideErrorMetadata;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::{Server, decrypt_text, encrypt_text, error_code, new_key};
+use common::{Server, decrypt_text, encrypt_text, error_code, new_key, new_mrk};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -204,15 +204,7 @@ async fn concurrent_first_requests_provision_a_region_once() {
 async fn replicate_key_to_a_new_region_provisions_it() {
     let server = Server::start();
     let east = server.client("us-east-1");
-    let key = east
-        .create_key()
-        .multi_region(true)
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .key_id;
+    let key = new_mrk(&east).await;
     let blob = encrypt_text(&east, &key, "carried").await;
     east.replicate_key()
         .key_id(&key)

@@ -851,3 +851,30 @@ fn run(cmd: &mut Command) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Creates a multi-Region primary key with the defaults and returns its id.
+pub async fn new_mrk(kms: &Client) -> String {
+    kms.create_key()
+        .multi_region(true)
+        .send()
+        .await
+        .expect("CreateKey MultiRegion")
+        .key_metadata
+        .expect("key metadata")
+        .key_id
+}
+
+/// The AWS error code and message of a failed SDK call; the message is
+/// `None` when the reply carried none.
+pub fn refusal<E, R>(result: Result<R, aws_sdk_kms::error::SdkError<E>>) -> (String, Option<String>)
+where
+    E: aws_sdk_kms::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    let e = result.expect_err("expected an error");
+    let service = e.as_service_error().expect("a service error");
+    (
+        service.code().expect("an error code").to_string(),
+        service.message().map(str::to_string),
+    )
+}

@@ -7,7 +7,7 @@ use super::key_ref::Aliases;
 use super::specs;
 use super::{Caller, EncryptionContext, Kms, KmsError, KmsResult, record_arn, validate};
 use crate::hsm::{MaterialRef, WrappedMaterial};
-use crate::model::KeyRecord;
+use crate::model::{KeyRecord, KeyUsage};
 use zeroize::Zeroizing;
 
 const ALGORITHMS: &[&str] = &[
@@ -74,7 +74,7 @@ fn check_algorithm(key: &KeyRecord, algorithm: Option<&str>) -> KmsResult<()> {
     if algorithm != "SYMMETRIC_DEFAULT" {
         return Err(KmsError::InvalidKeyUsage(UsageProblem::Algorithm {
             algorithm: algorithm.to_string(),
-            spec: key.key_spec.clone(),
+            spec: key.key_spec,
         }));
     }
     Ok(())
@@ -83,10 +83,10 @@ fn check_algorithm(key: &KeyRecord, algorithm: Option<&str>) -> KmsResult<()> {
 /// The key must be for encryption (else `InvalidKeyUsage` naming
 /// `operation`, e.g. `Encrypt`) and enabled.
 fn check_encrypt_usage(key: &KeyRecord, operation: &'static str) -> KmsResult<()> {
-    if key.key_usage != "ENCRYPT_DECRYPT" {
+    if key.key_usage != KeyUsage::EncryptDecrypt {
         return Err(KmsError::InvalidKeyUsage(UsageProblem::Usage {
             arn: record_arn(key),
-            usage: key.key_usage.clone(),
+            usage: key.key_usage,
             operation,
         }));
     }
@@ -345,7 +345,7 @@ impl Kms {
             reference: MaterialRef {
                 key_id: key.key_id.clone(),
                 material_id: material_id.clone(),
-                kind: specs::kind_of(key)?,
+                kind: specs::kind_of(key),
             },
             wrapped: &wrapped,
         };
@@ -375,7 +375,7 @@ impl Kms {
             reference: MaterialRef {
                 key_id: key.key_id.clone(),
                 material_id: parsed.material_id.clone(),
-                kind: specs::kind_of(key)?,
+                kind: specs::kind_of(key),
             },
             wrapped: &wrapped,
         };

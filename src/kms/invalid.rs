@@ -1,6 +1,8 @@
 //! What is wrong with a request, as facts: the field, the rule it breaks,
 //! the value given. Each dialect renders these in its own words.
 
+use crate::model::{KeySpec, KeyUsage};
+
 /// A request field, by the domain model's name for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Field {
@@ -195,9 +197,9 @@ pub enum Invalid {
         /// The alias's ARN.
         alias: String,
         /// Spec and usage of the key the alias points to now.
-        from: (String, String),
+        from: (KeySpec, KeyUsage),
         /// Spec and usage of the new target.
-        to: (String, String),
+        to: (KeySpec, KeyUsage),
     },
     /// An alias name lacks the `alias/` prefix.
     AliasPrefix(String),
@@ -230,7 +232,7 @@ pub enum UsageProblem {
         /// The key's ARN.
         arn: String,
         /// The key's usage.
-        usage: String,
+        usage: KeyUsage,
         /// The operation's name, e.g. `Encrypt`.
         operation: &'static str,
     },
@@ -239,7 +241,7 @@ pub enum UsageProblem {
         /// The algorithm asked for.
         algorithm: String,
         /// The key's spec.
-        spec: String,
+        spec: KeySpec,
     },
 }
 

@@ -6,7 +6,7 @@ use super::invalid::{Field, UsageProblem};
 use super::key_ref::Aliases;
 use super::{Caller, Kms, KmsError, KmsResult, record_arn, specs, validate};
 use crate::hsm::{MaterialRef, WrappedMaterial};
-use crate::model::KeyRecord;
+use crate::model::{KeyRecord, KeyUsage};
 
 /// Longest message AWS MACs.
 const MAX_MESSAGE: usize = 4096;
@@ -97,19 +97,19 @@ impl Kms {
             "kms:VerifyMac"
         };
         let key = self.load_key(caller, key_id, Aliases::Accepted, action, &facts)?;
-        if key.key_usage != "GENERATE_VERIFY_MAC" {
+        if key.key_usage != KeyUsage::GenerateVerifyMac {
             return Err(KmsError::InvalidKeyUsage(UsageProblem::Usage {
                 arn: record_arn(&key),
-                usage: key.key_usage.clone(),
+                usage: key.key_usage,
                 operation,
             }));
         }
-        let offered = specs::mac_algorithm(&key.key_spec)
+        let offered = specs::mac_algorithm(key.key_spec)
             .filter(|offered| *offered == algorithm)
             .ok_or_else(|| {
                 KmsError::InvalidKeyUsage(UsageProblem::Algorithm {
                     algorithm: algorithm.to_string(),
-                    spec: key.key_spec.clone(),
+                    spec: key.key_spec,
                 })
             })?;
         super::require_enabled(&key)?;
@@ -134,7 +134,7 @@ fn material<'a>(key: &KeyRecord, wrapped: &'a [u8]) -> KmsResult<WrappedMaterial
         reference: MaterialRef {
             key_id: key.key_id.clone(),
             material_id: key.current_material_id.clone(),
-            kind: specs::kind_of(key)?,
+            kind: specs::kind_of(key),
         },
         wrapped,
     })

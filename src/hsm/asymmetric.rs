@@ -6,9 +6,9 @@ use super::signing::{self, Signing};
 use super::{Hsm, HsmError, MaterialRef, PairRole, SecretKind, WrappedMaterial, oaep};
 use cryptoki::error::{Error, RvError};
 use cryptoki::mechanism::Mechanism;
+use cryptoki::mechanism::MechanismType;
 use cryptoki::mechanism::elliptic_curve::{EcKdf, Ecdh1DeriveParams};
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};
-use cryptoki::mechanism::MechanismType;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass};
 use cryptoki::session::Session;
 use std::sync::atomic::Ordering;
@@ -52,7 +52,9 @@ impl Hsm {
         let (mechanism, input) = signing.token_input(digest);
         let token = self.token()?;
         token.require(&mechanism, "Sign")?;
-        let raw = token.with_key(material, |session, key| Ok(session.sign(&mechanism, key, &input)?))?;
+        let raw = token.with_key(material, |session, key| {
+            Ok(session.sign(&mechanism, key, &input)?)
+        })?;
         match signing {
             Signing::Ecdsa(_) => signing::ecdsa_to_der(&raw),
             _ => Ok(raw),
@@ -183,7 +185,9 @@ impl Hsm {
             let secret = match session.derive_key(&mechanism, key, &template) {
                 Ok(secret) => secret,
                 Err(Error::Pkcs11(
-                    RvError::ArgumentsBad | RvError::MechanismParamInvalid | RvError::DomainParamsInvalid,
+                    RvError::ArgumentsBad
+                    | RvError::MechanismParamInvalid
+                    | RvError::DomainParamsInvalid,
                     _,
                 )) => {
                     return Err(HsmError::BadPublicKey(
@@ -196,7 +200,9 @@ impl Hsm {
             token.destroy(session, secret);
             match value?.into_iter().next() {
                 Some(Attribute::Value(v)) => Ok(Zeroizing::new(v)),
-                _ => Err(HsmError::BadPublicKey("the token gave no shared secret".into())),
+                _ => Err(HsmError::BadPublicKey(
+                    "the token gave no shared secret".into(),
+                )),
             }
         })
     }
@@ -262,7 +268,11 @@ fn ephemeral_wrap(
     )?;
     let result = (|| {
         let wrapped = session.wrap_key(wrapping, kek, private)?;
-        match session.get_attributes(kek, &[AttributeType::Value])?.into_iter().next() {
+        match session
+            .get_attributes(kek, &[AttributeType::Value])?
+            .into_iter()
+            .next()
+        {
             Some(Attribute::Value(v)) => Ok((Zeroizing::new(v), wrapped)),
             _ => Err(HsmError::Der("the token gave no ephemeral key".into())),
         }
@@ -300,6 +310,8 @@ fn refuses_parameters(e: &HsmError) -> bool {
 fn modulus_len(kind: SecretKind) -> Result<usize, HsmError> {
     match kind {
         SecretKind::Rsa(bits, _) => Ok(bits as usize / 8),
-        other => Err(HsmError::BadPublicKey(format!("{other:?} is not an RSA key"))),
+        other => Err(HsmError::BadPublicKey(format!(
+            "{other:?} is not an RSA key"
+        ))),
     }
 }

@@ -186,7 +186,9 @@ impl Mechanisms {
                 format!(
                     "CKM_AES_KEY_WRAP_KWP or CKM_AES_KEY_WRAP_PAD (to wrap {}; \
                      CKM_AES_KEY_WRAP wraps only multiples of 8 bytes)",
-                    len.map_or("a private key".to_string(), |len| format!("a {len}-byte key"))
+                    len.map_or("a private key".to_string(), |len| format!(
+                        "a {len}-byte key"
+                    ))
                 ),
             )),
             wrapping => Ok(wrapping),

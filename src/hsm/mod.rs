@@ -23,11 +23,11 @@ pub use asymmetric::{KeyPair, Oaep};
 pub use cache::MaterialRef;
 pub use error::HsmError;
 pub use kind::{Curve, PairRole, SecretKind};
-pub use signing::{Digest, Signing};
-pub use token::NewMaterial;
 pub use mechanisms::{Mechanisms, Wrapping};
 pub use module::{DomainKeyInit, Module, Modules};
 pub use open::DOMAIN_KEY_LABEL;
+pub use signing::{Digest, Signing};
+pub use token::NewMaterial;
 pub use transport::{ImportOffer, TransportPackage};
 
 use cryptoki::mechanism::Mechanism;

@@ -17,7 +17,10 @@ const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10
 /// A public key's values, as PKCS#11 states them.
 pub(super) enum PublicParts<'a> {
     /// RSA modulus and public exponent, big-endian.
-    Rsa { modulus: &'a [u8], exponent: &'a [u8] },
+    Rsa {
+        modulus: &'a [u8],
+        exponent: &'a [u8],
+    },
     /// An EC point (SEC 1 encoding) on a curve.
     Ec { curve: Curve, point: &'a [u8] },
 }

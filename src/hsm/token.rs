@@ -8,9 +8,7 @@ use super::mechanisms::{self, Mechanisms, Wrapping};
 use super::open;
 use super::pool::{PooledSession, SessionPool};
 use super::public_key;
-use super::template::{
-    Purpose, backing_key_template, generated_public_template, pair_generation,
-};
+use super::template::{Purpose, backing_key_template, generated_public_template, pair_generation};
 use super::transport::PendingImport;
 use super::{HsmError, WrappedMaterial};
 use cryptoki::context::Pkcs11;
@@ -196,7 +194,9 @@ impl Token {
         reference: &MaterialRef,
     ) -> Result<NewMaterial, HsmError> {
         let kind = reference.kind;
-        let wrapping = self.mechanisms.wrapping_of(kind.wrapped_len(), &self.label)?;
+        let wrapping = self
+            .mechanisms
+            .wrapping_of(kind.wrapped_len(), &self.label)?;
         let owner = self.lock_owner();
         let (generated, public_key) = self.generate_extractable(&owner, kind)?;
         let wrapped = self.wrap(&owner, wrapping, self.domain_key, generated);
@@ -294,7 +294,11 @@ impl Token {
     ) -> Result<T, HsmError> {
         let role = match reference.kind {
             SecretKind::Rsa(_, role) | SecretKind::Ec(_, role) => role,
-            other => return Err(HsmError::BadPublicKey(format!("{other:?} has no public key"))),
+            other => {
+                return Err(HsmError::BadPublicKey(format!(
+                    "{other:?} has no public key"
+                )));
+            }
         };
         let create = |owner: &Session| {
             let template = public_key::object_template(&public_key::parse(spki)?, role)?;

@@ -4,8 +4,7 @@
 use super::condition_keys::Facts;
 use super::invalid::{Field, UsageProblem};
 use super::key_ref::Aliases;
-use super::{Caller, Kms, KmsError, KmsResult, record_arn, specs, validate};
-use crate::hsm::{MaterialRef, WrappedMaterial};
+use super::{Caller, Kms, KmsError, KmsResult, current, record_arn, specs, validate};
 use crate::model::{KeyRecord, KeyUsage};
 
 /// Longest message AWS MACs.
@@ -42,10 +41,10 @@ impl Kms {
         if input.dry_run {
             return Err(KmsError::DryRun);
         }
-        let wrapped = self.current_wrapped(&key)?;
+        let material = self.current_material(&key)?;
         let mac = self
             .hsm(&caller.region)?
-            .generate_mac(&material(&key, &wrapped)?, message)?;
+            .generate_mac(&current::wrapped(&key, &material), message)?;
         Ok(MacOutput {
             mac,
             key_arn: record_arn(&key),
@@ -67,10 +66,12 @@ impl Kms {
         if input.dry_run {
             return Err(KmsError::DryRun);
         }
-        let wrapped = self.current_wrapped(&key)?;
-        let valid =
-            self.hsm(&caller.region)?
-                .verify_mac(&material(&key, &wrapped)?, message, mac)?;
+        let material = self.current_material(&key)?;
+        let valid = self.hsm(&caller.region)?.verify_mac(
+            &current::wrapped(&key, &material),
+            message,
+            mac,
+        )?;
         if !valid {
             return Err(KmsError::InvalidMac);
         }
@@ -115,27 +116,4 @@ impl Kms {
         super::require_enabled(&key)?;
         Ok((key, message, offered))
     }
-
-    /// The key's current material, wrapped.
-    fn current_wrapped(&self, key: &KeyRecord) -> KmsResult<Vec<u8>> {
-        Ok(self
-            .store
-            .material(&key.region, &key.key_id, &key.current_material_id)?
-            .ok_or_else(|| {
-                KmsError::Internal(format!("key {} lacks its current material", key.key_id))
-            })?
-            .wrapped)
-    }
-}
-
-/// The key's current material as the token takes it.
-fn material<'a>(key: &KeyRecord, wrapped: &'a [u8]) -> KmsResult<WrappedMaterial<'a>> {
-    Ok(WrappedMaterial {
-        reference: MaterialRef {
-            key_id: key.key_id.clone(),
-            material_id: key.current_material_id.clone(),
-            kind: specs::kind_of(key),
-        },
-        wrapped,
-    })
 }

@@ -3,12 +3,12 @@
 //! the `KeyDetails` shape.
 
 use super::body::Fields;
-use crate::model::KeySpec;
 use super::dialect::Dialect;
 use super::error::{self, HuaweiError};
 use super::ids;
 use super::projects::Project;
 use crate::kms::{Caller, KeyRecord, KeyState, KeyView, KeysNamed, Kms, KmsError, KmsResult};
+use crate::model::KeySpec;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};

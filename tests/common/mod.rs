@@ -14,6 +14,8 @@
 
 #![allow(dead_code)]
 
+pub mod asymmetric;
+
 use aws_sdk_kms::Client;
 use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
 use std::io::{BufRead, BufReader, Read, Write};

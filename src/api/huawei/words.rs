@@ -91,6 +91,7 @@ pub(super) fn invalid(invalid: &Invalid) -> String {
             algorithm,
             max,
             got,
+            ..
         } => {
             format!("plain_text is {got} bytes; {algorithm} with this key encrypts at most {max}.")
         }

@@ -1,6 +1,7 @@
 //! AWS's key-state table ("Key states of AWS KMS keys", AWS KMS developer
 //! guide, with its table details) applied to every operation Trent serves
-//! that uses an existing key, through `aws-sdk-kms`: one row per operation,
+//! that uses an existing key (symmetric, and ECC for the asymmetric
+//! operations), through `aws-sdk-kms`: one row per operation,
 //! one expected answer per key state.
 //!
 //! Footnotes cited: [1] `DisabledException: <key ARN> is disabled.`;
@@ -18,7 +19,10 @@ mod common;
 use aws_sdk_kms::Client;
 use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::primitives::Blob;
-use aws_sdk_kms::types::{DataKeySpec, GrantOperation, KeyState, Tag};
+use aws_sdk_kms::types::{
+    DataKeyPairSpec, DataKeySpec, GrantOperation, KeyAgreementAlgorithmSpec, KeySpec, KeyState,
+    KeyUsageType, SigningAlgorithmSpec, Tag,
+};
 use common::{Server, new_key};
 
 const EAST: &str = "us-east-1";
@@ -106,6 +110,12 @@ enum Op {
     ReplicateKey,
     UpdatePrimaryRegion,
     UpdatePrimaryRegionTo,
+    GenerateDataKeyPair,
+    GenerateDataKeyPairWithoutPlaintext,
+    Sign,
+    Verify,
+    GetPublicKey,
+    DeriveSharedSecret,
 }
 
 /// Which key a row's calls use.
@@ -122,9 +132,15 @@ enum Setup {
     /// A new multi-Region primary, enabled, whose us-west-2 replica is put
     /// in the state.
     ReplicaInState,
+    /// The state's shared ECC_NIST_P256 signing key, with a signature it
+    /// made while enabled.
+    Signing,
+    /// The state's shared ECC_NIST_P256 key agreement key, with its public
+    /// key (the peer key of the row's call).
+    Agreement,
 }
 
-use Setup::{Fresh, FreshReplicated, ReplicaInState, Shared};
+use Setup::{Agreement, Fresh, FreshReplicated, ReplicaInState, Shared, Signing};
 
 /// The table: operation, key, and the answer for Enabled, Disabled,
 /// PendingDeletion, PendingReplicaDeletion and Updating.
@@ -165,10 +181,17 @@ const TABLE: &[(Op, Setup, [Expect; 5])] = &[
     (Op::ReplicateKey,                    Fresh,           [OK,          DISABLED,    PENDING,     INVALID, INVALID]),
     (Op::UpdatePrimaryRegion,             FreshReplicated, [OK,          DISABLED,    PENDING,     INVALID, INVALID]),
     (Op::UpdatePrimaryRegionTo,           ReplicaInState,  [OK,          DISABLED,    PENDING,     NA,      INVALID]),
+    (Op::GenerateDataKeyPair,             Shared,          [OK,          DISABLED,    PENDING,     INVALID, OK]),
+    (Op::GenerateDataKeyPairWithoutPlaintext, Shared,      [OK,          DISABLED,    PENDING,     INVALID, OK]),
+    (Op::Sign,                            Signing,         [OK,          DISABLED,    PENDING,     INVALID, OK]),
+    (Op::Verify,                          Signing,         [OK,          DISABLED,    PENDING,     INVALID, OK]),
+    (Op::GetPublicKey,                    Signing,         [OK,          DISABLED,    PENDING,     INVALID, OK]),
+    (Op::DeriveSharedSecret,              Agreement,       [OK,          DISABLED,    PENDING,     INVALID, OK]),
 ];
 
 /// A key put in one state, with what the rows need of it: a ciphertext made
-/// while it was enabled, two aliases and two grants.
+/// while it was enabled (for a signing key its signature, for a key
+/// agreement key its public key), two aliases and two grants.
 struct Subject {
     id: String,
     /// ARN of the copy in the state (the one the footnotes' messages name).
@@ -274,6 +297,58 @@ async fn primary(env: &Env, replicated: bool) -> Subject {
     }
 }
 
+/// A new multi-Region ECC_NIST_P256 primary with `usage` in us-east-1 and
+/// what its rows need, replicated to us-west-2 when `replicated`.
+async fn asymmetric_primary(env: &Env, replicated: bool, usage: KeyUsageType) -> Subject {
+    let id = env
+        .east
+        .create_key()
+        .multi_region(true)
+        .key_spec(KeySpec::EccNistP256)
+        .key_usage(usage.clone())
+        .send()
+        .await
+        .expect("CreateKey")
+        .key_metadata
+        .expect("metadata")
+        .key_id;
+    if replicated {
+        env.west_replica(&id).await;
+    }
+    let blob = match usage {
+        KeyUsageType::SignVerify => env
+            .east
+            .sign()
+            .key_id(&id)
+            .message(Blob::new("state table"))
+            .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
+            .send()
+            .await
+            .expect("Sign")
+            .signature
+            .expect("signature")
+            .into_inner(),
+        _ => env
+            .east
+            .get_public_key()
+            .key_id(&id)
+            .send()
+            .await
+            .expect("GetPublicKey")
+            .public_key
+            .expect("public key")
+            .into_inner(),
+    };
+    Subject {
+        arn: arn(EAST, &id),
+        blob,
+        grants: [String::new(), String::new()],
+        alias_from: String::new(),
+        alias_to_delete: String::new(),
+        id,
+    }
+}
+
 impl Env {
     async fn west_replica(&self, id: &str) {
         self.east
@@ -341,6 +416,15 @@ impl Env {
             }
             FreshReplicated => {
                 let s = primary(self, state != State::PendingDeletion).await;
+                self.put_in(&self.east, &s.id, state).await;
+                Some(s)
+            }
+            Signing | Agreement => {
+                let usage = match setup {
+                    Signing => KeyUsageType::SignVerify,
+                    _ => KeyUsageType::KeyAgreement,
+                };
+                let s = asymmetric_primary(self, needs_replica, usage).await;
                 self.put_in(&self.east, &s.id, state).await;
                 Some(s)
             }
@@ -515,6 +599,46 @@ impl Env {
                     .send()
                     .await,
             ),
+            Op::GenerateDataKeyPair => outcome(
+                kms.generate_data_key_pair()
+                    .key_id(id)
+                    .key_pair_spec(DataKeyPairSpec::EccNistP256)
+                    .send()
+                    .await,
+            ),
+            Op::GenerateDataKeyPairWithoutPlaintext => outcome(
+                kms.generate_data_key_pair_without_plaintext()
+                    .key_id(id)
+                    .key_pair_spec(DataKeyPairSpec::EccNistP256)
+                    .send()
+                    .await,
+            ),
+            Op::Sign => outcome(
+                kms.sign()
+                    .key_id(id)
+                    .message(Blob::new("x"))
+                    .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
+                    .send()
+                    .await,
+            ),
+            Op::Verify => outcome(
+                kms.verify()
+                    .key_id(id)
+                    .message(Blob::new("state table"))
+                    .signature(Blob::new(s.blob.clone()))
+                    .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
+                    .send()
+                    .await,
+            ),
+            Op::GetPublicKey => outcome(kms.get_public_key().key_id(id).send().await),
+            Op::DeriveSharedSecret => outcome(
+                kms.derive_shared_secret()
+                    .key_id(id)
+                    .key_agreement_algorithm(KeyAgreementAlgorithmSpec::Ecdh)
+                    .public_key(Blob::new(s.blob.clone()))
+                    .send()
+                    .await,
+            ),
             Op::UpdatePrimaryRegion | Op::UpdatePrimaryRegionTo => outcome(
                 kms.update_primary_region()
                     .key_id(id)
@@ -566,9 +690,11 @@ async fn every_operation_answers_as_the_aws_key_state_table_says() {
     };
     server.wait_for_job_ticks(1);
 
-    let mut shared = Vec::new();
+    let (mut shared, mut signing, mut agreement) = (Vec::new(), Vec::new(), Vec::new());
     for state in STATES {
         shared.push(env.subject(Shared, state).await);
+        signing.push(env.subject(Signing, state).await);
+        agreement.push(env.subject(Agreement, state).await);
     }
     let mut wrong = Vec::new();
     for (op, setup, expected) in TABLE {
@@ -576,6 +702,8 @@ async fn every_operation_answers_as_the_aws_key_state_table_says() {
             let fresh;
             let subject = match setup {
                 Shared => shared[i].as_ref(),
+                Signing => signing[i].as_ref(),
+                Agreement => agreement[i].as_ref(),
                 _ => {
                     fresh = env.subject(*setup, *state).await;
                     fresh.as_ref()

@@ -225,11 +225,13 @@ impl Hsm {
             .as_slice()
             .try_into()
             .map_err(|_| HsmError::Der("the ephemeral key is not 32 bytes".into()))?;
-        let private_key = aes_kw::KekAes256::from(kek)
-            .unwrap_with_padding_vec(&wrapped)
-            .map_err(|_| HsmError::UnwrapFailed)?;
+        let unwrapped = Zeroizing::new(
+            aes_kw::KekAes256::from(kek)
+                .unwrap_with_padding_vec(&wrapped)
+                .map_err(|_| HsmError::UnwrapFailed)?,
+        );
         Ok(KeyPair {
-            private_key: Zeroizing::new(private_key),
+            private_key: Zeroizing::new(der_value(&unwrapped)?.to_vec()),
             public_key: public_key.ok_or_else(|| HsmError::Der("no public key".into()))?,
         })
     }
@@ -279,6 +281,21 @@ fn ephemeral_wrap(
     })();
     let _ = session.destroy_object(kek);
     result
+}
+
+/// The DER value at the start of `bytes`, without what follows it: SoftHSM
+/// pads a wrapped private key's PKCS#8 to a multiple of 8 bytes (PKCS#7)
+/// before its RFC 5649 wrap, so the unwrapped bytes end with that padding.
+fn der_value(bytes: &[u8]) -> Result<&[u8], HsmError> {
+    use der::{Decode, Encode, Header, SliceReader};
+    let bad = |e: der::Error| HsmError::Der(format!("unwrapped private key: {e}"));
+    let mut reader = SliceReader::new(bytes).map_err(bad)?;
+    let header = Header::decode(&mut reader).map_err(bad)?;
+    let len = (header.encoded_len().map_err(bad)? + header.length).map_err(bad)?;
+    let len = usize::try_from(len).map_err(bad)?;
+    bytes
+        .get(..len)
+        .ok_or_else(|| HsmError::Der("unwrapped private key is truncated".into()))
 }
 
 /// The outcome of a private-key decryption: a refused ciphertext is

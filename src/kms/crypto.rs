@@ -7,7 +7,7 @@ use super::key_ref::Aliases;
 use super::specs;
 use super::{Caller, EncryptionContext, Kms, KmsError, KmsResult, record_arn, validate};
 use crate::hsm::{MaterialRef, Oaep, WrappedMaterial};
-use crate::model::{KeyRecord, KeyUsage};
+use crate::model::{KeyRecord, KeySpec, KeyUsage};
 use zeroize::Zeroizing;
 
 const ALGORITHMS: &[&str] = &[
@@ -36,8 +36,9 @@ pub struct DecryptOutput {
     pub plaintext: Zeroizing<Vec<u8>>,
     /// ARN of the key used.
     pub key_arn: String,
-    /// Material that opened it.
-    pub material_id: String,
+    /// Material that opened it (symmetric keys only: AWS names key
+    /// material for symmetric encryption keys alone).
+    pub material_id: Option<String>,
 }
 
 /// ReEncrypt result.
@@ -48,10 +49,10 @@ pub struct ReEncryptOutput {
     pub source_key_arn: String,
     /// ARN of the key that sealed the result.
     pub key_arn: String,
-    /// Source material.
-    pub source_material_id: String,
-    /// Destination material.
-    pub destination_material_id: String,
+    /// Source material (symmetric keys only).
+    pub source_material_id: Option<String>,
+    /// Destination material (symmetric keys only).
+    pub destination_material_id: Option<String>,
 }
 
 /// GenerateDataKey result.
@@ -191,7 +192,10 @@ impl Kms {
             }
             return self.rsa_open(&key, oaep, blob, context);
         }
-        let parsed = ciphertext::parse(blob)?;
+        let parsed = match ciphertext::parse(blob) {
+            Ok(parsed) => parsed,
+            Err(e) => return Err(self.unparsed(caller, key_id, algorithm, context, e)),
+        };
         let key = self.source_key(
             caller,
             key_id,
@@ -208,7 +212,7 @@ impl Kms {
         Ok(DecryptOutput {
             plaintext,
             key_arn: record_arn(&key),
-            material_id: parsed.material_id,
+            material_id: Some(parsed.material_id),
         })
     }
 
@@ -279,26 +283,29 @@ impl Kms {
             }
             (Cipher::Symmetric, Some(parsed)) => (
                 self.open(caller, &source, &parsed, source_context)?,
-                parsed.material_id,
+                Some(parsed.material_id),
             ),
             (Cipher::Symmetric, None) => {
                 return Err(KmsError::Internal("ReEncrypt lost its ciphertext".into()));
             }
         };
-        let sealed = match destination_cipher {
+        let (sealed, destination_material_id) = match destination_cipher {
             Cipher::Symmetric => {
-                self.seal(caller, &destination, &plaintext, destination_context)?
+                let sealed = self.seal(caller, &destination, &plaintext, destination_context)?;
+                let material_id = Some(sealed.material_id.clone());
+                (sealed, material_id)
             }
-            Cipher::Rsa(oaep) => {
-                self.rsa_seal(&destination, oaep, &plaintext, destination_context)?
-            }
+            Cipher::Rsa(oaep) => (
+                self.rsa_seal(&destination, oaep, &plaintext, destination_context)?,
+                None,
+            ),
         };
         Ok(ReEncryptOutput {
             ciphertext: sealed.ciphertext,
             source_key_arn: record_arn(&source),
             key_arn: sealed.key_arn,
             source_material_id,
-            destination_material_id: sealed.material_id,
+            destination_material_id,
         })
     }
 
@@ -359,6 +366,33 @@ impl Kms {
         let n = validate::required(number_of_bytes, Field::NumberOfBytes)?;
         number_of_bytes_in_range(n)?;
         Ok(self.hsm(&caller.region)?.random(n as usize)?)
+    }
+
+    /// What to answer for a Decrypt blob that is no symmetric ciphertext:
+    /// when the caller named an asymmetric key without its algorithm, the
+    /// key's usage or algorithm is the fault (as AWS answers), else the
+    /// blob is.
+    fn unparsed(
+        &self,
+        caller: &Caller,
+        key_id: Option<&str>,
+        algorithm: Option<&str>,
+        context: &EncryptionContext,
+        unparsed: KmsError,
+    ) -> KmsError {
+        let Some(key_id) = key_id else {
+            return unparsed;
+        };
+        let facts = Facts::context(context);
+        match self.load_key(caller, key_id, Aliases::Accepted, "kms:Decrypt", &facts) {
+            Ok(key) if key.key_spec != KeySpec::SymmetricDefault => {
+                check_encrypt_usage(&key, "Decrypt")
+                    .and_then(|()| cipher(&key, algorithm).map(drop))
+                    .err()
+                    .unwrap_or(unparsed)
+            }
+            _ => unparsed,
+        }
     }
 
     /// The key that made a blob, checked against the KeyId the caller gave,

@@ -28,8 +28,8 @@ mod tags;
 mod validate;
 
 pub use crate::model::{
-    AliasRecord, GrantRecord, KeyRecord, KeyState, MaterialRecord, MultiRegionRecord, RotationType,
-    Tag,
+    AliasRecord, GrantRecord, KeyRecord, KeySpec, KeyState, KeyUsage, MaterialRecord,
+    MultiRegionRecord, RotationType, Tag,
 };
 pub use crypto::{DataKeyOutput, DecryptOutput, EncryptOutput, ReEncryptOutput};
 pub use error::{KmsError, KmsResult, Missing};

@@ -75,7 +75,7 @@ impl Kms {
         Ok(DecryptOutput {
             plaintext,
             key_arn: record_arn(key),
-            material_id: key.current_material_id.clone(),
+            material_id: None,
         })
     }
 }

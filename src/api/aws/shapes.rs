@@ -2,8 +2,8 @@
 //! the AWS JSON 1.1 protocol spells them.
 
 use crate::kms::{
-    Field, KeyState, KeyView, KmsError, Tag, encryption_algorithms, key_agreement_algorithms,
-    key_arn_in, mac_algorithms, signing_algorithms,
+    Field, KeySpec, KeyState, KeyView, KmsError, Tag, encryption_algorithms,
+    key_agreement_algorithms, key_arn_in, mac_algorithms, signing_algorithms,
 };
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -144,7 +144,8 @@ pub struct KeyMetadata<'a> {
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     key_agreement_algorithms: &'static [&'static str],
     multi_region: bool,
-    current_key_material_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current_key_material_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     deletion_date: Option<Epoch>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -218,7 +219,8 @@ pub fn key_metadata<'a>(view: &'a KeyView) -> KeyMetadata<'a> {
         mac_algorithms: mac_algorithms(key.key_spec),
         key_agreement_algorithms: key_agreement_algorithms(key.key_usage),
         multi_region: key.multi_region,
-        current_key_material_id: &key.current_material_id,
+        current_key_material_id: (key.key_spec == KeySpec::SymmetricDefault)
+            .then_some(key.current_material_id.as_str()),
         deletion_date: key.deletion_date.map(Epoch),
         pending_deletion_window_in_days: key.pending_window_days,
         multi_region_configuration,

@@ -66,7 +66,8 @@ struct DecryptResponse<'a> {
     key_id: &'a str,
     plaintext: Base64<'a>,
     encryption_algorithm: &'a str,
-    key_material_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_material_id: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -77,8 +78,10 @@ struct ReEncryptResponse<'a> {
     key_id: &'a str,
     source_encryption_algorithm: &'a str,
     destination_encryption_algorithm: &'a str,
-    source_key_material_id: &'a str,
-    destination_key_material_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source_key_material_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    destination_key_material_id: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -130,7 +133,7 @@ pub fn decrypt(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
             .encryption_algorithm
             .as_deref()
             .unwrap_or(SYMMETRIC_DEFAULT),
-        key_material_id: &out.material_id,
+        key_material_id: out.material_id.as_deref(),
     })
 }
 
@@ -162,8 +165,8 @@ pub fn re_encrypt(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
             .destination_encryption_algorithm
             .as_deref()
             .unwrap_or(SYMMETRIC_DEFAULT),
-        source_key_material_id: &out.source_material_id,
-        destination_key_material_id: &out.destination_material_id,
+        source_key_material_id: out.source_material_id.as_deref(),
+        destination_key_material_id: out.destination_material_id.as_deref(),
     })
 }
 

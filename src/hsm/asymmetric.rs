@@ -225,11 +225,13 @@ impl Hsm {
             .as_slice()
             .try_into()
             .map_err(|_| HsmError::Der("the ephemeral key is not 32 bytes".into()))?;
-        let private_key = aes_kw::KekAes256::from(kek)
-            .unwrap_with_padding_vec(&wrapped)
-            .map_err(|_| HsmError::UnwrapFailed)?;
+        let unwrapped = Zeroizing::new(
+            aes_kw::KekAes256::from(kek)
+                .unwrap_with_padding_vec(&wrapped)
+                .map_err(|_| HsmError::UnwrapFailed)?,
+        );
         Ok(KeyPair {
-            private_key: Zeroizing::new(private_key),
+            private_key: Zeroizing::new(pkcs8_only(&unwrapped)?.to_vec()),
             public_key: public_key.ok_or_else(|| HsmError::Der("no public key".into()))?,
         })
     }
@@ -244,6 +246,17 @@ impl Hsm {
             );
         }
     }
+}
+
+/// The PKCS#8 element an unwrapped private key starts with, without what
+/// follows it: SoftHSM 2.6 pads a private key with zeros to a multiple of 8
+/// bytes before wrapping it with RFC 5649, so that padding survives the
+/// unwrap.
+fn pkcs8_only(unwrapped: &[u8]) -> Result<&[u8], HsmError> {
+    use der::Reader;
+    der::SliceReader::new(unwrapped)
+        .and_then(|mut reader| reader.tlv_bytes())
+        .map_err(|e| HsmError::Der(format!("unwrapped private key: {e}")))
 }
 
 /// Wraps `private` under a fresh AES-256 key and returns that key's value
@@ -313,5 +326,18 @@ fn modulus_len(kind: SecretKind) -> Result<usize, HsmError> {
         other => Err(HsmError::BadPublicKey(format!(
             "{other:?} is not an RSA key"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_follows_the_pkcs8_element_is_dropped() {
+        let element = [0x30, 3, 1, 2, 3];
+        assert_eq!(pkcs8_only(&[0x30, 3, 1, 2, 3, 0, 0, 0]).unwrap(), element);
+        assert_eq!(pkcs8_only(&element).unwrap(), element);
+        assert!(pkcs8_only(&[0x30, 9, 1]).is_err());
     }
 }

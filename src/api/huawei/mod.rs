@@ -20,6 +20,7 @@ mod crypto;
 pub mod dialect;
 mod error;
 pub mod ids;
+mod key_specs;
 mod keys;
 mod mac;
 mod ops;

@@ -1,6 +1,7 @@
 //! This dialect's words for the KMS core's refusals: Huawei's parameter
 //! names (`key_id`, `pending_days`) and plain sentences.
 
+use super::key_specs;
 use crate::kms::{Field, Invalid, Rule, TagProblem, UsageProblem};
 
 /// Huawei's name for a request field.
@@ -75,9 +76,10 @@ pub(super) fn invalid(invalid: &Invalid) -> String {
                 .into()
         }
         Invalid::UsageRequired => "key_usage is required for every key_spec but AES_256.".into(),
-        Invalid::UsageForSpec { usage, spec } => {
-            format!("key_usage {usage} does not go with key_spec {spec}.")
-        }
+        Invalid::UsageForSpec { usage, spec } => format!(
+            "key_usage {usage} does not go with key_spec {}.",
+            key_specs::from_aws(spec)
+        ),
         Invalid::DigestLength {
             algorithm,
             expected,
@@ -130,7 +132,10 @@ pub(super) fn usage(problem: &UsageProblem) -> String {
             operation,
         } => format!("The key {arn} has usage {usage}, which does not allow {operation}."),
         UsageProblem::Algorithm { algorithm, spec } => {
-            format!("Algorithm {algorithm} does not go with key spec {spec}.")
+            format!(
+                "Algorithm {algorithm} does not go with key spec {}.",
+                key_specs::name(*spec)
+            )
         }
     }
 }

@@ -45,7 +45,7 @@ pub(super) fn field(field: Field) -> &'static str {
         MessageType => "message_type",
         PublicKey => "public_key",
         KeyAgreementAlgorithm => "key_agreement_algorithm",
-        KeyPairSpec => "key_pair_spec",
+        KeyPairSpec => "key_spec",
     }
 }
 
@@ -84,7 +84,10 @@ pub(super) fn invalid(invalid: &Invalid) -> String {
             algorithm,
             expected,
             got,
-        } => format!("message is a {got}-byte digest; {algorithm} signs {expected}-byte digests."),
+        } => format!(
+            "message is a {got}-byte digest; {algorithm} signs {expected}-byte digests \
+             (message_type is DIGEST unless RAW is given)."
+        ),
         Invalid::MessageTypeForAlgorithm {
             message_type,
             algorithm,
@@ -97,7 +100,7 @@ pub(super) fn invalid(invalid: &Invalid) -> String {
             format!("plain_text is {got} bytes; {algorithm} with this key encrypts at most {max}.")
         }
         Invalid::ContextForAsymmetric => {
-            "encryption_context is not taken with asymmetric keys.".into()
+            "additional_authenticated_data is not taken with asymmetric keys.".into()
         }
         Invalid::AsymmetricKeyIdRequired => {
             "key_id is required to decrypt with an asymmetric key.".into()

@@ -1,16 +1,18 @@
 //! The Huawei Cloud KMS dialect, driven by Huawei's official Python SDK
 //! (`tests/huawei/sdk_checks.py`, `huaweicloudsdkkms` 3.1.219): key
-//! lifecycle, data encryption, data keys, random, rotation, tags,
-//! replicate and update-primary-region (there and straight back, each
-//! complete within a second) between the projects of two regions,
-//! and refusals (bad signature, unknown AK, bad token) with Huawei's error
-//! body. Around it, the AWS SDK makes a key the Huawei side uses, and uses
-//! the keys and ciphertexts the Huawei side made. Then the audit trail.
+//! lifecycle, data encryption, data keys, random, rotation, tags, HMAC and
+//! asymmetric keys (sign, verify, get-publickey, RSA encrypt-data and
+//! decrypt-data, RSA and EC data key pairs), replicate and
+//! update-primary-region (there and straight back, each complete within a
+//! second) between the projects of two regions, and refusals (bad
+//! signature, unknown AK, bad token) with Huawei's error body. Around it,
+//! the AWS SDK makes a key the Huawei side uses, and uses the keys,
+//! ciphertexts and a signature the Huawei side made. Then the audit trail.
 
 mod common;
 
 use aws_sdk_kms::primitives::Blob;
-use aws_sdk_kms::types::MultiRegionKeyType;
+use aws_sdk_kms::types::{MessageType, MultiRegionKeyType, SigningAlgorithmSpec};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::Server;
@@ -209,6 +211,22 @@ async fn huawei_sdk_drives_the_same_keys_as_the_aws_dialect() {
         text("huawei_datakey_plain")
     );
 
+    let signing_key = format!("mrk-{}", text("huawei_signing_key_id").replace('-', ""));
+    let verified = aws
+        .verify()
+        .key_id(&signing_key)
+        .message(Blob::new(b64(&text("huawei_signed_digest"))))
+        .message_type(MessageType::Digest)
+        .signing_algorithm(SigningAlgorithmSpec::RsassaPssSha256)
+        .signature(Blob::new(b64(&text("huawei_signature"))))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        verified.signature_valid,
+        "a signature made through Huawei's sign verifies through AWS Verify"
+    );
+
     let replicated = format!("mrk-{}", text("replicated_key_id").replace('-', ""));
     let west = server.client_as(WEST, ROOT_AK, ROOT_SK);
     let copy = west
@@ -249,6 +267,22 @@ async fn huawei_sdk_drives_the_same_keys_as_the_aws_dialect() {
             .unwrap()
             .starts_with(&format!("arn:aws:kms:{EAST}:{ACCOUNT}:key/mrk-"))
     );
+    for operation in [
+        "Sign",
+        "ValidateSignature",
+        "ShowPublicKey",
+        "CreateRsaDatakeyPair",
+        "CreateEcDatakeyPair",
+    ] {
+        let record = find(&|r| r["operation"] == operation && r["error_code"].is_null())
+            .unwrap_or_else(|| panic!("a {operation} record"));
+        assert!(
+            record["key_arns"][0]
+                .as_str()
+                .is_some_and(|arn| arn.starts_with(&format!("arn:aws:kms:{EAST}:{ACCOUNT}:key/"))),
+            "{operation} names its key: {record}"
+        );
+    }
     let sealed = find(&|r| r["operation"] == "EncryptData").expect("an EncryptData record");
     assert_eq!(sealed["parameters"]["plain_text"], "<redacted>");
     assert!(find(&|r| r["error_code"] == "KMS.0301").is_some());

@@ -231,7 +231,7 @@ impl Hsm {
                 .map_err(|_| HsmError::UnwrapFailed)?,
         );
         Ok(KeyPair {
-            private_key: Zeroizing::new(der_value(&unwrapped)?.to_vec()),
+            private_key: Zeroizing::new(pkcs8_only(&unwrapped)?.to_vec()),
             public_key: public_key.ok_or_else(|| HsmError::Der("no public key".into()))?,
         })
     }
@@ -246,6 +246,17 @@ impl Hsm {
             );
         }
     }
+}
+
+/// The PKCS#8 element an unwrapped private key starts with, without what
+/// follows it: SoftHSM 2.6 pads a private key with zeros to a multiple of 8
+/// bytes before wrapping it with RFC 5649, so that padding survives the
+/// unwrap.
+fn pkcs8_only(unwrapped: &[u8]) -> Result<&[u8], HsmError> {
+    use der::Reader;
+    der::SliceReader::new(unwrapped)
+        .and_then(|mut reader| reader.tlv_bytes())
+        .map_err(|e| HsmError::Der(format!("unwrapped private key: {e}")))
 }
 
 /// Wraps `private` under a fresh AES-256 key and returns that key's value
@@ -283,21 +294,6 @@ fn ephemeral_wrap(
     result
 }
 
-/// The DER value at the start of `bytes`, without what follows it: SoftHSM
-/// pads a wrapped private key's PKCS#8 to a multiple of 8 bytes (PKCS#7)
-/// before its RFC 5649 wrap, so the unwrapped bytes end with that padding.
-fn der_value(bytes: &[u8]) -> Result<&[u8], HsmError> {
-    use der::{Decode, Encode, Header, SliceReader};
-    let bad = |e: der::Error| HsmError::Der(format!("unwrapped private key: {e}"));
-    let mut reader = SliceReader::new(bytes).map_err(bad)?;
-    let header = Header::decode(&mut reader).map_err(bad)?;
-    let len = (header.encoded_len().map_err(bad)? + header.length).map_err(bad)?;
-    let len = usize::try_from(len).map_err(bad)?;
-    bytes
-        .get(..len)
-        .ok_or_else(|| HsmError::Der("unwrapped private key is truncated".into()))
-}
-
 /// The outcome of a private-key decryption: a refused ciphertext is
 /// [`HsmError::AuthenticationFailed`].
 fn decrypted(result: cryptoki::error::Result<Vec<u8>>) -> Result<Vec<u8>, HsmError> {
@@ -330,5 +326,18 @@ fn modulus_len(kind: SecretKind) -> Result<usize, HsmError> {
         other => Err(HsmError::BadPublicKey(format!(
             "{other:?} is not an RSA key"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_follows_the_pkcs8_element_is_dropped() {
+        let element = [0x30, 3, 1, 2, 3];
+        assert_eq!(pkcs8_only(&[0x30, 3, 1, 2, 3, 0, 0, 0]).unwrap(), element);
+        assert_eq!(pkcs8_only(&element).unwrap(), element);
+        assert!(pkcs8_only(&[0x30, 9, 1]).is_err());
     }
 }

@@ -37,11 +37,15 @@ from huaweicloudsdkkms.v2 import (
     CreateDatakeyRequest,
     CreateDatakeyRequestBody,
     CreateDatakeyWithoutPlaintextRequest,
+    CreateEcDatakeyPairRequest,
+    CreateEcDatakeyPairRequestBody,
     CreateKeyRequest,
     CreateKeyRequestBody,
     CreateKmsTagRequest,
     CreateKmsTagRequestBody,
     CreateRandomRequest,
+    CreateRsaDatakeyPairRequest,
+    CreateRsaDatakeyPairRequestBody,
     DecryptDataRequest,
     DecryptDataRequestBody,
     DecryptDatakeyRequest,
@@ -75,6 +79,9 @@ from huaweicloudsdkkms.v2 import (
     ScheduleKeyDeletionRequestBody,
     ShowKeyRotationStatusRequest,
     ShowKmsTagsRequest,
+    ShowPublicKeyRequest,
+    SignRequest,
+    SignRequestBody,
     Tag,
     TagItem,
     UpdateKeyAliasRequest,
@@ -85,9 +92,17 @@ from huaweicloudsdkkms.v2 import (
     UpdateKeyRotationIntervalRequestBody,
     UpdatePrimaryRegionRequest,
     UpdatePrimaryRegionRequestBody,
+    ValidateSignatureRequest,
     VerifyMacRequest,
     VerifyMacRequestBody,
+    VerifyRequestBody,
 )
+
+try:  # parses public keys and checks signatures offline when installed
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+except ImportError:
+    serialization = None
 
 EAST, WEST = "us-east-1", "us-west-2"
 FAILURES = []
@@ -144,6 +159,10 @@ def key_body(key_id):
     return OperateKeyRequestBody(key_id=key_id)
 
 
+def b64(data):
+    return base64.b64encode(data).decode()
+
+
 def all_strings(obj):
     return isinstance(obj, dict) and all(isinstance(v, str) for v in obj.values())
 
@@ -172,24 +191,44 @@ class Env:
             .build()
         )
 
-    def create_key(self, alias, client=None, description=None):
-        body = CreateKeyRequestBody(key_alias=alias, key_description=description)
+    def create_key(self, alias, client=None, description=None, spec=None, usage=None):
+        body = CreateKeyRequestBody(
+            key_alias=alias, key_description=description, key_spec=spec, key_usage=usage
+        )
         return (client or self.kms).create_key(CreateKeyRequest(body=body))
 
     def describe(self, key_id, client=None):
         return (client or self.kms).list_key_detail(ListKeyDetailRequest(body=key_body(key_id)))
 
-    def encrypt(self, key_id, text, aad=None, client=None):
+    def encrypt(self, key_id, text, aad=None, client=None, algorithm=None):
         body = EncryptDataRequestBody(
-            key_id=key_id, plain_text=text, additional_authenticated_data=aad
+            key_id=key_id, plain_text=text, additional_authenticated_data=aad,
+            encryption_algorithm=algorithm,
         )
         return (client or self.kms).encrypt_data(EncryptDataRequest(body=body))
 
-    def decrypt(self, cipher_text, key_id=None, aad=None, client=None):
+    def decrypt(self, cipher_text, key_id=None, aad=None, client=None, algorithm=None):
         body = DecryptDataRequestBody(
-            cipher_text=cipher_text, key_id=key_id, additional_authenticated_data=aad
+            cipher_text=cipher_text, key_id=key_id, additional_authenticated_data=aad,
+            encryption_algorithm=algorithm,
         )
         return (client or self.kms).decrypt_data(DecryptDataRequest(body=body))
+
+    def sign(self, key_id, message, algorithm, message_type=None):
+        body = SignRequestBody(
+            key_id=key_id, message=b64(message), signing_algorithm=algorithm, message_type=message_type
+        )
+        return self.kms.sign(SignRequest(body=body))
+
+    def verify(self, key_id, message, signature, algorithm, message_type=None):
+        body = VerifyRequestBody(
+            key_id=key_id, message=b64(message), signature=signature,
+            signing_algorithm=algorithm, message_type=message_type,
+        )
+        return self.kms.validate_signature(ValidateSignatureRequest(body=body))
+
+    def public_key(self, key_id):
+        return self.kms.show_public_key(ShowPublicKeyRequest(body=key_body(key_id)))
 
     def rotation_status(self, key_id, client=None):
         return (client or self.kms).show_key_rotation_status(
@@ -1069,6 +1108,347 @@ def refusals(env, key_id):
     )
 
 
+RSA_OID = bytes.fromhex("06092a864886f70d010101")  # rsaEncryption
+EC_OID = bytes.fromhex("06072a8648ce3d0201")  # id-ecPublicKey
+
+
+def pem_body(text):
+    """The DER inside PEM `PUBLIC KEY` text with CRLF line ends and lines of
+    64 base64 characters, as Huawei's get-publickey example shows; None for
+    other text."""
+    lines = text.split("\r\n")
+    framed = (
+        len(lines) > 3
+        and lines[0] == "-----BEGIN PUBLIC KEY-----"
+        and lines[-2] == "-----END PUBLIC KEY-----"
+        and lines[-1] == ""
+        and all(len(line) == 64 for line in lines[1:-3])
+        and 0 < len(lines[-3]) <= 64
+    )
+    return base64.b64decode("".join(lines[1:-2])) if framed else None
+
+
+def der_sequence(der):
+    """Whether `der` is one DER SEQUENCE spanning all its bytes."""
+    if len(der) < 2 or der[0] != 0x30:
+        return False
+    if der[1] < 0x80:
+        return 2 + der[1] == len(der)
+    n = der[1] & 0x7F
+    return 2 + n + int.from_bytes(der[2 : 2 + n], "big") == len(der)
+
+
+def spki_of(der, kind):
+    """Whether `der` is a SubjectPublicKeyInfo of `kind` ("rsa" or "ec"):
+    parsed by `cryptography` when it is installed, else checked structurally
+    (one DER SEQUENCE holding the algorithm's OID)."""
+    if serialization:
+        key = serialization.load_der_public_key(der)
+        return isinstance(key, rsa.RSAPublicKey if kind == "rsa" else ec.EllipticCurvePublicKey)
+    return der_sequence(der) and (RSA_OID if kind == "rsa" else EC_OID) in der
+
+
+def pkcs8_matches(private_der, public_der):
+    """Whether `private_der` is the PKCS#8 private key of the SPKI
+    `public_der`: compared by `cryptography` when installed, else checked
+    structurally (a DER SEQUENCE)."""
+    if serialization:
+        private = serialization.load_der_private_key(private_der, password=None)
+        spki = private.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return spki == public_der
+    return der_sequence(private_der)
+
+
+@section
+def asymmetric_signing(env, aes_key_id, out):
+    if not serialization:
+        print("    (cryptography is not installed: keys are checked structurally, not offline)")
+    keys = {}
+    for spec, usage in (("RSA_2048", "SIGN_VERIFY"), ("EC_P256", None), ("EC_P384", None), ("SECP256K1", None)):
+        key_id = env.create_key(f"hw-sign-{spec.lower()}-{RUN}", spec=spec, usage=usage).key_info.key_id
+        details = raw(env.describe(key_id))["key_info"]
+        check(
+            f"create-key {spec}: key_spec {spec}, key_usage SIGN_VERIFY"
+            + ("" if usage else " (the default for asymmetric keys)"),
+            details["key_spec"] == spec and details["key_usage"] == "SIGN_VERIFY" and all_strings(details),
+            details,
+        )
+        keys[spec] = key_id
+    refused(
+        lambda: env.create_key(f"hw-p521-{RUN}", spec="EC_P521"),
+        400, "KMS.0308", "create-key EC_P521 (not in Huawei's key_spec enum): KMS.0308",
+    )
+    bad_usage = refused(
+        lambda: env.create_key(f"hw-ec-enc-{RUN}", spec="EC_P256", usage="ENCRYPT_DECRYPT"),
+        400, "KMS.0308", "create-key EC_P256 with ENCRYPT_DECRYPT: KMS.0308",
+    )
+    check(
+        "  ... its message names key_usage and Huawei's EC_P256",
+        bad_usage is not None and "key_usage" in bad_usage.error_msg and "EC_P256" in bad_usage.error_msg,
+        bad_usage and bad_usage.error_msg,
+    )
+    refused(
+        lambda: env.create_key(f"hw-rsa-ka-{RUN}", spec="RSA_2048", usage="KEY_AGREEMENT"),
+        400, "KMS.0308", "create-key with key_usage KEY_AGREEMENT (not Huawei's): KMS.0308",
+    )
+
+    rsa_key = keys["RSA_2048"]
+    message = b"a message for huawei's sign"
+    digest = hashlib.sha256(message).digest()
+    signed = env.sign(rsa_key, digest, "RSASSA_PSS_SHA_256")
+    body = raw(signed)
+    check(
+        "sign (message_type DIGEST by default): {key_id, signature}, a 256-byte signature in base64",
+        set(body) == {"key_id", "signature"}
+        and body["key_id"] == rsa_key
+        and len(base64.b64decode(body["signature"])) == 256,
+        body,
+    )
+    valid = env.verify(rsa_key, digest, signed.signature, "RSASSA_PSS_SHA_256")
+    check(
+        "verify: signature_valid \"true\" (a string)",
+        raw(valid) == {"key_id": rsa_key, "signature_valid": "true"},
+        raw(valid),
+    )
+    tampered = env.verify(rsa_key, hashlib.sha256(message + b"!").digest(), signed.signature, "RSASSA_PSS_SHA_256")
+    check(
+        "verify of a tampered message: signature_valid \"false\", not an error",
+        raw(tampered) == {"key_id": rsa_key, "signature_valid": "false"},
+        raw(tampered),
+    )
+    raw_signed = env.sign(rsa_key, message, "RSASSA_PKCS1_V1_5_SHA_256", message_type="RAW")
+    check(
+        "sign RAW, verify as the DIGEST of the message: true",
+        env.verify(rsa_key, digest, raw_signed.signature, "RSASSA_PKCS1_V1_5_SHA_256").signature_valid == "true",
+    )
+    check(
+        "verify RAW: true",
+        env.verify(rsa_key, message, raw_signed.signature, "RSASSA_PKCS1_V1_5_SHA_256", "RAW").signature_valid
+        == "true",
+    )
+    short = refused(
+        lambda: env.sign(rsa_key, message, "RSASSA_PSS_SHA_256"),
+        400, "KMS.0308", "sign a message that is no digest, without message_type: KMS.0308",
+    )
+    check(
+        "  ... its message names message and message_type",
+        short is not None and "message" in short.error_msg and "message_type" in short.error_msg,
+        short and short.error_msg,
+    )
+    refused(
+        lambda: env.sign(rsa_key, digest, "ECDSA_SHA_256"),
+        400, "KMS.0308", "sign with an algorithm the key does not offer: KMS.0308",
+    )
+    refused(
+        lambda: env.sign(aes_key_id, digest, "RSASSA_PSS_SHA_256"),
+        400, "KMS.0308", "sign with a symmetric key: KMS.0308",
+    )
+
+    pem = env.public_key(rsa_key)
+    body = raw(pem)
+    der = pem_body(body["public_key"])
+    check(
+        "get-publickey: {key_id, public_key}, PEM text with CRLF lines",
+        set(body) == {"key_id", "public_key"} and body["key_id"] == rsa_key and der is not None,
+        body,
+    )
+    check("get-publickey of RSA_2048: an RSA SubjectPublicKeyInfo", der is not None and spki_of(der, "rsa"))
+    if serialization and der:
+        public = serialization.load_pem_public_key(body["public_key"].encode())
+        try:
+            public.verify(
+                base64.b64decode(signed.signature), digest,
+                padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32),
+                utils.Prehashed(hashes.SHA256()),
+            )
+            offline = public.key_size == 2048
+        except Exception as e:  # InvalidSignature
+            offline = repr(e)
+        check("the PSS signature verifies offline with the public key", offline is True, offline)
+    refused(
+        lambda: env.public_key(aes_key_id), 400, "KMS.0308", "get-publickey of a symmetric key: KMS.0308"
+    )
+
+    for spec, algorithm, hash_ in (
+        ("EC_P256", "ECDSA_SHA_256", hashlib.sha256),
+        ("EC_P384", "ECDSA_SHA_384", hashlib.sha384),
+        ("SECP256K1", "ECDSA_SHA_256", hashlib.sha256),
+    ):
+        key_id = keys[spec]
+        ec_digest = hash_(message).digest()
+        ec_signed = env.sign(key_id, ec_digest, algorithm)
+        check(
+            f"{spec}: {algorithm} signature verifies",
+            env.verify(key_id, ec_digest, ec_signed.signature, algorithm).signature_valid == "true",
+        )
+        check(
+            f"{spec}: a tampered digest does not (signature_valid \"false\")",
+            env.verify(key_id, hash_(b"other").digest(), ec_signed.signature, algorithm).signature_valid
+            == "false",
+        )
+        ec_der = pem_body(env.public_key(key_id).public_key)
+        check(f"get-publickey of {spec}: an EC SubjectPublicKeyInfo", ec_der is not None and spki_of(ec_der, "ec"))
+        if serialization and ec_der:
+            chosen = hashes.SHA384() if hash_ is hashlib.sha384 else hashes.SHA256()
+            try:
+                serialization.load_der_public_key(ec_der).verify(
+                    base64.b64decode(ec_signed.signature), ec_digest, ec.ECDSA(utils.Prehashed(chosen))
+                )
+                offline = True
+            except Exception as e:  # InvalidSignature
+                offline = repr(e)
+            check(f"{spec}: the DER ECDSA signature verifies offline", offline is True, offline)
+    out["huawei_signing_key_id"] = rsa_key
+    out["huawei_signed_digest"] = b64(digest)
+    out["huawei_signature"] = signed.signature
+
+
+@section
+def rsa_encryption(env):
+    key_id = env.create_key(f"hw-rsa-enc-{RUN}", spec="RSA_3072", usage="ENCRYPT_DECRYPT").key_info.key_id
+    details = raw(env.describe(key_id))["key_info"]
+    check(
+        "create-key RSA_3072 ENCRYPT_DECRYPT",
+        details["key_spec"] == "RSA_3072" and details["key_usage"] == "ENCRYPT_DECRYPT",
+        details,
+    )
+    for algorithm in ("RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1"):
+        sealed = env.encrypt(key_id, "for rsa eyes only", algorithm=algorithm)
+        body = raw(sealed)
+        check(
+            f"encrypt-data {algorithm}: a raw 384-byte RSA ciphertext in base64",
+            body["key_id"] == key_id and len(base64.b64decode(body["cipher_text"])) == 384,
+            body,
+        )
+        opened = env.decrypt(sealed.cipher_text, key_id=key_id, algorithm=algorithm)
+        check(
+            f"decrypt-data {algorithm} with key_id: the plaintext",
+            raw(opened)
+            == {
+                "key_id": key_id,
+                "plain_text": "for rsa eyes only",
+                "plain_text_base64": b64(b"for rsa eyes only"),
+            },
+            raw(opened),
+        )
+    missing = refused(
+        lambda: env.decrypt(sealed.cipher_text, algorithm="RSAES_OAEP_SHA_1"),
+        400, "KMS.0204", "decrypt-data of an RSA ciphertext without key_id: KMS.0204",
+    )
+    check("  ... naming key_id", missing is not None and "key_id" in missing.error_msg, missing and missing.error_msg)
+    aad = refused(
+        lambda: env.encrypt(key_id, "x", aad="tenant-a", algorithm="RSAES_OAEP_SHA_256"),
+        400, "KMS.0308", "encrypt-data with an RSA key and additional_authenticated_data: KMS.0308",
+    )
+    check(
+        "  ... naming additional_authenticated_data",
+        aad is not None and "additional_authenticated_data" in aad.error_msg,
+        aad and aad.error_msg,
+    )
+    refused(
+        lambda: env.encrypt(key_id, "x"),
+        400, "KMS.0308", "encrypt-data with an RSA key and no encryption_algorithm: KMS.0308",
+    )
+    refused(
+        lambda: env.encrypt(key_id, "x" * 319, algorithm="RSAES_OAEP_SHA_256"),
+        400, "KMS.0308", "encrypt-data of more than RSA_3072 with OAEP SHA-256 takes: KMS.0308",
+    )
+    der = pem_body(env.public_key(key_id).public_key)
+    check("get-publickey of RSA_3072 ENCRYPT_DECRYPT: an RSA SubjectPublicKeyInfo", der is not None and spki_of(der, "rsa"))
+    if serialization and der:
+        offline = serialization.load_der_public_key(der).encrypt(
+            b"sealed offline",
+            padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None),
+        )
+        opened = env.decrypt(b64(offline), key_id=key_id, algorithm="RSAES_OAEP_SHA_256")
+        check(
+            "a ciphertext made offline with the public key decrypts with decrypt-data",
+            opened.plain_text == "sealed offline",
+            raw(opened),
+        )
+
+
+@section
+def data_key_pairs(env, signing_key_id):
+    key_id = env.create_key(f"hw-pairs-{RUN}").key_info.key_id
+    made = env.kms.create_rsa_datakey_pair(
+        CreateRsaDatakeyPairRequest(
+            body=CreateRsaDatakeyPairRequestBody(
+                key_id=key_id, key_spec="RSA_2048", additional_authenticated_data="tenant-a"
+            )
+        )
+    )
+    body = raw(made)
+    check(
+        "create-rsa-datakey-pair RSA_2048: key_id, key_spec, public_key, private_key_cipher_text and "
+        "private_key_plain_text (with_plain_text defaults to true), all strings",
+        set(body) == {"key_id", "key_spec", "public_key", "private_key_cipher_text", "private_key_plain_text"}
+        and all_strings(body)
+        and body["key_id"] == key_id
+        and body["key_spec"] == "RSA_2048",
+        body and {k: v[:40] for k, v in body.items()},
+    )
+    public = base64.b64decode(made.public_key)
+    private = base64.b64decode(made.private_key_plain_text)
+    check("  ... public_key is a base64 RSA SubjectPublicKeyInfo", spki_of(public, "rsa"))
+    check("  ... private_key_plain_text is its base64 PKCS#8 private key", pkcs8_matches(private, public))
+    opened = env.decrypt(made.private_key_cipher_text, aad="tenant-a")
+    check(
+        "decrypt-data of private_key_cipher_text with the same AAD: plain_text_base64 is the private key",
+        opened.plain_text_base64 == made.private_key_plain_text and opened.key_id == key_id,
+        raw(opened) and raw(opened)["key_id"],
+    )
+    refused(
+        lambda: env.decrypt(made.private_key_cipher_text),
+        400, "KMS.2201", "decrypt-data of private_key_cipher_text without its AAD: KMS.2201",
+    )
+    without = env.kms.create_ec_datakey_pair(
+        CreateEcDatakeyPairRequest(
+            body=CreateEcDatakeyPairRequestBody(key_id=key_id, key_spec="ECC_NIST_P256", with_plain_text=False)
+        )
+    )
+    body = raw(without)
+    check(
+        "create-ec-datakey-pair ECC_NIST_P256, with_plain_text false: no private_key_plain_text",
+        set(body) == {"key_id", "key_spec", "public_key", "private_key_cipher_text"}
+        and body["key_spec"] == "ECC_NIST_P256",
+        body,
+    )
+    public = base64.b64decode(without.public_key)
+    check("  ... public_key is a base64 EC SubjectPublicKeyInfo", spki_of(public, "ec"))
+    private = base64.b64decode(env.decrypt(without.private_key_cipher_text).plain_text_base64)
+    check(
+        "decrypt-data of its private_key_cipher_text: the PKCS#8 private key of public_key",
+        pkcs8_matches(private, public),
+    )
+    made = env.kms.create_ec_datakey_pair(
+        CreateEcDatakeyPairRequest(body=CreateEcDatakeyPairRequestBody(key_id=key_id, key_spec="ECC_SECG_P256K1"))
+    )
+    check(
+        "create-ec-datakey-pair ECC_SECG_P256K1: a matching key pair",
+        made.key_spec == "ECC_SECG_P256K1"
+        and pkcs8_matches(base64.b64decode(made.private_key_plain_text), base64.b64decode(made.public_key)),
+    )
+    refused(
+        lambda: env.kms.create_rsa_datakey_pair(
+            CreateRsaDatakeyPairRequest(
+                body=CreateRsaDatakeyPairRequestBody(key_id=key_id, key_spec="ECC_NIST_P256")
+            )
+        ),
+        400, "KMS.0308", "create-rsa-datakey-pair with an EC key_spec: KMS.0308",
+    )
+    refused(
+        lambda: env.kms.create_ec_datakey_pair(
+            CreateEcDatakeyPairRequest(
+                body=CreateEcDatakeyPairRequestBody(key_id=signing_key_id, key_spec="ECC_NIST_P384")
+            )
+        ),
+        400, "KMS.0308", "create-ec-datakey-pair under an asymmetric key: KMS.0308",
+    )
+
+
 def main():
     spec = json.load(sys.stdin)
     env = Env(spec)
@@ -1080,6 +1460,9 @@ def main():
         tags(env, key_id)
         refusals(env, key_id)
         hmac_keys(env, key_id)
+        asymmetric_signing(env, key_id, out)
+        data_key_pairs(env, out.get("huawei_signing_key_id", key_id))
+    rsa_encryption(env)
     rotation(env)
     out["replicated_key_id"] = multi_region(env)
     cross_dialect(env, out)

@@ -4,6 +4,8 @@
 //! wherever a number is expected, and a number where a string is expected.
 
 use super::HuaweiError;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value};
 
 /// The fields of a request body.
@@ -50,6 +52,31 @@ impl Fields {
             .ok_or_else(|| HuaweiError::missing(name))
     }
 
+    /// A string field that must be present and hold base64; decoded.
+    pub fn required_base64(&self, name: &str) -> Result<Vec<u8>, HuaweiError> {
+        STANDARD
+            .decode(self.required_str(name)?.trim())
+            .map_err(|_| HuaweiError::invalid(name, "not base64"))
+    }
+
+    /// A boolean field, given as a JSON boolean or as "true" or "false".
+    pub fn bool(&self, name: &str) -> Result<Option<bool>, HuaweiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(Value::String(s)) => match s.as_str() {
+                "" => Ok(None),
+                "true" => Ok(Some(true)),
+                "false" => Ok(Some(false)),
+                _ => Err(HuaweiError::invalid(
+                    name,
+                    format!("'{s}' is not true or false"),
+                )),
+            },
+            Some(_) => Err(HuaweiError::invalid(name, "expected true or false")),
+        }
+    }
+
     /// An integer field, given as a JSON number or a decimal string.
     pub fn int(&self, name: &str) -> Result<Option<i64>, HuaweiError> {
         match self.get(name) {
@@ -88,6 +115,13 @@ mod tests {
         assert_eq!(f.str("b").unwrap(), Some("7".into()));
         assert_eq!(f.str("e").unwrap(), Some("true".into()));
         assert_eq!(f.required_str("d").unwrap_err().code, "KMS.0204");
+        assert_eq!(f.bool("e").unwrap(), Some(true));
+        assert_eq!(f.bool("d").unwrap(), None);
+        assert!(f.bool("a").is_err());
+        let g = Fields::parse(br#"{"m": " aGk= ", "n": "%%", "t": "false"}"#).unwrap();
+        assert_eq!(g.required_base64("m").unwrap(), b"hi");
+        assert_eq!(g.required_base64("n").unwrap_err().code, "KMS.0308");
+        assert_eq!(g.bool("t").unwrap(), Some(false));
         assert!(Fields::parse(b"").unwrap().get("a").is_none());
         assert_eq!(Fields::parse(b"[1]").unwrap_err().code, "KMS.0202");
         assert_eq!(Fields::parse(b"{").unwrap_err().code, "KMS.0202");

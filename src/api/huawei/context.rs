@@ -6,9 +6,9 @@ use super::body::Fields;
 use super::dialect::Dialect;
 use super::error::{self, HuaweiError};
 use super::ids;
+use super::key_specs;
 use super::projects::Project;
 use crate::kms::{Caller, KeyRecord, KeyState, KeyView, KeysNamed, Kms, KmsError, KmsResult};
-use crate::model::KeySpec;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -176,18 +176,6 @@ pub fn key_state(state: KeyState) -> &'static str {
     }
 }
 
-/// Huawei's name of a key spec.
-pub fn key_spec(spec: KeySpec) -> &'static str {
-    match spec {
-        KeySpec::SymmetricDefault => "AES_256",
-        KeySpec::EccNistP256 => "EC_P256",
-        KeySpec::EccNistP384 => "EC_P384",
-        KeySpec::EccNistP521 => "EC_P521",
-        KeySpec::EccSecgP256k1 => "SECP256K1",
-        other => other.as_str(),
-    }
-}
-
 /// The `KeyDetails` shape; every field is a JSON string, as Huawei sends it.
 pub fn key_details(key: &KeyRecord, alias: &str) -> Value {
     json!({
@@ -195,7 +183,7 @@ pub fn key_details(key: &KeyRecord, alias: &str) -> Value {
         "domain_id": key.account_id,
         "key_alias": alias,
         "realm": key.region,
-        "key_spec": key_spec(key.key_spec),
+        "key_spec": key_specs::name(key.key_spec),
         "key_usage": key.key_usage.as_str(),
         "key_description": key.description,
         "creation_date": key.creation_date.to_string(),

@@ -27,7 +27,7 @@ const MAX_AAD: usize = 128;
 const MAX_DATAKEY: i64 = 1024;
 
 /// The encryption context of the request's `additional_authenticated_data`.
-fn aad_context(cx: &Ctx<'_>) -> Result<EncryptionContext, HuaweiError> {
+pub(super) fn aad_context(cx: &Ctx<'_>) -> Result<EncryptionContext, HuaweiError> {
     let mut context = EncryptionContext::new();
     if let Some(aad) = cx
         .fields

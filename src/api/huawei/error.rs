@@ -7,7 +7,7 @@
 
 use super::words;
 use crate::auth::huawei_sign::HuaweiAuthError;
-use crate::kms::KmsError;
+use crate::kms::{Invalid, KmsError};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -143,6 +143,7 @@ impl HuaweiError {
         let bad = |code, m: String| Self::bad(code, m);
         match e {
             K::MissingParameter(field) => Self::missing(words::field(field)),
+            K::Validation(Invalid::AsymmetricKeyIdRequired) => Self::missing("key_id"),
             K::Validation(invalid) => bad("KMS.0308", words::invalid(&invalid)),
             K::InvalidKeyUsage(problem) => bad("KMS.0308", words::usage(&problem)),
             K::UnsupportedOperation(m)
@@ -175,7 +176,7 @@ impl HuaweiError {
             },
             K::DryRun => bad("KMS.0308", "DryRun is not part of this dialect.".into()),
             K::InvalidMac => bad("KMS.0308", "The MAC does not match the message.".into()),
-            K::InvalidSignature => bad("KMS.0309", "The signature does not verify.".into()),
+            K::InvalidSignature => bad("KMS.0308", "The signature does not verify.".into()),
             K::Internal(detail) => Self::internal(detail),
         }
     }

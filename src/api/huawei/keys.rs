@@ -6,10 +6,12 @@
 //! dialect), because every Huawei custom key can be replicated to another
 //! region. Its Huawei alias `name` is the AWS alias `alias/name`.
 
-use super::context::{Ctx, OpResult, Reply, alias_of, key_details, key_spec, key_state};
+use super::context::{Ctx, OpResult, Reply, alias_of, key_details, key_state};
 use super::error::HuaweiError;
 use super::ids;
+use super::key_specs;
 use crate::kms::{CreateKeyInput, KeyRecord, KeyState, KmsError};
+use crate::model::{KeySpec, KeyUsage};
 use serde_json::{Value, json};
 
 /// Longest Huawei key description.
@@ -78,30 +80,56 @@ pub fn require_free_alias(
     }
 }
 
+/// The key usages create-key takes: Huawei's, and `GENERATE_VERIFY_MAC`
+/// for HMAC keys.
+const KEY_USAGES: &[KeyUsage] = &[
+    KeyUsage::EncryptDecrypt,
+    KeyUsage::SignVerify,
+    KeyUsage::GenerateVerifyMac,
+];
+
+/// create-key's `key_spec` (`AES_256` by default) and `key_usage` (the
+/// spec's default when absent). Whether they go together is the core's to
+/// decide.
+fn spec_and_usage(cx: &Ctx<'_>) -> Result<(KeySpec, KeyUsage), HuaweiError> {
+    let name = cx.fields.str("key_spec")?.filter(|s| !s.is_empty());
+    let spec = match name.as_deref() {
+        None => KeySpec::SymmetricDefault,
+        Some(name) => key_specs::parse(name)
+            .filter(|spec| key_specs::CREATABLE.contains(spec))
+            .ok_or_else(|| {
+                let served: Vec<&str> = key_specs::CREATABLE
+                    .iter()
+                    .map(|s| key_specs::name(*s))
+                    .collect();
+                HuaweiError::invalid(
+                    "key_spec",
+                    format!(
+                        "{name} is not supported; this deployment supports {}.",
+                        served.join(", ")
+                    ),
+                )
+            })?,
+    };
+    let usage = match cx.fields.str("key_usage")?.filter(|u| !u.is_empty()) {
+        None => key_specs::default_usage(spec),
+        Some(name) => KeyUsage::parse(&name)
+            .filter(|usage| KEY_USAGES.contains(usage))
+            .ok_or_else(|| {
+                let allowed: Vec<&str> = KEY_USAGES.iter().map(|u| u.as_str()).collect();
+                HuaweiError::invalid(
+                    "key_usage",
+                    format!("{name} is not one of {}.", allowed.join(", ")),
+                )
+            })?,
+    };
+    Ok((spec, usage))
+}
+
 /// create-key.
 pub fn create_key(cx: &mut Ctx<'_>) -> OpResult {
     let alias = aws_alias(&cx.fields.required_str("key_alias")?)?;
-    let spec = cx
-        .fields
-        .str("key_spec")?
-        .unwrap_or_else(|| "AES_256".into());
-    let (key_spec, default_usage) = match spec.as_str() {
-        "AES_256" => (None, "ENCRYPT_DECRYPT"),
-        "HMAC_256" | "HMAC_384" | "HMAC_512" => (Some(spec.clone()), "GENERATE_VERIFY_MAC"),
-        other => {
-            return Err(HuaweiError::invalid(
-                "key_spec",
-                format!(
-                    "{other} is not supported; this deployment supports AES_256, HMAC_256, \
-                     HMAC_384 and HMAC_512."
-                ),
-            ));
-        }
-    };
-    let usage = cx
-        .fields
-        .str("key_usage")?
-        .unwrap_or_else(|| default_usage.into());
+    let (key_spec, key_usage) = spec_and_usage(cx)?;
     let origin = cx.fields.str("origin")?.unwrap_or_else(|| "kms".into());
     if origin != "kms" {
         return Err(HuaweiError::invalid(
@@ -125,8 +153,8 @@ pub fn create_key(cx: &mut Ctx<'_>) -> OpResult {
             &cx.caller,
             CreateKeyInput {
                 description,
-                key_spec,
-                key_usage: Some(usage),
+                key_spec: Some(key_spec.as_str().into()),
+                key_usage: Some(key_usage.as_str().into()),
                 multi_region: Some(true),
                 ..CreateKeyInput::default()
             },
@@ -195,7 +223,7 @@ pub fn list_keys(cx: &mut Ctx<'_>) -> OpResult {
             .iter()
             .filter_map(|id| describe(id))
             .filter(|key| state.as_deref().is_none_or(|s| key_state(key.state) == s))
-            .filter(|key| wanted_spec.is_none_or(|s| key_spec(key.key_spec) == s))
+            .filter(|key| wanted_spec.is_none_or(|s| key_specs::name(key.key_spec) == s))
             .map(|key| (key.key_id.clone(), Some(details_of(&key))))
             .collect(),
     };

@@ -6,15 +6,11 @@ use super::context::{Ctx, OpResult, Reply};
 use super::error::HuaweiError;
 use super::ids;
 use crate::kms::{KmsError, MacInput};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 
 /// The request's `message`, base64-decoded, and `mac_algorithm`.
 fn message_and_algorithm(cx: &Ctx<'_>) -> Result<(Vec<u8>, String), HuaweiError> {
-    let message = STANDARD
-        .decode(cx.fields.required_str("message")?)
-        .map_err(|_| HuaweiError::invalid("message", "not base64"))?;
+    let message = cx.fields.required_base64("message")?;
     Ok((message, cx.fields.required_str("mac_algorithm")?))
 }
 

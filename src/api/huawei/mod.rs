@@ -2,8 +2,9 @@
 //! over the same keys, tokens, authorization and audit trail as the AWS
 //! dialect.
 //!
-//! - `POST /v1.0/{project_id}/kms/<operation>` for key lifecycle, data keys,
-//!   data encryption, random numbers and rotation;
+//! - `POST /v1.0/{project_id}/kms/<operation>` for key lifecycle, data keys
+//!   and data key pairs, data encryption, signing, public keys, MACs,
+//!   random numbers and rotation;
 //! - `/v1.0/{project_id}/kms/{key_id}/tags[...]`, `/v1.0/{project_id}/kms/tags`
 //!   and `/v1.0/{project_id}/kms/resource_instances/action` for tags;
 //! - `/v2/{project_id}/kms/keys/{key_id}/replicate`,
@@ -20,12 +21,16 @@ mod crypto;
 pub mod dialect;
 mod error;
 pub mod ids;
+mod key_pairs;
+mod key_specs;
 mod keys;
 mod mac;
 mod ops;
 pub mod projects;
+mod public_key;
 mod regions;
 mod rotation;
+mod signing;
 mod tags;
 mod trail;
 mod words;
@@ -95,11 +100,16 @@ pub const OPERATIONS: &[(&str, &str)] = &[
         "create-datakey-without-plaintext",
         "CreateDatakeyWithoutPlaintext",
     ),
+    ("create-rsa-datakey-pair", "CreateRsaDatakeyPair"),
+    ("create-ec-datakey-pair", "CreateEcDatakeyPair"),
     ("encrypt-datakey", "EncryptDatakey"),
     ("decrypt-datakey", "DecryptDatakey"),
     ("encrypt-data", "EncryptData"),
     ("decrypt-data", "DecryptData"),
     ("gen-random", "CreateRandom"),
+    ("sign", "Sign"),
+    ("verify", "ValidateSignature"),
+    ("get-publickey", "ShowPublicKey"),
     ("generate-mac", "GenerateMac"),
     ("verify-mac", "VerifyMac"),
     ("enable-key-rotation", "EnableKeyRotation"),

@@ -4,7 +4,9 @@ use super::body::Fields;
 use super::context::{Ctx, OpResult};
 use super::dialect::Dialect;
 use super::projects::Project;
-use super::{HuaweiError, Route, crypto, keys, mac, regions, rotation, tags};
+use super::{
+    HuaweiError, Route, crypto, key_pairs, keys, mac, public_key, regions, rotation, signing, tags,
+};
 use crate::kms::{Caller, Kms};
 use axum::http::Method;
 
@@ -48,11 +50,16 @@ pub fn dispatch(kms: &Kms, dialect: &Dialect, p: Prepared) -> OpResult {
             "update-key-description" => keys::update_description(cx),
             "create-datakey" => crypto::create_datakey(cx, true),
             "create-datakey-without-plaintext" => crypto::create_datakey(cx, false),
+            "create-rsa-datakey-pair" => key_pairs::create_datakey_pair(cx, key_pairs::RSA_SPECS),
+            "create-ec-datakey-pair" => key_pairs::create_datakey_pair(cx, key_pairs::EC_SPECS),
             "encrypt-datakey" => crypto::encrypt_datakey(cx),
             "decrypt-datakey" => crypto::decrypt_datakey(cx),
             "encrypt-data" => crypto::encrypt_data(cx),
             "decrypt-data" => crypto::decrypt_data(cx),
             "gen-random" => crypto::gen_random(cx),
+            "sign" => signing::sign(cx),
+            "verify" => signing::verify(cx),
+            "get-publickey" => public_key::get_public_key(cx),
             "generate-mac" => mac::generate_mac(cx),
             "verify-mac" => mac::verify_mac(cx),
             "enable-key-rotation" => rotation::enable(cx),

@@ -1,6 +1,7 @@
 //! This dialect's words for the KMS core's refusals: Huawei's parameter
 //! names (`key_id`, `pending_days`) and plain sentences.
 
+use super::key_specs;
 use crate::kms::{Field, Invalid, Rule, TagProblem, UsageProblem};
 
 /// Huawei's name for a request field.
@@ -44,7 +45,7 @@ pub(super) fn field(field: Field) -> &'static str {
         MessageType => "message_type",
         PublicKey => "public_key",
         KeyAgreementAlgorithm => "key_agreement_algorithm",
-        KeyPairSpec => "key_pair_spec",
+        KeyPairSpec => "key_spec",
     }
 }
 
@@ -75,14 +76,18 @@ pub(super) fn invalid(invalid: &Invalid) -> String {
                 .into()
         }
         Invalid::UsageRequired => "key_usage is required for every key_spec but AES_256.".into(),
-        Invalid::UsageForSpec { usage, spec } => {
-            format!("key_usage {usage} does not go with key_spec {spec}.")
-        }
+        Invalid::UsageForSpec { usage, spec } => format!(
+            "key_usage {usage} does not go with key_spec {}.",
+            key_specs::from_aws(spec)
+        ),
         Invalid::DigestLength {
             algorithm,
             expected,
             got,
-        } => format!("message is a {got}-byte digest; {algorithm} signs {expected}-byte digests."),
+        } => format!(
+            "message is a {got}-byte digest; {algorithm} signs {expected}-byte digests \
+             (message_type is DIGEST unless RAW is given)."
+        ),
         Invalid::MessageTypeForAlgorithm {
             message_type,
             algorithm,
@@ -96,7 +101,7 @@ pub(super) fn invalid(invalid: &Invalid) -> String {
             format!("plain_text is {got} bytes; {algorithm} with this key encrypts at most {max}.")
         }
         Invalid::ContextForAsymmetric => {
-            "encryption_context is not taken with asymmetric keys.".into()
+            "additional_authenticated_data is not taken with asymmetric keys.".into()
         }
         Invalid::AsymmetricKeyIdRequired => {
             "key_id is required to decrypt with an asymmetric key.".into()
@@ -142,7 +147,10 @@ pub(super) fn usage(problem: &UsageProblem) -> String {
             operation,
         } => format!("The key {arn} has usage {usage}, which does not allow {operation}."),
         UsageProblem::Algorithm { algorithm, spec } => {
-            format!("Algorithm {algorithm} does not go with key spec {spec}.")
+            format!(
+                "Algorithm {algorithm} does not go with key spec {}.",
+                key_specs::name(*spec)
+            )
         }
     }
 }

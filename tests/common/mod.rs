@@ -722,6 +722,13 @@ pub fn kryoptic_module() -> Option<PathBuf> {
     Some(path)
 }
 
+/// Whether the selected tokens serve key pairs (asymmetric keys and data key
+/// pairs): a private key is wrapped with RFC 5649, which cryptoki 0.12 cannot
+/// name on Kryoptic (ADR 0011), so there they are refused as unsupported.
+pub fn key_pairs_served() -> bool {
+    selected_kryoptic().is_none()
+}
+
 /// The Kryoptic module when `TRENT_TEST_PKCS11=kryoptic` selects it; panics
 /// on an unknown value, or on `kryoptic` without `TRENT_TEST_KRYOPTIC_MODULE`.
 fn selected_kryoptic() -> Option<PathBuf> {

@@ -78,8 +78,8 @@ impl Kms {
         super::require_enabled(&key)?;
         let (Some(kind), Some(spec)) = (specs::key_pair_kind(spec), KeySpec::parse(spec)) else {
             return Err(KmsError::UnsupportedOperation(format!(
-                "KeyPairSpec {spec} is not supported: this deployment's tokens lack its \
-                 mechanism."
+                "KeyPairSpec {spec} is not supported: {}",
+                specs::why_unserved(spec)
             )));
         };
         if dry_run {

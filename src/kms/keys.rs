@@ -99,8 +99,8 @@ impl Kms {
         }
         let Some(key_spec) = KeySpec::parse(spec) else {
             return Err(KmsError::UnsupportedOperation(format!(
-                "KeySpec {spec} is not supported: this deployment's tokens lack its mechanism \
-                 (PKCS#11 offers none for it on SoftHSM)."
+                "KeySpec {spec} is not supported: {}",
+                specs::why_unserved(spec)
             )));
         };
         let key_usage = KeyUsage::parse(usage).ok_or_else(|| {

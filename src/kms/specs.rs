@@ -197,6 +197,19 @@ pub(super) fn rsa_max_plaintext(spec: KeySpec, oaep: Oaep) -> usize {
     modulus - 2 * hash - 2
 }
 
+/// Why a spec AWS has is not served, naming what the token lacks.
+pub(super) fn why_unserved(spec: &str) -> &'static str {
+    match spec {
+        "ECC_NIST_EDWARDS25519" => {
+            "the token has CKM_EDDSA but cannot wrap an Ed25519 private key \
+             (SoftHSM 2.6.1: CKR_KEY_NOT_WRAPPABLE), so it cannot keep one wrapped under \
+             its domain key, and it has no Ed25519ph."
+        }
+        "SM2" => "the token lacks the SM2 mechanisms (PKCS#11 defines none).",
+        _ => "the token lacks the ML-DSA mechanisms (CKM_ML_DSA, PKCS#11 3.2).",
+    }
+}
+
 /// What a data key pair of `spec` is in the token, if this deployment
 /// makes it.
 pub(super) fn key_pair_kind(spec: &str) -> Option<SecretKind> {

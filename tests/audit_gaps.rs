@@ -41,10 +41,9 @@ principal = "arn:aws:iam::111122223333:user/mallory"
     let server = Server::start_with_config(config);
     let alice = server.client_as("us-east-1", "AKIAALICE0000000000A", "alice-secret");
     let mallory = server.client_as("us-east-1", "AKIAMALLORY00000000A", "mallory-secret");
-    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/alice"},"Action":"kms:*","Resource":"*"}]}"#;
     let arn = alice
         .create_key()
-        .policy(policy)
+        .policy(common::ALICE_ONLY)
         .send()
         .await
         .unwrap()

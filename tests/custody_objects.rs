@@ -117,6 +117,11 @@ fn assert_cannot_leave(session: &Session, key: ObjectHandle) {
 /// `key` has the use attributes `values` and no C_WrapKey takes it out.
 fn assert_confined(session: &Session, key: ObjectHandle, values: [bool; 11]) {
     assert_eq!(flags(session, key, &USE_FLAGS), values);
+    assert_not_wrappable(session, key);
+}
+
+/// No C_WrapKey takes `key` out, under a key of the caller's choosing.
+fn assert_not_wrappable(session: &Session, key: ObjectHandle) {
     let mine = session
         .generate_key(
             &Mechanism::AesKeyGen,
@@ -130,7 +135,7 @@ fn assert_confined(session: &Session, key: ObjectHandle, values: [bool; 11]) {
     assert_eq!(
         refused(session.wrap_key(&Mechanism::AesKeyWrapPad, mine, key)),
         RvError::KeyUnextractable,
-        "C_WrapKey of a cached backing key under a key of the caller's choosing"
+        "C_WrapKey of a cached key under a key of the caller's choosing"
     );
     session.destroy_object(mine).unwrap();
 }
@@ -367,22 +372,7 @@ const PRIVATE_FLAGS: [AttributeType; 8] = [
 /// out.
 fn assert_private_confined(session: &Session, key: ObjectHandle, values: [bool; 8]) {
     assert_eq!(flags(session, key, &PRIVATE_FLAGS), values);
-    let mine = session
-        .generate_key(
-            &Mechanism::AesKeyGen,
-            &[
-                Attribute::Token(false),
-                Attribute::ValueLen(32.into()),
-                Attribute::Wrap(true),
-            ],
-        )
-        .unwrap();
-    assert_eq!(
-        refused(session.wrap_key(&Mechanism::AesKeyWrapPad, mine, key)),
-        RvError::KeyUnextractable,
-        "C_WrapKey of a cached private key under a key of the caller's choosing"
-    );
-    session.destroy_object(mine).unwrap();
+    assert_not_wrappable(session, key);
 }
 
 /// Objects of `class` on the token that are not in `before`.

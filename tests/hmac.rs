@@ -265,12 +265,11 @@ async fn a_grant_for_generate_mac_lets_its_grantee_make_macs_and_nothing_else() 
     let server = Server::start_with_config(ALICE_AND_BOB);
     let alice = server.client_as(EAST, "AKIAALICE0000000000A", "alice-secret");
     let bob = server.client_as(EAST, "AKIABOB00000000000BB", "bob-secret");
-    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/alice"},"Action":"kms:*","Resource":"*"}]}"#;
     let key = alice
         .create_key()
         .key_spec(KeySpec::Hmac256)
         .key_usage(KeyUsageType::GenerateVerifyMac)
-        .policy(policy)
+        .policy(common::ALICE_ONLY)
         .send()
         .await
         .unwrap()

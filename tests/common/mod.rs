@@ -699,6 +699,10 @@ secret_access_key = "bob-secret"
 principal = "arn:aws:iam::111122223333:user/bob"
 "#;
 
+/// A key policy that lets alice (of [`ALICE_AND_BOB`]) do everything and
+/// nobody else anything.
+pub const ALICE_ONLY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/alice"},"Action":"kms:*","Resource":"*"}]}"#;
+
 /// The default region.
 pub const EAST: &str = "us-east-1";
 /// The other default region.

@@ -17,6 +17,9 @@ pub enum KeyState {
     /// A multi-Region primary scheduled for deletion, waiting for its
     /// replicas to be deleted first.
     PendingReplicaDeletion,
+    /// A key of origin `EXTERNAL` without key material: created and not
+    /// imported yet, or whose imported material was deleted or expired.
+    PendingImport,
 }
 
 impl KeyState {
@@ -27,6 +30,7 @@ impl KeyState {
             KeyState::Disabled => "Disabled",
             KeyState::PendingDeletion => "PendingDeletion",
             KeyState::PendingReplicaDeletion => "PendingReplicaDeletion",
+            KeyState::PendingImport => "PendingImport",
         }
     }
 
@@ -37,6 +41,7 @@ impl KeyState {
             "Disabled" => Some(KeyState::Disabled),
             "PendingDeletion" => Some(KeyState::PendingDeletion),
             "PendingReplicaDeletion" => Some(KeyState::PendingReplicaDeletion),
+            "PendingImport" => Some(KeyState::PendingImport),
             _ => None,
         }
     }
@@ -149,8 +154,13 @@ pub struct KeyRecord {
     pub deletion_date: Option<i64>,
     /// Waiting period of a scheduled deletion.
     pub pending_window_days: Option<i64>,
-    /// Material id that Encrypt uses.
+    /// Material id that Encrypt uses. For a key of origin `EXTERNAL` it is
+    /// empty until the first import, and stays when the material is
+    /// deleted: a re-import must bring the same material.
     pub current_material_id: String,
+    /// When imported key material expires (`KEY_MATERIAL_EXPIRES`); `None`
+    /// for material that does not expire.
+    pub valid_to: Option<i64>,
     /// Key policy document.
     pub policy: Arc<str>,
     /// Automatic rotation period; `None` when automatic rotation is off.

@@ -224,6 +224,8 @@ struct JobRun {
     rotated: usize,
     /// Keys deleted after their waiting period.
     deleted: usize,
+    /// Imported key materials deleted at their ValidTo.
+    expired: usize,
     /// Claims lost to another writer, over every job: conditional commits
     /// that found the work already done (or the key changed) elsewhere.
     conflicts: usize,
@@ -249,13 +251,15 @@ impl JobRun {
 }
 
 /// Runs every background job once: completes primary Region updates,
-/// rotates keys that are due, deletes keys whose waiting period is over.
+/// rotates keys that are due, deletes keys whose waiting period is over and
+/// imported material whose ValidTo has passed.
 fn run_jobs(kms: &Kms) -> JobRun {
     kms.reinitialize_modules_if_due();
     let mut run = JobRun::default();
     run.primary_updates = run.add("primary Region update", kms.complete_primary_updates());
     run.rotated = run.add("rotation", kms.rotate_due_keys());
     run.deleted = run.add("deletion", kms.delete_due_keys());
+    run.expired = run.add("imported material expiry", kms.expire_imported_material());
     run
 }
 
@@ -276,6 +280,7 @@ async fn background_jobs(state: Arc<AppState>, interval: Duration) {
                 primary_updates = run.primary_updates,
                 rotated = run.rotated,
                 deleted = run.deleted,
+                expired = run.expired,
                 conflicts = run.conflicts,
                 errors = run.errors,
                 "background jobs ran"

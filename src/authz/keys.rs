@@ -21,6 +21,7 @@ const KEYS: &[&str] = &[
     "kms:DataKeyPairSpec",
     "kms:EncryptionAlgorithm",
     "kms:EncryptionContextKeys",
+    "kms:ExpirationModel",
     "kms:GrantConstraintType",
     "kms:GranteePrincipal",
     "kms:GrantIsForAWSResource",
@@ -42,6 +43,9 @@ const KEYS: &[&str] = &[
     "kms:RotationPeriodInDays",
     "kms:ScheduleKeyDeletionPendingWindowInDays",
     "kms:SigningAlgorithm",
+    "kms:ValidTo",
+    "kms:WrappingAlgorithm",
+    "kms:WrappingKeySpec",
     // Never present, faithfully: no AWS service calls this one on a
     // principal's behalf.
     "kms:ViaService",
@@ -98,7 +102,7 @@ mod tests {
             "aws:PrincipalOrgID",
             "kms:EncryptionContext:",
             "aws:ResourceTag/",
-            "kms:ExpirationModel",
+            "kms:KeyMaterialOrigin",
         ] {
             let error = check(key).unwrap_err();
             assert!(error.contains(key), "{error}");

@@ -24,7 +24,8 @@ pub enum Oaep {
 }
 
 impl Oaep {
-    fn mechanism(self) -> Mechanism<'static> {
+    /// CKM_RSA_PKCS_OAEP with this hash, MGF1 of it and no label.
+    pub(super) fn mechanism(self) -> Mechanism<'static> {
         let (hash, mgf) = match self {
             Oaep::Sha1 => (MechanismType::SHA1, PkcsMgfType::MGF1_SHA1),
             Oaep::Sha256 => (MechanismType::SHA256, PkcsMgfType::MGF1_SHA256),
@@ -238,7 +239,7 @@ impl Hsm {
 
     /// Remembers that this token takes OAEP only with SHA-1, so that
     /// SHA-256 goes through raw RSA from now on.
-    fn note_raw_oaep(&self) {
+    pub(super) fn note_raw_oaep(&self) {
         if !self.oaep_sha256_raw.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 "the token refuses RSA-OAEP with SHA-256; RSAES_OAEP_SHA_256 is served with raw \
@@ -296,7 +297,7 @@ fn ephemeral_wrap(
 
 /// The outcome of a private-key decryption: a refused ciphertext is
 /// [`HsmError::AuthenticationFailed`].
-fn decrypted(result: cryptoki::error::Result<Vec<u8>>) -> Result<Vec<u8>, HsmError> {
+pub(super) fn decrypted(result: cryptoki::error::Result<Vec<u8>>) -> Result<Vec<u8>, HsmError> {
     match result {
         Ok(plain) => Ok(plain),
         Err(Error::Pkcs11(
@@ -309,7 +310,7 @@ fn decrypted(result: cryptoki::error::Result<Vec<u8>>) -> Result<Vec<u8>, HsmErr
 
 /// Whether the token refused a mechanism's parameters (SoftHSM 2.6 answers
 /// CKR_ARGUMENTS_BAD to OAEP with SHA-256).
-fn refuses_parameters(e: &HsmError) -> bool {
+pub(super) fn refuses_parameters(e: &HsmError) -> bool {
     matches!(
         e,
         HsmError::Pkcs11(Error::Pkcs11(

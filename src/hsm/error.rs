@@ -54,6 +54,13 @@ pub enum HsmError {
     /// SubjectPublicKeyInfo of the kind needed.
     #[error("bad public key: {0}")]
     BadPublicKey(String),
+    /// An import names a wrapping key pair this token does not hold (used
+    /// already, evicted, or made before a restart).
+    #[error("no pending key-material import with that wrapping key")]
+    UnknownKeyImport,
+    /// Imported material of a length the key spec does not take.
+    #[error("imported key material is {0} bytes, a length this key spec does not take")]
+    MaterialLength(usize),
     /// A plaintext is too long for the RSA key's OAEP encryption.
     #[error("the plaintext is too long for this RSA key and algorithm")]
     MessageTooLong,

@@ -7,6 +7,7 @@
 mod asymmetric;
 mod cache;
 mod error;
+mod key_import;
 mod kind;
 mod mechanisms;
 mod module;
@@ -22,6 +23,7 @@ mod transport;
 pub use asymmetric::{KeyPair, Oaep};
 pub use cache::MaterialRef;
 pub use error::HsmError;
+pub use key_import::{ImportKeyPair, ImportWrapping, ImportedMaterial};
 pub use kind::{Curve, PairRole, SecretKind};
 pub use mechanisms::{Mechanisms, Wrapping};
 pub use module::{DomainKeyInit, Module, Modules};

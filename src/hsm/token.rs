@@ -4,6 +4,7 @@
 
 use super::SecretKind;
 use super::cache::{CachedKey, HandleCache, MaterialRef};
+use super::key_import::PendingKeyImport;
 use super::mechanisms::{self, Mechanisms, Wrapping};
 use super::open;
 use super::pool::{PooledSession, SessionPool};
@@ -16,7 +17,7 @@ use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, ObjectHandle};
 use cryptoki::session::Session;
 use secrecy::SecretString;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -53,6 +54,8 @@ pub(super) struct Token {
     /// stored public keys, by the private key's material.
     public_keys: HandleCache,
     imports: Mutex<HashMap<u64, PendingImport>>,
+    /// Wrapping key pairs of key-material imports, by id (oldest first).
+    key_imports: Mutex<BTreeMap<u64, PendingKeyImport>>,
     /// Session objects destroyed on the module (shared by its tokens).
     destroyed: Arc<AtomicU64>,
     /// The mechanisms chosen for this token.
@@ -108,6 +111,7 @@ impl Token {
             cache: HandleCache::new(settings.cache_capacity),
             public_keys: HandleCache::new(settings.cache_capacity),
             imports: Mutex::new(HashMap::new()),
+            key_imports: Mutex::new(BTreeMap::new()),
             destroyed,
             mechanisms,
             label: settings.label.clone(),
@@ -170,6 +174,11 @@ impl Token {
     /// Borrows a worker session.
     pub(super) fn worker(&self) -> PooledSession<'_> {
         self.workers.get()
+    }
+
+    /// Wrapping key pairs of key-material imports not completed yet.
+    pub(super) fn key_imports(&self) -> MutexGuard<'_, BTreeMap<u64, PendingKeyImport>> {
+        self.key_imports.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Imports offered by this token and not yet completed.

@@ -23,8 +23,8 @@ pub enum KmsError {
     /// The key's state does not allow the operation.
     #[error("{0}")]
     InvalidState(String),
-    /// The key is pending deletion (`state` is `PendingDeletion` or
-    /// `PendingReplicaDeletion`), which refuses the operation.
+    /// The key's state (`PendingDeletion`, `PendingReplicaDeletion` or
+    /// `PendingImport`) refuses the operation.
     #[error("{arn} is in state {state}.")]
     PendingDeletion {
         /// The key's ARN.
@@ -87,6 +87,16 @@ pub enum KmsError {
     /// The MAC does not match the message under the key.
     #[error("the MAC does not match")]
     InvalidMac,
+    /// An import token that is not valid for this key (another key's, used
+    /// already, or unknown).
+    #[error("{0}")]
+    InvalidImportToken(String),
+    /// An import token past its 24 hours.
+    #[error("{0}")]
+    ExpiredImportToken(String),
+    /// Imported material that is not the key's (or not valid for it).
+    #[error("{0}")]
+    IncorrectKeyMaterial(String),
     /// A signature did not verify.
     #[error("The signature is not valid for this message and key.")]
     InvalidSignature,

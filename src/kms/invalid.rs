@@ -88,6 +88,16 @@ pub enum Field {
     KeyAgreementAlgorithm,
     /// The spec of a data key pair.
     KeyPairSpec,
+    /// How imported material is wrapped.
+    WrappingAlgorithm,
+    /// The spec of the import wrapping key.
+    WrappingKeySpec,
+    /// An import token.
+    ImportToken,
+    /// Wrapped key material to import.
+    EncryptedKeyMaterial,
+    /// Whether imported material expires.
+    ExpirationModel,
 }
 
 impl Field {
@@ -136,6 +146,11 @@ impl Field {
             PublicKey => "PublicKey",
             KeyAgreementAlgorithm => "KeyAgreementAlgorithm",
             KeyPairSpec => "KeyPairSpec",
+            WrappingAlgorithm => "WrappingAlgorithm",
+            WrappingKeySpec => "WrappingKeySpec",
+            ImportToken => "ImportToken",
+            EncryptedKeyMaterial => "EncryptedKeyMaterial",
+            ExpirationModel => "ExpirationModel",
         }
     }
 }
@@ -244,6 +259,12 @@ pub enum Invalid {
     /// A peer's public key that is not a DER SubjectPublicKeyInfo on the
     /// key's curve.
     PeerKey(String),
+    /// `KEY_MATERIAL_EXPIRES` without a ValidTo.
+    ValidToRequired,
+    /// A ValidTo in the past or more than 365 days ahead.
+    ValidToRange,
+    /// A ValidTo with `KEY_MATERIAL_DOES_NOT_EXPIRE`.
+    ValidToWithoutExpiry,
     /// Grant operations that the key's type does not support.
     GrantOperationsForKey {
         /// The operations refused.

@@ -107,9 +107,17 @@ impl Kms {
             KmsError::Internal(format!("key usage {usage} passed validation unparsed"))
         })?;
         let kind = specs::secret_kind(key_spec, key_usage);
-        if origin != "AWS_KMS" {
+        let external = origin == "EXTERNAL";
+        if external && specs::is_asymmetric(key_spec) {
             return Err(KmsError::UnsupportedOperation(format!(
-                "Origin {origin} is not supported yet; this deployment supports AWS_KMS."
+                "Origin EXTERNAL is not supported yet for {key_spec} keys; this deployment \
+                 imports material into SYMMETRIC_DEFAULT and HMAC keys."
+            )));
+        }
+        if !external && origin != "AWS_KMS" {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "Origin {origin} is not supported; this deployment supports AWS_KMS and \
+                 EXTERNAL."
             )));
         }
         if input.custom_key_store_id.is_some() {
@@ -156,27 +164,38 @@ impl Kms {
             None => policy::default_policy(&caller.account_id),
         };
         let now = self.now();
-        let material = self.new_material(&caller.region, &key_id, kind, now, None)?;
+        let material = match external {
+            true => None,
+            false => Some(self.new_material(&caller.region, &key_id, kind, now, None)?),
+        };
         let key = KeyRecord {
             region: caller.region.clone(),
             key_id,
             account_id: caller.account_id.clone(),
             description,
-            state: KeyState::Enabled,
+            state: match external {
+                true => KeyState::PendingImport,
+                false => KeyState::Enabled,
+            },
             key_spec,
             key_usage,
             origin: origin.into(),
             creation_date: now,
             deletion_date: None,
             pending_window_days: None,
-            current_material_id: material.material_id.clone(),
+            current_material_id: material
+                .as_ref()
+                .map(|m| m.material_id.clone())
+                .unwrap_or_default(),
             policy: policy.into(),
             rotation_period_days: None,
             next_rotation_date: None,
             multi_region,
             updating: false,
+            valid_to: None,
         };
-        self.store.insert_key(&key, &material, &input.tags)?;
+        self.store
+            .insert_key(&key, material.as_ref(), &input.tags)?;
         tracing::info!(region = %key.region, key_id = %key.key_id, "key created");
         caller.keys.note(record_arn(&key));
         self.view(key)
@@ -287,6 +306,9 @@ impl Kms {
             &Facts::NONE,
         )?;
         super::require_not_pending_deletion(&key)?;
+        if key.state == KeyState::PendingImport {
+            return Err(super::refused_state(&record_arn(&key), key.state));
+        }
         super::require_not_updating(&key)?;
         let (target, other) = if enabled {
             (KeyState::Enabled, KeyState::Disabled)

@@ -12,6 +12,7 @@ mod error;
 mod grants;
 pub mod invalid;
 mod key_agreement;
+pub mod key_import;
 mod key_pairs;
 mod key_ref;
 mod keys;
@@ -36,6 +37,7 @@ pub use error::{KmsError, KmsResult, Missing};
 pub use grants::{GrantConstraints, GrantCreated, GrantInput, constraints_of};
 pub use invalid::{Field, Invalid, Rule, TagProblem, UsageProblem};
 pub use key_agreement::SharedSecret;
+pub use key_import::{ImportInput, ImportParameters};
 pub use key_pairs::DataKeyPair;
 pub use key_ref::{alias_arn, key_arn, key_arn_in, record_arn};
 pub use keys::{CreateKeyInput, DeletionScheduled};
@@ -156,6 +158,8 @@ pub struct Kms {
     /// Woken when an operation leaves work for the background jobs that
     /// should not wait for their next interval.
     jobs_wanted: tokio::sync::Notify,
+    /// Import tokens handed out by GetParametersForImport.
+    import_tokens: key_import::ImportTokens,
 }
 
 impl Kms {
@@ -175,6 +179,7 @@ impl Kms {
             settings,
             policies: access::PolicyCache::new(10_000),
             jobs_wanted: tokio::sync::Notify::new(),
+            import_tokens: key_import::ImportTokens::default(),
         }
     }
 
@@ -299,8 +304,8 @@ fn require_enabled(key: &KeyRecord) -> KmsResult<()> {
     match key.state {
         KeyState::Enabled => Ok(()),
         KeyState::Disabled => Err(KmsError::Disabled(format!("{arn} is disabled."))),
-        KeyState::PendingDeletion | KeyState::PendingReplicaDeletion => {
-            Err(pending_deletion(&arn, key.state))
+        KeyState::PendingDeletion | KeyState::PendingReplicaDeletion | KeyState::PendingImport => {
+            Err(refused_state(&arn, key.state))
         }
     }
 }
@@ -309,7 +314,7 @@ fn require_enabled(key: &KeyRecord) -> KmsResult<()> {
 fn require_not_pending_deletion(key: &KeyRecord) -> KmsResult<()> {
     match key.state {
         KeyState::PendingDeletion | KeyState::PendingReplicaDeletion => {
-            Err(pending_deletion(&record_arn(key), key.state))
+            Err(refused_state(&record_arn(key), key.state))
         }
         _ => Ok(()),
     }
@@ -326,7 +331,8 @@ fn require_not_updating(key: &KeyRecord) -> KmsResult<()> {
     Ok(())
 }
 
-fn pending_deletion(arn: &str, state: KeyState) -> KmsError {
+/// The refusal of an operation by the key's state.
+fn refused_state(arn: &str, state: KeyState) -> KmsError {
     KmsError::PendingDeletion {
         arn: arn.to_string(),
         state: state.as_str(),

@@ -9,7 +9,7 @@ use super::{
     Caller, JobOutcome, KeyView, Kms, KmsError, KmsResult, key_arn_in, policy, record_arn, validate,
 };
 use crate::hsm::{MaterialRef, WrappedMaterial};
-use crate::model::{KeyRecord, MaterialRecord, MultiRegionRecord, Tag};
+use crate::model::{KeyRecord, KeyState, MaterialRecord, MultiRegionRecord, Tag};
 use crate::store::StoreError;
 
 /// ReplicateKey parameters beyond the key and region.
@@ -75,7 +75,13 @@ impl Kms {
         )?;
         super::require_not_pending_deletion(&primary)?;
         super::require_not_updating(&primary)?;
-        super::require_enabled(&primary)?;
+        // Imported material is not carried: the replica waits for the same
+        // material to be imported into it (AWS developer guide, "Importing
+        // key material into multi-Region keys").
+        let external = primary.origin == "EXTERNAL";
+        if !(external && primary.state == KeyState::PendingImport) {
+            super::require_enabled(&primary)?;
+        }
         if copies.regions.iter().any(|r| r == replica_region) {
             return Err(KmsError::AlreadyExists(format!(
                 "Key {} already has a copy in {replica_region}.",
@@ -103,8 +109,13 @@ impl Kms {
         // Dev mode provisions a new region only for a request that passed
         // every check above.
         self.regions.ensure(replica_region).map_err(named_in_body)?;
-        let materials = self.store.materials(&caller.region, &primary.key_id)?;
-        let carried = self.carry(&caller.region, replica_region, &primary, &materials)?;
+        let carried = match external {
+            true => Vec::new(),
+            false => {
+                let materials = self.store.materials(&caller.region, &primary.key_id)?;
+                self.carry(&caller.region, replica_region, &primary, &materials)?
+            }
+        };
         let replica = KeyRecord {
             region: replica_region.to_string(),
             description,
@@ -113,6 +124,11 @@ impl Kms {
             deletion_date: None,
             pending_window_days: None,
             updating: false,
+            state: match external {
+                true => KeyState::PendingImport,
+                false => primary.state,
+            },
+            valid_to: None,
             ..(*primary).clone()
         };
         match self.store.insert_replica(

@@ -192,7 +192,21 @@ impl MetadataCache {
             .cloned()
     }
 
-    /// Caches a material (materials never change).
+    /// Drops the cached materials of one copy of a key (its imported
+    /// material was replaced or deleted).
+    pub(super) fn forget_materials(&self, region: &str, key_id: &str) {
+        let mut materials = self.materials.lock().unwrap_or_else(|e| e.into_inner());
+        let doomed: Vec<MaterialName> = materials
+            .iter()
+            .filter(|((r, k, _), _)| r == region && k == key_id)
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in doomed {
+            materials.pop(&name);
+        }
+    }
+
+    /// Caches a material (materials change only by an import).
     pub(super) fn put_material(&self, region: &str, key_id: &str, material: &MaterialRecord) {
         let name = (
             region.to_string(),

@@ -18,8 +18,8 @@ pub enum KeyChange<'a> {
     /// refused when the key is in any other state (already the one asked
     /// for, pending deletion) or its primary Region is being updated.
     Enabled(bool),
-    /// Back from a pending deletion to Disabled; refused unless the key is
-    /// pending deletion.
+    /// Back from a pending deletion to Disabled (to PendingImport for a key
+    /// without material); refused unless the key is pending deletion.
     CancelDeletion,
 }
 
@@ -46,7 +46,9 @@ fn statement(change: KeyChange<'_>) -> (&'static str, Option<&str>) {
             None,
         ),
         KeyChange::CancelDeletion => (
-            "UPDATE kms_keys SET key_state = 'Disabled', deletion_date = NULL, \
+            "UPDATE kms_keys SET key_state = CASE WHEN NOT EXISTS (SELECT 1 FROM \
+             key_materials m WHERE m.region = kms_keys.region AND m.key_id = kms_keys.key_id) \
+             THEN 'PendingImport' ELSE 'Disabled' END, deletion_date = NULL, \
              pending_window_days = NULL WHERE region = ?1 AND key_id = ?2 \
              AND key_state IN ('PendingDeletion', 'PendingReplicaDeletion')",
             None,
@@ -108,7 +110,7 @@ impl Store {
                      AND m.primary_region = k.region) \
                      AND (SELECT COUNT(*) FROM kms_keys o WHERE o.key_id = k.key_id) > 1 \
                      FROM kms_keys k WHERE region = ?1 AND key_id = ?2 \
-                     AND key_state IN ('Enabled', 'Disabled') AND updating = 0",
+                     AND key_state IN ('Enabled', 'Disabled', 'PendingImport') AND updating = 0",
                     params![region, key_id],
                     |r| r.get(0),
                 )

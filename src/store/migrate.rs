@@ -11,6 +11,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/004_grants.sql"),
     include_str!("migrations/005_grants_by_grantee.sql"),
     include_str!("migrations/006_public_keys.sql"),
+    include_str!("migrations/007_imported_material.sql"),
 ];
 
 /// Brings the database up to the newest schema version.

@@ -3,6 +3,7 @@
 
 mod cache;
 mod grants;
+mod imports;
 mod key_writes;
 mod migrate;
 mod multi_region;
@@ -58,7 +59,7 @@ pub struct Store {
 const KEY_COLUMNS: &str = "region, key_id, account_id, description, key_state, key_spec, \
      key_usage, origin, creation_date, deletion_date, pending_window_days, \
      current_material_id, policy, rotation_period_days, next_rotation_date, multi_region, \
-     updating";
+     updating, valid_to";
 const MATERIAL_COLUMNS: &str = "material_id, wrapped, creation_date, rotation_type, public_key";
 
 impl Store {
@@ -93,12 +94,13 @@ impl Store {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Inserts a new key with its first material and tags, atomically. A
-    /// multi-Region key is recorded with this copy as its primary.
+    /// Inserts a new key with its first material (none for a key waiting
+    /// for imported material) and tags, atomically. A multi-Region key is
+    /// recorded with this copy as its primary.
     pub fn insert_key(
         &self,
         key: &KeyRecord,
-        material: &MaterialRecord,
+        material: Option<&MaterialRecord>,
         tags: &[Tag],
     ) -> StoreResult<()> {
         let mut conn = self.conn();
@@ -111,13 +113,17 @@ impl Store {
             )
             .map_err(conflict)?;
         }
-        insert_material(&tx, &key.region, &key.key_id, material)?;
+        if let Some(material) = material {
+            insert_material(&tx, &key.region, &key.key_id, material)?;
+        }
         insert_tags(&tx, &key.region, &key.key_id, tags)?;
         tx.commit()?;
         self.cache.forget_key(&key.key_id);
         // A new key is usually used next: cache what was just written.
         self.cache.put_key(self.cache.generation(), key.clone());
-        self.cache.put_material(&key.region, &key.key_id, material);
+        if let Some(material) = material {
+            self.cache.put_material(&key.region, &key.key_id, material);
+        }
         Ok(())
     }
 
@@ -478,6 +484,7 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<KeyRecord> {
         next_rotation_date: row.get(14)?,
         multi_region: row.get(15)?,
         updating: row.get(16)?,
+        valid_to: row.get(17)?,
     })
 }
 
@@ -485,7 +492,7 @@ fn insert_key_row(tx: &rusqlite::Transaction<'_>, key: &KeyRecord) -> rusqlite::
     tx.execute(
         &format!(
             "INSERT INTO kms_keys ({KEY_COLUMNS}) VALUES \
-             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
         ),
         params![
             key.region,
@@ -505,6 +512,7 @@ fn insert_key_row(tx: &rusqlite::Transaction<'_>, key: &KeyRecord) -> rusqlite::
             key.next_rotation_date,
             key.multi_region,
             key.updating,
+            key.valid_to,
         ],
     )
 }

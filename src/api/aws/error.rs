@@ -71,6 +71,9 @@ impl AwsError {
                 K::DryRun => ("DryRunOperationException", bad),
                 K::InvalidMac => ("KMSInvalidMacException", bad),
                 K::InvalidSignature => ("KMSInvalidSignatureException", bad),
+                K::InvalidImportToken(_) => ("InvalidImportTokenException", bad),
+                K::ExpiredImportToken(_) => ("ExpiredImportTokenException", bad),
+                K::IncorrectKeyMaterial(_) => ("IncorrectKeyMaterialException", bad),
                 K::Internal(_) => ("KMSInternalException", StatusCode::INTERNAL_SERVER_ERROR),
             },
         }

@@ -7,6 +7,7 @@ mod aliases;
 mod asymmetric;
 mod crypto;
 mod grants;
+mod key_import;
 mod keys;
 mod mac;
 mod multi_region;
@@ -66,6 +67,10 @@ const TABLE: &[Operation] = &[
     admin("CreateKey", keys::create_key),
     cryptographic("Decrypt", crypto::decrypt),
     admin("DeleteAlias", aliases::delete_alias),
+    admin(
+        "DeleteImportedKeyMaterial",
+        key_import::delete_imported_key_material,
+    ),
     cryptographic("DeriveSharedSecret", asymmetric::derive_shared_secret),
     admin("DescribeKey", keys::describe_key),
     admin("DisableKey", keys::disable_key),
@@ -87,7 +92,12 @@ const TABLE: &[Operation] = &[
     cryptographic("GenerateRandom", random::generate_random),
     admin("GetKeyPolicy", policy::get_key_policy),
     admin("GetKeyRotationStatus", rotation::get_key_rotation_status),
+    admin(
+        "GetParametersForImport",
+        key_import::get_parameters_for_import,
+    ),
     admin("GetPublicKey", asymmetric::get_public_key),
+    admin("ImportKeyMaterial", key_import::import_key_material),
     admin("ListAliases", aliases::list_aliases),
     admin("ListGrants", grants::list_grants),
     admin("ListKeyPolicies", policy::list_key_policies),

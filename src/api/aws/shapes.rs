@@ -3,7 +3,8 @@
 
 use crate::kms::{
     Field, KeySpec, KeyState, KeyView, KmsError, Tag, encryption_algorithms,
-    key_agreement_algorithms, key_arn_in, mac_algorithms, signing_algorithms,
+    key_agreement_algorithms, key_arn_in, key_import::expiration_model, mac_algorithms,
+    signing_algorithms,
 };
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -39,6 +40,18 @@ pub struct Epoch(pub i64);
 impl Serialize for Epoch {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_f64(self.0 as f64 / 1000.0)
+    }
+}
+
+/// A timestamp field of a request: AWS JSON epoch seconds (a number, maybe
+/// with a fraction), kept as Unix milliseconds.
+impl<'de> Deserialize<'de> for Epoch {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let seconds = f64::deserialize(d)?;
+        if !seconds.is_finite() || seconds.abs() > 1e12 {
+            return Err(serde::de::Error::custom("timestamp out of range"));
+        }
+        Ok(Epoch((seconds * 1000.0).round() as i64))
     }
 }
 
@@ -147,6 +160,10 @@ pub struct KeyMetadata<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     current_key_material_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    expiration_model: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    valid_to: Option<Epoch>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     deletion_date: Option<Epoch>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pending_deletion_window_in_days: Option<i64>,
@@ -219,8 +236,11 @@ pub fn key_metadata<'a>(view: &'a KeyView) -> KeyMetadata<'a> {
         mac_algorithms: mac_algorithms(key.key_spec),
         key_agreement_algorithms: key_agreement_algorithms(key.key_usage),
         multi_region: key.multi_region,
-        current_key_material_id: (key.key_spec == KeySpec::SymmetricDefault)
-            .then_some(key.current_material_id.as_str()),
+        current_key_material_id: (key.key_spec == KeySpec::SymmetricDefault
+            && !key.current_material_id.is_empty())
+        .then_some(key.current_material_id.as_str()),
+        expiration_model: expiration_model(key),
+        valid_to: key.valid_to.map(Epoch),
         deletion_date: key.deletion_date.map(Epoch),
         pending_deletion_window_in_days: key.pending_window_days,
         multi_region_configuration,

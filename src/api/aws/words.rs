@@ -29,6 +29,7 @@ pub(super) fn kms_message(e: &KmsError) -> Option<String> {
             .into(),
         KmsError::PendingDeletion { arn, state } => match *state {
             "PendingDeletion" => format!("{arn} is pending deletion."),
+            "PendingImport" => format!("{arn} is pending import."),
             other => format!("{arn} is in state {other}."),
         },
         other => other.to_string(),
@@ -128,6 +129,17 @@ fn validation(invalid: &Invalid) -> String {
             "KeyId is required when decrypting with an asymmetric key.".into()
         }
         Invalid::PeerKey(why) => format!("PublicKey is invalid: {why}"),
+        Invalid::ValidToRequired => {
+            "A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES".into()
+        }
+        Invalid::ValidToRange => "ValidTo must be in the future and no more than 365 days \
+                                  from now."
+            .into(),
+        Invalid::ValidToWithoutExpiry => {
+            "A validTo date must not be set if the ExpirationModel is \
+             KEY_MATERIAL_DOES_NOT_EXPIRE"
+                .into()
+        }
         Invalid::GrantOperationsForKey {
             operations,
             spec,

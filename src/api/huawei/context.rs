@@ -173,6 +173,7 @@ pub fn key_state(state: KeyState) -> &'static str {
         KeyState::Enabled => "2",
         KeyState::Disabled => "3",
         KeyState::PendingDeletion | KeyState::PendingReplicaDeletion => "4",
+        KeyState::PendingImport => "5",
     }
 }
 

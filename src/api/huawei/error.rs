@@ -160,6 +160,8 @@ impl HuaweiError {
                 bad("KMS.0210", format!("The key {arn} is in state {state}."))
             }
             K::InvalidState(m) => bad("KMS.0308", m),
+            K::InvalidImportToken(m) | K::ExpiredImportToken(m) => bad("KMS.0212", m),
+            K::IncorrectKeyMaterial(m) => bad("KMS.0213", m),
             K::InvalidCiphertext(reason) => bad("KMS.2201", reason.into()),
             K::IncorrectKey(arn) => bad(
                 "KMS.0205",

@@ -46,6 +46,11 @@ pub(super) fn field(field: Field) -> &'static str {
         PublicKey => "public_key",
         KeyAgreementAlgorithm => "key_agreement_algorithm",
         KeyPairSpec => "key_spec",
+        WrappingAlgorithm => "wrapping_algorithm",
+        WrappingKeySpec => "wrapping_key_spec",
+        ImportToken => "import_token",
+        EncryptedKeyMaterial => "encrypted_key_material",
+        ExpirationModel => "expiration_time",
     }
 }
 
@@ -107,6 +112,13 @@ pub(super) fn invalid(invalid: &Invalid) -> String {
             "key_id is required to decrypt with an asymmetric key.".into()
         }
         Invalid::PeerKey(why) => format!("public_key is invalid: {why}"),
+        Invalid::ValidToRequired => "expiration_time is required.".into(),
+        Invalid::ValidToRange => {
+            "expiration_time must be in the future and at most 365 days ahead.".into()
+        }
+        Invalid::ValidToWithoutExpiry => {
+            "expiration_time is given for material that does not expire.".into()
+        }
         Invalid::GrantOperationsForKey {
             operations,
             spec,

@@ -1,0 +1,341 @@
+//! Importing key material (origin `EXTERNAL`): an RSA wrapping key pair
+//! made in the token for each GetParametersForImport, whose private key
+//! never leaves it, and the unwrap of material wrapped under its public key.
+//! The material is unwrapped into the token, wrapped under the domain key
+//! like generated material, and fingerprinted there.
+
+use super::asymmetric::{Oaep, decrypted, refuses_parameters};
+use super::template::{Purpose, backing_key_template};
+use super::token::Token;
+use super::{Hsm, HsmError, PairRole, SecretKind, hmac_mechanism, oaep, public_key};
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::session::Session;
+use std::ops::RangeInclusive;
+use std::sync::atomic::Ordering;
+use zeroize::Zeroizing;
+
+/// Wrapping key pairs a token keeps for imports not completed yet; the
+/// oldest goes beyond this.
+const MAX_PENDING_IMPORTS: usize = 1000;
+
+/// How imported material is wrapped (AWS's `WrappingAlgorithm`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImportWrapping {
+    /// RSA-OAEP of the material.
+    RsaesOaep(Oaep),
+    /// RSA-OAEP of an ephemeral AES-256 key, then that key's RFC 5649 wrap
+    /// of the material.
+    RsaAesKeyWrap(Oaep),
+}
+
+/// A wrapping key pair made for one import.
+pub struct ImportKeyPair {
+    /// Names the pair for [`Hsm::import_material`].
+    pub id: u64,
+    /// Its public key (DER SubjectPublicKeyInfo).
+    pub public_key: Vec<u8>,
+}
+
+/// Material imported into the token.
+pub struct ImportedMaterial {
+    /// The material wrapped under the domain key.
+    pub wrapped: Vec<u8>,
+    /// A value that identifies the material without revealing it, computed
+    /// in the token: AES-ECB of `salt`'s SHA-256 (first block) for an AES
+    /// key, the HMAC of `salt` for an HMAC key.
+    pub fingerprint: Vec<u8>,
+}
+
+/// A wrapping key pair waiting for its import.
+pub(super) struct PendingKeyImport {
+    pub(super) private: ObjectHandle,
+    bits: u32,
+}
+
+impl Hsm {
+    /// Makes an RSA wrapping key pair of `bits` in the token: the private
+    /// key can only unwrap and decrypt and never leaves the token; it is
+    /// kept (as a session object) until [`Hsm::import_material`] uses it.
+    pub fn begin_key_import(&self, bits: u32) -> Result<ImportKeyPair, HsmError> {
+        let token = self.token()?;
+        let generation = Mechanism::RsaPkcsKeyPairGen;
+        token.require(&generation, "GetParametersForImport")?;
+        let owner = token.lock_owner();
+        let (public, private) = owner.generate_key_pair(
+            &generation,
+            &[
+                Attribute::Class(ObjectClass::PUBLIC_KEY),
+                Attribute::KeyType(KeyType::RSA),
+                Attribute::Token(false),
+                Attribute::Private(false),
+                Attribute::ModulusBits(u64::from(bits).into()),
+                Attribute::PublicExponent(vec![1, 0, 1]),
+                Attribute::Verify(false),
+                Attribute::Encrypt(false),
+                Attribute::Wrap(false),
+            ],
+            &[
+                Attribute::Class(ObjectClass::PRIVATE_KEY),
+                Attribute::KeyType(KeyType::RSA),
+                Attribute::Token(false),
+                Attribute::Private(false),
+                Attribute::Sensitive(true),
+                Attribute::Extractable(false),
+                Attribute::Unwrap(true),
+                Attribute::Decrypt(true),
+                Attribute::Sign(false),
+                Attribute::SignRecover(false),
+                Attribute::Derive(false),
+                Attribute::Modifiable(false),
+            ],
+        )?;
+        let spki = public_key::read(&owner, public, SecretKind::Rsa(bits, PairRole::Decrypt));
+        token.destroy(&owner, public);
+        let public_key = match spki {
+            Ok(spki) => spki,
+            Err(e) => {
+                token.destroy(&owner, private);
+                return Err(e);
+            }
+        };
+        let id = self.next_import.fetch_add(1, Ordering::Relaxed);
+        let evicted = {
+            let mut pending = token.key_imports();
+            pending.insert(id, PendingKeyImport { private, bits });
+            if pending.len() > MAX_PENDING_IMPORTS {
+                pending.pop_first().map(|(_, p)| p.private)
+            } else {
+                None
+            }
+        };
+        if let Some(old) = evicted {
+            token.destroy(&owner, old);
+        }
+        Ok(ImportKeyPair { id, public_key })
+    }
+
+    /// Unwraps material wrapped under the key pair `id` (which this uses
+    /// up) into the token as a key of `kind`, refuses a length outside
+    /// `lengths`, wraps it under the domain key and fingerprints it with
+    /// `salt`. Nothing stays in the token.
+    pub fn import_material(
+        &self,
+        id: u64,
+        wrapping: ImportWrapping,
+        encrypted: &[u8],
+        kind: SecretKind,
+        lengths: RangeInclusive<usize>,
+        salt: &[u8],
+    ) -> Result<ImportedMaterial, HsmError> {
+        let token = self.token()?;
+        let pending = token
+            .key_imports()
+            .remove(&id)
+            .ok_or(HsmError::UnknownKeyImport)?;
+        let owner = token.lock_owner();
+        let transit = self.unwrap_import(&token, &owner, &pending, wrapping, encrypted, kind);
+        token.destroy(&owner, pending.private);
+        let transit = transit?;
+        let wrapped = (|| {
+            let (shortest, longest) = material_len(&token, &owner, transit)?;
+            if shortest > *lengths.end() || longest < *lengths.start() {
+                return Err(HsmError::MaterialLength(longest));
+            }
+            let exact = (shortest == longest).then_some(longest);
+            let wrapping = token.mechanisms().wrapping_of(exact, token.label())?;
+            token.wrap(&owner, wrapping, token.domain_key(), transit)
+        })();
+        token.destroy(&owner, transit);
+        let wrapped = wrapped?;
+        let usable = token.unwrap_for_use(&owner, &wrapped, kind)?;
+        let fingerprint = fingerprint(&owner, usable, kind, salt);
+        token.destroy(&owner, usable);
+        Ok(ImportedMaterial {
+            wrapped,
+            fingerprint: fingerprint?,
+        })
+    }
+
+    /// The fingerprint (as [`ImportedMaterial::fingerprint`]) of stored
+    /// material.
+    pub fn material_fingerprint(
+        &self,
+        material: &super::WrappedMaterial<'_>,
+        salt: &[u8],
+    ) -> Result<Vec<u8>, HsmError> {
+        let kind = material.reference.kind;
+        self.token()?.with_key(material, |session, key| {
+            fingerprint(session, key, kind, salt)
+        })
+    }
+
+    /// Unwraps imported material into a transit object of `kind`.
+    fn unwrap_import(
+        &self,
+        token: &Token,
+        owner: &Session,
+        pending: &PendingKeyImport,
+        wrapping: ImportWrapping,
+        encrypted: &[u8],
+        kind: SecretKind,
+    ) -> Result<ObjectHandle, HsmError> {
+        let transit = backing_key_template(Purpose::Transit, kind);
+        let invalid = |e: HsmError| {
+            use cryptoki::error::{Error, RvError};
+            match e {
+                HsmError::Pkcs11(Error::Pkcs11(
+                    RvError::WrappedKeyInvalid
+                    | RvError::WrappedKeyLenRange
+                    | RvError::EncryptedDataInvalid
+                    | RvError::EncryptedDataLenRange
+                    | RvError::GeneralError,
+                    _,
+                )) => HsmError::AuthenticationFailed,
+                other => other,
+            }
+        };
+        match wrapping {
+            ImportWrapping::RsaesOaep(hash) => self
+                .rsa_unwrap(owner, pending, hash, encrypted, &transit)
+                .map_err(invalid),
+            ImportWrapping::RsaAesKeyWrap(hash) => {
+                let k = pending.bits as usize / 8;
+                if encrypted.len() <= k {
+                    return Err(HsmError::AuthenticationFailed);
+                }
+                let (wrapped_key, wrapped_material) = encrypted.split_at(k);
+                let ephemeral = self
+                    .rsa_unwrap(owner, pending, hash, wrapped_key, &ephemeral_template())
+                    .map_err(invalid)?;
+                let mechanism = Mechanism::AesKeyWrapPad;
+                let material = token
+                    .require(&mechanism, "RSA_AES_KEY_WRAP")
+                    .and_then(|()| {
+                        Ok(owner.unwrap_key(&mechanism, ephemeral, wrapped_material, &transit)?)
+                    })
+                    .map_err(invalid);
+                token.destroy(owner, ephemeral);
+                material
+            }
+        }
+    }
+
+    /// RSA-OAEP unwrap with the import private key into an object with
+    /// `template`: in the token where it takes the hash; else (SoftHSM and
+    /// SHA-256) a raw RSA decryption in the token, the OAEP decoding here
+    /// and the value created as the object (SECURITY.md).
+    fn rsa_unwrap(
+        &self,
+        owner: &Session,
+        pending: &PendingKeyImport,
+        hash: Oaep,
+        encrypted: &[u8],
+        template: &[Attribute],
+    ) -> Result<ObjectHandle, HsmError> {
+        if hash == Oaep::Sha1 || !self.oaep_sha256_raw.load(Ordering::Relaxed) {
+            match owner.unwrap_key(&hash.mechanism(), pending.private, encrypted, template) {
+                Ok(handle) => return Ok(handle),
+                Err(e) => {
+                    let e = HsmError::from(e);
+                    if hash == Oaep::Sha1 || !refuses_parameters(&e) {
+                        return Err(e);
+                    }
+                    self.note_raw_oaep();
+                }
+            }
+        }
+        let k = pending.bits as usize / 8;
+        if encrypted.len() != k {
+            return Err(HsmError::AuthenticationFailed);
+        }
+        let encoded = Zeroizing::new(decrypted(owner.decrypt(
+            &Mechanism::RsaX509,
+            pending.private,
+            encrypted,
+        ))?);
+        let value =
+            Zeroizing::new(oaep::decode(&encoded, k).ok_or(HsmError::AuthenticationFailed)?);
+        let mut with_value = template.to_vec();
+        with_value.push(Attribute::Value(value.to_vec()));
+        let created = owner.create_object(&with_value);
+        if let Some(Attribute::Value(v)) = with_value.last_mut() {
+            zeroize::Zeroize::zeroize(v);
+        }
+        Ok(created?)
+    }
+}
+
+/// The ephemeral AES key of `RSA_AES_KEY_WRAP_*`: it only unwraps.
+fn ephemeral_template() -> Vec<Attribute> {
+    vec![
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(KeyType::AES),
+        Attribute::Token(false),
+        Attribute::Private(false),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(false),
+        Attribute::Unwrap(true),
+        Attribute::Wrap(false),
+        Attribute::Encrypt(false),
+        Attribute::Decrypt(false),
+    ]
+}
+
+/// The length of an unwrapped secret key's value, as the shortest and
+/// longest it can be: SoftHSM leaves CKA_VALUE_LEN at 0 on an unwrapped
+/// key, so its length is read off a wrap under the domain key. RFC 3394
+/// wraps only multiples of 8 bytes, and then exactly (8 bytes more); RFC
+/// 5649 pads to a multiple of 8 (so the length is known within 8 bytes).
+/// The wraps are measured and dropped.
+fn material_len(
+    token: &Token,
+    session: &Session,
+    key: ObjectHandle,
+) -> Result<(usize, usize), HsmError> {
+    if let Some(Attribute::ValueLen(len)) = session
+        .get_attributes(key, &[AttributeType::ValueLen])?
+        .into_iter()
+        .next()
+    {
+        let len = u64::from(len) as usize;
+        if len > 0 {
+            return Ok((len, len));
+        }
+    }
+    let exact = token
+        .require(&Mechanism::AesKeyWrap, "measuring imported material")
+        .ok()
+        .and_then(|()| {
+            session
+                .wrap_key(&Mechanism::AesKeyWrap, token.domain_key(), key)
+                .ok()
+        });
+    if let Some(wrapped) = exact {
+        let len = wrapped.len().saturating_sub(8);
+        return Ok((len, len));
+    }
+    let padded = session.wrap_key(&Mechanism::AesKeyWrapPad, token.domain_key(), key)?;
+    let longest = padded.len().saturating_sub(8);
+    Ok((longest.saturating_sub(7).max(1), longest))
+}
+
+/// The material fingerprint of the usable key `key` of `kind`.
+fn fingerprint(
+    session: &Session,
+    key: ObjectHandle,
+    kind: SecretKind,
+    salt: &[u8],
+) -> Result<Vec<u8>, HsmError> {
+    use sha2::Digest as _;
+    match kind {
+        SecretKind::Aes256 => {
+            let block = &sha2::Sha256::digest(salt)[..16];
+            Ok(session.encrypt(&Mechanism::AesEcb, key, block)?)
+        }
+        SecretKind::Hmac(_) => Ok(session.sign(&hmac_mechanism(kind)?, key, salt)?),
+        other => Err(HsmError::NotAMacKey(format!(
+            "{other:?} material cannot be imported yet"
+        ))),
+    }
+}

@@ -1,0 +1,387 @@
+//! Imported key material (origin `EXTERNAL`): GetParametersForImport,
+//! ImportKeyMaterial, DeleteImportedKeyMaterial, and the job that deletes
+//! material whose time is up.
+
+use super::condition_keys::Facts;
+use super::invalid::{Field, Invalid};
+use super::key_ref::Aliases;
+use super::{Caller, JobOutcome, Kms, KmsError, KmsResult, record_arn, specs, validate};
+use crate::hsm::{HsmError, ImportWrapping, Oaep};
+use crate::model::{KeyRecord, KeySpec, KeyState, MaterialRecord};
+use sha2::Digest as _;
+use std::collections::HashMap;
+use std::ops::RangeInclusive;
+use std::sync::Mutex;
+
+/// Every wrapping algorithm AWS has.
+const WRAPPING_ALGORITHMS: &[&str] = &[
+    "RSAES_PKCS1_V1_5",
+    "RSAES_OAEP_SHA_1",
+    "RSAES_OAEP_SHA_256",
+    "RSA_AES_KEY_WRAP_SHA_1",
+    "RSA_AES_KEY_WRAP_SHA_256",
+    "SM2PKE",
+];
+/// Every wrapping key spec AWS has.
+const WRAPPING_KEY_SPECS: &[&str] = &["RSA_2048", "RSA_3072", "RSA_4096", "SM2"];
+/// AWS's expiration models.
+const EXPIRATION_MODELS: &[&str] = &["KEY_MATERIAL_EXPIRES", "KEY_MATERIAL_DOES_NOT_EXPIRE"];
+/// How long a public key and import token are valid (24 hours, as AWS).
+const PARAMETERS_VALID_MS: i64 = 24 * 3_600_000;
+/// The latest ValidTo AWS accepts, from now (365 days).
+const MAX_VALID_MS: i64 = 365 * 86_400_000;
+/// Longest EncryptedKeyMaterial AWS accepts.
+const MAX_ENCRYPTED: usize = 6144;
+/// Length of an import token.
+const TOKEN_LEN: usize = 32;
+
+/// What GetParametersForImport returns.
+pub struct ImportParameters {
+    /// ARN of the key.
+    pub key_arn: String,
+    /// The import token to give back with the material.
+    pub import_token: Vec<u8>,
+    /// The wrapping public key (DER SubjectPublicKeyInfo).
+    pub public_key: Vec<u8>,
+    /// Until when the two are valid (Unix ms).
+    pub valid_to: i64,
+}
+
+/// An ImportKeyMaterial request's fields, as given.
+pub struct ImportInput<'a> {
+    /// The key.
+    pub key_id: Option<&'a str>,
+    /// The token from GetParametersForImport.
+    pub import_token: Option<&'a [u8]>,
+    /// The material wrapped under the token's public key.
+    pub encrypted: Option<&'a [u8]>,
+    /// `KEY_MATERIAL_EXPIRES` or `KEY_MATERIAL_DOES_NOT_EXPIRE` (default).
+    pub expiration_model: Option<&'a str>,
+    /// When the material expires (Unix ms), with `KEY_MATERIAL_EXPIRES`.
+    pub valid_to: Option<i64>,
+}
+
+/// An import token handed out and not used yet.
+struct PendingToken {
+    region: String,
+    key_id: String,
+    wrapping: ImportWrapping,
+    wrapping_key: u64,
+    valid_to: i64,
+}
+
+/// Import tokens handed out, by token.
+#[derive(Default)]
+pub(super) struct ImportTokens(Mutex<HashMap<Vec<u8>, PendingToken>>);
+
+impl ImportTokens {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, PendingToken>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Kms {
+    /// GetParametersForImport: an RSA wrapping key pair made in the
+    /// region's token for one import into the key, and its token.
+    pub fn get_parameters_for_import(
+        &self,
+        caller: &Caller,
+        key_id: Option<&str>,
+        algorithm: Option<&str>,
+        wrapping_key_spec: Option<&str>,
+    ) -> KmsResult<ImportParameters> {
+        let key_id = validate::required(key_id, Field::KeyId)?;
+        let algorithm = validate::required(algorithm, Field::WrappingAlgorithm)?;
+        validate::one_of(algorithm, WRAPPING_ALGORITHMS, Field::WrappingAlgorithm)?;
+        let spec = validate::required(wrapping_key_spec, Field::WrappingKeySpec)?;
+        validate::one_of(spec, WRAPPING_KEY_SPECS, Field::WrappingKeySpec)?;
+        let facts = Facts::default()
+            .with("kms:WrappingAlgorithm", [algorithm])
+            .with("kms:WrappingKeySpec", [spec]);
+        let key = self.load_key(
+            caller,
+            key_id,
+            Aliases::Refused,
+            "kms:GetParametersForImport",
+            &facts,
+        )?;
+        require_external(&key)?;
+        super::require_not_pending_deletion(&key)?;
+        let wrapping = wrapping(algorithm)?;
+        let bits = match spec {
+            "RSA_2048" => 2048,
+            "RSA_3072" => 3072,
+            "RSA_4096" => 4096,
+            other => {
+                return Err(KmsError::UnsupportedOperation(format!(
+                    "WrappingKeySpec {other} is not supported: the token lacks its mechanism."
+                )));
+            }
+        };
+        let hsm = self.hsm(&caller.region)?;
+        let pair = hsm.begin_key_import(bits)?;
+        let import_token = hsm.random(TOKEN_LEN)?;
+        let valid_to = self.now() + PARAMETERS_VALID_MS;
+        let mut tokens = self.import_tokens.lock();
+        let now = self.now();
+        tokens.retain(|_, t| t.valid_to > now);
+        tokens.insert(
+            import_token.clone(),
+            PendingToken {
+                region: caller.region.clone(),
+                key_id: key.key_id.clone(),
+                wrapping,
+                wrapping_key: pair.id,
+                valid_to,
+            },
+        );
+        Ok(ImportParameters {
+            key_arn: record_arn(&key),
+            import_token,
+            public_key: pair.public_key,
+            valid_to,
+        })
+    }
+
+    /// ImportKeyMaterial: unwraps the material in the token, checks it is
+    /// the key's (a key that had material takes only the same again), and
+    /// stores it wrapped under the domain key. Returns the key's ARN and the
+    /// material id.
+    pub fn import_key_material(
+        &self,
+        caller: &Caller,
+        input: ImportInput<'_>,
+    ) -> KmsResult<(String, String)> {
+        let key_id = validate::required(input.key_id, Field::KeyId)?;
+        let token = validate::required(input.import_token, Field::ImportToken)?;
+        let encrypted = validate::required(input.encrypted, Field::EncryptedKeyMaterial)?;
+        validate::length(
+            encrypted.len(),
+            1,
+            MAX_ENCRYPTED,
+            Field::EncryptedKeyMaterial,
+        )?;
+        let model = input
+            .expiration_model
+            .unwrap_or("KEY_MATERIAL_DOES_NOT_EXPIRE");
+        validate::one_of(model, EXPIRATION_MODELS, Field::ExpirationModel)?;
+        let now = self.now();
+        let valid_to = match (model, input.valid_to) {
+            ("KEY_MATERIAL_EXPIRES", None) => {
+                return Err(KmsError::Validation(Invalid::ValidToRequired));
+            }
+            ("KEY_MATERIAL_EXPIRES", Some(t)) if t <= now || t > now + MAX_VALID_MS => {
+                return Err(KmsError::Validation(Invalid::ValidToRange));
+            }
+            ("KEY_MATERIAL_EXPIRES", Some(t)) => Some(t),
+            (_, Some(_)) => return Err(KmsError::Validation(Invalid::ValidToWithoutExpiry)),
+            (_, None) => None,
+        };
+        let mut facts = Facts::default().with("kms:ExpirationModel", [model]);
+        if let Some(t) = valid_to {
+            facts = facts.with("kms:ValidTo", [(t / 1000).to_string()]);
+        }
+        let key = self.load_key(
+            caller,
+            key_id,
+            Aliases::Refused,
+            "kms:ImportKeyMaterial",
+            &facts,
+        )?;
+        require_external(&key)?;
+        super::require_not_pending_deletion(&key)?;
+        let pending = self.take_token(&key, token, now)?;
+        let kind = specs::kind_of(&key);
+        let imported = self
+            .hsm(&key.region)?
+            .import_material(
+                pending.wrapping_key,
+                pending.wrapping,
+                encrypted,
+                kind,
+                material_lengths(key.key_spec),
+                key.key_id.as_bytes(),
+            )
+            .map_err(|e| match e {
+                HsmError::UnknownKeyImport => KmsError::InvalidImportToken(
+                    "The import token is no longer valid (this server restarted since it \
+                     was issued, or it was pushed out by newer ones); call \
+                     GetParametersForImport again."
+                        .into(),
+                ),
+                HsmError::MaterialLength(len) => KmsError::IncorrectKeyMaterial(format!(
+                    "The key material is {len} bytes, which a {} key does not take.",
+                    key.key_spec
+                )),
+                other => other.into(),
+            })?;
+        let material_id = hex::encode(sha2::Sha256::digest(&imported.fingerprint));
+        if !key.current_material_id.is_empty() && key.current_material_id != material_id {
+            return Err(incorrect_material(&key));
+        }
+        let material = MaterialRecord {
+            material_id: material_id.clone(),
+            wrapped: imported.wrapped,
+            public_key: None,
+            creation_date: now,
+            rotation_type: None,
+        };
+        if !self
+            .store
+            .import_material(&key.region, &key.key_id, &material, valid_to)?
+        {
+            let now_key = self.store.key(&key.region, &key.key_id)?;
+            return Err(match now_key {
+                Some(k)
+                    if !k.current_material_id.is_empty()
+                        && k.current_material_id != material_id =>
+                {
+                    incorrect_material(&k)
+                }
+                Some(k) => {
+                    super::require_not_pending_deletion(&k)?;
+                    KmsError::Conflict(format!(
+                        "Key {} changed while its material was imported; try again.",
+                        record_arn(&k)
+                    ))
+                }
+                None => KmsError::Conflict("The key was deleted during the import.".into()),
+            });
+        }
+        self.hsm(&key.region)?.forget_key(&key.key_id);
+        tracing::info!(region = %key.region, key_id = %key.key_id, "key material imported");
+        Ok((record_arn(&key), material_id))
+    }
+
+    /// DeleteImportedKeyMaterial: the key's material is deleted and the key
+    /// waits for a re-import of the same material. Returns the key's ARN and
+    /// the material id.
+    pub fn delete_imported_key_material(
+        &self,
+        caller: &Caller,
+        key_id: Option<&str>,
+    ) -> KmsResult<(String, String)> {
+        let key = self.load_key(
+            caller,
+            validate::required(key_id, Field::KeyId)?,
+            Aliases::Refused,
+            "kms:DeleteImportedKeyMaterial",
+            &Facts::NONE,
+        )?;
+        require_external(&key)?;
+        super::require_not_pending_deletion(&key)?;
+        if key.state == KeyState::PendingImport {
+            return Err(super::refused_state(&record_arn(&key), key.state));
+        }
+        if !self
+            .store
+            .delete_imported_material(&key.region, &key.key_id, None)?
+        {
+            return Err(KmsError::Conflict(format!(
+                "Key {} changed while its material was deleted; try again.",
+                record_arn(&key)
+            )));
+        }
+        self.hsm(&key.region)?.forget_key(&key.key_id);
+        tracing::info!(region = %key.region, key_id = %key.key_id, "imported key material deleted");
+        Ok((record_arn(&key), key.current_material_id.clone()))
+    }
+
+    /// The expiry job: deletes imported material whose ValidTo has passed;
+    /// each deletion is claimed by a conditional write in the store.
+    pub fn expire_imported_material(&self) -> KmsResult<JobOutcome> {
+        let now = self.now();
+        let mut outcome = JobOutcome::default();
+        for (region, key_id) in self.store.expired_imports(now)? {
+            let deleted = self
+                .store
+                .delete_imported_material(&region, &key_id, Some(now))?;
+            if deleted {
+                if let Some(hsm) = self.regions.get(&region) {
+                    hsm.forget_key(&key_id);
+                }
+                tracing::info!(%region, %key_id, "imported key material expired");
+            }
+            outcome.count(deleted);
+        }
+        Ok(outcome)
+    }
+
+    /// Takes the import token for `key`: refused if it names another key
+    /// (and left for its key), expired, or unknown (used already).
+    fn take_token(&self, key: &KeyRecord, token: &[u8], now: i64) -> KmsResult<PendingToken> {
+        let mut tokens = self.import_tokens.lock();
+        let Some(pending) = tokens.get(token) else {
+            return Err(KmsError::InvalidImportToken(
+                "The import token is not valid: it was used already or never issued.".into(),
+            ));
+        };
+        if pending.key_id != key.key_id || pending.region != key.region {
+            return Err(KmsError::InvalidImportToken(format!(
+                "The import token was issued for another key, not {}.",
+                record_arn(key)
+            )));
+        }
+        let pending = tokens.remove(token).expect("present under the lock");
+        if pending.valid_to <= now {
+            return Err(KmsError::ExpiredImportToken(
+                "The import token has expired; call GetParametersForImport again.".into(),
+            ));
+        }
+        Ok(pending)
+    }
+}
+
+/// Only keys of origin `EXTERNAL` take imported material.
+fn require_external(key: &KeyRecord) -> KmsResult<()> {
+    if key.origin == "EXTERNAL" {
+        return Ok(());
+    }
+    Err(KmsError::UnsupportedOperation(format!(
+        "{} origin is {} which is not valid for this operation.",
+        record_arn(key),
+        key.origin
+    )))
+}
+
+/// The wrapping of an algorithm name this deployment serves.
+fn wrapping(algorithm: &str) -> KmsResult<ImportWrapping> {
+    match algorithm {
+        "RSAES_OAEP_SHA_1" => Ok(ImportWrapping::RsaesOaep(Oaep::Sha1)),
+        "RSAES_OAEP_SHA_256" => Ok(ImportWrapping::RsaesOaep(Oaep::Sha256)),
+        "RSA_AES_KEY_WRAP_SHA_1" => Ok(ImportWrapping::RsaAesKeyWrap(Oaep::Sha1)),
+        "RSA_AES_KEY_WRAP_SHA_256" => Ok(ImportWrapping::RsaAesKeyWrap(Oaep::Sha256)),
+        other => Err(KmsError::UnsupportedOperation(format!(
+            "WrappingAlgorithm {other} is not supported (RSAES_PKCS1_V1_5 is deprecated by \
+             AWS; SM2PKE needs an SM2 mechanism the token lacks)."
+        ))),
+    }
+}
+
+/// The material lengths a key spec takes, in bytes (AWS's rules).
+fn material_lengths(spec: KeySpec) -> RangeInclusive<usize> {
+    match spec {
+        KeySpec::Hmac224 => 28..=64,
+        KeySpec::Hmac256 => 32..=64,
+        KeySpec::Hmac384 => 48..=128,
+        KeySpec::Hmac512 => 64..=128,
+        _ => 32..=32,
+    }
+}
+
+fn incorrect_material(key: &KeyRecord) -> KmsError {
+    KmsError::IncorrectKeyMaterial(format!(
+        "The key material is not the material previously imported into {}.",
+        record_arn(key)
+    ))
+}
+
+/// DescribeKey's `ExpirationModel` of a key with imported material.
+pub fn expiration_model(key: &KeyRecord) -> Option<&'static str> {
+    (key.origin == "EXTERNAL" && key.state != KeyState::PendingImport).then_some(
+        match key.valid_to {
+            Some(_) => "KEY_MATERIAL_EXPIRES",
+            None => "KEY_MATERIAL_DOES_NOT_EXPIRE",
+        },
+    )
+}

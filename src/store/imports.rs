@@ -1,0 +1,94 @@
+//! Imported key material (keys of origin `EXTERNAL`): recording an import,
+//! deleting the material, and finding material whose time is up. Each
+//! change is one transaction whose conditions restate the key state it
+//! needs (ADR 0009).
+
+use super::{Store, StoreResult, insert_material};
+use crate::model::MaterialRecord;
+use rusqlite::{TransactionBehavior, params};
+
+impl Store {
+    /// Records imported material as the key's only material: the key must
+    /// be of origin `EXTERNAL`, and either waiting for material
+    /// (`PendingImport`, which becomes `Enabled`) or holding this same
+    /// material (its state stays). A key that named material before must get
+    /// the same again. False when the key is not in such a state.
+    pub fn import_material(
+        &self,
+        region: &str,
+        key_id: &str,
+        material: &MaterialRecord,
+        valid_to: Option<i64>,
+    ) -> StoreResult<bool> {
+        let imported = {
+            let mut conn = self.conn();
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let changed = tx.execute(
+                "UPDATE kms_keys SET key_state = CASE WHEN key_state = 'PendingImport' \
+                 THEN 'Enabled' ELSE key_state END, current_material_id = ?3, valid_to = ?4 \
+                 WHERE region = ?1 AND key_id = ?2 AND origin = 'EXTERNAL' \
+                 AND (current_material_id = '' OR current_material_id = ?3) \
+                 AND key_state IN ('PendingImport', 'Enabled', 'Disabled')",
+                params![region, key_id, material.material_id, valid_to],
+            )?;
+            if changed == 1 {
+                tx.execute(
+                    "DELETE FROM key_materials WHERE region = ?1 AND key_id = ?2",
+                    params![region, key_id],
+                )?;
+                insert_material(&tx, region, key_id, material)?;
+            }
+            tx.commit()?;
+            changed == 1
+        };
+        self.cache.forget_key(key_id);
+        self.cache.forget_materials(region, key_id);
+        Ok(imported)
+    }
+
+    /// Deletes a key's imported material: its wrapped material goes, and
+    /// the key waits for material again (`PendingImport`), keeping the id
+    /// a re-import must match. Only for an `EXTERNAL` key that is Enabled
+    /// or Disabled; false otherwise. With `expired_by`, only if the
+    /// material's time is up by then (the expiry job's claim).
+    pub fn delete_imported_material(
+        &self,
+        region: &str,
+        key_id: &str,
+        expired_by: Option<i64>,
+    ) -> StoreResult<bool> {
+        let deleted = {
+            let mut conn = self.conn();
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let changed = tx.execute(
+                "UPDATE kms_keys SET key_state = 'PendingImport', valid_to = NULL \
+                 WHERE region = ?1 AND key_id = ?2 AND origin = 'EXTERNAL' \
+                 AND key_state IN ('Enabled', 'Disabled') \
+                 AND (?3 IS NULL OR valid_to <= ?3)",
+                params![region, key_id, expired_by],
+            )?;
+            if changed == 1 {
+                tx.execute(
+                    "DELETE FROM key_materials WHERE region = ?1 AND key_id = ?2",
+                    params![region, key_id],
+                )?;
+            }
+            tx.commit()?;
+            changed == 1
+        };
+        self.cache.forget_key(key_id);
+        self.cache.forget_materials(region, key_id);
+        Ok(deleted)
+    }
+
+    /// Keys (region, key id) whose imported material expired by `now`.
+    pub fn expired_imports(&self, now: i64) -> StoreResult<Vec<(String, String)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT region, key_id FROM kms_keys WHERE origin = 'EXTERNAL' \
+             AND key_state IN ('Enabled', 'Disabled') AND valid_to <= ?1",
+        )?;
+        let rows = stmt.query_map(params![now], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}

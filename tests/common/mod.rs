@@ -214,22 +214,7 @@ impl Server {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().expect("spawn trent");
-        let stdout = child.stdout.take().expect("stdout");
-        let (sender, listen_line) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = sender.send(line);
-        });
-        let line = match listen_line.recv_timeout(START_TIMEOUT) {
-            Ok(line) => line,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("trent did not print its listen line within {START_TIMEOUT:?}");
-            }
-        };
+        let (child, line) = start_listening(&mut cmd);
         let addr = line
             .trim()
             .strip_prefix("trent listening on http://")
@@ -711,6 +696,37 @@ pub const WEST: &str = "us-west-2";
 pub const SOFTHSM_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 /// Trent's SoftHSM configuration template (`@TOKENDIR@` to replace).
 const SOFTHSM_TEMPLATE: &str = include_str!("../../hsm/softhsm2.conf.template");
+/// Spawns `cmd` and reads the server's first line (its listen line). A
+/// server that exits before printing one is started again, twice at most,
+/// with its exit status on stderr: on a loaded 2-core machine a server
+/// has been seen to die silently while starting, cause not found yet.
+fn start_listening(cmd: &mut Command) -> (std::process::Child, String) {
+    for attempt in 1..=3 {
+        let mut child = cmd.spawn().expect("spawn trent");
+        let stdout = child.stdout.take().expect("stdout");
+        let (sender, listen_line) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = sender.send(line);
+        });
+        let line = match listen_line.recv_timeout(START_TIMEOUT) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("trent did not print its listen line within {START_TIMEOUT:?}");
+            }
+        };
+        if !line.is_empty() {
+            return (child, line);
+        }
+        let status = child.wait().expect("wait for trent");
+        eprintln!("trent exited before listening ({status}), attempt {attempt} of 3");
+    }
+    panic!("trent exited before listening three times");
+}
+
 /// SO PIN of every harness-made token.
 const SO_PIN: &str = "harness-so-pin";
 

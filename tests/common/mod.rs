@@ -15,6 +15,7 @@
 #![allow(dead_code)]
 
 pub mod asymmetric;
+pub mod import;
 
 use aws_sdk_kms::Client;
 use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};

@@ -55,7 +55,8 @@ pub struct ImportInput<'a> {
     pub import_token: Option<&'a [u8]>,
     /// The material wrapped under the token's public key.
     pub encrypted: Option<&'a [u8]>,
-    /// `KEY_MATERIAL_EXPIRES` or `KEY_MATERIAL_DOES_NOT_EXPIRE` (default).
+    /// `KEY_MATERIAL_EXPIRES` (the default, as AWS; it needs a ValidTo) or
+    /// `KEY_MATERIAL_DOES_NOT_EXPIRE`.
     pub expiration_model: Option<&'a str>,
     /// When the material expires (Unix ms), with `KEY_MATERIAL_EXPIRES`.
     pub valid_to: Option<i64>,
@@ -163,7 +164,7 @@ impl Kms {
         )?;
         let model = input
             .expiration_model
-            .unwrap_or("KEY_MATERIAL_DOES_NOT_EXPIRE");
+            .unwrap_or("KEY_MATERIAL_EXPIRES");
         validate::one_of(model, EXPIRATION_MODELS, Field::ExpirationModel)?;
         let now = self.now();
         let valid_to = match (model, input.valid_to) {

@@ -42,6 +42,88 @@ impl KeyState {
     }
 }
 
+/// Declares a closed set of AWS names as an enum with `as_str`, `parse` and
+/// `ALL` (in declaration order).
+macro_rules! aws_names {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal,)+ }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant,)+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &[$name] = &[$($name::$variant,)+];
+
+            /// The AWS name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+
+            /// Parses an AWS name.
+            pub fn parse(s: &str) -> Option<Self> {
+                match s {
+                    $($text => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+aws_names! {
+    /// The key spec of a key this deployment holds.
+    KeySpec {
+        /// AES-256-GCM.
+        SymmetricDefault = "SYMMETRIC_DEFAULT",
+        /// RSA, 2048-bit modulus.
+        Rsa2048 = "RSA_2048",
+        /// RSA, 3072-bit modulus.
+        Rsa3072 = "RSA_3072",
+        /// RSA, 4096-bit modulus.
+        Rsa4096 = "RSA_4096",
+        /// ECC on NIST P-256.
+        EccNistP256 = "ECC_NIST_P256",
+        /// ECC on NIST P-384.
+        EccNistP384 = "ECC_NIST_P384",
+        /// ECC on NIST P-521.
+        EccNistP521 = "ECC_NIST_P521",
+        /// ECC on secp256k1.
+        EccSecgP256k1 = "ECC_SECG_P256K1",
+        /// HMAC with a 224-bit key.
+        Hmac224 = "HMAC_224",
+        /// HMAC with a 256-bit key.
+        Hmac256 = "HMAC_256",
+        /// HMAC with a 384-bit key.
+        Hmac384 = "HMAC_384",
+        /// HMAC with a 512-bit key.
+        Hmac512 = "HMAC_512",
+    }
+}
+
+aws_names! {
+    /// What a key is for.
+    KeyUsage {
+        /// Encrypt and decrypt.
+        EncryptDecrypt = "ENCRYPT_DECRYPT",
+        /// Sign and verify.
+        SignVerify = "SIGN_VERIFY",
+        /// Generate and verify MACs.
+        GenerateVerifyMac = "GENERATE_VERIFY_MAC",
+        /// Derive shared secrets (ECDH).
+        KeyAgreement = "KEY_AGREEMENT",
+    }
+}
+
 /// Metadata of one KMS key in one region. Times are Unix milliseconds.
 #[derive(Clone, Debug)]
 pub struct KeyRecord {
@@ -55,10 +137,10 @@ pub struct KeyRecord {
     pub description: String,
     /// Lifecycle state.
     pub state: KeyState,
-    /// Key spec, e.g. `SYMMETRIC_DEFAULT`.
-    pub key_spec: String,
-    /// Key usage, e.g. `ENCRYPT_DECRYPT`.
-    pub key_usage: String,
+    /// Key spec.
+    pub key_spec: KeySpec,
+    /// Key usage.
+    pub key_usage: KeyUsage,
     /// Origin of the material, e.g. `AWS_KMS`.
     pub origin: String,
     /// When the key was created.
@@ -99,6 +181,9 @@ pub struct MaterialRecord {
     pub material_id: String,
     /// Wrapped key blob.
     pub wrapped: Vec<u8>,
+    /// The public key of an asymmetric key (DER SubjectPublicKeyInfo), in
+    /// the clear; `None` for symmetric and HMAC keys.
+    pub public_key: Option<Vec<u8>>,
     /// When the material was made (the rotation date for later versions).
     pub creation_date: i64,
     /// `AUTOMATIC` or `ON_DEMAND` for material made by a rotation; `None`

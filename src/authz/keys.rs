@@ -18,16 +18,19 @@ const KEYS: &[&str] = &[
     "kms:CallerAccount",
     "kms:CustomerMasterKeySpec",
     "kms:CustomerMasterKeyUsage",
+    "kms:DataKeyPairSpec",
     "kms:EncryptionAlgorithm",
     "kms:EncryptionContextKeys",
     "kms:GrantConstraintType",
     "kms:GranteePrincipal",
     "kms:GrantIsForAWSResource",
     "kms:GrantOperations",
+    "kms:KeyAgreementAlgorithm",
     "kms:KeyOrigin",
     "kms:KeySpec",
     "kms:KeyUsage",
     "kms:MacAlgorithm",
+    "kms:MessageType",
     "kms:MultiRegion",
     "kms:MultiRegionKeyType",
     "kms:PrimaryRegion",
@@ -38,6 +41,7 @@ const KEYS: &[&str] = &[
     "kms:RetiringPrincipal",
     "kms:RotationPeriodInDays",
     "kms:ScheduleKeyDeletionPendingWindowInDays",
+    "kms:SigningAlgorithm",
     // Never present, faithfully: no AWS service calls this one on a
     // principal's behalf.
     "kms:ViaService",
@@ -77,6 +81,7 @@ mod tests {
     fn known_keys_and_families_pass_whatever_their_case() {
         for key in [
             "kms:GrantOperations",
+            "kms:KeyAgreementAlgorithm",
             "KMS:grantoperations",
             "kms:EncryptionContext:tenant",
             "aws:ResourceTag/team",

@@ -1,5 +1,6 @@
 //! Bounded map from key material to the handle of its unwrapped session object.
 
+use super::SecretKind;
 use cryptoki::object::ObjectHandle;
 use lru::LruCache;
 use std::num::NonZeroUsize;
@@ -15,15 +16,6 @@ pub struct MaterialRef {
     pub material_id: String,
     /// What the backing key is.
     pub kind: SecretKind,
-}
-
-/// The kind of secret a backing key is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum SecretKind {
-    /// An AES-256 key for AES-GCM (`SYMMETRIC_DEFAULT`).
-    Aes256,
-    /// An HMAC key of this many bytes (`HMAC_224` to `HMAC_512`).
-    Hmac(usize),
 }
 
 /// A cached handle. The session object behind it is destroyed only after

@@ -50,6 +50,16 @@ pub enum HsmError {
     /// A MAC was asked of a key that is not an HMAC key of a known length.
     #[error("{0} is not an HMAC key")]
     NotAMacKey(String),
+    /// A public key (ours, from the store, or a peer's) is not a DER
+    /// SubjectPublicKeyInfo of the kind needed.
+    #[error("bad public key: {0}")]
+    BadPublicKey(String),
+    /// A plaintext is too long for the RSA key's OAEP encryption.
+    #[error("the plaintext is too long for this RSA key and algorithm")]
+    MessageTooLong,
+    /// A value the token gave could not be put in DER.
+    #[error("DER encoding failed: {0}")]
+    Der(String),
     /// Two tokens share no key wrapping to carry material between them.
     #[error("the two tokens share no AES key wrapping mechanism")]
     NoCommonWrapping,

@@ -40,8 +40,8 @@ impl Wrapping {
     }
 
     /// Whether it can wrap a key of `len` bytes (RFC 3394: multiples of 8).
-    pub(super) fn wraps(self, len: usize) -> bool {
-        self != Wrapping::Rfc3394 || len % 8 == 0
+    pub(super) fn wraps(self, len: Option<usize>) -> bool {
+        self != Wrapping::Rfc3394 || len.is_some_and(|len| len % 8 == 0)
     }
 
     fn mechanism_type(self) -> MechanismType {
@@ -175,13 +175,20 @@ impl Mechanisms {
 
     /// The wrapping for a new key of `len` bytes: this token's, when it can
     /// wrap that length (RFC 3394 wraps only multiples of 8 bytes).
-    pub(super) fn wrapping_of(&self, len: usize, label: &str) -> Result<Wrapping, HsmError> {
+    pub(super) fn wrapping_of(
+        &self,
+        len: Option<usize>,
+        label: &str,
+    ) -> Result<Wrapping, HsmError> {
         match self.wrapping {
             wrapping if !wrapping.wraps(len) => Err(HsmError::MissingMechanism(
                 label.to_string(),
                 format!(
-                    "CKM_AES_KEY_WRAP_KWP or CKM_AES_KEY_WRAP_PAD (to wrap a {len}-byte key; \
-                     CKM_AES_KEY_WRAP wraps only multiples of 8 bytes)"
+                    "CKM_AES_KEY_WRAP_KWP or CKM_AES_KEY_WRAP_PAD (to wrap {}; \
+                     CKM_AES_KEY_WRAP wraps only multiples of 8 bytes)",
+                    len.map_or("a private key".to_string(), |len| format!(
+                        "a {len}-byte key"
+                    ))
                 ),
             )),
             wrapping => Ok(wrapping),

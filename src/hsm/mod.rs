@@ -4,21 +4,30 @@
 //! token, leave it only wrapped under the domain key, and are used through
 //! session objects that the token unwraps on demand and this module caches.
 
+mod asymmetric;
 mod cache;
 mod error;
+mod kind;
 mod mechanisms;
 mod module;
+mod oaep;
 mod open;
 mod pool;
+mod public_key;
+mod signing;
 mod template;
 mod token;
 mod transport;
 
-pub use cache::{MaterialRef, SecretKind};
+pub use asymmetric::{KeyPair, Oaep};
+pub use cache::MaterialRef;
 pub use error::HsmError;
+pub use kind::{Curve, PairRole, SecretKind};
 pub use mechanisms::{Mechanisms, Wrapping};
 pub use module::{DomainKeyInit, Module, Modules};
 pub use open::DOMAIN_KEY_LABEL;
+pub use signing::{Digest, Signing};
+pub use token::NewMaterial;
 pub use transport::{ImportOffer, TransportPackage};
 
 use cryptoki::mechanism::Mechanism;
@@ -26,7 +35,7 @@ use cryptoki::mechanism::aead::GcmParams;
 use cryptoki::object::Attribute;
 use module::TokenGuard;
 use secrecy::SecretString;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
 use token::TokenSettings;
 
@@ -81,6 +90,9 @@ pub struct Hsm {
     index: usize,
     next_import: AtomicU64,
     iv_buffer: Mutex<Vec<u8>>,
+    /// Set once the token refused RSA-OAEP with SHA-256, which is then done
+    /// with raw RSA in the token and OAEP here.
+    oaep_sha256_raw: AtomicBool,
 }
 
 impl Hsm {
@@ -101,6 +113,7 @@ impl Hsm {
             index,
             next_import: AtomicU64::new(1),
             iv_buffer: Mutex::new(Vec::new()),
+            oaep_sha256_raw: AtomicBool::new(false),
         })
     }
 
@@ -110,9 +123,10 @@ impl Hsm {
         self.module.reinitialize_if_due()
     }
 
-    /// Generates a new AES-256 backing key inside the token and returns it
-    /// wrapped under the domain key. The unwrapped object stays cached.
-    pub fn generate_material(&self, reference: &MaterialRef) -> Result<Vec<u8>, HsmError> {
+    /// Generates a new backing key of the reference's kind inside the token
+    /// and returns it wrapped under the domain key, with the public key of a
+    /// key pair. The unwrapped object stays cached.
+    pub fn generate_material(&self, reference: &MaterialRef) -> Result<NewMaterial, HsmError> {
         self.token()?.generate_material(reference)
     }
 

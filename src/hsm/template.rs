@@ -2,9 +2,9 @@
 //! generates and unwraps them) and the transport (which wraps them for
 //! another region).
 
-use super::SecretKind;
+use super::{Curve, PairRole, SecretKind};
 use cryptoki::mechanism::Mechanism;
-use cryptoki::object::{Attribute, KeyType, ObjectClass};
+use cryptoki::object::{Attribute, ObjectClass};
 
 /// What a backing-key object made in the token is for.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -24,8 +24,9 @@ pub(super) enum Purpose {
 }
 
 /// Attributes of a backing key of `kind` as a session object: an AES key
-/// that encrypts and decrypts, or a generic secret that signs and verifies
-/// (HMAC). Generation adds the length; an unwrap template may not state it.
+/// that encrypts and decrypts, a generic secret that signs and verifies
+/// (HMAC), or a private key that signs, decrypts or derives, as its role
+/// says. Generation adds the length; an unwrap template may not state it.
 ///
 /// The object is sensitive (its value never leaves the token in the clear)
 /// but not private: a session object is visible only to this process, which
@@ -34,35 +35,81 @@ pub(super) enum Purpose {
 /// every use (docs/adr/0007-session-objects.md). Nobody may change it.
 pub(super) fn backing_key_template(purpose: Purpose, kind: SecretKind) -> Vec<Attribute> {
     let for_use = purpose == Purpose::Use;
-    let (key_type, ciphers, macs) = match kind {
-        SecretKind::Aes256 => (KeyType::AES, for_use, false),
-        SecretKind::Hmac(_) => (KeyType::GENERIC_SECRET, false, for_use),
-    };
-    vec![
-        Attribute::Class(ObjectClass::SECRET_KEY),
-        Attribute::KeyType(key_type),
+    let mut template = vec![
+        Attribute::KeyType(kind.key_type()),
         Attribute::Token(false),
         Attribute::Private(false),
         Attribute::Sensitive(true),
         Attribute::Extractable(!for_use),
         Attribute::WrapWithTrusted(false),
-        Attribute::Encrypt(ciphers),
-        Attribute::Decrypt(ciphers),
-        Attribute::Wrap(false),
-        Attribute::Unwrap(false),
-        Attribute::Sign(macs),
-        Attribute::Verify(macs),
-        Attribute::Derive(false),
-        // Last: SoftHSM 2.6.1 refuses (CKR_ATTRIBUTE_READ_ONLY) an unwrap
-        // template that states any attribute after CKA_MODIFIABLE = false.
-        Attribute::Modifiable(false),
-    ]
+    ];
+    match kind {
+        SecretKind::Aes256 | SecretKind::Hmac(_) => {
+            let ciphers = for_use && kind == SecretKind::Aes256;
+            let macs = for_use && kind != SecretKind::Aes256;
+            template.extend([
+                Attribute::Class(ObjectClass::SECRET_KEY),
+                Attribute::Encrypt(ciphers),
+                Attribute::Decrypt(ciphers),
+                Attribute::Wrap(false),
+                Attribute::Unwrap(false),
+                Attribute::Sign(macs),
+                Attribute::Verify(macs),
+                Attribute::Derive(false),
+            ]);
+        }
+        SecretKind::Rsa(_, role) | SecretKind::Ec(_, role) => {
+            template.extend([
+                Attribute::Class(ObjectClass::PRIVATE_KEY),
+                Attribute::Sign(for_use && role == PairRole::Sign),
+                Attribute::Decrypt(for_use && role == PairRole::Decrypt),
+                Attribute::Derive(for_use && role == PairRole::Agree),
+                Attribute::Unwrap(false),
+                Attribute::SignRecover(false),
+            ]);
+        }
+    }
+    // Last: SoftHSM 2.6.1 refuses (CKR_ATTRIBUTE_READ_ONLY) an unwrap
+    // template that states any attribute after CKA_MODIFIABLE = false.
+    template.push(Attribute::Modifiable(false));
+    template
 }
 
-/// The mechanism that generates a backing key of `kind`, and its length.
-pub(super) fn generation(kind: SecretKind) -> (Mechanism<'static>, usize) {
+/// The public half's template when a key pair of `kind` is generated: a
+/// session object that only lends its value (modulus and exponent, or EC
+/// point) and is destroyed at once.
+pub(super) fn generated_public_template(kind: SecretKind) -> Vec<Attribute> {
+    let mut template = vec![
+        Attribute::Class(ObjectClass::PUBLIC_KEY),
+        Attribute::KeyType(kind.key_type()),
+        Attribute::Token(false),
+        Attribute::Private(false),
+        Attribute::Verify(false),
+        Attribute::Encrypt(false),
+        Attribute::Wrap(false),
+        Attribute::Derive(false),
+    ];
     match kind {
-        SecretKind::Aes256 => (Mechanism::AesKeyGen, 32),
-        SecretKind::Hmac(bytes) => (Mechanism::GenericSecretKeyGen, bytes),
+        SecretKind::Rsa(bits, _) => template.extend([
+            Attribute::ModulusBits(u64::from(bits).into()),
+            Attribute::PublicExponent(vec![1, 0, 1]),
+        ]),
+        SecretKind::Ec(curve, _) => template.push(Attribute::EcParams(ec_params(curve))),
+        SecretKind::Aes256 | SecretKind::Hmac(_) => {}
+    }
+    template
+}
+
+/// CKA_EC_PARAMS of a named curve: the DER of its OID.
+pub(super) fn ec_params(curve: Curve) -> Vec<u8> {
+    use der::Encode;
+    curve.oid().to_der().expect("an OID encodes")
+}
+
+/// The mechanism that generates a key pair of `kind`.
+pub(super) fn pair_generation(kind: SecretKind) -> Mechanism<'static> {
+    match kind {
+        SecretKind::Ec(..) => Mechanism::EccKeyPairGen,
+        _ => Mechanism::RsaPkcsKeyPairGen,
     }
 }

@@ -7,7 +7,8 @@ use super::cache::{CachedKey, HandleCache, MaterialRef};
 use super::mechanisms::{self, Mechanisms, Wrapping};
 use super::open;
 use super::pool::{PooledSession, SessionPool};
-use super::template::{Purpose, backing_key_template, generation};
+use super::public_key;
+use super::template::{Purpose, backing_key_template, generated_public_template, pair_generation};
 use super::transport::PendingImport;
 use super::{HsmError, WrappedMaterial};
 use cryptoki::context::Pkcs11;
@@ -18,6 +19,14 @@ use secrecy::SecretString;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+
+/// A newly generated backing key.
+pub struct NewMaterial {
+    /// The key wrapped under the domain key.
+    pub wrapped: Vec<u8>,
+    /// A key pair's public key (DER SubjectPublicKeyInfo).
+    pub public_key: Option<Vec<u8>>,
+}
 
 /// What is needed to open a token again after its module is re-initialised.
 pub(super) struct TokenSettings {
@@ -40,6 +49,9 @@ pub(super) struct Token {
     workers: SessionPool,
     domain_key: ObjectHandle,
     cache: HandleCache,
+    /// Public halves of key pairs, as session objects made from the
+    /// stored public keys, by the private key's material.
+    public_keys: HandleCache,
     imports: Mutex<HashMap<u64, PendingImport>>,
     /// Session objects destroyed on the module (shared by its tokens).
     destroyed: Arc<AtomicU64>,
@@ -94,6 +106,7 @@ impl Token {
             workers: SessionPool::new(workers),
             domain_key,
             cache: HandleCache::new(settings.cache_capacity),
+            public_keys: HandleCache::new(settings.cache_capacity),
             imports: Mutex::new(HashMap::new()),
             destroyed,
             mechanisms,
@@ -172,28 +185,60 @@ impl Token {
     }
 
     /// Generates a new backing key of the reference's kind and returns it
-    /// wrapped under the domain key. The generated object must be
-    /// extractable to be wrapped, so it can do nothing else and is destroyed
-    /// right after; the copy cached for use is unwrapped from the blob, not
-    /// extractable.
-    pub(super) fn generate_material(&self, reference: &MaterialRef) -> Result<Vec<u8>, HsmError> {
-        let (mechanism, len) = generation(reference.kind);
-        self.mechanisms.require_offered(
-            mechanism.mechanism_type(),
-            "generating this key",
-            &self.label,
-        )?;
-        let wrapping = self.mechanisms.wrapping_of(len, &self.label)?;
+    /// wrapped under the domain key, with its public key for a key pair.
+    /// The generated object must be extractable to be wrapped, so it can do
+    /// nothing else and is destroyed right after; the copy cached for use is
+    /// unwrapped from the blob, not extractable.
+    pub(super) fn generate_material(
+        &self,
+        reference: &MaterialRef,
+    ) -> Result<NewMaterial, HsmError> {
+        let kind = reference.kind;
+        let wrapping = self
+            .mechanisms
+            .wrapping_of(kind.wrapped_len(), &self.label)?;
         let owner = self.lock_owner();
-        let mut template = backing_key_template(Purpose::Transit, reference.kind);
-        template.insert(0, Attribute::ValueLen((len as u64).into()));
-        let generated = owner.generate_key(&mechanism, &template)?;
+        let (generated, public_key) = self.generate_extractable(&owner, kind)?;
         let wrapped = self.wrap(&owner, wrapping, self.domain_key, generated);
         self.destroy(&owner, generated);
         let wrapped = wrapped?;
-        let handle = self.unwrap_for_use(&owner, &wrapped, reference.kind)?;
+        let handle = self.unwrap_for_use(&owner, &wrapped, kind)?;
         self.cache_handle(&owner, reference.clone(), handle);
-        Ok(wrapped)
+        Ok(NewMaterial {
+            wrapped,
+            public_key,
+        })
+    }
+
+    /// Generates a key of `kind` that can be wrapped and do nothing else,
+    /// with the public key of a key pair (whose public object is destroyed).
+    pub(super) fn generate_extractable(
+        &self,
+        owner: &Session,
+        kind: SecretKind,
+    ) -> Result<(ObjectHandle, Option<Vec<u8>>), HsmError> {
+        if let Some((mechanism, len)) = kind.secret_generation() {
+            self.require(&mechanism, "generating this key")?;
+            let mut template = backing_key_template(Purpose::Transit, kind);
+            template.insert(0, Attribute::ValueLen((len as u64).into()));
+            return Ok((owner.generate_key(&mechanism, &template)?, None));
+        }
+        let mechanism = pair_generation(kind);
+        self.require(&mechanism, "generating this key pair")?;
+        let (public, private) = owner.generate_key_pair(
+            &mechanism,
+            &generated_public_template(kind),
+            &backing_key_template(Purpose::Transit, kind),
+        )?;
+        let spki = public_key::read(owner, public, kind);
+        self.destroy(owner, public);
+        match spki {
+            Ok(spki) => Ok((private, Some(spki))),
+            Err(e) => {
+                self.destroy(owner, private);
+                Err(e)
+            }
+        }
     }
 
     /// Unwraps a blob made under the domain key into a session object owned
@@ -217,6 +262,7 @@ impl Token {
     pub(super) fn forget_key(&self, key_id: &str) {
         let owner = self.lock_owner();
         self.cache.remove_key(key_id);
+        self.public_keys.remove_key(key_id);
         self.bury_dead(&owner);
     }
 
@@ -227,7 +273,51 @@ impl Token {
         material: &WrappedMaterial<'_>,
         op: impl Fn(&Session, ObjectHandle) -> Result<T, HsmError>,
     ) -> Result<T, HsmError> {
-        let key = self.key_in_use(material)?;
+        let unwrap = |owner: &Session| {
+            let kind = material.reference.kind;
+            self.unwrap_for_use(owner, material.wrapped, kind)
+                .map_err(|e| {
+                    tracing::error!(error = %e, key_id = %material.reference.key_id, "unwrap failed");
+                    HsmError::UnwrapFailed
+                })
+        };
+        self.with_object(&self.cache, &material.reference, unwrap, op)
+    }
+
+    /// Runs `op` on a worker session with the public half of a key pair as
+    /// a session object made from `spki` (cached like unwrapped keys).
+    pub(super) fn with_public_key<T>(
+        &self,
+        reference: &MaterialRef,
+        spki: &[u8],
+        op: impl Fn(&Session, ObjectHandle) -> Result<T, HsmError>,
+    ) -> Result<T, HsmError> {
+        let role = match reference.kind {
+            SecretKind::Rsa(_, role) | SecretKind::Ec(_, role) => role,
+            other => {
+                return Err(HsmError::BadPublicKey(format!(
+                    "{other:?} has no public key"
+                )));
+            }
+        };
+        let create = |owner: &Session| {
+            let template = public_key::object_template(&public_key::parse(spki)?, role)?;
+            Ok(owner.create_object(&template)?)
+        };
+        self.with_object(&self.public_keys, reference, create, op)
+    }
+
+    /// Runs `op` with the object `cache` holds for `reference`, making it
+    /// with `make` on a miss, and retrying once if a cached handle turned
+    /// out stale.
+    fn with_object<T>(
+        &self,
+        cache: &HandleCache,
+        reference: &MaterialRef,
+        make: impl Fn(&Session) -> Result<ObjectHandle, HsmError>,
+        op: impl Fn(&Session, ObjectHandle) -> Result<T, HsmError>,
+    ) -> Result<T, HsmError> {
+        let key = self.object_in_use(cache, reference, &make)?;
         let session = self.workers.get();
         let result = op(&session, key.handle());
         let stale = matches!(&result, Err(e) if e.is_stale_handle());
@@ -236,8 +326,8 @@ impl Token {
         if !(stale && was_cached) {
             return result;
         }
-        self.cache.remove(&material.reference);
-        let key = self.key_in_use(material)?;
+        cache.remove(reference);
+        let key = self.object_in_use(cache, reference, &make)?;
         let retried = op(&session, key.handle());
         self.release(&session, key);
         retried
@@ -258,36 +348,34 @@ impl Token {
 
     /// Destroys the session objects the cache let go of and no call uses.
     fn bury_dead(&self, owner: &Session) {
-        for handle in self.cache.take_dead() {
+        let dead = self.cache.take_dead().into_iter();
+        for handle in dead.chain(self.public_keys.take_dead()) {
             self.destroy(owner, handle);
         }
     }
 
-    /// The unwrapped key for one call: cached, or unwrapped for this call
-    /// alone when the cache does not admit it.
-    fn key_in_use(&self, material: &WrappedMaterial<'_>) -> Result<KeyInUse, HsmError> {
-        if let Some(key) = self.cache.get(&material.reference) {
+    /// The object for one call: cached, or made for this call alone when
+    /// the cache does not admit it.
+    fn object_in_use(
+        &self,
+        cache: &HandleCache,
+        reference: &MaterialRef,
+        make: &impl Fn(&Session) -> Result<ObjectHandle, HsmError>,
+    ) -> Result<KeyInUse, HsmError> {
+        if let Some(key) = cache.get(reference) {
             return Ok(KeyInUse::Cached(key));
         }
         let owner = self.lock_owner();
-        if let Some(key) = self.cache.get(&material.reference) {
+        if let Some(key) = cache.get(reference) {
             return Ok(KeyInUse::Cached(key));
         }
-        let kind = material.reference.kind;
-        let handle = self
-            .unwrap_for_use(&owner, material.wrapped, kind)
-            .map_err(|e| {
-                tracing::error!(error = %e, key_id = %material.reference.key_id, "unwrap failed");
-                HsmError::UnwrapFailed
-            })?;
-        if !self.cache.admits(&material.reference) {
+        let handle = make(&owner)?;
+        if !cache.admits(reference) {
             return Ok(KeyInUse::Once(handle));
         }
-        Ok(KeyInUse::Cached(self.cache_handle(
-            &owner,
-            material.reference.clone(),
-            handle,
-        )))
+        let key = cache.insert(reference.clone(), handle);
+        self.bury_dead(&owner);
+        Ok(KeyInUse::Cached(key))
     }
 
     /// Ends a call's use of a key: a key unwrapped for the call is destroyed.

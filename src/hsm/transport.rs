@@ -24,7 +24,7 @@
 //! objects destroyed after use, as is each transit copy right after its wrap
 //! (docs/adr/0008-custody-attributes.md).
 
-use super::template::{Purpose, backing_key_template, generation};
+use super::template::{Purpose, backing_key_template};
 use super::{Hsm, HsmError, MaterialRef, WrappedMaterial, Wrapping};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::ekdf::AesCbcDeriveParams;
@@ -107,7 +107,7 @@ impl Hsm {
                 .iter()
                 .map(|m| {
                     let kind = m.reference.kind;
-                    if !wrapping.wraps(generation(kind).1) {
+                    if !wrapping.wraps(kind.wrapped_len()) {
                         return Err(HsmError::NoCommonWrapping);
                     }
                     let key = token.unwrap(
@@ -166,7 +166,7 @@ impl Hsm {
                     )
                     .map_err(|_| HsmError::UnwrapFailed)
                     .and_then(|key| {
-                        let len = generation(reference.kind).1;
+                        let len = reference.kind.wrapped_len();
                         let wrapping = token.mechanisms().wrapping_of(len, token.label());
                         let wrapped =
                             wrapping.and_then(|w| token.wrap(&owner, w, token.domain_key(), key));

@@ -93,8 +93,8 @@ impl Kms {
                 if old.key_spec != key.key_spec || old.key_usage != key.key_usage {
                     return Err(KmsError::Validation(Invalid::AliasTargetType {
                         alias: alias_arn(caller, name),
-                        from: (old.key_spec.clone(), old.key_usage.clone()),
-                        to: (key.key_spec.clone(), key.key_usage.clone()),
+                        from: (old.key_spec, old.key_usage),
+                        to: (key.key_spec, key.key_usage),
                     }));
                 }
             }

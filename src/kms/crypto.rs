@@ -6,8 +6,8 @@ use super::invalid::{Field, Invalid, UsageProblem};
 use super::key_ref::Aliases;
 use super::specs;
 use super::{Caller, EncryptionContext, Kms, KmsError, KmsResult, record_arn, validate};
-use crate::hsm::{MaterialRef, WrappedMaterial};
-use crate::model::KeyRecord;
+use crate::hsm::{MaterialRef, Oaep, WrappedMaterial};
+use crate::model::{KeyRecord, KeyUsage};
 use zeroize::Zeroizing;
 
 const ALGORITHMS: &[&str] = &[
@@ -66,27 +66,48 @@ pub struct DataKeyOutput {
     pub material_id: String,
 }
 
-fn check_algorithm(key: &KeyRecord, algorithm: Option<&str>) -> KmsResult<()> {
-    let Some(algorithm) = algorithm else {
-        return Ok(());
-    };
+/// How a key encrypts for a request: AES-GCM with a ciphertext header, or
+/// RSAES-OAEP with a raw RSA ciphertext.
+#[derive(Clone, Copy)]
+enum Cipher {
+    Symmetric,
+    Rsa(Oaep),
+}
+
+/// The cipher `key` uses with the algorithm asked for (none means
+/// `SYMMETRIC_DEFAULT`), if the key offers it.
+fn cipher(key: &KeyRecord, algorithm: Option<&str>) -> KmsResult<Cipher> {
+    let algorithm = algorithm.unwrap_or("SYMMETRIC_DEFAULT");
     validate::one_of(algorithm, ALGORITHMS, Field::EncryptionAlgorithm)?;
-    if algorithm != "SYMMETRIC_DEFAULT" {
-        return Err(KmsError::InvalidKeyUsage(UsageProblem::Algorithm {
-            algorithm: algorithm.to_string(),
-            spec: key.key_spec.clone(),
-        }));
+    let offered = specs::encryption_algorithms(key.key_spec, key.key_usage);
+    match specs::oaep(algorithm) {
+        _ if !offered.contains(&algorithm) => {
+            Err(KmsError::InvalidKeyUsage(UsageProblem::Algorithm {
+                algorithm: algorithm.to_string(),
+                spec: key.key_spec,
+            }))
+        }
+        Some(oaep) => Ok(Cipher::Rsa(oaep)),
+        None => Ok(Cipher::Symmetric),
     }
-    Ok(())
+}
+
+/// The facts a policy sees for an encryption request: the encryption
+/// context, or an RSA algorithm (which takes no context).
+fn cipher_facts<'a>(context: &'a EncryptionContext, algorithm: Option<&'a str>) -> Facts<'a> {
+    match algorithm.filter(|a| specs::oaep(a).is_some()) {
+        Some(algorithm) => Facts::default().with("kms:EncryptionAlgorithm", [algorithm]),
+        None => Facts::context(context),
+    }
 }
 
 /// The key must be for encryption (else `InvalidKeyUsage` naming
 /// `operation`, e.g. `Encrypt`) and enabled.
 fn check_encrypt_usage(key: &KeyRecord, operation: &'static str) -> KmsResult<()> {
-    if key.key_usage != "ENCRYPT_DECRYPT" {
+    if key.key_usage != KeyUsage::EncryptDecrypt {
         return Err(KmsError::InvalidKeyUsage(UsageProblem::Usage {
             arn: record_arn(key),
-            usage: key.key_usage.clone(),
+            usage: key.key_usage,
             operation,
         }));
     }
@@ -134,16 +155,19 @@ impl Kms {
             validate::required(key_id, Field::KeyId)?,
             Aliases::Accepted,
             "kms:Encrypt",
-            &Facts::context(context),
+            &cipher_facts(context, algorithm),
         )?;
         let plaintext = validate::required(plaintext, Field::Plaintext)?;
         validate::length(plaintext.len(), 1, MAX_PLAINTEXT, Field::Plaintext)?;
-        check_algorithm(&key, algorithm)?;
         check_encrypt_usage(&key, "Encrypt")?;
+        let cipher = cipher(&key, algorithm)?;
         if dry_run {
             return Err(KmsError::DryRun);
         }
-        self.seal(caller, &key, plaintext, context)
+        match cipher {
+            Cipher::Symmetric => self.seal(caller, &key, plaintext, context),
+            Cipher::Rsa(oaep) => self.rsa_seal(&key, oaep, plaintext, context),
+        }
     }
 
     /// Decrypt: the header names key and material; a given KeyId must match.
@@ -158,6 +182,15 @@ impl Kms {
     ) -> KmsResult<DecryptOutput> {
         let blob = validate::required(blob, Field::CiphertextBlob)?;
         validate::length(blob.len(), 1, MAX_CIPHERTEXT, Field::CiphertextBlob)?;
+        if let Some(oaep) = algorithm.and_then(specs::oaep) {
+            let key = self.rsa_key(caller, key_id, "kms:Decrypt", algorithm)?;
+            check_encrypt_usage(&key, "Decrypt")?;
+            cipher(&key, algorithm)?;
+            if dry_run {
+                return Err(KmsError::DryRun);
+            }
+            return self.rsa_open(&key, oaep, blob, context);
+        }
         let parsed = ciphertext::parse(blob)?;
         let key = self.source_key(
             caller,
@@ -166,8 +199,8 @@ impl Kms {
             "kms:Decrypt",
             &Facts::context(context),
         )?;
-        check_algorithm(&key, algorithm)?;
         check_encrypt_usage(&key, "Decrypt")?;
+        cipher(&key, algorithm)?;
         if dry_run {
             return Err(KmsError::DryRun);
         }
@@ -195,40 +228,76 @@ impl Kms {
     ) -> KmsResult<ReEncryptOutput> {
         let blob = validate::required(blob, Field::CiphertextBlob)?;
         validate::length(blob.len(), 1, MAX_CIPHERTEXT, Field::CiphertextBlob)?;
-        let parsed = ciphertext::parse(blob)?;
+        let rsa_source = algorithms.0.and_then(specs::oaep).is_some();
+        let parsed = match rsa_source {
+            true => None,
+            false => Some(ciphertext::parse(blob)?),
+        };
         let destination_ref = validate::required(destination_key_id, Field::DestinationKeyId)?;
         let (destination, alias) =
             self.resolve_named(caller, destination_ref, Aliases::Accepted)?;
-        let same_key = (destination.key_id == parsed.key_id).to_string();
+        let source = match rsa_source {
+            true => Some(self.rsa_key(caller, source_key_id, "kms:ReEncryptFrom", algorithms.0)?),
+            false => None,
+        };
+        let source_id = match (&parsed, &source) {
+            (Some(parsed), _) => parsed.key_id,
+            (None, Some(key)) => key.key_id.as_str(),
+            (None, None) => "",
+        };
+        let same_key = (destination.key_id == source_id).to_string();
         self.authorize_named(
             caller,
             "kms:ReEncryptTo",
             &destination,
-            &Facts::context(destination_context)
+            &cipher_facts(destination_context, algorithms.1)
                 .with("kms:ReEncryptOnSameKey", [same_key.as_str()]),
             alias,
         )?;
-        let source = self.source_key(
-            caller,
-            source_key_id,
-            parsed.key_id,
-            "kms:ReEncryptFrom",
-            &Facts::context(source_context).with("kms:ReEncryptOnSameKey", [same_key.as_str()]),
-        )?;
-        check_algorithm(&source, algorithms.0)?;
-        check_algorithm(&destination, algorithms.1)?;
+        let source = match (source, &parsed) {
+            (Some(key), _) => key,
+            (None, Some(parsed)) => self.source_key(
+                caller,
+                source_key_id,
+                parsed.key_id,
+                "kms:ReEncryptFrom",
+                &Facts::context(source_context).with("kms:ReEncryptOnSameKey", [same_key.as_str()]),
+            )?,
+            (None, None) => return Err(KmsError::Internal("ReEncrypt lost its source".into())),
+        };
         check_encrypt_usage(&source, "ReEncrypt")?;
         check_encrypt_usage(&destination, "ReEncrypt")?;
+        let source_cipher = cipher(&source, algorithms.0)?;
+        let destination_cipher = cipher(&destination, algorithms.1)?;
         if dry_run {
             return Err(KmsError::DryRun);
         }
-        let plaintext = self.open(caller, &source, &parsed, source_context)?;
-        let sealed = self.seal(caller, &destination, &plaintext, destination_context)?;
+        let (plaintext, source_material_id) = match (source_cipher, parsed) {
+            (Cipher::Rsa(oaep), _) => {
+                let opened = self.rsa_open(&source, oaep, blob, source_context)?;
+                (opened.plaintext, opened.material_id)
+            }
+            (Cipher::Symmetric, Some(parsed)) => (
+                self.open(caller, &source, &parsed, source_context)?,
+                parsed.material_id,
+            ),
+            (Cipher::Symmetric, None) => {
+                return Err(KmsError::Internal("ReEncrypt lost its ciphertext".into()));
+            }
+        };
+        let sealed = match destination_cipher {
+            Cipher::Symmetric => {
+                self.seal(caller, &destination, &plaintext, destination_context)?
+            }
+            Cipher::Rsa(oaep) => {
+                self.rsa_seal(&destination, oaep, &plaintext, destination_context)?
+            }
+        };
         Ok(ReEncryptOutput {
             ciphertext: sealed.ciphertext,
             source_key_arn: record_arn(&source),
             key_arn: sealed.key_arn,
-            source_material_id: parsed.material_id,
+            source_material_id,
             destination_material_id: sealed.material_id,
         })
     }
@@ -322,7 +391,7 @@ impl Kms {
         }
     }
 
-    fn seal(
+    pub(super) fn seal(
         &self,
         caller: &Caller,
         key: &KeyRecord,
@@ -345,7 +414,7 @@ impl Kms {
             reference: MaterialRef {
                 key_id: key.key_id.clone(),
                 material_id: material_id.clone(),
-                kind: specs::kind_of(key)?,
+                kind: specs::kind_of(key),
             },
             wrapped: &wrapped,
         };
@@ -375,7 +444,7 @@ impl Kms {
             reference: MaterialRef {
                 key_id: key.key_id.clone(),
                 material_id: parsed.material_id.clone(),
-                kind: specs::kind_of(key)?,
+                kind: specs::kind_of(key),
             },
             wrapped: &wrapped,
         };

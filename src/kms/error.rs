@@ -87,6 +87,9 @@ pub enum KmsError {
     /// The MAC does not match the message under the key.
     #[error("the MAC does not match")]
     InvalidMac,
+    /// A signature did not verify.
+    #[error("The signature is not valid for this message and key.")]
+    InvalidSignature,
     /// The request would have succeeded; DryRun was set.
     #[error("The request would have succeeded, but the DryRun option is set.")]
     DryRun,

@@ -1,6 +1,8 @@
 //! What is wrong with a request, as facts: the field, the rule it breaks,
 //! the value given. Each dialect renders these in its own words.
 
+use crate::model::{KeySpec, KeyUsage};
+
 /// A request field, by the domain model's name for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Field {
@@ -74,6 +76,18 @@ pub enum Field {
     MacAlgorithm,
     /// A MAC to verify.
     Mac,
+    /// A signature to verify.
+    Signature,
+    /// A signing algorithm.
+    SigningAlgorithm,
+    /// Whether a message is raw or a digest.
+    MessageType,
+    /// A peer's public key.
+    PublicKey,
+    /// A key agreement algorithm.
+    KeyAgreementAlgorithm,
+    /// The spec of a data key pair.
+    KeyPairSpec,
 }
 
 impl Field {
@@ -116,6 +130,12 @@ impl Field {
             Message => "Message",
             MacAlgorithm => "MacAlgorithm",
             Mac => "Mac",
+            Signature => "Signature",
+            SigningAlgorithm => "SigningAlgorithm",
+            MessageType => "MessageType",
+            PublicKey => "PublicKey",
+            KeyAgreementAlgorithm => "KeyAgreementAlgorithm",
+            KeyPairSpec => "KeyPairSpec",
         }
     }
 }
@@ -190,14 +210,46 @@ pub enum Invalid {
         /// The spec given.
         spec: String,
     },
+    /// A digest's length is not its signing algorithm's.
+    DigestLength {
+        /// The signing algorithm.
+        algorithm: &'static str,
+        /// Its digest length.
+        expected: usize,
+        /// The message's length.
+        got: usize,
+    },
+    /// A message type that the signing algorithm does not take.
+    MessageTypeForAlgorithm {
+        /// The message type given.
+        message_type: String,
+        /// The signing algorithm.
+        algorithm: &'static str,
+    },
+    /// A plaintext longer than an RSA key encrypts with the algorithm.
+    RsaPlaintextLength {
+        /// The encryption algorithm.
+        algorithm: &'static str,
+        /// The most it encrypts.
+        max: usize,
+        /// The plaintext's length.
+        got: usize,
+    },
+    /// An encryption context given for an asymmetric key, which takes none.
+    ContextForAsymmetric,
+    /// Decrypting with an asymmetric key needs the key named.
+    AsymmetricKeyIdRequired,
+    /// A peer's public key that is not a DER SubjectPublicKeyInfo on the
+    /// key's curve.
+    PeerKey(String),
     /// An alias may move only to a key of the same spec and usage.
     AliasTargetType {
         /// The alias's ARN.
         alias: String,
         /// Spec and usage of the key the alias points to now.
-        from: (String, String),
+        from: (KeySpec, KeyUsage),
         /// Spec and usage of the new target.
-        to: (String, String),
+        to: (KeySpec, KeyUsage),
     },
     /// An alias name lacks the `alias/` prefix.
     AliasPrefix(String),
@@ -230,7 +282,7 @@ pub enum UsageProblem {
         /// The key's ARN.
         arn: String,
         /// The key's usage.
-        usage: String,
+        usage: KeyUsage,
         /// The operation's name, e.g. `Encrypt`.
         operation: &'static str,
     },
@@ -239,7 +291,7 @@ pub enum UsageProblem {
         /// The algorithm asked for.
         algorithm: String,
         /// The key's spec.
-        spec: String,
+        spec: KeySpec,
     },
 }
 

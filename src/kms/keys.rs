@@ -9,29 +9,10 @@ use super::paging::{self, Page};
 use super::specs;
 use super::{Caller, KeyView, Kms, KmsError, KmsResult, key_arn, policy, record_arn, validate};
 use crate::hsm::{MaterialRef, SecretKind};
-use crate::model::{KeyRecord, KeyState, MaterialRecord, RotationType, Tag};
+use crate::model::{KeyRecord, KeySpec, KeyState, KeyUsage, MaterialRecord, RotationType, Tag};
 use crate::store::KeyChange;
 use std::sync::Arc;
 
-const KEY_SPECS: &[&str] = &[
-    "RSA_2048",
-    "RSA_3072",
-    "RSA_4096",
-    "ECC_NIST_P256",
-    "ECC_NIST_P384",
-    "ECC_NIST_P521",
-    "ECC_SECG_P256K1",
-    "SYMMETRIC_DEFAULT",
-    "HMAC_224",
-    "HMAC_256",
-    "HMAC_384",
-    "HMAC_512",
-    "SM2",
-    "ML_DSA_44",
-    "ML_DSA_65",
-    "ML_DSA_87",
-    "ECC_NIST_EDWARDS25519",
-];
 const KEY_USAGES: &[&str] = &[
     "SIGN_VERIFY",
     "ENCRYPT_DECRYPT",
@@ -99,7 +80,7 @@ impl Kms {
             (Some(s), None) | (None, Some(s)) => s.as_str(),
             (None, None) => "SYMMETRIC_DEFAULT",
         };
-        validate::one_of(spec, KEY_SPECS, Field::KeySpec)?;
+        validate::one_of(spec, specs::AWS_KEY_SPECS, Field::KeySpec)?;
         let usage = match (input.key_usage.as_deref(), spec) {
             (Some(usage), _) => usage,
             (None, "SYMMETRIC_DEFAULT") => "ENCRYPT_DECRYPT",
@@ -116,12 +97,16 @@ impl Kms {
                 spec: spec.to_string(),
             }));
         }
-        let Some(kind) = specs::secret_kind(spec) else {
+        let Some(key_spec) = KeySpec::parse(spec) else {
             return Err(KmsError::UnsupportedOperation(format!(
-                "KeySpec {spec} is not supported yet; this deployment serves SYMMETRIC_DEFAULT \
-                 and HMAC_224, HMAC_256, HMAC_384 and HMAC_512."
+                "KeySpec {spec} is not supported: this deployment's tokens lack its mechanism \
+                 (PKCS#11 offers none for it on SoftHSM)."
             )));
         };
+        let key_usage = KeyUsage::parse(usage).ok_or_else(|| {
+            KmsError::Internal(format!("key usage {usage} passed validation unparsed"))
+        })?;
+        let kind = specs::secret_kind(key_spec, key_usage);
         if origin != "AWS_KMS" {
             return Err(KmsError::UnsupportedOperation(format!(
                 "Origin {origin} is not supported yet; this deployment supports AWS_KMS."
@@ -178,8 +163,8 @@ impl Kms {
             account_id: caller.account_id.clone(),
             description,
             state: KeyState::Enabled,
-            key_spec: spec.into(),
-            key_usage: usage.into(),
+            key_spec,
+            key_usage,
             origin: origin.into(),
             creation_date: now,
             deletion_date: None,
@@ -209,14 +194,15 @@ impl Kms {
     ) -> KmsResult<MaterialRecord> {
         let hsm = self.hsm(region)?;
         let material_id = hex::encode(hsm.random(super::ciphertext::MATERIAL_ID_LEN)?);
-        let wrapped = hsm.generate_material(&MaterialRef {
+        let generated = hsm.generate_material(&MaterialRef {
             key_id: key_id.to_string(),
             material_id: material_id.clone(),
             kind,
         })?;
         Ok(MaterialRecord {
             material_id,
-            wrapped,
+            wrapped: generated.wrapped,
+            public_key: generated.public_key,
             creation_date: now,
             rotation_type,
         })

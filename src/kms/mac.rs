@@ -4,9 +4,8 @@
 use super::condition_keys::Facts;
 use super::invalid::{Field, UsageProblem};
 use super::key_ref::Aliases;
-use super::{Caller, Kms, KmsError, KmsResult, record_arn, specs, validate};
-use crate::hsm::{MaterialRef, WrappedMaterial};
-use crate::model::KeyRecord;
+use super::{Caller, Kms, KmsError, KmsResult, current, record_arn, specs, validate};
+use crate::model::{KeyRecord, KeyUsage};
 
 /// Longest message AWS MACs.
 const MAX_MESSAGE: usize = 4096;
@@ -42,10 +41,10 @@ impl Kms {
         if input.dry_run {
             return Err(KmsError::DryRun);
         }
-        let wrapped = self.current_wrapped(&key)?;
+        let material = self.current_material(&key)?;
         let mac = self
             .hsm(&caller.region)?
-            .generate_mac(&material(&key, &wrapped)?, message)?;
+            .generate_mac(&current::wrapped(&key, &material), message)?;
         Ok(MacOutput {
             mac,
             key_arn: record_arn(&key),
@@ -67,10 +66,12 @@ impl Kms {
         if input.dry_run {
             return Err(KmsError::DryRun);
         }
-        let wrapped = self.current_wrapped(&key)?;
-        let valid =
-            self.hsm(&caller.region)?
-                .verify_mac(&material(&key, &wrapped)?, message, mac)?;
+        let material = self.current_material(&key)?;
+        let valid = self.hsm(&caller.region)?.verify_mac(
+            &current::wrapped(&key, &material),
+            message,
+            mac,
+        )?;
         if !valid {
             return Err(KmsError::InvalidMac);
         }
@@ -97,45 +98,22 @@ impl Kms {
             "kms:VerifyMac"
         };
         let key = self.load_key(caller, key_id, Aliases::Accepted, action, &facts)?;
-        if key.key_usage != "GENERATE_VERIFY_MAC" {
+        if key.key_usage != KeyUsage::GenerateVerifyMac {
             return Err(KmsError::InvalidKeyUsage(UsageProblem::Usage {
                 arn: record_arn(&key),
-                usage: key.key_usage.clone(),
+                usage: key.key_usage,
                 operation,
             }));
         }
-        let offered = specs::mac_algorithm(&key.key_spec)
+        let offered = specs::mac_algorithm(key.key_spec)
             .filter(|offered| *offered == algorithm)
             .ok_or_else(|| {
                 KmsError::InvalidKeyUsage(UsageProblem::Algorithm {
                     algorithm: algorithm.to_string(),
-                    spec: key.key_spec.clone(),
+                    spec: key.key_spec,
                 })
             })?;
         super::require_enabled(&key)?;
         Ok((key, message, offered))
     }
-
-    /// The key's current material, wrapped.
-    fn current_wrapped(&self, key: &KeyRecord) -> KmsResult<Vec<u8>> {
-        Ok(self
-            .store
-            .material(&key.region, &key.key_id, &key.current_material_id)?
-            .ok_or_else(|| {
-                KmsError::Internal(format!("key {} lacks its current material", key.key_id))
-            })?
-            .wrapped)
-    }
-}
-
-/// The key's current material as the token takes it.
-fn material<'a>(key: &KeyRecord, wrapped: &'a [u8]) -> KmsResult<WrappedMaterial<'a>> {
-    Ok(WrappedMaterial {
-        reference: MaterialRef {
-            key_id: key.key_id.clone(),
-            material_id: key.current_material_id.clone(),
-            kind: specs::kind_of(key)?,
-        },
-        wrapped,
-    })
 }

@@ -265,7 +265,7 @@ impl Kms {
         materials: &[MaterialRecord],
     ) -> KmsResult<Vec<MaterialRecord>> {
         let (source, destination) = (self.hsm(from)?, self.hsm(to)?);
-        let kind = specs::kind_of(key)?;
+        let kind = specs::kind_of(key);
         let references: Vec<MaterialRef> = materials
             .iter()
             .map(|m| MaterialRef {

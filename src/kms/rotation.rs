@@ -12,7 +12,7 @@ use super::key_ref::Aliases;
 use super::paging::{self, Page};
 use super::specs;
 use super::{Caller, JobOutcome, Kms, KmsError, KmsResult, record_arn, validate};
-use crate::model::{KeyRecord, KeyState, MaterialRecord, RotationType};
+use crate::model::{KeyRecord, KeySpec, KeyState, MaterialRecord, RotationType};
 use crate::store::RotationCommit;
 
 /// Shortest automatic rotation period AWS allows, in days.
@@ -46,7 +46,7 @@ pub struct MaterialEntry {
 
 /// Only symmetric keys whose material Trent made can rotate.
 fn check_rotatable(key: &KeyRecord) -> KmsResult<()> {
-    if key.key_spec != "SYMMETRIC_DEFAULT" || key.origin != "AWS_KMS" {
+    if key.key_spec != KeySpec::SymmetricDefault || key.origin != "AWS_KMS" {
         return Err(KmsError::UnsupportedOperation(format!(
             "Key {} ({} with origin {}) does not support rotation; only symmetric keys \
              with origin AWS_KMS do.",
@@ -236,7 +236,7 @@ impl Kms {
         schedule: Option<(i64, i64)>,
         now: i64,
     ) -> KmsResult<bool> {
-        let secret = specs::kind_of(key)?;
+        let secret = specs::kind_of(key);
         let material = self.new_material(&key.region, &key.key_id, secret, now, Some(kind))?;
         let mut materials = vec![(key.region.clone(), material.clone())];
         let copies = match key.multi_region {

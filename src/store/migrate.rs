@@ -10,6 +10,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/003_multi_region.sql"),
     include_str!("migrations/004_grants.sql"),
     include_str!("migrations/005_grants_by_grantee.sql"),
+    include_str!("migrations/006_public_keys.sql"),
 ];
 
 /// Brings the database up to the newest schema version.

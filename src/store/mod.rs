@@ -9,7 +9,9 @@ mod multi_region;
 mod rotation;
 mod warm;
 
-use crate::model::{AliasRecord, KeyRecord, KeyState, MaterialRecord, RotationType, Tag};
+use crate::model::{
+    AliasRecord, KeyRecord, KeySpec, KeyState, KeyUsage, MaterialRecord, RotationType, Tag,
+};
 pub use grants::GrantInsert;
 pub use key_writes::{KeyChange, ScheduledDeletion};
 pub use rotation::RotationCommit;
@@ -57,7 +59,7 @@ const KEY_COLUMNS: &str = "region, key_id, account_id, description, key_state, k
      key_usage, origin, creation_date, deletion_date, pending_window_days, \
      current_material_id, policy, rotation_period_days, next_rotation_date, multi_region, \
      updating";
-const MATERIAL_COLUMNS: &str = "material_id, wrapped, creation_date, rotation_type";
+const MATERIAL_COLUMNS: &str = "material_id, wrapped, creation_date, rotation_type, public_key";
 
 impl Store {
     /// Opens (creating if needed) the SQLite database at `path`.
@@ -445,22 +447,27 @@ fn conflict(e: rusqlite::Error) -> StoreError {
     }
 }
 
+/// A text column holding one of a closed set of names.
+fn named<T>(row: &Row<'_>, column: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+    let text: String = row.get(column)?;
+    parse(&text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            column,
+            rusqlite::types::Type::Text,
+            format!("unknown value {text:?}").into(),
+        )
+    })
+}
+
 fn key_from_row(row: &Row<'_>) -> rusqlite::Result<KeyRecord> {
-    let state: String = row.get(4)?;
     Ok(KeyRecord {
         region: row.get(0)?,
         key_id: row.get(1)?,
         account_id: row.get(2)?,
         description: row.get(3)?,
-        state: KeyState::parse(&state).ok_or_else(|| {
-            rusqlite::Error::FromSqlConversionFailure(
-                4,
-                rusqlite::types::Type::Text,
-                format!("unknown key state {state:?}").into(),
-            )
-        })?,
-        key_spec: row.get(5)?,
-        key_usage: row.get(6)?,
+        state: named(row, 4, KeyState::parse)?,
+        key_spec: named(row, 5, KeySpec::parse)?,
+        key_usage: named(row, 6, KeyUsage::parse)?,
         origin: row.get(7)?,
         creation_date: row.get(8)?,
         deletion_date: row.get(9)?,
@@ -486,8 +493,8 @@ fn insert_key_row(tx: &rusqlite::Transaction<'_>, key: &KeyRecord) -> rusqlite::
             key.account_id,
             key.description,
             key.state.as_str(),
-            key.key_spec,
-            key.key_usage,
+            key.key_spec.as_str(),
+            key.key_usage.as_str(),
             key.origin,
             key.creation_date,
             key.deletion_date,
@@ -539,6 +546,7 @@ fn material_from_row(row: &Row<'_>) -> rusqlite::Result<MaterialRecord> {
         wrapped: row.get(1)?,
         creation_date: row.get(2)?,
         rotation_type: rotation.as_deref().and_then(RotationType::parse),
+        public_key: row.get(4)?,
     })
 }
 
@@ -550,14 +558,15 @@ fn insert_material(
 ) -> rusqlite::Result<usize> {
     tx.execute(
         "INSERT INTO key_materials (region, key_id, material_id, wrapped, creation_date, \
-         rotation_type) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+         rotation_type, public_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             region,
             key_id,
             material.material_id,
             material.wrapped,
             material.creation_date,
-            material.rotation_type.map(RotationType::as_str)
+            material.rotation_type.map(RotationType::as_str),
+            material.public_key,
         ],
     )
 }

@@ -70,6 +70,7 @@ impl AwsError {
                 K::InvalidGrantToken(_) => ("InvalidGrantTokenException", bad),
                 K::DryRun => ("DryRunOperationException", bad),
                 K::InvalidMac => ("KMSInvalidMacException", bad),
+                K::InvalidSignature => ("KMSInvalidSignatureException", bad),
                 K::Internal(_) => ("KMSInternalException", StatusCode::INTERNAL_SERVER_ERROR),
             },
         }

@@ -4,6 +4,7 @@
 //! their request and response shapes.
 
 mod aliases;
+mod asymmetric;
 mod crypto;
 mod grants;
 mod keys;
@@ -65,6 +66,7 @@ const TABLE: &[Operation] = &[
     admin("CreateKey", keys::create_key),
     cryptographic("Decrypt", crypto::decrypt),
     admin("DeleteAlias", aliases::delete_alias),
+    cryptographic("DeriveSharedSecret", asymmetric::derive_shared_secret),
     admin("DescribeKey", keys::describe_key),
     admin("DisableKey", keys::disable_key),
     admin("DisableKeyRotation", rotation::disable_key_rotation),
@@ -72,6 +74,11 @@ const TABLE: &[Operation] = &[
     admin("EnableKeyRotation", rotation::enable_key_rotation),
     cryptographic("Encrypt", crypto::encrypt),
     cryptographic("GenerateDataKey", crypto::generate_data_key),
+    admin("GenerateDataKeyPair", asymmetric::generate_data_key_pair),
+    admin(
+        "GenerateDataKeyPairWithoutPlaintext",
+        asymmetric::generate_data_key_pair_without_plaintext,
+    ),
     cryptographic(
         "GenerateDataKeyWithoutPlaintext",
         crypto::generate_data_key_without_plaintext,
@@ -80,6 +87,7 @@ const TABLE: &[Operation] = &[
     cryptographic("GenerateRandom", random::generate_random),
     admin("GetKeyPolicy", policy::get_key_policy),
     admin("GetKeyRotationStatus", rotation::get_key_rotation_status),
+    admin("GetPublicKey", asymmetric::get_public_key),
     admin("ListAliases", aliases::list_aliases),
     admin("ListGrants", grants::list_grants),
     admin("ListKeyPolicies", policy::list_key_policies),
@@ -94,11 +102,13 @@ const TABLE: &[Operation] = &[
     admin("RevokeGrant", grants::revoke_grant),
     admin("RotateKeyOnDemand", rotation::rotate_key_on_demand),
     admin("ScheduleKeyDeletion", keys::schedule_key_deletion),
+    cryptographic("Sign", asymmetric::sign),
     admin("TagResource", tags::tag_resource),
     admin("UntagResource", tags::untag_resource),
     admin("UpdateAlias", aliases::update_alias),
     admin("UpdateKeyDescription", keys::update_key_description),
     admin("UpdatePrimaryRegion", multi_region::update_primary_region),
+    cryptographic("Verify", asymmetric::verify),
     cryptographic("VerifyMac", mac::verify_mac),
 ];
 
@@ -196,12 +206,15 @@ mod tests {
             crypto,
             [
                 "Decrypt",
+                "DeriveSharedSecret",
                 "Encrypt",
                 "GenerateDataKey",
                 "GenerateDataKeyWithoutPlaintext",
                 "GenerateMac",
                 "GenerateRandom",
                 "ReEncrypt",
+                "Sign",
+                "Verify",
                 "VerifyMac",
             ]
         );

@@ -2,7 +2,8 @@
 //! the AWS JSON 1.1 protocol spells them.
 
 use crate::kms::{
-    Field, KeyState, KeyView, KmsError, Tag, encryption_algorithms, key_arn_in, mac_algorithms,
+    Field, KeyState, KeyView, KmsError, Tag, encryption_algorithms, key_agreement_algorithms,
+    key_arn_in, mac_algorithms, signing_algorithms,
 };
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -137,7 +138,11 @@ pub struct KeyMetadata<'a> {
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     encryption_algorithms: &'static [&'static str],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    signing_algorithms: &'static [&'static str],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
     mac_algorithms: &'static [&'static str],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    key_agreement_algorithms: &'static [&'static str],
     multi_region: bool,
     current_key_material_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -202,14 +207,16 @@ pub fn key_metadata<'a>(view: &'a KeyView) -> KeyMetadata<'a> {
         creation_date: Epoch(key.creation_date),
         enabled: key.state == KeyState::Enabled,
         description: &key.description,
-        key_usage: &key.key_usage,
+        key_usage: key.key_usage.as_str(),
         key_state: state,
         origin: &key.origin,
         key_manager: "CUSTOMER",
-        customer_master_key_spec: &key.key_spec,
-        key_spec: &key.key_spec,
-        encryption_algorithms: encryption_algorithms(&key.key_spec),
-        mac_algorithms: mac_algorithms(&key.key_spec),
+        customer_master_key_spec: key.key_spec.as_str(),
+        key_spec: key.key_spec.as_str(),
+        encryption_algorithms: encryption_algorithms(key.key_spec, key.key_usage),
+        signing_algorithms: signing_algorithms(key.key_spec, key.key_usage),
+        mac_algorithms: mac_algorithms(key.key_spec),
+        key_agreement_algorithms: key_agreement_algorithms(key.key_usage),
         multi_region: key.multi_region,
         current_key_material_id: &key.current_material_id,
         deletion_date: key.deletion_date.map(Epoch),

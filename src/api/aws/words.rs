@@ -14,7 +14,7 @@ pub(super) fn kms_message(e: &KmsError) -> Option<String> {
             tracing::debug!(reason, "invalid ciphertext");
             return None;
         }
-        KmsError::InvalidMac => return None,
+        KmsError::InvalidMac | KmsError::InvalidSignature => return None,
         KmsError::MissingParameter(Field::NumberOfBytes) => "NumberOfBytes is required.".into(),
         KmsError::MissingParameter(field) => one_violation(&format!(
             "Value null at '{}' failed to satisfy constraint: Member must not be null",
@@ -105,6 +105,25 @@ fn validation(invalid: &Invalid) -> String {
         Invalid::UsageForSpec { usage, spec } => {
             format!("KeyUsage {usage} is not compatible with KeySpec {spec}")
         }
+        Invalid::DigestLength { algorithm, .. } => {
+            format!("Digest is invalid length for algorithm {algorithm}.")
+        }
+        Invalid::MessageTypeForAlgorithm {
+            message_type,
+            algorithm,
+        } => format!("MessageType {message_type} is not supported for algorithm {algorithm}."),
+        Invalid::RsaPlaintextLength {
+            algorithm, max, ..
+        } => format!(
+            "Plaintext length exceeds the maximum of {max} bytes for {algorithm} with this key."
+        ),
+        Invalid::ContextForAsymmetric => {
+            "EncryptionContext is not supported with asymmetric keys.".into()
+        }
+        Invalid::AsymmetricKeyIdRequired => {
+            "KeyId is required when decrypting with an asymmetric key.".into()
+        }
+        Invalid::PeerKey(why) => format!("PublicKey is invalid: {why}"),
         Invalid::AliasTargetType { alias, from, to } => format!(
             "Alias {alias} points to a {} {} key; the new target is a {} {} key.",
             from.0, from.1, to.0, to.1

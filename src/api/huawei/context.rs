@@ -8,6 +8,7 @@ use super::error::{self, HuaweiError};
 use super::ids;
 use super::projects::Project;
 use crate::kms::{Caller, KeyRecord, KeyState, KeyView, KeysNamed, Kms, KmsError, KmsResult};
+use crate::model::KeySpec;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -176,10 +177,14 @@ pub fn key_state(state: KeyState) -> &'static str {
 }
 
 /// Huawei's name of a key spec.
-pub fn key_spec(spec: &str) -> &str {
+pub fn key_spec(spec: KeySpec) -> &'static str {
     match spec {
-        "SYMMETRIC_DEFAULT" => "AES_256",
-        other => other,
+        KeySpec::SymmetricDefault => "AES_256",
+        KeySpec::EccNistP256 => "EC_P256",
+        KeySpec::EccNistP384 => "EC_P384",
+        KeySpec::EccNistP521 => "EC_P521",
+        KeySpec::EccSecgP256k1 => "SECP256K1",
+        other => other.as_str(),
     }
 }
 
@@ -190,8 +195,8 @@ pub fn key_details(key: &KeyRecord, alias: &str) -> Value {
         "domain_id": key.account_id,
         "key_alias": alias,
         "realm": key.region,
-        "key_spec": key_spec(&key.key_spec),
-        "key_usage": key.key_usage,
+        "key_spec": key_spec(key.key_spec),
+        "key_usage": key.key_usage.as_str(),
         "key_description": key.description,
         "creation_date": key.creation_date.to_string(),
         "scheduled_deletion_date": key.deletion_date.map(|d| d.to_string()).unwrap_or_default(),

@@ -175,6 +175,7 @@ impl HuaweiError {
             },
             K::DryRun => bad("KMS.0308", "DryRun is not part of this dialect.".into()),
             K::InvalidMac => bad("KMS.0308", "The MAC does not match the message.".into()),
+            K::InvalidSignature => bad("KMS.0309", "The signature does not verify.".into()),
             K::Internal(detail) => Self::internal(detail),
         }
     }

@@ -195,7 +195,7 @@ pub fn list_keys(cx: &mut Ctx<'_>) -> OpResult {
             .iter()
             .filter_map(|id| describe(id))
             .filter(|key| state.as_deref().is_none_or(|s| key_state(key.state) == s))
-            .filter(|key| wanted_spec.is_none_or(|s| key_spec(&key.key_spec) == s))
+            .filter(|key| wanted_spec.is_none_or(|s| key_spec(key.key_spec) == s))
             .map(|key| (key.key_id.clone(), Some(details_of(&key))))
             .collect(),
     };

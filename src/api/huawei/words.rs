@@ -39,6 +39,12 @@ pub(super) fn field(field: Field) -> &'static str {
         Message => "message",
         MacAlgorithm => "mac_algorithm",
         Mac => "mac",
+        Signature => "signature",
+        SigningAlgorithm => "signing_algorithm",
+        MessageType => "message_type",
+        PublicKey => "public_key",
+        KeyAgreementAlgorithm => "key_agreement_algorithm",
+        KeyPairSpec => "key_pair_spec",
     }
 }
 
@@ -72,6 +78,29 @@ pub(super) fn invalid(invalid: &Invalid) -> String {
         Invalid::UsageForSpec { usage, spec } => {
             format!("key_usage {usage} does not go with key_spec {spec}.")
         }
+        Invalid::DigestLength {
+            algorithm,
+            expected,
+            got,
+        } => format!("message is a {got}-byte digest; {algorithm} signs {expected}-byte digests."),
+        Invalid::MessageTypeForAlgorithm {
+            message_type,
+            algorithm,
+        } => format!("message_type {message_type} does not go with {algorithm}."),
+        Invalid::RsaPlaintextLength {
+            algorithm,
+            max,
+            got,
+        } => {
+            format!("plain_text is {got} bytes; {algorithm} with this key encrypts at most {max}.")
+        }
+        Invalid::ContextForAsymmetric => {
+            "encryption_context is not taken with asymmetric keys.".into()
+        }
+        Invalid::AsymmetricKeyIdRequired => {
+            "key_id is required to decrypt with an asymmetric key.".into()
+        }
+        Invalid::PeerKey(why) => format!("public_key is invalid: {why}"),
         Invalid::AliasTargetType { alias, from, to } => format!(
             "Alias {alias} points to a {} {} key; the new target is a {} {} key.",
             from.0, from.1, to.0, to.1

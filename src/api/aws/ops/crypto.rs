@@ -6,7 +6,7 @@ use crate::api::aws::shapes::{Base64, Blob};
 use crate::kms::{Caller, EncryptionContext, Kms};
 use serde::{Deserialize, Serialize};
 
-/// The only encryption algorithm of symmetric keys.
+/// The encryption algorithm of symmetric keys, and the default.
 const SYMMETRIC_DEFAULT: &str = "SYMMETRIC_DEFAULT";
 
 #[derive(Deserialize)]
@@ -57,7 +57,7 @@ struct GenerateDataKey {
 struct EncryptResponse<'a> {
     ciphertext_blob: Base64<'a>,
     key_id: &'a str,
-    encryption_algorithm: &'static str,
+    encryption_algorithm: &'a str,
 }
 
 #[derive(Serialize)]
@@ -65,7 +65,7 @@ struct EncryptResponse<'a> {
 struct DecryptResponse<'a> {
     key_id: &'a str,
     plaintext: Base64<'a>,
-    encryption_algorithm: &'static str,
+    encryption_algorithm: &'a str,
     key_material_id: &'a str,
 }
 
@@ -75,8 +75,8 @@ struct ReEncryptResponse<'a> {
     ciphertext_blob: Base64<'a>,
     source_key_id: &'a str,
     key_id: &'a str,
-    source_encryption_algorithm: &'static str,
-    destination_encryption_algorithm: &'static str,
+    source_encryption_algorithm: &'a str,
+    destination_encryption_algorithm: &'a str,
     source_key_material_id: &'a str,
     destination_key_material_id: &'a str,
 }
@@ -105,7 +105,10 @@ pub fn encrypt(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
     reply(EncryptResponse {
         ciphertext_blob: Base64(&out.ciphertext),
         key_id: &out.key_arn,
-        encryption_algorithm: SYMMETRIC_DEFAULT,
+        encryption_algorithm: r
+            .encryption_algorithm
+            .as_deref()
+            .unwrap_or(SYMMETRIC_DEFAULT),
     })
 }
 
@@ -123,7 +126,10 @@ pub fn decrypt(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
     reply(DecryptResponse {
         key_id: &out.key_arn,
         plaintext: Base64(&out.plaintext),
-        encryption_algorithm: SYMMETRIC_DEFAULT,
+        encryption_algorithm: r
+            .encryption_algorithm
+            .as_deref()
+            .unwrap_or(SYMMETRIC_DEFAULT),
         key_material_id: &out.material_id,
     })
 }
@@ -148,8 +154,14 @@ pub fn re_encrypt(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
         ciphertext_blob: Base64(&out.ciphertext),
         source_key_id: &out.source_key_arn,
         key_id: &out.key_arn,
-        source_encryption_algorithm: SYMMETRIC_DEFAULT,
-        destination_encryption_algorithm: SYMMETRIC_DEFAULT,
+        source_encryption_algorithm: r
+            .source_encryption_algorithm
+            .as_deref()
+            .unwrap_or(SYMMETRIC_DEFAULT),
+        destination_encryption_algorithm: r
+            .destination_encryption_algorithm
+            .as_deref()
+            .unwrap_or(SYMMETRIC_DEFAULT),
         source_key_material_id: &out.source_material_id,
         destination_key_material_id: &out.destination_material_id,
     })

@@ -173,7 +173,7 @@ fn keys_in_use_never_leave_the_token_and_only_transit_copies_are_wrappable() {
         material_id: "material-1".into(),
         kind: SecretKind::Aes256,
     };
-    let wrapped = east.generate_material(&reference).unwrap();
+    let wrapped = east.generate_material(&reference).unwrap().wrapped;
     let cached = session_objects(&east_view, ObjectClass::SECRET_KEY);
     assert_eq!(
         cached.len(),
@@ -305,7 +305,7 @@ fn keys_in_use_never_leave_the_token_and_only_transit_copies_are_wrappable() {
         kind: SecretKind::Hmac(32),
     };
     let before = session_objects(&east_view, ObjectClass::SECRET_KEY);
-    let hmac_wrapped = east.generate_material(&hmac).unwrap();
+    let hmac_wrapped = east.generate_material(&hmac).unwrap().wrapped;
     let added: Vec<ObjectHandle> = session_objects(&east_view, ObjectClass::SECRET_KEY)
         .into_iter()
         .filter(|h| !before.contains(h))
@@ -346,4 +346,189 @@ fn keys_in_use_never_leave_the_token_and_only_transit_copies_are_wrappable() {
     };
     assert!(west.verify_mac(&hmac_replica, b"message", &mac).unwrap());
     assert!(!west.verify_mac(&hmac_replica, b"other", &mac).unwrap());
+
+    key_pairs_stay_confined(&east, &west, &east_view, &west_view);
+}
+
+/// The attributes of a cached private key: sensitive, not extractable, not
+/// changeable, able to do its one job.
+const PRIVATE_FLAGS: [AttributeType; 8] = [
+    AttributeType::Extractable,
+    AttributeType::Sensitive,
+    AttributeType::Token,
+    AttributeType::Modifiable,
+    AttributeType::Sign,
+    AttributeType::Decrypt,
+    AttributeType::Unwrap,
+    AttributeType::Derive,
+];
+
+/// `key` has the private-key attributes `values` and no C_WrapKey takes it
+/// out.
+fn assert_private_confined(session: &Session, key: ObjectHandle, values: [bool; 8]) {
+    assert_eq!(flags(session, key, &PRIVATE_FLAGS), values);
+    let mine = session
+        .generate_key(
+            &Mechanism::AesKeyGen,
+            &[
+                Attribute::Token(false),
+                Attribute::ValueLen(32.into()),
+                Attribute::Wrap(true),
+            ],
+        )
+        .unwrap();
+    assert_eq!(
+        refused(session.wrap_key(&Mechanism::AesKeyWrapPad, mine, key)),
+        RvError::KeyUnextractable,
+        "C_WrapKey of a cached private key under a key of the caller's choosing"
+    );
+    session.destroy_object(mine).unwrap();
+}
+
+/// Objects of `class` on the token that are not in `before`.
+fn new_objects(
+    session: &Session,
+    class: ObjectClass,
+    before: &[ObjectHandle],
+) -> Vec<ObjectHandle> {
+    session_objects(session, class)
+        .into_iter()
+        .filter(|h| !before.contains(h))
+        .collect()
+}
+
+/// Key pairs: the private key is generated in the token, kept only as a
+/// confined use copy (the generated and public objects are destroyed), is
+/// carried to another token only wrapped, and a data key pair leaves no
+/// object behind.
+fn key_pairs_stay_confined(east: &Hsm, west: &Hsm, east_view: &Session, west_view: &Session) {
+    use trent::hsm::{Curve, Digest, Oaep, PairRole, Signing};
+    let private_before = session_objects(east_view, ObjectClass::PRIVATE_KEY);
+    let public_before = session_objects(east_view, ObjectClass::PUBLIC_KEY);
+    let signer = MaterialRef {
+        key_id: "ecc-1".into(),
+        material_id: "material-1".into(),
+        kind: SecretKind::Ec(Curve::P256, PairRole::Sign),
+    };
+    let generated = east.generate_material(&signer).unwrap();
+    let spki = generated
+        .public_key
+        .clone()
+        .expect("a key pair has a public key");
+    let cached = new_objects(east_view, ObjectClass::PRIVATE_KEY, &private_before);
+    assert_eq!(
+        cached.len(),
+        1,
+        "one cached private key, no generated copy left"
+    );
+    assert!(new_objects(east_view, ObjectClass::PUBLIC_KEY, &public_before).is_empty());
+    assert_private_confined(
+        east_view,
+        cached[0],
+        [false, true, false, false, true, false, false, false],
+    );
+    let material = WrappedMaterial {
+        reference: signer.clone(),
+        wrapped: &generated.wrapped,
+    };
+    let digest = Digest::Sha256.of(b"message");
+    let signature = east
+        .sign(&material, Signing::Ecdsa(Digest::Sha256), &digest)
+        .unwrap();
+
+    let west_private = session_objects(west_view, ObjectClass::PRIVATE_KEY);
+    let offer = west.begin_import().unwrap();
+    let package = east
+        .export_materials(std::slice::from_ref(&material), &offer)
+        .unwrap();
+    let rewrapped = west
+        .complete_import(offer.id, &package, std::slice::from_ref(&signer))
+        .unwrap();
+    let imported = new_objects(west_view, ObjectClass::PRIVATE_KEY, &west_private);
+    assert_eq!(
+        imported.len(),
+        1,
+        "one cached private key, no transit copy left"
+    );
+    assert_private_confined(
+        west_view,
+        imported[0],
+        [false, true, false, false, true, false, false, false],
+    );
+    let replica = WrappedMaterial {
+        reference: signer.clone(),
+        wrapped: &rewrapped[0],
+    };
+    let west_signature = west
+        .sign(&replica, Signing::Ecdsa(Digest::Sha256), &digest)
+        .unwrap();
+    for sig in [&signature, &west_signature] {
+        assert!(
+            east.verify(&signer, &spki, Signing::Ecdsa(Digest::Sha256), &digest, sig)
+                .unwrap()
+        );
+    }
+    let other = Digest::Sha256.of(b"other");
+    assert!(
+        !east
+            .verify(
+                &signer,
+                &spki,
+                Signing::Ecdsa(Digest::Sha256),
+                &other,
+                &signature
+            )
+            .unwrap()
+    );
+
+    let decrypter = MaterialRef {
+        key_id: "rsa-1".into(),
+        material_id: "material-1".into(),
+        kind: SecretKind::Rsa(2048, PairRole::Decrypt),
+    };
+    let private_before = session_objects(east_view, ObjectClass::PRIVATE_KEY);
+    let generated = east.generate_material(&decrypter).unwrap();
+    let cached = new_objects(east_view, ObjectClass::PRIVATE_KEY, &private_before);
+    assert_eq!(cached.len(), 1);
+    assert_private_confined(
+        east_view,
+        cached[0],
+        [false, true, false, false, false, true, false, false],
+    );
+    let spki = generated.public_key.clone().unwrap();
+    let material = WrappedMaterial {
+        reference: decrypter.clone(),
+        wrapped: &generated.wrapped,
+    };
+    for oaep in [Oaep::Sha1, Oaep::Sha256] {
+        let ciphertext = east
+            .rsa_encrypt(&decrypter, &spki, oaep, b"secret")
+            .unwrap();
+        assert_eq!(ciphertext.len(), 256);
+        assert_eq!(
+            east.rsa_decrypt(&material, oaep, &ciphertext)
+                .unwrap()
+                .as_slice(),
+            b"secret"
+        );
+    }
+
+    let counts = |view: &Session| {
+        [
+            ObjectClass::PRIVATE_KEY,
+            ObjectClass::PUBLIC_KEY,
+            ObjectClass::SECRET_KEY,
+        ]
+        .map(|class| session_objects(view, class).len())
+    };
+    let before = counts(east_view);
+    let pair = east
+        .generate_data_key_pair(SecretKind::Ec(Curve::P384, PairRole::Sign))
+        .unwrap();
+    assert!(!pair.private_key.is_empty() && !pair.public_key.is_empty());
+    assert_eq!(
+        counts(east_view),
+        before,
+        "a data key pair leaves no object"
+    );
 }

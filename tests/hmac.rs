@@ -9,24 +9,11 @@ use aws_sdk_kms::Client;
 use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{GrantOperation, KeySpec, KeyUsageType, MacAlgorithmSpec};
-use common::{Server, error_code, new_key, refusal};
+use common::{ALICE_AND_BOB, Server, error_code, new_key, refusal};
 
 const EAST: &str = "us-east-1";
 const WEST: &str = "us-west-2";
 const ACCOUNT: &str = "111122223333";
-
-/// Two users of one account: alice, who owns the keys, and bob.
-const ALICE_AND_BOB: &str = r#"
-account_id = "111122223333"
-[[credentials]]
-access_key_id = "AKIAALICE0000000000A"
-secret_access_key = "alice-secret"
-principal = "arn:aws:iam::111122223333:user/alice"
-[[credentials]]
-access_key_id = "AKIABOB00000000000BB"
-secret_access_key = "bob-secret"
-principal = "arn:aws:iam::111122223333:user/bob"
-"#;
 
 /// The HMAC specs, their MAC algorithms and MAC lengths.
 const SPECS: [(KeySpec, MacAlgorithmSpec, usize); 4] = [
@@ -229,10 +216,11 @@ async fn hmac_requests_are_validated_as_aws_validates_them() {
         error_code(kms.enable_key_rotation().key_id(&key).send().await),
         "UnsupportedOperationException"
     );
+    // A spec this deployment's token cannot serve.
     assert_eq!(
         error_code(
             kms.create_key()
-                .key_spec(KeySpec::Rsa2048)
+                .key_spec(KeySpec::MlDsa44)
                 .key_usage(KeyUsageType::SignVerify)
                 .send()
                 .await

@@ -98,7 +98,7 @@ mod tests {
             "aws:PrincipalOrgID",
             "kms:EncryptionContext:",
             "aws:ResourceTag/",
-            "kms:SigningAlgorithm",
+            "kms:ExpirationModel",
         ] {
             let error = check(key).unwrap_err();
             assert!(error.contains(key), "{error}");

@@ -20,7 +20,7 @@ pub enum Digest {
 
 impl Digest {
     /// Length of the digest in bytes.
-    pub fn len(self) -> usize {
+    pub fn output_len(self) -> usize {
         match self {
             Digest::Sha256 => 32,
             Digest::Sha384 => 48,
@@ -99,7 +99,7 @@ impl Signing {
                 Mechanism::RsaPkcsPss(PkcsPssParams {
                     hash_alg: d.mechanism(),
                     mgf: d.mgf(),
-                    s_len: (d.len() as u64).into(),
+                    s_len: (d.output_len() as u64).into(),
                 }),
                 digest.to_vec(),
             ),

@@ -10,7 +10,7 @@ use super::key_ref::Aliases;
 use super::paging::{self, Page};
 use super::{Caller, EncryptionContext, Kms, KmsError, KmsResult, record_arn, validate};
 use crate::auth::credentials::principal_account;
-use crate::model::{GrantRecord, KeyRecord};
+use crate::model::{GrantRecord, KeyRecord, KeySpec, KeyUsage};
 use crate::store::GrantInsert;
 use base64::Engine;
 
@@ -34,6 +34,64 @@ const GRANT_OPERATIONS: &[&str] = &[
     "VerifyMac",
     "DeriveSharedSecret",
 ];
+/// The grant operations a key of `spec` and `usage` supports, beyond
+/// DescribeKey, CreateGrant and RetireGrant, which every key supports.
+fn grant_operations_for(spec: KeySpec, usage: KeyUsage) -> &'static [&'static str] {
+    match (spec, usage) {
+        (KeySpec::SymmetricDefault, _) => &[
+            "Decrypt",
+            "Encrypt",
+            "GenerateDataKey",
+            "GenerateDataKeyWithoutPlaintext",
+            "ReEncryptFrom",
+            "ReEncryptTo",
+            "GenerateDataKeyPair",
+            "GenerateDataKeyPairWithoutPlaintext",
+        ],
+        (_, KeyUsage::EncryptDecrypt) => &[
+            "Decrypt",
+            "Encrypt",
+            "ReEncryptFrom",
+            "ReEncryptTo",
+            "GetPublicKey",
+        ],
+        (_, KeyUsage::SignVerify) => &["Sign", "Verify", "GetPublicKey"],
+        (_, KeyUsage::GenerateVerifyMac) => &["GenerateMac", "VerifyMac"],
+        (_, KeyUsage::KeyAgreement) => &["DeriveSharedSecret", "GetPublicKey"],
+    }
+}
+
+/// Refuses grant operations or constraints the key's type does not
+/// support, as AWS does: constraints bind only symmetric encryption keys.
+fn check_grant_for_key(
+    key: &KeyRecord,
+    operations: &[String],
+    constraints: Option<&GrantConstraints>,
+) -> KmsResult<()> {
+    let supported = grant_operations_for(key.key_spec, key.key_usage);
+    let unsupported: Vec<String> = operations
+        .iter()
+        .filter(|op| {
+            !matches!(op.as_str(), "DescribeKey" | "CreateGrant" | "RetireGrant")
+                && !supported.contains(&op.as_str())
+        })
+        .cloned()
+        .collect();
+    if !unsupported.is_empty() {
+        return Err(KmsError::Validation(Invalid::GrantOperationsForKey {
+            operations: unsupported,
+            spec: key.key_spec,
+            usage: key.key_usage,
+        }));
+    }
+    if key.key_spec != KeySpec::SymmetricDefault && constraints.is_some_and(|c| !c.is_empty()) {
+        return Err(KmsError::Validation(Invalid::GrantConstraintsForKey(
+            key.key_spec,
+        )));
+    }
+    Ok(())
+}
+
 /// Operations that take an encryption context, to which constraints apply.
 const CONTEXT_OPERATIONS: &[&str] = &[
     "Decrypt",
@@ -238,6 +296,7 @@ impl Kms {
             input.constraints.as_ref(),
             &facts,
         )?;
+        check_grant_for_key(&key, &operations, input.constraints.as_ref())?;
         super::require_not_pending_deletion(&key)?;
         super::require_enabled(&key)?;
         if input.dry_run {

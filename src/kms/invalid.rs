@@ -230,6 +230,8 @@ pub enum Invalid {
     RsaPlaintextLength {
         /// The encryption algorithm.
         algorithm: &'static str,
+        /// The key's spec.
+        spec: KeySpec,
         /// The most it encrypts.
         max: usize,
         /// The plaintext's length.
@@ -242,6 +244,17 @@ pub enum Invalid {
     /// A peer's public key that is not a DER SubjectPublicKeyInfo on the
     /// key's curve.
     PeerKey(String),
+    /// Grant operations that the key's type does not support.
+    GrantOperationsForKey {
+        /// The operations refused.
+        operations: Vec<String>,
+        /// The key's spec.
+        spec: KeySpec,
+        /// The key's usage.
+        usage: KeyUsage,
+    },
+    /// Grant constraints on a key other than a symmetric encryption key.
+    GrantConstraintsForKey(KeySpec),
     /// An alias may move only to a key of the same spec and usage.
     AliasTargetType {
         /// The alias's ARN.

@@ -38,6 +38,7 @@ impl Kms {
         if plaintext.len() > max {
             return Err(KmsError::Validation(Invalid::RsaPlaintextLength {
                 algorithm: algorithm_name(oaep),
+                spec: key.key_spec,
                 max,
                 got: plaintext.len(),
             }));

@@ -191,11 +191,11 @@ impl Kms {
         })?;
         let digest = match message_type {
             "RAW" => signing.digest().of(message),
-            "DIGEST" if message.len() == signing.digest().len() => message.to_vec(),
+            "DIGEST" if message.len() == signing.digest().output_len() => message.to_vec(),
             "DIGEST" => {
                 return Err(KmsError::Validation(Invalid::DigestLength {
                     algorithm: offered,
-                    expected: signing.digest().len(),
+                    expected: signing.digest().output_len(),
                     got: message.len(),
                 }));
             }

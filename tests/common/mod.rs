@@ -14,6 +14,8 @@
 
 #![allow(dead_code)]
 
+pub mod asymmetric;
+
 use aws_sdk_kms::Client;
 use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -681,6 +683,21 @@ pub fn tag(key: &str, value: &str) -> aws_sdk_kms::types::Tag {
         .build()
         .unwrap()
 }
+
+/// Two users of account `111122223333` (a `trent.toml`): alice
+/// (`AKIAALICE0000000000A` / `alice-secret`), who owns the keys, and bob
+/// (`AKIABOB00000000000BB` / `bob-secret`).
+pub const ALICE_AND_BOB: &str = r#"
+account_id = "111122223333"
+[[credentials]]
+access_key_id = "AKIAALICE0000000000A"
+secret_access_key = "alice-secret"
+principal = "arn:aws:iam::111122223333:user/alice"
+[[credentials]]
+access_key_id = "AKIABOB00000000000BB"
+secret_access_key = "bob-secret"
+principal = "arn:aws:iam::111122223333:user/bob"
+"#;
 
 /// The default region.
 pub const EAST: &str = "us-east-1";

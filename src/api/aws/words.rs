@@ -113,9 +113,13 @@ fn validation(invalid: &Invalid) -> String {
             algorithm,
         } => format!("MessageType {message_type} is not supported for algorithm {algorithm}."),
         Invalid::RsaPlaintextLength {
-            algorithm, max, ..
+            algorithm,
+            spec,
+            max,
+            ..
         } => format!(
-            "Plaintext length exceeds the maximum of {max} bytes for {algorithm} with this key."
+            "Algorithm {algorithm} and key spec {spec} cannot encrypt data larger than {max} \
+             bytes."
         ),
         Invalid::ContextForAsymmetric => {
             "EncryptionContext is not supported with asymmetric keys.".into()
@@ -124,6 +128,18 @@ fn validation(invalid: &Invalid) -> String {
             "KeyId is required when decrypting with an asymmetric key.".into()
         }
         Invalid::PeerKey(why) => format!("PublicKey is invalid: {why}"),
+        Invalid::GrantOperationsForKey {
+            operations,
+            spec,
+            usage,
+        } => format!(
+            "Grant operations {} are not supported for a {spec} key with key usage {usage}.",
+            operations.join(", ")
+        ),
+        Invalid::GrantConstraintsForKey(spec) => format!(
+            "Grant constraints are supported only for symmetric encryption keys, not for a \
+             {spec} key."
+        ),
         Invalid::AliasTargetType { alias, from, to } => format!(
             "Alias {alias} points to a {} {} key; the new target is a {} {} key.",
             from.0, from.1, to.0, to.1

@@ -91,6 +91,7 @@ pub(super) fn invalid(invalid: &Invalid) -> String {
             algorithm,
             max,
             got,
+            ..
         } => {
             format!("plain_text is {got} bytes; {algorithm} with this key encrypts at most {max}.")
         }
@@ -101,6 +102,17 @@ pub(super) fn invalid(invalid: &Invalid) -> String {
             "key_id is required to decrypt with an asymmetric key.".into()
         }
         Invalid::PeerKey(why) => format!("public_key is invalid: {why}"),
+        Invalid::GrantOperationsForKey {
+            operations,
+            spec,
+            usage,
+        } => format!(
+            "operations {} do not go with a {spec} key for {usage}.",
+            operations.join(", ")
+        ),
+        Invalid::GrantConstraintsForKey(spec) => {
+            format!("constraints apply only to symmetric encryption keys, not to a {spec} key.")
+        }
         Invalid::AliasTargetType { alias, from, to } => format!(
             "Alias {alias} points to a {} {} key; the new target is a {} {} key.",
             from.0, from.1, to.0, to.1

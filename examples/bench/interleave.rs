@@ -51,7 +51,7 @@ pub fn compare(
             Arc::new(Workload {
                 op: Op::Encrypt32,
                 keys: Keys::Zipf(side.ids.clone(), zipf),
-                decrypt: None,
+                fixture: None,
             }),
         )
     };

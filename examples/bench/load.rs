@@ -32,17 +32,29 @@ pub enum Op {
     Decrypt,
     /// GenerateDataKey, AES_256.
     Gdk,
+    /// Sign 32 bytes with an RSA_2048 key, RSASSA_PSS_SHA_256.
+    SignRsa,
+    /// Sign 32 bytes with an ECC_NIST_P256 key, ECDSA_SHA_256.
+    SignEcdsa,
+    /// Verify the ECDSA_SHA_256 signature made at setup.
+    VerifyEcdsa,
+    /// GenerateMac of 32 bytes with an HMAC_256 key.
+    Mac,
     /// CreateKey (symmetric, default spec).
     CreateKey,
 }
 
 impl Op {
     /// Every operation, in the default order (CreateKey last: it adds keys).
-    pub const ALL: [Op; 5] = [
+    pub const ALL: [Op; 9] = [
         Op::Encrypt32,
         Op::Encrypt4k,
         Op::Decrypt,
         Op::Gdk,
+        Op::SignRsa,
+        Op::SignEcdsa,
+        Op::VerifyEcdsa,
+        Op::Mac,
         Op::CreateKey,
     ];
 
@@ -53,6 +65,10 @@ impl Op {
             Op::Encrypt4k => "encrypt4k",
             Op::Decrypt => "decrypt",
             Op::Gdk => "gdk",
+            Op::SignRsa => "sign-rsa",
+            Op::SignEcdsa => "sign-ecdsa",
+            Op::VerifyEcdsa => "verify-ecdsa",
+            Op::Mac => "mac",
             Op::CreateKey => "create-key",
         }
     }
@@ -67,16 +83,64 @@ impl Op {
             Op::Encrypt32 | Op::Encrypt4k => "TrentService.Encrypt",
             Op::Decrypt => "TrentService.Decrypt",
             Op::Gdk => "TrentService.GenerateDataKey",
+            Op::SignRsa | Op::SignEcdsa => "TrentService.Sign",
+            Op::VerifyEcdsa => "TrentService.Verify",
+            Op::Mac => "TrentService.GenerateMac",
             Op::CreateKey => "TrentService.CreateKey",
         }
     }
 
-    /// Plaintext size of an Encrypt (and of the setup ciphertext for Decrypt).
+    /// The kind of key the operation's requests name.
+    pub fn key_kind(self) -> KeyKind {
+        match self {
+            Op::SignRsa => KeyKind::Rsa2048,
+            Op::SignEcdsa | Op::VerifyEcdsa => KeyKind::EccP256,
+            Op::Mac => KeyKind::Hmac256,
+            _ => KeyKind::Symmetric,
+        }
+    }
+
+    /// The `SigningAlgorithm` of Sign and Verify.
+    fn signing_algorithm(self) -> &'static str {
+        match self {
+            Op::SignRsa => "RSASSA_PSS_SHA_256",
+            _ => "ECDSA_SHA_256",
+        }
+    }
+
+    /// Plaintext size of an Encrypt (and of the setup ciphertext for
+    /// Decrypt), or message size of a Sign, Verify or GenerateMac.
     pub fn plaintext_len(self) -> usize {
         match self {
             Op::Encrypt4k => 4096,
             _ => 32,
         }
+    }
+}
+
+/// A kind of key the bench creates at setup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum KeyKind {
+    /// SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT.
+    Symmetric,
+    /// RSA_2048, SIGN_VERIFY.
+    Rsa2048,
+    /// ECC_NIST_P256, SIGN_VERIFY.
+    EccP256,
+    /// HMAC_256, GENERATE_VERIFY_MAC.
+    Hmac256,
+}
+
+impl KeyKind {
+    /// The CreateKey request body for a key of this kind.
+    fn create_body(self) -> String {
+        let (spec, usage) = match self {
+            KeyKind::Symmetric => return "{}".to_string(),
+            KeyKind::Rsa2048 => ("RSA_2048", "SIGN_VERIFY"),
+            KeyKind::EccP256 => ("ECC_NIST_P256", "SIGN_VERIFY"),
+            KeyKind::Hmac256 => ("HMAC_256", "GENERATE_VERIFY_MAC"),
+        };
+        serde_json::json!({"KeySpec": spec, "KeyUsage": usage}).to_string()
     }
 }
 
@@ -94,8 +158,9 @@ pub struct Workload {
     pub op: Op,
     /// Key choice (ignored by CreateKey and Decrypt).
     pub keys: Keys,
-    /// For Decrypt: the ciphertext blob and the plaintext it must give back (base64).
-    pub decrypt: Option<(String, String)>,
+    /// Made at setup, base64: for Decrypt, the ciphertext blob and the
+    /// plaintext it must give back; for Verify, the message and its signature.
+    pub fixture: Option<(String, String)>,
 }
 
 impl Workload {
@@ -111,11 +176,41 @@ impl Workload {
                 serde_json::json!({"KeyId": key, "Plaintext": B64.encode(&*plaintext)}).to_string()
             }
             Op::Decrypt => {
-                let (blob, _) = self.decrypt.as_ref().expect("decrypt fixture");
+                let (blob, _) = self.fixture.as_ref().expect("decrypt fixture");
                 serde_json::json!({"CiphertextBlob": blob}).to_string()
             }
             Op::Gdk => serde_json::json!({"KeyId": key, "KeySpec": "AES_256"}).to_string(),
-            Op::CreateKey => "{}".to_string(),
+            Op::SignRsa | Op::SignEcdsa => {
+                rng.fill(plaintext);
+                serde_json::json!({
+                    "KeyId": key,
+                    "Message": B64.encode(&*plaintext),
+                    "MessageType": "RAW",
+                    "SigningAlgorithm": self.op.signing_algorithm(),
+                })
+                .to_string()
+            }
+            Op::VerifyEcdsa => {
+                let (message, signature) = self.fixture.as_ref().expect("verify fixture");
+                serde_json::json!({
+                    "KeyId": key,
+                    "Message": message,
+                    "MessageType": "RAW",
+                    "Signature": signature,
+                    "SigningAlgorithm": self.op.signing_algorithm(),
+                })
+                .to_string()
+            }
+            Op::Mac => {
+                rng.fill(plaintext);
+                serde_json::json!({
+                    "KeyId": key,
+                    "Message": B64.encode(&*plaintext),
+                    "MacAlgorithm": "HMAC_SHA_256",
+                })
+                .to_string()
+            }
+            Op::CreateKey => KeyKind::Symmetric.create_body(),
         }
     }
 
@@ -127,8 +222,11 @@ impl Workload {
         match self.op {
             Op::Encrypt32 | Op::Encrypt4k if has("CiphertextBlob") => Ok(None),
             Op::Gdk if has("CiphertextBlob") && has("Plaintext") => Ok(None),
+            Op::SignRsa | Op::SignEcdsa if has("Signature") => Ok(None),
+            Op::VerifyEcdsa if json["SignatureValid"] == true => Ok(None),
+            Op::Mac if has("Mac") => Ok(None),
             Op::Decrypt => {
-                let (_, want) = self.decrypt.as_ref().expect("decrypt fixture");
+                let (_, want) = self.fixture.as_ref().expect("decrypt fixture");
                 if json["Plaintext"].as_str() == Some(want.as_str()) {
                     Ok(None)
                 } else {
@@ -476,7 +574,7 @@ pub async fn create_keys(
     let workload = Arc::new(Workload {
         op: Op::CreateKey,
         keys: Keys::One(String::new()),
-        decrypt: None,
+        fixture: None,
     });
     let next = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
@@ -560,10 +658,42 @@ pub async fn encrypt_once(
     let workload = Workload {
         op: Op::Encrypt32,
         keys: Keys::One(key.to_string()),
-        decrypt: None,
+        fixture: None,
     };
     let mut plaintext = [0u8; 32];
     Ok(client.call(signer, &workload, rng, &mut plaintext).await?.0)
+}
+
+/// Sends one setup request and returns its JSON answer, or an error naming
+/// `what` unless the answer is a 200.
+async fn setup_call(
+    client: &mut Client,
+    signer: &Signer,
+    (target, body): (&str, String),
+    what: &str,
+) -> Result<Value, String> {
+    let request = signer.request(target, body)?;
+    let (status, body) = client.send(request).await?;
+    let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if status == 200 {
+        Ok(json)
+    } else {
+        Err(format!("setup {what} failed: HTTP {status} {json}"))
+    }
+}
+
+/// Creates one key of `kind` for the runs to use: its id.
+pub async fn create_key(
+    client: &mut Client,
+    signer: &Signer,
+    kind: KeyKind,
+) -> Result<String, String> {
+    let call = (Op::CreateKey.target(), kind.create_body());
+    let json = setup_call(client, signer, call, "CreateKey").await?;
+    json["KeyMetadata"]["KeyId"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| format!("setup CreateKey ({kind:?}) gave no KeyId: {json}"))
 }
 
 /// Makes the setup ciphertext for Decrypt: (blob, plaintext), base64.
@@ -578,12 +708,31 @@ pub async fn make_ciphertext(
     rng.fill(&mut plaintext);
     let plaintext = B64.encode(&plaintext);
     let body = serde_json::json!({"KeyId": key, "Plaintext": plaintext}).to_string();
-    let request = signer.request(Op::Encrypt32.target(), body)?;
-    let (status, body) = client.send(request).await?;
-    let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let json = setup_call(client, signer, (Op::Encrypt32.target(), body), "Encrypt").await?;
     match json["CiphertextBlob"].as_str() {
-        Some(blob) if status == 200 => Ok((blob.to_string(), plaintext)),
-        _ => Err(format!("setup Encrypt failed: HTTP {status} {json}")),
+        Some(blob) => Ok((blob.to_string(), plaintext)),
+        None => Err(format!("setup Encrypt gave no CiphertextBlob: {json}")),
+    }
+}
+
+/// Makes the setup signature for Verify: a 32-byte message and its
+/// ECDSA_SHA_256 signature under `key` (Sign), base64.
+pub async fn make_signature(
+    client: &mut Client,
+    signer: &Signer,
+    key: &str,
+) -> Result<(String, String), String> {
+    let sign = Workload {
+        op: Op::SignEcdsa,
+        keys: Keys::One(key.to_string()),
+        fixture: None,
+    };
+    let mut message = [0u8; 32];
+    let body = sign.body(&mut Rng::new(7), &mut message);
+    let json = setup_call(client, signer, (sign.op.target(), body), "Sign").await?;
+    match json["Signature"].as_str() {
+        Some(signature) => Ok((B64.encode(message), signature.to_string())),
+        None => Err(format!("setup Sign gave no Signature: {json}")),
     }
 }
 

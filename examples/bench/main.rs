@@ -34,9 +34,10 @@ mod server;
 mod zipf;
 
 use clap::Parser;
-use load::{Client, Keys, Op, PointResult, Signer, Workload};
+use load::{Client, KeyKind, Keys, Op, PointResult, Signer, Workload};
 use server::Server;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -55,7 +56,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 )]
 struct Args {
     /// Operations to run, comma-separated: encrypt32, encrypt4k, decrypt, gdk,
-    /// create-key, or `all` or `none`.
+    /// sign-rsa, sign-ecdsa, verify-ecdsa, mac, create-key, or `all` or `none`.
     #[arg(long, default_value = "all")]
     ops: String,
     /// Concurrency levels (concurrent connections), comma-separated.
@@ -531,7 +532,7 @@ fn run_ceiling(
     let workload = Arc::new(Workload {
         op: Op::Encrypt32,
         keys: Keys::One(answer.key),
-        decrypt: None,
+        fixture: None,
     });
     let mut ceilings = HashMap::new();
     for &c in &plan.levels {
@@ -582,6 +583,71 @@ fn run_ceiling(
     Ok(())
 }
 
+/// What the operations' requests use, made at setup.
+struct Setup {
+    /// One key of each kind the operations name (always a symmetric one).
+    keys: HashMap<KeyKind, String>,
+    /// For Decrypt: a 32-byte ciphertext under the symmetric key and its plaintext.
+    ciphertext: (String, String),
+    /// For Verify: a message and its signature under the ECC key.
+    signature: Option<(String, String)>,
+    /// One Encrypt 32 B answer, for the ceiling to replay.
+    answer: axum::body::Bytes,
+}
+
+impl Setup {
+    /// Creates the keys `ops` need, the Decrypt ciphertext, the Verify
+    /// signature (when verify-ecdsa is among `ops`) and the ceiling's answer.
+    async fn make(
+        addr: std::net::SocketAddr,
+        signer: &Signer,
+        ops: &[Op],
+    ) -> Result<Setup, String> {
+        let mut client = Client::new(addr);
+        let mut keys = HashMap::new();
+        let kinds = std::iter::once(KeyKind::Symmetric).chain(ops.iter().map(|op| op.key_kind()));
+        for kind in kinds {
+            if let Entry::Vacant(slot) = keys.entry(kind) {
+                slot.insert(load::create_key(&mut client, signer, kind).await?);
+            }
+        }
+        let symmetric = keys[&KeyKind::Symmetric].clone();
+        let ciphertext = load::make_ciphertext(&mut client, signer, &symmetric, 32).await?;
+        let encrypt = Workload {
+            op: Op::Encrypt32,
+            keys: Keys::One(symmetric),
+            fixture: None,
+        };
+        let answer = load::answer_of(&mut client, signer, &encrypt).await?;
+        let signature = match keys.get(&KeyKind::EccP256) {
+            Some(key) if ops.contains(&Op::VerifyEcdsa) => {
+                Some(load::make_signature(&mut client, signer, key).await?)
+            }
+            _ => None,
+        };
+        Ok(Setup {
+            keys,
+            ciphertext,
+            signature,
+            answer,
+        })
+    }
+
+    /// The workload of `op`: its key and its fixture.
+    fn workload(&self, op: Op) -> Workload {
+        let fixture = match op {
+            Op::Decrypt => Some(self.ciphertext.clone()),
+            Op::VerifyEcdsa => self.signature.clone(),
+            _ => None,
+        };
+        Workload {
+            op,
+            keys: Keys::One(self.keys[&op.key_kind()].clone()),
+            fixture,
+        }
+    }
+}
+
 fn run_ops(
     rt: &tokio::runtime::Runtime,
     server: &Server,
@@ -590,39 +656,21 @@ fn run_ops(
     (key_id, secret): (&str, &str),
 ) -> Result<(ServiceFigures, Answer), String> {
     let signer = Arc::new(Signer::new(key_id, secret, region, server.addr));
-    // Setup: one key, a 32-byte ciphertext under it for Decrypt, and one
-    // Encrypt 32 B answer for the ceiling to replay.
-    let (key, ciphertext, answer) = rt.block_on(async {
-        let mut client = Client::new(server.addr);
-        let created = Workload {
-            op: Op::CreateKey,
-            keys: Keys::One(String::new()),
-            decrypt: None,
-        };
-        let (_, id) = client
-            .call(&signer, &created, &mut Rng::new(1), &mut [])
-            .await
-            .map_err(|e| format!("setup CreateKey failed: {e}"))?;
-        let key = id.expect("CreateKey returns an id");
-        let ciphertext = load::make_ciphertext(&mut client, &signer, &key, 32).await?;
-        let encrypt = Workload {
-            op: Op::Encrypt32,
-            keys: Keys::One(key.clone()),
-            decrypt: None,
-        };
-        let answer = load::answer_of(&mut client, &signer, &encrypt).await?;
-        Ok::<_, String>((key, ciphertext, answer))
-    })?;
-    println!("# setup: key {key}; Decrypt uses one 32-byte ciphertext made under it");
+    let setup = rt.block_on(Setup::make(server.addr, &signer, &plan.ops))?;
+    let mut kinds: Vec<_> = setup.keys.iter().collect();
+    kinds.sort();
+    for (kind, key) in kinds {
+        println!("# setup: {kind:?} key {key}");
+    }
+    println!(
+        "# setup: Decrypt uses one 32-byte ciphertext made under the Symmetric key; \
+         verify-ecdsa one signature of a 32-byte message made with Sign"
+    );
     println!();
     println!("{TABLE_HEADER}");
     let mut figures = ServiceFigures::new();
     for &op in &plan.ops {
-        let workload = Arc::new(Workload {
-            op,
-            keys: Keys::One(key.clone()),
-            decrypt: (op == Op::Decrypt).then(|| ciphertext.clone()),
-        });
+        let workload = Arc::new(setup.workload(op));
         for &c in &plan.levels {
             let r = measure(
                 rt,
@@ -640,7 +688,14 @@ fn run_ops(
             );
         }
     }
-    Ok((figures, Answer { body: answer, key }))
+    let key = setup.keys[&KeyKind::Symmetric].clone();
+    Ok((
+        figures,
+        Answer {
+            body: setup.answer,
+            key,
+        },
+    ))
 }
 
 fn run_raw(raw: &raw::RawToken, plan: &Plan, service: &ServiceFigures) {
@@ -649,6 +704,12 @@ fn run_raw(raw: &raw::RawToken, plan: &Plan, service: &ServiceFigures) {
         "# raw: the same token work directly through PKCS#11 in this process (session AES-256 \
          key, one session per thread; GCM with C_GenerateRandom IV; gdk = 32 random bytes + \
          GCM; create-key = generate + KWP wrap + destroy); no HTTP, SigV4, JSON, store or audit"
+    );
+    println!(
+        "# raw sign/verify/mac: session RSA-2048, P-256 and 32-byte generic-secret keys; \
+         sign-rsa = SHA-256 in process + C_Sign CKM_RSA_PKCS_PSS (SHA-256, MGF1-SHA-256, salt \
+         32); sign-ecdsa = SHA-256 + C_Sign CKM_ECDSA (no DER encoding); verify-ecdsa = SHA-256 \
+         + C_Verify CKM_ECDSA; mac = C_Sign CKM_SHA256_HMAC"
     );
     println!(
         "op          threads      ops/s   p50 µs   p99 µs  errors  CPU µs/op  service/raw \
@@ -754,7 +815,7 @@ fn run_key_counts(
         let workload = Arc::new(Workload {
             op: Op::Encrypt32,
             keys: Keys::Zipf(ids.clone(), zipf),
-            decrypt: None,
+            fixture: None,
         });
         println!("{TABLE_HEADER}");
         let mut rates = Vec::new();

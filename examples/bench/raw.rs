@@ -3,12 +3,14 @@
 
 use crate::load::{Op, quantile};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
-use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::aead::GcmParams;
+use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
+use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
+use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -16,6 +18,8 @@ use std::time::{Duration, Instant};
 pub const SOFTHSM_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 /// AAD length standing in for the service's ciphertext header.
 const AAD_LEN: usize = 64;
+/// CKA_EC_PARAMS of P-256: the DER-encoded OID prime256v1.
+const P256: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 
 /// The server's token opened in this process, with session keys to work with.
 pub struct RawToken {
@@ -32,6 +36,23 @@ struct Shared {
     wrapping_key: ObjectHandle,
     /// For Decrypt: IV and ciphertext || tag of 32 bytes under `key`.
     sealed: ([u8; 12], Vec<u8>),
+    /// For Sign, Verify and GenerateMac.
+    signing: SigningKeys,
+}
+
+/// Session keys that sign, verify and compute MACs, with the attributes the
+/// service's cached backing keys have: sensitive, not extractable and not
+/// private (docs/adr/0007-session-objects.md).
+struct SigningKeys {
+    /// RSA-2048 private key.
+    rsa: ObjectHandle,
+    /// P-256 private and public key.
+    ec: (ObjectHandle, ObjectHandle),
+    /// 32-byte generic secret for HMAC-SHA-256.
+    hmac: ObjectHandle,
+    /// For Verify: the ECDSA signature (r || s) of the SHA-256 digest of the
+    /// message the workers use.
+    ec_signature: Vec<u8>,
 }
 
 /// The outcome of one raw point.
@@ -93,6 +114,7 @@ impl RawToken {
             .generate_random_slice(&mut iv)
             .map_err(err("random"))?;
         let sealed = gcm_encrypt(&owner, key, &iv, &[0u8; 32]).map_err(err("encrypt"))?;
+        let signing = SigningKeys::generate(&owner).map_err(err("generate signing keys"))?;
         Ok(RawToken {
             shared: Shared {
                 ctx,
@@ -100,6 +122,7 @@ impl RawToken {
                 key,
                 wrapping_key,
                 sealed: (iv, sealed),
+                signing,
             },
             _owner: owner,
         })
@@ -147,6 +170,24 @@ impl Shared {
                 session.destroy_object(key)?;
                 wrapped.map(drop)
             }
+            Op::SignRsa => {
+                let digest = Sha256::digest(plaintext);
+                session.sign(&pss(), self.signing.rsa, &digest).map(drop)
+            }
+            Op::SignEcdsa => {
+                let digest = Sha256::digest(plaintext);
+                session
+                    .sign(&Mechanism::Ecdsa, self.signing.ec.0, &digest)
+                    .map(drop)
+            }
+            Op::VerifyEcdsa => {
+                let digest = Sha256::digest(plaintext);
+                let signature = &self.signing.ec_signature;
+                session.verify(&Mechanism::Ecdsa, self.signing.ec.1, &digest, signature)
+            }
+            Op::Mac => session
+                .sign(&Mechanism::Sha256Hmac, self.signing.hmac, plaintext)
+                .map(drop),
         }
     }
 
@@ -163,7 +204,7 @@ impl Shared {
                             errors.push(0);
                             return (samples, errors);
                         };
-                        let plaintext = vec![0x5au8; op.plaintext_len()];
+                        let plaintext = message(op);
                         while Instant::now() < stop {
                             let t0 = Instant::now();
                             let ok = self.perform(&session, op, &plaintext).is_ok();
@@ -224,6 +265,49 @@ impl Shared {
     }
 }
 
+impl SigningKeys {
+    /// Generates the keys in `session` and signs the Verify message.
+    fn generate(session: &Session) -> cryptoki::error::Result<Self> {
+        let rsa_public = [
+            Attribute::ModulusBits(2048.into()),
+            Attribute::PublicExponent(vec![1, 0, 1]),
+        ];
+        let (_, rsa) = session.generate_key_pair(
+            &Mechanism::RsaPkcsKeyPairGen,
+            &public_template(&rsa_public),
+            &private_template(),
+        )?;
+        let (ec_public, ec_private) = session.generate_key_pair(
+            &Mechanism::EccKeyPairGen,
+            &public_template(&[Attribute::EcParams(P256.to_vec())]),
+            &private_template(),
+        )?;
+        let hmac = session.generate_key(&Mechanism::GenericSecretKeyGen, &hmac_template())?;
+        let digest = Sha256::digest(message(Op::VerifyEcdsa));
+        let ec_signature = session.sign(&Mechanism::Ecdsa, ec_private, &digest)?;
+        Ok(SigningKeys {
+            rsa,
+            ec: (ec_private, ec_public),
+            hmac,
+            ec_signature,
+        })
+    }
+}
+
+/// The message (or plaintext) every worker of `op` uses.
+fn message(op: Op) -> Vec<u8> {
+    vec![0x5a; op.plaintext_len()]
+}
+
+/// RSASSA-PSS over a SHA-256 digest: MGF1 with SHA-256, 32 bytes of salt.
+fn pss() -> Mechanism<'static> {
+    Mechanism::RsaPkcsPss(PkcsPssParams {
+        hash_alg: MechanismType::SHA256,
+        mgf: PkcsMgfType::MGF1_SHA256,
+        s_len: 32.into(),
+    })
+}
+
 fn gcm_encrypt(
     session: &Session,
     key: ObjectHandle,
@@ -252,5 +336,48 @@ fn aes_template(wrapping: bool) -> Vec<Attribute> {
         Attribute::Decrypt(!wrapping),
         Attribute::Wrap(wrapping),
         Attribute::Unwrap(wrapping),
+    ]
+}
+
+/// A session private key that only signs.
+fn private_template() -> Vec<Attribute> {
+    vec![
+        Attribute::Token(false),
+        Attribute::Private(false),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(false),
+        Attribute::Sign(true),
+        Attribute::Decrypt(false),
+        Attribute::Unwrap(false),
+        Attribute::Derive(false),
+    ]
+}
+
+/// A session public key that only verifies, with `params` (size or curve).
+fn public_template(params: &[Attribute]) -> Vec<Attribute> {
+    let mut template = vec![
+        Attribute::Token(false),
+        Attribute::Private(false),
+        Attribute::Verify(true),
+        Attribute::Encrypt(false),
+        Attribute::Wrap(false),
+    ];
+    template.extend_from_slice(params);
+    template
+}
+
+/// A session 32-byte generic secret that signs and verifies (HMAC), as the
+/// service's HMAC_256 backing keys are.
+fn hmac_template() -> Vec<Attribute> {
+    vec![
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(KeyType::GENERIC_SECRET),
+        Attribute::ValueLen(32.into()),
+        Attribute::Token(false),
+        Attribute::Private(false),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(false),
+        Attribute::Sign(true),
+        Attribute::Verify(true),
     ]
 }

@@ -3,6 +3,9 @@
 //! process reads the attributes of the session objects it made (session
 //! objects are visible only to the process that made them).
 
+mod common;
+
+use aws_sdk_kms::types::AlgorithmSpec;
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error, RvError};
 use cryptoki::mechanism::Mechanism;
@@ -353,6 +356,78 @@ fn keys_in_use_never_leave_the_token_and_only_transit_copies_are_wrappable() {
     assert!(!west.verify_mac(&hmac_replica, b"other", &mac).unwrap());
 
     key_pairs_stay_confined(&east, &west, &east_view, &west_view);
+    imports_stay_confined(&east, &east_view);
+}
+
+/// Imports: the wrapping private key is made in the token, can only unwrap
+/// and decrypt, and cannot leave it; an import leaves no object behind (the
+/// wrapping key, the ephemeral AES key and the transit copy are gone), and
+/// the same material imported twice, by different wrappings, has the same
+/// fingerprint.
+fn imports_stay_confined(east: &Hsm, east_view: &Session) {
+    use trent::hsm::{ImportWrapping, Oaep};
+    let counts = |view: &Session| {
+        [
+            ObjectClass::PRIVATE_KEY,
+            ObjectClass::PUBLIC_KEY,
+            ObjectClass::SECRET_KEY,
+        ]
+        .map(|class| session_objects(view, class).len())
+    };
+    let material = common::import::random_bytes(32);
+    let mut fingerprints = Vec::new();
+    for (algorithm, wrapping) in [
+        (
+            AlgorithmSpec::RsaesOaepSha1,
+            ImportWrapping::RsaesOaep(Oaep::Sha1),
+        ),
+        (
+            AlgorithmSpec::RsaesOaepSha256,
+            ImportWrapping::RsaesOaep(Oaep::Sha256),
+        ),
+        (
+            AlgorithmSpec::RsaAesKeyWrapSha1,
+            ImportWrapping::RsaAesKeyWrap(Oaep::Sha1),
+        ),
+        (
+            AlgorithmSpec::RsaAesKeyWrapSha256,
+            ImportWrapping::RsaAesKeyWrap(Oaep::Sha256),
+        ),
+    ] {
+        let before = counts(east_view);
+        let private_before = session_objects(east_view, ObjectClass::PRIVATE_KEY);
+        let pair = east.begin_key_import(2048).unwrap();
+        let wrapping_key = new_objects(east_view, ObjectClass::PRIVATE_KEY, &private_before);
+        assert_eq!(
+            wrapping_key.len(),
+            1,
+            "one wrapping private key, no public object"
+        );
+        assert_eq!(
+            session_objects(east_view, ObjectClass::PUBLIC_KEY).len(),
+            before[1],
+            "the wrapping key's public object is destroyed once read"
+        );
+        assert_private_confined(
+            east_view,
+            wrapping_key[0],
+            [false, true, false, false, false, true, true, false],
+        );
+        let encrypted = common::import::wrap(&pair.public_key, &algorithm, &material);
+        let imported = east
+            .import_material(
+                pair.id,
+                wrapping,
+                &encrypted,
+                SecretKind::Aes256,
+                32..=32,
+                b"key-9",
+            )
+            .unwrap();
+        assert_eq!(counts(east_view), before, "{algorithm:?} leaves no object");
+        fingerprints.push(imported.fingerprint);
+    }
+    assert!(fingerprints.windows(2).all(|w| w[0] == w[1]));
 }
 
 /// The attributes of a cached private key: sensitive, not extractable, not

@@ -162,9 +162,7 @@ impl Kms {
             MAX_ENCRYPTED,
             Field::EncryptedKeyMaterial,
         )?;
-        let model = input
-            .expiration_model
-            .unwrap_or("KEY_MATERIAL_EXPIRES");
+        let model = input.expiration_model.unwrap_or("KEY_MATERIAL_EXPIRES");
         validate::one_of(model, EXPIRATION_MODELS, Field::ExpirationModel)?;
         let now = self.now();
         let valid_to = match (model, input.valid_to) {

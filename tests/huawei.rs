@@ -2,7 +2,9 @@
 //! (`tests/huawei/sdk_checks.py`, `huaweicloudsdkkms` 3.1.219): key
 //! lifecycle, data encryption, data keys, random, rotation, tags, HMAC and
 //! asymmetric keys (sign, verify, get-publickey, RSA encrypt-data and
-//! decrypt-data, RSA and EC data key pairs), replicate and
+//! decrypt-data, RSA and EC data key pairs), imported key material
+//! (get-parameters-for-import, import-key-material with material wrapped
+//! offline, delete-imported-key-material, re-import), replicate and
 //! update-primary-region (there and straight back, each complete within a
 //! second) between the projects of two regions, and refusals (bad
 //! signature, unknown AK, bad token) with Huawei's error body. Around it,
@@ -12,7 +14,10 @@
 mod common;
 
 use aws_sdk_kms::primitives::Blob;
-use aws_sdk_kms::types::{MessageType, MultiRegionKeyType, SigningAlgorithmSpec};
+use aws_sdk_kms::types::{
+    ExpirationModelType, KeyState, MessageType, MultiRegionKeyType, OriginType,
+    SigningAlgorithmSpec,
+};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::Server;
@@ -247,6 +252,36 @@ async fn huawei_sdk_drives_the_same_keys_as_the_aws_dialect() {
     assert_eq!(primary.region.as_deref(), Some(EAST));
     assert_eq!(configuration.replica_keys.unwrap().len(), 1);
 
+    let imported = format!("mrk-{}", text("imported_key_id").replace('-', ""));
+    let metadata = aws
+        .describe_key()
+        .key_id(&imported)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    assert_eq!(metadata.origin, Some(OriginType::External));
+    assert_eq!(metadata.key_state, Some(KeyState::Enabled));
+    assert_eq!(
+        metadata.expiration_model,
+        Some(ExpirationModelType::KeyMaterialExpires),
+        "an expiration_time is AWS's KEY_MATERIAL_EXPIRES"
+    );
+    assert_eq!(
+        metadata.valid_to.unwrap().secs(),
+        results["imported_expiration_time"].as_i64().unwrap(),
+        "expiration_time is Unix seconds"
+    );
+    let plain = decrypt(b64(&text("imported_ciphertext")), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        plain.plaintext.unwrap().as_ref(),
+        b"under imported material",
+        "a ciphertext under imported material decrypts through the AWS dialect"
+    );
+
     // The audit trail: the same records, with dialect "huawei".
     let log = std::fs::read_to_string(server.data_dir().join("audit.log")).unwrap();
     let records: Vec<Value> = log
@@ -281,6 +316,25 @@ async fn huawei_sdk_drives_the_same_keys_as_the_aws_dialect() {
                 .as_str()
                 .is_some_and(|arn| arn.starts_with(&format!("arn:aws:kms:{EAST}:{ACCOUNT}:key/"))),
             "{operation} names its key: {record}"
+        );
+    }
+    for operation in [
+        "CreateParametersForImport",
+        "ImportKeyMaterial",
+        "DeleteImportedKeyMaterial",
+    ] {
+        let record = find(&|r| r["operation"] == operation && r["error_code"].is_null())
+            .unwrap_or_else(|| panic!("a {operation} record"));
+        assert_eq!(
+            record["key_arns"][0],
+            format!("arn:aws:kms:{EAST}:{ACCOUNT}:key/{imported}"),
+            "{operation} names its key: {record}"
+        );
+    }
+    for code in ["KMS.2603", "KMS.2605", "KMS.2606", "KMS.2701", "KMS.0309"] {
+        assert!(
+            find(&|r| r["error_code"] == code).is_some(),
+            "a refusal with {code} is audited"
         );
     }
     let sealed = find(&|r| r["operation"] == "EncryptData").expect("an EncryptData record");

@@ -6,7 +6,7 @@
 
 use super::asymmetric::{Oaep, decrypted, refuses_parameters};
 use super::template::{Purpose, backing_key_template};
-use super::token::Token;
+use super::token::{PendingKeyImport, Token};
 use super::{Hsm, HsmError, PairRole, SecretKind, hmac_mechanism, oaep, public_key};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
@@ -45,12 +45,6 @@ pub struct ImportedMaterial {
     /// in the token: AES-ECB of `salt`'s SHA-256 (first block) for an AES
     /// key, the HMAC of `salt` for an HMAC key.
     pub fingerprint: Vec<u8>,
-}
-
-/// A wrapping key pair waiting for its import.
-pub(super) struct PendingKeyImport {
-    pub(super) private: ObjectHandle,
-    bits: u32,
 }
 
 impl Hsm {

@@ -4,7 +4,6 @@
 
 use super::SecretKind;
 use super::cache::{CachedKey, HandleCache, MaterialRef};
-use super::key_import::PendingKeyImport;
 use super::mechanisms::{self, Mechanisms, Wrapping};
 use super::open;
 use super::pool::{PooledSession, SessionPool};
@@ -20,6 +19,15 @@ use secrecy::SecretString;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+
+/// A key-material import's wrapping key pair waiting for its import (see
+/// `key_import`).
+pub(super) struct PendingKeyImport {
+    /// The private key, a session object.
+    pub(super) private: ObjectHandle,
+    /// Its modulus length.
+    pub(super) bits: u32,
+}
 
 /// A newly generated backing key.
 pub struct NewMaterial {

@@ -2,6 +2,7 @@
 
 use super::invalid::{Field, Invalid, TagProblem, UsageProblem};
 use crate::hsm::HsmError;
+use crate::model::KeySpec;
 use crate::store::StoreError;
 use thiserror::Error;
 
@@ -90,13 +91,21 @@ pub enum KmsError {
     /// An import token that is not valid for this key (another key's, used
     /// already, or unknown).
     #[error("{0}")]
-    InvalidImportToken(String),
+    InvalidImportToken(TokenProblem),
     /// An import token past its 24 hours.
     #[error("{0}")]
     ExpiredImportToken(String),
     /// Imported material that is not the key's (or not valid for it).
     #[error("{0}")]
-    IncorrectKeyMaterial(String),
+    IncorrectKeyMaterial(MaterialProblem),
+    /// An import operation on a key whose origin is not `EXTERNAL`.
+    #[error("{arn} origin is {origin} which is not valid for this operation.")]
+    NotExternal {
+        /// The key's ARN.
+        arn: String,
+        /// The key's origin.
+        origin: String,
+    },
     /// A signature did not verify.
     #[error("The signature is not valid for this message and key.")]
     InvalidSignature,
@@ -142,6 +151,40 @@ pub enum Missing {
         /// The Region it names.
         region: String,
     },
+}
+
+/// Why an import token is refused.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum TokenProblem {
+    /// Used already, or never issued.
+    #[error("The import token is not valid: it was used already or never issued.")]
+    Unknown,
+    /// Its wrapping key pair is gone from the token: the server restarted
+    /// since, or newer imports pushed it out.
+    #[error(
+        "The import token is no longer valid (this server restarted since it was issued, \
+         or it was pushed out by newer ones); call GetParametersForImport again."
+    )]
+    Forgotten,
+    /// Issued for another key than this one (whose ARN it holds).
+    #[error("The import token was issued for another key, not {0}.")]
+    OtherKey(String),
+}
+
+/// Why imported key material is refused.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum MaterialProblem {
+    /// A length (in bytes) the key's spec does not take.
+    #[error("The key material is {len} bytes, which a {spec} key does not take.")]
+    Length {
+        /// The material's length.
+        len: usize,
+        /// The key's spec.
+        spec: KeySpec,
+    },
+    /// Not the material the key (whose ARN it holds) had before.
+    #[error("The key material is not the material previously imported into {0}.")]
+    NotTheKeys(String),
 }
 
 impl From<StoreError> for KmsError {

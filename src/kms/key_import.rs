@@ -3,6 +3,7 @@
 //! material whose time is up.
 
 use super::condition_keys::Facts;
+use super::error::{MaterialProblem, TokenProblem};
 use super::invalid::{Field, Invalid};
 use super::key_ref::Aliases;
 use super::{Caller, JobOutcome, Kms, KmsError, KmsResult, record_arn, specs, validate};
@@ -202,16 +203,13 @@ impl Kms {
                 key.key_id.as_bytes(),
             )
             .map_err(|e| match e {
-                HsmError::UnknownKeyImport => KmsError::InvalidImportToken(
-                    "The import token is no longer valid (this server restarted since it \
-                     was issued, or it was pushed out by newer ones); call \
-                     GetParametersForImport again."
-                        .into(),
-                ),
-                HsmError::MaterialLength(len) => KmsError::IncorrectKeyMaterial(format!(
-                    "The key material is {len} bytes, which a {} key does not take.",
-                    key.key_spec
-                )),
+                HsmError::UnknownKeyImport => KmsError::InvalidImportToken(TokenProblem::Forgotten),
+                HsmError::MaterialLength(len) => {
+                    KmsError::IncorrectKeyMaterial(MaterialProblem::Length {
+                        len,
+                        spec: key.key_spec,
+                    })
+                }
                 other => other.into(),
             })?;
         let material_id = hex::encode(sha2::Sha256::digest(&imported.fingerprint));
@@ -311,14 +309,11 @@ impl Kms {
     fn take_token(&self, key: &KeyRecord, token: &[u8], now: i64) -> KmsResult<PendingToken> {
         let mut tokens = self.import_tokens.lock();
         let Some(pending) = tokens.get(token) else {
-            return Err(KmsError::InvalidImportToken(
-                "The import token is not valid: it was used already or never issued.".into(),
-            ));
+            return Err(KmsError::InvalidImportToken(TokenProblem::Unknown));
         };
         if pending.key_id != key.key_id || pending.region != key.region {
-            return Err(KmsError::InvalidImportToken(format!(
-                "The import token was issued for another key, not {}.",
-                record_arn(key)
+            return Err(KmsError::InvalidImportToken(TokenProblem::OtherKey(
+                record_arn(key),
             )));
         }
         let pending = tokens.remove(token).expect("present under the lock");
@@ -336,11 +331,10 @@ fn require_external(key: &KeyRecord) -> KmsResult<()> {
     if key.origin == "EXTERNAL" {
         return Ok(());
     }
-    Err(KmsError::UnsupportedOperation(format!(
-        "{} origin is {} which is not valid for this operation.",
-        record_arn(key),
-        key.origin
-    )))
+    Err(KmsError::NotExternal {
+        arn: record_arn(key),
+        origin: key.origin.clone(),
+    })
 }
 
 /// The wrapping of an algorithm name this deployment serves.
@@ -369,10 +363,7 @@ fn material_lengths(spec: KeySpec) -> RangeInclusive<usize> {
 }
 
 fn incorrect_material(key: &KeyRecord) -> KmsError {
-    KmsError::IncorrectKeyMaterial(format!(
-        "The key material is not the material previously imported into {}.",
-        record_arn(key)
-    ))
+    KmsError::IncorrectKeyMaterial(MaterialProblem::NotTheKeys(record_arn(key)))
 }
 
 /// DescribeKey's `ExpirationModel` of a key with imported material.

@@ -33,7 +33,7 @@ pub use crate::model::{
     MultiRegionRecord, RotationType, Tag,
 };
 pub use crypto::{DataKeyOutput, DecryptOutput, EncryptOutput, ReEncryptOutput};
-pub use error::{KmsError, KmsResult, Missing};
+pub use error::{KmsError, KmsResult, MaterialProblem, Missing, TokenProblem};
 pub use grants::{GrantConstraints, GrantCreated, GrantInput, constraints_of};
 pub use invalid::{Field, Invalid, Rule, TagProblem, UsageProblem};
 pub use key_agreement::SharedSecret;

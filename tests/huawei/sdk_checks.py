@@ -18,7 +18,9 @@ Prints one line per check and exits 1 if any failed.
 import base64
 import datetime
 import hashlib
+import hmac
 import json
+import os
 import sys
 import time
 import traceback
@@ -43,6 +45,7 @@ from huaweicloudsdkkms.v2 import (
     CreateKeyRequestBody,
     CreateKmsTagRequest,
     CreateKmsTagRequestBody,
+    CreateParametersForImportRequest,
     CreateRandomRequest,
     CreateRsaDatakeyPairRequest,
     CreateRsaDatakeyPairRequestBody,
@@ -50,6 +53,7 @@ from huaweicloudsdkkms.v2 import (
     DecryptDataRequestBody,
     DecryptDatakeyRequest,
     DecryptDatakeyRequestBody,
+    DeleteImportedKeyMaterialRequest,
     DeleteKeyRequest,
     DeleteTagRequest,
     DisableKeyRequest,
@@ -63,6 +67,9 @@ from huaweicloudsdkkms.v2 import (
     GenerateMacRequest,
     GenerateMacRequestBody,
     GenRandomRequestBody,
+    GetParametersForImportRequestBody,
+    ImportKeyMaterialRequest,
+    ImportKeyMaterialRequestBody,
     KmsClient,
     ListKeyDetailRequest,
     ListKeysRequest,
@@ -1449,6 +1456,228 @@ def data_key_pairs(env, signing_key_id):
     )
 
 
+def oaep_sha256_wrap(public_key_b64, material):
+    """`material` RSA-OAEP (SHA-256, MGF1 SHA-256) encrypted under the base64
+    DER public key, in base64: what a Huawei user does offline."""
+    public = serialization.load_der_public_key(base64.b64decode(public_key_b64))
+    oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+    return b64(public.encrypt(material, oaep))
+
+
+@section
+def imported_material(env, kms_key_id, out):
+    if serialization is None:
+        check("imported key material needs Python's cryptography package", False)
+        return
+    kms = env.kms
+
+    def create_external(alias, spec=None, usage=None):
+        body = CreateKeyRequestBody(key_alias=alias, key_spec=spec, key_usage=usage, origin="external")
+        return kms.create_key(CreateKeyRequest(body=body)).key_info.key_id
+
+    def parameters(key_id, algorithm="RSAES_OAEP_SHA_256"):
+        body = GetParametersForImportRequestBody(key_id=key_id, wrapping_algorithm=algorithm)
+        return kms.create_parameters_for_import(CreateParametersForImportRequest(body=body))
+
+    def import_material(key_id, token, encrypted, expiration_time=None):
+        body = ImportKeyMaterialRequestBody(
+            key_id=key_id, import_token=token, encrypted_key_material=encrypted,
+            expiration_time=expiration_time,
+        )
+        return kms.import_key_material(ImportKeyMaterialRequest(body=body))
+
+    def wrap_and_import(key_id, material, expiration_time=None):
+        got = parameters(key_id)
+        return got, import_material(
+            key_id, got.import_token, oaep_sha256_wrap(got.public_key, material), expiration_time
+        )
+
+    def delete_material(key_id):
+        return kms.delete_imported_key_material(
+            DeleteImportedKeyMaterialRequest(body=key_body(key_id))
+        )
+
+    key_id = create_external(f"hw-import-{RUN}")
+    details = raw(env.describe(key_id))["key_info"]
+    check(
+        "create-key origin external: AES_256, origin \"external\", key_state \"5\" (pending import)",
+        details["origin"] == "external" and details["key_state"] == "5"
+        and details["key_spec"] == "AES_256" and details["expiration_time"] == "",
+        details,
+    )
+    listed = raw(kms.list_keys(ListKeysRequest(body=ListKeysRequestBody(key_state="5"))))
+    check("list-keys key_state \"5\" lists it", key_id in listed["keys"], listed)
+    refused(lambda: env.encrypt(key_id, "too early"), 400, "KMS.0308", "encrypt-data before any import: KMS.0308")
+
+    got = parameters(key_id)
+    body = raw(got)
+    now = time.time()
+    check(
+        "get-parameters-for-import: key_id, import_token, expiration_time (a JSON integer) and "
+        "public_key (strings)",
+        set(body) == {"key_id", "import_token", "expiration_time", "public_key"}
+        and body["key_id"] == key_id
+        and isinstance(body["import_token"], str)
+        and isinstance(body["public_key"], str)
+        and isinstance(body["expiration_time"], int) and not isinstance(body["expiration_time"], bool),
+        body,
+    )
+    check(
+        "  ... expiration_time is in Unix seconds, 24 hours ahead",
+        abs(body["expiration_time"] - (now + 86400)) < 120,
+        body["expiration_time"],
+    )
+    public = serialization.load_der_public_key(base64.b64decode(got.public_key))
+    check(
+        "  ... public_key is a base64 DER RSA_2048 SubjectPublicKeyInfo",
+        isinstance(public, rsa.RSAPublicKey) and public.key_size == 2048,
+        type(public),
+    )
+    material = os.urandom(32)
+    encrypted = oaep_sha256_wrap(got.public_key, material)
+    imported = import_material(key_id, got.import_token, encrypted)
+    check(
+        "import-key-material (RSAES_OAEP_SHA_256, no expiration_time): 200 without a body",
+        imported.status_code == 200 and raw(imported) is None,
+        (imported.status_code, imported.raw_content),
+    )
+    details = raw(env.describe(key_id))["key_info"]
+    check(
+        "  ... the key is enabled (key_state \"2\"), its material does not expire (expiration_time \"\")",
+        details["key_state"] == "2" and details["expiration_time"] == "",
+        details,
+    )
+    sealed = env.encrypt(key_id, "under imported material")
+    opened = env.decrypt(sealed.cipher_text)
+    check(
+        "encrypt-data / decrypt-data round trip under the imported material",
+        opened.plain_text == "under imported material" and opened.key_id == key_id,
+        raw(opened),
+    )
+    refused(
+        lambda: import_material(key_id, got.import_token, encrypted),
+        400, "KMS.2605", "import-key-material with a used import_token: KMS.2605",
+    )
+    other = parameters(key_id)
+    refused(
+        lambda: import_material(key_id, other.import_token, oaep_sha256_wrap(other.public_key, os.urandom(32))),
+        400, "KMS.2606", "import-key-material of different material: KMS.2606",
+    )
+    short = parameters(key_id)
+    refused(
+        lambda: import_material(key_id, short.import_token, oaep_sha256_wrap(short.public_key, os.urandom(16))),
+        400, "KMS.2604", "import-key-material of 16 bytes into an AES_256 key: KMS.2604",
+    )
+    garbled = parameters(key_id)
+    refused(
+        lambda: import_material(key_id, garbled.import_token, b64(os.urandom(256))),
+        400, "KMS.0311", "import-key-material that does not decrypt under the wrapping key: KMS.0311",
+    )
+
+    deleted = delete_material(key_id)
+    check(
+        "delete-imported-key-material: 200 without a body",
+        deleted.status_code == 200 and raw(deleted) is None,
+        (deleted.status_code, deleted.raw_content),
+    )
+    details = raw(env.describe(key_id))["key_info"]
+    check("  ... the key is pending import again (key_state \"5\")", details["key_state"] == "5", details)
+    refused(
+        lambda: env.encrypt(key_id, "after deletion"), 400, "KMS.0308",
+        "encrypt-data after the deletion: KMS.0308",
+    )
+    refused(
+        lambda: env.decrypt(sealed.cipher_text), 400, "KMS.0308",
+        "decrypt-data of an earlier ciphertext after the deletion: KMS.0308",
+    )
+    refused(
+        lambda: delete_material(key_id), 400, "KMS.2701",
+        "delete-imported-key-material of a key pending import: KMS.2701",
+    )
+    expires = int(time.time()) + 7 * 86400
+    _, again = wrap_and_import(key_id, material, expires)
+    details = raw(env.describe(key_id))["key_info"]
+    check(
+        "re-import of the same material with expiration_time (seconds): enabled, KeyDetails "
+        "expiration_time in milliseconds",
+        again.status_code == 200 and details["key_state"] == "2"
+        and details["expiration_time"] == str(expires * 1000),
+        details,
+    )
+    check(
+        "  ... the ciphertext made before the deletion decrypts again",
+        env.decrypt(sealed.cipher_text).plain_text == "under imported material",
+    )
+    out["imported_key_id"] = key_id
+    out["imported_ciphertext"] = sealed.cipher_text
+    out["imported_expiration_time"] = expires
+
+    second = create_external(f"hw-import-b-{RUN}")
+    theirs = parameters(key_id)
+    refused(
+        lambda: import_material(second, theirs.import_token, oaep_sha256_wrap(theirs.public_key, material)),
+        400, "KMS.2603", "import-key-material with another key's import_token: KMS.2603",
+    )
+    past = parameters(second)
+    refused(
+        lambda: import_material(
+            second, past.import_token, oaep_sha256_wrap(past.public_key, material), int(time.time()) - 60
+        ),
+        400, "KMS.2602", "import-key-material with an expiration_time in the past: KMS.2602",
+    )
+    refused(
+        lambda: parameters(second, "SM2_ENCRYPT"), 400, "KMS.0308",
+        "get-parameters-for-import wrapping_algorithm SM2_ENCRYPT: KMS.0308",
+    )
+    sha1 = parameters(second, "RSAES_OAEP_SHA_1")
+    oaep1 = padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None)
+    wrapped = b64(serialization.load_der_public_key(base64.b64decode(sha1.public_key)).encrypt(material, oaep1))
+    import_material(second, sha1.import_token, wrapped)
+    check(
+        "the same material imported into a second key with RSAES_OAEP_SHA_1: the key is enabled",
+        raw(env.describe(second))["key_info"]["key_state"] == "2",
+    )
+    refused(
+        lambda: env.decrypt(sealed.cipher_text, key_id=second), 400, "KMS.0205",
+        "the first key's ciphertext does not open under the second (same material, other key): KMS.0205",
+    )
+    refused(
+        lambda: parameters(kms_key_id), 400, "KMS.0309",
+        "get-parameters-for-import of a key with origin kms: KMS.0309",
+    )
+    refused(
+        lambda: delete_material(kms_key_id), 400, "KMS.0309",
+        "delete-imported-key-material of a key with origin kms: KMS.0309",
+    )
+    refused(
+        lambda: create_external(f"hw-import-rsa-{RUN}", "RSA_2048", "SIGN_VERIFY"), 400, "KMS.0308",
+        "create-key origin external RSA_2048: KMS.0308",
+    )
+
+    mac_key = create_external(f"hw-import-mac-{RUN}", "HMAC_256")
+    mac_material = os.urandom(32)
+    wrap_and_import(mac_key, mac_material)
+    message = b"a message to MAC"
+    made = kms.generate_mac(
+        GenerateMacRequest(
+            body=GenerateMacRequestBody(key_id=mac_key, mac_algorithm="HMAC_SHA_256", message=b64(message))
+        )
+    )
+    check(
+        "create-key origin external HMAC_256, import: generate-mac is the HMAC of the imported bytes",
+        made.mac == hmac.new(mac_material, message, hashlib.sha256).hexdigest(),
+        raw(made),
+    )
+    for spec in ("HMAC_384", "HMAC_512"):
+        made_id = create_external(f"hw-import-{spec.lower()}-{RUN}", spec)
+        details = raw(env.describe(made_id))["key_info"]
+        check(
+            f"create-key origin external {spec}: pending import, usage GENERATE_VERIFY_MAC",
+            details["key_state"] == "5" and details["key_usage"] == "GENERATE_VERIFY_MAC",
+            details,
+        )
+
+
 def main():
     spec = json.load(sys.stdin)
     env = Env(spec)
@@ -1462,6 +1691,7 @@ def main():
         hmac_keys(env, key_id)
         asymmetric_signing(env, key_id, out)
         data_key_pairs(env, out.get("huawei_signing_key_id", key_id))
+        imported_material(env, key_id, out)
     rsa_encryption(env)
     rotation(env)
     out["replicated_key_id"] = multi_region(env)

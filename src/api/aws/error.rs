@@ -55,7 +55,9 @@ impl AwsError {
                 K::InvalidCiphertext(_) => ("InvalidCiphertextException", bad),
                 K::IncorrectKey(_) => ("IncorrectKeyException", bad),
                 K::InvalidKeyUsage(_) => ("InvalidKeyUsageException", bad),
-                K::UnsupportedOperation(_) => ("UnsupportedOperationException", bad),
+                K::UnsupportedOperation(_) | K::NotExternal { .. } => {
+                    ("UnsupportedOperationException", bad)
+                }
                 K::AlreadyExists(_) => ("AlreadyExistsException", bad),
                 K::InvalidAliasName(_) => ("InvalidAliasNameException", bad),
                 K::InvalidArn(_) => ("InvalidArnException", bad),

@@ -108,14 +108,25 @@ impl Ctx<'_> {
     pub fn with_key<T>(
         &mut self,
         huawei_id: &str,
+        f: impl FnMut(&Kms, &Caller, &str) -> KmsResult<T>,
+    ) -> Result<(String, T), HuaweiError> {
+        self.with_key_or(huawei_id, f, HuaweiError::from_kms)
+    }
+
+    /// As [`Self::with_key`], the core's refusals mapped by `refusal` (an
+    /// operation's own mapping in [`error`]).
+    pub fn with_key_or<T>(
+        &mut self,
+        huawei_id: &str,
         mut f: impl FnMut(&Kms, &Caller, &str) -> KmsResult<T>,
+        refusal: fn(KmsError) -> HuaweiError,
     ) -> Result<(String, T), HuaweiError> {
         let candidates =
             ids::candidates(huawei_id).ok_or_else(|| HuaweiError::invalid_key_id(huawei_id))?;
         for id in &candidates {
             match f(self.kms, &self.caller, id) {
                 Err(KmsError::NotFound(_)) => continue,
-                other => return other.map(|v| (id.clone(), v)).map_err(HuaweiError::from),
+                other => return other.map(|v| (id.clone(), v)).map_err(refusal),
             }
         }
         Err(self.no_such_key(huawei_id))
@@ -167,7 +178,8 @@ pub fn alias_of(kms: &Kms, caller: &Caller, key_id: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Huawei's key_state: "2" enabled, "3" disabled, "4" pending deletion.
+/// Huawei's key_state: "2" enabled, "3" disabled, "4" pending deletion,
+/// "5" pending import.
 pub fn key_state(state: KeyState) -> &'static str {
     match state {
         KeyState::Enabled => "2",
@@ -178,6 +190,8 @@ pub fn key_state(state: KeyState) -> &'static str {
 }
 
 /// The `KeyDetails` shape; every field is a JSON string, as Huawei sends it.
+/// `expiration_time` is when imported key material expires (Unix ms, like
+/// the other times), empty when it does not.
 pub fn key_details(key: &KeyRecord, alias: &str) -> Value {
     json!({
         "key_id": ids::to_huawei(&key.key_id),
@@ -192,7 +206,7 @@ pub fn key_details(key: &KeyRecord, alias: &str) -> Value {
         "key_state": key_state(key.state),
         "default_key_flag": "0",
         "key_type": "1",
-        "expiration_time": "",
+        "expiration_time": key.valid_to.map(|t| t.to_string()).unwrap_or_default(),
         "origin": if key.origin == "AWS_KMS" { "kms" } else { "external" },
         "key_rotation_enabled": key.rotation_period_days.is_some().to_string(),
         "sys_enterprise_project_id": "0",

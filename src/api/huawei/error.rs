@@ -7,7 +7,7 @@
 
 use super::words;
 use crate::auth::huawei_sign::HuaweiAuthError;
-use crate::kms::{Invalid, KmsError};
+use crate::kms::{Invalid, KmsError, MaterialProblem, TokenProblem};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -144,6 +144,9 @@ impl HuaweiError {
         match e {
             K::MissingParameter(field) => Self::missing(words::field(field)),
             K::Validation(Invalid::AsymmetricKeyIdRequired) => Self::missing("key_id"),
+            K::Validation(Invalid::ValidToRange) => {
+                bad("KMS.2602", words::invalid(&Invalid::ValidToRange))
+            }
             K::Validation(invalid) => bad("KMS.0308", words::invalid(&invalid)),
             K::InvalidKeyUsage(problem) => bad("KMS.0308", words::usage(&problem)),
             K::UnsupportedOperation(m)
@@ -156,12 +159,39 @@ impl HuaweiError {
             | K::UnrecognizedRegion(m) => bad("KMS.0308", m),
             K::NotFound(missing) => Self::not_found(missing.to_string()),
             K::Disabled(m) => bad("KMS.0209", m),
+            K::PendingDeletion {
+                arn,
+                state: "PendingImport",
+            } => bad(
+                "KMS.0308",
+                format!("The key {arn} is pending import (key_state 5): import its key material."),
+            ),
             K::PendingDeletion { arn, state } => {
                 bad("KMS.0210", format!("The key {arn} is in state {state}."))
             }
             K::InvalidState(m) => bad("KMS.0308", m),
-            K::InvalidImportToken(m) | K::ExpiredImportToken(m) => bad("KMS.0212", m),
-            K::IncorrectKeyMaterial(m) => bad("KMS.0213", m),
+            K::NotExternal { arn, .. } => bad(
+                "KMS.0309",
+                format!("The key {arn} is not an external key (origin external)."),
+            ),
+            K::ExpiredImportToken(_) => bad(
+                "KMS.2601",
+                "The import_token has expired; call get-parameters-for-import again.".into(),
+            ),
+            K::InvalidImportToken(problem) => {
+                let code = match problem {
+                    TokenProblem::OtherKey(_) => "KMS.2603",
+                    TokenProblem::Unknown | TokenProblem::Forgotten => "KMS.2605",
+                };
+                bad(code, words::token(&problem))
+            }
+            K::IncorrectKeyMaterial(problem) => {
+                let code = match problem {
+                    MaterialProblem::Length { .. } => "KMS.2604",
+                    MaterialProblem::NotTheKeys(_) => "KMS.2606",
+                };
+                bad(code, words::material(&problem))
+            }
             K::InvalidCiphertext(reason) => bad("KMS.2201", reason.into()),
             K::IncorrectKey(arn) => bad(
                 "KMS.0205",
@@ -180,6 +210,40 @@ impl HuaweiError {
             K::InvalidMac => bad("KMS.0308", "The MAC does not match the message.".into()),
             K::InvalidSignature => bad("KMS.0308", "The signature does not verify.".into()),
             K::Internal(detail) => Self::internal(detail),
+        }
+    }
+
+    /// import-key-material's refusals: material that does not decrypt
+    /// under the wrapping key (the core's invalid ciphertext) is Huawei's
+    /// `KMS.0311`; the rest as [`Self::from_kms`].
+    pub fn from_import(e: KmsError) -> Self {
+        match e {
+            KmsError::InvalidCiphertext(_) => Self::bad(
+                "KMS.0311",
+                "Failed to decrypt encrypted_key_material using the RSA private key: wrap the \
+                 material under the public_key that came with the import_token, with its \
+                 wrapping_algorithm.",
+            ),
+            other => Self::from_kms(other),
+        }
+    }
+
+    /// delete-imported-key-material's refusals: a key pending import has no
+    /// material to delete (Huawei's `KMS.2701`); the rest as
+    /// [`Self::from_kms`].
+    pub fn from_material_deletion(e: KmsError) -> Self {
+        match e {
+            KmsError::PendingDeletion {
+                arn,
+                state: "PendingImport",
+            } => Self::bad(
+                "KMS.2701",
+                format!(
+                    "The key {arn} is pending import (key_state 5): only the key material of \
+                     an enabled or disabled key can be deleted."
+                ),
+            ),
+            other => Self::from_kms(other),
         }
     }
 

@@ -126,17 +126,44 @@ fn spec_and_usage(cx: &Ctx<'_>) -> Result<(KeySpec, KeyUsage), HuaweiError> {
     Ok((spec, usage))
 }
 
+/// create-key's `origin`: `kms` (the default: material made in the HSM)
+/// or `external` (material imported later, for the [`key_specs::IMPORTABLE`]
+/// specs); returns the core's origin.
+fn origin(cx: &Ctx<'_>, spec: KeySpec) -> Result<&'static str, HuaweiError> {
+    match cx
+        .fields
+        .str("origin")?
+        .filter(|o| !o.is_empty())
+        .as_deref()
+    {
+        None | Some("kms") => Ok("AWS_KMS"),
+        Some("external") if key_specs::IMPORTABLE.contains(&spec) => Ok("EXTERNAL"),
+        Some("external") => {
+            let importable: Vec<&str> = key_specs::IMPORTABLE
+                .iter()
+                .map(|s| key_specs::name(*s))
+                .collect();
+            Err(HuaweiError::invalid(
+                "origin",
+                format!(
+                    "external key material is imported into {} keys, not {}.",
+                    importable.join(", "),
+                    key_specs::name(spec)
+                ),
+            ))
+        }
+        Some(other) => Err(HuaweiError::invalid(
+            "origin",
+            format!("{other} is not one of kms, external."),
+        )),
+    }
+}
+
 /// create-key.
 pub fn create_key(cx: &mut Ctx<'_>) -> OpResult {
     let alias = aws_alias(&cx.fields.required_str("key_alias")?)?;
     let (key_spec, key_usage) = spec_and_usage(cx)?;
-    let origin = cx.fields.str("origin")?.unwrap_or_else(|| "kms".into());
-    if origin != "kms" {
-        return Err(HuaweiError::invalid(
-            "origin",
-            format!("{origin} is not supported; keys are generated in the HSM (kms)."),
-        ));
-    }
+    let origin = origin(cx, key_spec)?;
     if let Some(store) = cx.fields.str("keystore_id")? {
         if !store.is_empty() && store != "0" {
             return Err(HuaweiError::invalid(
@@ -155,6 +182,7 @@ pub fn create_key(cx: &mut Ctx<'_>) -> OpResult {
                 description,
                 key_spec: Some(key_spec.as_str().into()),
                 key_usage: Some(key_usage.as_str().into()),
+                origin: Some(origin.into()),
                 multi_region: Some(true),
                 ..CreateKeyInput::default()
             },

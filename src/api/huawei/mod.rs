@@ -4,7 +4,7 @@
 //!
 //! - `POST /v1.0/{project_id}/kms/<operation>` for key lifecycle, data keys
 //!   and data key pairs, data encryption, signing, public keys, MACs,
-//!   random numbers and rotation;
+//!   random numbers, rotation and imported key material;
 //! - `/v1.0/{project_id}/kms/{key_id}/tags[...]`, `/v1.0/{project_id}/kms/tags`
 //!   and `/v1.0/{project_id}/kms/resource_instances/action` for tags;
 //! - `/v2/{project_id}/kms/keys/{key_id}/replicate`,
@@ -21,6 +21,7 @@ mod crypto;
 pub mod dialect;
 mod error;
 pub mod ids;
+mod key_import;
 mod key_pairs;
 mod key_specs;
 mod keys;
@@ -117,6 +118,9 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("get-key-rotation-status", "ShowKeyRotationStatus"),
     ("update-key-rotation-interval", "UpdateKeyRotationInterval"),
     ("rotate-on-demand", "RotateOnDemand"),
+    ("get-parameters-for-import", "CreateParametersForImport"),
+    ("import-key-material", "ImportKeyMaterial"),
+    ("delete-imported-key-material", "DeleteImportedKeyMaterial"),
 ];
 
 impl Route {

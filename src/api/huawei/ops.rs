@@ -5,7 +5,8 @@ use super::context::{Ctx, OpResult};
 use super::dialect::Dialect;
 use super::projects::Project;
 use super::{
-    HuaweiError, Route, crypto, key_pairs, keys, mac, public_key, regions, rotation, signing, tags,
+    HuaweiError, Route, crypto, key_import, key_pairs, keys, mac, public_key, regions, rotation,
+    signing, tags,
 };
 use crate::kms::{Caller, Kms};
 use axum::http::Method;
@@ -67,6 +68,9 @@ pub fn dispatch(kms: &Kms, dialect: &Dialect, p: Prepared) -> OpResult {
             "get-key-rotation-status" => rotation::status(cx),
             "update-key-rotation-interval" => rotation::update_interval(cx),
             "rotate-on-demand" => rotation::rotate_on_demand(cx),
+            "get-parameters-for-import" => key_import::get_parameters(cx),
+            "import-key-material" => key_import::import_material(cx),
+            "delete-imported-key-material" => key_import::delete_material(cx),
             other => Err(HuaweiError::no_such_api("POST", other)),
         },
         Route::KeyTags(key) if p.method == Method::GET => tags::show(cx, &key),

@@ -2,7 +2,7 @@
 //! names (`key_id`, `pending_days`) and plain sentences.
 
 use super::key_specs;
-use crate::kms::{Field, Invalid, Rule, TagProblem, UsageProblem};
+use crate::kms::{Field, Invalid, MaterialProblem, Rule, TagProblem, TokenProblem, UsageProblem};
 
 /// Huawei's name for a request field.
 pub(super) fn field(field: Field) -> &'static str {
@@ -113,9 +113,10 @@ pub(super) fn invalid(invalid: &Invalid) -> String {
         }
         Invalid::PeerKey(why) => format!("public_key is invalid: {why}"),
         Invalid::ValidToRequired => "expiration_time is required.".into(),
-        Invalid::ValidToRange => {
-            "expiration_time must be in the future and at most 365 days ahead.".into()
-        }
+        Invalid::ValidToRange => "Key expiration time must be later than the current time: \
+                                  expiration_time (Unix seconds) must be in the future and at \
+                                  most 365 days ahead."
+            .into(),
         Invalid::ValidToWithoutExpiry => {
             "expiration_time is given for material that does not expire.".into()
         }
@@ -177,5 +178,35 @@ pub(super) fn tag(problem: &TagProblem) -> String {
         TagProblem::TooMany { limit, count } => {
             format!("A key can have at most {limit} tags; this request would leave {count}.")
         }
+    }
+}
+
+/// A sentence saying why an import token is refused.
+pub(super) fn token(problem: &TokenProblem) -> String {
+    match problem {
+        TokenProblem::Unknown => "Token verification failed: the import_token was used already \
+                                  or never issued; call get-parameters-for-import again."
+            .into(),
+        TokenProblem::Forgotten => "Token verification failed: the import_token is no longer \
+                                    valid (the service restarted since it was issued, or newer \
+                                    ones pushed it out); call get-parameters-for-import again."
+            .into(),
+        TokenProblem::OtherKey(arn) => {
+            format!("The import_token was issued for another key, not {arn}.")
+        }
+    }
+}
+
+/// A sentence saying why imported key material is refused.
+pub(super) fn material(problem: &MaterialProblem) -> String {
+    match problem {
+        MaterialProblem::Length { len, spec } => format!(
+            "The key material is {len} bytes, which a {} key does not take.",
+            key_specs::name(*spec)
+        ),
+        MaterialProblem::NotTheKeys(arn) => format!(
+            "The key material is not the material previously imported into {arn}: a key \
+             takes only the same material again."
+        ),
     }
 }

@@ -1,0 +1,106 @@
+//! Imported key material: get-parameters-for-import, import-key-material
+//! and delete-imported-key-material, on keys made by create-key with
+//! `origin` `external`. Shapes from the SDK's models
+//! (`GetParametersForImportRequestBody`, `CreateParametersForImportResponse`,
+//! `ImportKeyMaterialRequestBody`, `OperateKeyRequestBody`):
+//!
+//! - the wrapping key is RSA_2048 (Huawei's only one); `public_key` is its
+//!   DER SubjectPublicKeyInfo in base64, `import_token` base64, and
+//!   `expiration_time` (when both stop being valid) Unix seconds;
+//! - `encrypted_key_material` is the material RSA-OAEP-encrypted under
+//!   `public_key` (base64); `expiration_time` (Unix seconds) is when the
+//!   material expires, and without it the material does not expire;
+//! - import-key-material and delete-imported-key-material answer 200
+//!   without a body.
+
+use super::context::{Ctx, OpResult, Reply};
+use super::error::HuaweiError;
+use super::ids;
+use crate::kms::ImportInput;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::json;
+
+/// The wrapping algorithms served: Huawei's `RSAES_OAEP_SHA_256`, and
+/// `RSAES_OAEP_SHA_1` of its earlier API reference.
+const WRAPPING_ALGORITHMS: &[&str] = &["RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1"];
+/// The wrapping key Huawei returns.
+const WRAPPING_KEY_SPEC: &str = "RSA_2048";
+
+/// get-parameters-for-import: `{"key_id", "import_token",
+/// "expiration_time", "public_key"}`.
+pub fn get_parameters(cx: &mut Ctx<'_>) -> OpResult {
+    let id = cx.key_id_field()?;
+    let algorithm = cx.fields.required_str("wrapping_algorithm")?;
+    if !WRAPPING_ALGORITHMS.contains(&algorithm.as_str()) {
+        return Err(HuaweiError::invalid(
+            "wrapping_algorithm",
+            format!(
+                "{algorithm} is not supported; this deployment supports {}.",
+                WRAPPING_ALGORITHMS.join(", ")
+            ),
+        ));
+    }
+    let (key_id, parameters) = cx.with_key(&id, |kms, caller, key| {
+        kms.get_parameters_for_import(caller, Some(key), Some(&algorithm), Some(WRAPPING_KEY_SPEC))
+    })?;
+    Ok(Reply::json(json!({
+        "key_id": ids::to_huawei(&key_id),
+        "import_token": STANDARD.encode(&parameters.import_token),
+        "expiration_time": parameters.valid_to / 1000,
+        "public_key": STANDARD.encode(&parameters.public_key),
+    })))
+}
+
+/// import-key-material: the material of a symmetric or HMAC key, expiring
+/// at `expiration_time` when given (the core's `KEY_MATERIAL_EXPIRES` with
+/// that ValidTo), else never (`KEY_MATERIAL_DOES_NOT_EXPIRE`).
+pub fn import_material(cx: &mut Ctx<'_>) -> OpResult {
+    let id = cx.key_id_field()?;
+    let token = cx.fields.required_base64("import_token")?;
+    let encrypted = cx.fields.required_base64("encrypted_key_material")?;
+    if cx
+        .fields
+        .str("encrypted_privatekey")?
+        .is_some_and(|k| !k.is_empty())
+    {
+        return Err(HuaweiError::invalid(
+            "encrypted_privatekey",
+            "this deployment imports the material of AES_256 and HMAC keys only.",
+        ));
+    }
+    let valid_to = cx
+        .fields
+        .int("expiration_time")?
+        .map(|seconds| seconds.saturating_mul(1000));
+    let model = match valid_to {
+        Some(_) => "KEY_MATERIAL_EXPIRES",
+        None => "KEY_MATERIAL_DOES_NOT_EXPIRE",
+    };
+    cx.with_key_or(
+        &id,
+        |kms, caller, key| {
+            let input = ImportInput {
+                key_id: Some(key),
+                import_token: Some(&token),
+                encrypted: Some(&encrypted),
+                expiration_model: Some(model),
+                valid_to,
+            };
+            kms.import_key_material(caller, input)
+        },
+        HuaweiError::from_import,
+    )?;
+    Ok(Reply::empty())
+}
+
+/// delete-imported-key-material: the key goes back to pending import.
+pub fn delete_material(cx: &mut Ctx<'_>) -> OpResult {
+    let id = cx.key_id_field()?;
+    cx.with_key_or(
+        &id,
+        |kms, caller, key| kms.delete_imported_key_material(caller, Some(key)),
+        HuaweiError::from_material_deletion,
+    )?;
+    Ok(Reply::empty())
+}

@@ -4,15 +4,56 @@
 //! operations), through `aws-sdk-kms`: one row per operation,
 //! one expected answer per key state.
 //!
+//! The table read is the guide's page as its public source
+//! (awsdocs/aws-kms-developer-guide, doc_source/key-state.md, last stored
+//! version, commit 38281913): columns Enabled, Disabled, "Pending deletion /
+//! Pending replica deletion" (one column, split here in two), Pending
+//! import, Unavailable, Creating and Updating.
+//!
 //! Footnotes cited: [1] `DisabledException: <key ARN> is disabled.`;
 //! [3] `KMSInvalidStateException: <key ARN> is pending deletion.`;
 //! [4] `KMSInvalidStateException: <key ARN> is not pending deletion.`;
-//! [7] rotation operations succeed on symmetric keys with AWS_KMS material;
-//! [10] UpdateAlias succeeds from a key pending deletion, not to one. The
-//! Updating column follows "Change the primary key in a set of multi-Region
-//! keys": cryptography goes on, enabling, disabling, replicating and other
-//! management changes wait. No footnote gives a message for
-//! PendingReplicaDeletion or Updating, so those rows check the code only.
+//! [5] `KMSInvalidStateException: <key ARN> is pending import.`;
+//! [6] `UnsupportedOperationException: <key ARN> origin is EXTERNAL which is
+//! not valid for this operation.`; [7] rotation operations succeed on
+//! symmetric keys with AWS_KMS material; [8] GetParametersForImport and
+//! ImportKeyMaterial of a key with imported material pending deletion:
+//! `KMSInvalidStateException` (no message); [9] the import operations
+//! succeed on keys that take imported material (every subject of their rows
+//! is EXTERNAL); [10] UpdateAlias succeeds from a key pending deletion, not
+//! to one; [15] `KMSInvalidStateException: <key ARN> is updating.`
+//!
+//! The PendingImport column: the key of a row is then an EXTERNAL
+//! multi-Region primary (its replica, where the row has one, created in
+//! PendingImport and left so). Where the row needs a ciphertext, grants or a
+//! replica made while the key was enabled (the shared key, UpdatePrimaryRegion),
+//! material was imported, used and deleted (DeleteImportedKeyMaterial); the
+//! UpdatePrimaryRegionTo row's key in the state is such a replica, and the
+//! other rows' keys were created and never given material. Asymmetric keys
+//! cannot be in PendingImport here (Trent imports symmetric and HMAC
+//! material only; the table gives N/A for Sign, Verify and GetPublicKey).
+//! The table has no row for RotateKeyOnDemand, ListKeyRotations and
+//! DeriveSharedSecret (added to AWS KMS later): the first two's PendingImport
+//! cells follow the API reference as aws-sdk-kms 1.77 carries it (on-demand
+//! rotation of multi-Region keys with imported material is refused,
+//! UnsupportedOperationException; ListKeyRotations lists the materials of
+//! EXTERNAL keys, ImportState PENDING_IMPORT included).
+//!
+//! The rows of GetParametersForImport, ImportKeyMaterial and
+//! DeleteImportedKeyMaterial take EXTERNAL multi-Region primaries with
+//! material imported before they are put in the state (for Updating their
+//! replica has the same material, as UpdatePrimaryRegion needs both
+//! enabled), created in PendingImport for that column. The first two rows
+//! share a key per state, whose import parameters were fetched before the
+//! state change: ImportKeyMaterial imports the same material again with them
+//! (the first material, in PendingImport). Every cell on a shared key first
+//! checks that the key is still in its state.
+//!
+//! The Updating column of the rows before the import rows follows "Change
+//! the primary key in a set of multi-Region keys": cryptography goes on,
+//! enabling, disabling, replicating and other management changes wait; those
+//! rows check the code only. No footnote gives a message for
+//! PendingReplicaDeletion, so that column checks the code only.
 
 mod common;
 
@@ -20,8 +61,13 @@ use aws_sdk_kms::Client;
 use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{
-    DataKeyPairSpec, DataKeySpec, GrantOperation, KeyAgreementAlgorithmSpec, KeySpec, KeyState,
-    KeyUsageType, SigningAlgorithmSpec, Tag,
+    AlgorithmSpec, DataKeyPairSpec, DataKeySpec, ExpirationModelType, GrantOperation,
+    KeyAgreementAlgorithmSpec, KeySpec, KeyState, KeyUsageType, SigningAlgorithmSpec, Tag,
+    WrappingKeySpec,
+};
+use common::import::{
+    Parameters, create_external_metadata, describe, import_material, parameters, random_bytes,
+    wrap_for,
 };
 use common::{Server, new_key};
 
@@ -37,16 +83,32 @@ enum State {
     Disabled,
     PendingDeletion,
     PendingReplicaDeletion,
+    PendingImport,
     Updating,
 }
 
-const STATES: [State; 5] = [
+const STATES: [State; 6] = [
     State::Enabled,
     State::Disabled,
     State::PendingDeletion,
     State::PendingReplicaDeletion,
+    State::PendingImport,
     State::Updating,
 ];
+
+impl State {
+    /// DescribeKey's KeyState for this state.
+    fn shown(self) -> KeyState {
+        match self {
+            State::Enabled => KeyState::Enabled,
+            State::Disabled => KeyState::Disabled,
+            State::PendingDeletion => KeyState::PendingDeletion,
+            State::PendingReplicaDeletion => KeyState::PendingReplicaDeletion,
+            State::PendingImport => KeyState::PendingImport,
+            State::Updating => KeyState::Updating,
+        }
+    }
+}
 
 /// What an operation answers for a key in one state.
 #[derive(Clone, Copy, Debug)]
@@ -69,8 +131,20 @@ const DISABLED: Expect = Expect::Fails("DisabledException", " is disabled.");
 const PENDING: Expect = Expect::Fails("KMSInvalidStateException", " is pending deletion.");
 /// Footnote [4].
 const NOT_PENDING: Expect = Expect::Fails("KMSInvalidStateException", " is not pending deletion.");
-/// KMSInvalidStateException, message unspecified.
+/// Footnote [5].
+const PENDING_IMPORT: Expect = Expect::Fails("KMSInvalidStateException", " is pending import.");
+/// Footnote [6].
+const EXTERNAL: Expect = Expect::Fails(
+    "UnsupportedOperationException",
+    " origin is EXTERNAL which is not valid for this operation.",
+);
+/// Footnote [15].
+const UPDATING: Expect = Expect::Fails("KMSInvalidStateException", " is updating.");
+/// KMSInvalidStateException, message unspecified (footnote [8], or a cell
+/// without a footnote message).
 const INVALID: Expect = Expect::FailsCode("KMSInvalidStateException");
+/// UnsupportedOperationException, message unspecified.
+const UNSUPPORTED: Expect = Expect::FailsCode("UnsupportedOperationException");
 
 /// The operations that take a key (Trent's README operations table).
 /// `...From` / `...To` name the key in the state as source / destination.
@@ -116,6 +190,9 @@ enum Op {
     Verify,
     GetPublicKey,
     DeriveSharedSecret,
+    GetParametersForImport,
+    ImportKeyMaterial,
+    DeleteImportedKeyMaterial,
 }
 
 /// Which key a row's calls use.
@@ -138,55 +215,69 @@ enum Setup {
     /// The state's shared ECC_NIST_P256 key agreement key, with its public
     /// key (the peer key of the row's call).
     Agreement,
+    /// The state's shared EXTERNAL multi-Region primary (with a replica as
+    /// [`Setup::Fresh`]), its material imported (for Updating into the
+    /// replica too) and import parameters fetched before it was put in the
+    /// state; for PendingImport, created so. GetParametersForImport leaves
+    /// the state as it is; ImportKeyMaterial, the last row to use it, takes
+    /// it out of PendingImport.
+    Imported,
+    /// As [`Setup::Imported`], new per state and without import parameters.
+    ImportedFresh,
 }
 
-use Setup::{Agreement, Fresh, FreshReplicated, ReplicaInState, Shared, Signing};
+use Setup::{
+    Agreement, Fresh, FreshReplicated, Imported, ImportedFresh, ReplicaInState, Shared, Signing,
+};
 
 /// The table: operation, key, and the answer for Enabled, Disabled,
-/// PendingDeletion, PendingReplicaDeletion and Updating.
+/// PendingDeletion, PendingReplicaDeletion, PendingImport and Updating.
 #[rustfmt::skip]
-const TABLE: &[(Op, Setup, [Expect; 5])] = &[
-    //                                               Enabled  Disabled  PendingDel. PendingReplicaDel. Updating
-    (Op::Encrypt,                         Shared,          [OK,          DISABLED,    PENDING,     INVALID, OK]),
-    (Op::Decrypt,                         Shared,          [OK,          DISABLED,    PENDING,     INVALID, OK]),
-    (Op::ReEncryptFrom,                   Shared,          [OK,          DISABLED,    PENDING,     INVALID, OK]),
-    (Op::ReEncryptTo,                     Shared,          [OK,          DISABLED,    PENDING,     INVALID, OK]),
-    (Op::GenerateDataKey,                 Shared,          [OK,          DISABLED,    PENDING,     INVALID, OK]),
-    (Op::GenerateDataKeyWithoutPlaintext, Shared,          [OK,          DISABLED,    PENDING,     INVALID, OK]),
-    (Op::DescribeKey,                     Shared,          [OK,          OK,          OK,          OK,      OK]),
-    (Op::EnableKey,                       Fresh,           [OK,          OK,          PENDING,     INVALID, INVALID]),
-    (Op::DisableKey,                      Fresh,           [OK,          OK,          PENDING,     INVALID, INVALID]),
-    (Op::ScheduleKeyDeletion,             Fresh,           [OK,          OK,          PENDING,     INVALID, INVALID]),
-    (Op::CancelKeyDeletion,               Fresh,           [NOT_PENDING, NOT_PENDING, OK,          OK,      NOT_PENDING]),
-    (Op::EnableKeyRotation,               Shared,          [OK,          DISABLED,    PENDING,     INVALID, INVALID]),
-    (Op::DisableKeyRotation,              Shared,          [OK,          DISABLED,    PENDING,     INVALID, INVALID]),
-    (Op::GetKeyRotationStatus,            Shared,          [OK,          OK,          OK,          OK,      OK]),
-    (Op::RotateKeyOnDemand,               Shared,          [OK,          DISABLED,    PENDING,     INVALID, INVALID]),
-    (Op::ListKeyRotations,                Shared,          [OK,          OK,          OK,          OK,      OK]),
-    (Op::GetKeyPolicy,                    Shared,          [OK,          OK,          OK,          OK,      OK]),
-    (Op::PutKeyPolicy,                    Shared,          [OK,          OK,          OK,          OK,      OK]),
-    (Op::ListKeyPolicies,                 Shared,          [OK,          OK,          OK,          OK,      OK]),
-    (Op::UpdateKeyDescription,            Shared,          [OK,          OK,          PENDING,     INVALID, OK]),
-    (Op::TagResource,                     Shared,          [OK,          OK,          PENDING,     INVALID, OK]),
-    (Op::UntagResource,                   Shared,          [OK,          OK,          PENDING,     INVALID, OK]),
-    (Op::ListResourceTags,                Shared,          [OK,          OK,          OK,          OK,      OK]),
-    (Op::CreateAlias,                     Shared,          [OK,          OK,          PENDING,     INVALID, OK]),
-    (Op::UpdateAliasFrom,                 Shared,          [OK,          OK,          OK,          OK,      OK]),
-    (Op::UpdateAliasTo,                   Shared,          [OK,          OK,          PENDING,     INVALID, OK]),
-    (Op::DeleteAlias,                     Shared,          [OK,          OK,          OK,          OK,      OK]),
-    (Op::CreateGrant,                     Shared,          [OK,          DISABLED,    PENDING,     INVALID, OK]),
-    (Op::ListGrants,                      Shared,          [OK,          OK,          OK,          OK,      OK]),
-    (Op::RetireGrant,                     Shared,          [OK,          OK,          OK,          OK,      OK]),
-    (Op::RevokeGrant,                     Shared,          [OK,          OK,          OK,          OK,      OK]),
-    (Op::ReplicateKey,                    Fresh,           [OK,          DISABLED,    PENDING,     INVALID, INVALID]),
-    (Op::UpdatePrimaryRegion,             FreshReplicated, [OK,          DISABLED,    PENDING,     INVALID, INVALID]),
-    (Op::UpdatePrimaryRegionTo,           ReplicaInState,  [OK,          DISABLED,    PENDING,     NA,      INVALID]),
-    (Op::GenerateDataKeyPair,             Shared,          [OK,          DISABLED,    PENDING,     INVALID, OK]),
-    (Op::GenerateDataKeyPairWithoutPlaintext, Shared,      [OK,          DISABLED,    PENDING,     INVALID, OK]),
-    (Op::Sign,                            Signing,         [OK,          DISABLED,    PENDING,     INVALID, OK]),
-    (Op::Verify,                          Signing,         [OK,          DISABLED,    PENDING,     INVALID, OK]),
-    (Op::GetPublicKey,                    Signing,         [OK,          DISABLED,    PENDING,     INVALID, OK]),
-    (Op::DeriveSharedSecret,              Agreement,       [OK,          DISABLED,    PENDING,     INVALID, OK]),
+const TABLE: &[(Op, Setup, [Expect; 6])] = &[
+    //                                               Enabled  Disabled  PendingDel. PendingReplicaDel. PendingImport Updating
+    (Op::Encrypt,                         Shared,          [OK,          DISABLED,    PENDING,     INVALID, PENDING_IMPORT, OK]),
+    (Op::Decrypt,                         Shared,          [OK,          DISABLED,    PENDING,     INVALID, PENDING_IMPORT, OK]),
+    (Op::ReEncryptFrom,                   Shared,          [OK,          DISABLED,    PENDING,     INVALID, PENDING_IMPORT, OK]),
+    (Op::ReEncryptTo,                     Shared,          [OK,          DISABLED,    PENDING,     INVALID, PENDING_IMPORT, OK]),
+    (Op::GenerateDataKey,                 Shared,          [OK,          DISABLED,    PENDING,     INVALID, PENDING_IMPORT, OK]),
+    (Op::GenerateDataKeyWithoutPlaintext, Shared,          [OK,          DISABLED,    PENDING,     INVALID, PENDING_IMPORT, OK]),
+    (Op::DescribeKey,                     Shared,          [OK,          OK,          OK,          OK,      OK,             OK]),
+    (Op::EnableKey,                       Fresh,           [OK,          OK,          PENDING,     INVALID, PENDING_IMPORT, INVALID]),
+    (Op::DisableKey,                      Fresh,           [OK,          OK,          PENDING,     INVALID, PENDING_IMPORT, INVALID]),
+    (Op::ScheduleKeyDeletion,             Fresh,           [OK,          OK,          PENDING,     INVALID, OK,             INVALID]),
+    (Op::CancelKeyDeletion,               Fresh,           [NOT_PENDING, NOT_PENDING, OK,          OK,      NOT_PENDING,    NOT_PENDING]),
+    (Op::EnableKeyRotation,               Shared,          [OK,          DISABLED,    PENDING,     INVALID, EXTERNAL,       INVALID]),
+    (Op::DisableKeyRotation,              Shared,          [OK,          DISABLED,    PENDING,     INVALID, EXTERNAL,       INVALID]),
+    (Op::GetKeyRotationStatus,            Shared,          [OK,          OK,          OK,          OK,      EXTERNAL,       OK]),
+    (Op::RotateKeyOnDemand,               Shared,          [OK,          DISABLED,    PENDING,     INVALID, UNSUPPORTED,    INVALID]),
+    (Op::ListKeyRotations,                Shared,          [OK,          OK,          OK,          OK,      OK,             OK]),
+    (Op::GetKeyPolicy,                    Shared,          [OK,          OK,          OK,          OK,      OK,             OK]),
+    (Op::PutKeyPolicy,                    Shared,          [OK,          OK,          OK,          OK,      OK,             OK]),
+    (Op::ListKeyPolicies,                 Shared,          [OK,          OK,          OK,          OK,      OK,             OK]),
+    (Op::UpdateKeyDescription,            Shared,          [OK,          OK,          PENDING,     INVALID, OK,             OK]),
+    (Op::TagResource,                     Shared,          [OK,          OK,          PENDING,     INVALID, OK,             OK]),
+    (Op::UntagResource,                   Shared,          [OK,          OK,          PENDING,     INVALID, OK,             OK]),
+    (Op::ListResourceTags,                Shared,          [OK,          OK,          OK,          OK,      OK,             OK]),
+    (Op::CreateAlias,                     Shared,          [OK,          OK,          PENDING,     INVALID, OK,             OK]),
+    (Op::UpdateAliasFrom,                 Shared,          [OK,          OK,          OK,          OK,      OK,             OK]),
+    (Op::UpdateAliasTo,                   Shared,          [OK,          OK,          PENDING,     INVALID, OK,             OK]),
+    (Op::DeleteAlias,                     Shared,          [OK,          OK,          OK,          OK,      OK,             OK]),
+    (Op::CreateGrant,                     Shared,          [OK,          DISABLED,    PENDING,     INVALID, PENDING_IMPORT, OK]),
+    (Op::ListGrants,                      Shared,          [OK,          OK,          OK,          OK,      OK,             OK]),
+    (Op::RetireGrant,                     Shared,          [OK,          OK,          OK,          OK,      OK,             OK]),
+    (Op::RevokeGrant,                     Shared,          [OK,          OK,          OK,          OK,      OK,             OK]),
+    (Op::ReplicateKey,                    Fresh,           [OK,          DISABLED,    PENDING,     INVALID, PENDING_IMPORT, INVALID]),
+    (Op::UpdatePrimaryRegion,             FreshReplicated, [OK,          DISABLED,    PENDING,     INVALID, PENDING_IMPORT, INVALID]),
+    (Op::UpdatePrimaryRegionTo,           ReplicaInState,  [OK,          DISABLED,    PENDING,     NA,      PENDING_IMPORT, INVALID]),
+    (Op::GenerateDataKeyPair,             Shared,          [OK,          DISABLED,    PENDING,     INVALID, PENDING_IMPORT, OK]),
+    (Op::GenerateDataKeyPairWithoutPlaintext, Shared,      [OK,          DISABLED,    PENDING,     INVALID, PENDING_IMPORT, OK]),
+    (Op::Sign,                            Signing,         [OK,          DISABLED,    PENDING,     INVALID, NA,             OK]),
+    (Op::Verify,                          Signing,         [OK,          DISABLED,    PENDING,     INVALID, NA,             OK]),
+    (Op::GetPublicKey,                    Signing,         [OK,          DISABLED,    PENDING,     INVALID, NA,             OK]),
+    (Op::DeriveSharedSecret,              Agreement,       [OK,          DISABLED,    PENDING,     INVALID, NA,             OK]),
+    (Op::GetParametersForImport,          Imported,        [OK,          OK,          INVALID,     INVALID, OK,             UPDATING]),
+    (Op::ImportKeyMaterial,               Imported,        [OK,          OK,          INVALID,     INVALID, OK,             OK]),
+    (Op::DeleteImportedKeyMaterial,       ImportedFresh,   [OK,          OK,          OK,          OK,      OK,             UPDATING]),
 ];
 
 /// A key put in one state, with what the rows need of it: a ciphertext made
@@ -200,6 +291,10 @@ struct Subject {
     alias_from: String,
     alias_to_delete: String,
     grants: [String; 2],
+    /// The imported material (empty for an AWS_KMS key).
+    material: Vec<u8>,
+    /// Import parameters fetched before the key was put in its state.
+    parameters: Option<Parameters>,
 }
 
 /// The server's clients and an enabled single-Region helper key.
@@ -267,19 +362,48 @@ async fn alias(kms: &Client, name: &str, key: &str) {
         .unwrap_or_else(|e| panic!("CreateAlias {name}: {e:?}"));
 }
 
-/// A new multi-Region primary in us-east-1 with its ciphertext, aliases and
-/// grants, replicated to us-west-2 when `replicated`.
-async fn primary(env: &Env, replicated: bool) -> Subject {
-    let id = env
-        .east
-        .create_key()
-        .multi_region(true)
-        .send()
-        .await
-        .expect("CreateKey")
-        .key_metadata
-        .expect("metadata")
-        .key_id;
+/// The key material of a new primary.
+#[derive(Clone, Copy, PartialEq)]
+enum Material {
+    /// Origin AWS_KMS.
+    AwsKms,
+    /// Origin EXTERNAL, 32 random bytes imported.
+    Imported,
+    /// Origin EXTERNAL, nothing imported yet (PendingImport from creation):
+    /// no ciphertext and no grants are made (CreateGrant would be refused).
+    NotImported,
+}
+
+/// A new multi-Region primary in us-east-1 with its aliases and, when it
+/// has material, its ciphertext and grants, replicated to us-west-2 when
+/// `replicated` (the replica of an EXTERNAL primary is created in
+/// PendingImport).
+async fn primary(env: &Env, material: Material, replicated: bool) -> Subject {
+    let id = match material {
+        Material::AwsKms => {
+            env.east
+                .create_key()
+                .multi_region(true)
+                .send()
+                .await
+                .expect("CreateKey")
+                .key_metadata
+                .expect("metadata")
+                .key_id
+        }
+        _ => {
+            create_external_metadata(&env.east, KeySpec::SymmetricDefault, true)
+                .await
+                .key_id
+        }
+    };
+    let bytes = match material {
+        Material::AwsKms => Vec::new(),
+        _ => random_bytes(32),
+    };
+    if material == Material::Imported {
+        import_material(&env.east, &id, &bytes).await;
+    }
     let alias_from = format!("alias/from-{id}");
     let alias_to_delete = format!("alias/delete-{id}");
     alias(&env.east, &alias_from, &id).await;
@@ -287,13 +411,22 @@ async fn primary(env: &Env, replicated: bool) -> Subject {
     if replicated {
         env.west_replica(&id).await;
     }
+    let (blob, grants) = match material {
+        Material::NotImported => (Vec::new(), [String::new(), String::new()]),
+        _ => (
+            encrypt(&env.east, &id).await,
+            [grant(&env.east, &id).await, grant(&env.east, &id).await],
+        ),
+    };
     Subject {
         arn: arn(EAST, &id),
-        blob: encrypt(&env.east, &id).await,
-        grants: [grant(&env.east, &id).await, grant(&env.east, &id).await],
+        blob,
+        grants,
         alias_from,
         alias_to_delete,
         id,
+        material: bytes,
+        parameters: None,
     }
 }
 
@@ -346,6 +479,8 @@ async fn asymmetric_primary(env: &Env, replicated: bool, usage: KeyUsageType) ->
         alias_from: String::new(),
         alias_to_delete: String::new(),
         id,
+        material: Vec::new(),
+        parameters: None,
     }
 }
 
@@ -361,8 +496,8 @@ impl Env {
     }
 
     /// Puts the copy of `id` that `kms` serves in `state` (a multi-Region
-    /// key with a replica for PendingReplicaDeletion and Updating), then
-    /// checks DescribeKey reports it.
+    /// key with a replica for PendingReplicaDeletion and Updating, an
+    /// EXTERNAL one for PendingImport), then checks DescribeKey reports it.
     async fn put_in(&self, kms: &Client, id: &str, state: State) {
         match state {
             State::Enabled => {}
@@ -371,6 +506,17 @@ impl Env {
                 kms.schedule_key_deletion()
                     .key_id(id)
                     .pending_window_in_days(7)
+                    .send()
+                    .await
+                    .unwrap(),
+            ),
+            // An EXTERNAL key never given material (a replica of an
+            // EXTERNAL primary too) is created so.
+            State::PendingImport
+                if describe(kms, id).await.key_state == Some(KeyState::PendingImport) => {}
+            State::PendingImport => drop(
+                kms.delete_imported_key_material()
+                    .key_id(id)
                     .send()
                     .await
                     .unwrap(),
@@ -385,41 +531,46 @@ impl Env {
                     .unwrap(),
             ),
         }
-        let shown = kms
-            .describe_key()
-            .key_id(id)
-            .send()
-            .await
-            .unwrap()
-            .key_metadata
-            .unwrap()
-            .key_state;
-        let wanted = match state {
-            State::Enabled => KeyState::Enabled,
-            State::Disabled => KeyState::Disabled,
-            State::PendingDeletion => KeyState::PendingDeletion,
-            State::PendingReplicaDeletion => KeyState::PendingReplicaDeletion,
-            State::Updating => KeyState::Updating,
-        };
-        assert_eq!(shown, Some(wanted), "setting up {id} as {state:?}");
+        let shown = describe(kms, id).await.key_state;
+        assert_eq!(shown, Some(state.shown()), "setting up {id} as {state:?}");
     }
 
     /// A key in `state` for a row set up as `setup`; `None` when the row's
-    /// key cannot be in that state.
+    /// key cannot be in that state. Keys for PendingImport and for the
+    /// import rows are EXTERNAL: those of rows that need no ciphertext,
+    /// grant or replica made while enabled are created in PendingImport,
+    /// the others have their material deleted.
     async fn subject(&self, setup: Setup, state: State) -> Option<Subject> {
         let needs_replica = matches!(state, State::PendingReplicaDeletion | State::Updating);
+        let pending_import = state == State::PendingImport;
+        let imported = matches!(setup, Imported | ImportedFresh);
+        let material = match setup {
+            Fresh | Imported | ImportedFresh if pending_import => Material::NotImported,
+            _ if pending_import || imported => Material::Imported,
+            _ => Material::AwsKms,
+        };
         match setup {
-            Shared | Fresh => {
-                let s = primary(self, needs_replica).await;
+            Shared | Fresh | Imported | ImportedFresh => {
+                let mut s = primary(self, material, needs_replica).await;
+                if imported && state == State::Updating {
+                    import_material(&self.west, &s.id, &s.material).await;
+                }
+                if setup == Imported {
+                    s.parameters =
+                        Some(parameters(&self.east, &s.id, AlgorithmSpec::RsaesOaepSha256).await);
+                }
                 self.put_in(&self.east, &s.id, state).await;
                 Some(s)
             }
             FreshReplicated => {
-                let s = primary(self, state != State::PendingDeletion).await;
+                let s = primary(self, material, state != State::PendingDeletion).await;
                 self.put_in(&self.east, &s.id, state).await;
                 Some(s)
             }
             Signing | Agreement => {
+                if pending_import {
+                    return None;
+                }
                 let usage = match setup {
                     Signing => KeyUsageType::SignVerify,
                     _ => KeyUsageType::KeyAgreement,
@@ -432,7 +583,7 @@ impl Env {
                 if state == State::PendingReplicaDeletion {
                     return None;
                 }
-                let mut s = primary(self, true).await;
+                let mut s = primary(self, material, true).await;
                 self.put_in(&self.west, &s.id, state).await;
                 s.arn = arn(WEST, &s.id);
                 Some(s)
@@ -639,6 +790,29 @@ impl Env {
                     .send()
                     .await,
             ),
+            Op::GetParametersForImport => outcome(
+                kms.get_parameters_for_import()
+                    .key_id(id)
+                    .wrapping_algorithm(AlgorithmSpec::RsaesOaepSha256)
+                    .wrapping_key_spec(WrappingKeySpec::Rsa2048)
+                    .send()
+                    .await,
+            ),
+            Op::ImportKeyMaterial => {
+                let parameters = s.parameters.as_ref().expect("import parameters");
+                outcome(
+                    kms.import_key_material()
+                        .key_id(id)
+                        .import_token(Blob::new(parameters.token.clone()))
+                        .encrypted_key_material(Blob::new(wrap_for(parameters, &s.material)))
+                        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+                        .send()
+                        .await,
+                )
+            }
+            Op::DeleteImportedKeyMaterial => {
+                outcome(kms.delete_imported_key_material().key_id(id).send().await)
+            }
             Op::UpdatePrimaryRegion | Op::UpdatePrimaryRegionTo => outcome(
                 kms.update_primary_region()
                     .key_id(id)
@@ -715,8 +889,10 @@ async fn every_operation_answers_as_the_aws_key_state_table_says() {
         );
     }
     let (mut shared, mut signing, mut agreement) = (Vec::new(), Vec::new(), Vec::new());
+    let mut imported = Vec::new();
     for state in STATES {
         shared.push(env.subject(Shared, state).await);
+        imported.push(env.subject(Imported, state).await);
         if pairs {
             signing.push(env.subject(Signing, state).await);
             agreement.push(env.subject(Agreement, state).await);
@@ -729,19 +905,29 @@ async fn every_operation_answers_as_the_aws_key_state_table_says() {
         }
         for (i, (state, expect)) in STATES.iter().zip(expected).enumerate() {
             let fresh;
-            let subject = match setup {
-                Shared => shared[i].as_ref(),
-                Signing => signing[i].as_ref(),
-                Agreement => agreement[i].as_ref(),
+            let (subject, shared_key) = match setup {
+                Shared => (shared[i].as_ref(), true),
+                Signing => (signing[i].as_ref(), true),
+                Agreement => (agreement[i].as_ref(), true),
+                Imported => (imported[i].as_ref(), true),
                 _ => {
                     fresh = env.subject(*setup, *state).await;
-                    fresh.as_ref()
+                    (fresh.as_ref(), false)
                 }
             };
             let Some(subject) = subject else {
                 assert!(matches!(expect, Expect::NotApplicable), "{op:?} {state:?}");
                 continue;
             };
+            // A shared key that an earlier row took out of its state would
+            // make this cell answer for another state.
+            if shared_key {
+                let now = describe(&env.east, &subject.id).await.key_state;
+                if now != Some(state.shown()) {
+                    wrong.push(format!("{op:?} on {state:?}: the shared key is {now:?}"));
+                    continue;
+                }
+            }
             let got = env.call(*op, subject, *state).await;
             if !meets(*expect, &got, &subject.arn) {
                 wrong.push(format!(

@@ -109,6 +109,7 @@ impl Kms {
         )?;
         require_external(&key)?;
         super::require_not_pending_deletion(&key)?;
+        super::require_not_updating(&key)?;
         let wrapping = wrapping(algorithm)?;
         let bits = match spec {
             "RSA_2048" => 2048,
@@ -266,9 +267,11 @@ impl Kms {
             &Facts::NONE,
         )?;
         require_external(&key)?;
-        super::require_not_pending_deletion(&key)?;
+        // AWS's key-state table: allowed pending deletion (the state stays),
+        // no effect pending import, refused while the primary is updated.
+        super::require_not_updating(&key)?;
         if key.state == KeyState::PendingImport {
-            return Err(super::refused_state(&record_arn(&key), key.state));
+            return Ok((record_arn(&key), key.current_material_id.clone()));
         }
         if !self
             .store

@@ -324,7 +324,7 @@ fn require_not_pending_deletion(key: &KeyRecord) -> KmsResult<()> {
 fn require_not_updating(key: &KeyRecord) -> KmsResult<()> {
     if key.updating {
         return Err(KmsError::InvalidState(format!(
-            "{} is in state Updating: its primary Region is being changed.",
+            "{} is updating.",
             record_arn(key)
         )));
     }

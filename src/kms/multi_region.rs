@@ -75,13 +75,11 @@ impl Kms {
         )?;
         super::require_not_pending_deletion(&primary)?;
         super::require_not_updating(&primary)?;
+        super::require_enabled(&primary)?;
         // Imported material is not carried: the replica waits for the same
         // material to be imported into it (AWS developer guide, "Importing
         // key material into multi-Region keys").
         let external = primary.origin == "EXTERNAL";
-        if !(external && primary.state == KeyState::PendingImport) {
-            super::require_enabled(&primary)?;
-        }
         if copies.regions.iter().any(|r| r == replica_region) {
             return Err(KmsError::AlreadyExists(format!(
                 "Key {} already has a copy in {replica_region}.",

@@ -44,9 +44,17 @@ pub struct MaterialEntry {
     pub current: bool,
 }
 
-/// Only symmetric keys whose material Trent made can rotate.
+/// Only symmetric keys whose material Trent made can rotate; a key of
+/// another origin gets AWS's message (key-state table, footnote 6).
 fn check_rotatable(key: &KeyRecord) -> KmsResult<()> {
-    if key.key_spec != KeySpec::SymmetricDefault || key.origin != "AWS_KMS" {
+    if key.origin != "AWS_KMS" {
+        return Err(KmsError::UnsupportedOperation(format!(
+            "{} origin is {} which is not valid for this operation.",
+            record_arn(key),
+            key.origin
+        )));
+    }
+    if key.key_spec != KeySpec::SymmetricDefault {
         return Err(KmsError::UnsupportedOperation(format!(
             "Key {} ({} with origin {}) does not support rotation; only symmetric keys \
              with origin AWS_KMS do.",
@@ -211,7 +219,11 @@ impl Kms {
         validate::one_of(include, INCLUDE_KEY_MATERIAL, Field::IncludeKeyMaterial)?;
         let limit = paging::limit(limit, 100, 1000)?;
         let after = paging::after(marker)?;
-        check_rotatable(&key)?;
+        // Imported symmetric material is listed too (AWS lists it, with its
+        // import state, for keys of origin EXTERNAL).
+        if !(key.origin == "EXTERNAL" && key.key_spec == KeySpec::SymmetricDefault) {
+            check_rotatable(&key)?;
+        }
         let entries: Vec<MaterialEntry> = self
             .store
             .materials(&caller.region, &key.key_id)?

@@ -47,9 +47,10 @@ impl Store {
     }
 
     /// Deletes a key's imported material: its wrapped material goes, and
-    /// the key waits for material again (`PendingImport`), keeping the id
-    /// a re-import must match. Only for an `EXTERNAL` key that is Enabled
-    /// or Disabled; false otherwise. With `expired_by`, only if the
+    /// an Enabled or Disabled key waits for material again (`PendingImport`;
+    /// a key pending deletion stays so), keeping the id a re-import must
+    /// match. Only for an `EXTERNAL` key with material whose primary Region
+    /// is not being updated; false otherwise. With `expired_by`, only if the
     /// material's time is up by then (the expiry job's claim).
     pub fn delete_imported_material(
         &self,
@@ -61,10 +62,11 @@ impl Store {
             let mut conn = self.conn();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let changed = tx.execute(
-                "UPDATE kms_keys SET key_state = 'PendingImport', valid_to = NULL \
-                 WHERE region = ?1 AND key_id = ?2 AND origin = 'EXTERNAL' \
-                 AND key_state IN ('Enabled', 'Disabled') \
-                 AND (?3 IS NULL OR valid_to <= ?3)",
+                "UPDATE kms_keys SET key_state = CASE WHEN key_state IN ('Enabled', 'Disabled') \
+                 THEN 'PendingImport' ELSE key_state END, valid_to = NULL \
+                 WHERE region = ?1 AND key_id = ?2 AND origin = 'EXTERNAL' AND updating = 0 \
+                 AND key_state IN ('Enabled', 'Disabled', 'PendingDeletion', \
+                 'PendingReplicaDeletion') AND (?3 IS NULL OR valid_to <= ?3)",
                 params![region, key_id, expired_by],
             )?;
             if changed == 1 {
@@ -85,8 +87,9 @@ impl Store {
     pub fn expired_imports(&self, now: i64) -> StoreResult<Vec<(String, String)>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
-            "SELECT region, key_id FROM kms_keys WHERE origin = 'EXTERNAL' \
-             AND key_state IN ('Enabled', 'Disabled') AND valid_to <= ?1",
+            "SELECT region, key_id FROM kms_keys WHERE origin = 'EXTERNAL' AND key_state \
+             IN ('Enabled', 'Disabled', 'PendingDeletion', 'PendingReplicaDeletion') \
+             AND valid_to <= ?1",
         )?;
         let rows = stmt.query_map(params![now], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -48,6 +48,17 @@ pub struct ImportParameters {
     pub valid_to: i64,
 }
 
+/// What DeleteImportedKeyMaterial did.
+pub struct DeletedMaterial {
+    /// ARN of the key.
+    pub key_arn: String,
+    /// The id of the (deleted) material.
+    pub material_id: String,
+    /// False when the key was pending import already, so nothing changed
+    /// (AWS succeeds; a dialect may refuse).
+    pub had_material: bool,
+}
+
 /// An ImportKeyMaterial request's fields, as given.
 pub struct ImportInput<'a> {
     /// The key.
@@ -252,13 +263,12 @@ impl Kms {
     }
 
     /// DeleteImportedKeyMaterial: the key's material is deleted and the key
-    /// waits for a re-import of the same material. Returns the key's ARN and
-    /// the material id.
+    /// waits for a re-import of the same material.
     pub fn delete_imported_key_material(
         &self,
         caller: &Caller,
         key_id: Option<&str>,
-    ) -> KmsResult<(String, String)> {
+    ) -> KmsResult<DeletedMaterial> {
         let key = self.load_key(
             caller,
             validate::required(key_id, Field::KeyId)?,
@@ -271,7 +281,11 @@ impl Kms {
         // no effect pending import, refused while the primary is updated.
         super::require_not_updating(&key)?;
         if key.state == KeyState::PendingImport {
-            return Ok((record_arn(&key), key.current_material_id.clone()));
+            return Ok(DeletedMaterial {
+                key_arn: record_arn(&key),
+                material_id: key.current_material_id.clone(),
+                had_material: false,
+            });
         }
         if !self
             .store
@@ -284,7 +298,11 @@ impl Kms {
         }
         self.hsm(&key.region)?.forget_key(&key.key_id);
         tracing::info!(region = %key.region, key_id = %key.key_id, "imported key material deleted");
-        Ok((record_arn(&key), key.current_material_id.clone()))
+        Ok(DeletedMaterial {
+            key_arn: record_arn(&key),
+            material_id: key.current_material_id.clone(),
+            had_material: true,
+        })
     }
 
     /// The expiry job: deletes imported material whose ValidTo has passed;

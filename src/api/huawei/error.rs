@@ -228,23 +228,16 @@ impl HuaweiError {
         }
     }
 
-    /// delete-imported-key-material's refusals: a key pending import has no
-    /// material to delete (Huawei's `KMS.2701`); the rest as
-    /// [`Self::from_kms`].
-    pub fn from_material_deletion(e: KmsError) -> Self {
-        match e {
-            KmsError::PendingDeletion {
-                arn,
-                state: "PendingImport",
-            } => Self::bad(
-                "KMS.2701",
-                format!(
-                    "The key {arn} is pending import (key_state 5): only the key material of \
-                     an enabled or disabled key can be deleted."
-                ),
+    /// delete-imported-key-material of a key pending import, which has no
+    /// material to delete: Huawei's `KMS.2701` (AWS succeeds).
+    pub fn nothing_to_delete(arn: &str) -> Self {
+        Self::bad(
+            "KMS.2701",
+            format!(
+                "The key {arn} is pending import (key_state 5): only the key material of an \
+                 enabled or disabled key can be deleted."
             ),
-            other => Self::from_kms(other),
-        }
+        )
     }
 
     /// An authentication failure: always 401.

@@ -97,10 +97,13 @@ pub fn import_material(cx: &mut Ctx<'_>) -> OpResult {
 /// delete-imported-key-material: the key goes back to pending import.
 pub fn delete_material(cx: &mut Ctx<'_>) -> OpResult {
     let id = cx.key_id_field()?;
-    cx.with_key_or(
+    let (_, deleted) = cx.with_key_or(
         &id,
         |kms, caller, key| kms.delete_imported_key_material(caller, Some(key)),
-        HuaweiError::from_material_deletion,
+        HuaweiError::from_kms,
     )?;
+    if !deleted.had_material {
+        return Err(HuaweiError::nothing_to_delete(&deleted.key_arn));
+    }
     Ok(Reply::empty())
 }

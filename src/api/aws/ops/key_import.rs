@@ -85,9 +85,9 @@ pub fn import_key_material(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult 
 /// DeleteImportedKeyMaterial.
 pub fn delete_imported_key_material(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
     let r: DeleteImportedKeyMaterial = parse(body)?;
-    let (key_arn, material_id) = kms.delete_imported_key_material(caller, r.key_id.as_deref())?;
+    let out = kms.delete_imported_key_material(caller, r.key_id.as_deref())?;
     reply(KeyMaterialResponse {
-        key_id: &key_arn,
-        key_material_id: &material_id,
+        key_id: &out.key_arn,
+        key_material_id: &out.material_id,
     })
 }

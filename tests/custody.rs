@@ -4,6 +4,7 @@
 mod common;
 
 use aws_sdk_kms::primitives::Blob;
+use aws_sdk_kms::types::{KeySpec, KeyUsageType};
 use common::Server;
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::object::Attribute;
@@ -125,6 +126,72 @@ async fn store_holds_only_wrapped_material() {
         .send()
         .await;
     assert!(out.is_ok());
+}
+
+/// An asymmetric key's row in `trent.db`: its private key only wrapped
+/// (the header, then ciphertext in which no PKCS#8 structure shows), its
+/// public key in the clear and equal to GetPublicKey's answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn store_holds_private_keys_only_wrapped() {
+    if !common::key_pairs_served() {
+        return;
+    }
+    let server = Server::start();
+    let kms = server.client("us-east-1");
+    // PKCS#8's algorithm identifiers: id-ecPublicKey and rsaEncryption.
+    let specs = [
+        (
+            KeySpec::EccNistP256,
+            &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01][..],
+        ),
+        (
+            KeySpec::Rsa2048,
+            &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01][..],
+        ),
+    ];
+    let mut keys = Vec::new();
+    for (spec, oid) in specs {
+        let id = kms
+            .create_key()
+            .key_spec(spec)
+            .key_usage(KeyUsageType::SignVerify)
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap()
+            .key_id;
+        let public = kms
+            .get_public_key()
+            .key_id(&id)
+            .send()
+            .await
+            .unwrap()
+            .public_key
+            .unwrap()
+            .into_inner();
+        keys.push((id, oid, public));
+    }
+    let data = server.stop();
+    let db = rusqlite::Connection::open(data.path.join("trent.db")).unwrap();
+    for (id, oid, public) in keys {
+        let (wrapped, stored_public): (Vec<u8>, Vec<u8>) = db
+            .query_row(
+                "SELECT wrapped, public_key FROM key_materials WHERE key_id = ?1",
+                [&id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(&wrapped[..4], b"TW\x01\x01", "{id}: an RFC 5649 blob");
+        assert!(
+            !wrapped.windows(oid.len()).any(|w| w == oid),
+            "{id}: no PKCS#8 in the clear"
+        );
+        assert_eq!(
+            stored_public, public,
+            "{id}: the public key as GetPublicKey gives it"
+        );
+    }
 }
 
 /// With a session-object cache far smaller than the number of keys, keys

@@ -76,9 +76,8 @@ async fn external_keys_start_pending_import_and_refuse_cryptography() {
         }
     }
     for (spec, usage) in [
-        (KeySpec::Rsa2048, KeyUsageType::SignVerify),
-        (KeySpec::Rsa3072, KeyUsageType::EncryptDecrypt),
         (KeySpec::EccNistP256, KeyUsageType::SignVerify),
+        (KeySpec::EccNistP384, KeyUsageType::KeyAgreement),
     ] {
         let external = kms
             .create_key()

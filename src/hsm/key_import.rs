@@ -43,8 +43,12 @@ pub struct ImportedMaterial {
     pub wrapped: Vec<u8>,
     /// A value that identifies the material without revealing it, computed
     /// in the token: AES-ECB of `salt`'s SHA-256 (first block) for an AES
-    /// key, the HMAC of `salt` for an HMAC key.
+    /// key, the HMAC of `salt` for an HMAC key; for an RSA private key,
+    /// `salt` followed by its public key.
     pub fingerprint: Vec<u8>,
+    /// An RSA private key's public key (DER SubjectPublicKeyInfo), read
+    /// from the unwrapped key's modulus and exponent.
+    pub public_key: Option<Vec<u8>>,
 }
 
 impl Hsm {
@@ -132,35 +136,34 @@ impl Hsm {
         token.destroy(&owner, pending.private);
         let transit = transit?;
         let wrapped = (|| {
-            let (shortest, longest) = material_len(&token, &owner, transit)?;
-            if shortest > *lengths.end() || longest < *lengths.start() {
-                return Err(HsmError::MaterialLength(longest));
-            }
-            let exact = (shortest == longest).then_some(longest);
+            let (exact, public_key) = match kind {
+                SecretKind::Rsa(bits, _) => (None, Some(rsa_public_key(&owner, transit, bits)?)),
+                _ => {
+                    let (shortest, longest) = material_len(&token, &owner, transit)?;
+                    if shortest > *lengths.end() || longest < *lengths.start() {
+                        return Err(HsmError::MaterialLength(longest));
+                    }
+                    ((shortest == longest).then_some(longest), None)
+                }
+            };
             let wrapping = token.mechanisms().wrapping_of(exact, token.label())?;
-            token.wrap(&owner, wrapping, token.domain_key(), transit)
+            Ok((
+                token.wrap(&owner, wrapping, token.domain_key(), transit)?,
+                public_key,
+            ))
         })();
         token.destroy(&owner, transit);
-        let wrapped = wrapped?;
+        let (wrapped, public_key) = wrapped?;
         let usable = token.unwrap_for_use(&owner, &wrapped, kind)?;
-        let fingerprint = fingerprint(&owner, usable, kind, salt);
+        let fingerprint = match &public_key {
+            Some(spki) => Ok([salt, spki.as_slice()].concat()),
+            None => fingerprint(&owner, usable, kind, salt),
+        };
         token.destroy(&owner, usable);
         Ok(ImportedMaterial {
             wrapped,
             fingerprint: fingerprint?,
-        })
-    }
-
-    /// The fingerprint (as [`ImportedMaterial::fingerprint`]) of stored
-    /// material.
-    pub fn material_fingerprint(
-        &self,
-        material: &super::WrappedMaterial<'_>,
-        salt: &[u8],
-    ) -> Result<Vec<u8>, HsmError> {
-        let kind = material.reference.kind;
-        self.token()?.with_key(material, |session, key| {
-            fingerprint(session, key, kind, salt)
+            public_key,
         })
     }
 
@@ -312,6 +315,33 @@ fn material_len(
     let padded = session.wrap_key(&Mechanism::AesKeyWrapPad, token.domain_key(), key)?;
     let longest = padded.len().saturating_sub(8);
     Ok((longest.saturating_sub(7).max(1), longest))
+}
+
+/// The public key of an unwrapped RSA private key, which must have a
+/// modulus of `bits` (else [`HsmError::MaterialLength`], in bytes).
+fn rsa_public_key(session: &Session, key: ObjectHandle, bits: u32) -> Result<Vec<u8>, HsmError> {
+    let (mut modulus, mut exponent) = (None, None);
+    for value in session.get_attributes(
+        key,
+        &[AttributeType::Modulus, AttributeType::PublicExponent],
+    )? {
+        match value {
+            Attribute::Modulus(m) => modulus = Some(m),
+            Attribute::PublicExponent(e) => exponent = Some(e),
+            _ => {}
+        }
+    }
+    let (Some(modulus), Some(exponent)) = (modulus, exponent) else {
+        return Err(HsmError::Der("the token gave no RSA modulus".into()));
+    };
+    let significant = modulus.iter().skip_while(|b| **b == 0).count();
+    if significant * 8 != bits as usize {
+        return Err(HsmError::MaterialLength(significant));
+    }
+    public_key::encode(&public_key::PublicParts::Rsa {
+        modulus: &modulus,
+        exponent: &exponent,
+    })
 }
 
 /// The material fingerprint of the usable key `key` of `kind`.

@@ -202,8 +202,16 @@ impl Kms {
         )?;
         require_external(&key)?;
         super::require_not_pending_deletion(&key)?;
-        let pending = self.take_token(&key, token, now)?;
         let kind = specs::kind_of(&key);
+        let pending = self.take_token(&key, token, now)?;
+        if kind.is_private_key() && !matches!(pending.wrapping, ImportWrapping::RsaAesKeyWrap(_)) {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "{} is a {} key: its private key is imported with RSA_AES_KEY_WRAP_SHA_1 or \
+                 RSA_AES_KEY_WRAP_SHA_256 (RSA-OAEP alone cannot carry it).",
+                record_arn(&key),
+                key.key_spec
+            )));
+        }
         let imported = self
             .hsm(&key.region)?
             .import_material(
@@ -231,7 +239,7 @@ impl Kms {
         let material = MaterialRecord {
             material_id: material_id.clone(),
             wrapped: imported.wrapped,
-            public_key: None,
+            public_key: imported.public_key,
             creation_date: now,
             rotation_type: None,
         };

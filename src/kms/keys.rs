@@ -108,10 +108,10 @@ impl Kms {
         })?;
         let kind = specs::secret_kind(key_spec, key_usage);
         let external = origin == "EXTERNAL";
-        if external && specs::is_asymmetric(key_spec) {
+        if external && specs::is_asymmetric(key_spec) && !matches!(kind, SecretKind::Rsa(..)) {
             return Err(KmsError::UnsupportedOperation(format!(
                 "Origin EXTERNAL is not supported yet for {key_spec} keys; this deployment \
-                 imports material into SYMMETRIC_DEFAULT and HMAC keys."
+                 imports material into SYMMETRIC_DEFAULT, HMAC and RSA keys."
             )));
         }
         if !external && origin != "AWS_KMS" {

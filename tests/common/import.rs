@@ -88,6 +88,7 @@ fn usage_of(spec: &KeySpec) -> KeyUsageType {
         KeySpec::Hmac224 | KeySpec::Hmac256 | KeySpec::Hmac384 | KeySpec::Hmac512 => {
             KeyUsageType::GenerateVerifyMac
         }
+        KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => KeyUsageType::SignVerify,
         other => panic!("no usage chosen for {other:?}"),
     }
 }

@@ -104,14 +104,12 @@ impl Hsm {
         plaintext: &[u8],
     ) -> Result<Vec<u8>, HsmError> {
         let token = self.token()?;
-        if oaep == Oaep::Sha1 || !self.oaep_sha256_raw.load(Ordering::Relaxed) {
-            let native = token.with_public_key(reference, spki, |session, key| {
+        if let Some(native) = self.native_oaep(oaep, || {
+            token.with_public_key(reference, spki, |session, key| {
                 Ok(session.encrypt(&oaep.mechanism(), key, plaintext)?)
-            });
-            match native {
-                Err(e) if oaep == Oaep::Sha256 && refuses_parameters(&e) => self.note_raw_oaep(),
-                other => return other,
-            }
+            })
+        }) {
+            return native;
         }
         let k = modulus_len(reference.kind)?;
         let seed = self.random(32)?;
@@ -134,14 +132,12 @@ impl Hsm {
         if ciphertext.len() != k {
             return Err(HsmError::AuthenticationFailed);
         }
-        if oaep == Oaep::Sha1 || !self.oaep_sha256_raw.load(Ordering::Relaxed) {
-            let native = token.with_key(material, |session, key| {
+        if let Some(native) = self.native_oaep(oaep, || {
+            token.with_key(material, |session, key| {
                 decrypted(session.decrypt(&oaep.mechanism(), key, ciphertext))
-            });
-            match native {
-                Err(e) if oaep == Oaep::Sha256 && refuses_parameters(&e) => self.note_raw_oaep(),
-                other => return other.map(Zeroizing::new),
-            }
+            })
+        }) {
+            return native.map(Zeroizing::new);
         }
         token.require(&Mechanism::RsaX509, "RSAES_OAEP_SHA_256 on this token")?;
         let encoded = Zeroizing::new(token.with_key(material, |session, key| {
@@ -237,9 +233,29 @@ impl Hsm {
         })
     }
 
+    /// Runs `native`, the token's own RSA-OAEP, unless this token is known
+    /// to refuse OAEP with SHA-256. `None` means the caller does the OAEP
+    /// around raw RSA instead: the token refused (now or before) SHA-256.
+    pub(super) fn native_oaep<T>(
+        &self,
+        oaep: Oaep,
+        native: impl FnOnce() -> Result<T, HsmError>,
+    ) -> Option<Result<T, HsmError>> {
+        if oaep == Oaep::Sha256 && self.oaep_sha256_raw.load(Ordering::Relaxed) {
+            return None;
+        }
+        match native() {
+            Err(e) if oaep == Oaep::Sha256 && refuses_parameters(&e) => {
+                self.note_raw_oaep();
+                None
+            }
+            other => Some(other),
+        }
+    }
+
     /// Remembers that this token takes OAEP only with SHA-1, so that
     /// SHA-256 goes through raw RSA from now on.
-    pub(super) fn note_raw_oaep(&self) {
+    fn note_raw_oaep(&self) {
         if !self.oaep_sha256_raw.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 "the token refuses RSA-OAEP with SHA-256; RSAES_OAEP_SHA_256 is served with raw \
@@ -310,7 +326,7 @@ pub(super) fn decrypted(result: cryptoki::error::Result<Vec<u8>>) -> Result<Vec<
 
 /// Whether the token refused a mechanism's parameters (SoftHSM 2.6 answers
 /// CKR_ARGUMENTS_BAD to OAEP with SHA-256).
-pub(super) fn refuses_parameters(e: &HsmError) -> bool {
+fn refuses_parameters(e: &HsmError) -> bool {
     matches!(
         e,
         HsmError::Pkcs11(Error::Pkcs11(

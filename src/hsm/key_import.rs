@@ -4,7 +4,7 @@
 //! The material is unwrapped into the token, wrapped under the domain key
 //! like generated material, and fingerprinted there.
 
-use super::asymmetric::{Oaep, decrypted, refuses_parameters};
+use super::asymmetric::{Oaep, decrypted};
 use super::template::{Purpose, backing_key_template};
 use super::token::{PendingKeyImport, Token};
 use super::{Hsm, HsmError, PairRole, SecretKind, hmac_mechanism, oaep, public_key};
@@ -230,17 +230,10 @@ impl Hsm {
         encrypted: &[u8],
         template: &[Attribute],
     ) -> Result<ObjectHandle, HsmError> {
-        if hash == Oaep::Sha1 || !self.oaep_sha256_raw.load(Ordering::Relaxed) {
-            match owner.unwrap_key(&hash.mechanism(), pending.private, encrypted, template) {
-                Ok(handle) => return Ok(handle),
-                Err(e) => {
-                    let e = HsmError::from(e);
-                    if hash == Oaep::Sha1 || !refuses_parameters(&e) {
-                        return Err(e);
-                    }
-                    self.note_raw_oaep();
-                }
-            }
+        if let Some(native) = self.native_oaep(hash, || {
+            Ok(owner.unwrap_key(&hash.mechanism(), pending.private, encrypted, template)?)
+        }) {
+            return native;
         }
         let k = pending.bits as usize / 8;
         if encrypted.len() != k {

@@ -20,6 +20,11 @@ pub const SOFTHSM_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 pub struct Config {
     /// Where the database, dev-mode tokens and credentials live.
     pub data_dir: PathBuf,
+    /// The metadata database: a PostgreSQL URL (`postgres://user@host:5432/trent`),
+    /// for several nodes sharing one database; when absent, the SQLite file
+    /// `trent.db` in `data_dir`. Kept secret: it may carry a password.
+    #[serde(default, skip_serializing)]
+    pub store_url: Option<SecretString>,
     /// Address the HTTP server binds.
     pub listen: SocketAddr,
     /// Serve HTTPS with this certificate and key.
@@ -196,6 +201,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from("trent-data"),
+            store_url: None,
             listen: DEFAULT_LISTEN.parse().expect("valid default address"),
             tls: None,
             allow_plaintext_non_loopback: false,

@@ -11,7 +11,7 @@ use crate::config::{Config, TlsConfig};
 use crate::hsm::{Hsm, Modules};
 use crate::kms::{JobOutcome, Kms, Provisioner, Settings};
 use crate::provision::{self, DevProvisioner, DevTokens, RegionPlan};
-use crate::store::Store;
+use crate::store::{Store, StoreLocation};
 use axum::Router;
 use axum::routing::{any, post};
 use axum_server::tls_rustls::RustlsConfig;
@@ -69,8 +69,10 @@ pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
         .dev
         .map(|tokens| dev_provisioner(config, tokens, &mut modules, projects.clone()))
         .transpose()?;
+    let location = StoreLocation::from_url(config.store_url.as_ref(), &config.data_dir)?;
+    tracing::info!(store = %location, "opening the metadata store");
     let store = Store::open(
-        &config.data_dir.join("trent.db"),
+        &location,
         config.metadata_cache_capacity,
         Duration::from_millis(config.metadata_max_staleness_ms),
     )?;

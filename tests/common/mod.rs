@@ -11,6 +11,12 @@
 //! SoftHSM.
 //! [`Server::start_on`] puts chosen regions on chosen modules whatever the
 //! switch says.
+//!
+//! The metadata store is chosen with `TRENT_TEST_STORE_URL`: unset, each
+//! server keeps SQLite's `trent.db` in its data directory; set to a
+//! PostgreSQL server's URL (`postgres://postgres@127.0.0.1:5432/postgres`),
+//! each data directory gets a database of its own on that server, made on
+//! first start (see [`test_store_url`]), which restarts and siblings share.
 
 #![allow(dead_code)]
 
@@ -201,6 +207,9 @@ impl Server {
         }
         if let Some(file) = config {
             cmd.arg("--config").arg(file);
+        }
+        if let Some(url) = test_store_url(&data) {
+            cmd.env("TRENT_STORE_URL", url);
         }
         cmd.env("TRENT_DATA_DIR", &data)
             .env("TRENT_LISTEN", "127.0.0.1:0")
@@ -726,6 +735,45 @@ fn start_listening(cmd: &mut Command) -> (std::process::Child, String) {
         eprintln!("trent exited before listening ({status}), attempt {attempt} of 3");
     }
     panic!("trent exited before listening three times");
+}
+
+/// With `TRENT_TEST_STORE_URL` set (a PostgreSQL server's URL), the URL of
+/// the database of the server whose data directory is `data`:
+/// `trent_test_<digest of the path>` on that server, created with `psql`
+/// the first time, so that every test has a fresh database and a restarted
+/// server finds its own again.
+pub fn test_store_url(data: &Path) -> Option<String> {
+    use sha2::Digest;
+    use std::os::unix::ffi::OsStrExt;
+    let server = std::env::var("TRENT_TEST_STORE_URL").ok()?;
+    let digest = sha2::Sha256::digest(data.as_os_str().as_bytes());
+    let name = format!("trent_test_{}", hex::encode(&digest[..8]));
+    let out = Command::new("psql")
+        .arg(&server)
+        .args(["-v", "ON_ERROR_STOP=1", "-qc"])
+        .arg(format!("CREATE DATABASE {name}"))
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run psql: {e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() || stderr.contains("already exists"),
+        "CREATE DATABASE {name} failed: {stderr}"
+    );
+    Some(with_database(&server, &name))
+}
+
+/// A PostgreSQL URL naming database `name` instead of its own.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let authority = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[authority..].find('/') {
+        Some(slash) => &base[..authority + slash],
+        None => base,
+    };
+    format!("{base}/{name}{query}")
 }
 
 /// SO PIN of every harness-made token.

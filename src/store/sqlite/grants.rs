@@ -1,32 +1,21 @@
-//! Store side of grants.
+//! Grants on SQLite.
 
-use super::{Store, StoreResult};
+use super::{Sqlite, key_usable};
 use crate::model::GrantRecord;
+use crate::store::StoreResult;
+use crate::store::backend::{GrantInsert, Grants};
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 
 const GRANT_COLUMNS: &str = "grant_id, region, key_id, name, grantee, retiring, operations, \
      constraints, issuing_account, creation_date, token";
 
-/// What became of a new grant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GrantInsert {
-    /// Stored.
-    Inserted,
-    /// The key already has `limit` grants.
-    LimitReached,
-    /// The key is gone or pending deletion.
-    KeyUnavailable,
-}
-
-impl Store {
-    /// Stores a new grant, if its key exists, is not pending deletion and
-    /// has fewer than `limit` grants; the checks and the insert are one
-    /// IMMEDIATE transaction, so concurrent CreateGrant calls cannot pass
-    /// the limit together.
-    pub fn insert_grant(&self, grant: &GrantRecord, limit: usize) -> StoreResult<GrantInsert> {
+impl Grants for Sqlite {
+    /// The checks and the insert are one IMMEDIATE transaction, so
+    /// concurrent CreateGrant calls cannot pass the limit together.
+    fn insert_grant(&self, grant: &GrantRecord, limit: usize) -> StoreResult<GrantInsert> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        if !super::key_usable(&tx, &grant.region, &grant.key_id)? {
+        if !key_usable(&tx, &grant.region, &grant.key_id)? {
             return Ok(GrantInsert::KeyUnavailable);
         }
         let count: i64 = tx.query_row(
@@ -60,9 +49,8 @@ impl Store {
         Ok(GrantInsert::Inserted)
     }
 
-    /// The grants on a key whose grantee is one of `grantees` (the caller
-    /// and its account), through the grantee index.
-    pub fn grants_for(
+    /// Through the grantee index.
+    fn grants_for(
         &self,
         region: &str,
         key_id: &str,
@@ -77,8 +65,7 @@ impl Store {
         )
     }
 
-    /// The grants on a key with a given name (CreateGrant's idempotency).
-    pub fn grants_named(
+    fn grants_named(
         &self,
         region: &str,
         key_id: &str,
@@ -93,8 +80,7 @@ impl Store {
         )
     }
 
-    /// One grant on a key by id.
-    pub fn grant(
+    fn grant(
         &self,
         region: &str,
         key_id: &str,
@@ -110,8 +96,7 @@ impl Store {
             .optional()?)
     }
 
-    /// Every grant on a key, oldest first.
-    pub fn grants_of_key(&self, region: &str, key_id: &str) -> StoreResult<Vec<GrantRecord>> {
+    fn grants_of_key(&self, region: &str, key_id: &str) -> StoreResult<Vec<GrantRecord>> {
         self.query_grants(
             &format!(
                 "SELECT {GRANT_COLUMNS} FROM grants WHERE region = ?1 AND key_id = ?2 \
@@ -121,12 +106,7 @@ impl Store {
         )
     }
 
-    /// Grants in a region that `retiring` may retire, oldest first.
-    pub fn grants_retirable_by(
-        &self,
-        region: &str,
-        retiring: &str,
-    ) -> StoreResult<Vec<GrantRecord>> {
+    fn grants_retirable_by(&self, region: &str, retiring: &str) -> StoreResult<Vec<GrantRecord>> {
         self.query_grants(
             &format!(
                 "SELECT {GRANT_COLUMNS} FROM grants WHERE region = ?1 AND retiring = ?2 \
@@ -136,8 +116,7 @@ impl Store {
         )
     }
 
-    /// The grant a token was issued for.
-    pub fn grant_by_token(&self, token: &str) -> StoreResult<Option<GrantRecord>> {
+    fn grant_by_token(&self, token: &str) -> StoreResult<Option<GrantRecord>> {
         Ok(self
             .conn()
             .prepare_cached(&format!(
@@ -147,14 +126,15 @@ impl Store {
             .optional()?)
     }
 
-    /// Deletes a grant; false if it did not exist.
-    pub fn delete_grant(&self, grant_id: &str) -> StoreResult<bool> {
+    fn delete_grant(&self, grant_id: &str) -> StoreResult<bool> {
         Ok(self
             .conn()
             .execute("DELETE FROM grants WHERE grant_id = ?1", params![grant_id])?
             == 1)
     }
+}
 
+impl Sqlite {
     fn query_grants(
         &self,
         sql: &str,

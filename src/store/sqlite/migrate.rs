@@ -1,17 +1,18 @@
-//! Schema migrations: numbered SQL scripts applied in order, each in its own
-//! transaction, with the schema version kept in `PRAGMA user_version`.
+//! SQLite schema migrations: numbered SQL scripts (`src/store/migrations/`)
+//! applied in order, each in its own transaction, with the schema version
+//! kept in `PRAGMA user_version`.
 
 use rusqlite::Connection;
 
 /// Every migration, in order; version N is the state after the Nth.
 const MIGRATIONS: &[&str] = &[
-    include_str!("migrations/001_foundation.sql"),
-    include_str!("migrations/002_rotation.sql"),
-    include_str!("migrations/003_multi_region.sql"),
-    include_str!("migrations/004_grants.sql"),
-    include_str!("migrations/005_grants_by_grantee.sql"),
-    include_str!("migrations/006_public_keys.sql"),
-    include_str!("migrations/007_imported_material.sql"),
+    include_str!("../migrations/001_foundation.sql"),
+    include_str!("../migrations/002_rotation.sql"),
+    include_str!("../migrations/003_multi_region.sql"),
+    include_str!("../migrations/004_grants.sql"),
+    include_str!("../migrations/005_grants_by_grantee.sql"),
+    include_str!("../migrations/006_public_keys.sql"),
+    include_str!("../migrations/007_imported_material.sql"),
 ];
 
 /// Brings the database up to the newest schema version.

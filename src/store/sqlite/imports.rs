@@ -1,26 +1,24 @@
-//! Imported key material (keys of origin `EXTERNAL`): recording an import,
-//! deleting the material, and finding material whose time is up. Each
-//! change is one transaction whose conditions restate the key state it
+//! Imported key material (keys of origin `EXTERNAL`) on SQLite: recording
+//! an import, deleting the material, and finding material whose time is up.
+//! Each change is one transaction whose conditions restate the key state it
 //! needs (ADR 0009).
 
-use super::{Store, StoreResult, insert_material};
+use super::Sqlite;
+use super::rows::insert_material;
 use crate::model::MaterialRecord;
+use crate::store::StoreResult;
+use crate::store::backend::Imports;
 use rusqlite::{TransactionBehavior, params};
 
-impl Store {
-    /// Records imported material as the key's only material: the key must
-    /// be of origin `EXTERNAL`, and either waiting for material
-    /// (`PendingImport`, which becomes `Enabled`) or holding this same
-    /// material (its state stays). A key that named material before must get
-    /// the same again. False when the key is not in such a state.
-    pub fn import_material(
+impl Imports for Sqlite {
+    fn import_material(
         &self,
         region: &str,
         key_id: &str,
         material: &MaterialRecord,
         valid_to: Option<i64>,
     ) -> StoreResult<bool> {
-        let imported = {
+        {
             let mut conn = self.conn();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let changed = tx.execute(
@@ -39,26 +37,17 @@ impl Store {
                 insert_material(&tx, region, key_id, material)?;
             }
             tx.commit()?;
-            changed == 1
-        };
-        self.cache.forget_key(key_id);
-        self.cache.forget_materials(region, key_id);
-        Ok(imported)
+            Ok(changed == 1)
+        }
     }
 
-    /// Deletes a key's imported material: its wrapped material goes, and
-    /// an Enabled or Disabled key waits for material again (`PendingImport`;
-    /// a key pending deletion stays so), keeping the id a re-import must
-    /// match. Only for an `EXTERNAL` key with material whose primary Region
-    /// is not being updated; false otherwise. With `expired_by`, only if the
-    /// material's time is up by then (the expiry job's claim).
-    pub fn delete_imported_material(
+    fn delete_imported_material(
         &self,
         region: &str,
         key_id: &str,
         expired_by: Option<i64>,
     ) -> StoreResult<bool> {
-        let deleted = {
+        {
             let mut conn = self.conn();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let changed = tx.execute(
@@ -76,15 +65,11 @@ impl Store {
                 )?;
             }
             tx.commit()?;
-            changed == 1
-        };
-        self.cache.forget_key(key_id);
-        self.cache.forget_materials(region, key_id);
-        Ok(deleted)
+            Ok(changed == 1)
+        }
     }
 
-    /// Keys (region, key id) whose imported material expired by `now`.
-    pub fn expired_imports(&self, now: i64) -> StoreResult<Vec<(String, String)>> {
+    fn expired_imports(&self, now: i64) -> StoreResult<Vec<(String, String)>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT region, key_id FROM kms_keys WHERE origin = 'EXTERNAL' AND key_state \

@@ -1,13 +1,15 @@
-//! Store side of multi-Region keys: where the copies are, adding a replica
+//! Multi-Region keys on SQLite: where the copies are, adding a replica
 //! atomically, and moving the primary.
 
-use super::{Store, StoreResult, conflict, insert_key_row, insert_material, insert_tags};
+use super::rows::{insert_key_row, insert_material, insert_tags};
+use super::{Sqlite, conflict};
 use crate::model::{KeyRecord, MaterialRecord, MultiRegionRecord, Tag};
+use crate::store::StoreResult;
+use crate::store::backend::MultiRegion;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-impl Store {
-    /// The copies of a multi-Region key, if it is one.
-    pub fn multi_region(&self, key_id: &str) -> StoreResult<Option<MultiRegionRecord>> {
+impl MultiRegion for Sqlite {
+    fn multi_region(&self, key_id: &str) -> StoreResult<Option<MultiRegionRecord>> {
         let conn = self.conn();
         let Some((primary_region, pending_primary)) = conn
             .prepare_cached(
@@ -30,12 +32,8 @@ impl Store {
         }))
     }
 
-    /// Adds a replica with all its materials and tags in one transaction, if
-    /// the primary's current material is still `expected_current` and it is
-    /// not pending deletion (else `Ok(false)`: a rotation or a scheduled
-    /// deletion happened meanwhile). `Conflict` if the region
-    /// already holds the key.
-    pub fn insert_replica(
+    /// The primary is read in the same IMMEDIATE transaction as the insert.
+    fn insert_replica(
         &self,
         replica: &KeyRecord,
         primary_region: &str,
@@ -62,14 +60,10 @@ impl Store {
         }
         insert_tags(&tx, &replica.region, &replica.key_id, tags)?;
         tx.commit()?;
-        self.cache.forget_key(&replica.key_id);
         Ok(true)
     }
 
-    /// Starts moving the primary of `key_id` from `from` to `to`: both copies
-    /// report Updating until [`Store::complete_primary_update`]. False if the
-    /// primary is no longer `from` or another update is in progress.
-    pub fn begin_primary_update(&self, key_id: &str, from: &str, to: &str) -> StoreResult<bool> {
+    fn begin_primary_update(&self, key_id: &str, from: &str, to: &str) -> StoreResult<bool> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let claimed = tx.execute(
@@ -85,12 +79,10 @@ impl Store {
             params![key_id, from, to],
         )?;
         tx.commit()?;
-        self.cache.forget_key(key_id);
         Ok(true)
     }
 
-    /// Keys whose primary is being moved.
-    pub fn pending_primary_updates(&self) -> StoreResult<Vec<String>> {
+    fn pending_primary_updates(&self) -> StoreResult<Vec<String>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT key_id FROM multi_region_keys WHERE pending_primary IS NOT NULL",
@@ -99,9 +91,7 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Finishes moving the primary: the pending region becomes primary and
-    /// every copy leaves the Updating state. False if nothing was pending.
-    pub fn complete_primary_update(&self, key_id: &str) -> StoreResult<bool> {
+    fn complete_primary_update(&self, key_id: &str) -> StoreResult<bool> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let done = tx.execute(
@@ -114,23 +104,16 @@ impl Store {
             params![key_id],
         )?;
         tx.commit()?;
-        self.cache.forget_key(key_id);
         Ok(done == 1)
     }
 
-    /// Primaries waiting for their replicas to be deleted whose replicas are
-    /// all gone: they start their own waiting period, ending at `now + window`.
-    pub fn start_primary_deletions(&self, now: i64) -> StoreResult<usize> {
-        let started = self.conn().execute(
+    fn start_primary_deletions(&self, now: i64) -> StoreResult<usize> {
+        Ok(self.conn().execute(
             "UPDATE kms_keys SET key_state = 'PendingDeletion', \
              deletion_date = ?1 + pending_window_days * 86400000 \
              WHERE key_state = 'PendingReplicaDeletion' \
              AND (SELECT COUNT(*) FROM kms_keys o WHERE o.key_id = kms_keys.key_id) = 1",
             params![now],
-        )?;
-        if started > 0 {
-            self.cache.forget_all_keys();
-        }
-        Ok(started)
+        )?)
     }
 }

@@ -1,33 +1,17 @@
-//! Store side of rotation: committing new material to every copy of a key
-//! at once, the rotation schedule, and counting rotations.
+//! Rotation on SQLite: committing new material to every copy of a key at
+//! once, the rotation schedule, and counting rotations.
 
-use super::{Store, StoreResult, insert_material};
-use crate::model::{MaterialRecord, RotationType};
+use super::Sqlite;
+use super::rows::insert_material;
+use crate::model::RotationType;
+use crate::store::StoreResult;
+use crate::store::backend::{Rotation, RotationCommit};
 use rusqlite::{TransactionBehavior, params};
 use std::collections::BTreeSet;
 
-/// A rotation ready to commit: the new material for every region holding
-/// the key, and what the key must still look like for the rotation to apply.
-pub struct RotationCommit<'a> {
-    /// Key id.
-    pub key_id: &'a str,
-    /// Region whose copy drives rotation (the primary for multi-Region keys).
-    pub region: &'a str,
-    /// The new material as each region's token wrapped it, by region.
-    pub materials: &'a [(String, MaterialRecord)],
-    /// The material that must still be current (else another rotation won).
-    pub expected_current: &'a str,
-    /// For automatic rotations: the due date that was claimed, and the next one.
-    pub schedule: Option<(i64, i64)>,
-}
-
-impl Store {
-    /// Stores a rotation's material in every region and makes it current
-    /// everywhere, atomically, if the key is still as the caller saw it: same
-    /// current material, same set of regions, and (for automatic rotations)
-    /// the same due date. Returns false, changing nothing, when another
-    /// rotation or a new replica got there first.
-    pub fn commit_rotation(&self, rotation: &RotationCommit<'_>) -> StoreResult<bool> {
+impl Rotation for Sqlite {
+    /// The checks and the writes are one IMMEDIATE transaction.
+    fn commit_rotation(&self, rotation: &RotationCommit<'_>) -> StoreResult<bool> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         if let Some((claimed_due, _)) = rotation.schedule {
@@ -71,12 +55,10 @@ impl Store {
             insert_material(&tx, region, rotation.key_id, material)?;
         }
         tx.commit()?;
-        self.cache.forget_key(rotation.key_id);
         Ok(true)
     }
 
-    /// Sets the rotation schedule on every copy of a key.
-    pub fn set_rotation_schedule(
+    fn set_rotation_schedule(
         &self,
         key_id: &str,
         period_days: Option<i64>,
@@ -87,12 +69,10 @@ impl Store {
              WHERE key_id = ?1",
             params![key_id, period_days, next_rotation_date],
         )?;
-        self.cache.forget_key(key_id);
         Ok(())
     }
 
-    /// Number of a key's rotations of one type.
-    pub fn count_rotations(
+    fn count_rotations(
         &self,
         region: &str,
         key_id: &str,
@@ -108,9 +88,7 @@ impl Store {
         Ok(n as usize)
     }
 
-    /// Enabled keys whose automatic rotation is due at `now`, as (region, key
-    /// id). For a multi-Region key only its primary copy is listed.
-    pub fn due_for_rotation(&self, now: i64) -> StoreResult<Vec<(String, String)>> {
+    fn due_for_rotation(&self, now: i64) -> StoreResult<Vec<(String, String)>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT region, key_id FROM kms_keys k \

@@ -1,0 +1,320 @@
+//! What a database backend does for [`super::Store`]: its queries, one trait
+//! per kind of data, implemented by the SQLite and the PostgreSQL backend.
+//! A backend holds no cached copies; the store does. Every write keeps the
+//! rules of ADR 0009: it sets only its own columns, and its WHERE clause (or
+//! the locked read that opens its transaction) restates the state it needs.
+
+use super::StoreResult;
+use crate::model::{
+    AliasRecord, GrantRecord, KeyRecord, KeyState, MaterialRecord, MultiRegionRecord, RotationType,
+    Tag,
+};
+
+/// A database the store can run on.
+pub(super) trait Backend:
+    Keys + KeyWrites + Aliases + Tags + Grants + Imports + MultiRegion + Rotation + Send + Sync
+{
+    /// A number that changes whenever another writer (another node sharing
+    /// the database) has committed a change to what the cache copies.
+    fn data_version(&self) -> StoreResult<i64>;
+
+    /// Whether an acknowledged commit survives a power loss, as SQLite's
+    /// `synchronous` level (2 when every commit is flushed) and journal mode.
+    #[cfg(feature = "test-clock")]
+    fn durability(&self) -> StoreResult<(i64, String)>;
+}
+
+/// Key records and their materials.
+pub(super) trait Keys {
+    /// Inserts a key with its first material (if any) and tags, atomically;
+    /// `Conflict` if it exists.
+    fn insert_key(
+        &self,
+        key: &KeyRecord,
+        material: Option<&MaterialRecord>,
+        tags: &[Tag],
+    ) -> StoreResult<()>;
+    /// One copy of a key.
+    fn key(&self, region: &str, key_id: &str) -> StoreResult<Option<KeyRecord>>;
+    /// Keys after (region, key id) in that order, each with its current
+    /// material, at most `limit`.
+    fn keys_after(
+        &self,
+        after: (&str, &str),
+        limit: usize,
+    ) -> StoreResult<Vec<(KeyRecord, Option<MaterialRecord>)>>;
+    /// One material of a key.
+    fn material(
+        &self,
+        region: &str,
+        key_id: &str,
+        material_id: &str,
+    ) -> StoreResult<Option<MaterialRecord>>;
+    /// Every material of a key, oldest first (in insertion order on a tie).
+    fn materials(&self, region: &str, key_id: &str) -> StoreResult<Vec<MaterialRecord>>;
+    /// Key ids of an account in a region after `after`, in id order.
+    fn list_keys(
+        &self,
+        region: &str,
+        account_id: &str,
+        after: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<String>>;
+    /// Keys whose deletion is due at `now`.
+    fn due_for_deletion(&self, now: i64) -> StoreResult<Vec<(String, String)>>;
+    /// Deletes a key and what hangs on it if its deletion is due (the claim).
+    fn delete_key_if_due(&self, region: &str, key_id: &str, now: i64) -> StoreResult<bool>;
+}
+
+/// Changes to one copy of a key's own fields.
+pub(super) trait KeyWrites {
+    /// Applies `change` if the key's state allows it.
+    fn change_key(&self, region: &str, key_id: &str, change: KeyChange<'_>) -> StoreResult<bool>;
+    /// Schedules a deletion if the key is Enabled, Disabled or PendingImport
+    /// and not Updating, reading its replicas in the same transaction.
+    fn schedule_deletion(
+        &self,
+        region: &str,
+        key_id: &str,
+        deletion_date: i64,
+        window_days: i64,
+    ) -> StoreResult<Option<ScheduledDeletion>>;
+}
+
+/// Aliases.
+pub(super) trait Aliases {
+    /// Creates an alias if its key is usable (false otherwise); `Conflict`
+    /// if the name is taken.
+    fn insert_alias(
+        &self,
+        region: &str,
+        account_id: &str,
+        alias: &AliasRecord,
+    ) -> StoreResult<bool>;
+    /// One alias by name.
+    fn alias(&self, region: &str, account_id: &str, name: &str)
+    -> StoreResult<Option<AliasRecord>>;
+    /// Moves an alias from `from` to `to` if it still points at `from`.
+    fn retarget_alias(
+        &self,
+        region: &str,
+        account_id: &str,
+        name: &str,
+        from: &str,
+        to: &str,
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// Deletes an alias if it still points at `key_id`.
+    fn delete_alias(
+        &self,
+        region: &str,
+        account_id: &str,
+        name: &str,
+        key_id: &str,
+    ) -> StoreResult<bool>;
+    /// Names of a key's aliases, in name order.
+    fn aliases_of_key(
+        &self,
+        region: &str,
+        account_id: &str,
+        key_id: &str,
+    ) -> StoreResult<Vec<String>>;
+    /// Aliases of an account (optionally of one key) after `after`, in name order.
+    fn list_aliases(
+        &self,
+        region: &str,
+        account_id: &str,
+        key_id: Option<&str>,
+        after: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<AliasRecord>>;
+}
+
+/// Tags.
+pub(super) trait Tags {
+    /// Adds or overwrites tags if the key is usable and ends with at most `max`.
+    fn put_tags(
+        &self,
+        region: &str,
+        key_id: &str,
+        tags: &[Tag],
+        max: usize,
+    ) -> StoreResult<TagsPut>;
+    /// Removes tags by key.
+    fn remove_tags(&self, region: &str, key_id: &str, tag_keys: &[String]) -> StoreResult<()>;
+    /// A key's tags in key order.
+    fn tags(&self, region: &str, key_id: &str) -> StoreResult<Vec<Tag>>;
+}
+
+/// Grants.
+pub(super) trait Grants {
+    /// Stores a grant if its key is usable and has fewer than `limit`.
+    fn insert_grant(&self, grant: &GrantRecord, limit: usize) -> StoreResult<GrantInsert>;
+    /// Grants on a key to one of `grantees`, oldest first.
+    fn grants_for(
+        &self,
+        region: &str,
+        key_id: &str,
+        grantees: [&str; 2],
+    ) -> StoreResult<Vec<GrantRecord>>;
+    /// Grants on a key with a given name, oldest first.
+    fn grants_named(&self, region: &str, key_id: &str, name: &str)
+    -> StoreResult<Vec<GrantRecord>>;
+    /// One grant on a key by id.
+    fn grant(&self, region: &str, key_id: &str, grant_id: &str)
+    -> StoreResult<Option<GrantRecord>>;
+    /// Every grant on a key, oldest first.
+    fn grants_of_key(&self, region: &str, key_id: &str) -> StoreResult<Vec<GrantRecord>>;
+    /// Grants in a region that `retiring` may retire, oldest first.
+    fn grants_retirable_by(&self, region: &str, retiring: &str) -> StoreResult<Vec<GrantRecord>>;
+    /// The grant a token was issued for.
+    fn grant_by_token(&self, token: &str) -> StoreResult<Option<GrantRecord>>;
+    /// Deletes a grant; false if it did not exist.
+    fn delete_grant(&self, grant_id: &str) -> StoreResult<bool>;
+}
+
+/// Imported key material.
+pub(super) trait Imports {
+    /// Records imported material as the key's only material, if the key
+    /// takes it.
+    fn import_material(
+        &self,
+        region: &str,
+        key_id: &str,
+        material: &MaterialRecord,
+        valid_to: Option<i64>,
+    ) -> StoreResult<bool>;
+    /// Deletes a key's imported material (with `expired_by`: only if its
+    /// time is up by then).
+    fn delete_imported_material(
+        &self,
+        region: &str,
+        key_id: &str,
+        expired_by: Option<i64>,
+    ) -> StoreResult<bool>;
+    /// Keys whose imported material expired by `now`.
+    fn expired_imports(&self, now: i64) -> StoreResult<Vec<(String, String)>>;
+}
+
+/// Multi-Region keys.
+pub(super) trait MultiRegion {
+    /// The copies of a multi-Region key.
+    fn multi_region(&self, key_id: &str) -> StoreResult<Option<MultiRegionRecord>>;
+    /// Adds a replica if the primary's current material is still
+    /// `expected_current` and it is not pending deletion.
+    fn insert_replica(
+        &self,
+        replica: &KeyRecord,
+        primary_region: &str,
+        materials: &[MaterialRecord],
+        tags: &[Tag],
+        expected_current: &str,
+    ) -> StoreResult<bool>;
+    /// Starts moving the primary from `from` to `to`.
+    fn begin_primary_update(&self, key_id: &str, from: &str, to: &str) -> StoreResult<bool>;
+    /// Keys whose primary is being moved.
+    fn pending_primary_updates(&self) -> StoreResult<Vec<String>>;
+    /// Finishes moving the primary.
+    fn complete_primary_update(&self, key_id: &str) -> StoreResult<bool>;
+    /// Starts the deletion of primaries whose replicas are all gone.
+    fn start_primary_deletions(&self, now: i64) -> StoreResult<usize>;
+}
+
+/// Rotation.
+pub(super) trait Rotation {
+    /// Commits a rotation in every region if the key is as the caller saw it.
+    fn commit_rotation(&self, rotation: &RotationCommit<'_>) -> StoreResult<bool>;
+    /// Sets the rotation schedule on every copy of a key.
+    fn set_rotation_schedule(
+        &self,
+        key_id: &str,
+        period_days: Option<i64>,
+        next_rotation_date: Option<i64>,
+    ) -> StoreResult<()>;
+    /// Number of a key's rotations of one type.
+    fn count_rotations(&self, region: &str, key_id: &str, kind: RotationType)
+    -> StoreResult<usize>;
+    /// Enabled keys whose automatic rotation is due (primaries only).
+    fn due_for_rotation(&self, now: i64) -> StoreResult<Vec<(String, String)>>;
+}
+
+/// A change to one copy of a key's own fields.
+#[derive(Clone, Copy, Debug)]
+pub enum KeyChange<'a> {
+    /// New description; refused while the key is pending deletion.
+    Description(&'a str),
+    /// New key policy; allowed in every key state, as in AWS KMS.
+    Policy(&'a str),
+    /// Enabled (true) from Disabled, or Disabled (false) from Enabled;
+    /// refused when the key is in any other state (already the one asked
+    /// for, pending deletion) or its primary Region is being updated.
+    Enabled(bool),
+    /// Back from a pending deletion to Disabled (to PendingImport for a key
+    /// without material); refused unless the key is pending deletion.
+    CancelDeletion,
+}
+
+/// A scheduled deletion as committed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScheduledDeletion {
+    /// PendingDeletion, or PendingReplicaDeletion for a primary that waits
+    /// for its replicas.
+    pub state: KeyState,
+    /// When the deletion takes effect; `None` while waiting for replicas.
+    pub deletion_date: Option<i64>,
+}
+
+impl ScheduledDeletion {
+    /// What a deletion scheduled at `deletion_date` becomes: it waits for
+    /// the replicas when the key is a primary that still has some.
+    pub(super) fn new(waits_for_replicas: bool, deletion_date: i64) -> Self {
+        if waits_for_replicas {
+            Self {
+                state: KeyState::PendingReplicaDeletion,
+                deletion_date: None,
+            }
+        } else {
+            Self {
+                state: KeyState::PendingDeletion,
+                deletion_date: Some(deletion_date),
+            }
+        }
+    }
+}
+
+/// What became of a TagResource write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TagsPut {
+    /// Written.
+    Done,
+    /// Not written: the key would have had this many tags.
+    TooMany(usize),
+    /// Not written: the key is gone or pending deletion.
+    KeyUnavailable,
+}
+
+/// What became of a new grant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GrantInsert {
+    /// Stored.
+    Inserted,
+    /// The key already has `limit` grants.
+    LimitReached,
+    /// The key is gone or pending deletion.
+    KeyUnavailable,
+}
+
+/// A rotation ready to commit: the new material for every region holding
+/// the key, and what the key must still look like for the rotation to apply.
+pub struct RotationCommit<'a> {
+    /// Key id.
+    pub key_id: &'a str,
+    /// Region whose copy drives rotation (the primary for multi-Region keys).
+    pub region: &'a str,
+    /// The new material as each region's token wrapped it, by region.
+    pub materials: &'a [(String, MaterialRecord)],
+    /// The material that must still be current (else another rotation won).
+    pub expected_current: &'a str,
+    /// For automatic rotations: the due date that was claimed, and the next one.
+    pub schedule: Option<(i64, i64)>,
+}

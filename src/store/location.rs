@@ -1,0 +1,81 @@
+//! Where the metadata lives: `store_url` (`trent.toml`) or
+//! `TRENT_STORE_URL`, else a SQLite file in the data directory.
+
+use super::{StoreError, StoreResult, postgres};
+use secrecy::{ExposeSecret, SecretString};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The database the store opens.
+pub enum StoreLocation {
+    /// A SQLite database file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database, by its URL (which may carry a password, so it
+    /// is kept secret and shown without one).
+    Postgres(SecretString),
+}
+
+impl StoreLocation {
+    /// The database `store_url` names: a `postgres://` (or `postgresql://`)
+    /// URL; without one, `trent.db` in `data_dir`.
+    pub fn from_url(url: Option<&SecretString>, data_dir: &Path) -> StoreResult<Self> {
+        let Some(url) = url else {
+            return Ok(Self::Sqlite(data_dir.join("trent.db")));
+        };
+        let text = url.expose_secret();
+        if !(text.starts_with("postgres://") || text.starts_with("postgresql://")) {
+            return Err(StoreError::Location(
+                "expected a postgres:// or postgresql:// URL".into(),
+            ));
+        }
+        postgres::check_url(url)?;
+        Ok(Self::Postgres(url.clone()))
+    }
+}
+
+/// The location for logs: the file, or the PostgreSQL server and database
+/// without the password.
+impl fmt::Display for StoreLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite(path) => write!(f, "SQLite {}", path.display()),
+            Self::Postgres(url) => write!(f, "PostgreSQL {}", postgres::redacted(url)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absent_is_sqlite_in_the_data_dir() {
+        let location = StoreLocation::from_url(None, Path::new("/var/lib/trent")).unwrap();
+        assert_eq!(location.to_string(), "SQLite /var/lib/trent/trent.db");
+    }
+
+    #[test]
+    fn a_postgres_url_is_shown_without_its_password() {
+        for url in [
+            "postgres://trent:s3cret@db.example:5433/kms",
+            "postgresql://trent:s3cret@db.example:5433/kms?password=s3cret",
+        ] {
+            let url = SecretString::from(url);
+            let location = StoreLocation::from_url(Some(&url), Path::new("d")).unwrap();
+            let shown = location.to_string();
+            assert_eq!(shown, "PostgreSQL postgres://trent@db.example:5433/kms");
+            assert!(!shown.contains("s3cret"));
+        }
+    }
+
+    #[test]
+    fn other_urls_are_refused_without_being_echoed() {
+        for url in ["mysql://u:s3cret@h/db", "postgres://u:s3cret@h:notaport/db"] {
+            let url = SecretString::from(url);
+            let e = StoreLocation::from_url(Some(&url), Path::new("d"))
+                .err()
+                .expect("refused");
+            assert!(!e.to_string().contains("s3cret"), "{e}");
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! The SQLite backend: one database file in the data directory, one
+//! connection behind a mutex, WAL with `synchronous=FULL`. Writes that must
+//! read first run in `BEGIN IMMEDIATE` transactions, which take the
+//! database's write lock at once, across processes. Schema in
+//! `src/store/migrations/`, version in `PRAGMA user_version`.
+
+mod aliases;
+mod grants;
+mod imports;
+mod key_writes;
+mod keys;
+mod migrate;
+mod multi_region;
+mod rotation;
+mod rows;
+mod tags;
+
+use super::backend::Backend;
+use super::{StoreError, StoreResult};
+use rusqlite::Connection;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+/// A SQLite database file.
+pub(super) struct Sqlite {
+    conn: Mutex<Connection>,
+}
+
+impl Sqlite {
+    /// Opens (creating if needed, readable by its owner only) and migrates
+    /// the database at `path`.
+    pub(super) fn open(path: &Path) -> StoreResult<Self> {
+        create_private_file(path)?;
+        let mut conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        migrate::migrate(&mut conn)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Backend for Sqlite {
+    /// SQLite's `data_version`: it moves when another connection commits.
+    fn data_version(&self) -> StoreResult<i64> {
+        Ok(self
+            .conn()
+            .pragma_query_value(None, "data_version", |row| row.get(0))?)
+    }
+
+    #[cfg(feature = "test-clock")]
+    fn durability(&self) -> StoreResult<(i64, String)> {
+        let conn = self.conn();
+        let synchronous = conn.pragma_query_value(None, "synchronous", |row| row.get(0))?;
+        let journal = conn.pragma_query_value(None, "journal_mode", |row| row.get(0))?;
+        Ok((synchronous, journal))
+    }
+}
+
+/// Creates the database file readable by its owner only (SQLite gives its
+/// -wal and -shm files the same mode).
+fn create_private_file(path: &Path) -> StoreResult<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Io(e)),
+    }
+}
+
+/// Whether a key exists and is not pending deletion, read inside the
+/// transaction of the write that depends on it.
+fn key_usable(tx: &rusqlite::Transaction<'_>, region: &str, key_id: &str) -> StoreResult<bool> {
+    Ok(tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM kms_keys WHERE region = ?1 AND key_id = ?2 \
+         AND key_state NOT IN ('PendingDeletion', 'PendingReplicaDeletion'))",
+        rusqlite::params![region, key_id],
+        |r| r.get(0),
+    )?)
+}
+
+/// A constraint violation (an existing row) is a `Conflict`.
+fn conflict(e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict,
+        _ => StoreError::Sql(e),
+    }
+}

@@ -286,14 +286,25 @@ impl Kms {
         self.clock.now_ms()
     }
 
-    /// Adds the multi-Region configuration to a key record.
+    /// Adds the multi-Region configuration to a key record, which is read
+    /// again with it, as of one moment: a primary Region update committing
+    /// meanwhile (on this node or another) shows wholly or not at all.
     fn view(&self, key: KeyRecord) -> KmsResult<KeyView> {
-        let multi_region = if key.multi_region {
-            self.store.multi_region(&key.key_id)?
-        } else {
-            None
-        };
-        Ok(KeyView { key, multi_region })
+        if !key.multi_region {
+            return Ok(KeyView {
+                key,
+                multi_region: None,
+            });
+        }
+        Ok(
+            match self.store.key_with_copies(&key.region, &key.key_id)? {
+                Some((key, multi_region)) => KeyView { key, multi_region },
+                None => KeyView {
+                    key,
+                    multi_region: None,
+                },
+            },
+        )
     }
 }
 

@@ -200,6 +200,12 @@ pub(super) trait Imports {
 pub(super) trait MultiRegion {
     /// The copies of a multi-Region key.
     fn multi_region(&self, key_id: &str) -> StoreResult<Option<MultiRegionRecord>>;
+    /// One copy of a key and where its copies are, read in one snapshot.
+    fn key_with_copies(
+        &self,
+        region: &str,
+        key_id: &str,
+    ) -> StoreResult<Option<(KeyRecord, Option<MultiRegionRecord>)>>;
     /// Adds a replica if the primary's current material is still
     /// `expected_current` and it is not pending deletion.
     fn insert_replica(

@@ -5,7 +5,7 @@
 use super::backend::{GrantInsert, TagsPut};
 use super::{Store, StoreResult};
 use crate::model::{
-    AliasRecord, GrantRecord, MaterialRecord, MultiRegionRecord, RotationType, Tag,
+    AliasRecord, GrantRecord, KeyRecord, MaterialRecord, MultiRegionRecord, RotationType, Tag,
 };
 
 impl Store {
@@ -194,6 +194,17 @@ impl Store {
     /// The copies of a multi-Region key, if it is one.
     pub fn multi_region(&self, key_id: &str) -> StoreResult<Option<MultiRegionRecord>> {
         self.backend.multi_region(key_id)
+    }
+
+    /// One copy of a key, read past the cache, with where its copies are
+    /// (for a multi-Region key), both as of one moment: a primary Region
+    /// update that commits meanwhile shows wholly or not at all.
+    pub fn key_with_copies(
+        &self,
+        region: &str,
+        key_id: &str,
+    ) -> StoreResult<Option<(KeyRecord, Option<MultiRegionRecord>)>> {
+        self.backend.key_with_copies(region, key_id)
     }
 
     /// Keys whose primary is being moved.

@@ -2,9 +2,9 @@
 
 use super::rows::{
     KEY_COLUMN_COUNT, KEY_COLUMNS, MATERIAL_COLUMNS, insert_key_row, insert_material, insert_tags,
-    key_from_row, material_from_row, qualified, read_material, region_key_pairs, texts,
+    key_from_row, material_from_row, qualified, read_key, read_material, region_key_pairs, texts,
 };
-use super::{Postgres, commit, conflict, execute, query, query_opt};
+use super::{Postgres, commit, conflict, execute, query};
 use crate::model::{KeyRecord, MaterialRecord, Tag};
 use crate::store::StoreResult;
 use crate::store::backend::Keys;
@@ -37,15 +37,7 @@ impl Keys for Postgres {
     }
 
     fn key(&self, region: &str, key_id: &str) -> StoreResult<Option<KeyRecord>> {
-        self.run(async |client| {
-            let row = query_opt(
-                &*client,
-                &format!("SELECT {KEY_COLUMNS} FROM kms_keys WHERE region = $1 AND key_id = $2"),
-                &[&region, &key_id],
-            )
-            .await?;
-            row.map(|row| key_from_row(&row)).transpose()
-        })
+        self.run(async |client| read_key(&*client, region, key_id).await)
     }
 
     /// Each key with its current material in one query.

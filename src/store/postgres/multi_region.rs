@@ -1,35 +1,38 @@
 //! Multi-Region keys on PostgreSQL: where the copies are, adding a replica
 //! atomically, and moving the primary.
 
-use super::rows::{insert_key_row, insert_material, insert_tags, texts};
+use super::rows::{insert_key_row, insert_material, insert_tags, read_key, texts};
 use super::{Postgres, commit, conflict, execute, lock_copies, query, query_opt};
 use crate::model::{KeyRecord, MaterialRecord, MultiRegionRecord, Tag};
 use crate::store::StoreResult;
 use crate::store::backend::MultiRegion;
+use deadpool_postgres::GenericClient;
+use tokio_postgres::IsolationLevel;
 
 impl MultiRegion for Postgres {
     fn multi_region(&self, key_id: &str) -> StoreResult<Option<MultiRegionRecord>> {
+        self.run(async |client| copies(&*client, key_id).await)
+    }
+
+    /// One read-only REPEATABLE READ transaction: one snapshot.
+    fn key_with_copies(
+        &self,
+        region: &str,
+        key_id: &str,
+    ) -> StoreResult<Option<(KeyRecord, Option<MultiRegionRecord>)>> {
         self.run(async |client| {
-            let Some(row) = query_opt(
-                &*client,
-                "SELECT primary_region, pending_primary FROM multi_region_keys WHERE key_id = $1",
-                &[&key_id],
-            )
-            .await?
-            else {
+            let tx = client
+                .build_transaction()
+                .isolation_level(IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .await?;
+            let Some(key) = read_key(&tx, region, key_id).await? else {
                 return Ok(None);
             };
-            let regions = query(
-                &*client,
-                "SELECT region FROM kms_keys WHERE key_id = $1 ORDER BY region",
-                &[&key_id],
-            )
-            .await?;
-            Ok(Some(MultiRegionRecord {
-                primary_region: row.try_get(0)?,
-                pending_primary: row.try_get(1)?,
-                regions: texts(&regions)?,
-            }))
+            let copies = copies(&tx, key_id).await?;
+            tx.commit().await?;
+            Ok(Some((key, copies)))
         })
     }
 
@@ -142,4 +145,31 @@ impl MultiRegion for Postgres {
             Ok(started as usize)
         })
     }
+}
+
+/// Where the copies of a multi-Region key are, if it is one.
+async fn copies(
+    client: &impl GenericClient,
+    key_id: &str,
+) -> StoreResult<Option<MultiRegionRecord>> {
+    let Some(row) = query_opt(
+        client,
+        "SELECT primary_region, pending_primary FROM multi_region_keys WHERE key_id = $1",
+        &[&key_id],
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    let regions = query(
+        client,
+        "SELECT region FROM kms_keys WHERE key_id = $1 ORDER BY region",
+        &[&key_id],
+    )
+    .await?;
+    Ok(Some(MultiRegionRecord {
+        primary_region: row.try_get(0)?,
+        pending_primary: row.try_get(1)?,
+        regions: texts(&regions)?,
+    }))
 }

@@ -61,6 +61,21 @@ pub(super) fn key_from_row(row: &Row) -> StoreResult<KeyRecord> {
     })
 }
 
+/// One key row by its primary key.
+pub(super) async fn read_key(
+    client: &impl GenericClient,
+    region: &str,
+    key_id: &str,
+) -> StoreResult<Option<KeyRecord>> {
+    let row = query_opt(
+        client,
+        &format!("SELECT {KEY_COLUMNS} FROM kms_keys WHERE region = $1 AND key_id = $2"),
+        &[&region, &key_id],
+    )
+    .await?;
+    row.map(|row| key_from_row(&row)).transpose()
+}
+
 /// Inserts a key row.
 pub(super) async fn insert_key_row(
     client: &impl GenericClient,

@@ -2,13 +2,13 @@
 
 use super::rows::{
     KEY_COLUMNS, MATERIAL_COLUMNS, insert_key_row, insert_material, insert_tags, key_from_row,
-    material_from_row, read_material,
+    material_from_row, read_key, read_material,
 };
 use super::{Sqlite, conflict};
 use crate::model::{KeyRecord, MaterialRecord, Tag};
 use crate::store::StoreResult;
 use crate::store::backend::Keys;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
 impl Keys for Sqlite {
     fn insert_key(
@@ -36,13 +36,7 @@ impl Keys for Sqlite {
     }
 
     fn key(&self, region: &str, key_id: &str) -> StoreResult<Option<KeyRecord>> {
-        Ok(self
-            .conn()
-            .prepare_cached(&format!(
-                "SELECT {KEY_COLUMNS} FROM kms_keys WHERE region = ?1 AND key_id = ?2"
-            ))?
-            .query_row(params![region, key_id], key_from_row)
-            .optional()?)
+        Ok(read_key(&self.conn(), region, key_id)?)
     }
 
     fn keys_after(

@@ -1,35 +1,32 @@
 //! Multi-Region keys on SQLite: where the copies are, adding a replica
 //! atomically, and moving the primary.
 
-use super::rows::{insert_key_row, insert_material, insert_tags};
+use super::rows::{insert_key_row, insert_material, insert_tags, read_key};
 use super::{Sqlite, conflict};
 use crate::model::{KeyRecord, MaterialRecord, MultiRegionRecord, Tag};
 use crate::store::StoreResult;
 use crate::store::backend::MultiRegion;
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 impl MultiRegion for Sqlite {
     fn multi_region(&self, key_id: &str) -> StoreResult<Option<MultiRegionRecord>> {
-        let conn = self.conn();
-        let Some((primary_region, pending_primary)) = conn
-            .prepare_cached(
-                "SELECT primary_region, pending_primary FROM multi_region_keys WHERE key_id = ?1",
-            )?
-            .query_row(params![key_id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?
-        else {
+        copies(&self.conn(), key_id)
+    }
+
+    /// One read transaction: one snapshot of the database.
+    fn key_with_copies(
+        &self,
+        region: &str,
+        key_id: &str,
+    ) -> StoreResult<Option<(KeyRecord, Option<MultiRegionRecord>)>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let Some(key) = read_key(&tx, region, key_id)? else {
             return Ok(None);
         };
-        let mut stmt =
-            conn.prepare_cached("SELECT region FROM kms_keys WHERE key_id = ?1 ORDER BY region")?;
-        let regions = stmt
-            .query_map(params![key_id], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        Ok(Some(MultiRegionRecord {
-            primary_region,
-            pending_primary,
-            regions,
-        }))
+        let copies = copies(&tx, key_id)?;
+        tx.commit()?;
+        Ok(Some((key, copies)))
     }
 
     /// The primary is read in the same IMMEDIATE transaction as the insert.
@@ -116,4 +113,27 @@ impl MultiRegion for Sqlite {
             params![now],
         )?)
     }
+}
+
+/// Where the copies of a multi-Region key are, if it is one.
+fn copies(conn: &Connection, key_id: &str) -> StoreResult<Option<MultiRegionRecord>> {
+    let Some((primary_region, pending_primary)) = conn
+        .prepare_cached(
+            "SELECT primary_region, pending_primary FROM multi_region_keys WHERE key_id = ?1",
+        )?
+        .query_row(params![key_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let mut stmt =
+        conn.prepare_cached("SELECT region FROM kms_keys WHERE key_id = ?1 ORDER BY region")?;
+    let regions = stmt
+        .query_map(params![key_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(Some(MultiRegionRecord {
+        primary_region,
+        pending_primary,
+        regions,
+    }))
 }

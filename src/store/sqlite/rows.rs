@@ -51,6 +51,19 @@ pub(super) fn key_from_row(row: &Row<'_>) -> rusqlite::Result<KeyRecord> {
     })
 }
 
+/// One key row by its primary key.
+pub(super) fn read_key(
+    conn: &Connection,
+    region: &str,
+    key_id: &str,
+) -> rusqlite::Result<Option<KeyRecord>> {
+    conn.prepare_cached(&format!(
+        "SELECT {KEY_COLUMNS} FROM kms_keys WHERE region = ?1 AND key_id = ?2"
+    ))?
+    .query_row(params![region, key_id], key_from_row)
+    .optional()
+}
+
 /// Inserts a key row.
 pub(super) fn insert_key_row(
     tx: &rusqlite::Transaction<'_>,

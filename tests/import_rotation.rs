@@ -18,53 +18,16 @@
 mod common;
 
 use aws_sdk_kms::Client;
-use aws_sdk_kms::operation::import_key_material::ImportKeyMaterialOutput;
-use aws_sdk_kms::primitives::{Blob, DateTime};
+use aws_sdk_kms::primitives::DateTime;
 use aws_sdk_kms::types::{
-    AlgorithmSpec, ExpirationModelType, ImportState, ImportType, IncludeKeyMaterial,
-    KeyMaterialState, KeySpec, KeyState, RotationType, RotationsListEntry,
+    ExpirationModelType, ImportState, ImportType, IncludeKeyMaterial, KeyMaterialState, KeySpec,
+    KeyState, RotationType, RotationsListEntry,
 };
 use common::import::{
-    Refusal, code, create_external, describe, import_material, now_secs, parameters, random_bytes,
-    try_decrypt, try_encrypt, wrap_for,
+    ImportOptions as Options, code, create_external, describe, import_material, import_with,
+    now_secs, random_bytes, try_decrypt, try_encrypt,
 };
 use common::{EAST, Server, error_code};
-
-/// What one ImportKeyMaterial call says beyond the material.
-#[derive(Default)]
-struct Options {
-    import_type: Option<ImportType>,
-    description: Option<&'static str>,
-    material_id: Option<String>,
-    valid_to: Option<DateTime>,
-}
-
-/// Imports `material` into `key` with `options` (fresh parameters,
-/// RSAES_OAEP_SHA_256; no expiry unless a ValidTo is given).
-async fn import_with(
-    kms: &Client,
-    key: &str,
-    material: &[u8],
-    options: Options,
-) -> Result<ImportKeyMaterialOutput, Refusal> {
-    let parameters = parameters(kms, key, AlgorithmSpec::RsaesOaepSha256).await;
-    let model = match options.valid_to {
-        Some(_) => ExpirationModelType::KeyMaterialExpires,
-        None => ExpirationModelType::KeyMaterialDoesNotExpire,
-    };
-    kms.import_key_material()
-        .key_id(key)
-        .import_token(Blob::new(parameters.token.clone()))
-        .encrypted_key_material(Blob::new(wrap_for(&parameters, material)))
-        .expiration_model(model)
-        .set_valid_to(options.valid_to)
-        .set_import_type(options.import_type)
-        .set_key_material_description(options.description.map(str::to_string))
-        .set_key_material_id(options.material_id)
-        .send()
-        .await
-        .map_err(|e| common::refusal::<_, ()>(Err(e)))
-}
 
 /// Imports new material for a rotation; its KeyMaterialId.
 async fn import_new(kms: &Client, key: &str, material: &[u8], description: &'static str) -> String {

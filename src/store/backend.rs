@@ -6,8 +6,8 @@
 
 use super::StoreResult;
 use crate::model::{
-    AliasRecord, GrantRecord, KeyRecord, KeyState, MaterialRecord, MultiRegionRecord, RotationType,
-    Tag,
+    AliasRecord, GrantRecord, KeyRecord, KeyState, MaterialImport, MaterialRecord,
+    MultiRegionRecord, RotationType, Tag,
 };
 
 /// A database the store can run on.
@@ -175,25 +175,37 @@ pub(super) trait Grants {
 
 /// Imported key material.
 pub(super) trait Imports {
-    /// Records imported material as the key's only material, if the key
-    /// takes it.
+    /// Records an import, if the key is still as the caller saw it.
     fn import_material(
         &self,
         region: &str,
         key_id: &str,
-        material: &MaterialRecord,
-        valid_to: Option<i64>,
+        write: &ImportWrite<'_>,
     ) -> StoreResult<bool>;
-    /// Deletes a key's imported material (with `expired_by`: only if its
-    /// time is up by then).
+    /// Deletes one imported material (with `expired_by`: only if its time
+    /// is up by then).
     fn delete_imported_material(
         &self,
         region: &str,
         key_id: &str,
+        material_id: &str,
         expired_by: Option<i64>,
     ) -> StoreResult<bool>;
-    /// Keys whose imported material expired by `now`.
-    fn expired_imports(&self, now: i64) -> StoreResult<Vec<(String, String)>>;
+    /// Makes imported material that waits for a rotation current, if the
+    /// key is still Enabled with `expected_current` current.
+    fn rotate_to_imported(
+        &self,
+        region: &str,
+        key_id: &str,
+        expected_current: &str,
+        material_id: &str,
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// Every material of an `EXTERNAL` key with its import facts, oldest
+    /// first (material waiting for a rotation last).
+    fn material_imports(&self, region: &str, key_id: &str) -> StoreResult<Vec<MaterialImport>>;
+    /// Imported materials whose time is up by `now`.
+    fn expired_imports(&self, now: i64) -> StoreResult<Vec<(String, String, String)>>;
 }
 
 /// Multi-Region keys.
@@ -308,6 +320,30 @@ pub enum GrantInsert {
     LimitReached,
     /// The key is gone or pending deletion.
     KeyUnavailable,
+}
+
+/// What an import brings to a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImportAs {
+    /// The key's first material: it becomes current.
+    First,
+    /// Material the key has had (deleted, expired, or still there, e.g. to
+    /// change its expiry).
+    Existing,
+    /// New material for an on-demand rotation: it waits for RotateKeyOnDemand.
+    New,
+}
+
+/// One import, ready to record.
+pub struct ImportWrite<'a> {
+    /// The material, wrapped under the region's domain key.
+    pub material: &'a MaterialRecord,
+    /// When it expires (Unix ms); `None`: it does not.
+    pub valid_to: Option<i64>,
+    /// Its description; `None` keeps the one it had.
+    pub description: Option<&'a str>,
+    /// What the import is.
+    pub kind: ImportAs,
 }
 
 /// A rotation ready to commit: the new material for every region holding

@@ -2,7 +2,7 @@
 //! materials are served from it, and every write that touches a key drops
 //! the key's cached record (its materials too when an import replaced them).
 
-use super::backend::{KeyChange, RotationCommit, ScheduledDeletion};
+use super::backend::{ImportWrite, KeyChange, RotationCommit, ScheduledDeletion};
 use super::{Store, StoreResult};
 use crate::model::{KeyRecord, MaterialRecord, Tag};
 use std::sync::Arc;
@@ -99,44 +99,61 @@ impl Store {
         scheduled
     }
 
-    /// Records imported material as the key's only material: the key must
-    /// be of origin `EXTERNAL`, and either waiting for material
-    /// (`PendingImport`, which becomes `Enabled`) or holding this same
-    /// material (its state stays). A key that named material before must get
-    /// the same again. False when the key is not in such a state.
+    /// Records an import. False, changing nothing, when the key is no longer
+    /// as the caller saw it: not importable, or (first import) given material
+    /// meanwhile, or (existing) not having this material, or (new) having
+    /// this material or other imported material waiting for a rotation.
     pub fn import_material(
         &self,
         region: &str,
         key_id: &str,
-        material: &MaterialRecord,
-        valid_to: Option<i64>,
+        write: &ImportWrite<'_>,
     ) -> StoreResult<bool> {
-        let imported = self
-            .backend
-            .import_material(region, key_id, material, valid_to);
+        let imported = self.backend.import_material(region, key_id, write);
         self.cache.forget_key(key_id);
         self.cache.forget_materials(region, key_id);
         imported
     }
 
-    /// Deletes a key's imported material: its wrapped material goes, and
-    /// an Enabled or Disabled key waits for material again (`PendingImport`;
-    /// a key pending deletion stays so), keeping the id a re-import must
-    /// match. Only for an `EXTERNAL` key with material whose primary Region
-    /// is not being updated; false otherwise. With `expired_by`, only if the
+    /// Deletes one imported material (by default the current one): its blob
+    /// goes and its row stays, so a re-import must bring it back. Deleting
+    /// material the key uses puts an Enabled or Disabled key back in
+    /// `PendingImport` (a key pending deletion stays so); material waiting
+    /// for a rotation goes without changing the key. Only for an `EXTERNAL`
+    /// key whose primary Region is not being updated, and only for material
+    /// in the store; false otherwise. With `expired_by`, only if the
     /// material's time is up by then (the expiry job's claim).
     pub fn delete_imported_material(
         &self,
         region: &str,
         key_id: &str,
+        material_id: &str,
         expired_by: Option<i64>,
     ) -> StoreResult<bool> {
-        let deleted = self
-            .backend
-            .delete_imported_material(region, key_id, expired_by);
+        let deleted =
+            self.backend
+                .delete_imported_material(region, key_id, material_id, expired_by);
         self.cache.forget_key(key_id);
         self.cache.forget_materials(region, key_id);
         deleted
+    }
+
+    /// Makes imported material that waits for a rotation current, if the
+    /// key is still Enabled with `expected_current` current and the material
+    /// is still in the store. False, changing nothing, otherwise.
+    pub fn rotate_to_imported(
+        &self,
+        region: &str,
+        key_id: &str,
+        expected_current: &str,
+        material_id: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let rotated =
+            self.backend
+                .rotate_to_imported(region, key_id, expected_current, material_id, now);
+        self.cache.forget_key(key_id);
+        rotated
     }
 
     /// Adds a replica with all its materials and tags in one transaction, if

@@ -15,7 +15,9 @@ mod sqlite;
 mod uncached;
 mod warm;
 
-pub use backend::{GrantInsert, KeyChange, RotationCommit, ScheduledDeletion, TagsPut};
+pub use backend::{
+    GrantInsert, ImportAs, ImportWrite, KeyChange, RotationCommit, ScheduledDeletion, TagsPut,
+};
 pub use location::StoreLocation;
 
 use std::time::Duration;

@@ -5,7 +5,8 @@
 use super::backend::{GrantInsert, TagsPut};
 use super::{Store, StoreResult};
 use crate::model::{
-    AliasRecord, GrantRecord, KeyRecord, MaterialRecord, MultiRegionRecord, RotationType, Tag,
+    AliasRecord, GrantRecord, KeyRecord, MaterialImport, MaterialRecord, MultiRegionRecord,
+    RotationType, Tag,
 };
 
 impl Store {
@@ -186,8 +187,15 @@ impl Store {
         self.backend.delete_grant(grant_id)
     }
 
-    /// Keys (region, key id) whose imported material expired by `now`.
-    pub fn expired_imports(&self, now: i64) -> StoreResult<Vec<(String, String)>> {
+    /// Every material of an `EXTERNAL` key, with its import facts, oldest
+    /// first (material waiting for a rotation last).
+    pub fn material_imports(&self, region: &str, key_id: &str) -> StoreResult<Vec<MaterialImport>> {
+        self.backend.material_imports(region, key_id)
+    }
+
+    /// Imported materials whose time is up by `now`, as (region, key id,
+    /// material id), of keys in a state where material can be deleted.
+    pub fn expired_imports(&self, now: i64) -> StoreResult<Vec<(String, String, String)>> {
         self.backend.expired_imports(now)
     }
 

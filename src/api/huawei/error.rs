@@ -188,7 +188,9 @@ impl HuaweiError {
             K::IncorrectKeyMaterial(problem) => {
                 let code = match problem {
                     MaterialProblem::Length { .. } => "KMS.2604",
-                    MaterialProblem::NotTheKeys(_) => "KMS.2606",
+                    MaterialProblem::NotTheKeys(_)
+                    | MaterialProblem::AlreadyTheKeys(_)
+                    | MaterialProblem::NotNamed(_) => "KMS.2606",
                 };
                 bad(code, words::material(&problem))
             }

@@ -1,8 +1,9 @@
 //! Key records and materials on PostgreSQL.
 
 use super::rows::{
-    KEY_COLUMN_COUNT, KEY_COLUMNS, MATERIAL_COLUMNS, insert_key_row, insert_material, insert_tags,
-    key_from_row, material_from_row, qualified, read_key, read_material, region_key_pairs, texts,
+    KEY_COLUMN_COUNT, KEY_COLUMNS, MATERIAL_COLUMNS, USABLE, insert_key_row, insert_material,
+    insert_tags, key_from_row, material_from_row, qualified, read_key, read_material,
+    region_key_pairs, texts,
 };
 use super::{Postgres, commit, conflict, execute, query};
 use crate::model::{KeyRecord, MaterialRecord, Tag};
@@ -49,6 +50,7 @@ impl Keys for Postgres {
         let sql = format!(
             "SELECT {}, {} FROM kms_keys k LEFT JOIN key_materials m ON m.region = k.region \
              AND m.key_id = k.key_id AND m.material_id = k.current_material_id \
+             AND m.imported AND NOT m.pending_rotation \
              WHERE (k.region, k.key_id) > ($1, $2) ORDER BY k.region, k.key_id LIMIT $3",
             qualified(KEY_COLUMNS, "k"),
             qualified(MATERIAL_COLUMNS, "m"),
@@ -85,7 +87,7 @@ impl Keys for Postgres {
                 &*client,
                 &format!(
                     "SELECT {MATERIAL_COLUMNS} FROM key_materials \
-                     WHERE region = $1 AND key_id = $2 ORDER BY creation_date, seq"
+                     WHERE region = $1 AND key_id = $2 AND {USABLE} ORDER BY creation_date, seq"
                 ),
                 &[&region, &key_id],
             )

@@ -19,6 +19,8 @@ pub(super) const KEY_COLUMN_COUNT: usize = 18;
 /// The columns of `key_materials`, in [`material_from_row`]'s order.
 pub(super) const MATERIAL_COLUMNS: &str =
     "material_id, wrapped, creation_date, rotation_type, public_key";
+/// Material a key may use: in the store, and not waiting for a rotation.
+pub(super) const USABLE: &str = "imported AND NOT pending_rotation";
 
 /// `columns` (a list like [`KEY_COLUMNS`]) qualified by a table alias.
 pub(super) fn qualified(columns: &str, table: &str) -> String {
@@ -140,8 +142,8 @@ pub(super) async fn read_material(
     let row = query_opt(
         client,
         &format!(
-            "SELECT {MATERIAL_COLUMNS} FROM key_materials \
-             WHERE region = $1 AND key_id = $2 AND material_id = $3"
+            "SELECT {MATERIAL_COLUMNS} FROM key_materials WHERE region = $1 AND key_id = $2 \
+             AND material_id = $3 AND {USABLE}"
         ),
         &[&region, &key_id, &material_id],
     )

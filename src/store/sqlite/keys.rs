@@ -1,8 +1,8 @@
 //! Key records and materials on SQLite.
 
 use super::rows::{
-    KEY_COLUMNS, MATERIAL_COLUMNS, insert_key_row, insert_material, insert_tags, key_from_row,
-    material_from_row, read_key, read_material,
+    KEY_COLUMNS, MATERIAL_COLUMNS, USABLE, insert_key_row, insert_material, insert_tags,
+    key_from_row, material_from_row, read_key, read_material,
 };
 use super::{Sqlite, conflict};
 use crate::model::{KeyRecord, MaterialRecord, Tag};
@@ -74,7 +74,7 @@ impl Keys for Sqlite {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {MATERIAL_COLUMNS} FROM key_materials WHERE region = ?1 AND key_id = ?2 \
-             ORDER BY creation_date, rowid"
+             AND {USABLE} ORDER BY creation_date, rowid"
         ))?;
         let rows = stmt.query_map(params![region, key_id], material_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)

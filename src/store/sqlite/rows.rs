@@ -14,6 +14,8 @@ pub(super) const KEY_COLUMNS: &str = "region, key_id, account_id, description, k
 /// The columns of `key_materials`, in [`material_from_row`]'s order.
 pub(super) const MATERIAL_COLUMNS: &str =
     "material_id, wrapped, creation_date, rotation_type, public_key";
+/// Material a key may use: in the store, and not waiting for a rotation.
+pub(super) const USABLE: &str = "imported = 1 AND pending_rotation = 0";
 
 /// A text column holding one of a closed set of names.
 fn named<T>(row: &Row<'_>, column: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
@@ -121,8 +123,8 @@ pub(super) fn read_material(
     material_id: &str,
 ) -> rusqlite::Result<Option<MaterialRecord>> {
     conn.prepare_cached(&format!(
-        "SELECT {MATERIAL_COLUMNS} FROM key_materials \
-         WHERE region = ?1 AND key_id = ?2 AND material_id = ?3"
+        "SELECT {MATERIAL_COLUMNS} FROM key_materials WHERE region = ?1 AND key_id = ?2 \
+         AND material_id = ?3 AND {USABLE}"
     ))?
     .query_row(params![region, key_id, material_id], material_from_row)
     .optional()

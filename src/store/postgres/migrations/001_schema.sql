@@ -1,4 +1,4 @@
--- The schema of SQLite's migrations 001 to 007, for PostgreSQL.
+-- The schema of SQLite's migrations 001 to 008, for PostgreSQL.
 -- Names and identifiers compare byte by byte (COLLATE "C"), as in SQLite,
 -- so listings and their markers page in the same order; flags are BOOLEAN.
 
@@ -20,7 +20,7 @@ CREATE TABLE kms_keys (
     next_rotation_date   BIGINT,
     multi_region         BOOLEAN NOT NULL DEFAULT FALSE,
     updating             BOOLEAN NOT NULL DEFAULT FALSE,
-    -- When the key's imported material expires; NULL when it does not.
+    -- When the key's current imported material expires; NULL when it does not.
     valid_to             BIGINT,
     PRIMARY KEY (region, key_id)
 );
@@ -39,6 +39,13 @@ CREATE TABLE key_materials (
     rotation_type TEXT,
     -- DER SubjectPublicKeyInfo of an asymmetric key version; NULL otherwise.
     public_key    BYTEA,
+    -- Imported material (SQLite's 008): a deleted or expired material
+    -- keeps its row, not imported and with an empty blob; new material
+    -- waits for RotateKeyOnDemand; expiry and description are its own.
+    imported         BOOLEAN NOT NULL DEFAULT TRUE,
+    pending_rotation BOOLEAN NOT NULL DEFAULT FALSE,
+    valid_to         BIGINT,
+    description      TEXT,
     PRIMARY KEY (region, key_id, material_id)
 );
 

@@ -22,32 +22,30 @@ impl Imports for Sqlite {
         key_id: &str,
         write: &ImportWrite<'_>,
     ) -> StoreResult<bool> {
-        {
-            let mut conn = self.conn();
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let current: Option<String> = tx
-                .query_row(
-                    &format!(
-                        "SELECT current_material_id FROM kms_keys \
-                         WHERE region = ?1 AND key_id = ?2 AND {IMPORTABLE}"
-                    ),
-                    params![region, key_id],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let done = match current {
-                None => false,
-                Some(current) => match write.kind {
-                    ImportAs::First => import_first(&tx, region, key_id, &current, write)?,
-                    ImportAs::Existing => reimport(&tx, region, key_id, &current, write)?,
-                    ImportAs::New => import_new(&tx, region, key_id, &current, write)?,
-                },
-            };
-            if done {
-                tx.commit()?;
-            }
-            Ok(done)
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current: Option<String> = tx
+            .query_row(
+                &format!(
+                    "SELECT current_material_id FROM kms_keys \
+                     WHERE region = ?1 AND key_id = ?2 AND {IMPORTABLE}"
+                ),
+                params![region, key_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let done = match current {
+            None => false,
+            Some(current) => match write.kind {
+                ImportAs::First => import_first(&tx, region, key_id, &current, write)?,
+                ImportAs::Existing => reimport(&tx, region, key_id, &current, write)?,
+                ImportAs::New => import_new(&tx, region, key_id, &current, write)?,
+            },
+        };
+        if done {
+            tx.commit()?;
         }
+        Ok(done)
     }
 
     fn delete_imported_material(
@@ -57,41 +55,39 @@ impl Imports for Sqlite {
         material_id: &str,
         expired_by: Option<i64>,
     ) -> StoreResult<bool> {
-        {
-            let mut conn = self.conn();
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let key_ok: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM kms_keys WHERE region = ?1 AND key_id = ?2 \
-                 AND origin = 'EXTERNAL' AND updating = 0 AND key_state IN ('Enabled', \
-                 'Disabled', 'PendingDeletion', 'PendingReplicaDeletion'))",
-                params![region, key_id],
-                |r| r.get(0),
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let key_ok: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM kms_keys WHERE region = ?1 AND key_id = ?2 \
+             AND origin = 'EXTERNAL' AND updating = 0 AND key_state IN ('Enabled', \
+             'Disabled', 'PendingDeletion', 'PendingReplicaDeletion'))",
+            params![region, key_id],
+            |r| r.get(0),
+        )?;
+        let pending: Option<bool> = match key_ok {
+            false => None,
+            true => tx
+                .query_row(
+                    "UPDATE key_materials SET imported = 0, wrapped = X'', valid_to = NULL \
+                     WHERE region = ?1 AND key_id = ?2 AND material_id = ?3 \
+                     AND imported = 1 AND (?4 IS NULL OR valid_to <= ?4) \
+                     RETURNING pending_rotation",
+                    params![region, key_id, material_id, expired_by],
+                    |r| r.get(0),
+                )
+                .optional()?,
+        };
+        if pending == Some(false) {
+            tx.execute(
+                "UPDATE kms_keys SET key_state = CASE WHEN key_state IN ('Enabled', \
+                 'Disabled') THEN 'PendingImport' ELSE key_state END, valid_to = CASE \
+                 WHEN current_material_id = ?3 THEN NULL ELSE valid_to END \
+                 WHERE region = ?1 AND key_id = ?2",
+                params![region, key_id, material_id],
             )?;
-            let pending: Option<bool> = match key_ok {
-                false => None,
-                true => tx
-                    .query_row(
-                        "UPDATE key_materials SET imported = 0, wrapped = X'', valid_to = NULL \
-                         WHERE region = ?1 AND key_id = ?2 AND material_id = ?3 \
-                         AND imported = 1 AND (?4 IS NULL OR valid_to <= ?4) \
-                         RETURNING pending_rotation",
-                        params![region, key_id, material_id, expired_by],
-                        |r| r.get(0),
-                    )
-                    .optional()?,
-            };
-            if pending == Some(false) {
-                tx.execute(
-                    "UPDATE kms_keys SET key_state = CASE WHEN key_state IN ('Enabled', \
-                     'Disabled') THEN 'PendingImport' ELSE key_state END, valid_to = CASE \
-                     WHEN current_material_id = ?3 THEN NULL ELSE valid_to END \
-                     WHERE region = ?1 AND key_id = ?2",
-                    params![region, key_id, material_id],
-                )?;
-            }
-            tx.commit()?;
-            Ok(pending.is_some())
         }
+        tx.commit()?;
+        Ok(pending.is_some())
     }
 
     fn rotate_to_imported(
@@ -102,38 +98,36 @@ impl Imports for Sqlite {
         material_id: &str,
         now: i64,
     ) -> StoreResult<bool> {
-        {
-            let mut conn = self.conn();
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let valid_to: Option<Option<i64>> = tx
-                .query_row(
-                    "UPDATE key_materials SET pending_rotation = 0, rotation_type = ?4, \
-                     creation_date = ?5 WHERE region = ?1 AND key_id = ?2 AND material_id = ?3 \
-                     AND imported = 1 AND pending_rotation = 1 RETURNING valid_to",
-                    params![
-                        region,
-                        key_id,
-                        material_id,
-                        RotationType::OnDemand.as_str(),
-                        now
-                    ],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let switched = match valid_to {
-                None => 0,
-                Some(valid_to) => tx.execute(
-                    "UPDATE kms_keys SET current_material_id = ?4, valid_to = ?5 \
-                     WHERE region = ?1 AND key_id = ?2 AND current_material_id = ?3 \
-                     AND key_state = 'Enabled' AND origin = 'EXTERNAL' AND updating = 0",
-                    params![region, key_id, expected_current, material_id, valid_to],
-                )?,
-            };
-            if switched == 1 {
-                tx.commit()?;
-            }
-            Ok(switched == 1)
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let valid_to: Option<Option<i64>> = tx
+            .query_row(
+                "UPDATE key_materials SET pending_rotation = 0, rotation_type = ?4, \
+                 creation_date = ?5 WHERE region = ?1 AND key_id = ?2 AND material_id = ?3 \
+                 AND imported = 1 AND pending_rotation = 1 RETURNING valid_to",
+                params![
+                    region,
+                    key_id,
+                    material_id,
+                    RotationType::OnDemand.as_str(),
+                    now
+                ],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let switched = match valid_to {
+            None => 0,
+            Some(valid_to) => tx.execute(
+                "UPDATE kms_keys SET current_material_id = ?4, valid_to = ?5 \
+                 WHERE region = ?1 AND key_id = ?2 AND current_material_id = ?3 \
+                 AND key_state = 'Enabled' AND origin = 'EXTERNAL' AND updating = 0",
+                params![region, key_id, expected_current, material_id, valid_to],
+            )?,
+        };
+        if switched == 1 {
+            tx.commit()?;
         }
+        Ok(switched == 1)
     }
 
     fn material_imports(&self, region: &str, key_id: &str) -> StoreResult<Vec<MaterialImport>> {

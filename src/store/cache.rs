@@ -5,8 +5,9 @@
 //! Key records are dropped from the cache by every write of this process
 //! that touches them; a generation counter keeps a read that raced with a
 //! write from caching the old record. Writes by other processes sharing the
-//! database (several nodes) are found by polling SQLite's `data_version` at
-//! most once per `max_staleness`: when it moved, every record is dropped. So
+//! database (several nodes) are found by polling the database's version
+//! (SQLite's `data_version`, PostgreSQL's `store_version` row) at most once
+//! per `max_staleness`: when it moved, every record is dropped. So
 //! a record stays cached for as long as nobody else writes, and another
 //! node's change goes unseen for at most `max_staleness`.
 

@@ -25,7 +25,7 @@
 //! - the schema version is the row of `schema_version`.
 //!
 //! A transaction PostgreSQL aborts for a deadlock or a serialization
-//! failure, or that finds its pooled connection closed, is run again.
+//! failure is run again.
 
 mod aliases;
 mod grants;
@@ -107,8 +107,7 @@ impl Postgres {
 
     /// Runs `work` on a pooled connection to completion, from a blocking
     /// caller; again when PostgreSQL aborted it for a deadlock or a
-    /// serialization failure or the connection turned out closed (nothing
-    /// of an aborted transaction stays).
+    /// serialization failure (nothing of an aborted transaction stays).
     fn run<T>(&self, work: impl AsyncFn(&mut Client) -> StoreResult<T>) -> StoreResult<T> {
         let runtime = self.runtime.as_ref().expect("runtime lives until drop");
         let attempts = async {
@@ -164,10 +163,11 @@ async fn commits_flushed(client: &Client) -> StoreResult<bool> {
     Ok(fsync == "on" && sync != "off")
 }
 
-/// Whether a failed transaction may simply be run again.
+/// Whether a failed transaction may simply be run again: PostgreSQL rolled
+/// it back whole. (Not so a lost connection, after which a commit may or
+/// may not have happened.)
 fn retryable(e: &tokio_postgres::Error) -> bool {
-    e.is_closed()
-        || e.code() == Some(&SqlState::T_R_DEADLOCK_DETECTED)
+    e.code() == Some(&SqlState::T_R_DEADLOCK_DETECTED)
         || e.code() == Some(&SqlState::T_R_SERIALIZATION_FAILURE)
 }
 

@@ -74,6 +74,7 @@ pub fn import_key_material(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult 
             encrypted: r.encrypted_key_material.as_ref().map(|b| b.0.as_slice()),
             expiration_model: r.expiration_model.as_deref(),
             valid_to: r.valid_to.map(|t| t.0),
+            wrapped_private_key: None,
         },
     )?;
     reply(KeyMaterialResponse {

@@ -37,7 +37,11 @@ const PROBE_MESSAGE: &[u8] = b"trent: the public point of an imported EC private
 /// Checks that the unwrapped private key `key` lies on `curve` (the token
 /// takes the curve from the PKCS#8, whatever the unwrap template says);
 /// another curve is [`HsmError::WrongPrivateKey`].
-pub(super) fn check_curve(session: &Session, key: ObjectHandle, curve: Curve) -> Result<(), HsmError> {
+pub(super) fn check_curve(
+    session: &Session,
+    key: ObjectHandle,
+    curve: Curve,
+) -> Result<(), HsmError> {
     let params = match session
         .get_attributes(key, &[AttributeType::EcParams])?
         .into_iter()
@@ -52,10 +56,10 @@ pub(super) fn check_curve(session: &Session, key: ObjectHandle, curve: Curve) ->
     use der::Decode;
     let found = match der::asn1::ObjectIdentifier::from_der(&params) {
         Ok(oid) => match Curve::from_oid(&oid) {
-            Some(other) => format!("it is on {other:?}, not {curve:?}"),
-            None => format!("it is on the curve {oid}, not {curve:?}"),
+            Some(other) => format!("it is on {other:?}, not on {curve:?}"),
+            None => format!("it is on the curve {oid}, not on {curve:?}"),
         },
-        Err(_) => format!("its curve is not named (explicit parameters), not {curve:?}"),
+        Err(_) => format!("its curve is given by explicit parameters, not named {curve:?}"),
     };
     Err(HsmError::WrongPrivateKey(found))
 }

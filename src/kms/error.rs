@@ -184,7 +184,7 @@ pub enum MaterialProblem {
     },
     /// A private key that is not of the key's spec (another key type or
     /// curve, or not a PKCS#8 private key); says why.
-    #[error("The key material is not a {spec} private key: {why}.")]
+    #[error("The imported private key does not fit this key's spec, {spec}: {why}.")]
     PrivateKey {
         /// The key's spec.
         spec: KeySpec,

@@ -205,7 +205,7 @@ pub(super) fn material(problem: &MaterialProblem) -> String {
             key_specs::name(*spec)
         ),
         MaterialProblem::PrivateKey { spec, why } => format!(
-            "The key material is not a {} private key: {why}.",
+            "The imported private key does not fit this key's spec, {}: {why}.",
             key_specs::name(*spec)
         ),
         MaterialProblem::NotTheKeys(arn) => format!(

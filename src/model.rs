@@ -201,6 +201,27 @@ pub struct MaterialRecord {
     pub rotation_type: Option<RotationType>,
 }
 
+/// One material of a key of origin `EXTERNAL`, with what its import says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MaterialImport {
+    /// Material id.
+    pub material_id: String,
+    /// When it was imported, or (once a rotation made it current) rotated to.
+    pub creation_date: i64,
+    /// `OnDemand` once a rotation made it current; `None` for the first
+    /// material and for material waiting for a rotation.
+    pub rotation_type: Option<RotationType>,
+    /// Whether the material is in the store now (false once deleted or
+    /// expired, until the same material is imported again).
+    pub imported: bool,
+    /// Whether it waits for RotateKeyOnDemand to become current.
+    pub pending_rotation: bool,
+    /// When it expires (Unix ms); `None`: it does not.
+    pub valid_to: Option<i64>,
+    /// The description given at import.
+    pub description: Option<String>,
+}
+
 /// How a rotation was started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RotationType {

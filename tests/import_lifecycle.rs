@@ -285,11 +285,12 @@ async fn an_import_token_works_once_and_only_for_its_key() {
         .expect("the other key's token, for the other key");
 }
 
-/// Keys with imported material do not rotate: EnableKeyRotation and
-/// RotateKeyOnDemand are UnsupportedOperationException for imported
-/// symmetric and HMAC keys (on-demand rotation of imported symmetric keys,
-/// which AWS offers after ImportKeyMaterial of new material, is not part of
-/// this work).
+/// Keys with imported material do not rotate automatically:
+/// EnableKeyRotation is UnsupportedOperationException for imported
+/// symmetric and HMAC keys. RotateKeyOnDemand is UnsupportedOperationException
+/// for the HMAC key, and KMSInvalidStateException for the symmetric key while
+/// no new material waits for the rotation (tests/import_rotation.rs covers the
+/// rotation itself).
 #[tokio::test(flavor = "multi_thread")]
 async fn keys_with_imported_material_refuse_rotation() {
     let server = Server::start();
@@ -303,9 +304,13 @@ async fn keys_with_imported_material_refuse_rotation() {
             error_code(kms.enable_key_rotation().key_id(key).send().await),
             "UnsupportedOperationException"
         );
-        assert_eq!(
-            error_code(kms.rotate_key_on_demand().key_id(key).send().await),
-            "UnsupportedOperationException"
-        );
     }
+    assert_eq!(
+        error_code(kms.rotate_key_on_demand().key_id(&hmac).send().await),
+        "UnsupportedOperationException"
+    );
+    assert_eq!(
+        error_code(kms.rotate_key_on_demand().key_id(&symmetric).send().await),
+        "KMSInvalidStateException"
+    );
 }

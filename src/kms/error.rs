@@ -151,6 +151,14 @@ pub enum Missing {
         /// The Region it names.
         region: String,
     },
+    /// The key has no material with this id.
+    #[error("Key material {material_id} is not associated with {arn}.")]
+    KeyMaterial {
+        /// The key's ARN.
+        arn: String,
+        /// The material id given.
+        material_id: String,
+    },
 }
 
 /// Why an import token is refused.
@@ -194,6 +202,16 @@ pub enum MaterialProblem {
     /// Not the material the key (whose ARN it holds) had before.
     #[error("The key material is not the material previously imported into {0}.")]
     NotTheKeys(String),
+    /// New material (for a rotation) that the key (whose ARN it holds) has
+    /// already.
+    #[error(
+        "The key material is already associated with {0}; import it again with \
+             ImportType EXISTING_KEY_MATERIAL."
+    )]
+    AlreadyTheKeys(String),
+    /// Not the material whose id the request named.
+    #[error("The key material's id is not {0}, the KeyMaterialId given.")]
+    NotNamed(String),
 }
 
 impl From<StoreError> for KmsError {

@@ -98,6 +98,12 @@ pub enum Field {
     EncryptedKeyMaterial,
     /// Whether imported material expires.
     ExpirationModel,
+    /// Whether imported material is new or the key's already.
+    ImportType,
+    /// A description of imported material.
+    KeyMaterialDescription,
+    /// A key material id.
+    KeyMaterialId,
 }
 
 impl Field {
@@ -151,6 +157,9 @@ impl Field {
             ImportToken => "ImportToken",
             EncryptedKeyMaterial => "EncryptedKeyMaterial",
             ExpirationModel => "ExpirationModel",
+            ImportType => "ImportType",
+            KeyMaterialDescription => "KeyMaterialDescription",
+            KeyMaterialId => "KeyMaterialId",
         }
     }
 }
@@ -265,6 +274,13 @@ pub enum Invalid {
     ValidToRange,
     /// A ValidTo with `KEY_MATERIAL_DOES_NOT_EXPIRE`.
     ValidToWithoutExpiry,
+    /// A KeyMaterialId with `NEW_KEY_MATERIAL`.
+    MaterialIdWithNewMaterial,
+    /// `EXISTING_KEY_MATERIAL` for a key (its ARN) that never had material.
+    NoMaterialYet(String),
+    /// Import options only symmetric encryption keys take (new material
+    /// after the first, a material description or id), for a key of this spec.
+    ImportOptionsForKey(KeySpec),
     /// Grant operations that the key's type does not support.
     GrantOperationsForKey {
         /// The operations refused.

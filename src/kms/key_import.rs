@@ -3,12 +3,13 @@
 //! material whose time is up.
 
 use super::condition_keys::Facts;
-use super::error::{MaterialProblem, TokenProblem};
-use super::invalid::{Field, Invalid};
+use super::error::{MaterialProblem, Missing, TokenProblem};
+use super::invalid::{self, Field, Invalid, Rule};
 use super::key_ref::Aliases;
 use super::{Caller, JobOutcome, Kms, KmsError, KmsResult, record_arn, specs, validate};
 use crate::hsm::{HsmError, ImportWrapping, Oaep};
-use crate::model::{KeyRecord, KeySpec, KeyState, MaterialRecord};
+use crate::model::{KeyRecord, KeySpec, KeyState, MaterialImport, MaterialRecord};
+use crate::store::{ImportAs, ImportWrite};
 use sha2::Digest as _;
 use std::collections::HashMap;
 use std::ops::RangeInclusive;
@@ -27,6 +28,12 @@ const WRAPPING_ALGORITHMS: &[&str] = &[
 const WRAPPING_KEY_SPECS: &[&str] = &["RSA_2048", "RSA_3072", "RSA_4096", "SM2"];
 /// AWS's expiration models.
 const EXPIRATION_MODELS: &[&str] = &["KEY_MATERIAL_EXPIRES", "KEY_MATERIAL_DOES_NOT_EXPIRE"];
+/// AWS's import types.
+const IMPORT_TYPES: &[&str] = &["NEW_KEY_MATERIAL", "EXISTING_KEY_MATERIAL"];
+/// The characters a key material description may have.
+const DESCRIPTION_PATTERN: &str = "^[a-zA-Z0-9:/_\\s.-]+$";
+/// Length of a key material id (hex SHA-256).
+const MATERIAL_ID_LEN: usize = 64;
 /// How long a public key and import token are valid (24 hours, as AWS).
 const PARAMETERS_VALID_MS: i64 = 24 * 3_600_000;
 /// The latest ValidTo AWS accepts, from now (365 days).
@@ -72,6 +79,13 @@ pub struct ImportInput<'a> {
     pub expiration_model: Option<&'a str>,
     /// When the material expires (Unix ms), with `KEY_MATERIAL_EXPIRES`.
     pub valid_to: Option<i64>,
+    /// `NEW_KEY_MATERIAL` or `EXISTING_KEY_MATERIAL`; by default new for a
+    /// key's first material and existing after.
+    pub import_type: Option<&'a str>,
+    /// A description of the material (symmetric keys).
+    pub description: Option<&'a str>,
+    /// The id the re-imported material must have (symmetric keys).
+    pub material_id: Option<&'a str>,
     /// A private key (PKCS#8) wrapped with RFC 5649 under the AES key that
     /// `encrypted` then carries, given apart (Huawei's
     /// `encrypted_privatekey`): with an import token issued for RSA-OAEP,
@@ -198,6 +212,22 @@ impl Kms {
         if let Some(t) = valid_to {
             facts = facts.with("kms:ValidTo", [(t / 1000).to_string()]);
         }
+        let new_material = match input.import_type {
+            Some(t) => {
+                validate::one_of(t, IMPORT_TYPES, Field::ImportType)?;
+                Some(t == "NEW_KEY_MATERIAL")
+            }
+            None => None,
+        };
+        if let Some(text) = input.description {
+            material_description(text)?;
+        }
+        if let Some(id) = input.material_id {
+            material_id_format(id)?;
+            if new_material == Some(true) {
+                return Err(KmsError::Validation(Invalid::MaterialIdWithNewMaterial));
+            }
+        }
         let key = self.load_key(
             caller,
             key_id,
@@ -207,6 +237,7 @@ impl Kms {
         )?;
         require_external(&key)?;
         super::require_not_pending_deletion(&key)?;
+        let plan = self.plan_import(&key, new_material, &input)?;
         let kind = specs::kind_of(&key);
         let pending = self.take_token(&key, token, now)?;
         let (wrapping, encrypted) =
@@ -238,9 +269,8 @@ impl Kms {
                 other => other.into(),
             })?;
         let material_id = hex::encode(sha2::Sha256::digest(&imported.fingerprint));
-        if !key.current_material_id.is_empty() && key.current_material_id != material_id {
-            return Err(incorrect_material(&key));
-        }
+        let imports = self.store.material_imports(&key.region, &key.key_id)?;
+        check_material(&key, plan, &material_id, input.material_id, &imports)?;
         let material = MaterialRecord {
             material_id: material_id.clone(),
             wrapped: imported.wrapped,
@@ -248,61 +278,148 @@ impl Kms {
             creation_date: now,
             rotation_type: None,
         };
+        let write = ImportWrite {
+            material: &material,
+            valid_to,
+            description: input.description,
+            kind: plan,
+        };
         if !self
             .store
-            .import_material(&key.region, &key.key_id, &material, valid_to)?
+            .import_material(&key.region, &key.key_id, &write)?
         {
-            let now_key = self.store.key(&key.region, &key.key_id)?;
-            return Err(match now_key {
-                Some(k)
-                    if !k.current_material_id.is_empty()
-                        && k.current_material_id != material_id =>
-                {
-                    incorrect_material(&k)
-                }
-                Some(k) => {
-                    super::require_not_pending_deletion(&k)?;
-                    KmsError::Conflict(format!(
-                        "Key {} changed while its material was imported; try again.",
-                        record_arn(&k)
-                    ))
-                }
-                None => KmsError::Conflict("The key was deleted during the import.".into()),
-            });
+            return Err(self.import_lost(&key, new_material, &input, &material_id));
         }
         self.hsm(&key.region)?.forget_key(&key.key_id);
-        tracing::info!(region = %key.region, key_id = %key.key_id, "key material imported");
+        tracing::info!(region = %key.region, key_id = %key.key_id, %material_id, "key material imported");
         Ok((record_arn(&key), material_id))
     }
 
-    /// DeleteImportedKeyMaterial: the key's material is deleted and the key
-    /// waits for a re-import of the same material.
+    /// What an import into `key` will be, from what the request says and
+    /// what the key has: refused before the import token is used when the
+    /// request cannot apply to this key.
+    fn plan_import(
+        &self,
+        key: &KeyRecord,
+        new_material: Option<bool>,
+        input: &ImportInput<'_>,
+    ) -> KmsResult<ImportAs> {
+        let first = key.current_material_id.is_empty();
+        let symmetric = key.key_spec == KeySpec::SymmetricDefault;
+        let new_after_first = new_material == Some(true) && !first;
+        if !symmetric
+            && (input.description.is_some() || input.material_id.is_some() || new_after_first)
+        {
+            return Err(KmsError::Validation(Invalid::ImportOptionsForKey(
+                key.key_spec,
+            )));
+        }
+        if first {
+            return match new_material {
+                Some(false) => Err(KmsError::Validation(Invalid::NoMaterialYet(record_arn(
+                    key,
+                )))),
+                _ => Ok(ImportAs::First),
+            };
+        }
+        if !new_after_first {
+            return Ok(ImportAs::Existing);
+        }
+        if key.multi_region {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "{} is a multi-Region key: on-demand rotation with new imported material is \
+                 not supported for multi-Region keys yet.",
+                record_arn(key)
+            )));
+        }
+        let imports = self.store.material_imports(&key.region, &key.key_id)?;
+        if let Some(waiting) = imports.iter().find(|m| m.pending_rotation && m.imported) {
+            return Err(KmsError::InvalidState(format!(
+                "{} already has key material {} waiting for rotation; rotate the key \
+                 (RotateKeyOnDemand) or delete that material first.",
+                record_arn(key),
+                waiting.material_id
+            )));
+        }
+        Ok(ImportAs::New)
+    }
+
+    /// The error for an import whose conditional write lost to another
+    /// writer: what the key now refuses, else a conflict to retry.
+    fn import_lost(
+        &self,
+        key: &KeyRecord,
+        new_material: Option<bool>,
+        input: &ImportInput<'_>,
+        material_id: &str,
+    ) -> KmsError {
+        let refusal = || -> KmsResult<()> {
+            let Some(now_key) = self.store.key(&key.region, &key.key_id)? else {
+                return Err(KmsError::Conflict(
+                    "The key was deleted during the import.".into(),
+                ));
+            };
+            super::require_not_pending_deletion(&now_key)?;
+            let plan = self.plan_import(&now_key, new_material, input)?;
+            let imports = self.store.material_imports(&key.region, &key.key_id)?;
+            check_material(&now_key, plan, material_id, input.material_id, &imports)
+        };
+        match refusal() {
+            Err(e) => e,
+            Ok(()) => KmsError::Conflict(format!(
+                "Key {} changed while its material was imported; try again.",
+                record_arn(key)
+            )),
+        }
+    }
+
+    /// DeleteImportedKeyMaterial: one material (by default the current one)
+    /// is deleted; material the key uses sends the key back to
+    /// `PendingImport`, to wait for a re-import of the same material.
     pub fn delete_imported_key_material(
         &self,
         caller: &Caller,
         key_id: Option<&str>,
+        material_id: Option<&str>,
     ) -> KmsResult<DeletedMaterial> {
+        let key_id = validate::required(key_id, Field::KeyId)?;
+        if let Some(id) = material_id {
+            material_id_format(id)?;
+        }
         let key = self.load_key(
             caller,
-            validate::required(key_id, Field::KeyId)?,
+            key_id,
             Aliases::Refused,
             "kms:DeleteImportedKeyMaterial",
             &Facts::NONE,
         )?;
         require_external(&key)?;
         // AWS's key-state table: allowed pending deletion (the state stays),
-        // no effect pending import, refused while the primary is updated.
+        // no effect on material already gone, refused while the primary is
+        // updated.
         super::require_not_updating(&key)?;
-        if key.state == KeyState::PendingImport {
+        let target = material_id.unwrap_or(&key.current_material_id).to_string();
+        let imports = self.store.material_imports(&key.region, &key.key_id)?;
+        let present = match imports.iter().find(|m| m.material_id == target) {
+            Some(m) => m.imported,
+            None if material_id.is_none() => false,
+            None => {
+                return Err(KmsError::NotFound(Missing::KeyMaterial {
+                    arn: record_arn(&key),
+                    material_id: target,
+                }));
+            }
+        };
+        if !present {
             return Ok(DeletedMaterial {
                 key_arn: record_arn(&key),
-                material_id: key.current_material_id.clone(),
+                material_id: target,
                 had_material: false,
             });
         }
         if !self
             .store
-            .delete_imported_material(&key.region, &key.key_id, None)?
+            .delete_imported_material(&key.region, &key.key_id, &target, None)?
         {
             return Err(KmsError::Conflict(format!(
                 "Key {} changed while its material was deleted; try again.",
@@ -310,10 +427,10 @@ impl Kms {
             )));
         }
         self.hsm(&key.region)?.forget_key(&key.key_id);
-        tracing::info!(region = %key.region, key_id = %key.key_id, "imported key material deleted");
+        tracing::info!(region = %key.region, key_id = %key.key_id, material_id = %target, "imported key material deleted");
         Ok(DeletedMaterial {
             key_arn: record_arn(&key),
-            material_id: key.current_material_id.clone(),
+            material_id: target,
             had_material: true,
         })
     }
@@ -323,15 +440,15 @@ impl Kms {
     pub fn expire_imported_material(&self) -> KmsResult<JobOutcome> {
         let now = self.now();
         let mut outcome = JobOutcome::default();
-        for (region, key_id) in self.store.expired_imports(now)? {
-            let deleted = self
-                .store
-                .delete_imported_material(&region, &key_id, Some(now))?;
+        for (region, key_id, material_id) in self.store.expired_imports(now)? {
+            let deleted =
+                self.store
+                    .delete_imported_material(&region, &key_id, &material_id, Some(now))?;
             if deleted {
                 if let Some(hsm) = self.regions.get(&region) {
                     hsm.forget_key(&key_id);
                 }
-                tracing::info!(%region, %key_id, "imported key material expired");
+                tracing::info!(%region, %key_id, %material_id, "imported key material expired");
             }
             outcome.count(deleted);
         }
@@ -437,6 +554,65 @@ fn material_lengths(spec: KeySpec) -> RangeInclusive<usize> {
 
 fn incorrect_material(key: &KeyRecord) -> KmsError {
     KmsError::IncorrectKeyMaterial(MaterialProblem::NotTheKeys(record_arn(key)))
+}
+
+/// Checks unwrapped material (its id) against the plan: new material must
+/// be new to the key, existing material the key's (and the one named, if a
+/// KeyMaterialId was given).
+fn check_material(
+    key: &KeyRecord,
+    plan: ImportAs,
+    material_id: &str,
+    named: Option<&str>,
+    imports: &[MaterialImport],
+) -> KmsResult<()> {
+    let known = key.current_material_id == material_id
+        || imports.iter().any(|m| m.material_id == material_id);
+    match plan {
+        ImportAs::First => Ok(()),
+        ImportAs::New if known => Err(KmsError::IncorrectKeyMaterial(
+            MaterialProblem::AlreadyTheKeys(record_arn(key)),
+        )),
+        ImportAs::New => Ok(()),
+        ImportAs::Existing => match named {
+            Some(named) if named != material_id => Err(KmsError::IncorrectKeyMaterial(
+                MaterialProblem::NotNamed(named.to_string()),
+            )),
+            _ if !known => Err(incorrect_material(key)),
+            _ => Ok(()),
+        },
+    }
+}
+
+/// A key material description: up to 256 characters of AWS's pattern.
+fn material_description(text: &str) -> KmsResult<()> {
+    validate::text_length(text, 1, 256, Field::KeyMaterialDescription)?;
+    let allowed = |c: char| {
+        c.is_ascii_alphanumeric() || c.is_whitespace() || matches!(c, ':' | '/' | '_' | '.' | '-')
+    };
+    if !text.chars().all(allowed) {
+        let rule = Rule::Pattern(DESCRIPTION_PATTERN);
+        return Err(KmsError::Validation(invalid::field(
+            Field::KeyMaterialDescription,
+            text,
+            rule,
+        )));
+    }
+    Ok(())
+}
+
+/// A key material id: 64 lower-case hex digits.
+fn material_id_format(id: &str) -> KmsResult<()> {
+    validate::text_length(id, MATERIAL_ID_LEN, MATERIAL_ID_LEN, Field::KeyMaterialId)?;
+    if !id.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')) {
+        let rule = Rule::Pattern("^[a-f0-9]+$");
+        return Err(KmsError::Validation(invalid::field(
+            Field::KeyMaterialId,
+            id,
+            rule,
+        )));
+    }
+    Ok(())
 }
 
 /// DescribeKey's `ExpirationModel` of a key with imported material.

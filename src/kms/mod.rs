@@ -45,7 +45,9 @@ pub use mac::{MacInput, MacOutput};
 pub use multi_region::{Replica, ReplicaInput};
 pub use paging::Page;
 pub use regions::Provisioner;
-pub use rotation::{MAX_ROTATION_PERIOD_DAYS, MaterialEntry, RotationStatus};
+pub use rotation::{
+    ImportFacts, MAX_ROTATION_PERIOD_DAYS, MaterialEntry, MaterialState, RotationStatus,
+};
 pub use signing::{PublicKeyView, SignInput, SignOutput};
 pub use specs::{
     encryption_algorithms, key_agreement_algorithms, mac_algorithms, signing_algorithms,

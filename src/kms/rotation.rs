@@ -12,7 +12,7 @@ use super::key_ref::Aliases;
 use super::paging::{self, Page};
 use super::specs;
 use super::{Caller, JobOutcome, Kms, KmsError, KmsResult, record_arn, validate};
-use crate::model::{KeyRecord, KeySpec, KeyState, MaterialRecord, RotationType};
+use crate::model::{KeyRecord, KeySpec, KeyState, RotationType};
 use crate::store::RotationCommit;
 
 /// Shortest automatic rotation period AWS allows, in days.
@@ -34,14 +34,40 @@ pub struct RotationStatus {
     pub next_rotation_date: Option<i64>,
 }
 
+/// Where a material stands in its key's rotations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MaterialState {
+    /// Encrypt uses it.
+    Current,
+    /// Decrypt still uses it.
+    NonCurrent,
+    /// Imported for an on-demand rotation that has not happened yet.
+    PendingRotation,
+}
+
+/// What an import says of a material of a key of origin `EXTERNAL`.
+pub struct ImportFacts {
+    /// Whether it is in the store now.
+    pub imported: bool,
+    /// When it expires (Unix ms); `None`: it does not.
+    pub valid_to: Option<i64>,
+    /// Its description.
+    pub description: Option<String>,
+}
+
 /// One entry of ListKeyRotations.
 pub struct MaterialEntry {
     /// Id of the key the material belongs to.
     pub key_id: String,
-    /// The material.
-    pub material: MaterialRecord,
-    /// Whether Encrypt uses it now.
-    pub current: bool,
+    /// The material id.
+    pub material_id: String,
+    /// Where it stands.
+    pub state: MaterialState,
+    /// How and when a rotation made it current; `None` for the first
+    /// material and material waiting for a rotation.
+    pub rotation: Option<(RotationType, i64)>,
+    /// Its import, for a key of origin `EXTERNAL`.
+    pub import: Option<ImportFacts>,
 }
 
 /// Only symmetric keys whose material Trent made can rotate; a key of
@@ -62,6 +88,27 @@ fn check_rotatable(key: &KeyRecord) -> KmsResult<()> {
         )));
     }
     Ok(())
+}
+
+/// On-demand rotation also serves single-Region symmetric keys of origin
+/// `EXTERNAL`, to imported material waiting for it.
+fn check_on_demand_rotatable(key: &KeyRecord) -> KmsResult<()> {
+    if !is_imported_symmetric(key) {
+        return check_rotatable(key);
+    }
+    if key.multi_region {
+        return Err(KmsError::UnsupportedOperation(format!(
+            "{} is a multi-Region key with imported key material: on-demand rotation of \
+             such keys is not supported yet.",
+            record_arn(key)
+        )));
+    }
+    Ok(())
+}
+
+/// A symmetric encryption key of origin `EXTERNAL`.
+fn is_imported_symmetric(key: &KeyRecord) -> bool {
+    key.origin == "EXTERNAL" && key.key_spec == KeySpec::SymmetricDefault
 }
 
 impl Kms {
@@ -175,7 +222,12 @@ impl Kms {
             "kms:RotateKeyOnDemand",
             &Facts::NONE,
         )?;
-        self.check_changeable(&key, caller)?;
+        check_on_demand_rotatable(&key)?;
+        if key.multi_region {
+            self.primary_copies(caller, &key)?;
+        }
+        super::require_not_updating(&key)?;
+        super::require_enabled(&key)?;
         let limit = self.settings.on_demand_rotation_limit;
         let done =
             self.store
@@ -187,7 +239,10 @@ impl Kms {
                 record_arn(&key)
             )));
         }
-        let committed = self.rotate(&key, RotationType::OnDemand, None, self.now())?;
+        let committed = match is_imported_symmetric(&key) {
+            true => self.rotate_to_imported(&key)?,
+            false => self.rotate(&key, RotationType::OnDemand, None, self.now())?,
+        };
         if !committed {
             return Err(KmsError::Conflict(format!(
                 "Another rotation of {} completed first; try again.",
@@ -196,6 +251,25 @@ impl Kms {
         }
         tracing::info!(region = %caller.region, key_id = %key.key_id, "key rotated on demand");
         Ok(record_arn(&key))
+    }
+
+    /// Makes the imported material that waits for a rotation current.
+    fn rotate_to_imported(&self, key: &KeyRecord) -> KmsResult<bool> {
+        let imports = self.store.material_imports(&key.region, &key.key_id)?;
+        let Some(waiting) = imports.iter().find(|m| m.pending_rotation && m.imported) else {
+            return Err(KmsError::InvalidState(format!(
+                "{} has no imported key material waiting for rotation: import new key \
+                 material (ImportType NEW_KEY_MATERIAL) first.",
+                record_arn(key)
+            )));
+        };
+        Ok(self.store.rotate_to_imported(
+            &key.region,
+            &key.key_id,
+            &key.current_material_id,
+            &waiting.material_id,
+            self.now(),
+        )?)
     }
 
     /// ListKeyRotations: rotations oldest first; with `ALL_KEY_MATERIAL`
@@ -221,21 +295,62 @@ impl Kms {
         let after = paging::after(marker)?;
         // Imported symmetric material is listed too (AWS lists it, with its
         // import state, for keys of origin EXTERNAL).
-        if !(key.origin == "EXTERNAL" && key.key_spec == KeySpec::SymmetricDefault) {
-            check_rotatable(&key)?;
-        }
-        let entries: Vec<MaterialEntry> = self
-            .store
-            .materials(&caller.region, &key.key_id)?
+        let entries = match is_imported_symmetric(&key) {
+            true => self.imported_entries(&key)?,
+            false => {
+                check_rotatable(&key)?;
+                self.generated_entries(&key)?
+            }
+        };
+        let entries = entries
             .into_iter()
-            .filter(|m| include == "ALL_KEY_MATERIAL" || m.rotation_type.is_some())
+            .filter(|e| include == "ALL_KEY_MATERIAL" || e.rotation.is_some())
+            .collect();
+        paging::page_in_order(entries, limit, &after, |e| e.material_id.as_str())
+    }
+
+    /// Material Trent made, oldest first.
+    fn generated_entries(&self, key: &KeyRecord) -> KmsResult<Vec<MaterialEntry>> {
+        let materials = self.store.materials(&key.region, &key.key_id)?;
+        Ok(materials
+            .into_iter()
             .map(|m| MaterialEntry {
                 key_id: key.key_id.clone(),
-                current: m.material_id == key.current_material_id,
-                material: m,
+                state: match m.material_id == key.current_material_id {
+                    true => MaterialState::Current,
+                    false => MaterialState::NonCurrent,
+                },
+                rotation: m.rotation_type.map(|kind| (kind, m.creation_date)),
+                material_id: m.material_id,
+                import: None,
             })
-            .collect();
-        paging::page_in_order(entries, limit, &after, |e| e.material.material_id.as_str())
+            .collect())
+    }
+
+    /// Imported material, oldest first and material waiting for a rotation
+    /// last, with its import facts.
+    fn imported_entries(&self, key: &KeyRecord) -> KmsResult<Vec<MaterialEntry>> {
+        let imports = self.store.material_imports(&key.region, &key.key_id)?;
+        Ok(imports
+            .into_iter()
+            .map(|m| MaterialEntry {
+                key_id: key.key_id.clone(),
+                state: if m.pending_rotation {
+                    MaterialState::PendingRotation
+                } else if m.material_id == key.current_material_id {
+                    MaterialState::Current
+                } else {
+                    MaterialState::NonCurrent
+                },
+                rotation: m.rotation_type.map(|kind| (kind, m.creation_date)),
+                material_id: m.material_id,
+                import: Some(ImportFacts {
+                    imported: m.imported,
+                    valid_to: m.valid_to,
+                    description: m.description,
+                }),
+            })
+            .collect())
     }
 
     /// Makes new material in the key's token, carries it to every other copy

@@ -1,97 +1,333 @@
-//! Imported key material (keys of origin `EXTERNAL`): recording an import,
-//! deleting the material, and finding material whose time is up. Each
-//! change is one transaction whose conditions restate the key state it
-//! needs (ADR 0009).
+//! Imported key material (keys of origin `EXTERNAL`): recording an import
+//! (the first, a re-import, or new material for an on-demand rotation),
+//! deleting material, rotating to imported material, and finding material
+//! whose time is up. Each change is one transaction whose conditions restate
+//! the key state it needs (ADR 0009).
 
 use super::{Store, StoreResult, insert_material};
-use crate::model::MaterialRecord;
-use rusqlite::{TransactionBehavior, params};
+use crate::model::{MaterialImport, MaterialRecord, RotationType};
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+
+/// What an import brings to a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImportAs {
+    /// The key's first material: it becomes current.
+    First,
+    /// Material the key has had (deleted, expired, or still there, e.g. to
+    /// change its expiry).
+    Existing,
+    /// New material for an on-demand rotation: it waits for RotateKeyOnDemand.
+    New,
+}
+
+/// One import, ready to record.
+pub struct ImportWrite<'a> {
+    /// The material, wrapped under the region's domain key.
+    pub material: &'a MaterialRecord,
+    /// When it expires (Unix ms); `None`: it does not.
+    pub valid_to: Option<i64>,
+    /// Its description; `None` keeps the one it had.
+    pub description: Option<&'a str>,
+    /// What the import is.
+    pub kind: ImportAs,
+}
+
+/// States in which a key takes imported material (AWS's key-state table).
+const IMPORTABLE: &str = "origin = 'EXTERNAL' AND key_state IN ('PendingImport', 'Enabled', \
+     'Disabled')";
 
 impl Store {
-    /// Records imported material as the key's only material: the key must
-    /// be of origin `EXTERNAL`, and either waiting for material
-    /// (`PendingImport`, which becomes `Enabled`) or holding this same
-    /// material (its state stays). A key that named material before must get
-    /// the same again. False when the key is not in such a state.
+    /// Records an import. False, changing nothing, when the key is no longer
+    /// as the caller saw it: not importable, or (first import) given material
+    /// meanwhile, or (existing) not having this material, or (new) having
+    /// this material or other imported material waiting for a rotation.
     pub fn import_material(
         &self,
         region: &str,
         key_id: &str,
-        material: &MaterialRecord,
-        valid_to: Option<i64>,
+        write: &ImportWrite<'_>,
     ) -> StoreResult<bool> {
         let imported = {
             let mut conn = self.conn();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let changed = tx.execute(
-                "UPDATE kms_keys SET key_state = CASE WHEN key_state = 'PendingImport' \
-                 THEN 'Enabled' ELSE key_state END, current_material_id = ?3, valid_to = ?4 \
-                 WHERE region = ?1 AND key_id = ?2 AND origin = 'EXTERNAL' \
-                 AND (current_material_id = '' OR current_material_id = ?3) \
-                 AND key_state IN ('PendingImport', 'Enabled', 'Disabled')",
-                params![region, key_id, material.material_id, valid_to],
-            )?;
-            if changed == 1 {
-                tx.execute(
-                    "DELETE FROM key_materials WHERE region = ?1 AND key_id = ?2",
+            let current: Option<String> = tx
+                .query_row(
+                    &format!(
+                        "SELECT current_material_id FROM kms_keys \
+                         WHERE region = ?1 AND key_id = ?2 AND {IMPORTABLE}"
+                    ),
                     params![region, key_id],
-                )?;
-                insert_material(&tx, region, key_id, material)?;
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let done = match current {
+                None => false,
+                Some(current) => match write.kind {
+                    ImportAs::First => import_first(&tx, region, key_id, &current, write)?,
+                    ImportAs::Existing => reimport(&tx, region, key_id, &current, write)?,
+                    ImportAs::New => import_new(&tx, region, key_id, &current, write)?,
+                },
+            };
+            if done {
+                tx.commit()?;
             }
-            tx.commit()?;
-            changed == 1
+            done
         };
         self.cache.forget_key(key_id);
         self.cache.forget_materials(region, key_id);
         Ok(imported)
     }
 
-    /// Deletes a key's imported material: its wrapped material goes, and
-    /// an Enabled or Disabled key waits for material again (`PendingImport`;
-    /// a key pending deletion stays so), keeping the id a re-import must
-    /// match. Only for an `EXTERNAL` key with material whose primary Region
-    /// is not being updated; false otherwise. With `expired_by`, only if the
+    /// Deletes one imported material (by default the current one): its blob
+    /// goes and its row stays, so a re-import must bring it back. Deleting
+    /// material the key uses puts an Enabled or Disabled key back in
+    /// `PendingImport` (a key pending deletion stays so); material waiting
+    /// for a rotation goes without changing the key. Only for an `EXTERNAL`
+    /// key whose primary Region is not being updated, and only for material
+    /// in the store; false otherwise. With `expired_by`, only if the
     /// material's time is up by then (the expiry job's claim).
     pub fn delete_imported_material(
         &self,
         region: &str,
         key_id: &str,
+        material_id: &str,
         expired_by: Option<i64>,
     ) -> StoreResult<bool> {
         let deleted = {
             let mut conn = self.conn();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let changed = tx.execute(
-                "UPDATE kms_keys SET key_state = CASE WHEN key_state IN ('Enabled', 'Disabled') \
-                 THEN 'PendingImport' ELSE key_state END, valid_to = NULL \
-                 WHERE region = ?1 AND key_id = ?2 AND origin = 'EXTERNAL' AND updating = 0 \
-                 AND key_state IN ('Enabled', 'Disabled', 'PendingDeletion', \
-                 'PendingReplicaDeletion') AND (?3 IS NULL OR valid_to <= ?3)",
-                params![region, key_id, expired_by],
+            let key_ok: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM kms_keys WHERE region = ?1 AND key_id = ?2 \
+                 AND origin = 'EXTERNAL' AND updating = 0 AND key_state IN ('Enabled', \
+                 'Disabled', 'PendingDeletion', 'PendingReplicaDeletion'))",
+                params![region, key_id],
+                |r| r.get(0),
             )?;
-            if changed == 1 {
+            let pending: Option<bool> = match key_ok {
+                false => None,
+                true => tx
+                    .query_row(
+                        "UPDATE key_materials SET imported = 0, wrapped = X'', valid_to = NULL \
+                         WHERE region = ?1 AND key_id = ?2 AND material_id = ?3 \
+                         AND imported = 1 AND (?4 IS NULL OR valid_to <= ?4) \
+                         RETURNING pending_rotation",
+                        params![region, key_id, material_id, expired_by],
+                        |r| r.get(0),
+                    )
+                    .optional()?,
+            };
+            if pending == Some(false) {
                 tx.execute(
-                    "DELETE FROM key_materials WHERE region = ?1 AND key_id = ?2",
-                    params![region, key_id],
+                    "UPDATE kms_keys SET key_state = CASE WHEN key_state IN ('Enabled', \
+                     'Disabled') THEN 'PendingImport' ELSE key_state END, valid_to = CASE \
+                     WHEN current_material_id = ?3 THEN NULL ELSE valid_to END \
+                     WHERE region = ?1 AND key_id = ?2",
+                    params![region, key_id, material_id],
                 )?;
             }
             tx.commit()?;
-            changed == 1
+            pending.is_some()
         };
         self.cache.forget_key(key_id);
         self.cache.forget_materials(region, key_id);
         Ok(deleted)
     }
 
-    /// Keys (region, key id) whose imported material expired by `now`.
-    pub fn expired_imports(&self, now: i64) -> StoreResult<Vec<(String, String)>> {
+    /// Makes imported material that waits for a rotation current, if the
+    /// key is still Enabled with `expected_current` current and the material
+    /// is still in the store. False, changing nothing, otherwise.
+    pub fn rotate_to_imported(
+        &self,
+        region: &str,
+        key_id: &str,
+        expected_current: &str,
+        material_id: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let rotated = {
+            let mut conn = self.conn();
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let valid_to: Option<Option<i64>> = tx
+                .query_row(
+                    "UPDATE key_materials SET pending_rotation = 0, rotation_type = ?4, \
+                     creation_date = ?5 WHERE region = ?1 AND key_id = ?2 AND material_id = ?3 \
+                     AND imported = 1 AND pending_rotation = 1 RETURNING valid_to",
+                    params![
+                        region,
+                        key_id,
+                        material_id,
+                        RotationType::OnDemand.as_str(),
+                        now
+                    ],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let switched = match valid_to {
+                None => 0,
+                Some(valid_to) => tx.execute(
+                    "UPDATE kms_keys SET current_material_id = ?4, valid_to = ?5 \
+                     WHERE region = ?1 AND key_id = ?2 AND current_material_id = ?3 \
+                     AND key_state = 'Enabled' AND origin = 'EXTERNAL' AND updating = 0",
+                    params![region, key_id, expected_current, material_id, valid_to],
+                )?,
+            };
+            if switched == 1 {
+                tx.commit()?;
+            }
+            switched == 1
+        };
+        self.cache.forget_key(key_id);
+        Ok(rotated)
+    }
+
+    /// Every material of an `EXTERNAL` key, with its import facts, oldest
+    /// first (material waiting for a rotation last).
+    pub fn material_imports(&self, region: &str, key_id: &str) -> StoreResult<Vec<MaterialImport>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
-            "SELECT region, key_id FROM kms_keys WHERE origin = 'EXTERNAL' AND key_state \
-             IN ('Enabled', 'Disabled', 'PendingDeletion', 'PendingReplicaDeletion') \
-             AND valid_to <= ?1",
+            "SELECT material_id, creation_date, rotation_type, imported, pending_rotation, \
+             valid_to, description FROM key_materials WHERE region = ?1 AND key_id = ?2 \
+             ORDER BY pending_rotation, creation_date, rowid",
         )?;
-        let rows = stmt.query_map(params![now], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let rows = stmt.query_map(params![region, key_id], |r| {
+            let rotation: Option<String> = r.get(2)?;
+            Ok(MaterialImport {
+                material_id: r.get(0)?,
+                creation_date: r.get(1)?,
+                rotation_type: rotation.as_deref().and_then(RotationType::parse),
+                imported: r.get(3)?,
+                pending_rotation: r.get(4)?,
+                valid_to: r.get(5)?,
+                description: r.get(6)?,
+            })
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+
+    /// Imported materials whose time is up by `now`, as (region, key id,
+    /// material id), of keys in a state where material can be deleted.
+    pub fn expired_imports(&self, now: i64) -> StoreResult<Vec<(String, String, String)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT m.region, m.key_id, m.material_id FROM key_materials m JOIN kms_keys k \
+             ON k.region = m.region AND k.key_id = m.key_id WHERE m.imported = 1 \
+             AND m.valid_to <= ?1 AND k.origin = 'EXTERNAL' AND k.key_state IN ('Enabled', \
+             'Disabled', 'PendingDeletion', 'PendingReplicaDeletion')",
+        )?;
+        let rows = stmt.query_map(params![now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+/// The key's first material: it becomes current and the key Enabled.
+fn import_first(
+    tx: &Transaction<'_>,
+    region: &str,
+    key_id: &str,
+    current: &str,
+    write: &ImportWrite<'_>,
+) -> rusqlite::Result<bool> {
+    if !current.is_empty() {
+        return Ok(false);
+    }
+    tx.execute(
+        "UPDATE kms_keys SET key_state = CASE WHEN key_state = 'PendingImport' THEN 'Enabled' \
+         ELSE key_state END, current_material_id = ?3, valid_to = ?4 \
+         WHERE region = ?1 AND key_id = ?2",
+        params![region, key_id, write.material.material_id, write.valid_to],
+    )?;
+    insert_material(tx, region, key_id, write.material)?;
+    set_import_facts(tx, region, key_id, write)?;
+    Ok(true)
+}
+
+/// Material the key has had comes back (or gets a new expiry). A copy whose
+/// current material was never in its store (a replica of an imported key)
+/// gets its row now. The key is Enabled again once every material it uses
+/// is in the store.
+fn reimport(
+    tx: &Transaction<'_>,
+    region: &str,
+    key_id: &str,
+    current: &str,
+    write: &ImportWrite<'_>,
+) -> rusqlite::Result<bool> {
+    let material = write.material;
+    let replaced = tx.execute(
+        "UPDATE key_materials SET wrapped = ?4, imported = 1 \
+         WHERE region = ?1 AND key_id = ?2 AND material_id = ?3",
+        params![region, key_id, material.material_id, material.wrapped],
+    )?;
+    if replaced == 0 {
+        if current != material.material_id {
+            return Ok(false);
+        }
+        insert_material(tx, region, key_id, material)?;
+    }
+    set_import_facts(tx, region, key_id, write)?;
+    tx.execute(
+        "UPDATE kms_keys SET valid_to = ?4 WHERE region = ?1 AND key_id = ?2 \
+         AND current_material_id = ?3",
+        params![region, key_id, material.material_id, write.valid_to],
+    )?;
+    tx.execute(
+        "UPDATE kms_keys SET key_state = 'Enabled' WHERE region = ?1 AND key_id = ?2 \
+         AND key_state = 'PendingImport' AND NOT EXISTS (SELECT 1 FROM key_materials m \
+         WHERE m.region = ?1 AND m.key_id = ?2 AND m.pending_rotation = 0 AND m.imported = 0)",
+        params![region, key_id],
+    )?;
+    Ok(true)
+}
+
+/// New material for an on-demand rotation of a key that has its first
+/// material: it replaces material that waited for a rotation and was
+/// deleted, and is refused while other such material is in the store.
+fn import_new(
+    tx: &Transaction<'_>,
+    region: &str,
+    key_id: &str,
+    current: &str,
+    write: &ImportWrite<'_>,
+) -> rusqlite::Result<bool> {
+    let blocked: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM key_materials WHERE region = ?1 AND key_id = ?2 \
+         AND (material_id = ?3 OR (pending_rotation = 1 AND imported = 1)))",
+        params![region, key_id, write.material.material_id],
+        |r| r.get(0),
+    )?;
+    if current.is_empty() || blocked {
+        return Ok(false);
+    }
+    tx.execute(
+        "DELETE FROM key_materials WHERE region = ?1 AND key_id = ?2 AND pending_rotation = 1",
+        params![region, key_id],
+    )?;
+    insert_material(tx, region, key_id, write.material)?;
+    tx.execute(
+        "UPDATE key_materials SET pending_rotation = 1 WHERE region = ?1 AND key_id = ?2 \
+         AND material_id = ?3",
+        params![region, key_id, write.material.material_id],
+    )?;
+    set_import_facts(tx, region, key_id, write)?;
+    Ok(true)
+}
+
+/// Records an import's expiry and (when given) description on its row.
+fn set_import_facts(
+    tx: &Transaction<'_>,
+    region: &str,
+    key_id: &str,
+    write: &ImportWrite<'_>,
+) -> rusqlite::Result<usize> {
+    tx.execute(
+        "UPDATE key_materials SET valid_to = ?4, description = COALESCE(?5, description) \
+         WHERE region = ?1 AND key_id = ?2 AND material_id = ?3",
+        params![
+            region,
+            key_id,
+            write.material.material_id,
+            write.valid_to,
+            write.description
+        ],
+    )
 }

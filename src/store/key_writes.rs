@@ -47,7 +47,10 @@ fn statement(change: KeyChange<'_>) -> (&'static str, Option<&str>) {
         ),
         KeyChange::CancelDeletion => (
             "UPDATE kms_keys SET key_state = CASE WHEN NOT EXISTS (SELECT 1 FROM \
-             key_materials m WHERE m.region = kms_keys.region AND m.key_id = kms_keys.key_id) \
+             key_materials m WHERE m.region = kms_keys.region AND m.key_id = kms_keys.key_id \
+             AND m.pending_rotation = 0 AND m.imported = 1) OR EXISTS (SELECT 1 FROM \
+             key_materials m WHERE m.region = kms_keys.region AND m.key_id = kms_keys.key_id \
+             AND m.pending_rotation = 0 AND m.imported = 0) \
              THEN 'PendingImport' ELSE 'Disabled' END, deletion_date = NULL, \
              pending_window_days = NULL WHERE region = ?1 AND key_id = ?2 \
              AND key_state IN ('PendingDeletion', 'PendingReplicaDeletion')",

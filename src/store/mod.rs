@@ -14,6 +14,7 @@ use crate::model::{
     AliasRecord, KeyRecord, KeySpec, KeyState, KeyUsage, MaterialRecord, RotationType, Tag,
 };
 pub use grants::GrantInsert;
+pub use imports::{ImportAs, ImportWrite};
 pub use key_writes::{KeyChange, ScheduledDeletion};
 pub use rotation::RotationCommit;
 
@@ -61,6 +62,8 @@ const KEY_COLUMNS: &str = "region, key_id, account_id, description, key_state, k
      current_material_id, policy, rotation_period_days, next_rotation_date, multi_region, \
      updating, valid_to";
 const MATERIAL_COLUMNS: &str = "material_id, wrapped, creation_date, rotation_type, public_key";
+/// Material a key may use: in the store, and not waiting for a rotation.
+const USABLE: &str = "imported = 1 AND pending_rotation = 0";
 
 impl Store {
     /// Opens (creating if needed) the SQLite database at `path`.
@@ -166,12 +169,12 @@ impl Store {
         Ok(material)
     }
 
-    /// Every material of a key, oldest first.
+    /// Every material of a key that it may use, oldest first.
     pub fn materials(&self, region: &str, key_id: &str) -> StoreResult<Vec<MaterialRecord>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {MATERIAL_COLUMNS} FROM key_materials WHERE region = ?1 AND key_id = ?2 \
-             ORDER BY creation_date, rowid"
+             AND {USABLE} ORDER BY creation_date, rowid"
         ))?;
         let rows = stmt.query_map(params![region, key_id], material_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -540,8 +543,8 @@ fn read_material(
     material_id: &str,
 ) -> rusqlite::Result<Option<MaterialRecord>> {
     conn.prepare_cached(&format!(
-        "SELECT {MATERIAL_COLUMNS} FROM key_materials \
-         WHERE region = ?1 AND key_id = ?2 AND material_id = ?3"
+        "SELECT {MATERIAL_COLUMNS} FROM key_materials WHERE region = ?1 AND key_id = ?2 \
+         AND material_id = ?3 AND {USABLE}"
     ))?
     .query_row(params![region, key_id, material_id], material_from_row)
     .optional()

@@ -26,8 +26,8 @@ use aws_sdk_kms::operation::get_parameters_for_import::GetParametersForImportOut
 use aws_sdk_kms::operation::import_key_material::ImportKeyMaterialOutput;
 use aws_sdk_kms::primitives::{Blob, DateTime};
 use aws_sdk_kms::types::{
-    AlgorithmSpec, ExpirationModelType, KeyMetadata, KeySpec, KeyUsageType, MacAlgorithmSpec,
-    OriginType, WrappingKeySpec,
+    AlgorithmSpec, ExpirationModelType, ImportType, KeyMetadata, KeySpec, KeyUsageType,
+    MacAlgorithmSpec, OriginType, WrappingKeySpec,
 };
 use hmac::{Hmac, Mac};
 use rsa::pkcs8::DecodePublicKey;
@@ -294,6 +294,46 @@ pub async fn import_material(kms: &Client, key: &str, material: &[u8]) -> String
         .unwrap_or_else(|e| panic!("ImportKeyMaterial into {key}: {e:?}"))
         .key_material_id
         .expect("KeyMaterialId")
+}
+
+/// What one ImportKeyMaterial call says beyond the material.
+#[derive(Default)]
+pub struct ImportOptions {
+    /// `ImportType`.
+    pub import_type: Option<ImportType>,
+    /// `KeyMaterialDescription`.
+    pub description: Option<&'static str>,
+    /// `KeyMaterialId`.
+    pub material_id: Option<String>,
+    /// `ValidTo` (then `KEY_MATERIAL_EXPIRES`; else it does not expire).
+    pub valid_to: Option<DateTime>,
+}
+
+/// Imports `material` into `key` with `options` (fresh parameters,
+/// RSAES_OAEP_SHA_256; no expiry unless a ValidTo is given).
+pub async fn import_with(
+    kms: &Client,
+    key: &str,
+    material: &[u8],
+    options: ImportOptions,
+) -> Result<ImportKeyMaterialOutput, Refusal> {
+    let parameters = parameters(kms, key, AlgorithmSpec::RsaesOaepSha256).await;
+    let model = match options.valid_to {
+        Some(_) => ExpirationModelType::KeyMaterialExpires,
+        None => ExpirationModelType::KeyMaterialDoesNotExpire,
+    };
+    kms.import_key_material()
+        .key_id(key)
+        .import_token(Blob::new(parameters.token.clone()))
+        .encrypted_key_material(Blob::new(wrap_for(&parameters, material)))
+        .expiration_model(model)
+        .set_valid_to(options.valid_to)
+        .set_import_type(options.import_type)
+        .set_key_material_description(options.description.map(str::to_string))
+        .set_key_material_id(options.material_id)
+        .send()
+        .await
+        .map_err(|e| refusal::<_, ()>(Err(e)))
 }
 
 /// The HMAC of `message` under `key` with `algorithm`, computed offline.

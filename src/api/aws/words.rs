@@ -140,6 +140,17 @@ fn validation(invalid: &Invalid) -> String {
              KEY_MATERIAL_DOES_NOT_EXPIRE"
                 .into()
         }
+        Invalid::MaterialIdWithNewMaterial => {
+            "KeyMaterialId cannot be specified when ImportType is NEW_KEY_MATERIAL.".into()
+        }
+        Invalid::NoMaterialYet(arn) => format!(
+            "No key material has been imported into {arn} yet: its first import is \
+             NEW_KEY_MATERIAL."
+        ),
+        Invalid::ImportOptionsForKey(spec) => format!(
+            "ImportType NEW_KEY_MATERIAL after the first import, KeyMaterialDescription and \
+             KeyMaterialId are only valid for SYMMETRIC_DEFAULT keys, not {spec} keys."
+        ),
         Invalid::GrantOperationsForKey {
             operations,
             spec,

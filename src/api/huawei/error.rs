@@ -190,7 +190,9 @@ impl HuaweiError {
                     MaterialProblem::Length { .. } | MaterialProblem::PrivateKey { .. } => {
                         "KMS.2604"
                     }
-                    MaterialProblem::NotTheKeys(_) => "KMS.2606",
+                    MaterialProblem::NotTheKeys(_)
+                    | MaterialProblem::AlreadyTheKeys(_)
+                    | MaterialProblem::NotNamed(_) => "KMS.2606",
                 };
                 bad(code, words::material(&problem))
             }

@@ -89,6 +89,9 @@ pub fn import_material(cx: &mut Ctx<'_>) -> OpResult {
                 encrypted: Some(&encrypted),
                 expiration_model: Some(model),
                 valid_to,
+                import_type: None,
+                description: None,
+                material_id: None,
                 wrapped_private_key: private_key.as_deref(),
             };
             kms.import_key_material(caller, input)
@@ -103,7 +106,7 @@ pub fn delete_material(cx: &mut Ctx<'_>) -> OpResult {
     let id = cx.key_id_field()?;
     let (_, deleted) = cx.with_key_or(
         &id,
-        |kms, caller, key| kms.delete_imported_key_material(caller, Some(key)),
+        |kms, caller, key| kms.delete_imported_key_material(caller, Some(key), None),
         HuaweiError::from_kms,
     )?;
     if !deleted.had_material {

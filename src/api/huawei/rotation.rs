@@ -62,9 +62,8 @@ fn rotations(kms: &Kms, caller: &Caller, key: &str) -> Option<(usize, Option<i64
                 marker.as_deref(),
             )
             .ok()?;
-        for entry in &page.items {
+        for (_, at) in page.items.iter().filter_map(|e| e.rotation) {
             count += 1;
-            let at = entry.material.creation_date;
             last = Some(last.map_or(at, |l| l.max(at)));
         }
         match page.next_marker {

@@ -51,6 +51,9 @@ pub(super) fn field(field: Field) -> &'static str {
         ImportToken => "import_token",
         EncryptedKeyMaterial => "encrypted_key_material",
         ExpirationModel => "expiration_time",
+        ImportType => "import_type",
+        KeyMaterialDescription => "key_material_description",
+        KeyMaterialId => "key_material_id",
     }
 }
 
@@ -120,6 +123,14 @@ pub(super) fn invalid(invalid: &Invalid) -> String {
         Invalid::ValidToWithoutExpiry => {
             "expiration_time is given for material that does not expire.".into()
         }
+        Invalid::MaterialIdWithNewMaterial => {
+            "key_material_id cannot be given for new key material.".into()
+        }
+        Invalid::NoMaterialYet(arn) => format!("No key material has been imported into {arn} yet."),
+        Invalid::ImportOptionsForKey(spec) => format!(
+            "Only AES_256 keys take new key material after the first import; this key is {}.",
+            key_specs::name(*spec)
+        ),
         Invalid::GrantOperationsForKey {
             operations,
             spec,
@@ -212,5 +223,6 @@ pub(super) fn material(problem: &MaterialProblem) -> String {
             "The key material is not the material previously imported into {arn}: a key \
              takes only the same material again."
         ),
+        other => other.to_string(),
     }
 }

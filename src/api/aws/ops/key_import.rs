@@ -31,6 +31,9 @@ struct ImportKeyMaterial {
     encrypted_key_material: Option<Blob>,
     expiration_model: Option<String>,
     valid_to: Option<Epoch>,
+    import_type: Option<String>,
+    key_material_description: Option<String>,
+    key_material_id: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -44,6 +47,7 @@ struct KeyMaterialResponse<'a> {
 #[serde(rename_all = "PascalCase")]
 struct DeleteImportedKeyMaterial {
     key_id: Option<String>,
+    key_material_id: Option<String>,
 }
 
 /// GetParametersForImport.
@@ -74,6 +78,9 @@ pub fn import_key_material(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult 
             encrypted: r.encrypted_key_material.as_ref().map(|b| b.0.as_slice()),
             expiration_model: r.expiration_model.as_deref(),
             valid_to: r.valid_to.map(|t| t.0),
+            import_type: r.import_type.as_deref(),
+            description: r.key_material_description.as_deref(),
+            material_id: r.key_material_id.as_deref(),
             wrapped_private_key: None,
         },
     )?;
@@ -86,7 +93,11 @@ pub fn import_key_material(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult 
 /// DeleteImportedKeyMaterial.
 pub fn delete_imported_key_material(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
     let r: DeleteImportedKeyMaterial = parse(body)?;
-    let out = kms.delete_imported_key_material(caller, r.key_id.as_deref())?;
+    let out = kms.delete_imported_key_material(
+        caller,
+        r.key_id.as_deref(),
+        r.key_material_id.as_deref(),
+    )?;
     reply(KeyMaterialResponse {
         key_id: &out.key_arn,
         key_material_id: &out.material_id,

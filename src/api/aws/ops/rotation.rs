@@ -3,7 +3,7 @@
 
 use super::{OpResult, done, parse, reply};
 use crate::api::aws::shapes::{Epoch, KeyOnly, PageEnd};
-use crate::kms::{Caller, Kms, MaterialEntry};
+use crate::kms::{Caller, Kms, MaterialEntry, MaterialState};
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]
@@ -52,7 +52,15 @@ struct ListKeyRotationsResponse<'a> {
 struct RotationEntry<'a> {
     key_id: &'a str,
     key_material_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_material_description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    import_state: Option<&'static str>,
     key_material_state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expiration_model: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    valid_to: Option<Epoch>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rotation_date: Option<Epoch>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -60,16 +68,31 @@ struct RotationEntry<'a> {
 }
 
 impl<'a> RotationEntry<'a> {
-    /// A material version as ListKeyRotations shows it; the rotation date
-    /// and type only for material that a rotation made.
+    /// A material version as ListKeyRotations shows it: the rotation date
+    /// and type only for material that a rotation made, the import fields
+    /// only for imported material.
     fn new(e: &'a MaterialEntry) -> Self {
-        let rotated = e.material.rotation_type;
+        let import = e.import.as_ref();
         RotationEntry {
             key_id: &e.key_id,
-            key_material_id: &e.material.material_id,
-            key_material_state: if e.current { "CURRENT" } else { "NON_CURRENT" },
-            rotation_date: rotated.map(|_| Epoch(e.material.creation_date)),
-            rotation_type: rotated.map(|kind| kind.as_str()),
+            key_material_id: &e.material_id,
+            key_material_description: import.and_then(|i| i.description.as_deref()),
+            import_state: import.map(|i| match i.imported {
+                true => "IMPORTED",
+                false => "PENDING_IMPORT",
+            }),
+            key_material_state: match e.state {
+                MaterialState::Current => "CURRENT",
+                MaterialState::NonCurrent => "NON_CURRENT",
+                MaterialState::PendingRotation => "PENDING_ROTATION",
+            },
+            expiration_model: import.filter(|i| i.imported).map(|i| match i.valid_to {
+                Some(_) => "KEY_MATERIAL_EXPIRES",
+                None => "KEY_MATERIAL_DOES_NOT_EXPIRE",
+            }),
+            valid_to: import.and_then(|i| i.valid_to).map(Epoch),
+            rotation_date: e.rotation.map(|(_, at)| Epoch(at)),
+            rotation_type: e.rotation.map(|(kind, _)| kind.as_str()),
         }
     }
 }

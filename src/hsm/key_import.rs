@@ -190,32 +190,17 @@ impl Hsm {
         kind: SecretKind,
     ) -> Result<ObjectHandle, HsmError> {
         let transit = backing_key_template(Purpose::Transit, kind);
-        let invalid = |e: HsmError| {
-            use cryptoki::error::{Error, RvError};
-            match e {
-                // SoftHSM's answer to unwrapped bytes that are not a PKCS#8
-                // private key of the template's key type.
-                HsmError::Pkcs11(Error::Pkcs11(RvError::FunctionFailed, _))
-                    if kind.is_private_key() =>
-                {
-                    HsmError::WrongPrivateKey(format!(
-                        "the token does not read it as a PKCS#8 {} private key",
-                        match kind {
-                            SecretKind::Rsa(..) => "RSA",
-                            _ => "EC",
-                        }
-                    ))
-                }
-                HsmError::Pkcs11(Error::Pkcs11(
-                    RvError::WrappedKeyInvalid
-                    | RvError::WrappedKeyLenRange
-                    | RvError::EncryptedDataInvalid
-                    | RvError::EncryptedDataLenRange
-                    | RvError::GeneralError,
-                    _,
-                )) => HsmError::AuthenticationFailed,
-                other => other,
-            }
+        use cryptoki::error::{Error, RvError};
+        let invalid = |e: HsmError| match e {
+            HsmError::Pkcs11(Error::Pkcs11(
+                RvError::WrappedKeyInvalid
+                | RvError::WrappedKeyLenRange
+                | RvError::EncryptedDataInvalid
+                | RvError::EncryptedDataLenRange
+                | RvError::GeneralError,
+                _,
+            )) => HsmError::AuthenticationFailed,
+            other => other,
         };
         match wrapping {
             ImportWrapping::RsaesOaep(hash) => self
@@ -236,7 +221,22 @@ impl Hsm {
                     .and_then(|()| {
                         Ok(owner.unwrap_key(&mechanism, ephemeral, wrapped_material, &transit)?)
                     })
-                    .map_err(invalid);
+                    .map_err(|e| match e {
+                        // SoftHSM's answer to unwrapped bytes that are not a
+                        // PKCS#8 private key of the template's key type.
+                        HsmError::Pkcs11(Error::Pkcs11(RvError::FunctionFailed, _))
+                            if kind.is_private_key() =>
+                        {
+                            HsmError::WrongPrivateKey(format!(
+                                "the token does not read it as a PKCS#8 {} private key",
+                                match kind {
+                                    SecretKind::Rsa(..) => "RSA",
+                                    _ => "EC",
+                                }
+                            ))
+                        }
+                        other => invalid(other),
+                    });
                 token.destroy(owner, ephemeral);
                 material
             }

@@ -46,6 +46,10 @@ pub struct Config {
     pub softhsm_module: PathBuf,
     /// The audit trail file; `<data_dir>/audit.log` when absent.
     pub audit_log: Option<PathBuf>,
+    /// This node's id, on every audit line (1–64 letters, digits, `.`, `_`,
+    /// `-`); when absent, one made on first start and kept in
+    /// `<data_dir>/node-id`.
+    pub node_id: Option<String>,
     /// Run Encrypt, Decrypt, ReEncrypt, GenerateDataKey* and GenerateRandom
     /// on the async workers rather than the blocking pool. Right for tokens
     /// that answer in microseconds (SoftHSM); set false for network HSMs
@@ -206,6 +210,7 @@ impl Default for Config {
             dev_regions: vec!["us-east-1".into(), "us-west-2".into()],
             softhsm_module: PathBuf::from(SOFTHSM_MODULE),
             audit_log: None,
+            node_id: None,
             inline_crypto: true,
             max_body_bytes: 256 * 1024,
             sessions_per_region: 8,

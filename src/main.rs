@@ -53,10 +53,12 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check that an audit log's hash chain is intact (exit 1 when it is not).
+    /// Check that audit logs' hash chains are intact, one chain per file
+    /// (each node of a cluster writes its own); exit 1 when one is not.
     Verify {
-        /// The audit log file.
-        file: PathBuf,
+        /// The audit log files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
 }
 
@@ -103,33 +105,55 @@ fn main() -> ExitCode {
             }
         }
         Command::Audit {
-            command: AuditCommand::Verify { file },
-        } => verify_audit_log(&file),
+            command: AuditCommand::Verify { files },
+        } => files
+            .iter()
+            .map(|file| verify_audit_log(file, files.len() > 1))
+            .max()
+            .map_or(ExitCode::SUCCESS, ExitCode::from),
     }
 }
 
-/// Prints whether the chain holds: exit 0 when intact, 1 when broken, 2 when
-/// the file cannot be read.
-fn verify_audit_log(file: &Path) -> ExitCode {
+/// Prints whether the chain of `file` holds (prefixed with the file's name
+/// when `named`) and the nodes its lines name: 0 when intact, 1 when
+/// broken, 2 when the file cannot be read.
+fn verify_audit_log(file: &Path, named: bool) -> u8 {
+    let prefix = match named {
+        true => format!("{}: ", file.display()),
+        false => String::new(),
+    };
     match audit::verify(file) {
         Ok(Verification {
             lines,
             broken: None,
+            nodes,
         }) => {
-            println!("OK: {lines} lines, chain intact");
-            ExitCode::SUCCESS
+            println!(
+                "{prefix}OK: {lines} lines, chain intact, written by {}",
+                nodes_named(&nodes)
+            );
+            0
         }
         Ok(Verification {
             broken: Some(broken),
             ..
         }) => {
-            println!("BROKEN at line {}: {}", broken.line, broken.reason);
-            ExitCode::from(1)
+            println!("{prefix}BROKEN at line {}: {}", broken.line, broken.reason);
+            1
         }
         Err(e) => {
             eprintln!("trent: {e}");
-            ExitCode::from(2)
+            2
         }
+    }
+}
+
+/// The node ids a chain names, for people.
+fn nodes_named(nodes: &[String]) -> String {
+    match nodes {
+        [] => "no named node".into(),
+        [one] => format!("node {one}"),
+        many => format!("nodes {}", many.join(", ")),
     }
 }
 

@@ -68,6 +68,9 @@ pub struct Prepared {
     pub plans: Vec<RegionPlan>,
     /// Dev mode's tokens; `None` with explicit `[[regions]]`.
     pub dev: Option<DevTokens>,
+    /// This node's id: `node_id` from the configuration, else the one kept in
+    /// `<data_dir>/node-id` (made on first start).
+    pub node_id: String,
 }
 
 /// Errors while preparing the data directory.
@@ -79,6 +82,9 @@ pub enum ProvisionError {
     /// A PIN could not be resolved.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A node id that is not 1–64 letters, digits, `.`, `_` or `-`.
+    #[error("node id {0:?} must be 1-64 letters, digits, '.', '_' or '-'")]
+    NodeId(String),
 }
 
 /// Creates the data directory and, in dev mode, its SoftHSM configuration,
@@ -87,6 +93,7 @@ pub enum ProvisionError {
 pub fn prepare(config: &Config) -> Result<Prepared, ProvisionError> {
     create_private_dir(&config.data_dir)?;
     write_credentials_if_missing(&config.data_dir.join("credentials"))?;
+    let node_id = node_id(config)?;
     if !config.dev_mode() {
         let plans = config
             .regions
@@ -102,7 +109,11 @@ pub fn prepare(config: &Config) -> Result<Prepared, ProvisionError> {
                 })
             })
             .collect::<Result<_, ProvisionError>>()?;
-        return Ok(Prepared { plans, dev: None });
+        return Ok(Prepared {
+            plans,
+            dev: None,
+            node_id,
+        });
     }
     let dev = DevTokens::prepare(config)?;
     let plans = dev
@@ -112,6 +123,7 @@ pub fn prepare(config: &Config) -> Result<Prepared, ProvisionError> {
         .collect::<Result<_, _>>()?;
     Ok(Prepared {
         plans,
+        node_id,
         dev: Some(dev),
     })
 }
@@ -276,6 +288,29 @@ fn write_credentials_if_missing(path: &Path) -> Result<(), ProvisionError> {
     let text =
         format!("[default]\naws_access_key_id = AKIA{key_id}\naws_secret_access_key = {secret}\n");
     write_private(path, &text)
+}
+
+/// The configured node id, else the one in `<data_dir>/node-id`, written
+/// there on first start (`node-` and 8 random hex digits).
+fn node_id(config: &Config) -> Result<String, ProvisionError> {
+    let path = config.data_dir.join("node-id");
+    let id = match &config.node_id {
+        Some(id) => id.clone(),
+        None if path.exists() => std::fs::read_to_string(&path)
+            .map_err(|e| ProvisionError::Io(path.display().to_string(), e))?
+            .trim()
+            .to_string(),
+        None => {
+            let id = format!("node-{}", hex::encode(random(4)));
+            write_private(&path, &format!("{id}\n"))?;
+            id
+        }
+    };
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if id.is_empty() || id.len() > 64 || !id.chars().all(allowed) {
+        return Err(ProvisionError::NodeId(id));
+    }
+    Ok(id)
 }
 
 fn random(len: usize) -> Vec<u8> {

@@ -101,7 +101,7 @@ pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
         .audit_log
         .clone()
         .unwrap_or_else(|| config.data_dir.join("audit.log"));
-    let audit = AuditLog::open(&audit_path)?;
+    let audit = AuditLog::open(&audit_path, &prepared.node_id)?;
     Ok(Arc::new(AppState {
         kms,
         authenticator,

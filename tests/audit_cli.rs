@@ -1,4 +1,5 @@
-//! `trent audit verify FILE` on an intact and an altered log.
+//! `trent audit verify FILE...` on intact and altered logs: each file is one
+//! node's chain, and every line names the node that wrote it.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -22,9 +23,13 @@ fn record(n: usize) -> AuditRecord {
 }
 
 fn verify(path: &Path) -> (Option<i32>, String) {
+    verify_all(&[path])
+}
+
+fn verify_all(paths: &[&Path]) -> (Option<i32>, String) {
     let Output { status, stdout, .. } = Command::new(env!("CARGO_BIN_EXE_trent"))
         .args(["audit", "verify"])
-        .arg(path)
+        .args(paths)
         .output()
         .expect("run trent");
     (
@@ -37,7 +42,7 @@ fn verify(path: &Path) -> (Option<i32>, String) {
 fn verify_reports_intact_and_broken_chains() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.log");
-    let log = AuditLog::open(&path).unwrap();
+    let log = AuditLog::open(&path, "node-test").unwrap();
     for n in 0..5 {
         log.append(&record(n)).unwrap();
     }
@@ -45,7 +50,10 @@ fn verify_reports_intact_and_broken_chains() {
 
     assert_eq!(
         verify(&path),
-        (Some(0), "OK: 5 lines, chain intact\n".to_owned())
+        (
+            Some(0),
+            "OK: 5 lines, chain intact, written by node node-test\n".to_owned()
+        )
     );
 
     let altered = std::fs::read_to_string(&path)
@@ -63,4 +71,57 @@ fn verify_fails_on_a_missing_file() {
     let dir = tempfile::tempdir().unwrap();
     let (code, out) = verify(&dir.path().join("absent.log"));
     assert_eq!((code, out.as_str()), (Some(2), ""));
+}
+
+/// Two nodes' logs are verified together, each as its own chain; changing
+/// the node a line names breaks the chain like any other change, and the
+/// exit status is the worst file's.
+#[test]
+fn every_nodes_chain_is_checked_and_names_its_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths: Vec<_> = ["node-a", "node-b"]
+        .iter()
+        .map(|node| {
+            let path = dir.path().join(format!("{node}.log"));
+            let log = AuditLog::open(&path, node).unwrap();
+            for n in 0..3 {
+                log.append(&record(n)).unwrap();
+            }
+            path
+        })
+        .collect();
+    let (a, b) = (paths[0].as_path(), paths[1].as_path());
+    let first = std::fs::read_to_string(a).unwrap();
+    assert!(
+        first.lines().all(|l| l.contains("\"node\":\"node-a\"")),
+        "{first}"
+    );
+
+    let (code, out) = verify_all(&[a, b]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(&format!(
+            "{}: OK: 3 lines, chain intact, written by node node-a",
+            a.display()
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "{}: OK: 3 lines, chain intact, written by node node-b",
+            b.display()
+        )),
+        "{out}"
+    );
+
+    let forged = std::fs::read_to_string(b).unwrap().replacen(
+        "\"node\":\"node-b\"",
+        "\"node\":\"node-a\"",
+        1,
+    );
+    std::fs::write(b, forged).unwrap();
+    let (code, out) = verify_all(&[a, b]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("node-a.log: OK"), "{out}");
+    assert!(out.contains("node-b.log: BROKEN at line 2"), "{out}");
 }

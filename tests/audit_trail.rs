@@ -238,3 +238,33 @@ async fn lines_name_the_keys_the_core_found() {
         ]
     );
 }
+
+/// Every line names the node that wrote it: the configured `node_id`
+/// (`TRENT_NODE_ID`), else an id made on first start, kept in
+/// `<data_dir>/node-id` and the same after a restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn lines_name_their_node() {
+    let named = Server::start_with_env(&[("TRENT_NODE_ID", "kms-eu-1")]);
+    named.client("us-east-1").list_keys().send().await.unwrap();
+    let lines_named = lines(&named);
+    assert!(!lines_named.is_empty());
+    assert!(
+        lines_named.iter().all(|l| l["node"] == "kms-eu-1"),
+        "{lines_named:?}"
+    );
+
+    let server = Server::start();
+    server.client("us-east-1").list_keys().send().await.unwrap();
+    let id = std::fs::read_to_string(server.data_dir().join("node-id"))
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(id.starts_with("node-") && id.len() == 13, "{id}");
+    assert!(lines(&server).iter().all(|l| l["node"] == id.as_str()));
+    let server = Server::restart(server.stop());
+    server.client("us-east-1").list_keys().send().await.unwrap();
+    assert!(lines(&server).iter().all(|l| l["node"] == id.as_str()));
+    let (intact, out) = verify(&server.data_dir().join("audit.log"));
+    assert!(intact, "{out}");
+    assert!(out.contains(&format!("written by node {id}")), "{out}");
+}

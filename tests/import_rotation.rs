@@ -74,6 +74,11 @@ async fn materials(kms: &Client, key: &str) -> Vec<(String, ImportState, KeyMate
         .collect()
 }
 
+/// The error code of an import that must be refused.
+async fn refused(kms: &Client, key: &str, material: &[u8], options: Options) -> String {
+    code(import_with(kms, key, material, options).await)
+}
+
 async fn current_material(kms: &Client, key: &str) -> String {
     describe(kms, key)
         .await
@@ -274,7 +279,7 @@ async fn deleting_older_material_waits_for_that_material() {
         ..Options::default()
     };
     assert_eq!(
-        code(import_with(&kms, &key, &first, misnamed).await),
+        refused(&kms, &key, &first, misnamed).await,
         "IncorrectKeyMaterialException"
     );
     let already = Options {
@@ -282,7 +287,7 @@ async fn deleting_older_material_waits_for_that_material() {
         ..Options::default()
     };
     assert_eq!(
-        code(import_with(&kms, &key, &second, already).await),
+        refused(&kms, &key, &second, already).await,
         "IncorrectKeyMaterialException"
     );
 
@@ -421,7 +426,7 @@ async fn import_options_that_do_not_fit_are_refused() {
         ..Options::default()
     };
     assert_eq!(
-        code(import_with(&kms, &key, &material, with_id).await),
+        refused(&kms, &key, &material, with_id).await,
         "ValidationException"
     );
     let existing = Options {
@@ -429,7 +434,7 @@ async fn import_options_that_do_not_fit_are_refused() {
         ..Options::default()
     };
     assert_eq!(
-        code(import_with(&kms, &key, &material, existing).await),
+        refused(&kms, &key, &material, existing).await,
         "ValidationException"
     );
     let badly_described = Options {
@@ -437,7 +442,7 @@ async fn import_options_that_do_not_fit_are_refused() {
         ..Options::default()
     };
     assert_eq!(
-        code(import_with(&kms, &key, &material, badly_described).await),
+        refused(&kms, &key, &material, badly_described).await,
         "ValidationException"
     );
     // Nothing above used up the key: the first import works.

@@ -13,18 +13,26 @@ pub(super) type Hash = [u8; 32];
 /// What the first line's `prev_hash` stands for.
 pub(super) const GENESIS: Hash = [0; 32];
 
-/// A line as written: `prev_hash` first, then the record's fields in order.
+/// A line as written: `prev_hash` first, the writing node's id, then the
+/// record's fields in order.
 #[derive(Serialize)]
 struct Line<'a> {
     prev_hash: String,
+    node: &'a str,
     #[serde(flatten)]
     record: &'a AuditRecord,
 }
 
-/// Serialises `record` chained to the line whose hash is `prev`, without a newline.
-pub(super) fn encode(record: &AuditRecord, prev: &Hash) -> Result<Vec<u8>, serde_json::Error> {
+/// Serialises `record`, written by `node`, chained to the line whose hash
+/// is `prev`, without a newline.
+pub(super) fn encode(
+    record: &AuditRecord,
+    prev: &Hash,
+    node: &str,
+) -> Result<Vec<u8>, serde_json::Error> {
     serde_json::to_vec(&Line {
         prev_hash: hex::encode(prev),
+        node,
         record,
     })
 }
@@ -41,6 +49,9 @@ pub struct Verification {
     pub lines: u64,
     /// The first line that does not fit the chain; `None` when it is intact.
     pub broken: Option<Broken>,
+    /// The node ids the lines name, in order of first appearance (lines
+    /// written before node ids were recorded name none).
+    pub nodes: Vec<String>,
 }
 
 /// The first line that does not fit the chain.
@@ -92,6 +103,7 @@ pub fn verify(path: &Path) -> Result<Verification, AuditError> {
     let mut expected = GENESIS;
     let mut lines = 0;
     let mut broken = None;
+    let mut nodes = Vec::new();
     loop {
         buf.clear();
         if reader.read_until(b'\n', &mut buf).map_err(io)? == 0 {
@@ -106,18 +118,27 @@ pub fn verify(path: &Path) -> Result<Verification, AuditError> {
             Some(line) => check(line, lines, &expected),
             None => Err(Fault::Incomplete),
         };
-        if let Err(reason) = checked {
-            broken = Some(Broken {
-                line: lines,
-                reason,
-            });
+        match checked {
+            Ok(Some(node)) if !nodes.contains(&node) => nodes.push(node),
+            Ok(_) => {}
+            Err(reason) => {
+                broken = Some(Broken {
+                    line: lines,
+                    reason,
+                })
+            }
         }
         expected = hash(line.unwrap_or(&buf));
     }
-    Ok(Verification { lines, broken })
+    Ok(Verification {
+        lines,
+        broken,
+        nodes,
+    })
 }
 
-fn check(line: &[u8], number: u64, expected: &Hash) -> Result<(), Fault> {
+/// Checks one line against the hash it must carry; the node id it names.
+fn check(line: &[u8], number: u64, expected: &Hash) -> Result<Option<String>, Fault> {
     let value: serde_json::Value =
         serde_json::from_slice(line).map_err(|e| Fault::BadJson(e.to_string()))?;
     let object = value
@@ -135,5 +156,9 @@ fn check(line: &[u8], number: u64, expected: &Hash) -> Result<(), Fault> {
         });
     }
     AuditRecord::deserialize(&value).map_err(|e| Fault::NotARecord(e.to_string()))?;
-    Ok(())
+    match object.get("node") {
+        None => Ok(None),
+        Some(serde_json::Value::String(node)) => Ok(Some(node.clone())),
+        Some(_) => Err(Fault::NotARecord("node is not a string".into())),
+    }
 }

@@ -2,11 +2,14 @@
 //! of the line before it, so that altering, inserting or removing a line
 //! breaks the chain at the line after it.
 //!
-//! A line is the record's JSON with `prev_hash` as its first field:
+//! A line is the record's JSON with `prev_hash` as its first field and the
+//! writing node's id as its second:
 //!
 //! ```text
-//! {"prev_hash":"<64 hex>","time":"…","request_id":"…","dialect":"aws",…,"error_code":null}
+//! {"prev_hash":"<64 hex>","node":"node-1","time":"…","request_id":"…","dialect":"aws",…}
 //! ```
+//!
+//! Each node of a cluster writes its own file, so each file is one chain.
 //!
 //! `prev_hash` is the lowercase hex SHA-256 of the previous line's bytes
 //! (without its newline); the first line's is 64 zeros.
@@ -111,7 +114,7 @@ mod tests {
     }
 
     fn write_log(path: &Path, count: usize) {
-        let log = AuditLog::open(path).unwrap();
+        let log = AuditLog::open(path, "node-test").unwrap();
         for n in 0..count {
             log.append(&record(n)).unwrap();
         }
@@ -155,7 +158,10 @@ mod tests {
         let path = dir.path().join("audit.log");
         write_log(&path, 2);
         let lines = lines(&path);
-        let first = format!("{{\"prev_hash\":\"{}\",\"time\":", "0".repeat(64));
+        let first = format!(
+            "{{\"prev_hash\":\"{}\",\"node\":\"node-test\",\"time\":",
+            "0".repeat(64)
+        );
         assert!(lines[0].starts_with(&first), "{}", lines[0]);
         assert!(lines[0].ends_with(",\"error_code\":null}"), "{}", lines[0]);
         assert!(lines[0].contains("\"Plaintext\":\"<redacted>\""));
@@ -172,7 +178,7 @@ mod tests {
         let v = verify(&path).unwrap();
         assert_eq!((v.lines, v.broken), (3, None));
 
-        let log = AuditLog::open(&path).unwrap();
+        let log = AuditLog::open(&path, "node-test").unwrap();
         log.append(&record(3)).unwrap();
         log.sync().unwrap();
         let v = verify(&path).unwrap();
@@ -184,7 +190,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.log");
-        AuditLog::open(&path).unwrap();
+        AuditLog::open(&path, "node-test").unwrap();
         let mode = fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         assert_eq!(verify(&path).unwrap().lines, 0);
@@ -234,7 +240,7 @@ mod tests {
         let b = broken(&path);
         assert_eq!((b.line, b.reason), (3, Fault::Incomplete));
         assert!(matches!(
-            AuditLog::open(&path),
+            AuditLog::open(&path, "node-test"),
             Err(AuditError::TornTail(_))
         ));
     }
@@ -264,7 +270,7 @@ mod tests {
     fn concurrent_appends_keep_the_chain_intact() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.log");
-        let log = Arc::new(AuditLog::open(&path).unwrap());
+        let log = Arc::new(AuditLog::open(&path, "node-test").unwrap());
         let threads: Vec<_> = (0..8)
             .map(|t| {
                 let log = Arc::clone(&log);

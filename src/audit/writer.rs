@@ -15,6 +15,7 @@ const TAIL_CHUNK: u64 = 8192;
 /// process) may write a given file, or the chain breaks.
 pub struct AuditLog {
     path: String,
+    node: String,
     state: Mutex<State>,
 }
 
@@ -27,10 +28,11 @@ struct State {
 }
 
 impl AuditLog {
-    /// Opens the log at `path`, creating it (mode 0600) and its parent
-    /// directories (mode 0700) if needed, and recovers the last line's hash so
-    /// appends continue the chain. Fails if the file ends in an incomplete line.
-    pub fn open(path: &Path) -> Result<Self, AuditError> {
+    /// Opens the log at `path` for node `node` (whose id every line names),
+    /// creating it (mode 0600) and its parent directories (mode 0700) if
+    /// needed, and recovers the last line's hash so appends continue the
+    /// chain. Fails if the file ends in an incomplete line.
+    pub fn open(path: &Path, node: &str) -> Result<Self, AuditError> {
         let name = path.display().to_string();
         let io = |e| AuditError::Io(name.clone(), e);
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -54,6 +56,7 @@ impl AuditLog {
         };
         Ok(Self {
             path: name,
+            node: node.to_string(),
             state: Mutex::new(State {
                 file,
                 last,
@@ -73,7 +76,7 @@ impl AuditLog {
         if state.failed {
             return Err(AuditError::Failed(self.path.clone()));
         }
-        let mut line = chain::encode(record, &state.last)?;
+        let mut line = chain::encode(record, &state.last, &self.node)?;
         let hash = chain::hash(&line);
         line.push(b'\n');
         if let Err(e) = state.file.write_all(&line) {

@@ -303,16 +303,12 @@ fn import_new(
         params![region, key_id],
     )?;
     insert_material(tx, region, key_id, write.material)?;
-    tx.execute(
-        "UPDATE key_materials SET pending_rotation = 1 WHERE region = ?1 AND key_id = ?2 \
-         AND material_id = ?3",
-        params![region, key_id, write.material.material_id],
-    )?;
     set_import_facts(tx, region, key_id, write)?;
     Ok(true)
 }
 
-/// Records an import's expiry and (when given) description on its row.
+/// Records an import's expiry and (when given) description on its row, and
+/// marks new material as waiting for a rotation.
 fn set_import_facts(
     tx: &Transaction<'_>,
     region: &str,
@@ -320,14 +316,16 @@ fn set_import_facts(
     write: &ImportWrite<'_>,
 ) -> rusqlite::Result<usize> {
     tx.execute(
-        "UPDATE key_materials SET valid_to = ?4, description = COALESCE(?5, description) \
+        "UPDATE key_materials SET valid_to = ?4, description = COALESCE(?5, description), \
+         pending_rotation = CASE WHEN ?6 THEN 1 ELSE pending_rotation END \
          WHERE region = ?1 AND key_id = ?2 AND material_id = ?3",
         params![
             region,
             key_id,
             write.material.material_id,
             write.valid_to,
-            write.description
+            write.description,
+            write.kind == ImportAs::New
         ],
     )
 }

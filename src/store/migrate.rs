@@ -66,4 +66,47 @@ mod tests {
             .unwrap();
         assert_eq!((multi, period), (0, None));
     }
+
+    /// Version 8 gives imported material deleted under version 7 (no row
+    /// left, the key's current id kept) a row marked not imported, and
+    /// copies the key's expiry onto imported material.
+    #[test]
+    fn version_8_keeps_deleted_imports_and_expiry_per_material() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for script in &MIGRATIONS[..7] {
+            conn.execute_batch(script).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 7).unwrap();
+        conn.execute_batch(
+            "INSERT INTO kms_keys (region, key_id, account_id, description, key_state, \
+             key_spec, key_usage, origin, creation_date, current_material_id, policy, valid_to) \
+             VALUES ('r', 'gone', 'a', '', 'PendingImport', 'SYMMETRIC_DEFAULT', \
+             'ENCRYPT_DECRYPT', 'EXTERNAL', 5, 'm1', '{}', NULL), \
+             ('r', 'here', 'a', '', 'Enabled', 'SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT', \
+             'EXTERNAL', 5, 'm2', '{}', 99); \
+             INSERT INTO key_materials (region, key_id, material_id, wrapped, creation_date) \
+             VALUES ('r', 'here', 'm2', X'01', 6);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let rows: Vec<(String, String, i64, Option<i64>, usize)> = conn
+            .prepare(
+                "SELECT key_id, material_id, imported, valid_to, length(wrapped) \
+                 FROM key_materials ORDER BY key_id",
+            )
+            .unwrap()
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                ("gone".into(), "m1".into(), 0, None, 0),
+                ("here".into(), "m2".into(), 1, Some(99), 1),
+            ]
+        );
+    }
 }

@@ -244,7 +244,7 @@ pub async fn try_sign(
         Ok(out) => {
             assert!(
                 out.key_id()
-                    .is_some_and(|id| id.ends_with(&format!("key/{key}"))),
+                    .is_some_and(|id| id == key || id.ends_with(&format!("key/{key}"))),
                 "Sign's KeyId {:?} is not the ARN of {key}",
                 out.key_id()
             );

@@ -17,7 +17,7 @@ cd "$(dirname "$0")/../src"
 # Layers, top first. A module may use only modules of layers below its own.
 LAYERS=(
     "main"
-    "server"
+    "server cluster"
     "provision fuzzing"
     "api"
     "audit kms"

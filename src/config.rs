@@ -21,7 +21,8 @@ pub struct Config {
     /// Where the database, dev-mode tokens and credentials live.
     pub data_dir: PathBuf,
     /// The metadata database: a PostgreSQL URL (`postgres://user@host:5432/trent`),
-    /// for several nodes sharing one database; when absent, the SQLite file
+    /// for several nodes sharing one database, or `sqlite://` and a file's
+    /// path (several nodes on one machine); when absent, the SQLite file
     /// `trent.db` in `data_dir`. Kept secret: it may carry a password.
     #[serde(default, skip_serializing)]
     pub store_url: Option<SecretString>,
@@ -55,6 +56,10 @@ pub struct Config {
     /// `-`); when absent, one made on first start and kept in
     /// `<data_dir>/node-id`.
     pub node_id: Option<String>,
+    /// How long a node joining a cluster waits at start-up for a member to
+    /// answer its enrolment offer for a region whose domain key the store
+    /// names and its token lacks (ADR 0016); members answer no older offer.
+    pub enrolment_wait_secs: u64,
     /// Run Encrypt, Decrypt, ReEncrypt, GenerateDataKey* and GenerateRandom
     /// on the async workers rather than the blocking pool. Right for tokens
     /// that answer in microseconds (SoftHSM); set false for network HSMs
@@ -217,6 +222,7 @@ impl Default for Config {
             softhsm_module: PathBuf::from(SOFTHSM_MODULE),
             audit_log: None,
             node_id: None,
+            enrolment_wait_secs: 600,
             inline_crypto: true,
             max_body_bytes: 256 * 1024,
             sessions_per_region: 8,

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -6,13 +6,14 @@ use clap::{Parser, Subcommand};
 /// which glibc malloc served at about a sixth of the server's CPU time.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 use trent::audit::{self, Verification};
-use trent::config::{Config, ConfigError};
-use trent::hsm::{DomainKeyInit, HsmError, Modules};
-use trent::provision::{self, ProvisionError};
+use trent::cluster;
+use trent::config::Config;
+use trent::hsm::{DomainKeySharing, HsmError};
 use trent::server::StartError;
 
 #[derive(Parser)]
@@ -34,8 +35,10 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Create the domain key on a configured region's token (once, before
-    /// the first `serve`). Dev-mode tokens get theirs when `serve` creates them.
+    /// Create the domain key on a configured region's token (once, on the
+    /// region's first node, before its first `serve`) and name it in the
+    /// store. Dev-mode tokens get theirs when `serve` creates them; other
+    /// nodes of a cluster receive it by enrolment (`trent cluster approve`).
     InitDomainKey {
         /// Configuration file (default: ./trent.toml if present).
         #[arg(long)]
@@ -43,11 +46,70 @@ enum Command {
         /// The region whose token gets the domain key.
         #[arg(long)]
         region: String,
+        /// Make a domain key that other nodes of a cluster can receive
+        /// (wrappable only under keys the token's Security Officer marks
+        /// trusted). Without it, the key never leaves the token and the
+        /// region can have one node only.
+        #[arg(long)]
+        shareable: bool,
+    },
+    /// Enrol nodes into a cluster: list and approve their offers.
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
     },
     /// Inspect audit logs.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// List the enrolment offers waiting for an answer, with the
+    /// fingerprint each joining node logged.
+    Offers {
+        /// Configuration file (default: ./trent.toml if present).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// On a member, approve a joining node's offer for a region: the SO of
+    /// this member's token trusts the offer's key, and this member's server
+    /// then sends the node the region's domain key wrapped for it. Refused
+    /// unless the offer has the fingerprint given.
+    Approve {
+        /// Configuration file (default: ./trent.toml if present).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The region the node joins.
+        #[arg(long)]
+        region: String,
+        /// The joining node's id.
+        #[arg(long)]
+        node: String,
+        /// The offer's fingerprint, as the joining node logged it.
+        #[arg(long)]
+        fingerprint: String,
+        /// File holding the SO PIN of this member's token for the region
+        /// (default: read from standard input).
+        #[arg(long)]
+        so_pin_file: Option<PathBuf>,
+    },
+    /// The SO's step for one offer, run by a dev-mode member as a child
+    /// process; the offer's public key (hex) comes on standard input.
+    #[command(hide = true)]
+    TrustOffer {
+        #[arg(long)]
+        module: PathBuf,
+        #[arg(long)]
+        softhsm_conf: Option<PathBuf>,
+        #[arg(long)]
+        token_label: String,
+        #[arg(long)]
+        node: String,
+        #[arg(long)]
+        so_pin_file: PathBuf,
     },
 }
 
@@ -92,18 +154,21 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::InitDomainKey { config, region } => {
-            match init_domain_key(config.as_deref(), &region) {
-                Ok(message) => {
-                    println!("{message}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("trent: {e}");
-                    ExitCode::FAILURE
-                }
-            }
+        Command::InitDomainKey {
+            config,
+            region,
+            shareable,
+        } => {
+            let sharing = match shareable {
+                true => DomainKeySharing::Shareable,
+                false => DomainKeySharing::SingleNode,
+            };
+            report(
+                load(config.as_deref())
+                    .and_then(|config| Ok(cluster::init_domain_key(&config, &region, sharing)?)),
+            )
         }
+        Command::Cluster { command } => report(run_cluster(command)),
         Command::Audit {
             command: AuditCommand::Verify { files },
         } => files
@@ -157,6 +222,69 @@ fn nodes_named(nodes: &[String]) -> String {
     }
 }
 
+/// Prints a command's outcome (on standard output) or its failure (on
+/// standard error).
+fn report(outcome: Result<String, Box<dyn std::error::Error>>) -> ExitCode {
+    match outcome {
+        Ok(message) => {
+            if !message.is_empty() {
+                println!("{message}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("trent: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The configuration, for a command.
+fn load(config_file: Option<&Path>) -> Result<Config, Box<dyn std::error::Error>> {
+    Ok(Config::load(config_file)?)
+}
+
+/// Runs a `trent cluster` command; returns what to print.
+fn run_cluster(command: ClusterCommand) -> Result<String, Box<dyn std::error::Error>> {
+    match command {
+        ClusterCommand::Offers { config } => Ok(cluster::list_offers(&load(config.as_deref())?)?),
+        ClusterCommand::Approve {
+            config,
+            region,
+            node,
+            fingerprint,
+            so_pin_file,
+        } => Ok(cluster::approve(
+            &load(config.as_deref())?,
+            &cluster::Approval {
+                region: &region,
+                node: &node,
+                fingerprint: &fingerprint,
+                so_pin_file: so_pin_file.as_deref(),
+            },
+        )?),
+        ClusterCommand::TrustOffer {
+            module,
+            softhsm_conf,
+            token_label,
+            node,
+            so_pin_file,
+        } => {
+            let mut public_key = String::new();
+            std::io::stdin().read_to_string(&mut public_key)?;
+            cluster::trust_offer(
+                &module,
+                softhsm_conf.as_deref(),
+                &token_label,
+                &node,
+                &so_pin_file,
+                &public_key,
+            )?;
+            Ok(String::new())
+        }
+    }
+}
+
 /// The `init-domain-key` command line for `region`, naming the
 /// configuration file when one was given.
 fn init_command(config_file: Option<&Path>, region: &str) -> String {
@@ -169,74 +297,21 @@ fn init_command(config_file: Option<&Path>, region: &str) -> String {
     }
 }
 
-/// Why `trent init-domain-key` failed.
-#[derive(Debug, thiserror::Error)]
-enum InitDomainKeyError {
-    /// Dev mode: `serve` creates its tokens and their domain keys itself.
-    #[error(
-        "no regions are configured (dev mode): `trent serve` creates the dev-mode tokens \
-         and their domain keys itself"
-    )]
-    DevMode,
-    /// The region is not among the configured ones.
-    #[error("region {0} is not configured (configured: {1})")]
-    UnknownRegion(String, String),
-    /// The configuration could not be read.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// A PIN or the data directory could not be prepared.
-    #[error(transparent)]
-    Provision(#[from] ProvisionError),
-    /// The token could not be opened or the key not be created.
-    #[error("region {0}: {1}")]
-    Hsm(String, HsmError),
-}
-
-/// A configured region's token holds no domain key: start-up stops, and the
-/// message says why and what to do.
+/// A configured region's token holds no domain key and the store names
+/// none: start-up stops, and the message says why and what to do.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "region {region}: {cause}. Trent creates a domain key only on a token it provisions \
-     itself (dev mode). If this token is new, create its domain key with `{command}` and \
-     start again. If it held one before, the token was reset or replaced: every key of \
-     region {region} is wrapped under the lost domain key, so restore the token from its \
-     backup instead."
+    "region {region}: {cause}, and the store names no domain key for the region. Trent creates \
+     a domain key only on a token it provisions itself (dev mode). If this token is new and \
+     this is the region's first node, create its domain key with `{command}` (add \
+     --shareable if other nodes are to join the region) and start again. If it held one \
+     before, the token was reset or replaced: every key of region {region} is wrapped under \
+     the lost domain key, so restore the token from its backup instead."
 )]
 struct MissingDomainKey {
     region: String,
     cause: HsmError,
     command: String,
-}
-
-/// Creates the domain key on a configured region's token; returns what was done.
-fn init_domain_key(config_file: Option<&Path>, region: &str) -> Result<String, InitDomainKeyError> {
-    let config = Config::load(config_file)?;
-    if config.dev_mode() {
-        return Err(InitDomainKeyError::DevMode);
-    }
-    let plan = provision::prepare(&config)?
-        .plans
-        .into_iter()
-        .find(|plan| plan.name == region)
-        .ok_or_else(|| {
-            InitDomainKeyError::UnknownRegion(region.into(), config.region_names().join(", "))
-        })?;
-    let failed = |e| InitDomainKeyError::Hsm(region.into(), e);
-    let module = Modules::new(0)
-        .load(&plan.module, plan.softhsm_conf.as_deref())
-        .map_err(failed)?;
-    let outcome = module
-        .init_domain_key(&plan.token_label, &plan.pin)
-        .map_err(failed)?;
-    let label = &plan.token_label;
-    Ok(match outcome {
-        DomainKeyInit::Created => {
-            format!("region {region}: created the domain key on token {label:?}")
-        }
-        DomainKeyInit::AlreadyPresent => {
-            format!("region {region}: token {label:?} already holds a domain key; nothing changed")
-        }
-    })
 }
 
 fn serve(config_file: Option<&Path>) -> Result<(), Box<dyn std::error::Error>> {

@@ -299,3 +299,40 @@ pub struct GrantRecord {
     /// The grant token handed to the creator.
     pub token: String,
 }
+
+/// The domain key a region's tokens share, as the store names it (ADR
+/// 0016): claimed by the first node whose token held one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DomainKeyRecord {
+    /// Region.
+    pub region: String,
+    /// A random key wrapped under the domain key: a token holds the
+    /// region's domain key iff it unwraps this blob.
+    pub check_blob: Vec<u8>,
+    /// Node that claimed the region.
+    pub created_by: String,
+    /// When, Unix ms.
+    pub created_at: i64,
+}
+
+/// A joining node's enrolment offer for one region (ADR 0016), and what
+/// became of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnrolmentRecord {
+    /// The joining node.
+    pub node_id: String,
+    /// The region whose domain key it asks for.
+    pub region: String,
+    /// The offer's RSA public key, DER SubjectPublicKeyInfo.
+    pub public_key: Vec<u8>,
+    /// SHA-256 of the public key, hex: what an operator approves.
+    pub fingerprint: String,
+    /// When it was posted, Unix ms.
+    pub offered_at: i64,
+    /// The member node whose token's SO trusted the offer, once approved.
+    pub approved_by: Option<String>,
+    /// The domain key wrapped for the offer, once answered.
+    pub package: Option<Vec<u8>>,
+    /// The member node that answered.
+    pub answered_by: Option<String>,
+}

@@ -6,8 +6,10 @@
 
 use crate::api::huawei::Projects;
 use crate::config::{Config, ConfigError, PinSource};
-use crate::hsm::{Hsm, HsmError, Module, TokenSpec};
-use crate::kms::{KmsError, KmsResult, Provisioner};
+use crate::hsm::{DomainKeySharing, Hsm, Module, TokenSpec};
+use crate::kms::enrolment::{self, EnrolmentError, Settle, Settled, WithoutDomainKey};
+use crate::kms::{EnrolmentRecord, KmsError, KmsResult, OfferTrust, Provisioner};
+use crate::store::Store;
 use secrecy::SecretString;
 use std::collections::BTreeSet;
 use std::fs;
@@ -15,6 +17,12 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// The longest a request waits for a region that dev mode provisions on
+/// first use while this node enrols into it: the members of a dev-mode
+/// cluster answer within a job interval or two.
+const ON_DEMAND_ENROLMENT_WAIT: Duration = Duration::from_secs(30);
 
 /// SoftHSM configuration template shipped in `hsm/`.
 const SOFTHSM_TEMPLATE: &str = include_str!("../hsm/softhsm2.conf.template");
@@ -37,27 +45,63 @@ pub struct RegionPlan {
     pub softhsm_conf: Option<PathBuf>,
 }
 
+/// How a node opens its regions' tokens: as which node, and with what
+/// patience for enrolment.
+#[derive(Clone)]
+pub struct Opening {
+    /// This node's id.
+    pub node_id: String,
+    /// How long to wait for a member to answer an enrolment offer.
+    pub enrolment_wait: Duration,
+    /// Worker sessions per token.
+    pub sessions: usize,
+    /// Unwrapped keys cached per token.
+    pub cache_capacity: usize,
+}
+
 impl RegionPlan {
     /// Opens the region's token through `module` (provisioning it in dev
-    /// mode when missing) with `sessions` worker sessions and room for
-    /// `cache_capacity` unwrapped keys.
+    /// mode when missing), first settling its domain key with the store
+    /// (verified, created and named, or brought by enrolment: see
+    /// [`enrolment`]). Dev mode creates a shareable domain key when the
+    /// store names none; a configured token must hold its own (`trent
+    /// init-domain-key`) or enrol.
     pub fn open(
         &self,
         module: Arc<Module>,
-        sessions: usize,
-        cache_capacity: usize,
-    ) -> Result<Hsm, HsmError> {
-        Hsm::open(
-            module,
-            TokenSpec {
-                module: self.module.display().to_string(),
-                label: &self.token_label,
-                pin: &self.pin,
-                provision_so_pin: self.provision_so_pin.as_ref(),
-                sessions,
-                cache_capacity,
-            },
-        )
+        store: &Store,
+        opening: &Opening,
+    ) -> Result<Hsm, EnrolmentError> {
+        let failed = |e| EnrolmentError::Hsm(self.name.clone(), e);
+        let spec = TokenSpec {
+            module: self.module.display().to_string(),
+            label: &self.token_label,
+            pin: &self.pin,
+            provision_so_pin: self.provision_so_pin.as_ref(),
+            sessions: opening.sessions,
+            cache_capacity: opening.cache_capacity,
+        };
+        let without = match self.provision_so_pin {
+            Some(_) => WithoutDomainKey::Create(DomainKeySharing::Shareable),
+            None => WithoutDomainKey::Refuse,
+        };
+        {
+            let mut setup = module.domain_key_setup(&spec).map_err(failed)?;
+            let settled = enrolment::settle_domain_key(
+                store,
+                &mut setup,
+                &Settle {
+                    region: &self.name,
+                    node_id: &opening.node_id,
+                    without,
+                    wait: opening.enrolment_wait,
+                },
+            )?;
+            if settled != Settled::Verified {
+                tracing::info!(region = %self.name, ?settled, "region's domain key settled");
+            }
+        }
+        Hsm::open(module, spec).map_err(failed)
     }
 }
 
@@ -126,6 +170,23 @@ pub fn prepare(config: &Config) -> Result<Prepared, ProvisionError> {
         node_id,
         dev: Some(dev),
     })
+}
+
+impl Prepared {
+    /// Dev mode: hosts from the start every region of `names` (the regions
+    /// whose domain key the cluster's store names) too, so that a node
+    /// joining a dev-mode cluster enrols into each of them at start-up.
+    pub fn add_cluster_regions(&mut self, names: &[String]) -> Result<(), ProvisionError> {
+        let Some(dev) = &self.dev else {
+            return Ok(());
+        };
+        for name in names {
+            if !self.plans.iter().any(|plan| &plan.name == name) {
+                self.plans.push(dev.plan(name)?);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Dev mode's tokens: one SoftHSM module and, in the data directory, its
@@ -211,23 +272,23 @@ impl DevTokens {
 
 /// Dev mode's provisioning of a region on first use, for the core: the
 /// region's PIN files, its Huawei project (when the projects are
-/// generated), then its token with a new domain key. Each step takes up
-/// what an earlier, interrupted attempt left.
+/// generated), then its token, whose domain key is settled with the store
+/// as at start-up: a new one when the store names none, else the cluster's,
+/// received by enrolment (waiting at most [`ON_DEMAND_ENROLMENT_WAIT`]).
+/// Each step takes up what an earlier, interrupted attempt left.
 pub struct DevProvisioner {
     /// Where the tokens and PIN files go.
     pub tokens: DevTokens,
     /// The module of [`DevTokens::module`], initialised.
     pub module: Arc<Module>,
-    /// Worker sessions per token.
-    pub sessions: usize,
-    /// Unwrapped keys cached per token.
-    pub cache_capacity: usize,
+    /// How tokens are opened.
+    pub opening: Opening,
     /// The Huawei dialect's projects, which gain one for the region.
     pub projects: Arc<Projects>,
 }
 
 impl Provisioner for DevProvisioner {
-    fn provision(&self, region: &str) -> KmsResult<Hsm> {
+    fn provision(&self, region: &str, store: &Store) -> KmsResult<Hsm> {
         let failed = |what: &str, e: &dyn std::fmt::Display| {
             KmsError::Internal(format!("provisioning region {region}: {what}: {e}"))
         };
@@ -238,8 +299,81 @@ impl Provisioner for DevProvisioner {
         self.projects
             .add_dev_region(region)
             .map_err(|e| failed("Huawei project", &e))?;
-        plan.open(self.module.clone(), self.sessions, self.cache_capacity)
-            .map_err(|e| failed("token", &e))
+        let opening = Opening {
+            enrolment_wait: self.opening.enrolment_wait.min(ON_DEMAND_ENROLMENT_WAIT),
+            ..self.opening.clone()
+        };
+        match plan.open(self.module.clone(), store, &opening) {
+            Ok(hsm) => Ok(hsm),
+            Err(
+                e @ (EnrolmentError::Unanswered { .. } | EnrolmentError::DifferentDomainKey { .. }),
+            ) => Err(KmsError::UnrecognizedRegion(format!(
+                "Region '{region}' is not hosted here yet: it belongs to this node's \
+                     cluster, and this node could not receive its domain key: {e}"
+            ))),
+            Err(e) => Err(failed("token", &e)),
+        }
+    }
+}
+
+/// Dev mode's SO step of approving an enrolment offer ([`OfferTrust`]):
+/// `trent cluster trust-offer` run as a child process (the token refuses
+/// the SO login in the serving process, where the user is logged in), with
+/// the SO PIN Trent keeps in `<data_dir>/secrets/<region>.so-pin`.
+pub struct DevOfferTrust {
+    /// The SoftHSM module of the dev-mode tokens.
+    pub module: PathBuf,
+    /// Its `SOFTHSM2_CONF`.
+    pub conf: PathBuf,
+    /// Where the PIN files are.
+    pub secrets_dir: PathBuf,
+}
+
+impl DevTokens {
+    /// The SO step of this node's dev-mode tokens.
+    pub fn offer_trust(&self) -> DevOfferTrust {
+        DevOfferTrust {
+            module: self.module.clone(),
+            conf: self.conf.clone(),
+            secrets_dir: self.secrets_dir.clone(),
+        }
+    }
+}
+
+impl OfferTrust for DevOfferTrust {
+    fn trust(&self, region: &str, offer: &EnrolmentRecord) -> Result<(), String> {
+        use std::process::{Command, Stdio};
+        let exe = std::env::current_exe().map_err(|e| format!("this program's path: {e}"))?;
+        let mut child = Command::new(exe)
+            .args(["cluster", "trust-offer", "--module"])
+            .arg(&self.module)
+            .arg("--softhsm-conf")
+            .arg(&self.conf)
+            .args(["--token-label", &format!("trent-{region}")])
+            .args(["--node", &offer.node_id])
+            .arg("--so-pin-file")
+            .arg(self.secrets_dir.join(format!("{region}.so-pin")))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run trent cluster trust-offer: {e}"))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(hex::encode(&offer.public_key).as_bytes())
+                .map_err(|e| format!("cannot hand the offer to trent cluster trust-offer: {e}"))?;
+        }
+        let out = child
+            .wait_with_output()
+            .map_err(|e| format!("trent cluster trust-offer: {e}"))?;
+        match out.status.success() {
+            true => Ok(()),
+            false => Err(format!(
+                "trent cluster trust-offer {}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
+        }
     }
 }
 

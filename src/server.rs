@@ -9,8 +9,9 @@ use crate::auth::Authenticator;
 use crate::auth::credentials::from_shared_file;
 use crate::config::{Config, TlsConfig};
 use crate::hsm::{Hsm, Modules};
-use crate::kms::{JobOutcome, Kms, Provisioner, Settings};
-use crate::provision::{self, DevProvisioner, DevTokens, RegionPlan};
+use crate::kms::enrolment::EnrolmentError;
+use crate::kms::{JobOutcome, Kms, OfferTrust, Provisioner, Settings};
+use crate::provision::{self, DevProvisioner, DevTokens, Opening, RegionPlan};
 use crate::store::{Store, StoreLocation};
 use axum::Router;
 use axum::routing::{any, post};
@@ -29,6 +30,9 @@ pub enum StartError {
     /// A token could not be opened.
     #[error("region {0}: {1}")]
     Hsm(String, crate::hsm::HsmError),
+    /// A region's domain key could not be settled with the cluster.
+    #[error(transparent)]
+    Enrolment(crate::kms::enrolment::EnrolmentError),
     /// The database could not be opened.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
@@ -60,15 +64,9 @@ pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
             .into());
         }
     }
-    let prepared = provision::prepare(config)?;
-    let mut modules = Modules::new(config.reinitialize_module_after);
-    let regions = open_regions(config, &prepared.plans, &mut modules)?;
-    let names: Vec<String> = regions.keys().cloned().collect();
-    let projects = Arc::new(Projects::load(config, &names).map_err(StartError::Huawei)?);
-    let provisioner = prepared
-        .dev
-        .map(|tokens| dev_provisioner(config, tokens, &mut modules, projects.clone()))
-        .transpose()?;
+    let mut prepared = provision::prepare(config)?;
+    // The store first: it names each region's domain key, which every
+    // token must hold (or receive by enrolment) before it serves.
     let location = StoreLocation::from_url(config.store_url.as_ref(), &config.data_dir)?;
     tracing::info!(store = %location, "opening the metadata store");
     let store = Store::open(
@@ -76,14 +74,36 @@ pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
         config.metadata_cache_capacity,
         Duration::from_millis(config.metadata_max_staleness_ms),
     )?;
+    prepared.add_cluster_regions(&store.domain_key_regions()?)?;
+    let opening = Opening {
+        node_id: prepared.node_id.clone(),
+        enrolment_wait: Duration::from_secs(config.enrolment_wait_secs),
+        sessions: config.sessions_per_region,
+        cache_capacity: config.key_cache_capacity,
+    };
+    let mut modules = Modules::new(config.reinitialize_module_after);
+    let regions = open_regions(&prepared.plans, &mut modules, &store, &opening)?;
+    let names: Vec<String> = regions.keys().cloned().collect();
+    let projects = Arc::new(Projects::load(config, &names).map_err(StartError::Huawei)?);
+    let offer_trust = prepared
+        .dev
+        .as_ref()
+        .map(|tokens| Box::new(tokens.offer_trust()) as Box<dyn OfferTrust>);
+    let provisioner = prepared
+        .dev
+        .map(|tokens| dev_provisioner(config, tokens, &mut modules, opening, projects.clone()))
+        .transpose()?;
     let kms = Kms::new(
         regions,
         provisioner,
+        offer_trust,
         store,
         Settings {
             default_region: config.default_region.clone(),
             on_demand_rotation_limit: config.on_demand_rotation_limit,
             grants_per_key_limit: config.grants_per_key_limit,
+            node_id: prepared.node_id.clone(),
+            enrolment_wait: Duration::from_secs(config.enrolment_wait_secs),
         },
     );
     #[cfg(feature = "test-clock")]
@@ -119,25 +139,23 @@ pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
     }))
 }
 
-/// Opens the token of every planned region, loading each module once.
+/// Opens the token of every planned region, loading each module once, each
+/// with its domain key settled with the store.
 fn open_regions(
-    config: &Config,
     plans: &[RegionPlan],
     modules: &mut Modules,
+    store: &Store,
+    opening: &Opening,
 ) -> Result<BTreeMap<String, Hsm>, StartError> {
     let mut regions = BTreeMap::new();
     for plan in plans {
-        let fail = |e| StartError::Hsm(plan.name.clone(), e);
         let module = modules
             .load(&plan.module, plan.softhsm_conf.as_deref())
-            .map_err(fail)?;
-        let hsm = plan
-            .open(
-                module,
-                config.sessions_per_region,
-                config.key_cache_capacity,
-            )
-            .map_err(fail)?;
+            .map_err(|e| StartError::Hsm(plan.name.clone(), e))?;
+        let hsm = plan.open(module, store, opening).map_err(|e| match e {
+            EnrolmentError::Hsm(region, e) => StartError::Hsm(region, e),
+            e => StartError::Enrolment(e),
+        })?;
         regions.insert(plan.name.clone(), hsm);
     }
     Ok(regions)
@@ -149,6 +167,7 @@ fn dev_provisioner(
     config: &Config,
     tokens: DevTokens,
     modules: &mut Modules,
+    opening: Opening,
     projects: Arc<Projects>,
 ) -> Result<Box<dyn Provisioner>, StartError> {
     let module = modules
@@ -157,8 +176,7 @@ fn dev_provisioner(
     Ok(Box::new(DevProvisioner {
         tokens,
         module,
-        sessions: config.sessions_per_region,
-        cache_capacity: config.key_cache_capacity,
+        opening,
         projects,
     }))
 }
@@ -228,6 +246,8 @@ struct JobRun {
     deleted: usize,
     /// Imported key materials deleted at their ValidTo.
     expired: usize,
+    /// Enrolment offers of joining nodes answered with a domain key.
+    enrolled: usize,
     /// Claims lost to another writer, over every job: conditional commits
     /// that found the work already done (or the key changed) elsewhere.
     conflicts: usize,
@@ -254,7 +274,8 @@ impl JobRun {
 
 /// Runs every background job once: completes primary Region updates,
 /// rotates keys that are due, deletes keys whose waiting period is over and
-/// imported material whose ValidTo has passed.
+/// imported material whose ValidTo has passed, and answers the enrolment
+/// offers of nodes joining this node's regions.
 fn run_jobs(kms: &Kms) -> JobRun {
     kms.reinitialize_modules_if_due();
     let mut run = JobRun::default();
@@ -262,6 +283,7 @@ fn run_jobs(kms: &Kms) -> JobRun {
     run.rotated = run.add("rotation", kms.rotate_due_keys());
     run.deleted = run.add("deletion", kms.delete_due_keys());
     run.expired = run.add("imported material expiry", kms.expire_imported_material());
+    run.enrolled = run.add("enrolment offer answers", kms.answer_offers());
     run
 }
 
@@ -283,6 +305,7 @@ async fn background_jobs(state: Arc<AppState>, interval: Duration) {
                 rotated = run.rotated,
                 deleted = run.deleted,
                 expired = run.expired,
+                enrolled = run.enrolled,
                 conflicts = run.conflicts,
                 errors = run.errors,
                 "background jobs ran"

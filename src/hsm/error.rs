@@ -71,6 +71,25 @@ pub enum HsmError {
     /// A value the token gave could not be put in DER.
     #[error("DER encoding failed: {0}")]
     Der(String),
+    /// An enrolment package was given to a set-up that made no offer.
+    #[error("no enrolment offer is pending on this token")]
+    NoOffer,
+    /// An enrolment package does not unwrap under the offer's key.
+    #[error("the enrolment package does not unwrap under this node's offer key: {0}")]
+    BadPackage(String),
+    /// A key (an enrolment package's) is not the domain key the store
+    /// names: the check blob does not unwrap under it.
+    #[error("the key is not the domain key the store names (the check blob does not unwrap)")]
+    NotTheDomainKey,
+    /// The domain key cannot be wrapped for another node.
+    #[error(
+        "token {0:?} holds a never-extractable domain key, which no other node can receive; \
+         its region can have one node only (ADR 0016)"
+    )]
+    NotShareable(String),
+    /// The Security Officer could not log in (token label, why).
+    #[error("logging in to token {0:?} as its Security Officer failed: {1}")]
+    SoLogin(String, String),
     /// Two tokens share no key wrapping to carry material between them.
     #[error("the two tokens share no AES key wrapping mechanism")]
     NoCommonWrapping,

@@ -7,6 +7,7 @@
 mod asymmetric;
 mod cache;
 mod ec_import;
+mod enrolment;
 mod error;
 mod key_import;
 mod kind;
@@ -16,6 +17,7 @@ mod oaep;
 mod open;
 mod pool;
 mod public_key;
+mod setup;
 mod signing;
 mod template;
 mod token;
@@ -23,12 +25,14 @@ mod transport;
 
 pub use asymmetric::{KeyPair, Oaep};
 pub use cache::MaterialRef;
+pub use enrolment::{Offer, fingerprint};
 pub use error::HsmError;
 pub use key_import::{ImportKeyPair, ImportWrapping, ImportedMaterial};
 pub use kind::{Curve, PairRole, SecretKind};
 pub use mechanisms::{Mechanisms, Wrapping};
-pub use module::{DomainKeyInit, Module, Modules};
-pub use open::DOMAIN_KEY_LABEL;
+pub use module::{Module, Modules};
+pub use open::{DOMAIN_KEY_LABEL, DomainKeySharing};
+pub use setup::DomainKeySetup;
 pub use signing::{Digest, Signing};
 pub use token::NewMaterial;
 pub use transport::{ImportOffer, TransportPackage};
@@ -58,8 +62,9 @@ pub struct TokenSpec<'a> {
     /// User PIN.
     pub pin: &'a SecretString,
     /// Dev mode, where Trent owns the token: a missing token is initialised
-    /// with this SO PIN, and a token without a domain key gets one. Without
-    /// it (a configured token), both must exist.
+    /// with this SO PIN. Without it (a configured token), the token must
+    /// exist. Either way the domain key comes from a [`DomainKeySetup`]
+    /// (created, or brought by enrolment), never from opening.
     pub provision_so_pin: Option<&'a SecretString>,
     /// Number of worker sessions to open.
     pub sessions: usize,
@@ -100,8 +105,8 @@ pub struct Hsm {
 
 impl Hsm {
     /// Opens (and if asked, provisions) the token, logs in and finds its
-    /// domain key; fails with [`HsmError::NoDomainKey`] when a configured
-    /// token has none.
+    /// domain key; fails with [`HsmError::NoDomainKey`] when the token has
+    /// none (a [`DomainKeySetup`] makes or brings it first).
     pub fn open(module: Arc<Module>, spec: TokenSpec<'_>) -> Result<Self, HsmError> {
         let settings = TokenSettings {
             module: spec.module,

@@ -9,14 +9,14 @@
 //! the module's read lock; re-initialisation takes the write lock, so it runs
 //! between calls and no handle outlives the initialisation it came from.
 
+use super::HsmError;
 use super::token::{Token, TokenSettings};
-use super::{HsmError, open};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use secrecy::SecretString;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::Instant;
 
 /// Loaded and initialised PKCS#11 modules, one per library path, with the
@@ -74,15 +74,6 @@ impl Modules {
     }
 }
 
-/// What [`Module::init_domain_key`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DomainKeyInit {
-    /// The token had no domain key; it has one now.
-    Created,
-    /// The token already held a domain key; nothing was changed.
-    AlreadyPresent,
-}
-
 /// One PKCS#11 library and the tokens opened through it.
 pub struct Module {
     path: PathBuf,
@@ -106,6 +97,16 @@ struct Tokens {
     open: Vec<Token>,
     /// Re-initialisations so far: a token opened before one is dead.
     generation: u64,
+}
+
+/// The module, held by [`Module::hold`].
+pub(super) struct ModuleHold<'a> {
+    /// The initialised library.
+    pub(super) ctx: &'a Pkcs11,
+    /// Its path, for messages.
+    pub(super) path: &'a Path,
+    _opening: MutexGuard<'a, ()>,
+    _tokens: RwLockReadGuard<'a, Tokens>,
 }
 
 /// A token of the current initialisation; the module cannot be
@@ -161,24 +162,18 @@ impl Module {
         Ok(index)
     }
 
-    /// Creates the domain key on the token labelled `label` (which must
-    /// exist), unless it already holds one. This is the only way a
-    /// configured token gets a domain key; run it once, before any Trent
-    /// process serves the token.
-    pub fn init_domain_key(
-        &self,
-        label: &str,
-        pin: &SecretString,
-    ) -> Result<DomainKeyInit, HsmError> {
-        let module = self.path.display().to_string();
-        let slot = open::token_slot(&self.ctx, &module, label, pin, None)?;
-        let session = self.ctx.open_rw_session(slot)?;
-        open::login(&session, pin)?;
-        if open::find_domain_key(&session, label)?.is_some() {
-            return Ok(DomainKeyInit::AlreadyPresent);
+    /// The module held for work outside an open token (a token's domain
+    /// key set-up, the SO's step of an enrolment): no token is opened and
+    /// no re-initialisation happens until the hold is dropped.
+    pub(super) fn hold(&self) -> ModuleHold<'_> {
+        let opening = self.opening.lock().unwrap_or_else(|e| e.into_inner());
+        let tokens = self.tokens.read().unwrap_or_else(|e| e.into_inner());
+        ModuleHold {
+            ctx: &self.ctx,
+            path: &self.path,
+            _opening: opening,
+            _tokens: tokens,
         }
-        open::create_domain_key(&session)?;
-        Ok(DomainKeyInit::Created)
     }
 
     /// The token at `index`, held open for as long as the guard lives.

@@ -92,48 +92,121 @@ pub fn find_domain_key(
     }
 }
 
-/// Generates the token's domain key: an AES-256 token object that wraps and
-/// unwraps and does nothing else, never leaves the token, and can be changed
-/// by nobody.
-///
-/// Its `CKA_UNWRAP_TEMPLATE` binds every object unwrapped under it, whoever
-/// asks: a session object (`CKA_TOKEN` false), sensitive, and unable to
-/// unwrap. SoftHSM 2.6.1 refuses an unwrap whose template contradicts one of
-/// these or leaves out `CKA_SENSITIVE` or `CKA_UNWRAP`. The template names
-/// only attributes that secret and private keys both have, so every key kind
-/// can be stored under it; it does not fix `CKA_EXTRACTABLE`, because the
-/// replication path needs a wrappable copy (SECURITY.md, "Key custody").
-pub fn create_domain_key(session: &Session) -> Result<ObjectHandle, HsmError> {
-    let unwrapped = [
+/// Whether a domain key can ever be copied to another token (ADR 0016).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DomainKeySharing {
+    /// `CKA_EXTRACTABLE` false: it never leaves its token, and its region
+    /// can have one node only.
+    SingleNode,
+    /// `CKA_EXTRACTABLE` and `CKA_WRAP_WITH_TRUSTED`: it can be wrapped,
+    /// only under a key the token's Security Officer marked trusted (the
+    /// public key of a joining node's enrolment offer), so that every node
+    /// of a cluster holds it.
+    Shareable,
+}
+
+/// What every object unwrapped under a domain key must be, whoever asks
+/// (its `CKA_UNWRAP_TEMPLATE`): a session object (`CKA_TOKEN` false),
+/// sensitive, and unable to unwrap. SoftHSM 2.6.1 refuses an unwrap whose
+/// template contradicts one of these or leaves out `CKA_SENSITIVE` or
+/// `CKA_UNWRAP`. It names only attributes that secret and private keys both
+/// have, so every key kind can be stored under it; it does not fix
+/// `CKA_EXTRACTABLE`, because the replication path needs a wrappable copy
+/// (SECURITY.md, "Key custody").
+fn unwrapped_under_domain_key() -> [Attribute; 3] {
+    [
         Attribute::Token(false),
         Attribute::Sensitive(true),
         Attribute::Unwrap(false),
+    ]
+}
+
+/// The usage and custody attributes of a domain key shared as `sharing`
+/// says: private, sensitive, wrap and unwrap only, and (shareable) wrappable
+/// only under a trusted key. Callers add the class, type, label, unwrap
+/// template and, last, `CKA_MODIFIABLE` false (SoftHSM 2.6.1 applies an
+/// unwrap template in order and refuses every attribute after it).
+pub(super) fn domain_key_flags(sharing: DomainKeySharing) -> Vec<Attribute> {
+    let shareable = sharing == DomainKeySharing::Shareable;
+    let mut flags = vec![
+        Attribute::Private(true),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(shareable),
     ];
-    let key = with_unwrap_template(&unwrapped, |template| {
-        session.generate_key(
-            &Mechanism::AesKeyGen,
-            &[
-                Attribute::Class(ObjectClass::SECRET_KEY),
-                Attribute::KeyType(KeyType::AES),
-                Attribute::ValueLen(32.into()),
-                Attribute::Token(true),
-                Attribute::Private(true),
-                Attribute::Sensitive(true),
-                Attribute::Extractable(false),
-                Attribute::Modifiable(false),
-                Attribute::Wrap(true),
-                Attribute::Unwrap(true),
-                Attribute::Encrypt(false),
-                Attribute::Decrypt(false),
-                Attribute::Sign(false),
-                Attribute::Verify(false),
-                Attribute::Derive(false),
-                template,
-                Attribute::Label(DOMAIN_KEY_LABEL.as_bytes().to_vec()),
-            ],
-        )
+    if shareable {
+        flags.push(Attribute::WrapWithTrusted(true));
+    }
+    flags.extend([
+        Attribute::Wrap(true),
+        Attribute::Unwrap(true),
+        Attribute::Encrypt(false),
+        Attribute::Decrypt(false),
+        Attribute::Sign(false),
+        Attribute::Verify(false),
+        Attribute::Derive(false),
+    ]);
+    flags
+}
+
+/// Runs `call` with the complete template of a domain key token object:
+/// class, type, `extra` (the length when generating), the flags of
+/// `sharing`, the label, the unwrap template, and `CKA_MODIFIABLE` false
+/// last. Generation and the unwrap of an enrolment package both use it, so
+/// a node's copy is the same object as the original.
+pub(super) fn with_domain_key_template<T>(
+    sharing: DomainKeySharing,
+    extra: &[Attribute],
+    call: impl FnOnce(&[Attribute]) -> T,
+) -> T {
+    let unwrapped = unwrapped_under_domain_key();
+    with_unwrap_template(&unwrapped, |unwrap_template| {
+        let mut template = vec![
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::Token(true),
+        ];
+        template.extend_from_slice(extra);
+        template.extend(domain_key_flags(sharing));
+        template.extend([
+            Attribute::Label(DOMAIN_KEY_LABEL.as_bytes().to_vec()),
+            unwrap_template,
+            Attribute::Modifiable(false),
+        ]);
+        call(&template)
+    })
+}
+
+/// Generates the token's domain key: an AES-256 token object that wraps and
+/// unwraps and does nothing else, can be changed by nobody, and binds every
+/// object unwrapped under it (`CKA_UNWRAP_TEMPLATE`). A single-node key
+/// never leaves the token; a shareable one leaves it only wrapped under a
+/// key the SO marked trusted.
+pub fn create_domain_key(
+    session: &Session,
+    sharing: DomainKeySharing,
+) -> Result<ObjectHandle, HsmError> {
+    let key = with_domain_key_template(sharing, &[Attribute::ValueLen(32.into())], |template| {
+        session.generate_key(&Mechanism::AesKeyGen, template)
     })?;
     Ok(key)
+}
+
+/// How the domain key `key` is shared: shareable when it is extractable
+/// (which the token allows only together with `CKA_WRAP_WITH_TRUSTED`).
+pub fn domain_key_sharing(
+    session: &Session,
+    key: ObjectHandle,
+) -> Result<DomainKeySharing, HsmError> {
+    let read = session.get_attributes(
+        key,
+        &[AttributeType::Extractable, AttributeType::WrapWithTrusted],
+    )?;
+    let shareable = read.contains(&Attribute::Extractable(true))
+        && read.contains(&Attribute::WrapWithTrusted(true));
+    Ok(match shareable {
+        true => DomainKeySharing::Shareable,
+        false => DomainKeySharing::SingleNode,
+    })
 }
 
 /// Runs `call` with a `CKA_UNWRAP_TEMPLATE` attribute holding `attributes`.
@@ -142,7 +215,10 @@ pub fn create_domain_key(session: &Session) -> Result<ObjectHandle, HsmError> {
 /// is the array of `CK_ATTRIBUTE` structures laid out as the C API expects,
 /// pointing into `attributes`: it is valid only while `attributes` is
 /// borrowed, which is why it is handed to a closure rather than returned.
-fn with_unwrap_template<T>(attributes: &[Attribute], call: impl FnOnce(Attribute) -> T) -> T {
+pub(super) fn with_unwrap_template<T>(
+    attributes: &[Attribute],
+    call: impl FnOnce(Attribute) -> T,
+) -> T {
     use cryptoki_sys::{CK_ATTRIBUTE, CKA_UNWRAP_TEMPLATE};
     use std::mem::{offset_of, size_of};
     let stride = size_of::<CK_ATTRIBUTE>();

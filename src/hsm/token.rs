@@ -75,8 +75,9 @@ pub(super) struct Token {
 impl Token {
     /// Finds the token, logs in, finds its domain key and opens the worker
     /// sessions. Given an SO PIN (dev mode, where Trent owns the token), a
-    /// missing token is provisioned and a missing domain key generated;
-    /// otherwise both must exist.
+    /// missing token is provisioned. The domain key must exist: only a
+    /// [`super::DomainKeySetup`], which the caller runs first with the
+    /// store's word on the region, makes or brings one.
     pub(super) fn open(
         ctx: &Pkcs11,
         settings: &TokenSettings,
@@ -99,16 +100,9 @@ impl Token {
         );
         let owner = ctx.open_rw_session(slot)?;
         open::login(&owner, &settings.pin)?;
-        let domain_key = match open::find_domain_key(&owner, &settings.label)? {
-            Some(key) => key,
-            None if provision_so_pin.is_some() => open::create_domain_key(&owner)?,
-            None => {
-                return Err(HsmError::NoDomainKey(
-                    settings.label.clone(),
-                    settings.module.clone(),
-                ));
-            }
-        };
+        let domain_key = open::find_domain_key(&owner, &settings.label)?.ok_or_else(|| {
+            HsmError::NoDomainKey(settings.label.clone(), settings.module.clone())
+        })?;
         let workers = (0..settings.sessions.max(1))
             .map(|_| ctx.open_rw_session(slot))
             .collect::<Result<Vec<_>, _>>()?;

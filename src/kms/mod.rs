@@ -8,6 +8,7 @@ mod condition_keys;
 mod crypto;
 mod current;
 mod deletion;
+pub mod enrolment;
 mod error;
 mod grants;
 pub mod invalid;
@@ -18,6 +19,7 @@ mod key_ref;
 mod keys;
 mod mac;
 mod multi_region;
+mod offers;
 mod paging;
 mod policy;
 mod regions;
@@ -29,8 +31,8 @@ mod tags;
 mod validate;
 
 pub use crate::model::{
-    AliasRecord, GrantRecord, KeyRecord, KeySpec, KeyState, KeyUsage, MaterialRecord,
-    MultiRegionRecord, RotationType, Tag,
+    AliasRecord, DomainKeyRecord, EnrolmentRecord, GrantRecord, KeyRecord, KeySpec, KeyState,
+    KeyUsage, MaterialRecord, MultiRegionRecord, RotationType, Tag,
 };
 pub use crypto::{DataKeyOutput, DecryptOutput, EncryptOutput, ReEncryptOutput};
 pub use error::{KmsError, KmsResult, MaterialProblem, Missing, TokenProblem};
@@ -43,6 +45,7 @@ pub use key_ref::{alias_arn, key_arn, key_arn_in, record_arn};
 pub use keys::{CreateKeyInput, DeletionScheduled};
 pub use mac::{MacInput, MacOutput};
 pub use multi_region::{Replica, ReplicaInput};
+pub use offers::OfferTrust;
 pub use paging::Page;
 pub use regions::Provisioner;
 pub use rotation::{
@@ -148,6 +151,11 @@ pub struct Settings {
     pub on_demand_rotation_limit: usize,
     /// Most grants one key may have.
     pub grants_per_key_limit: usize,
+    /// This node's id (its enrolment offers and answers carry it).
+    pub node_id: String,
+    /// How long a joining node waits for the answer to its enrolment
+    /// offer; members answer no older offer.
+    pub enrolment_wait: std::time::Duration,
 }
 
 /// The service core, shared by every dialect.
@@ -162,15 +170,21 @@ pub struct Kms {
     jobs_wanted: tokio::sync::Notify,
     /// Import tokens handed out by GetParametersForImport.
     import_tokens: key_import::ImportTokens,
+    /// The SO step of approving enrolment offers, when this node approves
+    /// them itself (dev mode).
+    offer_trust: Option<Box<dyn OfferTrust>>,
 }
 
 impl Kms {
     /// Assembles the core from opened tokens (by region name) and the store.
     /// With a `provisioner` (dev mode), a region not hosted yet whose name
     /// has AWS's form is provisioned the first time a request addresses it.
+    /// With an `offer_trust` (dev mode), this node approves the enrolment
+    /// offers of joining nodes itself.
     pub fn new(
         regions: BTreeMap<String, Hsm>,
         provisioner: Option<Box<dyn Provisioner>>,
+        offer_trust: Option<Box<dyn OfferTrust>>,
         store: Store,
         settings: Settings,
     ) -> Self {
@@ -182,6 +196,7 @@ impl Kms {
             policies: access::PolicyCache::new(10_000),
             jobs_wanted: tokio::sync::Notify::new(),
             import_tokens: key_import::ImportTokens::default(),
+            offer_trust,
         }
     }
 
@@ -196,7 +211,7 @@ impl Kms {
         origin: Origin,
     ) -> KmsResult<Caller> {
         let region = region.unwrap_or(&self.settings.default_region);
-        self.regions.ensure(region)?;
+        self.regions.ensure(region, &self.store)?;
         Ok(Caller {
             region: region.to_string(),
             account_id: principal.account_id.clone(),

@@ -106,7 +106,9 @@ impl Kms {
 
         // Dev mode provisions a new region only for a request that passed
         // every check above.
-        self.regions.ensure(replica_region).map_err(named_in_body)?;
+        self.regions
+            .ensure(replica_region, &self.store)
+            .map_err(named_in_body)?;
         let carried = match external {
             true => Vec::new(),
             false => {

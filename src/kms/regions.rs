@@ -9,6 +9,7 @@
 
 use super::{KmsError, KmsResult};
 use crate::hsm::Hsm;
+use crate::store::Store;
 use arc_swap::ArcSwap;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -22,8 +23,9 @@ pub const MAX_REGION_NAME: usize = 26;
 /// else the deployment keeps per region. Dev mode only.
 pub trait Provisioner: Send + Sync {
     /// Provisions `region` (or takes up what an earlier attempt or start
-    /// left of it) and returns its opened token.
-    fn provision(&self, region: &str) -> KmsResult<Hsm>;
+    /// left of it) and returns its opened token, whose domain key is the
+    /// one `store` names for the region (created and named now if none is).
+    fn provision(&self, region: &str, store: &Store) -> KmsResult<Hsm>;
 }
 
 /// True for a region name of AWS's form, `<area>-<word>[-<word>...]-<number>`
@@ -102,9 +104,10 @@ impl Regions {
     }
 
     /// Makes sure `region` is hosted, provisioning it first when it is not
-    /// yet and dev mode takes its name. Of several requests racing for a new
-    /// region, one provisions it and the others wait for it.
-    pub(super) fn ensure(&self, region: &str) -> KmsResult<()> {
+    /// yet and dev mode takes its name (its domain key settled with
+    /// `store`). Of several requests racing for a new region, one
+    /// provisions it and the others wait for it.
+    pub(super) fn ensure(&self, region: &str, store: &Store) -> KmsResult<()> {
         if self.hosts(region) {
             return Ok(());
         }
@@ -120,7 +123,7 @@ impl Regions {
             return Ok(());
         }
         let started = Instant::now();
-        let hsm = Arc::new(provisioner.provision(region)?);
+        let hsm = Arc::new(provisioner.provision(region, store)?);
         // Only the holder of `provisioning` replaces the map, so no other
         // addition can be lost between this load and the store.
         let mut hosted = BTreeMap::clone(&self.hosted.load());

@@ -6,13 +6,23 @@
 
 use super::StoreResult;
 use crate::model::{
-    AliasRecord, GrantRecord, KeyRecord, KeyState, MaterialImport, MaterialRecord,
-    MultiRegionRecord, RotationType, Tag,
+    AliasRecord, DomainKeyRecord, EnrolmentRecord, GrantRecord, KeyRecord, KeyState,
+    MaterialImport, MaterialRecord, MultiRegionRecord, RotationType, Tag,
 };
 
 /// A database the store can run on.
 pub(super) trait Backend:
-    Keys + KeyWrites + Aliases + Tags + Grants + Imports + MultiRegion + Rotation + Send + Sync
+    Keys
+    + KeyWrites
+    + Aliases
+    + Tags
+    + Grants
+    + Imports
+    + MultiRegion
+    + Rotation
+    + Cluster
+    + Send
+    + Sync
 {
     /// A number that changes whenever another writer (another node sharing
     /// the database) has committed a change to what the cache copies.
@@ -254,6 +264,52 @@ pub(super) trait Rotation {
     -> StoreResult<usize>;
     /// Enabled keys whose automatic rotation is due (primaries only).
     fn due_for_rotation(&self, now: i64) -> StoreResult<Vec<(String, String)>>;
+}
+
+/// The cluster's domain keys and enrolment offers (ADR 0016). None of it
+/// is cached.
+pub(super) trait Cluster {
+    /// The domain key the store names for a region.
+    fn domain_key(&self, region: &str) -> StoreResult<Option<DomainKeyRecord>>;
+    /// Every region the store names a domain key for, in name order.
+    fn domain_key_regions(&self) -> StoreResult<Vec<String>>;
+    /// Names a region's domain key, unless one is named already (false).
+    fn claim_domain_key(&self, record: &DomainKeyRecord) -> StoreResult<bool>;
+    /// Posts an offer, replacing the node's earlier one for the region.
+    fn post_offer(&self, offer: &EnrolmentRecord) -> StoreResult<()>;
+    /// A node's offer for a region.
+    fn offer(&self, node_id: &str, region: &str) -> StoreResult<Option<EnrolmentRecord>>;
+    /// Offers not answered yet, posted at `since` or later, oldest first.
+    fn open_offers(&self, since: i64) -> StoreResult<Vec<EnrolmentRecord>>;
+    /// Marks an offer approved by `approver`, if it still has this
+    /// fingerprint and is neither approved nor answered (the claim).
+    fn approve_offer(
+        &self,
+        node_id: &str,
+        region: &str,
+        fingerprint: &str,
+        approver: &str,
+    ) -> StoreResult<bool>;
+    /// Takes back `approver`'s approval of an offer not answered yet.
+    fn withdraw_approval(
+        &self,
+        node_id: &str,
+        region: &str,
+        fingerprint: &str,
+        approver: &str,
+    ) -> StoreResult<bool>;
+    /// Stores the package of an offer `answerer` approved, if it still has
+    /// this fingerprint and no package.
+    fn answer_offer(
+        &self,
+        node_id: &str,
+        region: &str,
+        fingerprint: &str,
+        package: &[u8],
+        answerer: &str,
+    ) -> StoreResult<bool>;
+    /// Deletes an offer if it still has this fingerprint.
+    fn delete_offer(&self, node_id: &str, region: &str, fingerprint: &str) -> StoreResult<bool>;
 }
 
 /// A change to one copy of a key's own fields.

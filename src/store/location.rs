@@ -17,15 +17,26 @@ pub enum StoreLocation {
 
 impl StoreLocation {
     /// The database `store_url` names: a `postgres://` (or `postgresql://`)
-    /// URL; without one, `trent.db` in `data_dir`.
+    /// URL, or `sqlite://` and a file's path (`sqlite:///var/lib/trent.db`:
+    /// several nodes on one machine may share one SQLite file, which WAL
+    /// mode serves to several processes); without one, `trent.db` in
+    /// `data_dir`.
     pub fn from_url(url: Option<&SecretString>, data_dir: &Path) -> StoreResult<Self> {
         let Some(url) = url else {
             return Ok(Self::Sqlite(data_dir.join("trent.db")));
         };
         let text = url.expose_secret();
+        if let Some(path) = text.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(StoreError::Location(
+                    "sqlite:// names no file (sqlite:///path/to/trent.db)".into(),
+                ));
+            }
+            return Ok(Self::Sqlite(PathBuf::from(path)));
+        }
         if !(text.starts_with("postgres://") || text.starts_with("postgresql://")) {
             return Err(StoreError::Location(
-                "expected a postgres:// or postgresql:// URL".into(),
+                "expected a postgres://, postgresql:// or sqlite:// URL".into(),
             ));
         }
         postgres::check_url(url)?;
@@ -52,6 +63,15 @@ mod tests {
     fn absent_is_sqlite_in_the_data_dir() {
         let location = StoreLocation::from_url(None, Path::new("/var/lib/trent")).unwrap();
         assert_eq!(location.to_string(), "SQLite /var/lib/trent/trent.db");
+    }
+
+    #[test]
+    fn a_sqlite_url_names_a_file() {
+        let url = SecretString::from("sqlite:///srv/cluster/trent.db");
+        let location = StoreLocation::from_url(Some(&url), Path::new("d")).unwrap();
+        assert_eq!(location.to_string(), "SQLite /srv/cluster/trent.db");
+        let empty = SecretString::from("sqlite://");
+        assert!(StoreLocation::from_url(Some(&empty), Path::new("d")).is_err());
     }
 
     #[test]

@@ -9,6 +9,7 @@
 mod backend;
 mod cache;
 mod cached;
+mod cluster;
 mod location;
 mod postgres;
 mod sqlite;

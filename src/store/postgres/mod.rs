@@ -28,6 +28,7 @@
 //! failure is run again.
 
 mod aliases;
+mod cluster;
 mod grants;
 mod imports;
 mod key_writes;

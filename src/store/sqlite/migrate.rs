@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/006_public_keys.sql"),
     include_str!("../migrations/007_imported_material.sql"),
     include_str!("../migrations/008_material_imports.sql"),
+    include_str!("../migrations/009_cluster.sql"),
 ];
 
 /// Brings the database up to the newest schema version.

@@ -5,6 +5,7 @@
 //! `src/store/migrations/`, version in `PRAGMA user_version`.
 
 mod aliases;
+mod cluster;
 mod grants;
 mod imports;
 mod key_writes;

@@ -152,8 +152,8 @@ pub fn init_domain_key(
              names it for the region now"
         ),
         (true, _) => format!(
-            "region {region}: token {label:?} already holds the region's domain key ({kind}); \
-             nothing changed"
+            "region {region}: token {label:?} already holds a domain key ({kind}), the one the \
+             store names; nothing changed"
         ),
     })
 }

@@ -15,29 +15,36 @@ use secrecy::SecretString;
 use std::path::Path;
 use std::sync::Arc;
 use trent::hsm::{
-    DOMAIN_KEY_LABEL, Hsm, MaterialRef, Module, Modules, SecretKind, TokenSpec, WrappedMaterial,
+    DOMAIN_KEY_LABEL, DomainKeySharing, Hsm, MaterialRef, Module, Modules, SecretKind, TokenSpec,
+    WrappedMaterial,
 };
 
 const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
 
+/// Provisions the token labelled `label`, gives it a never-extractable
+/// domain key and opens it.
 fn open_region(
     module: &Arc<Module>,
     label: &str,
     pin: &SecretString,
     so_pin: &SecretString,
 ) -> Hsm {
-    Hsm::open(
-        module.clone(),
-        TokenSpec {
-            module: SOFTHSM.into(),
-            label,
-            pin,
-            provision_so_pin: Some(so_pin),
-            sessions: 2,
-            cache_capacity: 16,
-        },
-    )
-    .unwrap()
+    let spec = || TokenSpec {
+        module: SOFTHSM.into(),
+        label,
+        pin,
+        provision_so_pin: Some(so_pin),
+        sessions: 2,
+        cache_capacity: 16,
+    };
+    let mut setup = module.domain_key_setup(&spec()).unwrap();
+    if !setup.holds_domain_key() {
+        setup
+            .create_domain_key(DomainKeySharing::SingleNode)
+            .unwrap();
+    }
+    drop(setup);
+    Hsm::open(module.clone(), spec()).unwrap()
 }
 
 /// A session of this process on the token labelled `label`. The process is

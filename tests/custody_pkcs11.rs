@@ -1,7 +1,8 @@
 //! Custody proven through PKCS#11 itself, against the real server binary:
 //!
 //! - the domain key of each dev-mode token, read from this test's own
-//!   PKCS#11 session, is sensitive, not extractable and never was;
+//!   PKCS#11 session, is sensitive and shareable: no key of the user's
+//!   choosing can wrap it, only one the token's SO marked trusted (ADR 0016);
 //! - a wrapped blob from `trent.db`, unwrapped by this test under that domain
 //!   key, decrypts a ciphertext the server made: the stored blob is the key,
 //!   wrapped, and nothing else is needed;
@@ -80,7 +81,7 @@ async fn encrypt(
 /// and then replicated, which the destination stored under its own domain
 /// key.
 #[tokio::test(flavor = "multi_thread")]
-async fn stored_blobs_are_keys_wrapped_under_a_never_extractable_domain_key() {
+async fn stored_blobs_are_keys_wrapped_under_a_domain_key_only_trusted_keys_can_wrap() {
     let server = Server::start();
     let east = server.client(EAST);
     let west = server.client(WEST);
@@ -137,7 +138,11 @@ async fn stored_blobs_are_keys_wrapped_under_a_never_extractable_domain_key() {
             let pin = std::fs::read_to_string(data.path.join(format!("secrets/{region}.pin")))
                 .expect("dev-mode PIN file");
             let session = proof::logged_in(&ctx, &format!("trent-{region}"), pin.trim());
-            let key = proof::checked_domain_key(&session, region);
+            let key = proof::checked_domain_key(
+                &session,
+                region,
+                proof::DomainKeyOrigin::SharedGenerated,
+            );
             (region, (session, key))
         })
         .collect();

@@ -404,7 +404,11 @@ async fn regions_on_separate_token_directories() {
         ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
             .unwrap();
         let session = custody_proof::logged_in(&ctx, &token.label, token.pin);
-        let domain_key = custody_proof::checked_domain_key(&session, token.region);
+        let domain_key = custody_proof::checked_domain_key(
+            &session,
+            token.region,
+            custody_proof::DomainKeyOrigin::SingleNode,
+        );
         for (text, blob, _) in &made {
             let plain = custody_proof::decrypt_from_store(
                 &session,

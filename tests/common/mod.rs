@@ -139,6 +139,14 @@ impl Server {
         server
     }
 
+    /// Starts a server on `data` (created on first start if missing) with
+    /// `config` as its configuration file, and extra environment variables
+    /// (a node of a cluster: its own data directory and configuration,
+    /// the cluster's `TRENT_STORE_URL`). The caller keeps both paths.
+    pub fn start_configured(data: PathBuf, config: &Path, env: &[(&str, &str)]) -> Self {
+        Self::launch(data, env, Some(config), None)
+    }
+
     /// Starts a server on `data` (created on first start if missing).
     pub fn start_in(data: PathBuf, env: &[(&str, &str)]) -> Self {
         Self::launch(data, env, None, None)

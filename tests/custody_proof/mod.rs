@@ -94,9 +94,27 @@ pub fn logged_in(ctx: &Pkcs11, label: &str, pin: &str) -> Session {
     session
 }
 
+/// How a token came to hold its domain key, which its attributes show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DomainKeyOrigin {
+    /// `trent init-domain-key` without `--shareable`: generated in the
+    /// token, never extractable.
+    SingleNode,
+    /// Generated in the token as a shareable key (dev mode, or
+    /// `init-domain-key --shareable`): wrappable only under trusted keys.
+    SharedGenerated,
+    /// Received by enrolment: unwrapped from a member's package, so not
+    /// generated here (`CKA_LOCAL` false) and not always sensitive.
+    SharedReceived,
+}
+
 /// The domain key of the token, checked to be the only one and to have
-/// the custody attributes, read through PKCS#11.
-pub fn checked_domain_key(session: &Session, region: &str) -> ObjectHandle {
+/// the custody attributes of its `origin`, read through PKCS#11.
+pub fn checked_domain_key(
+    session: &Session,
+    region: &str,
+    origin: DomainKeyOrigin,
+) -> ObjectHandle {
     let found = session
         .find_objects(&[
             Attribute::Class(ObjectClass::SECRET_KEY),
@@ -106,15 +124,22 @@ pub fn checked_domain_key(session: &Session, region: &str) -> ObjectHandle {
         .unwrap();
     assert_eq!(found.len(), 1, "{region}: one domain key");
     let key = found[0];
+    let shared = origin != DomainKeyOrigin::SingleNode;
+    let generated = origin != DomainKeyOrigin::SharedReceived;
+    // SoftHSM 2.6.1 leaves CKA_VALUE_LEN at 0 on a key it unwraps (and
+    // refuses it in an unwrap template); the received key is the 32-byte
+    // key all the same, as the cross-node decryptions and check blobs show.
+    let value_len: u64 = if generated { 32 } else { 0 };
     let wanted = [
         Attribute::KeyType(KeyType::AES),
-        Attribute::ValueLen(32.into()),
+        Attribute::ValueLen(value_len.into()),
         Attribute::Private(true),
         Attribute::Sensitive(true),
-        Attribute::AlwaysSensitive(true),
-        Attribute::Extractable(false),
-        Attribute::NeverExtractable(true),
-        Attribute::Local(true),
+        Attribute::AlwaysSensitive(generated),
+        Attribute::Extractable(shared),
+        Attribute::NeverExtractable(!shared),
+        Attribute::WrapWithTrusted(shared),
+        Attribute::Local(generated),
         Attribute::Modifiable(false),
         Attribute::Wrap(true),
         Attribute::Unwrap(true),
@@ -126,9 +151,10 @@ pub fn checked_domain_key(session: &Session, region: &str) -> ObjectHandle {
     ];
     let types: Vec<AttributeType> = wanted.iter().map(Attribute::attribute_type).collect();
     let read = session.get_attributes(key, &types).unwrap();
-    assert_eq!(read, wanted, "{region}: domain key attributes");
+    assert_eq!(read, wanted, "{region}: domain key attributes ({origin:?})");
     // The token itself refuses to give out the value, and to wrap the key
-    // under a key of the caller's choosing.
+    // under a key of the caller's choosing: a never-extractable key is
+    // unextractable, a shareable one wrappable only under a trusted key.
     let value = session
         .get_attribute_info(key, &[AttributeType::Value])
         .unwrap();
@@ -146,9 +172,13 @@ pub fn checked_domain_key(session: &Session, region: &str) -> ObjectHandle {
             ],
         )
         .unwrap();
-    match session.wrap_key(&Mechanism::AesKeyWrapPad, mine, key) {
-        Err(Error::Pkcs11(RvError::KeyUnextractable, _)) => {}
-        other => panic!("{region}: wrapping the domain key gave {other:?}"),
+    match (
+        shared,
+        session.wrap_key(&Mechanism::AesKeyWrapPad, mine, key),
+    ) {
+        (false, Err(Error::Pkcs11(RvError::KeyUnextractable, _)))
+        | (true, Err(Error::Pkcs11(RvError::KeyNotWrappable, _))) => {}
+        (_, other) => panic!("{region}: wrapping the domain key gave {other:?}"),
     }
     session.destroy_object(mine).unwrap();
     key

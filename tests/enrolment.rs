@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
+/// A region no node hosts from the start: dev mode provisions it on first use.
+const CENTRAL: &str = "eu-central-1";
 
 /// Nodes of one cluster on this machine: a directory each under one root,
 /// one configuration file, one store.
@@ -60,6 +62,31 @@ impl Cluster {
         let mut all = vec![("TRENT_STORE_URL", self.store_url.as_str())];
         all.extend_from_slice(env);
         Server::start_configured(self.data(name), config, &all)
+    }
+
+    /// The first column of the first row of a query on the cluster's
+    /// store, as text: `sqlite` on SQLite, `postgres` with `psql` on
+    /// PostgreSQL.
+    fn query(&self, sqlite: &str, postgres: &str) -> String {
+        if self.store_url.starts_with("sqlite://") {
+            let db = rusqlite::Connection::open(self.root.path().join("cluster.db")).unwrap();
+            return db
+                .query_row(sqlite, [], |r| {
+                    r.get::<_, rusqlite::types::Value>(0).map(|v| match v {
+                        rusqlite::types::Value::Integer(i) => i.to_string(),
+                        rusqlite::types::Value::Text(t) => t,
+                        other => panic!("unexpected value {other:?}"),
+                    })
+                })
+                .unwrap();
+        }
+        let out = Command::new("psql")
+            .arg(&self.store_url)
+            .args(["-v", "ON_ERROR_STOP=1", "-Atc", postgres])
+            .output()
+            .expect("run psql");
+        assert!(out.status.success(), "psql: {out:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
     /// Runs `trent ARGS` as node `name` of the cluster.
@@ -129,8 +156,9 @@ fn check_blob_unwraps(
 /// Dev mode: nodes started with the same configuration on one store form a
 /// cluster with no other step. The second and third nodes, each on tokens
 /// of their own, receive every region's domain key at start-up (answered
-/// by a member, which approves automatically); keys made on any node work
-/// on every other; a node's received domain key is a token object that
+/// by a member, which approves automatically), and a region provisioned on
+/// first use on one node when another asks for it; keys made on any node
+/// work on every other; a node's received domain key is a token object that
 /// only trusted keys can wrap; the store holds check blobs and no offer
 /// once they are answered.
 #[tokio::test(flavor = "multi_thread")]
@@ -162,37 +190,49 @@ async fn dev_mode_nodes_on_one_store_share_every_region() {
     let from_c = encrypt_text(&c_east, &east_key, "made on C").await;
     assert_eq!(decrypt_text(&a_east, &from_c).await.plaintext, "made on C");
 
+    // A region dev mode provisions on first use: A makes and names its
+    // domain key; B, asked for it later, enrols into it within the request;
+    // C, restarted, enrols into it at start-up (the store names it).
+    let a_central = alice(&a, CENTRAL);
+    let central_key = common::new_key(&a_central).await;
+    let central_from_a = encrypt_text(&a_central, &central_key, "central, made on A").await;
+    let b_central = alice(&b, CENTRAL);
+    assert_eq!(
+        decrypt_text(&b_central, &central_from_a).await.plaintext,
+        "central, made on A"
+    );
+    c.stop();
+    let c = cluster.start("c", &config, &[]);
+    assert_eq!(
+        decrypt_text(&alice(&c, CENTRAL), &central_from_a)
+            .await
+            .plaintext,
+        "central, made on A"
+    );
+
     // B's tokens, seen through this test's own PKCS#11 session: each holds
     // its region's domain key as a token object received by enrolment,
     // wrappable only under a trusted key, and it unwraps the store's check
     // blob.
     let b_data = cluster.data("b");
     let ctx = softhsm(&b_data.join("softhsm2.conf"));
-    let sqlite = std::env::var_os("TRENT_TEST_STORE_URL").is_none();
-    for region in [EAST, WEST] {
+    for region in [EAST, WEST, CENTRAL] {
         let pin = std::fs::read_to_string(b_data.join(format!("secrets/{region}.pin"))).unwrap();
         let session = token_session(&ctx, &format!("trent-{region}"), pin.trim());
         let key =
             custody_proof::checked_domain_key(&session, region, DomainKeyOrigin::SharedReceived);
-        if sqlite {
-            let db = rusqlite::Connection::open(cluster.root.path().join("cluster.db")).unwrap();
-            let blob: Vec<u8> = db
-                .query_row(
-                    "SELECT check_blob FROM domain_keys WHERE region = ?1",
-                    [region],
-                    |r| r.get(0),
-                )
-                .unwrap();
-            check_blob_unwraps(&session, key, &blob);
-        }
+        let blob = cluster.query(
+            &format!("SELECT hex(check_blob) FROM domain_keys WHERE region = '{region}'"),
+            &format!("SELECT encode(check_blob, 'hex') FROM domain_keys WHERE region = '{region}'"),
+        );
+        check_blob_unwraps(&session, key, &hex::decode(blob).unwrap());
     }
-    if sqlite {
-        let db = rusqlite::Connection::open(cluster.root.path().join("cluster.db")).unwrap();
-        let offers: i64 = db
-            .query_row("SELECT COUNT(*) FROM enrolments", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(offers, 0, "answered offers are deleted");
-    }
+    let offers = "SELECT COUNT(*) FROM enrolments";
+    assert_eq!(
+        cluster.query(offers, offers),
+        "0",
+        "answered offers are deleted"
+    );
 }
 
 /// A node whose token holds a domain key other than the one the store

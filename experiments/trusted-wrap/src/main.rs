@@ -681,6 +681,73 @@ fn main_flow() {
     }
     println!("[Q3] trusted-inproc-sess visible to user after SO logout: {} object(s)", find(&a, "trusted-inproc-sess").len());
     obs("cleanup", "user C_DestroyObject SO-created trusted-B-pub-mod (public token object)", a.destroy_object(trm));
+    obs("cleanup", "user C_DestroyObject SO-created trusted-B-pub (MODIFIABLE=false public token object)", a.destroy_object(tr));
+
+    q8(&b);
+}
+
+// ---------------------------------------------------------------- Q8 (process 1, token B)
+
+/// Q8: what the offer key's CKA_UNWRAP_TEMPLATE can pin, and what an unwrapped
+/// domain key copy looks like. The package here is a known AES key wrapped
+/// under the offer's public key (OAEP); the unwrap-template checks are the
+/// same whatever the wrapped key is.
+fn q8(b: &Session) {
+    let pinned = {
+        let mut v = dk_attrs(true, false);
+        v.retain(|x| !matches!(x, Attribute::Class(_) | Attribute::KeyType(_)));
+        v
+    };
+    let offer_pub = [
+        Attribute::Token(false), Attribute::Private(false), Attribute::ModulusBits(3072.into()),
+        Attribute::PublicExponent(vec![1, 0, 1]), Attribute::Wrap(true), Attribute::Encrypt(false), Attribute::Verify(false),
+    ];
+    let offer_priv = |t: Attribute| vec![
+        Attribute::Token(false), Attribute::Private(true), Attribute::Sensitive(true), Attribute::Extractable(false),
+        Attribute::Unwrap(true), Attribute::Decrypt(false), Attribute::Sign(false), t, Attribute::Modifiable(false),
+    ];
+    let nested = with_unwrap_template(&trent_unwrap_tmpl(), |inner| {
+        let mut p = pinned.clone();
+        p.insert(p.len() - 1, inner);
+        with_unwrap_template(&p, |t| b.generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &offer_pub, &offer_priv(t)))
+    });
+    obs("Q8", "B RSA-3072 session pair whose private key's CKA_UNWRAP_TEMPLATE nests the domain key's CKA_UNWRAP_TEMPLATE", nested);
+    let Some((opub, opriv)) = obs("Q8", "B RSA-3072 session pair whose private key's CKA_UNWRAP_TEMPLATE = shareable domain-key attrs (MODIFIABLE=false last)",
+        with_unwrap_template(&pinned, |t| b.generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &offer_pub, &offer_priv(t)))) else { return };
+    let known = test_key(b);
+    let package = b.wrap_key(&oaep(), opub, known).unwrap();
+    let unwrap_with = |inner: Option<Vec<Attribute>>, label: &str| {
+        let extra = vec![Attribute::Label(label.as_bytes().to_vec())];
+        match inner {
+            None => b.unwrap_key(&oaep(), opriv, &package, &dk_attrs_with(true, false, extra)),
+            Some(inner) => with_unwrap_template(&inner, |t| {
+                let mut e = extra.clone();
+                e.push(t);
+                b.unwrap_key(&oaep(), opriv, &package, &dk_attrs_with(true, false, e))
+            }),
+        }
+    };
+    if let Some(h) = obs("Q8", "B C_UnwrapKey under it: domain-key attrs + Trent's CKA_UNWRAP_TEMPLATE, MODIFIABLE=false last", unwrap_with(Some(trent_unwrap_tmpl()), "dk-q8")) {
+        dump("Q8", b, h);
+        match b.get_attributes(h, &[AttributeType::ValueLen]) {
+            Ok(v) => println!("[Q8]   CKA_VALUE_LEN of the unwrapped copy: {v:?}"),
+            Err(e) => println!("[Q8]   CKA_VALUE_LEN: FAIL {}", code(&e)),
+        }
+        let kwp = Mechanism::AesKeyWrapPad;
+        let inner_key = test_key(b);
+        let w = b.wrap_key(&kwp, h, inner_key).unwrap();
+        obs("Q8", "B C_UnwrapKey under the copy with SENSITIVE=false (its own unwrap template must refuse)", b.unwrap_key(&kwp, h, &w, &[
+            Attribute::Class(ObjectClass::SECRET_KEY), Attribute::KeyType(KeyType::AES), Attribute::Token(false), Attribute::Sensitive(false)]));
+        obs("Q8", "B C_UnwrapKey under the copy with {TOKEN=false,SENSITIVE=true,UNWRAP=false}", b.unwrap_key(&kwp, h, &w, &[
+            Attribute::Class(ObjectClass::SECRET_KEY), Attribute::KeyType(KeyType::AES), Attribute::Token(false), Attribute::Sensitive(true), Attribute::Unwrap(false)]));
+        let _ = b.destroy_object(h);
+    }
+    if let Some(h) = obs("Q8", "B C_UnwrapKey under it: domain-key attrs, no CKA_UNWRAP_TEMPLATE (the offer key cannot insist on one)", unwrap_with(None, "dk-q8-flat")) {
+        let _ = b.destroy_object(h);
+    }
+    if let Some(h) = obs("Q8", "B C_UnwrapKey under it: domain-key attrs + a LOOSER CKA_UNWRAP_TEMPLATE {TOKEN=false,SENSITIVE=false}", unwrap_with(Some(vec![Attribute::Token(false), Attribute::Sensitive(false)]), "dk-q8-loose")) {
+        let _ = b.destroy_object(h);
+    }
 }
 
 fn main() {

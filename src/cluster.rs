@@ -135,6 +135,7 @@ pub fn init_domain_key(
             node_id: &node_id,
             without: WithoutDomainKey::Create(sharing),
             wait: Duration::ZERO,
+            while_waiting: &|| {},
         },
     )?;
     let kind = match setup.sharing() {

@@ -65,12 +65,14 @@ impl RegionPlan {
     /// (verified, created and named, or brought by enrolment: see
     /// [`enrolment`]). Dev mode creates a shareable domain key when the
     /// store names none; a configured token must hold its own (`trent
-    /// init-domain-key`) or enrol.
+    /// init-domain-key`) or enrol. `while_waiting` runs while the node
+    /// waits for the answer to an enrolment offer.
     pub fn open(
         &self,
         module: Arc<Module>,
         store: &Store,
         opening: &Opening,
+        while_waiting: &dyn Fn(),
     ) -> Result<Hsm, EnrolmentError> {
         let failed = |e| EnrolmentError::Hsm(self.name.clone(), e);
         let spec = TokenSpec {
@@ -95,6 +97,7 @@ impl RegionPlan {
                     node_id: &opening.node_id,
                     without,
                     wait: opening.enrolment_wait,
+                    while_waiting,
                 },
             )?;
             if settled != Settled::Verified {
@@ -303,7 +306,8 @@ impl Provisioner for DevProvisioner {
             enrolment_wait: self.opening.enrolment_wait.min(ON_DEMAND_ENROLMENT_WAIT),
             ..self.opening.clone()
         };
-        match plan.open(self.module.clone(), store, &opening) {
+        // The background jobs answer other nodes' offers meanwhile.
+        match plan.open(self.module.clone(), store, &opening, &|| {}) {
             Ok(hsm) => Ok(hsm),
             Err(
                 e @ (EnrolmentError::Unanswered { .. } | EnrolmentError::DifferentDomainKey { .. }),

@@ -10,7 +10,7 @@ use crate::auth::credentials::from_shared_file;
 use crate::config::{Config, TlsConfig};
 use crate::hsm::{Hsm, Modules};
 use crate::kms::enrolment::EnrolmentError;
-use crate::kms::{JobOutcome, Kms, OfferTrust, Provisioner, Settings};
+use crate::kms::{JobOutcome, Kms, Member, OfferTrust, Provisioner, Settings};
 use crate::provision::{self, DevProvisioner, DevTokens, Opening, RegionPlan};
 use crate::store::{Store, StoreLocation};
 use axum::Router;
@@ -81,14 +81,20 @@ pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
         sessions: config.sessions_per_region,
         cache_capacity: config.key_cache_capacity,
     };
-    let mut modules = Modules::new(config.reinitialize_module_after);
-    let regions = open_regions(&prepared.plans, &mut modules, &store, &opening)?;
-    let names: Vec<String> = regions.keys().cloned().collect();
-    let projects = Arc::new(Projects::load(config, &names).map_err(StartError::Huawei)?);
     let offer_trust = prepared
         .dev
         .as_ref()
         .map(|tokens| Box::new(tokens.offer_trust()) as Box<dyn OfferTrust>);
+    let member = Member {
+        store: &store,
+        node_id: &prepared.node_id,
+        enrolment_wait: opening.enrolment_wait,
+        trust: offer_trust.as_deref(),
+    };
+    let mut modules = Modules::new(config.reinitialize_module_after);
+    let regions = open_regions(&prepared.plans, &mut modules, &member, &opening)?;
+    let names: Vec<String> = regions.keys().cloned().collect();
+    let projects = Arc::new(Projects::load(config, &names).map_err(StartError::Huawei)?);
     let provisioner = prepared
         .dev
         .map(|tokens| dev_provisioner(config, tokens, &mut modules, opening, projects.clone()))
@@ -140,23 +146,40 @@ pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
 }
 
 /// Opens the token of every planned region, loading each module once, each
-/// with its domain key settled with the store.
+/// with its domain key settled with the store, in region order. While it
+/// waits for a member to answer an enrolment offer, this node answers the
+/// offers of other nodes for the regions it has opened (as `member`).
+///
+/// A dev-mode region whose offer nobody answers in time is left out (and
+/// logged): no running member holds it; dev mode provisions it again on
+/// first use. A configured region stops start-up.
 fn open_regions(
     plans: &[RegionPlan],
     modules: &mut Modules,
-    store: &Store,
+    member: &Member<'_>,
     opening: &Opening,
-) -> Result<BTreeMap<String, Hsm>, StartError> {
+) -> Result<BTreeMap<String, Arc<Hsm>>, StartError> {
     let mut regions = BTreeMap::new();
     for plan in plans {
         let module = modules
             .load(&plan.module, plan.softhsm_conf.as_deref())
             .map_err(|e| StartError::Hsm(plan.name.clone(), e))?;
-        let hsm = plan.open(module, store, opening).map_err(|e| match e {
-            EnrolmentError::Hsm(region, e) => StartError::Hsm(region, e),
-            e => StartError::Enrolment(e),
-        })?;
-        regions.insert(plan.name.clone(), hsm);
+        let answer_others = || {
+            if let Err(e) = member.answer_offers(&regions) {
+                tracing::warn!(error = %e, "answering enrolment offers while starting failed");
+            }
+        };
+        let opened = plan.open(module, member.store, opening, &answer_others);
+        let hsm = match opened {
+            Ok(hsm) => hsm,
+            Err(e @ EnrolmentError::Unanswered { .. }) if plan.provision_so_pin.is_some() => {
+                tracing::error!(error = %e, "dev mode: starting without the region");
+                continue;
+            }
+            Err(EnrolmentError::Hsm(region, e)) => return Err(StartError::Hsm(region, e)),
+            Err(e) => return Err(StartError::Enrolment(e)),
+        };
+        regions.insert(plan.name.clone(), Arc::new(hsm));
     }
     Ok(regions)
 }

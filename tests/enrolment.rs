@@ -235,6 +235,77 @@ async fn dev_mode_nodes_on_one_store_share_every_region() {
     );
 }
 
+/// Starts the named nodes of `cluster` at once (one thread each) and
+/// returns them once all listen.
+fn start_together(cluster: &Cluster, names: &[&str]) -> Vec<Server> {
+    let starts: Vec<_> = names
+        .iter()
+        .map(|name| {
+            let (data, config) = (cluster.data(name), cluster.config.clone());
+            let store = cluster.store_url.clone();
+            std::thread::spawn(move || {
+                Server::start_configured(data, &config, &[("TRENT_STORE_URL", &store)])
+            })
+        })
+        .collect();
+    starts
+        .into_iter()
+        .map(|start| start.join().expect("node started"))
+        .collect()
+}
+
+/// Three dev-mode nodes started at once on an empty store: each may create
+/// a region's first domain key, one claim wins, the others discard theirs
+/// and enrol, and all three serve the same keys.
+#[tokio::test(flavor = "multi_thread")]
+async fn dev_mode_nodes_started_together_agree_on_one_domain_key() {
+    let cluster = Cluster::new(ALICE_AND_BOB);
+    let nodes = start_together(&cluster, &["a", "b", "c"]);
+    let key = common::new_key(&alice(&nodes[0], EAST)).await;
+    let blob = encrypt_text(&alice(&nodes[0], EAST), &key, "together").await;
+    for node in &nodes {
+        assert_eq!(
+            decrypt_text(&alice(node, EAST), &blob).await.plaintext,
+            "together"
+        );
+    }
+}
+
+/// Two dev-mode nodes each provision a region the other never asked for,
+/// then restart at once: each lacks a region only the other holds. Each
+/// settles its regions in name order and, while it waits for its own
+/// answer, answers the other's offer for a region it has opened, so both
+/// come up (instead of waiting for each other until the enrolment wait
+/// ends).
+#[tokio::test(flavor = "multi_thread")]
+async fn nodes_restarting_together_answer_each_other_while_they_wait() {
+    const OTHER: &str = "eu-west-1";
+    let cluster = Cluster::new(ALICE_AND_BOB);
+    let config = cluster.config.clone();
+    let a = cluster.start("a", &config, &[]);
+    let b = cluster.start("b", &config, &[]);
+    let central_key = common::new_key(&alice(&a, CENTRAL)).await;
+    let central = encrypt_text(&alice(&a, CENTRAL), &central_key, "central").await;
+    let other_key = common::new_key(&alice(&b, OTHER)).await;
+    let other = encrypt_text(&alice(&b, OTHER), &other_key, "other").await;
+    a.stop();
+    b.stop();
+
+    let nodes = start_together(&cluster, &["a", "b"]);
+    for node in &nodes {
+        assert_eq!(
+            decrypt_text(&alice(node, CENTRAL), &central)
+                .await
+                .plaintext,
+            "central"
+        );
+        assert_eq!(
+            decrypt_text(&alice(node, OTHER), &other).await.plaintext,
+            "other"
+        );
+    }
+}
+
 /// A node whose token holds a domain key other than the one the store
 /// names for a region refuses to start, naming the region.
 #[tokio::test(flavor = "multi_thread")]

@@ -20,7 +20,7 @@
 use super::asymmetric::Oaep;
 use super::open::{self, DomainKeySharing};
 use super::public_key::{self, PublicParts};
-use super::setup::{self, DomainKeySetup, OfferKeys};
+use super::setup::{self, DomainKeySetup};
 use super::{Hsm, HsmError, Module};
 use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
@@ -36,14 +36,14 @@ const OFFER_BITS: u64 = 3072;
 pub struct Offer {
     /// The offer's RSA public key, DER SubjectPublicKeyInfo.
     pub public_key: Vec<u8>,
-    /// Its fingerprint ([`fingerprint`]), which an operator compares
-    /// before approving.
+    /// Its fingerprint, the SHA-256 of the public key in lowercase hex,
+    /// which an operator compares before approving.
     pub fingerprint: String,
 }
 
 /// The fingerprint of an offer's public key: the SHA-256 of its DER
 /// SubjectPublicKeyInfo, in lowercase hex.
-pub fn fingerprint(public_key: &[u8]) -> String {
+fn fingerprint(public_key: &[u8]) -> String {
     hex::encode(Sha256::digest(public_key))
 }
 
@@ -70,7 +70,7 @@ impl DomainKeySetup<'_> {
             return Err(HsmError::AmbiguousDomainKey(self.label.clone(), 2));
         }
         if let Some(old) = self.offer.take() {
-            let _ = self.session.destroy_object(old.private);
+            let _ = self.session.destroy_object(old);
         }
         let public_template = [
             Attribute::Token(false),
@@ -109,10 +109,7 @@ impl DomainKeySetup<'_> {
                 return Err(e);
             }
         };
-        self.offer = Some(OfferKeys {
-            private,
-            public_key: public_key.clone(),
-        });
+        self.offer = Some(private);
         Ok(Offer {
             fingerprint: fingerprint(&public_key),
             public_key,
@@ -123,15 +120,15 @@ impl DomainKeySetup<'_> {
     /// token's domain key (a token object with the shareable domain key's
     /// attributes and unwrap template) and keeps it only if it unwraps the
     /// store's `check_blob`; otherwise destroys it and fails with
-    /// [`HsmError::NotTheDomainKey`]. The offer's key pair is gone after.
+    /// [`HsmError::NotTheDomainKey`]. The offer's private key is gone after.
     pub fn accept_package(&mut self, package: &[u8], check_blob: &[u8]) -> Result<(), HsmError> {
-        let offer = self.offer.take().ok_or(HsmError::NoOffer)?;
+        let private = self.offer.take().ok_or(HsmError::NoOffer)?;
         let unwrapped =
             open::with_domain_key_template(DomainKeySharing::Shareable, &[], |template| {
                 self.session
-                    .unwrap_key(&Oaep::Sha1.mechanism(), offer.private, package, template)
+                    .unwrap_key(&Oaep::Sha1.mechanism(), private, package, template)
             });
-        let _ = self.session.destroy_object(offer.private);
+        let _ = self.session.destroy_object(private);
         let key = unwrapped.map_err(|e| HsmError::BadPackage(e.to_string()))?;
         let same = setup::verify_check_blob(
             &self.session,
@@ -146,11 +143,6 @@ impl DomainKeySetup<'_> {
         }
         self.domain_key = Some(key);
         Ok(())
-    }
-
-    /// The public key of this set-up's pending offer, if any.
-    pub fn offered_public_key(&self) -> Option<&[u8]> {
-        self.offer.as_ref().map(|offer| offer.public_key.as_slice())
     }
 }
 

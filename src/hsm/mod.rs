@@ -25,7 +25,7 @@ mod transport;
 
 pub use asymmetric::{KeyPair, Oaep};
 pub use cache::MaterialRef;
-pub use enrolment::{Offer, fingerprint};
+pub use enrolment::Offer;
 pub use error::HsmError;
 pub use key_import::{ImportKeyPair, ImportWrapping, ImportedMaterial};
 pub use kind::{Curve, PairRole, SecretKind};

@@ -24,16 +24,9 @@ pub struct DomainKeySetup<'m> {
     pub(super) domain_key: Option<ObjectHandle>,
     /// Whether this set-up made the domain key (and so may undo it).
     pub(super) created: bool,
-    /// The key pair of this set-up's enrolment offer, if it made one.
-    pub(super) offer: Option<OfferKeys>,
-}
-
-/// The session objects of an enrolment offer.
-pub(super) struct OfferKeys {
-    /// The RSA private key that unwraps the package.
-    pub(super) private: ObjectHandle,
-    /// The public key's DER SubjectPublicKeyInfo.
-    pub(super) public_key: Vec<u8>,
+    /// The private key (a session object) of this set-up's enrolment
+    /// offer, if it made one.
+    pub(super) offer: Option<ObjectHandle>,
 }
 
 impl Module {
@@ -175,11 +168,11 @@ pub(super) fn verify_check_blob(
 }
 
 impl Drop for DomainKeySetup<'_> {
-    /// Destroys the key pair of an offer left unanswered (it would die
+    /// Destroys the private key of an offer left unanswered (it would die
     /// with the session anyway).
     fn drop(&mut self) {
-        if let Some(offer) = self.offer.take() {
-            let _ = self.session.destroy_object(offer.private);
+        if let Some(private) = self.offer.take() {
+            let _ = self.session.destroy_object(private);
         }
     }
 }

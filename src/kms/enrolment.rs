@@ -49,6 +49,9 @@ pub struct Settle<'a> {
     pub without: WithoutDomainKey,
     /// How long to wait for a member to answer this node's enrolment offer.
     pub wait: Duration,
+    /// Called while waiting for that answer, about twice a second (a
+    /// starting node answers other nodes' offers meanwhile).
+    pub while_waiting: &'a dyn Fn(),
 }
 
 /// How a region's domain key was settled.
@@ -284,6 +287,7 @@ fn enrol(
                 "still waiting for an answer to the enrolment offer"
             );
         }
+        (how.while_waiting)();
         std::thread::sleep(POLL);
     }
 }

@@ -45,7 +45,7 @@ pub use key_ref::{alias_arn, key_arn, key_arn_in, record_arn};
 pub use keys::{CreateKeyInput, DeletionScheduled};
 pub use mac::{MacInput, MacOutput};
 pub use multi_region::{Replica, ReplicaInput};
-pub use offers::OfferTrust;
+pub use offers::{Member, OfferTrust};
 pub use paging::Page;
 pub use regions::Provisioner;
 pub use rotation::{
@@ -182,7 +182,7 @@ impl Kms {
     /// With an `offer_trust` (dev mode), this node approves the enrolment
     /// offers of joining nodes itself.
     pub fn new(
-        regions: BTreeMap<String, Hsm>,
+        regions: BTreeMap<String, Arc<Hsm>>,
         provisioner: Option<Box<dyn Provisioner>>,
         offer_trust: Option<Box<dyn OfferTrust>>,
         store: Store,

@@ -13,6 +13,10 @@ use super::{JobOutcome, Kms, KmsResult};
 use crate::clock::Clock;
 use crate::hsm::{DomainKeySharing, Hsm};
 use crate::model::EnrolmentRecord;
+use crate::store::Store;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// The SO's step of an approval, for members that approve offers
 /// themselves (dev mode). The token refuses the SO login in a process
@@ -24,24 +28,55 @@ pub trait OfferTrust: Send + Sync {
     fn trust(&self, region: &str, offer: &EnrolmentRecord) -> Result<(), String>;
 }
 
+/// A member of a cluster answering enrolment offers: the running core's
+/// background job ([`Kms::answer_offers`]), and a node still starting,
+/// which answers for the regions it has opened while it waits for an
+/// answer of its own (so that nodes starting together never wait for each
+/// other: each settles its regions in name order, so the node holding the
+/// lowest region anyone waits for has settled it).
+pub struct Member<'a> {
+    /// The cluster's store.
+    pub store: &'a Store,
+    /// This node's id.
+    pub node_id: &'a str,
+    /// How long joining nodes wait: older offers are not answered.
+    pub enrolment_wait: Duration,
+    /// The SO step, when this node approves offers itself (dev mode).
+    pub trust: Option<&'a dyn OfferTrust>,
+}
+
 impl Kms {
-    /// Answers the open offers (posted within the enrolment wait) for
-    /// regions this node hosts and approved, approving them first when
-    /// this node approves offers itself (dev mode). Each answered offer
-    /// counts as done; one that another member claimed first as a
-    /// conflict. A failure on one offer is logged and the others go on.
+    /// Answers the open enrolment offers for the regions this node hosts
+    /// (see [`Member::answer_offers`]).
     pub fn answer_offers(&self) -> KmsResult<JobOutcome> {
+        Member {
+            store: &self.store,
+            node_id: &self.settings.node_id,
+            enrolment_wait: self.settings.enrolment_wait,
+            trust: self.offer_trust.as_deref(),
+        }
+        .answer_offers(&self.regions.all())
+    }
+}
+
+impl Member<'_> {
+    /// Answers the open offers (posted within the enrolment wait) for
+    /// `regions` that this node approved, approving them first when this
+    /// node approves offers itself (dev mode). Each answered offer counts
+    /// as done; one that another member claimed first as a conflict. A
+    /// failure on one offer is logged and the others go on.
+    pub fn answer_offers(&self, regions: &BTreeMap<String, Arc<Hsm>>) -> KmsResult<JobOutcome> {
         let mut outcome = JobOutcome::default();
-        let wait_ms = self.settings.enrolment_wait.as_millis() as i64;
+        let wait_ms = self.enrolment_wait.as_millis() as i64;
         let since = Clock::default().now_ms() - wait_ms;
         for offer in self.store.open_offers(since)? {
-            let Some(hsm) = self.regions.get(&offer.region) else {
+            let Some(hsm) = regions.get(&offer.region) else {
                 continue;
             };
-            if offer.node_id == self.settings.node_id {
+            if offer.node_id == self.node_id {
                 continue;
             }
-            match self.answer(&hsm, &offer) {
+            match self.answer(hsm, &offer) {
                 Ok(Some(committed)) => outcome.count(committed),
                 Ok(None) => {}
                 Err(e) => tracing::error!(
@@ -60,13 +95,13 @@ impl Kms {
     /// whether the package was stored (false: another writer changed the
     /// offer first); `None` when this node does not answer it.
     fn answer(&self, hsm: &Hsm, offer: &EnrolmentRecord) -> Result<Option<bool>, String> {
-        let me = self.settings.node_id.as_str();
+        let me = self.node_id;
         let (node, region, fingerprint) = (&offer.node_id, &offer.region, &offer.fingerprint);
         match offer.approved_by.as_deref() {
             Some(approver) if approver == me => {}
             Some(_) => return Ok(None),
             None => {
-                let Some(trust) = &self.offer_trust else {
+                let Some(trust) = self.trust else {
                     return Ok(None);
                 };
                 let sharing = hsm.domain_key_sharing().map_err(|e| e.to_string())?;

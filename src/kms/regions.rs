@@ -60,13 +60,9 @@ impl Regions {
     /// The regions opened at start-up; with a provisioner (dev mode), more
     /// are added on first use.
     pub(super) fn new(
-        hosted: BTreeMap<String, Hsm>,
+        hosted: BTreeMap<String, Arc<Hsm>>,
         provisioner: Option<Box<dyn Provisioner>>,
     ) -> Self {
-        let hosted = hosted
-            .into_iter()
-            .map(|(name, hsm)| (name, Arc::new(hsm)))
-            .collect();
         Self {
             hosted: ArcSwap::from_pointee(hosted),
             provisioner,

@@ -1,8 +1,10 @@
 //! SQLite schema migrations: numbered SQL scripts (`src/store/migrations/`)
 //! applied in order, each in its own transaction, with the schema version
-//! kept in `PRAGMA user_version`.
+//! kept in `PRAGMA user_version`. Each transaction takes the write lock
+//! before it reads the version, so processes starting together on one
+//! file (nodes of a cluster on one machine) take turns.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
 /// Every migration, in order; version N is the state after the Nth.
 const MIGRATIONS: &[&str] = &[
@@ -19,15 +21,17 @@ const MIGRATIONS: &[&str] = &[
 
 /// Brings the database up to the newest schema version.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
-    let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    for (index, script) in MIGRATIONS.iter().enumerate().skip(version) {
-        let tx = conn.transaction()?;
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: usize = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let Some(script) = MIGRATIONS.get(version) else {
+            return Ok(());
+        };
         tx.execute_batch(script)?;
-        tx.pragma_update(None, "user_version", index + 1)?;
+        tx.pragma_update(None, "user_version", version + 1)?;
         tx.commit()?;
-        tracing::info!(version = index + 1, "database schema migrated");
+        tracing::info!(version = version + 1, "database schema migrated");
     }
-    Ok(())
 }
 
 #[cfg(test)]

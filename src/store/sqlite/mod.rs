@@ -33,9 +33,11 @@ impl Sqlite {
     pub(super) fn open(path: &Path) -> StoreResult<Self> {
         create_private_file(path)?;
         let mut conn = Connection::open(path)?;
+        // First, so that a process starting at the same moment as another
+        // on the same file waits for its locks rather than failing.
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
         migrate::migrate(&mut conn)?;
         Ok(Self {
             conn: Mutex::new(conn),

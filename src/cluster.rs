@@ -81,6 +81,12 @@ pub enum CommandError {
     /// The store names no domain key for the region.
     #[error("the store names no domain key for region {0}: there is nothing to enrol into yet")]
     NoClusterKey(String),
+    /// The store a command reads does not exist.
+    #[error(
+        "no store at {0}: run this with the configuration (data_dir or store_url) of a node of \
+         the cluster"
+    )]
+    NoStore(String),
     /// The SO PIN could not be read.
     #[error("SO PIN: {0}")]
     SoPin(String),
@@ -162,7 +168,7 @@ pub fn init_domain_key(
 /// `trent cluster offers`: the enrolment offers waiting for an answer, one
 /// line each, with their fingerprints.
 pub fn list_offers(config: &Config) -> Result<String, CommandError> {
-    let store = open_store(config)?;
+    let store = existing_store(config)?;
     let offers = store.open_offers(0)?;
     if offers.is_empty() {
         return Ok("no enrolment offer is waiting".into());
@@ -211,7 +217,7 @@ pub fn approve(config: &Config, approval: &Approval<'_>) -> Result<String, Comma
         ..
     } = *approval;
     let (plan, me) = configured_region(config, region)?;
-    let store = open_store(config)?;
+    let store = existing_store(config)?;
     if store.domain_key(region)?.is_none() {
         return Err(CommandError::NoClusterKey(region.into()));
     }
@@ -287,9 +293,20 @@ fn configured_region(config: &Config, region: &str) -> Result<(RegionPlan, Strin
     Ok((plan, prepared.node_id))
 }
 
-/// The store the configuration names.
+/// The store the configuration names (a SQLite file is created if missing).
 fn open_store(config: &Config) -> Result<Store, CommandError> {
     let location = StoreLocation::from_url(config.store_url.as_ref(), &config.data_dir)?;
+    Ok(Store::open(&location, 1, Duration::ZERO)?)
+}
+
+/// The store the configuration names, which must exist already.
+fn existing_store(config: &Config) -> Result<Store, CommandError> {
+    let location = StoreLocation::from_url(config.store_url.as_ref(), &config.data_dir)?;
+    if let StoreLocation::Sqlite(path) = &location {
+        if !path.exists() {
+            return Err(CommandError::NoStore(path.display().to_string()));
+        }
+    }
     Ok(Store::open(&location, 1, Duration::ZERO)?)
 }
 

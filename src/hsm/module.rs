@@ -165,6 +165,12 @@ impl Module {
     /// The module held for work outside an open token (a token's domain
     /// key set-up, the SO's step of an enrolment): no token is opened and
     /// no re-initialisation happens until the hold is dropped.
+    ///
+    /// The hold is a read lock: calls on the module's open tokens from the
+    /// holding thread take it again, which is safe only while nothing waits
+    /// to re-initialise the module (a waiting writer would block them). So
+    /// only start-up, before the background jobs run, makes such calls
+    /// while holding it (a starting node answering enrolment offers).
     pub(super) fn hold(&self) -> ModuleHold<'_> {
         let opening = self.opening.lock().unwrap_or_else(|e| e.into_inner());
         let tokens = self.tokens.read().unwrap_or_else(|e| e.into_inner());

@@ -2,9 +2,10 @@
 //! one, making one, and the check blob that tells whether two tokens hold
 //! the same one (ADR 0016). The joining side of an enrolment works on the
 //! same set-up (`enrolment`). Runs at start-up, in `trent init-domain-key`
-//! and when dev mode provisions a region, never per request; the module is
-//! held (no token opened, no re-initialisation) until the set-up is
-//! dropped, so drop it before opening the token with [`super::Hsm::open`].
+//! and when dev mode provisions a region on first use, never on the hot
+//! path. The module is held (no token opened, no re-initialisation) until
+//! the set-up is dropped, so drop it before opening the token with
+//! [`super::Hsm::open`].
 
 use super::mechanisms::{self, Mechanisms};
 use super::module::ModuleHold;

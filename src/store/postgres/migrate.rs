@@ -7,7 +7,7 @@ use super::{Client, execute, query_opt};
 use crate::store::StoreResult;
 
 /// Every migration, in order; version N is the state after the Nth.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/001_schema.sql")];
+pub(super) const MIGRATIONS: &[&str] = &[include_str!("migrations/001_schema.sql")];
 
 /// The advisory lock migrating nodes take turns on ("trent" in ASCII).
 const MIGRATION_LOCK: i64 = 0x74_72_65_6e_74;

@@ -428,6 +428,74 @@ fn imports_stay_confined(east: &Hsm, east_view: &Session) {
         fingerprints.push(imported.fingerprint);
     }
     assert!(fingerprints.windows(2).all(|w| w[0] == w[1]));
+    private_key_imports_leave_nothing(east, east_view);
+}
+
+/// Private-key imports (PKCS#8 in RSA_AES_KEY_WRAP_*): an RSA key, and EC
+/// keys whose public point the token finds with a probe copy of the key
+/// (ECDH with the generator, a signature checked against both candidate
+/// points): no object is left (wrapping key, ephemeral AES key, transit
+/// copy, probe, derived x-coordinate, candidate public keys), and the
+/// public key found is the offline key's.
+fn private_key_imports_leave_nothing(east: &Hsm, east_view: &Session) {
+    use p256::pkcs8::{EncodePrivateKey, EncodePublicKey};
+    use trent::hsm::{Curve, ImportWrapping, Oaep, PairRole};
+    let mut rng = rsa::rand_core::OsRng;
+    let rsa = rsa::RsaPrivateKey::new(&mut rng, 2048).unwrap();
+    let p256 = p256::SecretKey::random(&mut rng);
+    let p384 = p384::SecretKey::random(&mut rng);
+    let keys = [
+        (
+            SecretKind::Rsa(2048, PairRole::Sign),
+            rsa.to_pkcs8_der().unwrap().as_bytes().to_vec(),
+            rsa.to_public_key().to_public_key_der().unwrap().to_vec(),
+        ),
+        (
+            SecretKind::Ec(Curve::P256, PairRole::Sign),
+            p256.to_pkcs8_der().unwrap().as_bytes().to_vec(),
+            p256.public_key().to_public_key_der().unwrap().to_vec(),
+        ),
+        (
+            SecretKind::Ec(Curve::P384, PairRole::Agree),
+            p384.to_pkcs8_der().unwrap().as_bytes().to_vec(),
+            p384.public_key().to_public_key_der().unwrap().to_vec(),
+        ),
+    ];
+    let counts = |view: &Session| {
+        [
+            ObjectClass::PRIVATE_KEY,
+            ObjectClass::PUBLIC_KEY,
+            ObjectClass::SECRET_KEY,
+        ]
+        .map(|class| session_objects(view, class).len())
+    };
+    for (kind, pkcs8, spki) in keys {
+        for (algorithm, hash) in [
+            (AlgorithmSpec::RsaAesKeyWrapSha1, Oaep::Sha1),
+            (AlgorithmSpec::RsaAesKeyWrapSha256, Oaep::Sha256),
+        ] {
+            let before = counts(east_view);
+            let pair = east.begin_key_import(2048).unwrap();
+            let encrypted = common::import::wrap(&pair.public_key, &algorithm, &pkcs8);
+            let imported = east
+                .import_material(
+                    pair.id,
+                    ImportWrapping::RsaAesKeyWrap(hash),
+                    &encrypted,
+                    kind,
+                    0..=0,
+                    b"key-10",
+                )
+                .unwrap_or_else(|e| panic!("{kind:?} {algorithm:?}: {e}"));
+            assert_eq!(
+                counts(east_view),
+                before,
+                "{kind:?} {algorithm:?} leaves no object"
+            );
+            assert_eq!(imported.public_key.as_ref(), Some(&spki), "{kind:?}");
+            assert_eq!(imported.fingerprint, [&b"key-10"[..], &spki].concat());
+        }
+    }
 }
 
 /// The attributes of a cached private key: sensitive, not extractable, not

@@ -4,7 +4,9 @@
 //! asymmetric keys (sign, verify, get-publickey, RSA encrypt-data and
 //! decrypt-data, RSA and EC data key pairs), imported key material
 //! (get-parameters-for-import, import-key-material with material wrapped
-//! offline, delete-imported-key-material, re-import), replicate and
+//! offline, of AES and HMAC keys and of RSA and EC private keys with
+//! `encrypted_privatekey`, delete-imported-key-material, re-import),
+//! replicate and
 //! update-primary-region (there and straight back, each complete within a
 //! second) between the projects of two regions, and refusals (bad
 //! signature, unknown AK, bad token) with Huawei's error body. Around it,

@@ -14,8 +14,8 @@ use rsa::{Pss, RsaPrivateKey};
 /// A private key made offline, imported with RSA_AES_KEY_WRAP_SHA_256 and
 /// RSA_AES_KEY_WRAP_SHA_1: its signatures verify with the offline public
 /// key, which GetPublicKey returns; RSA-OAEP alone cannot carry it; after a
-/// deletion another private key, or one of another size, is
-/// IncorrectKeyMaterialException and the same one is taken back.
+/// deletion another private key, one of another size, or an EC private key
+/// is IncorrectKeyMaterialException and the same one is taken back.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_imported_rsa_key_signs_as_the_offline_key() {
     let server = Server::start();
@@ -71,6 +71,10 @@ async fn an_imported_rsa_key_signs_as_the_offline_key() {
         let refused = try_import_with(&kms, &key, &p, &der, dnx(), None).await;
         assert_eq!(code(refused), "IncorrectKeyMaterialException");
     }
+    let p = parameters(&kms, &key, AlgorithmSpec::RsaAesKeyWrapSha256).await;
+    let ec = p256::SecretKey::random(&mut rng).to_pkcs8_der().unwrap();
+    let refused = try_import_with(&kms, &key, &p, ec.as_bytes(), dnx(), None).await;
+    assert_eq!(code(refused), "IncorrectKeyMaterialException", "an EC key");
     let again = parameters(&kms, &key, AlgorithmSpec::RsaAesKeyWrapSha1).await;
     try_import_with(&kms, &key, &again, &pkcs8, dnx(), None)
         .await

@@ -61,6 +61,10 @@ pub enum HsmError {
     /// Imported material of a length the key spec does not take.
     #[error("imported key material is {0} bytes, a length this key spec does not take")]
     MaterialLength(usize),
+    /// An imported private key is not of the key's kind (another key type,
+    /// another curve, or not a PKCS#8 private key at all); says why.
+    #[error("the imported private key is not the key's: {0}")]
+    WrongPrivateKey(String),
     /// A plaintext is too long for the RSA key's OAEP encryption.
     #[error("the plaintext is too long for this RSA key and algorithm")]
     MessageTooLong,

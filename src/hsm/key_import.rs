@@ -7,7 +7,7 @@
 use super::asymmetric::{Oaep, decrypted};
 use super::template::{Purpose, backing_key_template};
 use super::token::{PendingKeyImport, Token};
-use super::{Hsm, HsmError, PairRole, SecretKind, hmac_mechanism, oaep, public_key};
+use super::{Hsm, HsmError, PairRole, SecretKind, ec_import, hmac_mechanism, oaep, public_key};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
@@ -43,11 +43,12 @@ pub struct ImportedMaterial {
     pub wrapped: Vec<u8>,
     /// A value that identifies the material without revealing it, computed
     /// in the token: AES-ECB of `salt`'s SHA-256 (first block) for an AES
-    /// key, the HMAC of `salt` for an HMAC key; for an RSA private key,
-    /// `salt` followed by its public key.
+    /// key, the HMAC of `salt` for an HMAC key; for a private key, `salt`
+    /// followed by its public key.
     pub fingerprint: Vec<u8>,
-    /// An RSA private key's public key (DER SubjectPublicKeyInfo), read
-    /// from the unwrapped key's modulus and exponent.
+    /// A private key's public key (DER SubjectPublicKeyInfo): read from an
+    /// RSA key's modulus and exponent, found in the token for an EC key
+    /// (see `ec_import`).
     pub public_key: Option<Vec<u8>>,
 }
 
@@ -114,9 +115,10 @@ impl Hsm {
     }
 
     /// Unwraps material wrapped under the key pair `id` (which this uses
-    /// up) into the token as a key of `kind`, refuses a length outside
-    /// `lengths`, wraps it under the domain key and fingerprints it with
-    /// `salt`. Nothing stays in the token.
+    /// up) into the token as a key of `kind`, refuses a secret of a length
+    /// outside `lengths` or a private key of another size, type or curve,
+    /// wraps it under the domain key and fingerprints it with `salt`.
+    /// Nothing stays in the token.
     pub fn import_material(
         &self,
         id: u64,
@@ -138,6 +140,10 @@ impl Hsm {
         let wrapped = (|| {
             let (exact, public_key) = match kind {
                 SecretKind::Rsa(bits, _) => (None, Some(rsa_public_key(&owner, transit, bits)?)),
+                SecretKind::Ec(curve, _) => {
+                    ec_import::check_curve(&owner, transit, curve)?;
+                    (None, None)
+                }
                 _ => {
                     let (shortest, longest) = material_len(&token, &owner, transit)?;
                     if shortest > *lengths.end() || longest < *lengths.start() {
@@ -154,6 +160,12 @@ impl Hsm {
         })();
         token.destroy(&owner, transit);
         let (wrapped, public_key) = wrapped?;
+        let public_key = match (kind, public_key) {
+            (SecretKind::Ec(curve, _), None) => {
+                Some(ec_import::public_key(&token, &owner, &wrapped, curve)?)
+            }
+            (_, known) => known,
+        };
         let usable = token.unwrap_for_use(&owner, &wrapped, kind)?;
         let fingerprint = match &public_key {
             Some(spki) => Ok([salt, spki.as_slice()].concat()),
@@ -178,19 +190,17 @@ impl Hsm {
         kind: SecretKind,
     ) -> Result<ObjectHandle, HsmError> {
         let transit = backing_key_template(Purpose::Transit, kind);
-        let invalid = |e: HsmError| {
-            use cryptoki::error::{Error, RvError};
-            match e {
-                HsmError::Pkcs11(Error::Pkcs11(
-                    RvError::WrappedKeyInvalid
-                    | RvError::WrappedKeyLenRange
-                    | RvError::EncryptedDataInvalid
-                    | RvError::EncryptedDataLenRange
-                    | RvError::GeneralError,
-                    _,
-                )) => HsmError::AuthenticationFailed,
-                other => other,
-            }
+        use cryptoki::error::{Error, RvError};
+        let invalid = |e: HsmError| match e {
+            HsmError::Pkcs11(Error::Pkcs11(
+                RvError::WrappedKeyInvalid
+                | RvError::WrappedKeyLenRange
+                | RvError::EncryptedDataInvalid
+                | RvError::EncryptedDataLenRange
+                | RvError::GeneralError,
+                _,
+            )) => HsmError::AuthenticationFailed,
+            other => other,
         };
         match wrapping {
             ImportWrapping::RsaesOaep(hash) => self
@@ -211,7 +221,22 @@ impl Hsm {
                     .and_then(|()| {
                         Ok(owner.unwrap_key(&mechanism, ephemeral, wrapped_material, &transit)?)
                     })
-                    .map_err(invalid);
+                    .map_err(|e| match e {
+                        // SoftHSM's answer to unwrapped bytes that are not a
+                        // PKCS#8 private key of the template's key type.
+                        HsmError::Pkcs11(Error::Pkcs11(RvError::FunctionFailed, _))
+                            if kind.is_private_key() =>
+                        {
+                            HsmError::WrongPrivateKey(format!(
+                                "the token does not read it as a PKCS#8 {} private key",
+                                match kind {
+                                    SecretKind::Rsa(..) => "RSA",
+                                    _ => "EC",
+                                }
+                            ))
+                        }
+                        other => invalid(other),
+                    });
                 token.destroy(owner, ephemeral);
                 material
             }

@@ -6,6 +6,7 @@
 
 mod asymmetric;
 mod cache;
+mod ec_import;
 mod error;
 mod key_import;
 mod kind;
@@ -130,6 +131,18 @@ impl Hsm {
     /// key pair. The unwrapped object stays cached.
     pub fn generate_material(&self, reference: &MaterialRef) -> Result<NewMaterial, HsmError> {
         self.token()?.generate_material(reference)
+    }
+
+    /// Whether this token can keep a key of `kind` wrapped under its domain
+    /// key (a private key needs RFC 5649); an error naming the missing
+    /// mechanism if not. For keys whose material comes later (origin
+    /// `EXTERNAL`).
+    pub fn check_keepable(&self, kind: SecretKind) -> Result<(), HsmError> {
+        let token = self.token()?;
+        token
+            .mechanisms()
+            .wrapping_of(kind.wrapped_len(), token.label())
+            .map(|_| ())
     }
 
     /// AES-256-GCM encryption with the given backing key; returns ciphertext || tag.

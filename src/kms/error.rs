@@ -190,6 +190,15 @@ pub enum MaterialProblem {
         /// The key's spec.
         spec: KeySpec,
     },
+    /// A private key that is not of the key's spec (another key type or
+    /// curve, or not a PKCS#8 private key); says why.
+    #[error("The imported private key does not fit this key's spec, {spec}: {why}.")]
+    PrivateKey {
+        /// The key's spec.
+        spec: KeySpec,
+        /// What the material is instead.
+        why: String,
+    },
     /// Not the material the key (whose ARN it holds) had before.
     #[error("The key material is not the material previously imported into {0}.")]
     NotTheKeys(String),

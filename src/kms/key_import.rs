@@ -86,6 +86,11 @@ pub struct ImportInput<'a> {
     pub description: Option<&'a str>,
     /// The id the re-imported material must have (symmetric keys).
     pub material_id: Option<&'a str>,
+    /// A private key (PKCS#8) wrapped with RFC 5649 under the AES key that
+    /// `encrypted` then carries, given apart (Huawei's
+    /// `encrypted_privatekey`): with an import token issued for RSA-OAEP,
+    /// the two parts are that algorithm's `RSA_AES_KEY_WRAP` counterpart.
+    pub wrapped_private_key: Option<&'a [u8]>,
 }
 
 /// An import token handed out and not used yet.
@@ -235,20 +240,14 @@ impl Kms {
         let plan = self.plan_import(&key, new_material, &input)?;
         let kind = specs::kind_of(&key);
         let pending = self.take_token(&key, token, now)?;
-        if kind.is_private_key() && !matches!(pending.wrapping, ImportWrapping::RsaAesKeyWrap(_)) {
-            return Err(KmsError::UnsupportedOperation(format!(
-                "{} is a {} key: its private key is imported with RSA_AES_KEY_WRAP_SHA_1 or \
-                 RSA_AES_KEY_WRAP_SHA_256 (RSA-OAEP alone cannot carry it).",
-                record_arn(&key),
-                key.key_spec
-            )));
-        }
+        let (wrapping, encrypted) =
+            import_wrapping(&key, pending.wrapping, encrypted, input.wrapped_private_key)?;
         let imported = self
             .hsm(&key.region)?
             .import_material(
                 pending.wrapping_key,
-                pending.wrapping,
-                encrypted,
+                wrapping,
+                &encrypted,
                 kind,
                 material_lengths(key.key_spec),
                 key.key_id.as_bytes(),
@@ -259,6 +258,12 @@ impl Kms {
                     KmsError::IncorrectKeyMaterial(MaterialProblem::Length {
                         len,
                         spec: key.key_spec,
+                    })
+                }
+                HsmError::WrongPrivateKey(why) => {
+                    KmsError::IncorrectKeyMaterial(MaterialProblem::PrivateKey {
+                        spec: key.key_spec,
+                        why,
                     })
                 }
                 other => other.into(),
@@ -494,6 +499,45 @@ fn wrapping(algorithm: &str) -> KmsResult<ImportWrapping> {
             "WrappingAlgorithm {other} is not supported (RSAES_PKCS1_V1_5 is deprecated by \
              AWS; SM2PKE needs an SM2 mechanism the token lacks)."
         ))),
+    }
+}
+
+/// How to unwrap the material of `key` under an import token issued for
+/// `wrapping`, and the bytes to unwrap: a private key comes only inside
+/// `RSA_AES_KEY_WRAP_*` (RSA-OAEP alone cannot carry it), or as
+/// `wrapped_private_key` next to an RSA-OAEP-wrapped AES key, which is the
+/// same wrapping in two parts.
+fn import_wrapping<'e>(
+    key: &KeyRecord,
+    wrapping: ImportWrapping,
+    encrypted: &'e [u8],
+    wrapped_private_key: Option<&[u8]>,
+) -> KmsResult<(ImportWrapping, std::borrow::Cow<'e, [u8]>)> {
+    let private = specs::kind_of(key).is_private_key();
+    match (wrapped_private_key, wrapping) {
+        (None, ImportWrapping::RsaesOaep(_)) if private => {
+            Err(KmsError::UnsupportedOperation(format!(
+                "{} is a {} key: its private key is imported with RSA_AES_KEY_WRAP_SHA_1 or \
+                 RSA_AES_KEY_WRAP_SHA_256 (RSA-OAEP alone cannot carry it).",
+                record_arn(key),
+                key.key_spec
+            )))
+        }
+        (None, wrapping) => Ok((wrapping, encrypted.into())),
+        (Some(_), _) if !private => Err(KmsError::UnsupportedOperation(format!(
+            "{} is a {} key: it has no private key to import.",
+            record_arn(key),
+            key.key_spec
+        ))),
+        (Some(wrapped), ImportWrapping::RsaesOaep(hash)) => Ok((
+            ImportWrapping::RsaAesKeyWrap(hash),
+            [encrypted, wrapped].concat().into(),
+        )),
+        (Some(_), ImportWrapping::RsaAesKeyWrap(_)) => Err(KmsError::UnsupportedOperation(
+            "The import token was issued for RSA_AES_KEY_WRAP, whose encrypted key material \
+             carries the private key itself: give no private key apart."
+                .into(),
+        )),
     }
 }
 

@@ -108,11 +108,10 @@ impl Kms {
         })?;
         let kind = specs::secret_kind(key_spec, key_usage);
         let external = origin == "EXTERNAL";
-        if external && specs::is_asymmetric(key_spec) && !matches!(kind, SecretKind::Rsa(..)) {
-            return Err(KmsError::UnsupportedOperation(format!(
-                "Origin EXTERNAL is not supported yet for {key_spec} keys; this deployment \
-                 imports material into SYMMETRIC_DEFAULT, HMAC and RSA keys."
-            )));
+        if external && kind.is_private_key() {
+            // A key pair's material is generated or imported, and kept the
+            // same way: refused up front by a token that cannot keep it.
+            self.hsm(&caller.region)?.check_keepable(kind)?;
         }
         if !external && origin != "AWS_KMS" {
             return Err(KmsError::UnsupportedOperation(format!(

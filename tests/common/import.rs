@@ -88,22 +88,33 @@ fn usage_of(spec: &KeySpec) -> KeyUsageType {
         KeySpec::Hmac224 | KeySpec::Hmac256 | KeySpec::Hmac384 | KeySpec::Hmac512 => {
             KeyUsageType::GenerateVerifyMac
         }
-        KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => KeyUsageType::SignVerify,
-        other => panic!("no usage chosen for {other:?}"),
+        _ => KeyUsageType::SignVerify,
     }
 }
 
-/// CreateKey with Origin EXTERNAL of `spec` (symmetric or HMAC), single- or
-/// multi-Region; CreateKey's metadata.
+/// CreateKey with Origin EXTERNAL of `spec` (for a key pair, a signing
+/// key), single- or multi-Region; CreateKey's metadata.
 pub async fn create_external_metadata(
     kms: &Client,
     spec: KeySpec,
     multi_region: bool,
 ) -> KeyMetadata {
+    let usage = usage_of(&spec);
+    create_external_as(kms, spec, usage, multi_region).await
+}
+
+/// CreateKey with Origin EXTERNAL of `spec` and `usage`, single- or
+/// multi-Region; CreateKey's metadata.
+pub async fn create_external_as(
+    kms: &Client,
+    spec: KeySpec,
+    usage: KeyUsageType,
+    multi_region: bool,
+) -> KeyMetadata {
     kms.create_key()
         .origin(OriginType::External)
         .key_spec(spec.clone())
-        .key_usage(usage_of(&spec))
+        .key_usage(usage)
         .multi_region(multi_region)
         .send()
         .await

@@ -1649,10 +1649,6 @@ def imported_material(env, kms_key_id, out):
         lambda: delete_material(kms_key_id), 400, "KMS.0309",
         "delete-imported-key-material of a key with origin kms: KMS.0309",
     )
-    refused(
-        lambda: create_external(f"hw-import-rsa-{RUN}", "RSA_2048", "SIGN_VERIFY"), 400, "KMS.0308",
-        "create-key origin external RSA_2048: KMS.0308",
-    )
 
     mac_key = create_external(f"hw-import-mac-{RUN}", "HMAC_256")
     mac_material = os.urandom(32)
@@ -1678,6 +1674,143 @@ def imported_material(env, kms_key_id, out):
         )
 
 
+def der_private_key(private):
+    """The PKCS#8 DER of a `cryptography` private key."""
+    return private.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def der_public_key(private):
+    """The DER SubjectPublicKeyInfo of a `cryptography` private key's public key."""
+    return private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def wrap_private_key(public_key_b64, private):
+    """(encrypted_key_material, encrypted_privatekey) for an asymmetric key, as
+    Huawei's model describes them: a temporary AES-256 key RSA-OAEP (SHA-256)
+    encrypted under the base64 DER wrapping key, and the PKCS#8 private key
+    wrapped under that temporary key with AES key wrap with padding (RFC 5649,
+    OpenSSL's id-aes256-wrap-pad), both base64: what a Huawei user does
+    offline."""
+    from cryptography.hazmat.primitives import keywrap
+
+    temporary = os.urandom(32)
+    wrapped = keywrap.aes_key_wrap_with_padding(temporary, der_private_key(private))
+    return oaep_sha256_wrap(public_key_b64, temporary), b64(wrapped)
+
+
+@section
+def imported_key_pairs(env):
+    if serialization is None:
+        check("imported key pairs need Python's cryptography package", False)
+        return
+    kms = env.kms
+
+    def create_external(alias, spec):
+        body = CreateKeyRequestBody(key_alias=alias, key_spec=spec, origin="external")
+        return kms.create_key(CreateKeyRequest(body=body)).key_info.key_id
+
+    def import_private_key(key_id, private, with_private_key=True, material=None):
+        body = GetParametersForImportRequestBody(key_id=key_id, wrapping_algorithm="RSAES_OAEP_SHA_256")
+        got = kms.create_parameters_for_import(CreateParametersForImportRequest(body=body))
+        wrapped_key, wrapped_private = wrap_private_key(got.public_key, private)
+        body = ImportKeyMaterialRequestBody(
+            key_id=key_id, import_token=got.import_token,
+            encrypted_key_material=material(got.public_key) if material else wrapped_key,
+            encrypted_privatekey=wrapped_private if with_private_key else None,
+        )
+        return kms.import_key_material(ImportKeyMaterialRequest(body=body))
+
+    message = b"signed with an imported private key"
+    pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+    for spec, private, algorithm, chosen, scheme in (
+        ("RSA_2048", rsa.generate_private_key(65537, 2048), "RSASSA_PSS_SHA_256", hashes.SHA256(), "rsa"),
+        ("EC_P256", ec.generate_private_key(ec.SECP256R1()), "ECDSA_SHA_256", hashes.SHA256(), "ec"),
+        ("EC_P384", ec.generate_private_key(ec.SECP384R1()), "ECDSA_SHA_384", hashes.SHA384(), "ec"),
+        ("SECP256K1", ec.generate_private_key(ec.SECP256K1()), "ECDSA_SHA_256", hashes.SHA256(), "ec"),
+    ):
+        key_id = create_external(f"hw-import-{spec.lower()}-{RUN}", spec)
+        details = raw(env.describe(key_id))["key_info"]
+        check(
+            f"create-key origin external {spec}: pending import (key_state \"5\"), SIGN_VERIFY",
+            details["key_state"] == "5" and details["key_spec"] == spec
+            and details["origin"] == "external" and details["key_usage"] == "SIGN_VERIFY",
+            details,
+        )
+        imported = import_private_key(key_id, private)
+        check(
+            f"import-key-material of the {spec} private key (encrypted_key_material: the temporary "
+            "AES key under RSAES_OAEP_SHA_256; encrypted_privatekey: the PKCS#8 under it): 200, enabled",
+            imported.status_code == 200 and raw(imported) is None
+            and raw(env.describe(key_id))["key_info"]["key_state"] == "2",
+            (imported.status_code, imported.raw_content),
+        )
+        published = pem_body(env.public_key(key_id).public_key)
+        check(f"  ... get-publickey is the local {spec} public key", published == der_public_key(private), published)
+        digest = hashlib.new(chosen.name, message).digest()
+        signed = env.sign(key_id, digest, algorithm)
+        try:
+            if scheme == "rsa":
+                private.public_key().verify(
+                    base64.b64decode(signed.signature), digest, pss, utils.Prehashed(chosen)
+                )
+            else:
+                private.public_key().verify(
+                    base64.b64decode(signed.signature), digest, ec.ECDSA(utils.Prehashed(chosen))
+                )
+            offline = True
+        except Exception as e:  # InvalidSignature
+            offline = repr(e)
+        check(f"  ... sign ({algorithm}) verifies offline with the local public key", offline is True, offline)
+        check(
+            "  ... and verify agrees",
+            env.verify(key_id, digest, signed.signature, algorithm).signature_valid == "true",
+        )
+
+    key_id = create_external(f"hw-import-ec-refusals-{RUN}", "EC_P256")
+    private = ec.generate_private_key(ec.SECP256R1())
+    refused(
+        lambda: import_private_key(
+            key_id, private, with_private_key=False,
+            material=lambda public: oaep_sha256_wrap(public, der_private_key(private)),
+        ),
+        400, "KMS.0308", "import-key-material of an EC_P256 key without encrypted_privatekey: KMS.0308",
+    )
+    wrong = refused(
+        lambda: import_private_key(key_id, ec.generate_private_key(ec.SECP384R1())),
+        400, "KMS.2604", "import-key-material of a P-384 private key into an EC_P256 key: KMS.2604",
+    )
+    check(
+        "  ... its message names EC_P256 and the key's curve",
+        wrong is not None and "EC_P256" in wrong.error_msg and "P384" in wrong.error_msg,
+        wrong and wrong.error_msg,
+    )
+    refused(
+        lambda: import_private_key(key_id, rsa.generate_private_key(65537, 2048)),
+        400, "KMS.2604", "import-key-material of an RSA private key into an EC_P256 key: KMS.2604",
+    )
+    aes_external = create_external(f"hw-import-aes-pk-{RUN}", "AES_256")
+    refused(
+        lambda: import_private_key(aes_external, private), 400, "KMS.0308",
+        "import-key-material with encrypted_privatekey into an AES_256 key: KMS.0308",
+    )
+    import_private_key(key_id, private)
+    kms.delete_imported_key_material(DeleteImportedKeyMaterialRequest(body=key_body(key_id)))
+    refused(
+        lambda: import_private_key(key_id, ec.generate_private_key(ec.SECP256R1())),
+        400, "KMS.2606", "re-import of another EC_P256 private key after the deletion: KMS.2606",
+    )
+    import_private_key(key_id, private)
+    check(
+        "re-import of the same private key: enabled, the same public key",
+        raw(env.describe(key_id))["key_info"]["key_state"] == "2"
+        and pem_body(env.public_key(key_id).public_key) == der_public_key(private),
+    )
+
+
 def main():
     spec = json.load(sys.stdin)
     env = Env(spec)
@@ -1692,6 +1825,7 @@ def main():
         asymmetric_signing(env, key_id, out)
         data_key_pairs(env, out.get("huawei_signing_key_id", key_id))
         imported_material(env, key_id, out)
+        imported_key_pairs(env)
     rsa_encryption(env)
     rotation(env)
     out["replicated_key_id"] = multi_region(env)

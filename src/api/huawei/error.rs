@@ -187,7 +187,9 @@ impl HuaweiError {
             }
             K::IncorrectKeyMaterial(problem) => {
                 let code = match problem {
-                    MaterialProblem::Length { .. } => "KMS.2604",
+                    MaterialProblem::Length { .. } | MaterialProblem::PrivateKey { .. } => {
+                        "KMS.2604"
+                    }
                     MaterialProblem::NotTheKeys(_)
                     | MaterialProblem::AlreadyTheKeys(_)
                     | MaterialProblem::NotNamed(_) => "KMS.2606",

@@ -10,6 +10,13 @@
 //! - `encrypted_key_material` is the material RSA-OAEP-encrypted under
 //!   `public_key` (base64); `expiration_time` (Unix seconds) is when the
 //!   material expires, and without it the material does not expire;
+//! - for an asymmetric key (RSA_2048/3072/4096, EC_P256, EC_P384,
+//!   SECP256K1), `encrypted_key_material` is instead a temporary AES-256 key
+//!   ("临时中间密钥", the model's words) RSA-OAEP-encrypted the same way, and
+//!   `encrypted_privatekey` (base64) the PKCS#8 private key wrapped under it
+//!   with AES key wrap with padding (RFC 5649, OpenSSL's
+//!   `id-aes256-wrap-pad`, as Huawei's FAQ on wrapping asymmetric keys names
+//!   it): the core's `RSA_AES_KEY_WRAP_*` in two fields;
 //! - import-key-material and delete-imported-key-material answer 200
 //!   without a body.
 
@@ -52,23 +59,19 @@ pub fn get_parameters(cx: &mut Ctx<'_>) -> OpResult {
     })))
 }
 
-/// import-key-material: the material of a symmetric or HMAC key, expiring
-/// at `expiration_time` when given (the core's `KEY_MATERIAL_EXPIRES` with
+/// import-key-material: the material of a symmetric or HMAC key, or the
+/// private key of an RSA or EC key (`encrypted_privatekey`, with the AES key
+/// that wraps it in `encrypted_key_material`), expiring at
+/// `expiration_time` when given (the core's `KEY_MATERIAL_EXPIRES` with
 /// that ValidTo), else never (`KEY_MATERIAL_DOES_NOT_EXPIRE`).
 pub fn import_material(cx: &mut Ctx<'_>) -> OpResult {
     let id = cx.key_id_field()?;
     let token = cx.fields.required_base64("import_token")?;
     let encrypted = cx.fields.required_base64("encrypted_key_material")?;
-    if cx
-        .fields
-        .str("encrypted_privatekey")?
-        .is_some_and(|k| !k.is_empty())
-    {
-        return Err(HuaweiError::invalid(
-            "encrypted_privatekey",
-            "this deployment imports the material of AES_256 and HMAC keys only.",
-        ));
-    }
+    let private_key = match cx.fields.str("encrypted_privatekey")? {
+        Some(k) if !k.is_empty() => Some(cx.fields.required_base64("encrypted_privatekey")?),
+        _ => None,
+    };
     let valid_to = cx
         .fields
         .int("expiration_time")?
@@ -89,6 +92,7 @@ pub fn import_material(cx: &mut Ctx<'_>) -> OpResult {
                 import_type: None,
                 description: None,
                 material_id: None,
+                wrapped_private_key: private_key.as_deref(),
             };
             kms.import_key_material(caller, input)
         },

@@ -20,15 +20,6 @@ pub const CREATABLE: &[KeySpec] = &[
     KeySpec::Hmac512,
 ];
 
-/// The specs create-key makes with `origin` `external`: those the core
-/// imports material into.
-pub const IMPORTABLE: &[KeySpec] = &[
-    KeySpec::SymmetricDefault,
-    KeySpec::Hmac256,
-    KeySpec::Hmac384,
-    KeySpec::Hmac512,
-];
-
 /// Huawei's name of a key spec.
 pub fn name(spec: KeySpec) -> &'static str {
     match spec {
@@ -82,10 +73,6 @@ mod tests {
             assert_eq!(from_aws(spec.as_str()), name(*spec));
         }
         assert_eq!(parse("ECC_NIST_P256"), None, "only Huawei's names");
-        assert!(
-            IMPORTABLE.iter().all(|spec| CREATABLE.contains(spec)),
-            "create-key makes every importable spec"
-        );
         assert_eq!(from_aws("SM2"), "SM2");
     }
 }

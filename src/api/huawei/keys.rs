@@ -127,9 +127,9 @@ fn spec_and_usage(cx: &Ctx<'_>) -> Result<(KeySpec, KeyUsage), HuaweiError> {
 }
 
 /// create-key's `origin`: `kms` (the default: material made in the HSM)
-/// or `external` (material imported later, for the [`key_specs::IMPORTABLE`]
-/// specs); returns the core's origin.
-fn origin(cx: &Ctx<'_>, spec: KeySpec) -> Result<&'static str, HuaweiError> {
+/// or `external` (material imported later; every spec create-key makes
+/// takes it); returns the core's origin.
+fn origin(cx: &Ctx<'_>) -> Result<&'static str, HuaweiError> {
     match cx
         .fields
         .str("origin")?
@@ -137,21 +137,7 @@ fn origin(cx: &Ctx<'_>, spec: KeySpec) -> Result<&'static str, HuaweiError> {
         .as_deref()
     {
         None | Some("kms") => Ok("AWS_KMS"),
-        Some("external") if key_specs::IMPORTABLE.contains(&spec) => Ok("EXTERNAL"),
-        Some("external") => {
-            let importable: Vec<&str> = key_specs::IMPORTABLE
-                .iter()
-                .map(|s| key_specs::name(*s))
-                .collect();
-            Err(HuaweiError::invalid(
-                "origin",
-                format!(
-                    "external key material is imported into {} keys, not {}.",
-                    importable.join(", "),
-                    key_specs::name(spec)
-                ),
-            ))
-        }
+        Some("external") => Ok("EXTERNAL"),
         Some(other) => Err(HuaweiError::invalid(
             "origin",
             format!("{other} is not one of kms, external."),
@@ -163,7 +149,7 @@ fn origin(cx: &Ctx<'_>, spec: KeySpec) -> Result<&'static str, HuaweiError> {
 pub fn create_key(cx: &mut Ctx<'_>) -> OpResult {
     let alias = aws_alias(&cx.fields.required_str("key_alias")?)?;
     let (key_spec, key_usage) = spec_and_usage(cx)?;
-    let origin = origin(cx, key_spec)?;
+    let origin = origin(cx)?;
     if let Some(store) = cx.fields.str("keystore_id")? {
         if !store.is_empty() && store != "0" {
             return Err(HuaweiError::invalid(

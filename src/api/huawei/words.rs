@@ -215,6 +215,10 @@ pub(super) fn material(problem: &MaterialProblem) -> String {
             "The key material is {len} bytes, which a {} key does not take.",
             key_specs::name(*spec)
         ),
+        MaterialProblem::PrivateKey { spec, why } => format!(
+            "The imported private key does not fit this key's spec, {}: {why}.",
+            key_specs::name(*spec)
+        ),
         MaterialProblem::NotTheKeys(arn) => format!(
             "The key material is not the material previously imported into {arn}: a key \
              takes only the same material again."

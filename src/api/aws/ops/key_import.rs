@@ -81,6 +81,7 @@ pub fn import_key_material(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult 
             import_type: r.import_type.as_deref(),
             description: r.key_material_description.as_deref(),
             material_id: r.key_material_id.as_deref(),
+            wrapped_private_key: None,
         },
     )?;
     reply(KeyMaterialResponse {

@@ -7,7 +7,7 @@ use super::{Client, execute, query_opt};
 use crate::store::StoreResult;
 
 /// Every migration, in order; version N is the state after the Nth.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_schema.sql"),
     include_str!("migrations/002_cluster.sql"),
 ];

@@ -38,6 +38,8 @@ mod multi_region;
 mod rotation;
 mod rows;
 mod tags;
+#[cfg(test)]
+mod tests;
 
 use super::backend::Backend;
 use super::{StoreError, StoreResult};
@@ -124,7 +126,7 @@ impl Postgres {
                 }
             }
         };
-        tokio::task::block_in_place(|| runtime.block_on(attempts))
+        tokio::task::block_in_place(|| runtime.handle().block_on(attempts))
     }
 }
 

@@ -1,0 +1,177 @@
+//! The PostgreSQL backend's own guarantees, on a real server: the one named
+//! by `TRENT_TEST_STORE_URL` (each test makes a fresh database there); the
+//! tests say so and pass when it is unset.
+
+use super::Postgres;
+use crate::model::{GrantRecord, KeyRecord, KeySpec, KeyState, KeyUsage, Tag};
+use crate::store::backend::{
+    Backend, GrantInsert, Grants, KeyChange, KeyWrites, Keys, Tags, TagsPut,
+};
+use secrecy::SecretString;
+
+/// A fresh database on the test server, as a URL; `None` without one.
+fn fresh_database() -> Option<SecretString> {
+    let Ok(server) = std::env::var("TRENT_TEST_STORE_URL") else {
+        eprintln!("skipped: TRENT_TEST_STORE_URL is not set");
+        return None;
+    };
+    let name = format!("trent_unit_{}", uuid::Uuid::new_v4().simple());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&server, tokio_postgres::NoTls)
+            .await
+            .expect("connect to TRENT_TEST_STORE_URL");
+        tokio::spawn(connection);
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+    });
+    let (base, query) = server.split_once('?').unwrap_or((&server, ""));
+    let authority = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[authority..].find('/') {
+        Some(slash) => &base[..authority + slash],
+        None => base,
+    };
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
+    Some(SecretString::from(format!("{base}/{name}{query}")))
+}
+
+fn key(key_id: &str) -> KeyRecord {
+    KeyRecord {
+        region: "us-east-1".into(),
+        key_id: key_id.into(),
+        account_id: "111122223333".into(),
+        description: String::new(),
+        state: KeyState::Enabled,
+        key_spec: KeySpec::SymmetricDefault,
+        key_usage: KeyUsage::EncryptDecrypt,
+        origin: "AWS_KMS".into(),
+        creation_date: 1,
+        deletion_date: None,
+        pending_window_days: None,
+        current_material_id: "m".into(),
+        valid_to: None,
+        policy: "{}".into(),
+        rotation_period_days: None,
+        next_rotation_date: None,
+        multi_region: false,
+        updating: false,
+    }
+}
+
+#[test]
+fn nodes_starting_together_migrate_once() {
+    let Some(url) = fresh_database() else { return };
+    let nodes: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || Postgres::open(&url).map(|_| ()))
+        })
+        .collect();
+    for node in nodes {
+        node.join().unwrap().expect("a node starts");
+    }
+    let node = Postgres::open(&url).unwrap();
+    let version: i64 = node
+        .run(async |client| {
+            let row = super::query_one(&*client, "SELECT version FROM schema_version", &[]).await?;
+            Ok(row.try_get(0)?)
+        })
+        .unwrap();
+    assert_eq!(version as usize, super::migrate::MIGRATIONS.len());
+}
+
+/// Another node sees the version move after each committed write of what
+/// the cache copies, and only then.
+#[test]
+fn writes_to_cached_records_move_the_version_other_nodes_poll() {
+    let Some(url) = fresh_database() else { return };
+    let (writer, reader) = (Postgres::open(&url).unwrap(), Postgres::open(&url).unwrap());
+    let version = || reader.data_version().unwrap();
+    let start = version();
+    writer.insert_key(&key("k"), None, &[]).unwrap();
+    let created = version();
+    assert!(created > start, "a new key moves the version");
+    writer
+        .put_tags(
+            "us-east-1",
+            "k",
+            &[Tag {
+                key: "t".into(),
+                value: "v".into(),
+            }],
+            50,
+        )
+        .unwrap();
+    assert_eq!(version(), created, "tags are not cached");
+    assert!(
+        !writer
+            .change_key("us-east-1", "k", KeyChange::Enabled(true))
+            .unwrap()
+    );
+    assert_eq!(version(), created, "a refused change writes nothing");
+    assert!(
+        writer
+            .change_key("us-east-1", "k", KeyChange::Enabled(false))
+            .unwrap()
+    );
+    assert!(version() > created, "a key change moves the version");
+}
+
+/// The limits that a locked key row guards hold under concurrent writers
+/// on two nodes: no more grants or tags than allowed get in.
+#[test]
+fn concurrent_writers_on_two_nodes_keep_the_grant_and_tag_limits() {
+    let Some(url) = fresh_database() else { return };
+    let nodes = [Postgres::open(&url).unwrap(), Postgres::open(&url).unwrap()];
+    nodes[0].insert_key(&key("k"), None, &[]).unwrap();
+    let (grants, tags) = std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..12)
+            .map(|i| {
+                let node = &nodes[i % 2];
+                scope.spawn(move || {
+                    let grant = GrantRecord {
+                        grant_id: format!("g{i}"),
+                        region: "us-east-1".into(),
+                        key_id: "k".into(),
+                        name: None,
+                        grantee: "arn:aws:iam::111122223333:user/bob".into(),
+                        retiring: None,
+                        operations: vec!["Encrypt".into()],
+                        constraints: None,
+                        issuing_account: "111122223333".into(),
+                        creation_date: i as i64,
+                        token: format!("token-{i}"),
+                    };
+                    let tag = Tag {
+                        key: format!("t{i}"),
+                        value: "v".into(),
+                    };
+                    (
+                        node.insert_grant(&grant, 5).unwrap(),
+                        node.put_tags("us-east-1", "k", &[tag], 5).unwrap(),
+                    )
+                })
+            })
+            .collect();
+        let results: Vec<_> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+        let grants = results
+            .iter()
+            .filter(|(g, _)| *g == GrantInsert::Inserted)
+            .count();
+        let tags = results.iter().filter(|(_, t)| *t == TagsPut::Done).count();
+        (grants, tags)
+    });
+    assert_eq!(grants, 5);
+    assert_eq!(tags, 5);
+    assert_eq!(nodes[1].grants_of_key("us-east-1", "k").unwrap().len(), 5);
+    assert_eq!(nodes[1].tags("us-east-1", "k").unwrap().len(), 5);
+}

@@ -88,3 +88,89 @@ impl Store {
         self.backend.delete_offer(node_id, region, fingerprint)
     }
 }
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::super::backend::Backend;
+    use crate::model::{DomainKeyRecord, EnrolmentRecord};
+
+    fn offer(node: &str, fingerprint: &str) -> EnrolmentRecord {
+        EnrolmentRecord {
+            node_id: node.into(),
+            region: "us-east-1".into(),
+            public_key: vec![1, 2, 3],
+            fingerprint: fingerprint.into(),
+            offered_at: 1_000,
+            approved_by: None,
+            package: None,
+            answered_by: None,
+        }
+    }
+
+    /// The conditional writes of domain keys and offers (ADR 0016), on
+    /// any backend: the first claim wins; an approval needs the offer's
+    /// fingerprint and no earlier approval; only the approving member
+    /// answers, once; a new offer replaces the node's old one and what
+    /// became of it.
+    pub(in crate::store) fn conditional_writes(backend: &dyn Backend) {
+        let claim = |by: &str| DomainKeyRecord {
+            region: "us-east-1".into(),
+            check_blob: by.as_bytes().to_vec(),
+            created_by: by.into(),
+            created_at: 5,
+        };
+        assert!(backend.claim_domain_key(&claim("a")).unwrap());
+        assert!(!backend.claim_domain_key(&claim("b")).unwrap());
+        let named = backend.domain_key("us-east-1").unwrap().unwrap();
+        assert_eq!(named, claim("a"));
+        assert_eq!(backend.domain_key("eu-west-1").unwrap(), None);
+        assert_eq!(backend.domain_key_regions().unwrap(), ["us-east-1"]);
+
+        backend.post_offer(&offer("n", "f1")).unwrap();
+        let approve = |fp: &str, by: &str| backend.approve_offer("n", "us-east-1", fp, by).unwrap();
+        let answer = |fp: &str, by: &str| {
+            backend
+                .answer_offer("n", "us-east-1", fp, b"package", by)
+                .unwrap()
+        };
+        assert!(!approve("f0", "a"), "approved another fingerprint");
+        assert!(!answer("f1", "a"), "answered an unapproved offer");
+        assert!(approve("f1", "a"));
+        assert!(!approve("f1", "b"), "approved twice");
+        assert!(
+            !answer("f1", "b"),
+            "answered by a member that did not approve"
+        );
+        assert!(answer("f1", "a"));
+        assert!(!answer("f1", "a"), "answered twice");
+        let answered = backend.offer("n", "us-east-1").unwrap().unwrap();
+        assert_eq!(answered.package.as_deref(), Some(&b"package"[..]));
+        assert_eq!(answered.answered_by.as_deref(), Some("a"));
+        assert!(backend.open_offers(0).unwrap().is_empty());
+
+        backend.post_offer(&offer("n", "f2")).unwrap();
+        assert_eq!(backend.open_offers(0).unwrap(), [offer("n", "f2")]);
+        assert!(backend.open_offers(1_001).unwrap().is_empty());
+        assert!(approve("f2", "a"));
+        assert!(
+            !backend
+                .withdraw_approval("n", "us-east-1", "f2", "b")
+                .unwrap()
+        );
+        assert!(
+            backend
+                .withdraw_approval("n", "us-east-1", "f2", "a")
+                .unwrap()
+        );
+        assert!(!backend.delete_offer("n", "us-east-1", "f1").unwrap());
+        assert!(backend.delete_offer("n", "us-east-1", "f2").unwrap());
+        assert_eq!(backend.offer("n", "us-east-1").unwrap(), None);
+    }
+
+    #[test]
+    fn conditional_writes_on_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = super::super::sqlite::Sqlite::open(&dir.path().join("t.db")).unwrap();
+        conditional_writes(&sqlite);
+    }
+}

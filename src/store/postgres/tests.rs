@@ -175,3 +175,12 @@ fn concurrent_writers_on_two_nodes_keep_the_grant_and_tag_limits() {
     assert_eq!(nodes[1].grants_of_key("us-east-1", "k").unwrap().len(), 5);
     assert_eq!(nodes[1].tags("us-east-1", "k").unwrap().len(), 5);
 }
+
+/// The conditional writes of domain keys and enrolment offers hold on
+/// PostgreSQL as on SQLite.
+#[test]
+fn cluster_conditional_writes() {
+    let Some(url) = fresh_database() else { return };
+    let postgres = Postgres::open(&url).unwrap();
+    crate::store::cluster::tests::conditional_writes(&postgres);
+}

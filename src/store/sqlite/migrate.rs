@@ -51,6 +51,25 @@ mod tests {
             .unwrap();
     }
 
+    /// Connections opening one new file at once (nodes of a cluster on one
+    /// machine starting together) take turns: each migration runs once.
+    #[test]
+    fn connections_opening_one_new_file_together_migrate_once() {
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("shared.db");
+            let opens: Vec<_> = (0..4)
+                .map(|_| {
+                    let path = path.clone();
+                    std::thread::spawn(move || super::super::Sqlite::open(&path).map(drop))
+                })
+                .collect();
+            for open in opens {
+                open.join().unwrap().unwrap();
+            }
+        }
+    }
+
     #[test]
     fn upgrades_a_foundation_database() {
         let mut conn = Connection::open_in_memory().unwrap();

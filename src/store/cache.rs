@@ -9,7 +9,9 @@
 //! (SQLite's `data_version`, PostgreSQL's `store_version` row) at most once
 //! per `max_staleness`: when it moved, every record is dropped. So
 //! a record stays cached for as long as nobody else writes, and another
-//! node's change goes unseen for at most `max_staleness`.
+//! node's change goes unseen for at most `max_staleness`. A backend that
+//! is told of each commit (PostgreSQL's NOTIFY) calls `notified`, which
+//! drops them at once; the polling stays, for a notification missed.
 
 use crate::model::{KeyRecord, MaterialRecord};
 use lru::LruCache;
@@ -97,6 +99,16 @@ impl MetadataCache {
         self.validated_ms
             .store(u64::try_from(millis).unwrap_or(u64::MAX), Ordering::Release);
         Ok(())
+    }
+
+    /// Another writer committed (a notification from the database):
+    /// drops every record at once, and remembers the database's version
+    /// after that commit when known (`None`: unknown, the next check drops
+    /// them again, as after a notification that may have been missed).
+    pub(super) fn notified(&self, version: Option<i64>) {
+        let mut validation = self.validation.lock().unwrap_or_else(|e| e.into_inner());
+        self.forget_all_keys();
+        validation.data_version = version;
     }
 
     /// How many keys the cache holds at most.

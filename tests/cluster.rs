@@ -7,6 +7,7 @@
 mod common;
 
 use aws_sdk_kms::Client;
+use aws_sdk_kms::primitives::Blob;
 use common::{EAST, Pkcs11, Server, decrypt_text, encrypt_text, error_code, new_key};
 use std::time::{Duration, Instant};
 
@@ -28,6 +29,21 @@ fn cluster() -> Option<[Server; 3]> {
     let b = a.start_node(&env);
     let c = a.start_node(&env);
     Some([a, b, c])
+}
+
+/// Checks every 50 ms until `seen` holds, which must be within the
+/// staleness bound; returns how long it took.
+async fn within_staleness_bound(what: &str, seen: impl AsyncFn() -> bool) -> Duration {
+    let start = Instant::now();
+    while !seen().await {
+        assert!(
+            start.elapsed() <= MAX_STALENESS,
+            "{what} unseen {:?} after it",
+            start.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    start.elapsed()
 }
 
 async fn rotation_count(kms: &Client, key: &str) -> usize {
@@ -55,38 +71,40 @@ async fn three_nodes_on_one_database_serve_one_set_of_keys() {
     }
 
     // B has the key's record cached; A disables the key; B refuses within
-    // the staleness bound (checked every 50 ms).
+    // the staleness bound. C enables it again; B encrypts within the bound.
     encrypt_text(&kb, &key, "B caches the record").await;
     ka.disable_key()
         .key_id(&key)
         .send()
         .await
         .expect("DisableKey");
-    let disabled = Instant::now();
-    loop {
+    let seen = within_staleness_bound("A's DisableKey on B", async || {
         let out = kb
             .encrypt()
             .key_id(&key)
-            .plaintext(aws_sdk_kms::primitives::Blob::new("after"))
+            .plaintext(Blob::new("x"))
             .send()
             .await;
-        if out.is_err() {
-            assert_eq!(error_code(out), "DisabledException");
-            break;
-        }
-        assert!(
-            disabled.elapsed() <= MAX_STALENESS,
-            "B still encrypts {:?} after A disabled the key",
-            disabled.elapsed()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    eprintln!("B refused after {:?}", disabled.elapsed());
+        out.is_err() && error_code(out) == "DisabledException"
+    })
+    .await;
+    eprintln!("B refused {seen:?} after A's DisableKey");
     kc.enable_key()
         .key_id(&key)
         .send()
         .await
         .expect("EnableKey");
+    let seen = within_staleness_bound("C's EnableKey on B", async || {
+        let out = kb
+            .encrypt()
+            .key_id(&key)
+            .plaintext(Blob::new("x"))
+            .send()
+            .await;
+        out.is_ok()
+    })
+    .await;
+    eprintln!("B encrypted {seen:?} after C's EnableKey");
 
     // An on-demand rotation on B is seen by C; what is encrypted after it
     // decrypts on A.

@@ -17,7 +17,7 @@ use crate::model::{KeyRecord, MaterialRecord};
 use lru::LruCache;
 use std::collections::HashSet;
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -25,6 +25,9 @@ use std::time::{Duration, Instant};
 type Copies = Vec<(String, Arc<KeyRecord>)>;
 /// A material by (region, key id, material id).
 type MaterialName = (String, String, String);
+
+/// `announced` when no version is known to have been announced.
+const NOT_ANNOUNCED: i64 = i64::MIN;
 
 /// When the records were last confirmed current, and at which database
 /// version.
@@ -41,6 +44,8 @@ pub(super) struct MetadataCache {
     epoch: Instant,
     validation: Mutex<Validation>,
     generation: AtomicU64,
+    /// The version the last notification announced, or `NOT_ANNOUNCED`.
+    announced: AtomicI64,
     keys: Mutex<LruCache<String, Copies>>,
     policies: Mutex<HashSet<Arc<str>>>,
     policy_limit: usize,
@@ -63,6 +68,7 @@ impl MetadataCache {
                 data_version: None,
             }),
             generation: AtomicU64::new(0),
+            announced: AtomicI64::new(NOT_ANNOUNCED),
             keys: Mutex::new(LruCache::new(capacity)),
             policies: Mutex::new(HashSet::new()),
             policy_limit: capacity.get(),
@@ -90,10 +96,13 @@ impl MetadataCache {
         }
         let now = Instant::now();
         let version = current_version()?;
-        if validation.data_version != Some(version) {
+        // Unchanged, or changed by the last announced commit, after which
+        // every record was dropped (so those cached since are newer).
+        let announced = self.announced.load(Ordering::Acquire) == version;
+        if validation.data_version != Some(version) && !announced {
             self.forget_all_keys();
-            validation.data_version = Some(version);
         }
+        validation.data_version = Some(version);
         validation.at = now;
         let millis = now.duration_since(self.epoch).as_millis();
         self.validated_ms
@@ -103,12 +112,14 @@ impl MetadataCache {
 
     /// Another writer committed (a notification from the database):
     /// drops every record at once, and remembers the database's version
-    /// after that commit when known (`None`: unknown, the next check drops
-    /// them again, as after a notification that may have been missed).
+    /// after that commit when known, so that the next check does not drop
+    /// them again for it (`None`: unknown, as after notifications that may
+    /// have been missed). Never waits for a database call: it runs on the
+    /// thread that drives the backend's connections.
     pub(super) fn notified(&self, version: Option<i64>) {
-        let mut validation = self.validation.lock().unwrap_or_else(|e| e.into_inner());
         self.forget_all_keys();
-        validation.data_version = version;
+        self.announced
+            .store(version.unwrap_or(NOT_ANNOUNCED), Ordering::Release);
     }
 
     /// How many keys the cache holds at most.

@@ -212,3 +212,33 @@ fn other_nodes_are_notified_of_each_commit_with_its_version() {
         "the tag write announced nothing; the key change did"
     );
 }
+
+/// A lost listening connection is made again, and the node is told that
+/// it may have missed notifications (so the cache drops its records); the
+/// notifications then come again.
+#[test]
+fn a_lost_listening_connection_is_made_again() {
+    let Some(url) = fresh_database() else { return };
+    let (sender, told) = std::sync::mpsc::channel();
+    let sender = std::sync::Mutex::new(sender);
+    let node = Postgres::open(&url, move |version| {
+        let _ = sender.lock().unwrap().send(version);
+    })
+    .unwrap();
+    let wait = || {
+        told.recv_timeout(std::time::Duration::from_secs(5))
+            .unwrap()
+    };
+    assert_eq!(wait(), None, "listening");
+    let ended = node
+        .run(async |client| {
+            let sql = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                       WHERE datname = current_database() AND query = 'LISTEN trent_store'";
+            Ok(super::query(&*client, sql, &[]).await?.len())
+        })
+        .unwrap();
+    assert_eq!(ended, 1, "one listening connection");
+    assert_eq!(wait(), None, "listening again, what came meanwhile unknown");
+    node.insert_key(&key("k"), None, &[]).unwrap();
+    assert_eq!(wait(), Some(node.data_version().unwrap()));
+}

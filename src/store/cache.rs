@@ -9,13 +9,15 @@
 //! (SQLite's `data_version`, PostgreSQL's `store_version` row) at most once
 //! per `max_staleness`: when it moved, every record is dropped. So
 //! a record stays cached for as long as nobody else writes, and another
-//! node's change goes unseen for at most `max_staleness`.
+//! node's change goes unseen for at most `max_staleness`. A backend that
+//! is told of each commit (PostgreSQL's NOTIFY) calls `notified`, which
+//! drops them at once; the polling stays, for a notification missed.
 
 use crate::model::{KeyRecord, MaterialRecord};
 use lru::LruCache;
 use std::collections::HashSet;
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,6 +25,9 @@ use std::time::{Duration, Instant};
 type Copies = Vec<(String, Arc<KeyRecord>)>;
 /// A material by (region, key id, material id).
 type MaterialName = (String, String, String);
+
+/// `announced` when no version is known to have been announced.
+const NOT_ANNOUNCED: i64 = i64::MIN;
 
 /// When the records were last confirmed current, and at which database
 /// version.
@@ -39,6 +44,8 @@ pub(super) struct MetadataCache {
     epoch: Instant,
     validation: Mutex<Validation>,
     generation: AtomicU64,
+    /// The version the last notification announced, or `NOT_ANNOUNCED`.
+    announced: AtomicI64,
     keys: Mutex<LruCache<String, Copies>>,
     policies: Mutex<HashSet<Arc<str>>>,
     policy_limit: usize,
@@ -61,6 +68,7 @@ impl MetadataCache {
                 data_version: None,
             }),
             generation: AtomicU64::new(0),
+            announced: AtomicI64::new(NOT_ANNOUNCED),
             keys: Mutex::new(LruCache::new(capacity)),
             policies: Mutex::new(HashSet::new()),
             policy_limit: capacity.get(),
@@ -88,15 +96,30 @@ impl MetadataCache {
         }
         let now = Instant::now();
         let version = current_version()?;
-        if validation.data_version != Some(version) {
+        // Unchanged, or changed by the last announced commit, after which
+        // every record was dropped (so those cached since are newer).
+        let announced = self.announced.load(Ordering::Acquire) == version;
+        if validation.data_version != Some(version) && !announced {
             self.forget_all_keys();
-            validation.data_version = Some(version);
         }
+        validation.data_version = Some(version);
         validation.at = now;
         let millis = now.duration_since(self.epoch).as_millis();
         self.validated_ms
             .store(u64::try_from(millis).unwrap_or(u64::MAX), Ordering::Release);
         Ok(())
+    }
+
+    /// Another writer committed (a notification from the database):
+    /// drops every record at once, and remembers the database's version
+    /// after that commit when known, so that the next check does not drop
+    /// them again for it (`None`: unknown, as after notifications that may
+    /// have been missed). Never waits for a database call: it runs on the
+    /// thread that drives the backend's connections.
+    pub(super) fn notified(&self, version: Option<i64>) {
+        self.forget_all_keys();
+        self.announced
+            .store(version.unwrap_or(NOT_ANNOUNCED), Ordering::Release);
     }
 
     /// How many keys the cache holds at most.

@@ -21,6 +21,7 @@ pub use backend::{
 };
 pub use location::StoreLocation;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Store failures.
@@ -56,7 +57,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// The metadata database, with in-memory copies of what the hot path reads.
 pub struct Store {
     backend: Box<dyn backend::Backend>,
-    cache: cache::MetadataCache,
+    cache: Arc<cache::MetadataCache>,
 }
 
 impl Store {
@@ -69,14 +70,17 @@ impl Store {
         cache_capacity: usize,
         max_staleness: Duration,
     ) -> StoreResult<Self> {
+        let cache = Arc::new(cache::MetadataCache::new(cache_capacity, max_staleness));
         let backend: Box<dyn backend::Backend> = match location {
             StoreLocation::Sqlite(path) => Box::new(sqlite::Sqlite::open(path)?),
-            StoreLocation::Postgres(url) => Box::new(postgres::Postgres::open(url)?),
+            StoreLocation::Postgres(url) => {
+                let notified = cache.clone();
+                Box::new(postgres::Postgres::open(url, move |version| {
+                    notified.notified(version)
+                })?)
+            }
         };
-        Ok(Self {
-            backend,
-            cache: cache::MetadataCache::new(cache_capacity, max_staleness),
-        })
+        Ok(Self { backend, cache })
     }
 
     /// Whether an acknowledged commit survives a power loss, read from the

@@ -361,6 +361,29 @@ impl Server {
         }
     }
 
+    /// Another node of a cluster with this one: a data directory of its
+    /// own (a copy of this one's files: credentials, settings), the same
+    /// configured tokens (started with [`Server::start_on`]) and the same
+    /// database (`TRENT_TEST_STORE_URL` must be set).
+    pub fn start_node(&self, env: &[(&str, &str)]) -> Self {
+        let tokens = self.tokens.as_ref().expect("a node on configured tokens");
+        let store = test_store_url(&self.data).expect("TRENT_TEST_STORE_URL for a cluster");
+        let dir = TempDir::new().expect("temp dir");
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).expect("data directory");
+        for entry in std::fs::read_dir(&self.data).expect("read data directory") {
+            let entry = entry.expect("data directory entry");
+            if entry.file_type().expect("file type").is_file() {
+                std::fs::copy(entry.path(), data.join(entry.file_name())).expect("copy");
+            }
+        }
+        let mut all = vec![("TRENT_STORE_URL", store.as_str())];
+        all.extend_from_slice(env);
+        let mut server = Self::launch_on(data, &all, tokens, None);
+        server._dir = Some(dir);
+        server
+    }
+
     fn take_data(&mut self) -> DataDir {
         DataDir {
             path: self.data.clone(),

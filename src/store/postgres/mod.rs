@@ -12,7 +12,9 @@
 //! What stands in for SQLite's guarantees (ADR 0015):
 //! - every transaction that changes what the metadata cache copies (keys,
 //!   materials, multi-Region records) bumps `store_version.version` before
-//!   it commits: the `data_version` other nodes poll;
+//!   it commits, and sends the new version on the channel `trent_store`
+//!   (NOTIFY, delivered at the commit): the `data_version` other nodes poll,
+//!   and a connection of each node's listens for (`listen`);
 //! - a write that must read before it writes (IMMEDIATE on SQLite) first
 //!   locks the key's row(s) with `SELECT ... FOR UPDATE` (`FOR SHARE` where
 //!   it only needs the key to stay), in its own statement, then reads: under
@@ -33,6 +35,7 @@ mod grants;
 mod imports;
 mod key_writes;
 mod keys;
+mod listen;
 mod migrate;
 mod multi_region;
 mod rotation;
@@ -70,8 +73,15 @@ pub(super) struct Postgres {
 }
 
 impl Postgres {
-    /// Connects to the database at `url` and brings its schema up to date.
-    pub(super) fn open(url: &SecretString) -> StoreResult<Self> {
+    /// Connects to the database at `url` and brings its schema up to date;
+    /// then calls `on_change` whenever a transaction that changed what the
+    /// metadata cache copies has committed (with the data version after it),
+    /// and with `None` each time the listening connection was (re)made,
+    /// since notifications may have been missed meanwhile.
+    pub(super) fn open(
+        url: &SecretString,
+        on_change: impl Fn(Option<i64>) + Send + Sync + 'static,
+    ) -> StoreResult<Self> {
         let config = parse(url)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -80,7 +90,7 @@ impl Postgres {
             .build()
             .map_err(StoreError::Io)?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -99,6 +109,9 @@ impl Postgres {
             runtime: Some(runtime),
         };
         backend.run(async |client| migrate::migrate(client).await)?;
+        if let Some(runtime) = &backend.runtime {
+            runtime.spawn(listen::listen(config, on_change));
+        }
         if !backend.run(async |client| commits_flushed(client).await)? {
             tracing::warn!(
                 "PostgreSQL does not flush every commit (fsync or synchronous_commit is off): \
@@ -176,11 +189,19 @@ fn retryable(e: &tokio_postgres::Error) -> bool {
 
 /// Commits `tx`, bumping the data version first when the transaction
 /// changed what the metadata cache copies, so that other nodes drop their
-/// copies (`changed`). The version row is locked last, just before the
-/// commit, so transactions never wait for each other in a circle over it.
+/// copies (`changed`), and notifying the listening nodes of the new
+/// version (PostgreSQL delivers it when, and only if, the transaction
+/// commits). The version row is locked last, just before the commit, so
+/// transactions never wait for each other in a circle over it.
 async fn commit(tx: Transaction<'_>, changed: bool) -> StoreResult<()> {
     if changed {
-        execute(&tx, "UPDATE store_version SET version = version + 1", &[]).await?;
+        query_one(
+            &tx,
+            "WITH bumped AS (UPDATE store_version SET version = version + 1 RETURNING version) \
+             SELECT pg_notify($1, version::text) FROM bumped",
+            &[&listen::CHANNEL],
+        )
+        .await?;
     }
     Ok(tx.commit().await?)
 }

@@ -73,13 +73,13 @@ fn nodes_starting_together_migrate_once() {
     let nodes: Vec<_> = (0..4)
         .map(|_| {
             let url = url.clone();
-            std::thread::spawn(move || Postgres::open(&url).map(|_| ()))
+            std::thread::spawn(move || Postgres::open(&url, |_| ()).map(|_| ()))
         })
         .collect();
     for node in nodes {
         node.join().unwrap().expect("a node starts");
     }
-    let node = Postgres::open(&url).unwrap();
+    let node = Postgres::open(&url, |_| ()).unwrap();
     let version: i64 = node
         .run(async |client| {
             let row = super::query_one(&*client, "SELECT version FROM schema_version", &[]).await?;
@@ -94,7 +94,10 @@ fn nodes_starting_together_migrate_once() {
 #[test]
 fn writes_to_cached_records_move_the_version_other_nodes_poll() {
     let Some(url) = fresh_database() else { return };
-    let (writer, reader) = (Postgres::open(&url).unwrap(), Postgres::open(&url).unwrap());
+    let (writer, reader) = (
+        Postgres::open(&url, |_| ()).unwrap(),
+        Postgres::open(&url, |_| ()).unwrap(),
+    );
     let version = || reader.data_version().unwrap();
     let start = version();
     writer.insert_key(&key("k"), None, &[]).unwrap();
@@ -131,7 +134,10 @@ fn writes_to_cached_records_move_the_version_other_nodes_poll() {
 #[test]
 fn concurrent_writers_on_two_nodes_keep_the_grant_and_tag_limits() {
     let Some(url) = fresh_database() else { return };
-    let nodes = [Postgres::open(&url).unwrap(), Postgres::open(&url).unwrap()];
+    let nodes = [
+        Postgres::open(&url, |_| ()).unwrap(),
+        Postgres::open(&url, |_| ()).unwrap(),
+    ];
     nodes[0].insert_key(&key("k"), None, &[]).unwrap();
     let (grants, tags) = std::thread::scope(|scope| {
         let writers: Vec<_> = (0..12)
@@ -181,6 +187,67 @@ fn concurrent_writers_on_two_nodes_keep_the_grant_and_tag_limits() {
 #[test]
 fn cluster_conditional_writes() {
     let Some(url) = fresh_database() else { return };
-    let postgres = Postgres::open(&url).unwrap();
+    let postgres = Postgres::open(&url, |_| ()).unwrap();
     crate::store::cluster::tests::conditional_writes(&postgres);
+}
+
+/// A node is told of another node's committed write of what the cache
+/// copies, with the version after it, and not of a write that changed
+/// nothing cached.
+#[test]
+fn other_nodes_are_notified_of_each_commit_with_its_version() {
+    let Some(url) = fresh_database() else { return };
+    let (sender, told) = std::sync::mpsc::channel();
+    let sender = std::sync::Mutex::new(sender);
+    let reader = Postgres::open(&url, move |version| {
+        let _ = sender.lock().unwrap().send(version);
+    })
+    .unwrap();
+    let wait = || {
+        told.recv_timeout(std::time::Duration::from_secs(5))
+            .unwrap()
+    };
+    assert_eq!(wait(), None, "listening, with nothing known yet");
+    let writer = Postgres::open(&url, |_| ()).unwrap();
+    writer.insert_key(&key("k"), None, &[]).unwrap();
+    assert_eq!(wait(), Some(reader.data_version().unwrap()));
+    writer.put_tags("us-east-1", "k", &[], 50).unwrap();
+    writer
+        .change_key("us-east-1", "k", KeyChange::Enabled(false))
+        .unwrap();
+    assert_eq!(
+        wait(),
+        Some(reader.data_version().unwrap()),
+        "the tag write announced nothing; the key change did"
+    );
+}
+
+/// A lost listening connection is made again, and the node is told that
+/// it may have missed notifications (so the cache drops its records); the
+/// notifications then come again.
+#[test]
+fn a_lost_listening_connection_is_made_again() {
+    let Some(url) = fresh_database() else { return };
+    let (sender, told) = std::sync::mpsc::channel();
+    let sender = std::sync::Mutex::new(sender);
+    let node = Postgres::open(&url, move |version| {
+        let _ = sender.lock().unwrap().send(version);
+    })
+    .unwrap();
+    let wait = || {
+        told.recv_timeout(std::time::Duration::from_secs(5))
+            .unwrap()
+    };
+    assert_eq!(wait(), None, "listening");
+    let ended = node
+        .run(async |client| {
+            let sql = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                       WHERE datname = current_database() AND query = 'LISTEN trent_store'";
+            Ok(super::query(&*client, sql, &[]).await?.len())
+        })
+        .unwrap();
+    assert_eq!(ended, 1, "one listening connection");
+    assert_eq!(wait(), None, "listening again, what came meanwhile unknown");
+    node.insert_key(&key("k"), None, &[]).unwrap();
+    assert_eq!(wait(), Some(node.data_version().unwrap()));
 }

@@ -36,9 +36,21 @@ impl Sqlite {
         // First, so that a process starting at the same moment as another
         // on the same file waits for its locks rather than failing.
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        migrate::migrate(&mut conn)?;
+        // Switching a new file to WAL can still answer SQLITE_BUSY at once
+        // while another process does the same (the busy handler is not
+        // always consulted there): such a start-up step is tried again.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match prepare(&mut conn) {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                done => break done?,
+            }
+        }
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -99,4 +111,11 @@ fn conflict(e: rusqlite::Error) -> StoreError {
         Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict,
         _ => StoreError::Sql(e),
     }
+}
+
+/// WAL journal, full sync and the newest schema on a fresh connection.
+fn prepare(conn: &mut Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    migrate::migrate(conn)
 }

@@ -112,10 +112,16 @@ fn is_imported_symmetric(key: &KeyRecord) -> bool {
 }
 
 impl Kms {
-    /// Rotation changes need an enabled key that is not a multi-Region
-    /// replica (rotation of a multi-Region key is run from its primary).
-    fn check_changeable(&self, key: &KeyRecord, caller: &Caller) -> KmsResult<()> {
-        check_rotatable(key)?;
+    /// Rotation changes need a key that `rotatable` accepts, enabled and not
+    /// a multi-Region replica (rotation of a multi-Region key is run from its
+    /// primary).
+    fn check_changeable(
+        &self,
+        key: &KeyRecord,
+        caller: &Caller,
+        rotatable: fn(&KeyRecord) -> KmsResult<()>,
+    ) -> KmsResult<()> {
+        rotatable(key)?;
         if key.multi_region {
             self.primary_copies(caller, key)?;
         }
@@ -158,7 +164,7 @@ impl Kms {
             "kms:EnableKeyRotation",
             &Facts::default().with("kms:RotationPeriodInDays", [period.to_string()]),
         )?;
-        self.check_changeable(&key, caller)?;
+        self.check_changeable(&key, caller, check_rotatable)?;
         let now = self.now();
         // A new period counts from the last rotation (or creation); turning
         // rotation on counts from now.
@@ -187,7 +193,7 @@ impl Kms {
             "kms:DisableKeyRotation",
             &Facts::NONE,
         )?;
-        self.check_changeable(&key, caller)?;
+        self.check_changeable(&key, caller, check_rotatable)?;
         self.store.set_rotation_schedule(&key.key_id, None, None)?;
         Ok(())
     }
@@ -222,12 +228,7 @@ impl Kms {
             "kms:RotateKeyOnDemand",
             &Facts::NONE,
         )?;
-        check_on_demand_rotatable(&key)?;
-        if key.multi_region {
-            self.primary_copies(caller, &key)?;
-        }
-        super::require_not_updating(&key)?;
-        super::require_enabled(&key)?;
+        self.check_changeable(&key, caller, check_on_demand_rotatable)?;
         let limit = self.settings.on_demand_rotation_limit;
         let done =
             self.store

@@ -237,7 +237,8 @@ impl Kms {
         )?;
         require_external(&key)?;
         super::require_not_pending_deletion(&key)?;
-        let plan = self.plan_import(&key, new_material, &input)?;
+        let imports = self.store.material_imports(&key.region, &key.key_id)?;
+        let plan = plan_import(&key, new_material, &input, &imports)?;
         let kind = specs::kind_of(&key);
         let pending = self.take_token(&key, token, now)?;
         let (wrapping, encrypted) =
@@ -269,7 +270,6 @@ impl Kms {
                 other => other.into(),
             })?;
         let material_id = hex::encode(sha2::Sha256::digest(&imported.fingerprint));
-        let imports = self.store.material_imports(&key.region, &key.key_id)?;
         check_material(&key, plan, &material_id, input.material_id, &imports)?;
         let material = MaterialRecord {
             material_id: material_id.clone(),
@@ -295,55 +295,6 @@ impl Kms {
         Ok((record_arn(&key), material_id))
     }
 
-    /// What an import into `key` will be, from what the request says and
-    /// what the key has: refused before the import token is used when the
-    /// request cannot apply to this key.
-    fn plan_import(
-        &self,
-        key: &KeyRecord,
-        new_material: Option<bool>,
-        input: &ImportInput<'_>,
-    ) -> KmsResult<ImportAs> {
-        let first = key.current_material_id.is_empty();
-        let symmetric = key.key_spec == KeySpec::SymmetricDefault;
-        let new_after_first = new_material == Some(true) && !first;
-        if !symmetric
-            && (input.description.is_some() || input.material_id.is_some() || new_after_first)
-        {
-            return Err(KmsError::Validation(Invalid::ImportOptionsForKey(
-                key.key_spec,
-            )));
-        }
-        if first {
-            return match new_material {
-                Some(false) => Err(KmsError::Validation(Invalid::NoMaterialYet(record_arn(
-                    key,
-                )))),
-                _ => Ok(ImportAs::First),
-            };
-        }
-        if !new_after_first {
-            return Ok(ImportAs::Existing);
-        }
-        if key.multi_region {
-            return Err(KmsError::UnsupportedOperation(format!(
-                "{} is a multi-Region key: on-demand rotation with new imported material is \
-                 not supported for multi-Region keys yet.",
-                record_arn(key)
-            )));
-        }
-        let imports = self.store.material_imports(&key.region, &key.key_id)?;
-        if let Some(waiting) = imports.iter().find(|m| m.pending_rotation && m.imported) {
-            return Err(KmsError::InvalidState(format!(
-                "{} already has key material {} waiting for rotation; rotate the key \
-                 (RotateKeyOnDemand) or delete that material first.",
-                record_arn(key),
-                waiting.material_id
-            )));
-        }
-        Ok(ImportAs::New)
-    }
-
     /// The error for an import whose conditional write lost to another
     /// writer: what the key now refuses, else a conflict to retry.
     fn import_lost(
@@ -360,8 +311,8 @@ impl Kms {
                 ));
             };
             super::require_not_pending_deletion(&now_key)?;
-            let plan = self.plan_import(&now_key, new_material, input)?;
             let imports = self.store.material_imports(&key.region, &key.key_id)?;
+            let plan = plan_import(&now_key, new_material, input, &imports)?;
             check_material(&now_key, plan, material_id, input.material_id, &imports)
         };
         match refusal() {
@@ -554,6 +505,53 @@ fn material_lengths(spec: KeySpec) -> RangeInclusive<usize> {
 
 fn incorrect_material(key: &KeyRecord) -> KmsError {
     KmsError::IncorrectKeyMaterial(MaterialProblem::NotTheKeys(record_arn(key)))
+}
+
+/// What an import into `key` will be, from what the request says and
+/// what the key has: refused before the import token is used when the
+/// request cannot apply to this key.
+fn plan_import(
+    key: &KeyRecord,
+    new_material: Option<bool>,
+    input: &ImportInput<'_>,
+    imports: &[MaterialImport],
+) -> KmsResult<ImportAs> {
+    let first = key.current_material_id.is_empty();
+    let symmetric = key.key_spec == KeySpec::SymmetricDefault;
+    let new_after_first = new_material == Some(true) && !first;
+    if !symmetric && (input.description.is_some() || input.material_id.is_some() || new_after_first)
+    {
+        return Err(KmsError::Validation(Invalid::ImportOptionsForKey(
+            key.key_spec,
+        )));
+    }
+    if first {
+        return match new_material {
+            Some(false) => Err(KmsError::Validation(Invalid::NoMaterialYet(record_arn(
+                key,
+            )))),
+            _ => Ok(ImportAs::First),
+        };
+    }
+    if !new_after_first {
+        return Ok(ImportAs::Existing);
+    }
+    if key.multi_region {
+        return Err(KmsError::UnsupportedOperation(format!(
+            "{} is a multi-Region key: on-demand rotation with new imported material is \
+             not supported for multi-Region keys yet.",
+            record_arn(key)
+        )));
+    }
+    if let Some(waiting) = imports.iter().find(|m| m.pending_rotation && m.imported) {
+        return Err(KmsError::InvalidState(format!(
+            "{} already has key material {} waiting for rotation; rotate the key \
+             (RotateKeyOnDemand) or delete that material first.",
+            record_arn(key),
+            waiting.material_id
+        )));
+    }
+    Ok(ImportAs::New)
 }
 
 /// Checks unwrapped material (its id) against the plan: new material must

@@ -268,3 +268,23 @@ async fn lines_name_their_node() {
     assert!(intact, "{out}");
     assert!(out.contains(&format!("written by node {id}")), "{out}");
 }
+
+/// A configured node id outside 1–64 letters, digits, `.`, `_`, `-` keeps
+/// the server from starting, with a message naming the rule.
+#[test]
+fn a_malformed_node_id_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_trent"))
+        .arg("serve")
+        .env("TRENT_DATA_DIR", dir.path().join("data"))
+        .env("TRENT_LISTEN", "127.0.0.1:0")
+        .env("TRENT_NODE_ID", "node one")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("node id \"node one\" must be 1-64"),
+        "{stderr}"
+    );
+}

@@ -411,7 +411,8 @@ async fn waiting_material_is_deleted_or_expires_alone() {
 
 /// Requests the import options do not fit: a KeyMaterialId with new
 /// material, existing material for a key that never had any, a description
-/// outside AWS's pattern (ValidationException); new material for an HMAC
+/// outside AWS's pattern or longer than 256, a KeyMaterialId that is not 64
+/// lower-case hex digits, an unknown ImportType (ValidationException); new material for an HMAC
 /// key (ValidationException) and for a multi-Region key
 /// (UnsupportedOperationException, not served yet).
 #[tokio::test(flavor = "multi_thread")]
@@ -445,8 +446,33 @@ async fn import_options_that_do_not_fit_are_refused() {
         refused(&kms, &key, &material, badly_described).await,
         "ValidationException"
     );
+    let long_description = Options {
+        description: Some(Box::leak("a".repeat(257).into_boxed_str())),
+        ..Options::default()
+    };
+    let upper_case_id = Options {
+        material_id: Some("AB".repeat(32)),
+        ..Options::default()
+    };
+    let unknown_type = Options {
+        import_type: Some(ImportType::from("SOME_KEY_MATERIAL")),
+        ..Options::default()
+    };
+    for options in [long_description, upper_case_id, unknown_type] {
+        assert_eq!(
+            refused(&kms, &key, &material, options).await,
+            "ValidationException"
+        );
+    }
     // Nothing above used up the key: the first import works.
     import_material(&kms, &key, &material).await;
+    let malformed_id = kms
+        .delete_imported_key_material()
+        .key_id(&key)
+        .key_material_id("not-a-material-id")
+        .send()
+        .await;
+    assert_eq!(error_code(malformed_id), "ValidationException");
 
     let hmac = create_external(&kms, KeySpec::Hmac256).await;
     import_material(&kms, &hmac, &random_bytes(32)).await;

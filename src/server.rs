@@ -14,7 +14,7 @@ use crate::kms::{JobOutcome, Kms, Member, OfferTrust, Provisioner, Settings};
 use crate::provision::{self, DevProvisioner, DevTokens, Opening, RegionPlan};
 use crate::store::{Store, StoreLocation};
 use axum::Router;
-use axum::routing::{any, post};
+use axum::routing::{any, get, post};
 use axum_server::tls_rustls::RustlsConfig;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -208,6 +208,8 @@ fn dev_provisioner(
 pub fn router(state: Arc<AppState>) -> Router {
     let router = Router::new()
         .route("/", post(api::aws::handle))
+        .route("/healthz", get(api::health::healthz))
+        .route("/readyz", get(api::health::readyz))
         .route("/v1.0/{*path}", any(api::huawei::handle))
         .route("/v2/{*path}", any(api::huawei::handle));
     #[cfg(feature = "test-clock")]

@@ -3,6 +3,7 @@
 
 pub mod aws;
 pub mod guard;
+pub mod health;
 pub mod huawei;
 pub mod request;
 pub mod runner;

@@ -115,6 +115,10 @@ pub enum KmsError {
     /// An internal fault; the detail is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The store could not be reached or did not answer in time; the
+    /// request may succeed when retried. The detail is logged, never sent.
+    #[error("store unreachable: {0}")]
+    StoreUnreachable(String),
 }
 
 /// What was not found.
@@ -216,7 +220,11 @@ pub enum MaterialProblem {
 
 impl From<StoreError> for KmsError {
     fn from(e: StoreError) -> Self {
-        KmsError::Internal(format!("store: {e}"))
+        if e.unreachable() {
+            KmsError::StoreUnreachable(e.to_string())
+        } else {
+            KmsError::Internal(format!("store: {e}"))
+        }
     }
 }
 

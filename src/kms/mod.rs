@@ -22,6 +22,7 @@ mod multi_region;
 mod offers;
 mod paging;
 mod policy;
+mod readiness;
 mod regions;
 mod rotation;
 mod rsa_encryption;
@@ -47,6 +48,7 @@ pub use mac::{MacInput, MacOutput};
 pub use multi_region::{Replica, ReplicaInput};
 pub use offers::{Member, OfferTrust};
 pub use paging::Page;
+pub use readiness::NotReady;
 pub use regions::Provisioner;
 pub use rotation::{
     ImportFacts, MAX_ROTATION_PERIOD_DAYS, MaterialEntry, MaterialState, RotationStatus,

@@ -49,6 +49,27 @@ pub enum StoreError {
     /// A row with the same primary key already exists.
     #[error("already exists")]
     Conflict,
+    /// The database did not finish a call within this time.
+    #[error("no answer from the database within {0:?}")]
+    Timeout(std::time::Duration),
+}
+
+impl StoreError {
+    /// Whether the database could not be reached or stopped answering (a
+    /// refused or lost connection, a server shutting down, a timeout), as
+    /// opposed to refusing what was asked: the request may succeed when
+    /// retried. Whether a write whose connection was lost was committed is
+    /// unknown.
+    pub fn unreachable(&self) -> bool {
+        match self {
+            StoreError::Timeout(_) | StoreError::Pool(_) => true,
+            StoreError::Postgres(e) => postgres::unreachable(e),
+            StoreError::Sql(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.code == rusqlite::ErrorCode::DatabaseBusy
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Result type of store calls.
@@ -81,6 +102,12 @@ impl Store {
             }
         };
         Ok(Self { backend, cache })
+    }
+
+    /// Asks the database itself (never the cache) for its data version:
+    /// succeeds when the database answers.
+    pub fn ping(&self) -> StoreResult<()> {
+        self.backend.data_version().map(drop)
     }
 
     /// Whether an acknowledged commit survives a power loss, read from the

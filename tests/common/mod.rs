@@ -22,6 +22,7 @@
 
 pub mod asymmetric;
 pub mod import;
+pub mod postgres;
 
 use aws_sdk_kms::Client;
 use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
@@ -433,12 +434,28 @@ impl Server {
 
     /// Sends a raw HTTP POST and returns (status, body).
     pub fn raw(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
+        self.request("POST", path, headers, body)
+    }
+
+    /// Sends an HTTP GET without credentials (the probes) and returns
+    /// (status, body).
+    pub fn get(&self, path: &str) -> (u16, String) {
+        self.request("GET", path, &[], b"")
+    }
+
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, String) {
         let mut stream = TcpStream::connect(self.addr).expect("connect");
         stream
             .set_read_timeout(Some(Duration::from_secs(30)))
             .unwrap();
         let mut request = format!(
-            "POST {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
             self.addr,
             body.len()
         );

@@ -77,6 +77,10 @@ impl AwsError {
                 K::ExpiredImportToken(_) => ("ExpiredImportTokenException", bad),
                 K::IncorrectKeyMaterial(_) => ("IncorrectKeyMaterialException", bad),
                 K::Internal(_) => ("KMSInternalException", StatusCode::INTERNAL_SERVER_ERROR),
+                K::StoreUnreachable(_) => (
+                    "DependencyTimeoutException",
+                    StatusCode::SERVICE_UNAVAILABLE,
+                ),
             },
         }
     }

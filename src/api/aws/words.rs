@@ -10,6 +10,10 @@ pub(super) fn kms_message(e: &KmsError) -> Option<String> {
             tracing::error!(%detail, "internal error");
             "An internal error occurred; see the server log.".to_string()
         }
+        KmsError::StoreUnreachable(detail) => {
+            tracing::error!(%detail, "store unreachable");
+            "The service's database did not answer; retry the request.".to_string()
+        }
         KmsError::InvalidCiphertext(reason) => {
             tracing::debug!(reason, "invalid ciphertext");
             return None;

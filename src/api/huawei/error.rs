@@ -214,6 +214,14 @@ impl HuaweiError {
             K::InvalidMac => bad("KMS.0308", "The MAC does not match the message.".into()),
             K::InvalidSignature => bad("KMS.0308", "The signature does not verify.".into()),
             K::Internal(detail) => Self::internal(detail),
+            K::StoreUnreachable(detail) => {
+                tracing::error!(%detail, "store unreachable");
+                Self {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    code: "KMS.0101",
+                    message: "The service's database did not answer; retry the request.".into(),
+                }
+            }
         }
     }
 

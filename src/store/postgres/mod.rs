@@ -59,6 +59,21 @@ use tokio_postgres::{NoTls, Row};
 const POOL_SIZE: usize = 16;
 /// How long a call waits for a connection (to be free, or to be made).
 const POOL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long making a connection may take, unless the URL says
+/// (`connect_timeout`): a database host that does not answer is reported
+/// after this, not after the operating system's own TCP timeout.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long making a pooled connection may take in all: the TCP
+/// connection, then PostgreSQL's start-up and authentication, which a
+/// frozen server never answers.
+const CREATE_TIMEOUT: Duration = Duration::from_secs(6);
+/// How long one attempt at a call (a query or a transaction, once it has
+/// its connection) may take before it is abandoned with its connection:
+/// a database that stopped answering fails requests instead of hanging
+/// them.
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long bringing the schema up to date at start-up may take.
+const MIGRATION_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Attempts at a transaction that PostgreSQL aborted for a conflict.
 const ATTEMPTS: usize = 4;
 
@@ -100,7 +115,7 @@ impl Postgres {
             .max_size(POOL_SIZE)
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(POOL_TIMEOUT))
-            .create_timeout(Some(POOL_TIMEOUT))
+            .create_timeout(Some(CREATE_TIMEOUT))
             .recycle_timeout(Some(POOL_TIMEOUT))
             .build()
             .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
@@ -108,7 +123,9 @@ impl Postgres {
             pool,
             runtime: Some(runtime),
         };
-        backend.run(async |client| migrate::migrate(client).await)?;
+        backend.run_within(MIGRATION_TIMEOUT, async |client| {
+            migrate::migrate(client).await
+        })?;
         if let Some(runtime) = &backend.runtime {
             runtime.spawn(listen::listen(config, on_change));
         }
@@ -124,13 +141,29 @@ impl Postgres {
     /// Runs `work` on a pooled connection to completion, from a blocking
     /// caller; again when PostgreSQL aborted it for a deadlock or a
     /// serialization failure (nothing of an aborted transaction stays).
+    /// An attempt that outlives `CALL_TIMEOUT` is abandoned, and its
+    /// connection closed rather than pooled, since its state is unknown.
     fn run<T>(&self, work: impl AsyncFn(&mut Client) -> StoreResult<T>) -> StoreResult<T> {
+        self.run_within(CALL_TIMEOUT, work)
+    }
+
+    /// [`Self::run`] with attempts bounded by `timeout`.
+    fn run_within<T>(
+        &self,
+        timeout: Duration,
+        work: impl AsyncFn(&mut Client) -> StoreResult<T>,
+    ) -> StoreResult<T> {
         let runtime = self.runtime.as_ref().expect("runtime lives until drop");
         let attempts = async {
             let mut attempt = 1;
             loop {
                 let mut client = self.pool.get().await?;
-                match work(&mut client).await {
+                let outcome = tokio::time::timeout(timeout, work(&mut client)).await;
+                let Ok(outcome) = outcome else {
+                    drop(deadpool_postgres::Object::take(client));
+                    return Err(StoreError::Timeout(timeout));
+                };
+                match outcome {
                     Err(StoreError::Postgres(e)) if attempt < ATTEMPTS && retryable(&e) => {
                         tracing::debug!(error = %e, attempt, "PostgreSQL transaction run again");
                         attempt += 1;
@@ -185,6 +218,25 @@ async fn commits_flushed(client: &Client) -> StoreResult<bool> {
 fn retryable(e: &tokio_postgres::Error) -> bool {
     e.code() == Some(&SqlState::T_R_DEADLOCK_DETECTED)
         || e.code() == Some(&SqlState::T_R_SERIALIZATION_FAILURE)
+}
+
+/// Whether `e` says the server could not be reached or went away (a
+/// connection refused, lost or closed; a server shutting down or starting
+/// up), rather than refusing a statement.
+pub(super) fn unreachable(e: &tokio_postgres::Error) -> bool {
+    use std::error::Error as _;
+    let io = e
+        .source()
+        .is_some_and(|source| source.is::<std::io::Error>());
+    let shutting_down = [
+        SqlState::ADMIN_SHUTDOWN,
+        SqlState::CRASH_SHUTDOWN,
+        SqlState::CANNOT_CONNECT_NOW,
+    ];
+    e.is_closed()
+        || io
+        || e.code()
+            .is_some_and(|code| code.code().starts_with("08") || shutting_down.contains(code))
 }
 
 /// Commits `tx`, bumping the data version first when the transaction
@@ -284,9 +336,14 @@ fn conflict(e: StoreError) -> StoreError {
 /// The connection settings of a PostgreSQL URL. Its parse error names the
 /// option at fault, never a value (the password is one).
 fn parse(url: &SecretString) -> StoreResult<tokio_postgres::Config> {
-    url.expose_secret()
+    let mut config: tokio_postgres::Config = url
+        .expose_secret()
         .parse()
-        .map_err(|e| StoreError::Location(format!("not a valid PostgreSQL URL: {e}")))
+        .map_err(|e| StoreError::Location(format!("not a valid PostgreSQL URL: {e}")))?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    Ok(config)
 }
 
 /// Checks that `url` is a PostgreSQL URL this backend can use.

@@ -5,7 +5,9 @@
 //! configured, Trent makes one project per hosted region on first start,
 //! and one for each region provisioned later on first use, and writes them
 //! to `<data_dir>/huawei-projects.json` as `{"<project_id>": "<region>"}`,
-//! reusing that file on later starts.
+//! reusing that file on later starts. A made project's id is derived from
+//! the account and the region, so the nodes of a cluster, each with its
+//! own data directory, serve the same project ids.
 
 use crate::config::{Config, HuaweiProject};
 use arc_swap::ArcSwap;
@@ -59,7 +61,11 @@ impl Projects {
             return Ok(());
         };
         let _one_at_a_time = generated.writing.lock().unwrap_or_else(|e| e.into_inner());
-        let made = dev_projects(&generated.data_dir, &[region.to_string()])?;
+        let made = dev_projects(
+            &generated.data_dir,
+            &generated.account,
+            &[region.to_string()],
+        )?;
         let mut by_id = BTreeMap::clone(&self.by_id.load());
         for (id, region) in made {
             let account = generated.account.clone();
@@ -87,7 +93,7 @@ impl Projects {
                 writing: Mutex::new(()),
             });
         let configured: BTreeMap<String, HuaweiProject> = if generated.is_some() {
-            dev_projects(&config.data_dir, hosted)?
+            dev_projects(&config.data_dir, &config.account_id, hosted)?
                 .into_iter()
                 .map(|(id, region)| {
                     (
@@ -138,9 +144,14 @@ impl Projects {
     }
 }
 
-/// Reads `<data_dir>/huawei-projects.json`, adds a project for every hosted
-/// region that has none, and writes the file back when it changed.
-fn dev_projects(data_dir: &Path, hosted: &[String]) -> Result<BTreeMap<String, String>, String> {
+/// Reads `<data_dir>/huawei-projects.json`, adds a project of `account`
+/// for every hosted region that has none, and writes the file back when it
+/// changed.
+fn dev_projects(
+    data_dir: &Path,
+    account: &str,
+    hosted: &[String],
+) -> Result<BTreeMap<String, String>, String> {
     let path = data_dir.join(DEV_FILE);
     let fail = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
     let mut projects: BTreeMap<String, String> = match std::fs::read(&path) {
@@ -151,7 +162,7 @@ fn dev_projects(data_dir: &Path, hosted: &[String]) -> Result<BTreeMap<String, S
     let mut changed = false;
     for region in hosted {
         if !projects.values().any(|r| r == region) {
-            projects.insert(uuid::Uuid::new_v4().simple().to_string(), region.clone());
+            projects.insert(dev_project_id(account, region), region.clone());
             changed = true;
         }
     }
@@ -165,20 +176,48 @@ fn dev_projects(data_dir: &Path, hosted: &[String]) -> Result<BTreeMap<String, S
     Ok(projects)
 }
 
+/// The id of `account`'s generated project in `region`: 32 hex digits
+/// (the length of Huawei's project ids) of a SHA-256 of both, the same on
+/// every node.
+fn dev_project_id(account: &str, region: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("trent dev project\0{account}\0{region}"));
+    hex::encode(&digest[..16])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const ACCOUNT: &str = "111122223333";
+
+    #[test]
+    fn nodes_with_their_own_data_directories_make_the_same_projects() {
+        let (a, b) = (
+            tempfile::TempDir::new().unwrap(),
+            tempfile::TempDir::new().unwrap(),
+        );
+        let hosted = vec!["r1".to_string(), "r2".to_string()];
+        let on_a = dev_projects(a.path(), ACCOUNT, &hosted).unwrap();
+        assert_eq!(on_a, dev_projects(b.path(), ACCOUNT, &hosted).unwrap());
+        let other = dev_projects(
+            tempfile::TempDir::new().unwrap().path(),
+            "444455556666",
+            &hosted,
+        );
+        assert!(other.unwrap().keys().all(|id| !on_a.contains_key(id)));
+    }
 
     #[test]
     fn dev_projects_are_made_once_per_region_and_kept() {
         let dir = tempfile::TempDir::new().unwrap();
         let hosted = vec!["r1".to_string(), "r2".to_string()];
-        let first = dev_projects(dir.path(), &hosted).unwrap();
+        let first = dev_projects(dir.path(), ACCOUNT, &hosted).unwrap();
         assert_eq!(first.len(), 2);
         assert!(first.keys().all(|id| id.len() == 32));
-        let again = dev_projects(dir.path(), &hosted).unwrap();
+        let again = dev_projects(dir.path(), ACCOUNT, &hosted).unwrap();
         assert_eq!(first, again);
-        let more = dev_projects(dir.path(), &["r1".into(), "r3".into()]).unwrap();
+        let more = dev_projects(dir.path(), ACCOUNT, &["r1".into(), "r3".into()]).unwrap();
         assert_eq!(more.len(), 2);
         assert!(more.values().any(|r| r == "r3"));
         assert!(

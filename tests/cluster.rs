@@ -9,6 +9,8 @@ mod common;
 use aws_sdk_kms::Client;
 use aws_sdk_kms::primitives::Blob;
 use common::{EAST, Pkcs11, Server, decrypt_text, encrypt_text, error_code, new_key};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 const DAY: i64 = 86_400;
@@ -155,4 +157,112 @@ async fn three_nodes_on_one_database_serve_one_set_of_keys() {
     }
     let last = encrypt_text(&kb, &key, "after both").await;
     assert_eq!(decrypt_text(&ka, &last).await.plaintext, "after both");
+}
+
+/// A client of `node` that does not retry: the test's own loop moves on
+/// to another node, as a client behind a load balancer would.
+fn client_without_retries(node: &Server) -> Client {
+    let config = node
+        .client(EAST)
+        .config()
+        .to_builder()
+        .retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled())
+        .build();
+    Client::from_conf(config)
+}
+
+/// What the clients were told succeeded: keys made, and each ciphertext
+/// with its plaintext.
+#[derive(Default)]
+struct Acknowledged {
+    keys: Vec<String>,
+    ciphertexts: Vec<(Vec<u8>, String)>,
+}
+
+/// One client's loop until `stop`: CreateKey on one node, then Encrypt
+/// under the new key on the next; a call that fails is made again on the
+/// following node. Returns what was acknowledged and how many calls failed.
+async fn create_and_encrypt(
+    worker: usize,
+    clients: Vec<Client>,
+    stop: Arc<AtomicBool>,
+) -> (Acknowledged, usize) {
+    let mut done = Acknowledged::default();
+    let mut failures = 0;
+    let mut node = worker;
+    let mut round = 0;
+    while !stop.load(Ordering::Relaxed) {
+        let key = loop {
+            node = (node + 1) % clients.len();
+            match clients[node].create_key().send().await {
+                Ok(out) => break out.key_metadata.expect("KeyMetadata").key_id,
+                Err(_) => failures += 1,
+            }
+        };
+        done.keys.push(key.clone());
+        let text = format!("worker {worker} round {round}");
+        let blob = loop {
+            node = (node + 1) % clients.len();
+            let out = clients[node]
+                .encrypt()
+                .key_id(&key)
+                .plaintext(Blob::new(text.as_bytes()))
+                .send()
+                .await;
+            match out {
+                Ok(out) => break out.ciphertext_blob.expect("CiphertextBlob").into_inner(),
+                Err(_) => failures += 1,
+            }
+        };
+        done.ciphertexts.push((blob, text));
+        round += 1;
+    }
+    (done, failures)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_killed_under_load_loses_nothing_acknowledged() {
+    const WORKERS: usize = 6;
+    let Some([a, b, c]) = cluster() else { return };
+    let clients: Vec<Client> = [&a, &b, &c].map(client_without_retries).to_vec();
+    let stop = Arc::new(AtomicBool::new(false));
+    let load: Vec<_> = (0..WORKERS)
+        .map(|worker| tokio::spawn(create_and_encrypt(worker, clients.clone(), stop.clone())))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let _b_data = tokio::task::spawn_blocking(move || b.kill9())
+        .await
+        .expect("kill -9 of node B");
+    eprintln!("node B killed (-9)");
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut results = Vec::new();
+    for worker in load {
+        results.push(worker.await.expect("a client's loop"));
+    }
+
+    let failures: usize = results.iter().map(|(_, failed)| failed).sum();
+    let keys: Vec<&String> = results.iter().flat_map(|(done, _)| &done.keys).collect();
+    let ciphertexts: Vec<&(Vec<u8>, String)> =
+        results.iter().flat_map(|(done, _)| &done.ciphertexts).collect();
+    eprintln!(
+        "{} keys and {} ciphertexts acknowledged; {failures} calls failed and were made again",
+        keys.len(),
+        ciphertexts.len()
+    );
+    assert!(keys.len() >= WORKERS * 2, "the load made too little to check");
+    let survivors = [a.client(EAST), c.client(EAST)];
+    for (i, key) in keys.iter().enumerate() {
+        let described = survivors[i % 2]
+            .describe_key()
+            .key_id(*key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("acknowledged key {key} lost: {e:?}"));
+        let state = described.key_metadata.and_then(|m| m.key_state);
+        assert_eq!(state, Some(aws_sdk_kms::types::KeyState::Enabled), "{key}");
+    }
+    for (i, (blob, text)) in ciphertexts.iter().enumerate() {
+        assert_eq!(&decrypt_text(&survivors[i % 2], blob).await.plaintext, text);
+    }
 }

@@ -1,36 +1,48 @@
-//! Three `trent serve` nodes on one PostgreSQL database (#15): each with a
-//! data directory of its own, all on the same configured SoftHSM token
-//! (token objects are files every process reads, as a network HSM's keys
-//! are shared), so they hold the same domain key. Runs only with
+//! Three `trent serve` nodes on one PostgreSQL database (#15), as the
+//! README's dev-mode cluster: the same `trent.toml`, each node with a data
+//! directory and SoftHSM tokens of its own; the second and third receive
+//! each region's domain key by enrolment at start-up. Runs only with
 //! `TRENT_TEST_STORE_URL` set (the PostgreSQL pass of `.ci/run`).
 
 mod common;
 
 use aws_sdk_kms::Client;
 use aws_sdk_kms::primitives::Blob;
-use common::{EAST, Pkcs11, Server, decrypt_text, encrypt_text, error_code, new_key};
+use common::{ALICE_AND_BOB, EAST, Server, decrypt_text, encrypt_text, error_code, new_key};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use tempfile::TempDir;
 
 const DAY: i64 = 86_400;
 /// The nodes' `metadata_max_staleness_ms`: the bound on how long another
 /// node's change may go unseen.
 const MAX_STALENESS: Duration = Duration::from_millis(1_000);
 
-/// Three nodes of one cluster, or `None` (with the reason printed) without
-/// a PostgreSQL server to share.
-fn cluster() -> Option<[Server; 3]> {
+/// Three nodes of one cluster (with the directory that holds their data
+/// directories and configuration), or `None` (with the reason printed)
+/// without a PostgreSQL server to share.
+fn cluster() -> Option<([Server; 3], TempDir)> {
     if std::env::var_os("TRENT_TEST_STORE_URL").is_none() {
         eprintln!("skipped: TRENT_TEST_STORE_URL is not set (a cluster shares PostgreSQL)");
         return None;
     }
+    let root = TempDir::new().expect("temp dir");
+    let config = root.path().join("trent.toml");
+    std::fs::write(&config, ALICE_AND_BOB).expect("write trent.toml");
+    let store = common::test_store_url(&root.path().join("cluster"))?;
     let staleness = MAX_STALENESS.as_millis().to_string();
-    let env = [("TRENT_METADATA_MAX_STALENESS_MS", staleness.as_str())];
-    let a = Server::start_on_with_env(&[(EAST, Pkcs11::SoftHsm)], &env);
-    let b = a.start_node(&env);
-    let c = a.start_node(&env);
-    Some([a, b, c])
+    let env = [
+        ("TRENT_STORE_URL", store.as_str()),
+        ("TRENT_METADATA_MAX_STALENESS_MS", staleness.as_str()),
+    ];
+    let node = |name: &str| Server::start_configured(root.path().join(name), &config, &env);
+    Some(([node("a"), node("b"), node("c")], root))
+}
+
+/// An SDK client of `node`'s us-east-1, as alice of [`ALICE_AND_BOB`].
+fn alice(node: &Server) -> Client {
+    node.client_as(EAST, "AKIAALICE0000000000A", "alice-secret")
 }
 
 /// Checks every 50 ms until `seen` holds, which must be within the
@@ -61,9 +73,11 @@ async fn rotation_count(kms: &Client, key: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn three_nodes_on_one_database_serve_one_set_of_keys() {
-    let Some(nodes) = cluster() else { return };
+    let Some((nodes, _root)) = cluster() else {
+        return;
+    };
     let [a, b, c] = &nodes;
-    let (ka, kb, kc) = (a.client(EAST), b.client(EAST), c.client(EAST));
+    let (ka, kb, kc) = (alice(a), alice(b), alice(c));
 
     // A key made on A encrypts there and decrypts on B and C.
     let key = new_key(&ka).await;
@@ -162,8 +176,7 @@ async fn three_nodes_on_one_database_serve_one_set_of_keys() {
 /// A client of `node` that does not retry: the test's own loop moves on
 /// to another node, as a client behind a load balancer would.
 fn client_without_retries(node: &Server) -> Client {
-    let config = node
-        .client(EAST)
+    let config = alice(node)
         .config()
         .to_builder()
         .retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled())
@@ -223,7 +236,9 @@ async fn create_and_encrypt(
 #[tokio::test(flavor = "multi_thread")]
 async fn a_node_killed_under_load_loses_nothing_acknowledged() {
     const WORKERS: usize = 6;
-    let Some([a, b, c]) = cluster() else { return };
+    let Some(([a, b, c], _root)) = cluster() else {
+        return;
+    };
     let clients: Vec<Client> = [&a, &b, &c].map(client_without_retries).to_vec();
     let stop = Arc::new(AtomicBool::new(false));
     let load: Vec<_> = (0..WORKERS)
@@ -243,15 +258,20 @@ async fn a_node_killed_under_load_loses_nothing_acknowledged() {
 
     let failures: usize = results.iter().map(|(_, failed)| failed).sum();
     let keys: Vec<&String> = results.iter().flat_map(|(done, _)| &done.keys).collect();
-    let ciphertexts: Vec<&(Vec<u8>, String)> =
-        results.iter().flat_map(|(done, _)| &done.ciphertexts).collect();
+    let ciphertexts: Vec<&(Vec<u8>, String)> = results
+        .iter()
+        .flat_map(|(done, _)| &done.ciphertexts)
+        .collect();
     eprintln!(
         "{} keys and {} ciphertexts acknowledged; {failures} calls failed and were made again",
         keys.len(),
         ciphertexts.len()
     );
-    assert!(keys.len() >= WORKERS * 2, "the load made too little to check");
-    let survivors = [a.client(EAST), c.client(EAST)];
+    assert!(
+        keys.len() >= WORKERS * 2,
+        "the load made too little to check"
+    );
+    let survivors = [alice(&a), alice(&c)];
     for (i, key) in keys.iter().enumerate() {
         let described = survivors[i % 2]
             .describe_key()
@@ -264,5 +284,94 @@ async fn a_node_killed_under_load_loses_nothing_acknowledged() {
     }
     for (i, (blob, text)) in ciphertexts.iter().enumerate() {
         assert_eq!(&decrypt_text(&survivors[i % 2], blob).await.plaintext, text);
+    }
+}
+
+/// Bob of [`ALICE_AND_BOB`] on `node`'s us-east-1.
+fn bob(node: &Server) -> Client {
+    node.client_as(EAST, "AKIABOB00000000000BB", "bob-secret")
+}
+
+/// Whether bob's Encrypt under `key` through `kms` is allowed.
+async fn bob_encrypts(kms: &Client, key: &str) -> bool {
+    let out = kms
+        .encrypt()
+        .key_id(key)
+        .plaintext(Blob::new("bob"))
+        .send()
+        .await;
+    match out {
+        Ok(_) => true,
+        Err(e) => {
+            assert_eq!(error_code(Err::<(), _>(e)), "AccessDeniedException");
+            false
+        }
+    }
+}
+
+/// A grant made or revoked, and a key policy changed, through one node
+/// decide bob's requests on another within the staleness bound.
+#[tokio::test(flavor = "multi_thread")]
+async fn grants_and_policies_changed_on_one_node_bind_the_others() {
+    let Some((nodes, _root)) = cluster() else {
+        return;
+    };
+    let [a, b, c] = &nodes;
+    let (alice_a, alice_c, bob_b) = (alice(a), alice(c), bob(b));
+    let key = alice_a
+        .create_key()
+        .policy(common::ALICE_ONLY)
+        .send()
+        .await
+        .expect("CreateKey")
+        .key_metadata
+        .expect("KeyMetadata")
+        .key_id;
+    assert!(!bob_encrypts(&bob_b, &key).await, "bob before any grant");
+
+    let grant = alice_a
+        .create_grant()
+        .key_id(&key)
+        .grantee_principal("arn:aws:iam::111122223333:user/bob")
+        .operations(aws_sdk_kms::types::GrantOperation::Encrypt)
+        .send()
+        .await
+        .expect("CreateGrant")
+        .grant_id
+        .expect("GrantId");
+    within_staleness_bound("A's grant on B", async || bob_encrypts(&bob_b, &key).await).await;
+    alice_c
+        .revoke_grant()
+        .key_id(&key)
+        .grant_id(&grant)
+        .send()
+        .await
+        .expect("RevokeGrant");
+    let seen = within_staleness_bound("C's RevokeGrant on B", async || {
+        !bob_encrypts(&bob_b, &key).await
+    })
+    .await;
+    eprintln!("B refused bob {seen:?} after C's RevokeGrant");
+
+    let alice_and_bob = common::ALICE_ONLY.replace(
+        r#""AWS":"arn:aws:iam::111122223333:user/alice""#,
+        r#""AWS":["arn:aws:iam::111122223333:user/alice","arn:aws:iam::111122223333:user/bob"]"#,
+    );
+    assert_ne!(alice_and_bob, common::ALICE_ONLY);
+    for (policy, allowed, by) in [
+        (alice_and_bob.as_str(), true, &alice_a),
+        (common::ALICE_ONLY, false, &alice_c),
+    ] {
+        by.put_key_policy()
+            .key_id(&key)
+            .policy(policy)
+            .send()
+            .await
+            .expect("PutKeyPolicy");
+        let seen = within_staleness_bound("a PutKeyPolicy on B", async || {
+            bob_encrypts(&bob_b, &key).await == allowed
+        })
+        .await;
+        eprintln!("B decided bob's Encrypt ({allowed}) {seen:?} after a PutKeyPolicy");
     }
 }

@@ -295,13 +295,21 @@ fn configured_region(config: &Config, region: &str) -> Result<(RegionPlan, Strin
 
 /// The store the configuration names (a SQLite file is created if missing).
 fn open_store(config: &Config) -> Result<Store, CommandError> {
-    let location = StoreLocation::from_url(config.store_url.as_ref(), &config.data_dir)?;
+    let location = StoreLocation::from_url(
+        config.store_url.as_ref(),
+        config.store_ca_file.as_deref(),
+        &config.data_dir,
+    )?;
     Ok(Store::open(&location, 1, Duration::ZERO)?)
 }
 
 /// The store the configuration names, which must exist already.
 fn existing_store(config: &Config) -> Result<Store, CommandError> {
-    let location = StoreLocation::from_url(config.store_url.as_ref(), &config.data_dir)?;
+    let location = StoreLocation::from_url(
+        config.store_url.as_ref(),
+        config.store_ca_file.as_deref(),
+        &config.data_dir,
+    )?;
     if let StoreLocation::Sqlite(path) = &location {
         if !path.exists() {
             return Err(CommandError::NoStore(path.display().to_string()));

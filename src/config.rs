@@ -26,6 +26,9 @@ pub struct Config {
     /// `trent.db` in `data_dir`. Kept secret: it may carry a password.
     #[serde(default, skip_serializing)]
     pub store_url: Option<SecretString>,
+    /// Root certificates (PEM) that a PostgreSQL server's TLS certificate
+    /// must chain to; the system's roots when absent.
+    pub store_ca_file: Option<PathBuf>,
     /// Address the HTTP server binds.
     pub listen: SocketAddr,
     /// Serve HTTPS with this certificate and key.
@@ -211,6 +214,7 @@ impl Default for Config {
         Self {
             data_dir: PathBuf::from("trent-data"),
             store_url: None,
+            store_ca_file: None,
             listen: DEFAULT_LISTEN.parse().expect("valid default address"),
             tls: None,
             allow_plaintext_non_loopback: false,

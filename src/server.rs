@@ -67,7 +67,11 @@ pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
     let mut prepared = provision::prepare(config)?;
     // The store first: it names each region's domain key, which every
     // token must hold (or receive by enrolment) before it serves.
-    let location = StoreLocation::from_url(config.store_url.as_ref(), &config.data_dir)?;
+    let location = StoreLocation::from_url(
+        config.store_url.as_ref(),
+        config.store_ca_file.as_deref(),
+        &config.data_dir,
+    )?;
     tracing::info!(store = %location, "opening the metadata store");
     let store = Store::open(
         &location,

@@ -11,8 +11,9 @@ pub enum StoreLocation {
     /// A SQLite database file.
     Sqlite(PathBuf),
     /// A PostgreSQL database, by its URL (which may carry a password, so it
-    /// is kept secret and shown without one).
-    Postgres(SecretString),
+    /// is kept secret and shown without one), with the roots its server's
+    /// TLS certificate is verified against (the system's when `None`).
+    Postgres(SecretString, Option<PathBuf>),
 }
 
 impl StoreLocation {
@@ -20,8 +21,13 @@ impl StoreLocation {
     /// URL, or `sqlite://` and a file's path (`sqlite:///var/lib/trent.db`:
     /// several nodes on one machine may share one SQLite file, which WAL
     /// mode serves to several processes); without one, `trent.db` in
-    /// `data_dir`.
-    pub fn from_url(url: Option<&SecretString>, data_dir: &Path) -> StoreResult<Self> {
+    /// `data_dir`. `ca_file` (`store_ca_file`) holds the roots that verify
+    /// a PostgreSQL server's TLS certificate.
+    pub fn from_url(
+        url: Option<&SecretString>,
+        ca_file: Option<&Path>,
+        data_dir: &Path,
+    ) -> StoreResult<Self> {
         let Some(url) = url else {
             return Ok(Self::Sqlite(data_dir.join("trent.db")));
         };
@@ -40,7 +46,7 @@ impl StoreLocation {
             ));
         }
         postgres::check_url(url)?;
-        Ok(Self::Postgres(url.clone()))
+        Ok(Self::Postgres(url.clone(), ca_file.map(Path::to_path_buf)))
     }
 }
 
@@ -50,7 +56,7 @@ impl fmt::Display for StoreLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Sqlite(path) => write!(f, "SQLite {}", path.display()),
-            Self::Postgres(url) => write!(f, "PostgreSQL {}", postgres::redacted(url)),
+            Self::Postgres(url, _) => write!(f, "PostgreSQL {}", postgres::redacted(url)),
         }
     }
 }
@@ -61,17 +67,17 @@ mod tests {
 
     #[test]
     fn absent_is_sqlite_in_the_data_dir() {
-        let location = StoreLocation::from_url(None, Path::new("/var/lib/trent")).unwrap();
+        let location = StoreLocation::from_url(None, None, Path::new("/var/lib/trent")).unwrap();
         assert_eq!(location.to_string(), "SQLite /var/lib/trent/trent.db");
     }
 
     #[test]
     fn a_sqlite_url_names_a_file() {
         let url = SecretString::from("sqlite:///srv/cluster/trent.db");
-        let location = StoreLocation::from_url(Some(&url), Path::new("d")).unwrap();
+        let location = StoreLocation::from_url(Some(&url), None, Path::new("d")).unwrap();
         assert_eq!(location.to_string(), "SQLite /srv/cluster/trent.db");
         let empty = SecretString::from("sqlite://");
-        assert!(StoreLocation::from_url(Some(&empty), Path::new("d")).is_err());
+        assert!(StoreLocation::from_url(Some(&empty), None, Path::new("d")).is_err());
     }
 
     #[test]
@@ -81,7 +87,7 @@ mod tests {
             "postgresql://trent:s3cret@db.example:5433/kms?password=s3cret",
         ] {
             let url = SecretString::from(url);
-            let location = StoreLocation::from_url(Some(&url), Path::new("d")).unwrap();
+            let location = StoreLocation::from_url(Some(&url), None, Path::new("d")).unwrap();
             let shown = location.to_string();
             assert_eq!(shown, "PostgreSQL postgres://trent@db.example:5433/kms");
             assert!(!shown.contains("s3cret"));
@@ -92,7 +98,7 @@ mod tests {
     fn other_urls_are_refused_without_being_echoed() {
         for url in ["mysql://u:s3cret@h/db", "postgres://u:s3cret@h:notaport/db"] {
             let url = SecretString::from(url);
-            let e = StoreLocation::from_url(Some(&url), Path::new("d"))
+            let e = StoreLocation::from_url(Some(&url), None, Path::new("d"))
                 .err()
                 .expect("refused");
             assert!(!e.to_string().contains("s3cret"), "{e}");

@@ -31,10 +31,10 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
     /// PostgreSQL reported an error.
-    #[error("PostgreSQL error: {0}")]
+    #[error("PostgreSQL error: {}", with_causes(.0))]
     Postgres(#[from] tokio_postgres::Error),
     /// No PostgreSQL connection could be had from the pool.
-    #[error("PostgreSQL connection pool: {0}")]
+    #[error("PostgreSQL connection pool: {}", with_causes(.0))]
     Pool(#[from] deadpool_postgres::PoolError),
     /// The database file (or the PostgreSQL client's runtime) could not be
     /// created.
@@ -72,6 +72,22 @@ impl StoreError {
     }
 }
 
+/// `e` and the errors that caused it, each after a colon: what failed
+/// to connect says why (a refused certificate, a refused password).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(e) = cause {
+        let more = e.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = e.source();
+    }
+    text
+}
+
 /// Result type of store calls.
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -94,11 +110,13 @@ impl Store {
         let cache = Arc::new(cache::MetadataCache::new(cache_capacity, max_staleness));
         let backend: Box<dyn backend::Backend> = match location {
             StoreLocation::Sqlite(path) => Box::new(sqlite::Sqlite::open(path)?),
-            StoreLocation::Postgres(url) => {
+            StoreLocation::Postgres(url, ca_file) => {
                 let notified = cache.clone();
-                Box::new(postgres::Postgres::open(url, move |version| {
-                    notified.notified(version)
-                })?)
+                Box::new(postgres::Postgres::open(
+                    url,
+                    ca_file.as_deref(),
+                    move |version| notified.notified(version),
+                )?)
             }
         };
         Ok(Self { backend, cache })

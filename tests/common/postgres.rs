@@ -12,20 +12,41 @@ pub struct PrivatePostgres {
     bin: PathBuf,
     dir: TempDir,
     port: u16,
+    /// Serves TLS only (`hostssl`), with the certificate and key in
+    /// `server.crt` and `server.key` of `dir`.
+    tls: bool,
 }
 
 impl PrivatePostgres {
     /// Makes and starts a server from Debian's newest installed
     /// PostgreSQL, or `None` (with the reason printed) when none is.
     pub fn start() -> Option<Self> {
+        Self::start_with(None)
+    }
+
+    /// Like [`Self::start`], accepting only TLS connections, with this
+    /// certificate chain and private key (PEM).
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> Option<Self> {
+        Self::start_with(Some((cert_pem, key_pem)))
+    }
+
+    fn start_with(tls: Option<(&str, &str)>) -> Option<Self> {
         let Some(bin) = newest_bin() else {
             eprintln!("skipped: no PostgreSQL under /usr/lib/postgresql");
             return None;
         };
         let dir = TempDir::new().expect("temp dir");
+        if let Some((cert, key)) = tls {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::write(dir.path().join("server.crt"), cert).expect("server.crt");
+            let key_file = dir.path().join("server.key");
+            std::fs::write(&key_file, key).expect("server.key");
+            std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600))
+                .expect("chmod server.key");
+        }
         if is_root() {
             let status = Command::new("chown")
-                .arg("postgres")
+                .args(["-R", "postgres"])
                 .arg(dir.path())
                 .status()
                 .expect("chown");
@@ -35,11 +56,21 @@ impl PrivatePostgres {
             .and_then(|l| l.local_addr())
             .expect("free port")
             .port();
-        let server = Self { bin, dir, port };
+        let server = Self {
+            bin,
+            dir,
+            port,
+            tls: tls.is_some(),
+        };
         server.pg(
             "initdb",
             &["-D", &server.data(), "-A", "trust", "-U", "postgres"],
         );
+        if server.tls {
+            let hba = "local all all trust\nhostssl all all 127.0.0.1/32 trust\n";
+            let file = server.dir.path().join("data/pg_hba.conf");
+            std::fs::write(&file, hba).expect("pg_hba.conf");
+        }
         server.resume();
         Some(server)
     }
@@ -57,11 +88,13 @@ impl PrivatePostgres {
 
     /// Starts the (stopped) server again on the same port and data.
     pub fn resume(&self) {
-        let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1",
-            self.port,
-            self.dir.path().display()
-        );
+        let dir = self.dir.path().display();
+        let mut options = format!("-p {} -k {dir} -c listen_addresses=127.0.0.1", self.port);
+        if self.tls {
+            options.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={dir}/server.crt -c ssl_key_file={dir}/server.key"
+            ));
+        }
         let log = self.dir.path().join("server.log");
         self.pg(
             "pg_ctl",

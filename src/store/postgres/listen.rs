@@ -6,7 +6,8 @@
 
 use std::task::Poll;
 use std::time::Duration;
-use tokio_postgres::{AsyncMessage, Config, NoTls};
+use tokio_postgres::{AsyncMessage, Config};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// The channel commits are announced on.
 pub(super) const CHANNEL: &str = "trent_store";
@@ -16,9 +17,13 @@ const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 /// Listens for as long as the backend's runtime runs: `on_change` gets each
 /// announced version, and `None` after every (re)connection (what came
 /// while there was none is unknown).
-pub(super) async fn listen(config: Config, on_change: impl Fn(Option<i64>) + Sync) {
+pub(super) async fn listen(
+    config: Config,
+    tls: MakeRustlsConnect,
+    on_change: impl Fn(Option<i64>) + Sync,
+) {
     loop {
-        if let Err(e) = listen_once(&config, &on_change).await {
+        if let Err(e) = listen_once(&config, tls.clone(), &on_change).await {
             tracing::warn!(error = %e, "PostgreSQL LISTEN connection lost; connecting again");
         }
         tokio::time::sleep(RECONNECT_AFTER).await;
@@ -28,9 +33,10 @@ pub(super) async fn listen(config: Config, on_change: impl Fn(Option<i64>) + Syn
 /// One connection's life: LISTEN, then the notifications until it ends.
 async fn listen_once(
     config: &Config,
+    tls: MakeRustlsConnect,
     on_change: &(impl Fn(Option<i64>) + Sync),
 ) -> Result<(), tokio_postgres::Error> {
-    let (client, mut connection) = config.connect(NoTls).await?;
+    let (client, mut connection) = config.connect(tls).await?;
     let statement = format!("LISTEN {CHANNEL}");
     let subscribe = client.batch_execute(&statement);
     let mut subscribe = std::pin::pin!(subscribe);

@@ -43,6 +43,7 @@ mod rows;
 mod tags;
 #[cfg(test)]
 mod tests;
+mod tls;
 
 use super::backend::Backend;
 use super::{StoreError, StoreResult};
@@ -50,10 +51,11 @@ use deadpool_postgres::{
     Client, GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Transaction,
 };
 use secrecy::{ExposeSecret, SecretString};
+use std::path::Path;
 use std::time::Duration;
+use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{NoTls, Row};
 
 /// Connections per node.
 const POOL_SIZE: usize = 16;
@@ -95,9 +97,11 @@ impl Postgres {
     /// since notifications may have been missed meanwhile.
     pub(super) fn open(
         url: &SecretString,
+        ca_file: Option<&Path>,
         on_change: impl Fn(Option<i64>) + Send + Sync + 'static,
     ) -> StoreResult<Self> {
         let config = parse(url)?;
+        let tls = tls::connector(ca_file)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("trent-postgres")
@@ -106,7 +110,7 @@ impl Postgres {
             .map_err(StoreError::Io)?;
         let manager = Manager::from_config(
             config.clone(),
-            NoTls,
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -127,7 +131,7 @@ impl Postgres {
             migrate::migrate(client).await
         })?;
         if let Some(runtime) = &backend.runtime {
-            runtime.spawn(listen::listen(config, on_change));
+            runtime.spawn(listen::listen(config, tls, on_change));
         }
         if !backend.run(async |client| commits_flushed(client).await)? {
             tracing::warn!(
@@ -336,8 +340,7 @@ fn conflict(e: StoreError) -> StoreError {
 /// The connection settings of a PostgreSQL URL. Its parse error names the
 /// option at fault, never a value (the password is one).
 fn parse(url: &SecretString) -> StoreResult<tokio_postgres::Config> {
-    let mut config: tokio_postgres::Config = url
-        .expose_secret()
+    let mut config: tokio_postgres::Config = tls::as_client_parses(url.expose_secret())
         .parse()
         .map_err(|e| StoreError::Location(format!("not a valid PostgreSQL URL: {e}")))?;
     if config.get_connect_timeout().is_none() {

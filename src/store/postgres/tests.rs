@@ -73,13 +73,13 @@ fn nodes_starting_together_migrate_once() {
     let nodes: Vec<_> = (0..4)
         .map(|_| {
             let url = url.clone();
-            std::thread::spawn(move || Postgres::open(&url, |_| ()).map(|_| ()))
+            std::thread::spawn(move || Postgres::open(&url, None, |_| ()).map(|_| ()))
         })
         .collect();
     for node in nodes {
         node.join().unwrap().expect("a node starts");
     }
-    let node = Postgres::open(&url, |_| ()).unwrap();
+    let node = Postgres::open(&url, None, |_| ()).unwrap();
     let version: i64 = node
         .run(async |client| {
             let row = super::query_one(&*client, "SELECT version FROM schema_version", &[]).await?;
@@ -95,8 +95,8 @@ fn nodes_starting_together_migrate_once() {
 fn writes_to_cached_records_move_the_version_other_nodes_poll() {
     let Some(url) = fresh_database() else { return };
     let (writer, reader) = (
-        Postgres::open(&url, |_| ()).unwrap(),
-        Postgres::open(&url, |_| ()).unwrap(),
+        Postgres::open(&url, None, |_| ()).unwrap(),
+        Postgres::open(&url, None, |_| ()).unwrap(),
     );
     let version = || reader.data_version().unwrap();
     let start = version();
@@ -135,8 +135,8 @@ fn writes_to_cached_records_move_the_version_other_nodes_poll() {
 fn concurrent_writers_on_two_nodes_keep_the_grant_and_tag_limits() {
     let Some(url) = fresh_database() else { return };
     let nodes = [
-        Postgres::open(&url, |_| ()).unwrap(),
-        Postgres::open(&url, |_| ()).unwrap(),
+        Postgres::open(&url, None, |_| ()).unwrap(),
+        Postgres::open(&url, None, |_| ()).unwrap(),
     ];
     nodes[0].insert_key(&key("k"), None, &[]).unwrap();
     let (grants, tags) = std::thread::scope(|scope| {
@@ -187,7 +187,7 @@ fn concurrent_writers_on_two_nodes_keep_the_grant_and_tag_limits() {
 #[test]
 fn cluster_conditional_writes() {
     let Some(url) = fresh_database() else { return };
-    let postgres = Postgres::open(&url, |_| ()).unwrap();
+    let postgres = Postgres::open(&url, None, |_| ()).unwrap();
     crate::store::cluster::tests::conditional_writes(&postgres);
 }
 
@@ -199,7 +199,7 @@ fn other_nodes_are_notified_of_each_commit_with_its_version() {
     let Some(url) = fresh_database() else { return };
     let (sender, told) = std::sync::mpsc::channel();
     let sender = std::sync::Mutex::new(sender);
-    let reader = Postgres::open(&url, move |version| {
+    let reader = Postgres::open(&url, None, move |version| {
         let _ = sender.lock().unwrap().send(version);
     })
     .unwrap();
@@ -208,7 +208,7 @@ fn other_nodes_are_notified_of_each_commit_with_its_version() {
             .unwrap()
     };
     assert_eq!(wait(), None, "listening, with nothing known yet");
-    let writer = Postgres::open(&url, |_| ()).unwrap();
+    let writer = Postgres::open(&url, None, |_| ()).unwrap();
     writer.insert_key(&key("k"), None, &[]).unwrap();
     assert_eq!(wait(), Some(reader.data_version().unwrap()));
     writer.put_tags("us-east-1", "k", &[], 50).unwrap();
@@ -230,7 +230,7 @@ fn a_lost_listening_connection_is_made_again() {
     let Some(url) = fresh_database() else { return };
     let (sender, told) = std::sync::mpsc::channel();
     let sender = std::sync::Mutex::new(sender);
-    let node = Postgres::open(&url, move |version| {
+    let node = Postgres::open(&url, None, move |version| {
         let _ = sender.lock().unwrap().send(version);
     })
     .unwrap();

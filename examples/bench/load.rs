@@ -78,7 +78,8 @@ impl Op {
         Op::ALL.into_iter().find(|op| op.name() == name)
     }
 
-    fn target(self) -> &'static str {
+    /// The `X-Amz-Target` of the operation's requests.
+    pub fn target(self) -> &'static str {
         match self {
             Op::Encrypt32 | Op::Encrypt4k => "TrentService.Encrypt",
             Op::Decrypt => "TrentService.Decrypt",
@@ -664,21 +665,29 @@ pub async fn encrypt_once(
     Ok(client.call(signer, &workload, rng, &mut plaintext).await?.0)
 }
 
-/// Sends one setup request and returns its JSON answer, or an error naming
-/// `what` unless the answer is a 200.
-async fn setup_call(
+/// Signs and sends one request for `target` with `body`: the HTTP status
+/// and the JSON answer (`Null` when the body is not JSON).
+pub async fn request(
     client: &mut Client,
     signer: &Signer,
     (target, body): (&str, String),
-    what: &str,
-) -> Result<Value, String> {
+) -> Result<(u16, Value), String> {
     let request = signer.request(target, body)?;
     let (status, body) = client.send(request).await?;
-    let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    if status == 200 {
-        Ok(json)
-    } else {
-        Err(format!("setup {what} failed: HTTP {status} {json}"))
+    Ok((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
+}
+
+/// Sends one setup request and returns its JSON answer, or an error naming
+/// `what` unless the answer is a 200.
+pub async fn setup_call(
+    client: &mut Client,
+    signer: &Signer,
+    call: (&str, String),
+    what: &str,
+) -> Result<Value, String> {
+    match request(client, signer, call).await? {
+        (200, json) => Ok(json),
+        (status, json) => Err(format!("setup {what} failed: HTTP {status} {json}")),
     }
 }
 

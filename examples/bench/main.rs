@@ -24,10 +24,12 @@
 //! ... -- --ops encrypt32,decrypt --raw                         # with the PKCS#11 baseline
 //! ... -- --ops none --keys 10,100000                           # key-count mode only
 //! ... -- --endpoint http://127.0.0.1:4599 --data-dir trent-data --server-pid 1234
+//! ... -- --invalidation 200 --server-env TRENT_STORE_URL=postgres://postgres@127.0.0.1/b1
 //! ```
 
 mod ceiling;
 mod interleave;
+mod invalidation;
 mod load;
 mod raw;
 mod server;
@@ -88,6 +90,12 @@ struct Args {
     /// and largest count (each on its own server); 0 skips it.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// Cross-node invalidation mode, instead of every other measurement:
+    /// starts two nodes on the store of --server-env's TRENT_STORE_URL (a
+    /// fresh SQLite file when it names none), and times this many rounds of
+    /// DisableKey/EnableKey on one node until the other's Encrypt reflects it.
+    #[arg(long, value_name = "ROUNDS", conflicts_with_all = ["ops", "keys", "raw", "endpoint", "data_dir"])]
+    invalidation: Option<usize>,
     /// Zipf exponent for the key choice.
     #[arg(long, default_value_t = 1.0)]
     zipf_exponent: f64,
@@ -226,6 +234,7 @@ fn parse_list(list: &str, name: &str) -> Result<Vec<usize>, String> {
         .collect()
 }
 
+/// A fresh temporary directory and the data directory to create in it.
 fn fresh_data_dir() -> Result<(tempfile::TempDir, PathBuf), String> {
     let temp = tempfile::Builder::new()
         .prefix("trent-bench-")
@@ -239,6 +248,22 @@ fn run(args: Args) -> Result<(), String> {
     let plan = plan(&args)?;
     if args.raw && plan.ops.is_empty() {
         return Err("--raw needs at least one op".into());
+    }
+    if let Some(rounds) = args.invalidation {
+        if rounds == 0 {
+            return Err("--invalidation needs at least one round".into());
+        }
+        print_header(&args, &plan);
+        if !plan.env.is_empty() {
+            println!("# server env: {}", args.server_env.join(" "));
+        }
+        return invalidation::run(
+            &runtime(&args)?,
+            &plan.binary,
+            &plan.env,
+            &args.region,
+            rounds,
+        );
     }
     // The data directory is decided before any thread starts, so that
     // SOFTHSM2_CONF can be set for --raw while the process is single-threaded.
@@ -302,12 +327,7 @@ fn run(args: Args) -> Result<(), String> {
         println!("# server env: {}", args.server_env.join(" "));
     }
 
-    let client_threads = args.client_threads.unwrap_or_else(cpus).max(1);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(client_threads)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("tokio runtime: {e}"))?;
+    let rt = runtime(&args)?;
     let (key_id, secret) = server.credentials()?;
 
     if !plan.ops.is_empty() {
@@ -370,6 +390,15 @@ fn run(args: Args) -> Result<(), String> {
     println!();
     println!("# load average at end: {}", server::load_average());
     Ok(())
+}
+
+/// The load generator's runtime, with `--client-threads` workers.
+fn runtime(args: &Args) -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.client_threads.unwrap_or_else(cpus).max(1))
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio runtime: {e}"))
 }
 
 /// True when a CPU time spans enough clock ticks (10) to mean something.

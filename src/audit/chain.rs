@@ -1,7 +1,7 @@
 //! The hash chain: how a record becomes a line, and how a file is checked.
 
 use super::{AuditError, AuditRecord};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -13,28 +13,32 @@ pub(super) type Hash = [u8; 32];
 /// What the first line's `prev_hash` stands for.
 pub(super) const GENESIS: Hash = [0; 32];
 
-/// A line as written: `prev_hash` first, the writing node's id, then the
-/// record's fields in order.
-#[derive(Serialize)]
-struct Line<'a> {
-    prev_hash: String,
-    node: &'a str,
-    #[serde(flatten)]
-    record: &'a AuditRecord,
+/// Serialises `record` on its own, the part of its line that does not
+/// depend on the chain (done before the chain's lock is taken).
+pub(super) fn encode_record(record: &AuditRecord) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec(record)
 }
 
-/// Serialises `record`, written by `node`, chained to the line whose hash
-/// is `prev`, without a newline.
-pub(super) fn encode(
-    record: &AuditRecord,
-    prev: &Hash,
-    node: &str,
-) -> Result<Vec<u8>, serde_json::Error> {
-    serde_json::to_vec(&Line {
-        prev_hash: hex::encode(prev),
-        node,
-        record,
-    })
+/// Appends to `out` the line of a record serialised by [`encode_record`],
+/// written by the node whose id is `node_json` (a JSON string), chained to
+/// the line whose hash is `prev`, without a newline: `prev_hash` first,
+/// then `node`, then the record's fields in order. Returns the line's hash.
+pub(super) fn append_line(out: &mut Vec<u8>, prev: &Hash, node_json: &str, record: &[u8]) -> Hash {
+    let start = out.len();
+    out.extend_from_slice(b"{\"prev_hash\":\"");
+    let mut hex = [0u8; 64];
+    hex::encode_to_slice(prev, &mut hex).expect("64 hex digits for 32 bytes");
+    out.extend_from_slice(&hex);
+    out.extend_from_slice(b"\",\"node\":");
+    out.extend_from_slice(node_json.as_bytes());
+    match record.strip_prefix(b"{") {
+        Some(b"}") | None => out.push(b'}'),
+        Some(fields) => {
+            out.push(b',');
+            out.extend_from_slice(fields);
+        }
+    }
+    hash(&out[start..])
 }
 
 /// The hash the next line must carry as `prev_hash`.

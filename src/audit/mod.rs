@@ -170,6 +170,42 @@ mod tests {
         assert_eq!(value["prev_hash"], expected.as_str());
     }
 
+    /// The line as `serde` would write it with the record's fields
+    /// flattened after `prev_hash` and `node`.
+    #[derive(Serialize)]
+    struct Line<'a> {
+        prev_hash: String,
+        node: &'a str,
+        #[serde(flatten)]
+        record: &'a AuditRecord,
+    }
+
+    #[test]
+    fn a_line_is_the_record_flattened_after_prev_hash_and_node() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let node = "node \"quoted\"";
+        let log = AuditLog::open(&path, node).unwrap();
+        let (first, second) = (record(1), record(2));
+        log.append(&first).unwrap();
+        log.append(&second).unwrap();
+        let written = lines(&path);
+        let expected = serde_json::to_string(&Line {
+            prev_hash: "0".repeat(64),
+            node,
+            record: &first,
+        })
+        .unwrap();
+        assert_eq!(written[0], expected);
+        let expected = serde_json::to_string(&Line {
+            prev_hash: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&written[0])),
+            node,
+            record: &second,
+        })
+        .unwrap();
+        assert_eq!(written[1], expected);
+    }
+
     #[test]
     fn three_records_verify_and_reopen_continues_the_chain() {
         let dir = tempfile::tempdir().unwrap();
@@ -274,9 +310,17 @@ mod tests {
         let threads: Vec<_> = (0..8)
             .map(|t| {
                 let log = Arc::clone(&log);
+                let path = path.clone();
                 std::thread::spawn(move || {
                     for n in 0..200 {
-                        log.append(&record(t * 1000 + n)).unwrap();
+                        let record = record(t * 1000 + n);
+                        log.append(&record).unwrap();
+                        // Once append returns, the line is in the file.
+                        if n % 50 == 0 {
+                            let written = fs::read_to_string(&path).unwrap();
+                            let id = format!("\"request_id\":\"{}\"", record.request_id);
+                            assert!(written.contains(&id), "{id} not written");
+                        }
                     }
                 })
             })

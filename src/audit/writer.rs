@@ -6,23 +6,42 @@ use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 /// How far back to read at a time when looking for the last line.
 const TAIL_CHUNK: u64 = 8192;
 
 /// An open audit log. Appends from any thread; at most one `AuditLog` (in one
 /// process) may write a given file, or the chain breaks.
+///
+/// Appends are committed in groups: each request's line joins the chain
+/// (in the order the lock is granted) and waits until it is written;
+/// whichever waiting appender finds no write under way writes every line
+/// gathered so far with one `write`, so concurrent requests share a
+/// system call instead of queueing for one each.
 pub struct AuditLog {
     path: String,
-    node: String,
+    /// This node's id as a JSON string, as every line carries it.
+    node_json: String,
+    /// Written only by the appender that set `State::writing`.
+    file: File,
     state: Mutex<State>,
+    /// Signalled whenever a group has been written (or failed).
+    written: Condvar,
 }
 
 struct State {
-    file: File,
-    /// Hash of the last line written.
+    /// Hash of the last line added to the chain.
     last: Hash,
+    /// Lines added to the chain and not yet handed to a write, each with
+    /// its newline.
+    pending: Vec<u8>,
+    /// Number of lines added to the chain since the log was opened.
+    appended: u64,
+    /// Number of those lines written to the file.
+    flushed: u64,
+    /// Whether an appender is writing a group now.
+    writing: bool,
     /// Set when a write failed part-way: the file's end is then unknown.
     failed: bool,
 }
@@ -56,48 +75,88 @@ impl AuditLog {
         };
         Ok(Self {
             path: name,
-            node: node.to_string(),
+            node_json: serde_json::to_string(node)?,
+            file,
             state: Mutex::new(State {
-                file,
                 last,
+                pending: Vec::new(),
+                appended: 0,
+                flushed: 0,
+                writing: false,
                 failed: false,
             }),
+            written: Condvar::new(),
         })
     }
 
-    /// Appends `record` as one line with a single write, so concurrent appends
-    /// never interleave. The line reaches the operating system before this
-    /// returns but is not synced to disk (see [`AuditLog::sync`]).
+    /// Appends `record` as one line and returns once the line has reached
+    /// the operating system (not synced to disk: see [`AuditLog::sync`]).
+    /// Lines are never interleaved: each is written whole, in chain order.
     pub fn append(&self, record: &AuditRecord) -> Result<(), AuditError> {
-        let mut state = self
-            .state
-            .lock()
-            .map_err(|_| AuditError::Failed(self.path.clone()))?;
+        let encoded = chain::encode_record(record)?;
+        let mut state = self.lock()?;
         if state.failed {
             return Err(AuditError::Failed(self.path.clone()));
         }
-        let mut line = chain::encode(record, &state.last, &self.node)?;
-        let hash = chain::hash(&line);
-        line.push(b'\n');
-        if let Err(e) = state.file.write_all(&line) {
-            state.failed = true;
-            return Err(AuditError::Io(self.path.clone(), e));
+        let last = state.last;
+        state.last = chain::append_line(&mut state.pending, &last, &self.node_json, &encoded);
+        state.pending.push(b'\n');
+        state.appended += 1;
+        let mine = state.appended;
+        loop {
+            if state.flushed >= mine {
+                return Ok(());
+            }
+            if state.failed {
+                return Err(AuditError::Failed(self.path.clone()));
+            }
+            if state.writing {
+                state = self
+                    .written
+                    .wait(state)
+                    .map_err(|_| AuditError::Failed(self.path.clone()))?;
+                continue;
+            }
+            state.writing = true;
+            let group = std::mem::take(&mut state.pending);
+            let upto = state.appended;
+            drop(state);
+            let result = (&self.file).write_all(&group);
+            state = self.lock()?;
+            state.writing = false;
+            if state.pending.is_empty() {
+                state.pending = reuse(group);
+            }
+            match result {
+                Ok(()) => state.flushed = upto,
+                Err(e) => {
+                    state.failed = true;
+                    self.written.notify_all();
+                    return Err(AuditError::Io(self.path.clone(), e));
+                }
+            }
+            self.written.notify_all();
         }
-        state.last = hash;
-        Ok(())
     }
 
     /// Flushes every appended line to disk.
     pub fn sync(&self) -> Result<(), AuditError> {
-        let state = self
-            .state
-            .lock()
-            .map_err(|_| AuditError::Failed(self.path.clone()))?;
-        state
-            .file
+        self.file
             .sync_data()
             .map_err(|e| AuditError::Io(self.path.clone(), e))
     }
+
+    fn lock(&self) -> Result<MutexGuard<'_, State>, AuditError> {
+        self.state
+            .lock()
+            .map_err(|_| AuditError::Failed(self.path.clone()))
+    }
+}
+
+/// A written group's buffer, emptied, to gather the next group in.
+fn reuse(mut group: Vec<u8>) -> Vec<u8> {
+    group.clear();
+    group
 }
 
 /// The end of an existing log.

@@ -43,12 +43,12 @@ pub async fn handle(
 /// The AWS dialect's steps of the request runner.
 struct Aws;
 
-/// A successful AWS answer: a JSON document.
-struct Reply(serde_json::Value);
+/// A successful AWS answer: a JSON document, encoded.
+struct Reply(Vec<u8>);
 
 impl IntoResponse for Reply {
     fn into_response(self) -> Response {
-        let mut r = self.0.to_string().into_response();
+        let mut r = self.0.into_response();
         r.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
         r

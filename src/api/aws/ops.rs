@@ -20,10 +20,9 @@ use super::error::AwsError;
 use crate::kms::{Caller, Kms, KmsError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 
-/// What an operation's handler returns: its response as JSON.
-type OpResult = Result<Value, AwsError>;
+/// What an operation's handler returns: its response, encoded as JSON.
+type OpResult = Result<Vec<u8>, AwsError>;
 
 /// An operation's handler: decodes the request body, runs the operation for
 /// the caller and encodes the response.
@@ -186,13 +185,13 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AwsError> {
 
 /// Encodes a response shape.
 fn reply<T: Serialize>(response: T) -> OpResult {
-    serde_json::to_value(response)
+    serde_json::to_vec(&response)
         .map_err(|e| AwsError::Kms(KmsError::Internal(format!("encoding the response: {e}"))))
 }
 
 /// The empty response, `{}`, of operations that return nothing.
 fn done() -> OpResult {
-    Ok(Value::Object(serde_json::Map::new()))
+    Ok(b"{}".to_vec())
 }
 
 #[cfg(test)]

@@ -22,6 +22,15 @@ fn record(n: usize) -> AuditRecord {
     }
 }
 
+/// Appends `record` and waits until it is written.
+fn append(log: &AuditLog, record: &AuditRecord) {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(log.append(record))
+        .unwrap();
+}
+
 fn verify(path: &Path) -> (Option<i32>, String) {
     verify_all(&[path])
 }
@@ -44,7 +53,7 @@ fn verify_reports_intact_and_broken_chains() {
     let path = dir.path().join("audit.log");
     let log = AuditLog::open(&path, "node-test").unwrap();
     for n in 0..5 {
-        log.append(&record(n)).unwrap();
+        append(&log, &record(n));
     }
     drop(log);
 
@@ -85,7 +94,7 @@ fn every_nodes_chain_is_checked_and_names_its_node() {
             let path = dir.path().join(format!("{node}.log"));
             let log = AuditLog::open(&path, node).unwrap();
             for n in 0..3 {
-                log.append(&record(n)).unwrap();
+                append(&log, &record(n));
             }
             path
         })

@@ -79,9 +79,10 @@ pub async fn serve<D: Dialect>(app: Arc<AppState>, peer: SocketAddr, request: Re
         .await;
     let inline = prepared.as_ref().is_ok_and(|p| D::inline(&app, p));
     let id = request_id.clone();
-    // The operation runs and its audit line is written before the response
-    // leaves: on the async worker when the dialect says the work is fast,
-    // else in one trip to the blocking pool (PKCS#11 and SQLite calls block).
+    // The operation runs on the async worker when the dialect says the
+    // work is fast, else in one trip to the blocking pool (PKCS#11 and
+    // SQLite calls block); its audit line is written before the response
+    // leaves.
     let run = move || {
         let _in_request = span.enter();
         let result = prepared.and_then(|p| {
@@ -93,7 +94,7 @@ pub async fn serve<D: Dialect>(app: Arc<AppState>, peer: SocketAddr, request: Re
         });
         let error_code = result.as_ref().err().map(D::error_code);
         let record = D::record(trail, arrived, &id, peer, error_code);
-        app.audit.append(&record).map(|()| result)
+        (result, app.audit.add(&record))
     };
     let finished = if inline {
         Ok(run())
@@ -101,11 +102,19 @@ pub async fn serve<D: Dialect>(app: Arc<AppState>, peer: SocketAddr, request: Re
         tokio::task::spawn_blocking(run).await
     };
     let mut response = match finished {
-        Ok(Ok(Ok(reply))) => reply.into_response(),
-        Ok(Ok(Err(e))) => e.into_response(),
-        Ok(Err(audit)) => {
-            tracing::error!(error = %audit, "audit trail write failed");
-            D::internal("audit write failed").into_response()
+        Ok((result, line)) => {
+            let written = match line {
+                Ok(line) => line.written().await,
+                Err(e) => Err(e),
+            };
+            match (written, result) {
+                (Ok(()), Ok(reply)) => reply.into_response(),
+                (Ok(()), Err(e)) => e.into_response(),
+                (Err(e), _) => {
+                    tracing::error!(error = %e, "audit trail write failed");
+                    D::internal("audit write failed").into_response()
+                }
+            }
         }
         Err(join) => {
             tracing::error!(error = %join, "request task failed");

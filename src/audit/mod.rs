@@ -113,10 +113,19 @@ mod tests {
         }
     }
 
+    /// Appends `record` and waits until it is written.
+    fn append(log: &AuditLog, record: &AuditRecord) {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(log.append(record))
+            .unwrap();
+    }
+
     fn write_log(path: &Path, count: usize) {
         let log = AuditLog::open(path, "node-test").unwrap();
         for n in 0..count {
-            log.append(&record(n)).unwrap();
+            append(&log, &record(n));
         }
     }
 
@@ -187,8 +196,8 @@ mod tests {
         let node = "node \"quoted\"";
         let log = AuditLog::open(&path, node).unwrap();
         let (first, second) = (record(1), record(2));
-        log.append(&first).unwrap();
-        log.append(&second).unwrap();
+        append(&log, &first);
+        append(&log, &second);
         let written = lines(&path);
         let expected = serde_json::to_string(&Line {
             prev_hash: "0".repeat(64),
@@ -215,7 +224,7 @@ mod tests {
         assert_eq!((v.lines, v.broken), (3, None));
 
         let log = AuditLog::open(&path, "node-test").unwrap();
-        log.append(&record(3)).unwrap();
+        append(&log, &record(3));
         log.sync().unwrap();
         let v = verify(&path).unwrap();
         assert_eq!((v.lines, v.broken), (4, None));
@@ -314,7 +323,7 @@ mod tests {
                 std::thread::spawn(move || {
                     for n in 0..200 {
                         let record = record(t * 1000 + n);
-                        log.append(&record).unwrap();
+                        append(&log, &record);
                         // Once append returns, the line is in the file.
                         if n % 50 == 0 {
                             let written = fs::read_to_string(&path).unwrap();

@@ -6,7 +6,8 @@ use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::Path;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::watch;
 
 /// How far back to read at a time when looking for the last line.
 const TAIL_CHUNK: u64 = 8192;
@@ -14,20 +15,36 @@ const TAIL_CHUNK: u64 = 8192;
 /// An open audit log. Appends from any thread; at most one `AuditLog` (in one
 /// process) may write a given file, or the chain breaks.
 ///
-/// Appends are committed in groups: each request's line joins the chain
-/// (in the order the lock is granted) and waits until it is written;
-/// whichever waiting appender finds no write under way writes every line
-/// gathered so far with one `write`, so concurrent requests share a
-/// system call instead of queueing for one each.
+/// Lines are committed in groups: [`AuditLog::add`] puts a request's line
+/// in the chain (in the order the lock is granted) and in the pending
+/// group; the request then waits ([`Line::written`]), without holding its
+/// thread, until the line is written. Whichever waiting request finds no
+/// write under way writes the whole pending group with one `write`; lines
+/// added meanwhile form the next group. So concurrent requests share a
+/// system call, and every line is written by a request waiting for it, or
+/// by its own [`Line`] when that is dropped unwaited.
 pub struct AuditLog {
+    inner: Arc<Inner>,
+}
+
+/// A line added to the chain: wait for it with [`Line::written`]; dropped
+/// before it was written, it writes itself (blocking briefly).
+#[must_use = "a response must wait until its audit line is written"]
+pub struct Line {
+    log: Arc<Inner>,
+    /// How many lines must be written for this one to be.
+    number: u64,
+}
+
+struct Inner {
     path: String,
     /// This node's id as a JSON string, as every line carries it.
     node_json: String,
-    /// Written only by the appender that set `State::writing`.
+    /// Written only by the holder of `State::writing`.
     file: File,
     state: Mutex<State>,
-    /// Signalled whenever a group has been written (or failed).
-    written: Condvar,
+    /// How many lines have been written, or that a write failed.
+    written: watch::Sender<Written>,
 }
 
 struct State {
@@ -36,13 +53,21 @@ struct State {
     /// Lines added to the chain and not yet handed to a write, each with
     /// its newline.
     pending: Vec<u8>,
+    /// An emptied buffer of an earlier group, to gather a later one in.
+    spare: Vec<u8>,
     /// Number of lines added to the chain since the log was opened.
-    appended: u64,
-    /// Number of those lines written to the file.
-    flushed: u64,
-    /// Whether an appender is writing a group now.
+    added: u64,
+    /// Whether a group is being written now.
     writing: bool,
-    /// Set when a write failed part-way: the file's end is then unknown.
+}
+
+/// How far the writes have got.
+#[derive(Clone, Copy, Default)]
+struct Written {
+    /// Number of lines written to the file.
+    lines: u64,
+    /// Whether a write failed part-way: the file's end is then unknown,
+    /// and no later line is written.
     failed: bool,
 }
 
@@ -73,90 +98,135 @@ impl AuditLog {
             Tail::Line(line) => chain::hash(&line),
             Tail::Torn => return Err(AuditError::TornTail(name)),
         };
-        Ok(Self {
+        let inner = Inner {
             path: name,
             node_json: serde_json::to_string(node)?,
             file,
             state: Mutex::new(State {
                 last,
                 pending: Vec::new(),
-                appended: 0,
-                flushed: 0,
+                spare: Vec::new(),
+                added: 0,
                 writing: false,
-                failed: false,
             }),
-            written: Condvar::new(),
+            written: watch::Sender::new(Written::default()),
+        };
+        Ok(Self {
+            inner: Arc::new(inner),
         })
     }
 
-    /// Appends `record` as one line and returns once the line has reached
-    /// the operating system (not synced to disk: see [`AuditLog::sync`]).
-    /// Lines are never interleaved: each is written whole, in chain order.
-    pub fn append(&self, record: &AuditRecord) -> Result<(), AuditError> {
+    /// Adds `record` as the chain's next line, to be written with the
+    /// pending group. Lines are never interleaved: each is written whole,
+    /// in chain order.
+    pub fn add(&self, record: &AuditRecord) -> Result<Line, AuditError> {
         let encoded = chain::encode_record(record)?;
-        let mut state = self.lock()?;
-        if state.failed {
-            return Err(AuditError::Failed(self.path.clone()));
+        let log = &self.inner;
+        let mut state = log.lock()?;
+        if log.written.borrow().failed {
+            return Err(log.failed());
         }
         let last = state.last;
-        state.last = chain::append_line(&mut state.pending, &last, &self.node_json, &encoded);
+        state.last = chain::append_line(&mut state.pending, &last, &log.node_json, &encoded);
         state.pending.push(b'\n');
-        state.appended += 1;
-        let mine = state.appended;
-        loop {
-            if state.flushed >= mine {
-                return Ok(());
-            }
-            if state.failed {
-                return Err(AuditError::Failed(self.path.clone()));
-            }
-            if state.writing {
-                state = self
-                    .written
-                    .wait(state)
-                    .map_err(|_| AuditError::Failed(self.path.clone()))?;
-                continue;
-            }
-            state.writing = true;
-            let group = std::mem::take(&mut state.pending);
-            let upto = state.appended;
-            drop(state);
-            let result = (&self.file).write_all(&group);
-            state = self.lock()?;
-            state.writing = false;
-            if state.pending.is_empty() {
-                state.pending = reuse(group);
-            }
-            match result {
-                Ok(()) => state.flushed = upto,
-                Err(e) => {
-                    state.failed = true;
-                    self.written.notify_all();
-                    return Err(AuditError::Io(self.path.clone(), e));
-                }
-            }
-            self.written.notify_all();
-        }
+        state.added += 1;
+        Ok(Line {
+            log: Arc::clone(log),
+            number: state.added,
+        })
     }
 
-    /// Flushes every appended line to disk.
+    /// Adds `record` and waits until its line is written.
+    pub async fn append(&self, record: &AuditRecord) -> Result<(), AuditError> {
+        self.add(record)?.written().await
+    }
+
+    /// Flushes every written line to disk.
     pub fn sync(&self) -> Result<(), AuditError> {
-        self.file
+        self.inner
+            .file
             .sync_data()
-            .map_err(|e| AuditError::Io(self.path.clone(), e))
-    }
-
-    fn lock(&self) -> Result<MutexGuard<'_, State>, AuditError> {
-        self.state
-            .lock()
-            .map_err(|_| AuditError::Failed(self.path.clone()))
+            .map_err(|e| AuditError::Io(self.inner.path.clone(), e))
     }
 }
 
-/// A written group's buffer, emptied, to gather the next group in.
-fn reuse(mut group: Vec<u8>) -> Vec<u8> {
-    group.clear();
-    group
+impl Line {
+    /// Resolves once the line has reached the operating system (not synced
+    /// to disk: see [`AuditLog::sync`]), writing the pending group itself
+    /// when no write is under way.
+    pub async fn written(self) -> Result<(), AuditError> {
+        let mut written = self.log.written.subscribe();
+        loop {
+            let now = *written.borrow_and_update();
+            if now.lines >= self.number {
+                return Ok(());
+            }
+            if now.failed {
+                return Err(self.log.failed());
+            }
+            if !self.log.write_pending()? {
+                let _ = written.changed().await;
+            }
+        }
+    }
+}
+
+impl Drop for Line {
+    /// A line nobody waits for any more (its request was dropped) is
+    /// written now: once a write under way ends, the pending group holds it.
+    fn drop(&mut self) {
+        loop {
+            let now = *self.log.written.borrow();
+            if now.lines >= self.number || now.failed {
+                return;
+            }
+            match self.log.write_pending() {
+                Ok(true) => {}
+                Ok(false) => std::thread::yield_now(),
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+impl Inner {
+    /// Writes the pending group unless a group is being written; returns
+    /// whether it wrote.
+    fn write_pending(&self) -> Result<bool, AuditError> {
+        let mut state = self.lock()?;
+        if state.writing || state.pending.is_empty() {
+            return Ok(false);
+        }
+        state.writing = true;
+        let spare = std::mem::take(&mut state.spare);
+        let group = std::mem::replace(&mut state.pending, spare);
+        let upto = state.added;
+        drop(state);
+        let result = (&self.file).write_all(&group);
+        let mut state = self.lock()?;
+        state.writing = false;
+        state.spare = group;
+        state.spare.clear();
+        drop(state);
+        match result {
+            Ok(()) => {
+                self.written.send_modify(|w| w.lines = upto);
+                Ok(true)
+            }
+            Err(e) => {
+                self.written.send_modify(|w| w.failed = true);
+                Err(AuditError::Io(self.path.clone(), e))
+            }
+        }
+    }
+
+    fn failed(&self) -> AuditError {
+        AuditError::Failed(self.path.clone())
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, State>, AuditError> {
+        self.state.lock().map_err(|_| self.failed())
+    }
 }
 
 /// The end of an existing log.

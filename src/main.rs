@@ -371,16 +371,25 @@ fn serve(config_file: Option<&Path>) -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    let serving = state.clone();
     runtime.block_on(async {
         println!("trent listening on {scheme}://{addr}");
         tracing::info!(%addr, regions = ?state.kms.region_names(), "serving");
         trent::server::run(
-            state,
+            serving,
             listener,
             config.tls.as_ref(),
             Duration::from_secs(config.job_interval_secs.max(1)),
         )
         .await
     })?;
+    // The background jobs stop here; a blocking call still running is left
+    // to finish, and closing the tokens waits for its token call.
+    runtime.shutdown_timeout(RUNTIME_STOP);
+    trent::server::shut_down(&state)?;
+    tracing::info!("stopped");
     Ok(())
 }
+
+/// How long a shutdown waits for the runtime's tasks to stop.
+const RUNTIME_STOP: Duration = Duration::from_secs(1);

@@ -13,7 +13,7 @@ use std::time::Duration;
 use trent::audit::{self, Verification};
 use trent::backup;
 use trent::cluster;
-use trent::config::Config;
+use trent::config::{Config, LogFormat};
 use trent::hsm::{DomainKeySharing, HsmError};
 use trent::server::StartError;
 
@@ -137,28 +137,43 @@ enum AuditCommand {
     },
 }
 
-fn main() -> ExitCode {
-    tracing_subscriber::fmt()
+/// Sends log lines to standard error in `format`, filtered by `TRENT_LOG`
+/// (default `info`).
+fn init_logging(format: LogFormat) {
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("TRENT_LOG")
                 .unwrap_or_else(|_| "info".into()),
         )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => logs.json().with_current_span(true).init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // `serve` logs in its configuration's format, once it is loaded.
+    if !matches!(cli.command, Command::Serve { .. }) {
+        init_logging(LogFormat::Text);
+    }
     // A panic is logged like any event, so inside a request it carries the
     // request's id (the operation's panics are caught and audited).
     std::panic::set_hook(Box::new(|info| {
         let location = info.location().map(ToString::to_string).unwrap_or_default();
         let payload = info.payload();
-        let message = payload
+        // Not `message`: that is the event's own text, and a JSON line
+        // would carry the key twice.
+        let what = payload
             .downcast_ref::<&str>()
             .copied()
             .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
             .unwrap_or("(not text)");
-        tracing::error!(%location, message, "panic");
+        tracing::error!(%location, what, "panic");
     }));
-    let cli = Cli::parse();
     match cli.command {
         Command::Serve { config } => match serve(config.as_deref()) {
             Ok(()) => ExitCode::SUCCESS,
@@ -346,6 +361,7 @@ struct MissingDomainKey {
 
 fn serve(config_file: Option<&Path>) -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::load(config_file)?;
+    init_logging(config.log_format);
     config.check_listen()?;
     // Tokens are opened before the runtime starts any thread.
     let state = trent::server::open(&config).map_err(|e| -> Box<dyn std::error::Error> {

@@ -79,6 +79,7 @@ pub async fn serve<D: Dialect>(app: Arc<AppState>, peer: SocketAddr, request: Re
         .await;
     let inline = prepared.as_ref().is_ok_and(|p| D::inline(&app, p));
     let id = request_id.clone();
+    let responding = span.clone();
     // The operation runs and its audit line is written before the response
     // leaves: on the async worker when the dialect says the work is fast,
     // else in one trip to the blocking pool (PKCS#11 and SQLite calls block).
@@ -100,6 +101,9 @@ pub async fn serve<D: Dialect>(app: Arc<AppState>, peer: SocketAddr, request: Re
     } else {
         tokio::task::spawn_blocking(run).await
     };
+    // The response is made in the request's span too: turning an error into
+    // its answer logs internal details.
+    let _in_request = responding.enter();
     let mut response = match finished {
         Ok(Ok(Ok(reply))) => reply.into_response(),
         Ok(Ok(Err(e))) => e.into_response(),

@@ -17,14 +17,14 @@ cd "$(dirname "$0")/../src"
 # Layers, top first. A module may use only modules of layers below its own.
 LAYERS=(
     "main"
-    "server cluster"
+    "server cluster backup"
     "provision fuzzing"
     "api"
     "audit kms"
     "auth"
     "authz"
     "hsm store"
-    "clock config model"
+    "clock config model dir_lock"
 )
 
 # Edges forbidden although they point down: the dialects see the domain

@@ -88,6 +88,9 @@ pub struct Config {
     pub on_demand_rotation_limit: usize,
     /// Most grants one key may have (AWS's quota is 50,000).
     pub grants_per_key_limit: usize,
+    /// How log lines are written to standard error: `text` (for people) or
+    /// `json` (one JSON object a line, for log collectors).
+    pub log_format: LogFormat,
     /// Huawei dialect projects: project id → region and account. When empty
     /// in dev mode, one project per region is made and written to
     /// `<data_dir>/huawei-projects.json`.
@@ -97,6 +100,18 @@ pub struct Config {
     /// principal and a project, with an expiry.
     #[serde(default)]
     pub auth_tokens: Vec<TokenConfig>,
+}
+
+/// The form of the log lines on standard error.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines (coloured on a terminal).
+    #[default]
+    Text,
+    /// One JSON object a line, with the fields of the event and of its
+    /// spans (a request's `id`).
+    Json,
 }
 
 /// TLS termination: PEM files of the certificate chain and private key.
@@ -237,6 +252,7 @@ impl Default for Config {
             job_interval_secs: 5,
             on_demand_rotation_limit: 10,
             grants_per_key_limit: 50_000,
+            log_format: LogFormat::Text,
             huawei_projects: Default::default(),
             auth_tokens: Default::default(),
         }

@@ -4,9 +4,11 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod authz;
+pub mod backup;
 pub mod clock;
 pub mod cluster;
 pub mod config;
+pub mod dir_lock;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hsm;

@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 use trent::audit::{self, Verification};
+use trent::backup;
 use trent::cluster;
-use trent::config::Config;
+use trent::config::{Config, LogFormat};
 use trent::hsm::{DomainKeySharing, HsmError};
 use trent::server::StartError;
 
@@ -57,6 +58,18 @@ enum Command {
     Cluster {
         #[command(subcommand)]
         command: ClusterCommand,
+    },
+    /// Copy this node's data directory, consistently, while its server
+    /// serves: the SQLite database (by SQLite's online backup), the dev-mode
+    /// tokens and PIN files, credentials, node id, Huawei projects, the
+    /// audit trail and the configuration file. `trent serve` with
+    /// `TRENT_DATA_DIR=DEST` restores it. Refused for a PostgreSQL store.
+    Backup {
+        /// Configuration file (default: ./trent.toml if present).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Where the copy goes: a directory that must not exist or be empty.
+        dest: PathBuf,
     },
     /// Inspect audit logs.
     Audit {
@@ -124,28 +137,43 @@ enum AuditCommand {
     },
 }
 
-fn main() -> ExitCode {
-    tracing_subscriber::fmt()
+/// Sends log lines to standard error in `format`, filtered by `TRENT_LOG`
+/// (default `info`).
+fn init_logging(format: LogFormat) {
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("TRENT_LOG")
                 .unwrap_or_else(|_| "info".into()),
         )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => logs.json().with_current_span(true).init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // `serve` logs in its configuration's format, once it is loaded.
+    if !matches!(cli.command, Command::Serve { .. }) {
+        init_logging(LogFormat::Text);
+    }
     // A panic is logged like any event, so inside a request it carries the
     // request's id (the operation's panics are caught and audited).
     std::panic::set_hook(Box::new(|info| {
         let location = info.location().map(ToString::to_string).unwrap_or_default();
         let payload = info.payload();
-        let message = payload
+        // Not `message`: that is the event's own text, and a JSON line
+        // would carry the key twice.
+        let what = payload
             .downcast_ref::<&str>()
             .copied()
             .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
             .unwrap_or("(not text)");
-        tracing::error!(%location, message, "panic");
+        tracing::error!(%location, what, "panic");
     }));
-    let cli = Cli::parse();
     match cli.command {
         Command::Serve { config } => match serve(config.as_deref()) {
             Ok(()) => ExitCode::SUCCESS,
@@ -169,6 +197,7 @@ fn main() -> ExitCode {
             )
         }
         Command::Cluster { command } => report(run_cluster(command)),
+        Command::Backup { config, dest } => report(run_backup(config.as_deref(), &dest)),
         Command::Audit {
             command: AuditCommand::Verify { files },
         } => files
@@ -244,6 +273,22 @@ fn load(config_file: Option<&Path>) -> Result<Config, Box<dyn std::error::Error>
     Ok(Config::load(config_file)?)
 }
 
+/// Runs `trent backup`; returns what it copied, for people.
+fn run_backup(
+    config_file: Option<&Path>,
+    dest: &Path,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let config = load(config_file)?;
+    let config_file = config_file.or(Some(Path::new("trent.toml")));
+    let copied = backup::backup(&config, config_file, dest)?;
+    Ok(format!(
+        "backed up to {}: the database, {} other files, {} audit lines",
+        dest.display(),
+        copied.files,
+        copied.audit_lines
+    ))
+}
+
 /// Runs a `trent cluster` command; returns what to print.
 fn run_cluster(command: ClusterCommand) -> Result<String, Box<dyn std::error::Error>> {
     match command {
@@ -316,6 +361,7 @@ struct MissingDomainKey {
 
 fn serve(config_file: Option<&Path>) -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::load(config_file)?;
+    init_logging(config.log_format);
     config.check_listen()?;
     // Tokens are opened before the runtime starts any thread.
     let state = trent::server::open(&config).map_err(|e| -> Box<dyn std::error::Error> {
@@ -341,16 +387,25 @@ fn serve(config_file: Option<&Path>) -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    let serving = state.clone();
     runtime.block_on(async {
         println!("trent listening on {scheme}://{addr}");
         tracing::info!(%addr, regions = ?state.kms.region_names(), "serving");
         trent::server::run(
-            state,
+            serving,
             listener,
             config.tls.as_ref(),
             Duration::from_secs(config.job_interval_secs.max(1)),
         )
         .await
     })?;
+    // The background jobs stop here; a blocking call still running is left
+    // to finish, and closing the tokens waits for its token call.
+    runtime.shutdown_timeout(RUNTIME_STOP);
+    trent::server::shut_down(&state)?;
+    tracing::info!("stopped");
     Ok(())
 }
+
+/// How long a shutdown waits for the runtime's tasks to stop.
+const RUNTIME_STOP: Duration = Duration::from_secs(1);

@@ -6,6 +6,7 @@
 
 use crate::api::huawei::Projects;
 use crate::config::{Config, ConfigError, PinSource};
+use crate::dir_lock::{DirLock, LockMode};
 use crate::hsm::{DomainKeySharing, Hsm, Module, TokenSpec};
 use crate::kms::enrolment::{self, EnrolmentError, Settle, Settled, WithoutDomainKey};
 use crate::kms::{EnrolmentRecord, KmsError, KmsResult, OfferTrust, Provisioner};
@@ -198,6 +199,7 @@ impl Prepared {
 pub struct DevTokens {
     module: PathBuf,
     conf: PathBuf,
+    data_dir: PathBuf,
     secrets_dir: PathBuf,
 }
 
@@ -218,6 +220,7 @@ impl DevTokens {
         Ok(Self {
             module: config.softhsm_module.clone(),
             conf,
+            data_dir,
             secrets_dir,
         })
     }
@@ -278,7 +281,9 @@ impl DevTokens {
 /// generated), then its token, whose domain key is settled with the store
 /// as at start-up: a new one when the store names none, else the cluster's,
 /// received by enrolment (waiting at most [`ON_DEMAND_ENROLMENT_WAIT`]).
-/// Each step takes up what an earlier, interrupted attempt left.
+/// Each step takes up what an earlier, interrupted attempt left. It holds
+/// the data directory's lock (shared) throughout, so a backup copies the
+/// region whole or not at all (see `crate::dir_lock`).
 pub struct DevProvisioner {
     /// Where the tokens and PIN files go.
     pub tokens: DevTokens,
@@ -295,6 +300,8 @@ impl Provisioner for DevProvisioner {
         let failed = |what: &str, e: &dyn std::fmt::Display| {
             KmsError::Internal(format!("provisioning region {region}: {what}: {e}"))
         };
+        let _backup_waits = DirLock::take(&self.tokens.data_dir, LockMode::Shared)
+            .map_err(|e| failed("data directory lock", &e))?;
         let plan = self
             .tokens
             .plan(region)
@@ -323,12 +330,15 @@ impl Provisioner for DevProvisioner {
 /// Dev mode's SO step of approving an enrolment offer ([`OfferTrust`]):
 /// `trent cluster trust-offer` run as a child process (the token refuses
 /// the SO login in the serving process, where the user is logged in), with
-/// the SO PIN Trent keeps in `<data_dir>/secrets/<region>.so-pin`.
+/// the SO PIN Trent keeps in `<data_dir>/secrets/<region>.so-pin`, under
+/// the data directory's lock (shared), as it changes the token.
 pub struct DevOfferTrust {
     /// The SoftHSM module of the dev-mode tokens.
     pub module: PathBuf,
     /// Its `SOFTHSM2_CONF`.
     pub conf: PathBuf,
+    /// The data directory, whose lock the SO step holds.
+    pub data_dir: PathBuf,
     /// Where the PIN files are.
     pub secrets_dir: PathBuf,
 }
@@ -339,6 +349,7 @@ impl DevTokens {
         DevOfferTrust {
             module: self.module.clone(),
             conf: self.conf.clone(),
+            data_dir: self.data_dir.clone(),
             secrets_dir: self.secrets_dir.clone(),
         }
     }
@@ -347,6 +358,8 @@ impl DevTokens {
 impl OfferTrust for DevOfferTrust {
     fn trust(&self, region: &str, offer: &EnrolmentRecord) -> Result<(), String> {
         use std::process::{Command, Stdio};
+        let _backup_waits = DirLock::take(&self.data_dir, LockMode::Shared)
+            .map_err(|e| format!("data directory lock: {e}"))?;
         let exe = std::env::current_exe().map_err(|e| format!("this program's path: {e}"))?;
         let mut child = Command::new(exe)
             .args(["cluster", "trust-offer", "--module"])

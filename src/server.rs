@@ -229,8 +229,15 @@ pub fn router(state: Arc<AppState>) -> Router {
     router.with_state(state)
 }
 
+/// How long a shutdown waits for the requests in flight: then the
+/// connections still open are closed.
+pub const DRAIN: Duration = Duration::from_secs(10);
+
 /// Serves HTTP, or HTTPS with `tls`, until SIGINT or SIGTERM, running the
-/// background jobs meanwhile.
+/// background jobs meanwhile. On the signal it stops accepting connections,
+/// closes idle ones, and returns once the requests in flight are answered
+/// (each connection closed after its response), or after [`DRAIN`].
+/// [`shut_down`] does the rest.
 pub async fn run(
     state: Arc<AppState>,
     listener: std::net::TcpListener,
@@ -243,11 +250,16 @@ pub async fn run(
     let handle = axum_server::Handle::new();
     let stopper = handle.clone();
     tokio::spawn(async move {
-        shutdown_signal().await;
-        stopper.graceful_shutdown(Some(Duration::from_secs(10)));
+        let signal = shutdown_signal().await;
+        tracing::info!(
+            signal,
+            drain_secs = DRAIN.as_secs(),
+            "shutting down: no new connections, answering the requests in flight"
+        );
+        stopper.graceful_shutdown(Some(DRAIN));
     });
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    match tls {
+    let served = match tls {
         Some(tls) => {
             let config = RustlsConfig::from_pem_file(&tls.cert_file, &tls.key_file).await?;
             axum_server::from_tcp_rustls(listener, config)?
@@ -261,7 +273,24 @@ pub async fn run(
                 .serve(app)
                 .await
         }
+    };
+    if served.is_ok() {
+        tracing::info!("stopped serving");
     }
+    served
+}
+
+/// The end of a shutdown, after [`run`] returned and the runtime stopped:
+/// syncs the audit trail to disk and logs out of every token, logging each
+/// step. A failed sync is logged and returned.
+pub fn shut_down(state: &AppState) -> Result<(), crate::audit::AuditError> {
+    let synced = state.audit.sync();
+    match &synced {
+        Ok(()) => tracing::info!("audit trail synced to disk"),
+        Err(e) => tracing::error!(error = %e, "audit trail sync failed"),
+    }
+    state.kms.close_tokens();
+    synced
 }
 
 /// What one run of the background jobs did on this node.
@@ -359,12 +388,13 @@ async fn jobs_wanted(kms: &Kms) {
     kms.jobs_wanted().notified().await
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM, with the signal's name.
+async fn shutdown_signal() -> &'static str {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
     }
 }
 

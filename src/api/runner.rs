@@ -79,6 +79,7 @@ pub async fn serve<D: Dialect>(app: Arc<AppState>, peer: SocketAddr, request: Re
         .await;
     let inline = prepared.as_ref().is_ok_and(|p| D::inline(&app, p));
     let id = request_id.clone();
+    let responding = span.clone();
     // The operation runs on the async worker when the dialect says the
     // work is fast, else in one trip to the blocking pool (PKCS#11 and
     // SQLite calls block); its audit line is written before the response
@@ -101,20 +102,25 @@ pub async fn serve<D: Dialect>(app: Arc<AppState>, peer: SocketAddr, request: Re
     } else {
         tokio::task::spawn_blocking(run).await
     };
-    let mut response = match finished {
+    let outcome = match finished {
         Ok((result, line)) => {
             let written = match line {
-                Ok(line) => line.written().await,
+                Ok(line) => line.written().instrument(responding.clone()).await,
                 Err(e) => Err(e),
             };
-            match (written, result) {
-                (Ok(()), Ok(reply)) => reply.into_response(),
-                (Ok(()), Err(e)) => e.into_response(),
-                (Err(e), _) => {
-                    tracing::error!(error = %e, "audit trail write failed");
-                    D::internal("audit write failed").into_response()
-                }
-            }
+            Ok((written, result))
+        }
+        Err(join) => Err(join),
+    };
+    // The response is made in the request's span too: turning an error into
+    // its answer logs internal details.
+    let _in_request = responding.enter();
+    let mut response = match outcome {
+        Ok((Ok(()), Ok(reply))) => reply.into_response(),
+        Ok((Ok(()), Err(e))) => e.into_response(),
+        Ok((Err(e), _)) => {
+            tracing::error!(error = %e, "audit trail write failed");
+            D::internal("audit write failed").into_response()
         }
         Err(join) => {
             tracing::error!(error = %join, "request task failed");

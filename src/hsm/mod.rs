@@ -125,6 +125,13 @@ impl Hsm {
         })
     }
 
+    /// Logs out of this token's module's tokens and finalises it, at
+    /// shutdown (see [`Module::close`]); the other regions on the same
+    /// module are closed with it.
+    pub fn close(&self) {
+        self.module.close()
+    }
+
     /// Re-initialises this token's module if enough session objects were
     /// destroyed on it (see [`Module::reinitialize_if_due`]).
     pub fn reinitialize_module_if_due(&self) -> Result<bool, HsmError> {

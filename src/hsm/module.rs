@@ -97,6 +97,8 @@ struct Tokens {
     open: Vec<Token>,
     /// Re-initialisations so far: a token opened before one is dead.
     generation: u64,
+    /// Set by [`Module::close`]: the module is finalised for good.
+    closed: bool,
 }
 
 /// The module, held by [`Module::hold`].
@@ -200,9 +202,10 @@ impl Module {
     /// it did.
     pub fn reinitialize_if_due(&self) -> Result<bool, HsmError> {
         let due = |tokens: &Tokens| {
-            tokens.open.len() < tokens.settings.len()
-                || (self.reinitialize_after > 0
-                    && self.destroyed.load(Ordering::Relaxed) >= self.reinitialize_after)
+            !tokens.closed
+                && (tokens.open.len() < tokens.settings.len()
+                    || (self.reinitialize_after > 0
+                        && self.destroyed.load(Ordering::Relaxed) >= self.reinitialize_after))
         };
         if !due(&self.tokens.read().unwrap_or_else(|e| e.into_inner())) {
             return Ok(false);
@@ -238,6 +241,31 @@ impl Module {
             "re-initialised the PKCS#11 module"
         );
         Ok(true)
+    }
+
+    /// At shutdown, once no request runs: logs out of every token opened
+    /// through the module (`C_Logout`), closes their sessions (destroying
+    /// their session objects) and finalises the module (`C_Finalize`),
+    /// logging each step. Waits for calls in progress (a background job's);
+    /// later calls find no token. Does nothing the second time.
+    pub fn close(&self) {
+        let mut tokens = self.tokens.write().unwrap_or_else(|e| e.into_inner());
+        if tokens.closed {
+            return;
+        }
+        tokens.closed = true;
+        for token in tokens.open.drain(..) {
+            match token.logout() {
+                Ok(()) => tracing::info!(token = token.label(), "logged out of the token"),
+                Err(e) => tracing::warn!(token = token.label(), error = %e, "C_Logout failed"),
+            }
+        }
+        match self.ctx.clone().finalize() {
+            Ok(()) => tracing::info!(module = %self.path.display(), "finalised the PKCS#11 module"),
+            Err(e) => {
+                tracing::warn!(module = %self.path.display(), error = %e, "C_Finalize failed")
+            }
+        }
     }
 
     /// SoftHSM reads `SOFTHSM2_CONF` in `C_Initialize`. When another module

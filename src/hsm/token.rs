@@ -173,6 +173,12 @@ impl Token {
         self.owner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Logs the application out of the token (`C_Logout`, for every
+    /// session of this process), at shutdown.
+    pub(super) fn logout(&self) -> Result<(), HsmError> {
+        Ok(self.lock_owner().logout()?)
+    }
+
     /// Borrows a worker session.
     pub(super) fn worker(&self) -> PooledSession<'_> {
         self.workers.get()

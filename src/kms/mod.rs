@@ -4,6 +4,7 @@
 mod access;
 mod aliases;
 pub(crate) mod ciphertext;
+mod closing;
 mod condition_keys;
 mod crypto;
 mod current;

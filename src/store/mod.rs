@@ -122,6 +122,13 @@ impl Store {
         Ok(Self { backend, cache })
     }
 
+    /// Copies the live SQLite database at `source` to the new file `dest`
+    /// (mode 0600), consistent as of one commit, while its writers go on
+    /// (SQLite's online backup). PostgreSQL is backed up with its own tools.
+    pub fn backup_sqlite(source: &std::path::Path, dest: &std::path::Path) -> StoreResult<()> {
+        sqlite::backup(source, dest)
+    }
+
     /// Asks the database itself (never the cache) for its data version:
     /// succeeds when the database answers.
     pub fn ping(&self) -> StoreResult<()> {

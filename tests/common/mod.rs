@@ -316,6 +316,22 @@ impl Server {
         self.take_data()
     }
 
+    /// Sends SIGTERM and waits at most `bound` for the server to exit (then
+    /// panics); hands back its exit status, how long it took, and its data.
+    pub fn terminate(mut self, bound: Duration) -> (std::process::ExitStatus, Duration, DataDir) {
+        let sent = Instant::now();
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        while sent.elapsed() < bound {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return (status, sent.elapsed(), self.take_data());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("trent did not exit within {bound:?} of SIGTERM");
+    }
+
     /// Kills the server with SIGKILL (no clean shutdown) and hands back its data.
     pub fn kill9(mut self) -> DataDir {
         let _ = self.child.kill();

@@ -5,6 +5,7 @@
 //! `src/store/migrations/`, version in `PRAGMA user_version`.
 
 mod aliases;
+mod backup;
 mod cluster;
 mod grants;
 mod imports;
@@ -15,6 +16,8 @@ mod multi_region;
 mod rotation;
 mod rows;
 mod tags;
+
+pub(super) use backup::backup;
 
 use super::backend::Backend;
 use super::{StoreError, StoreResult};

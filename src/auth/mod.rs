@@ -159,10 +159,9 @@ impl Authenticator {
             .credentials
             .get(&signature.access_key_id)
             .ok_or(AuthError::UnknownAccessKey)?;
-        let canonical = sigv4::canonical_request(request, &signature);
-        let string_to_sign = sigv4::string_to_sign(&signature, &canonical);
+        let canonical = sigv4::canonical_request_hash(request, &signature);
         let key = self.signing_key(credential, &signature);
-        if !sigv4::signature_matches(&key, &string_to_sign, &signature.signature) {
+        if !sigv4::signature_matches(&key, &signature, &canonical) {
             return Err(AuthError::InvalidSignature(
                 "The request signature we calculated does not match the signature you provided. \
                  Check your AWS Secret Access Key and signing method."
@@ -274,7 +273,6 @@ fn check_time(signature: &Signature) -> Result<(), AuthError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hmac::{Hmac, Mac};
     use secrecy::SecretString;
 
     const KEY: &str = "AKIDEXAMPLE";
@@ -323,12 +321,9 @@ mod tests {
                 body: b"{}",
             };
             let parsed = sigv4::parse_header(&format!("{unsigned}00"), Some(&date)).unwrap();
-            let canonical = sigv4::canonical_request(&request, &parsed);
-            let to_sign = sigv4::string_to_sign(&parsed, &canonical);
+            let canonical = sigv4::canonical_request_hash(&request, &parsed);
             let key = sigv4::signing_key(SECRET, &date[..8], "us-east-1", "kms");
-            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
-            mac.update(to_sign.as_bytes());
-            hex::encode(mac.finalize().into_bytes())
+            hex::encode(sigv4::sign(&key, &parsed, &canonical))
         };
         headers.insert("authorization", vec![format!("{unsigned}{signature}")]);
         let lookup = |name: &str| -> Vec<&str> {

@@ -79,7 +79,29 @@ const TIMESTAMP: &[BorrowedFormatItem<'_>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
 
 /// Formats `at` as RFC 3339 UTC with milliseconds, e.g. `2026-11-26T01:02:03.456Z`.
+/// The date and time up to the second are formatted once per second per
+/// thread; only the milliseconds are added per call.
 pub fn timestamp(at: SystemTime) -> String {
+    thread_local! {
+        static SECOND: std::cell::RefCell<(u64, String)> = const {
+            std::cell::RefCell::new((u64::MAX, String::new()))
+        };
+    }
+    let Ok(since_epoch) = at.duration_since(std::time::UNIX_EPOCH) else {
+        return format_full(at);
+    };
+    let (second, millis) = (since_epoch.as_secs(), since_epoch.subsec_millis());
+    SECOND.with_borrow_mut(|(cached, prefix)| {
+        if *cached != second {
+            let full = format_full(at);
+            *prefix = full[..full.len() - ".mmmZ".len()].to_string();
+            *cached = second;
+        }
+        format!("{prefix}.{millis:03}Z")
+    })
+}
+
+fn format_full(at: SystemTime) -> String {
     OffsetDateTime::from(at)
         .format(TIMESTAMP)
         .expect("a UTC date-time has every component of the format")
@@ -213,6 +235,20 @@ mod tests {
         })
         .unwrap();
         assert_eq!(written[1], expected);
+    }
+
+    #[test]
+    fn timestamps_within_a_second_share_its_formatting() {
+        let second = UNIX_EPOCH + Duration::from_secs(1_795_654_923);
+        for (millis, text) in [
+            (456, "2026-11-26T01:02:03.456Z"),
+            (7, "2026-11-26T01:02:03.007Z"),
+            (1_000, "2026-11-26T01:02:04.000Z"),
+            (999, "2026-11-26T01:02:03.999Z"),
+        ] {
+            assert_eq!(timestamp(second + Duration::from_millis(millis)), text);
+        }
+        assert_eq!(timestamp(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
     }
 
     #[test]

@@ -153,9 +153,13 @@ impl AuditLog {
 impl Line {
     /// Resolves once the line has reached the operating system (not synced
     /// to disk: see [`AuditLog::sync`]), writing the pending group itself
-    /// when no write is under way.
+    /// when no write is under way (after letting the other ready tasks of
+    /// its thread run once).
     pub async fn written(self) -> Result<(), AuditError> {
         let mut written = self.log.written.subscribe();
+        // Let the requests ready on this thread add their lines first, so
+        // that one write carries them all.
+        tokio::task::yield_now().await;
         loop {
             let now = *written.borrow_and_update();
             if now.lines >= self.number {

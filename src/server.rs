@@ -214,6 +214,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/", post(api::aws::handle))
         .route("/healthz", get(api::health::healthz))
         .route("/readyz", get(api::health::readyz))
+        .route("/metrics", get(api::metrics::metrics))
         .route("/v1.0/{*path}", any(api::huawei::handle))
         .route("/v2/{*path}", any(api::huawei::handle));
     #[cfg(feature = "test-clock")]

@@ -24,7 +24,7 @@ LAYERS=(
     "auth"
     "authz"
     "hsm store"
-    "clock config model dir_lock"
+    "clock config model dir_lock metrics"
 )
 
 # Edges forbidden although they point down: the dialects see the domain

@@ -13,6 +13,7 @@ pub mod dir_lock;
 pub mod fuzzing;
 pub mod hsm;
 pub mod kms;
+pub mod metrics;
 pub mod model;
 pub mod provision;
 pub mod server;

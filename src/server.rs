@@ -11,6 +11,7 @@ use crate::config::{Config, TlsConfig};
 use crate::hsm::{Hsm, Modules};
 use crate::kms::enrolment::EnrolmentError;
 use crate::kms::{JobOutcome, Kms, Member, OfferTrust, Provisioner, Settings};
+use crate::metrics::metrics;
 use crate::provision::{self, DevProvisioner, DevTokens, Opening, RegionPlan};
 use crate::store::{Store, StoreLocation};
 use axum::Router;
@@ -214,6 +215,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/", post(api::aws::handle))
         .route("/healthz", get(api::health::healthz))
         .route("/readyz", get(api::health::readyz))
+        .route("/metrics", get(api::metrics::metrics))
         .route("/v1.0/{*path}", any(api::huawei::handle))
         .route("/v2/{*path}", any(api::huawei::handle));
     #[cfg(feature = "test-clock")]
@@ -314,8 +316,10 @@ struct JobRun {
 }
 
 impl JobRun {
-    /// Adds one job's outcome (or its failure, logged as `job`).
-    fn add(&mut self, job: &str, outcome: crate::kms::KmsResult<JobOutcome>) -> usize {
+    /// Adds one job's outcome (or its failure, logged as `job`), and
+    /// counts the run in the metrics under `job`.
+    fn add(&mut self, job: &'static str, outcome: crate::kms::KmsResult<JobOutcome>) -> usize {
+        metrics().job_run(job, outcome.is_err());
         match outcome {
             Ok(outcome) => {
                 self.conflicts += outcome.conflicts;

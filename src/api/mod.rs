@@ -5,6 +5,7 @@ pub mod aws;
 pub mod guard;
 pub mod health;
 pub mod huawei;
+pub mod metrics;
 pub mod request;
 pub mod runner;
 pub mod state;

@@ -7,6 +7,7 @@ use crate::api::guard;
 use crate::api::state::AppState;
 use crate::audit::AuditRecord;
 use crate::kms::Origin;
+use crate::metrics;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::HeaderValue;
@@ -15,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 use tracing::Instrument;
 
 /// One dialect's steps of serving a request.
@@ -31,6 +32,9 @@ pub trait Dialect: 'static {
 
     /// The response header that carries the request id.
     const REQUEST_ID_HEADER: &'static str;
+
+    /// The dialect's name in metrics.
+    const NAME: &'static str;
 
     /// A new request id, in the dialect's form.
     fn request_id() -> String;
@@ -54,8 +58,12 @@ pub trait Dialect: 'static {
     /// The answer to an internal failure (details only in the log).
     fn internal(detail: &str) -> Self::Error;
 
+    /// The operation the request named, as a bounded metrics label:
+    /// [`metrics::UNKNOWN_OPERATION`] for any the service lacks.
+    fn operation(trail: &Self::Trail) -> &'static str;
+
     /// The error code the audit line records.
-    fn error_code(error: &Self::Error) -> String;
+    fn error_code(error: &Self::Error) -> &'static str;
 
     /// The audit line of the finished request.
     fn record(
@@ -70,6 +78,7 @@ pub trait Dialect: 'static {
 /// Serves one request of dialect `D` and leaves one line in the audit trail.
 pub async fn serve<D: Dialect>(app: Arc<AppState>, peer: SocketAddr, request: Request) -> Response {
     let arrived = SystemTime::now();
+    let started = Instant::now();
     let request_id = D::request_id();
     let (parts, body) = request.into_parts();
     let mut trail = D::Trail::default();
@@ -78,6 +87,7 @@ pub async fn serve<D: Dialect>(app: Arc<AppState>, peer: SocketAddr, request: Re
         .instrument(span.clone())
         .await;
     let inline = prepared.as_ref().is_ok_and(|p| D::inline(&app, p));
+    let operation = D::operation(&trail);
     let id = request_id.clone();
     let responding = span.clone();
     // The operation runs on the async worker when the dialect says the
@@ -94,7 +104,7 @@ pub async fn serve<D: Dialect>(app: Arc<AppState>, peer: SocketAddr, request: Re
             .unwrap_or_else(|panicked| Err(D::internal(&panicked.to_string())))
         });
         let error_code = result.as_ref().err().map(D::error_code);
-        let record = D::record(trail, arrived, &id, peer, error_code);
+        let record = D::record(trail, arrived, &id, peer, error_code.map(str::to_string));
         (result, app.audit.add(&record))
     };
     let finished = if inline {
@@ -115,18 +125,26 @@ pub async fn serve<D: Dialect>(app: Arc<AppState>, peer: SocketAddr, request: Re
     // The response is made in the request's span too: turning an error into
     // its answer logs internal details.
     let _in_request = responding.enter();
-    let mut response = match outcome {
-        Ok((Ok(()), Ok(reply))) => reply.into_response(),
-        Ok((Ok(()), Err(e))) => e.into_response(),
+    let failed = match outcome {
+        Ok((Ok(()), Ok(reply))) => Ok(reply),
+        Ok((Ok(()), Err(e))) => Err(e),
         Ok((Err(e), _)) => {
             tracing::error!(error = %e, "audit trail write failed");
-            D::internal("audit write failed").into_response()
+            Err(D::internal("audit write failed"))
         }
         Err(join) => {
             tracing::error!(error = %join, "request task failed");
-            D::internal("request failed").into_response()
+            Err(D::internal("request failed"))
         }
     };
+    let (mut response, code) = match failed {
+        Ok(reply) => (reply.into_response(), metrics::OK),
+        Err(e) => {
+            let code = D::error_code(&e);
+            (e.into_response(), code)
+        }
+    };
+    metrics::metrics().request(D::NAME, operation, code, started.elapsed());
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(D::REQUEST_ID_HEADER, v);
     }

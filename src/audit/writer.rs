@@ -2,6 +2,7 @@
 
 use super::chain::{self, GENESIS, Hash};
 use super::{AuditError, AuditRecord};
+use crate::metrics::metrics;
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
@@ -195,7 +196,8 @@ impl Drop for Line {
 
 impl Inner {
     /// Writes the pending group unless a group is being written; returns
-    /// whether it wrote.
+    /// whether it wrote. Counts the lines and the write, or its failure, in
+    /// the metrics.
     fn write_pending(&self) -> Result<bool, AuditError> {
         let mut state = self.lock()?;
         if state.writing || state.pending.is_empty() {
@@ -214,10 +216,16 @@ impl Inner {
         drop(state);
         match result {
             Ok(()) => {
-                self.written.send_modify(|w| w.lines = upto);
+                let mut lines = 0;
+                self.written.send_modify(|w| {
+                    lines = upto.saturating_sub(w.lines);
+                    w.lines = upto;
+                });
+                metrics().audit_write(lines, true);
                 Ok(true)
             }
             Err(e) => {
+                metrics().audit_write(0, false);
                 self.written.send_modify(|w| w.failed = true);
                 Err(AuditError::Io(self.path.clone(), e))
             }

@@ -4,6 +4,7 @@
 use super::public_key::{self, PublicParts};
 use super::signing::{self, Signing};
 use super::{Hsm, HsmError, MaterialRef, PairRole, SecretKind, WrappedMaterial, oaep};
+use crate::metrics::metrics;
 use cryptoki::error::{Error, RvError};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::MechanismType;
@@ -54,7 +55,9 @@ impl Hsm {
         let token = self.token()?;
         token.require(&mechanism, "Sign")?;
         let raw = token.with_key(material, |session, key| {
-            Ok(session.sign(&mechanism, key, &input)?)
+            Ok(metrics().pkcs11("sign", signing.mechanism_name(), || {
+                session.sign(&mechanism, key, &input)
+            })?)
         })?;
         match signing {
             Signing::Ecdsa(_) => signing::ecdsa_to_der(&raw),
@@ -85,7 +88,10 @@ impl Hsm {
         let token = self.token()?;
         token.require(&mechanism, "Verify")?;
         token.with_public_key(reference, spki, |session, key| {
-            match session.verify(&mechanism, key, &input, &signature) {
+            let verified = metrics().pkcs11("verify", signing.mechanism_name(), || {
+                session.verify(&mechanism, key, &input, &signature)
+            });
+            match verified {
                 Ok(()) => Ok(true),
                 Err(Error::Pkcs11(RvError::SignatureInvalid | RvError::SignatureLenRange, _)) => {
                     Ok(false)

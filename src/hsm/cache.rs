@@ -1,6 +1,7 @@
 //! Bounded map from key material to the handle of its unwrapped session object.
 
 use super::SecretKind;
+use crate::metrics::metrics;
 use cryptoki::object::ObjectHandle;
 use lru::LruCache;
 use std::num::NonZeroUsize;
@@ -50,21 +51,29 @@ impl Drop for CachedKey {
 /// recent past (a "ghost" list of recently missed keys, four times the
 /// cache's size): a key used once does not push out a key in steady use.
 pub struct HandleCache {
+    name: &'static str,
     entries: Mutex<LruCache<MaterialRef, Arc<CachedKey>>>,
     missed: Mutex<LruCache<MaterialRef, ()>>,
     graveyard: Arc<Mutex<Vec<ObjectHandle>>>,
 }
 
 impl HandleCache {
-    /// A cache holding at most `capacity` unwrapped keys.
-    pub fn new(capacity: usize) -> Self {
+    /// A cache named `name` (in the metrics) holding at most `capacity`
+    /// unwrapped keys.
+    pub fn new(name: &'static str, capacity: usize) -> Self {
         let ghosts = NonZeroUsize::new(capacity.max(1) * 4).expect("non-zero");
         let capacity = NonZeroUsize::new(capacity.max(1)).expect("non-zero");
         Self {
+            name,
             entries: Mutex::new(LruCache::new(capacity)),
             missed: Mutex::new(LruCache::new(ghosts)),
             graveyard: Arc::default(),
         }
+    }
+
+    /// The cache's name in the metrics.
+    pub fn name(&self) -> &'static str {
+        self.name
     }
 
     /// Whether a key that just missed should be cached: always while the
@@ -97,6 +106,9 @@ impl HandleCache {
             graveyard: self.graveyard.clone(),
         });
         let pushed_out = self.lock().push(material, key.clone());
+        if pushed_out.is_none() {
+            metrics().session_objects(1);
+        }
         drop(pushed_out);
         key
     }
@@ -104,6 +116,9 @@ impl HandleCache {
     /// Forgets one entry.
     pub fn remove(&self, material: &MaterialRef) {
         let removed = self.lock().pop(material);
+        if removed.is_some() {
+            metrics().session_objects(-1);
+        }
         drop(removed);
     }
 
@@ -118,6 +133,7 @@ impl HandleCache {
                 .collect();
             doomed.iter().filter_map(|m| entries.pop(m)).collect()
         };
+        metrics().session_objects(-(removed.len() as i64));
         drop(removed);
     }
 
@@ -129,5 +145,13 @@ impl HandleCache {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<MaterialRef, Arc<CachedKey>>> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for HandleCache {
+    /// Takes the entries out of the cache-size gauge (the token's sessions,
+    /// and with them the objects, go too).
+    fn drop(&mut self) {
+        metrics().session_objects(-(self.lock().len() as i64));
     }
 }

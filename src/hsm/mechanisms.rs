@@ -39,6 +39,14 @@ impl Wrapping {
         }
     }
 
+    /// The mechanism's name, as a metrics label.
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Wrapping::Rfc5649 => "AES-KWP",
+            Wrapping::Rfc3394 => "AES-KW",
+        }
+    }
+
     /// Whether it can wrap a key of `len` bytes (RFC 3394: multiples of 8).
     pub(super) fn wraps(self, len: Option<usize>) -> bool {
         self != Wrapping::Rfc3394 || len.is_some_and(|len| len % 8 == 0)

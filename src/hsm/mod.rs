@@ -37,6 +37,7 @@ pub use signing::{Digest, Signing};
 pub use token::NewMaterial;
 pub use transport::{ImportOffer, TransportPackage};
 
+use crate::metrics::metrics;
 use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::aead::GcmParams;
 use cryptoki::object::Attribute;
@@ -168,7 +169,10 @@ impl Hsm {
         self.token()?.with_key(material, |session, key| {
             let mut iv = *iv;
             let params = GcmParams::new(&mut iv, aad, ((TAG_LEN * 8) as u64).into())?;
-            Ok(session.encrypt(&Mechanism::AesGcm(params), key, plaintext)?)
+            let mechanism = Mechanism::AesGcm(params);
+            Ok(metrics().pkcs11("encrypt", "AES-GCM", || {
+                session.encrypt(&mechanism, key, plaintext)
+            })?)
         })
     }
 
@@ -184,7 +188,11 @@ impl Hsm {
         self.token()?.with_key(material, |session, key| {
             let mut iv = *iv;
             let params = GcmParams::new(&mut iv, aad, ((TAG_LEN * 8) as u64).into())?;
-            match session.decrypt(&Mechanism::AesGcm(params), key, ciphertext_and_tag) {
+            let mechanism = Mechanism::AesGcm(params);
+            let decrypted = metrics().pkcs11("decrypt", "AES-GCM", || {
+                session.decrypt(&mechanism, key, ciphertext_and_tag)
+            });
+            match decrypted {
                 Ok(plain) => Ok(plain),
                 Err(Error::Pkcs11(
                     RvError::GeneralError
@@ -209,7 +217,9 @@ impl Hsm {
         let token = self.token()?;
         token.require(&mechanism, "GenerateMac")?;
         token.with_key(material, |session, key| {
-            Ok(session.sign(&mechanism, key, message)?)
+            Ok(metrics().pkcs11("generate_mac", "HMAC", || {
+                session.sign(&mechanism, key, message)
+            })?)
         })
     }
 
@@ -226,7 +236,10 @@ impl Hsm {
         let token = self.token()?;
         token.require(&mechanism, "VerifyMac")?;
         token.with_key(material, |session, key| {
-            match session.verify(&mechanism, key, message, mac) {
+            let verified = metrics().pkcs11("verify_mac", "HMAC", || {
+                session.verify(&mechanism, key, message, mac)
+            });
+            match verified {
                 Ok(()) => Ok(true),
                 Err(Error::Pkcs11(RvError::SignatureInvalid | RvError::SignatureLenRange, _)) => {
                     Ok(false)
@@ -244,7 +257,9 @@ impl Hsm {
         let mut buffer = self.iv_buffer.lock().unwrap_or_else(|e| e.into_inner());
         if buffer.len() < IV_LEN {
             let mut fresh = vec![0u8; IV_BUFFER];
-            self.token()?.worker().generate_random_slice(&mut fresh)?;
+            let token = self.token()?;
+            let worker = token.worker();
+            metrics().pkcs11("random", "RNG", || worker.generate_random_slice(&mut fresh))?;
             *buffer = fresh;
         }
         let at = buffer.len() - IV_LEN;
@@ -257,7 +272,9 @@ impl Hsm {
     /// Random bytes from the token's generator.
     pub fn random(&self, len: usize) -> Result<Vec<u8>, HsmError> {
         let mut out = vec![0u8; len];
-        self.token()?.worker().generate_random_slice(&mut out)?;
+        let token = self.token()?;
+        let worker = token.worker();
+        metrics().pkcs11("random", "RNG", || worker.generate_random_slice(&mut out))?;
         Ok(out)
     }
 

@@ -11,6 +11,7 @@
 
 use super::HsmError;
 use super::token::{Token, TokenSettings};
+use crate::metrics::metrics;
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use secrecy::SecretString;
 use std::collections::HashMap;
@@ -234,6 +235,7 @@ impl Module {
                 self.destroyed.clone(),
             )?);
         }
+        metrics().module_reinitialized();
         tracing::info!(
             module = %self.path.display(),
             destroyed_objects = destroyed,

@@ -92,6 +92,15 @@ impl Signing {
         }
     }
 
+    /// The mechanism's name, as a metrics label.
+    pub(super) fn mechanism_name(self) -> &'static str {
+        match self {
+            Signing::RsaPss(_) => "RSA-PSS",
+            Signing::RsaPkcs1(_) => "RSA-PKCS1",
+            Signing::Ecdsa(_) => "ECDSA",
+        }
+    }
+
     /// The mechanism and the data the token signs for `digest`.
     pub(super) fn token_input(self, digest: &[u8]) -> (Mechanism<'static>, Vec<u8>) {
         match self {

@@ -11,6 +11,7 @@ use super::public_key;
 use super::template::{Purpose, backing_key_template, generated_public_template, pair_generation};
 use super::transport::PendingImport;
 use super::{HsmError, WrappedMaterial};
+use crate::metrics::metrics;
 use cryptoki::context::Pkcs11;
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, ObjectHandle};
@@ -110,8 +111,8 @@ impl Token {
             owner: Mutex::new(owner),
             workers: SessionPool::new(workers),
             domain_key,
-            cache: HandleCache::new(settings.cache_capacity),
-            public_keys: HandleCache::new(settings.cache_capacity),
+            cache: HandleCache::new("keys", settings.cache_capacity),
+            public_keys: HandleCache::new("public_keys", settings.cache_capacity),
             imports: Mutex::new(HashMap::new()),
             key_imports: Mutex::new(BTreeMap::new()),
             destroyed,
@@ -145,7 +146,9 @@ impl Token {
         wrapping_key: ObjectHandle,
         key: ObjectHandle,
     ) -> Result<Vec<u8>, HsmError> {
-        let raw = session.wrap_key(&wrapping.mechanism(), wrapping_key, key)?;
+        let raw = metrics().pkcs11("wrap", wrapping.name(), || {
+            session.wrap_key(&wrapping.mechanism(), wrapping_key, key)
+        })?;
         Ok(mechanisms::seal(wrapping, raw))
     }
 
@@ -160,7 +163,9 @@ impl Token {
     ) -> Result<ObjectHandle, HsmError> {
         let (wrapping, raw) = mechanisms::open_blob(blob)?;
         self.mechanisms.require(wrapping, &self.label)?;
-        Ok(session.unwrap_key(&wrapping.mechanism(), wrapping_key, raw, template)?)
+        Ok(metrics().pkcs11("unwrap", wrapping.name(), || {
+            session.unwrap_key(&wrapping.mechanism(), wrapping_key, raw, template)
+        })?)
     }
 
     /// The token's domain key.
@@ -380,12 +385,15 @@ impl Token {
         make: &impl Fn(&Session) -> Result<ObjectHandle, HsmError>,
     ) -> Result<KeyInUse, HsmError> {
         if let Some(key) = cache.get(reference) {
+            metrics().session_cache(cache.name(), true);
             return Ok(KeyInUse::Cached(key));
         }
         let owner = self.lock_owner();
         if let Some(key) = cache.get(reference) {
+            metrics().session_cache(cache.name(), true);
             return Ok(KeyInUse::Cached(key));
         }
+        metrics().session_cache(cache.name(), false);
         let handle = make(&owner)?;
         if !cache.admits(reference) {
             return Ok(KeyInUse::Once(handle));

@@ -1,7 +1,8 @@
 //! Whether this node can serve: its store and every hosted region's token
-//! answer. What a load balancer's readiness probe asks.
+//! answer. What a load balancer's readiness probe asks; and the keys it
+//! holds, counted for the metrics.
 
-use super::Kms;
+use super::{Kms, KmsResult};
 use thiserror::Error;
 
 /// Why the node cannot serve now; the short reason a probe shows (the
@@ -32,5 +33,16 @@ impl Kms {
             }
         }
         Ok(())
+    }
+
+    /// How many keys each region holds in each state (region, state name,
+    /// count), for the metrics. Blocking: one grouped query in the store.
+    pub fn key_counts(&self) -> KmsResult<Vec<(String, &'static str, u64)>> {
+        Ok(self
+            .store
+            .key_counts()?
+            .into_iter()
+            .map(|(region, state, count)| (region, state.as_str(), count))
+            .collect())
     }
 }

@@ -28,6 +28,9 @@ pub(super) trait Backend:
     /// the database) has committed a change to what the cache copies.
     fn data_version(&self) -> StoreResult<i64>;
 
+    /// How many keys each region holds in each state: one grouped count.
+    fn key_counts(&self) -> StoreResult<Vec<(String, KeyState, u64)>>;
+
     /// Whether an acknowledged commit survives a power loss, as SQLite's
     /// `synchronous` level (2 when every commit is flushed) and journal mode.
     #[cfg(feature = "test-clock")]

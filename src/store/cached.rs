@@ -4,6 +4,7 @@
 
 use super::backend::{ImportWrite, KeyChange, RotationCommit, ScheduledDeletion};
 use super::{Store, StoreResult};
+use crate::metrics::metrics;
 use crate::model::{KeyRecord, MaterialRecord, Tag};
 use std::sync::Arc;
 
@@ -33,8 +34,10 @@ impl Store {
             self.cache.revalidate(|| self.backend.data_version())?;
         }
         if let Some(record) = self.cache.key(region, key_id) {
+            metrics().metadata_cache("keys", true);
             return Ok(Some(record));
         }
+        metrics().metadata_cache("keys", false);
         let generation = self.cache.generation();
         let record = self.backend.key(region, key_id)?;
         Ok(record.map(|record| self.cache.put_key(generation, record)))
@@ -48,8 +51,10 @@ impl Store {
         material_id: &str,
     ) -> StoreResult<Option<MaterialRecord>> {
         if let Some(material) = self.cache.material(region, key_id, material_id) {
+            metrics().metadata_cache("materials", true);
             return Ok(Some(material));
         }
+        metrics().metadata_cache("materials", false);
         let material = self.backend.material(region, key_id, material_id)?;
         if let Some(material) = &material {
             self.cache.put_material(region, key_id, material);

@@ -21,6 +21,7 @@ pub use backend::{
 };
 pub use location::StoreLocation;
 
+use crate::model::KeyState;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -133,6 +134,12 @@ impl Store {
     /// succeeds when the database answers.
     pub fn ping(&self) -> StoreResult<()> {
         self.backend.data_version().map(drop)
+    }
+
+    /// How many keys each region holds in each state, counted in the
+    /// database (one grouped query, past the cache).
+    pub fn key_counts(&self) -> StoreResult<Vec<(String, KeyState, u64)>> {
+        self.backend.key_counts()
     }
 
     /// Whether an acknowledged commit survives a power loss, read from the

@@ -16,6 +16,7 @@ use crate::api::state::AppState;
 use crate::audit::AuditRecord;
 use crate::auth::sigv4::{self, SignedRequest};
 use crate::kms::{Caller, KmsError, Origin};
+use crate::metrics;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::request::Parts;
@@ -63,6 +64,8 @@ impl Dialect for Aws {
 
     const REQUEST_ID_HEADER: &'static str = "x-amzn-RequestId";
 
+    const NAME: &'static str = "aws";
+
     fn request_id() -> String {
         uuid::Uuid::new_v4().to_string()
     }
@@ -89,8 +92,16 @@ impl Dialect for Aws {
         AwsError::Kms(KmsError::Internal(detail.to_string()))
     }
 
-    fn error_code(error: &AwsError) -> String {
-        error.kind().0.to_string()
+    fn operation(trail: &Trail) -> &'static str {
+        OPERATIONS
+            .iter()
+            .find(|op| **op == trail.operation)
+            .copied()
+            .unwrap_or(metrics::UNKNOWN_OPERATION)
+    }
+
+    fn error_code(error: &AwsError) -> &'static str {
+        error.kind().0
     }
 
     fn record(

@@ -46,6 +46,7 @@ use crate::audit::AuditRecord;
 use crate::auth::huawei_sign::{self, Method as AuthMethod};
 use crate::auth::sigv4::SignedRequest;
 use crate::kms::Origin;
+use crate::metrics;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::request::Parts;
@@ -207,6 +208,8 @@ impl runner::Dialect for Huawei {
 
     const REQUEST_ID_HEADER: &'static str = "X-Request-Id";
 
+    const NAME: &'static str = "huawei";
+
     fn request_id() -> String {
         uuid::Uuid::new_v4().simple().to_string()
     }
@@ -234,8 +237,12 @@ impl runner::Dialect for Huawei {
         HuaweiError::internal(detail)
     }
 
-    fn error_code(error: &HuaweiError) -> String {
-        error.code.to_string()
+    fn operation(trail: &Trail) -> &'static str {
+        trail.api.unwrap_or(metrics::UNKNOWN_OPERATION)
+    }
+
+    fn error_code(error: &HuaweiError) -> &'static str {
+        error.code
     }
 
     fn record(
@@ -261,9 +268,13 @@ async fn prepare(
     let headers = &parts.headers;
     let path = parts.uri.path();
     let parsed = parse_path(&parts.method, path);
-    trail.operation = match &parsed {
-        Some((_, Some(route))) => route.api_name(&parts.method).to_string(),
-        _ => format!("{} {path}", parts.method),
+    trail.api = match &parsed {
+        Some((_, Some(route))) => Some(route.api_name(&parts.method)),
+        _ => None,
+    };
+    trail.operation = match trail.api {
+        Some(api) => api.to_string(),
+        None => format!("{} {path}", parts.method),
     };
     trail.access_key_id = headers
         .get(header::AUTHORIZATION)

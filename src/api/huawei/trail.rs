@@ -14,6 +14,8 @@ pub struct Trail {
     /// Huawei operation name, e.g. `CreateKey` (the method and path when
     /// the path names no operation).
     pub operation: String,
+    /// The Huawei API name, when the path names one (a metrics label).
+    pub api: Option<&'static str>,
     /// Region of the project.
     pub region: Option<String>,
     /// Authenticated principal.

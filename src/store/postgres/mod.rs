@@ -47,6 +47,7 @@ mod tls;
 
 use super::backend::Backend;
 use super::{StoreError, StoreResult};
+use crate::model::KeyState;
 use deadpool_postgres::{
     Client, GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Transaction,
 };
@@ -194,6 +195,29 @@ impl Backend for Postgres {
         self.run(async |client| {
             let row = query_one(&*client, "SELECT version FROM store_version", &[]).await?;
             Ok(row.try_get(0)?)
+        })
+    }
+
+    fn key_counts(&self) -> StoreResult<Vec<(String, KeyState, u64)>> {
+        self.run(async |client| {
+            let rows = query(
+                &*client,
+                "SELECT region, key_state, COUNT(*) FROM kms_keys GROUP BY region, key_state",
+                &[],
+            )
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    let state: &str = r.try_get(1)?;
+                    let state = KeyState::parse(state).ok_or_else(|| {
+                        StoreError::Unreadable(format!(
+                            "kms_keys holds unknown key_state {state:?}"
+                        ))
+                    })?;
+                    let count: i64 = r.try_get(2)?;
+                    Ok((r.try_get(0)?, state, u64::try_from(count).unwrap_or(0)))
+                })
+                .collect()
         })
     }
 

@@ -21,6 +21,7 @@ pub(super) use backup::backup;
 
 use super::backend::Backend;
 use super::{StoreError, StoreResult};
+use crate::model::KeyState;
 use rusqlite::Connection;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -70,6 +71,29 @@ impl Backend for Sqlite {
         Ok(self
             .conn()
             .pragma_query_value(None, "data_version", |row| row.get(0))?)
+    }
+
+    fn key_counts(&self) -> StoreResult<Vec<(String, KeyState, u64)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT region, key_state, COUNT(*) FROM kms_keys GROUP BY region, key_state",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        let mut counts = Vec::new();
+        for row in rows {
+            let (region, state, count) = row?;
+            let state = KeyState::parse(&state).ok_or_else(|| {
+                StoreError::Unreadable(format!("kms_keys holds unknown key_state {state:?}"))
+            })?;
+            counts.push((region, state, u64::try_from(count).unwrap_or(0)));
+        }
+        Ok(counts)
     }
 
     #[cfg(feature = "test-clock")]

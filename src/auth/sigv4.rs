@@ -268,7 +268,11 @@ pub fn canonical_request_hash(request: &SignedRequest<'_>, signature: &Signature
     }
     // Always the hash of the body received: a client-supplied
     // X-Amz-Content-Sha256 that differs from it cannot verify.
-    let _ = write!(out, "\n{}", Hex(&Sha256::digest(request.body)));
+    let mut payload_hash = [0u8; 64];
+    hex::encode_to_slice(Sha256::digest(request.body), &mut payload_hash)
+        .expect("64 hex digits for 32 bytes");
+    hasher.update(b"\n");
+    hasher.update(payload_hash);
     hasher.finalize().into()
 }
 
@@ -289,21 +293,6 @@ fn canonical_query(query: &str, signature: &Signature) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join("&")
-}
-
-/// Bytes shown as lowercase hex, without an intermediate string.
-struct Hex<'a>(&'a [u8]);
-
-impl std::fmt::Display for Hex<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut buffer = [0u8; 128];
-        for chunk in self.0.chunks(64) {
-            let text = &mut buffer[..chunk.len() * 2];
-            hex::encode_to_slice(chunk, text).map_err(|_| std::fmt::Error)?;
-            f.write_str(std::str::from_utf8(text).map_err(|_| std::fmt::Error)?)?;
-        }
-        Ok(())
-    }
 }
 
 /// The signature of a request whose canonical request hashes to

@@ -94,6 +94,12 @@ fn pkcs11_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.00001, 2.0, 17))
 }
 
+/// Counts a lookup in `cache` of a cache-lookup family, as a hit or a miss.
+fn count_lookup(family: &Family<CacheLabels, Counter>, cache: &'static str, hit: bool) {
+    let result = if hit { "hit" } else { "miss" };
+    family.get_or_create(&CacheLabels { cache, result }).inc();
+}
+
 /// The process's metric handles and the registry that encodes them.
 pub struct Metrics {
     registry: Registry,
@@ -266,28 +272,23 @@ impl Metrics {
 
     /// Counts a session-object cache lookup in `cache`.
     pub fn session_cache(&self, cache: &'static str, hit: bool) {
-        let result = if hit { "hit" } else { "miss" };
-        self.session_cache
-            .get_or_create(&CacheLabels { cache, result })
-            .inc();
+        count_lookup(&self.session_cache, cache, hit);
     }
 
     /// Counts a metadata cache lookup in `cache`.
     pub fn metadata_cache(&self, cache: &'static str, hit: bool) {
-        let result = if hit { "hit" } else { "miss" };
-        self.metadata_cache
-            .get_or_create(&CacheLabels { cache, result })
-            .inc();
+        count_lookup(&self.metadata_cache, cache, hit);
     }
 
-    /// Counts one audit write of `lines` lines, or its failure.
-    pub fn audit_write(&self, lines: u64, ok: bool) {
-        if ok {
-            self.audit_lines.inc_by(lines);
-            self.audit_groups.inc();
-        } else {
-            self.audit_failures.inc();
-        }
+    /// Counts one audit write, of a group of `lines` lines.
+    pub fn audit_written(&self, lines: u64) {
+        self.audit_lines.inc_by(lines);
+        self.audit_groups.inc();
+    }
+
+    /// Counts one audit write that failed.
+    pub fn audit_write_failed(&self) {
+        self.audit_failures.inc();
     }
 
     /// Counts one run of a background job, and whether it failed.

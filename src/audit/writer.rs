@@ -221,11 +221,11 @@ impl Inner {
                     lines = upto.saturating_sub(w.lines);
                     w.lines = upto;
                 });
-                metrics().audit_write(lines, true);
+                metrics().audit_written(lines);
                 Ok(true)
             }
             Err(e) => {
-                metrics().audit_write(0, false);
+                metrics().audit_write_failed();
                 self.written.send_modify(|w| w.failed = true);
                 Err(AuditError::Io(self.path.clone(), e))
             }

@@ -125,7 +125,7 @@ pub async fn serve<D: Dialect>(app: Arc<AppState>, peer: SocketAddr, request: Re
     // The response is made in the request's span too: turning an error into
     // its answer logs internal details.
     let _in_request = responding.enter();
-    let failed = match outcome {
+    let answer = match outcome {
         Ok((Ok(()), Ok(reply))) => Ok(reply),
         Ok((Ok(()), Err(e))) => Err(e),
         Ok((Err(e), _)) => {
@@ -137,7 +137,7 @@ pub async fn serve<D: Dialect>(app: Arc<AppState>, peer: SocketAddr, request: Re
             Err(D::internal("request failed"))
         }
     };
-    let (mut response, code) = match failed {
+    let (mut response, code) = match answer {
         Ok(reply) => (reply.into_response(), metrics::OK),
         Err(e) => {
             let code = D::error_code(&e);

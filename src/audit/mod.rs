@@ -19,7 +19,7 @@ mod redact;
 mod writer;
 
 pub use chain::{Broken, Fault, Verification, verify};
-pub use redact::{REDACTED, redact};
+pub use redact::{REDACTED, redact, redact_json};
 pub use writer::AuditLog;
 
 use serde::{Deserialize, Serialize};
@@ -29,7 +29,7 @@ use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
 
 /// One audited request. Fields serialise in declaration order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditRecord {
     /// When the request arrived: RFC 3339 UTC with milliseconds (see [`timestamp`]).
     pub time: String,
@@ -49,8 +49,8 @@ pub struct AuditRecord {
     pub source_address: Option<String>,
     /// ARNs of the keys the request touched.
     pub key_arns: Vec<String>,
-    /// Request parameters, passed through [`redact`].
-    pub parameters: serde_json::Value,
+    /// Request parameters, passed through [`redact`] or [`redact_json`].
+    pub parameters: Box<serde_json::value::RawValue>,
     /// AWS error type when the call failed.
     pub error_code: Option<String>,
 }

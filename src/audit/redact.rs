@@ -1,6 +1,10 @@
 //! Keeping secrets out of the log.
 
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::fmt;
 
 /// What a secret value is replaced with.
 pub const REDACTED: &str = "<redacted>";
@@ -20,7 +24,28 @@ const SECRET_FRAGMENTS: [&str; 6] = [
 /// `plain_text`, `datakey` or `data_key` (ignoring case) — `Plaintext` and
 /// `CiphertextBlob` among them — becomes [`REDACTED`]. Everything else
 /// (`KeyId`, `EncryptionContext`, `Description`, `Tags`, `Policy`, …) is kept.
-pub fn redact(parameters: Value) -> Value {
+/// Returns the parameters as the audit record's JSON.
+pub fn redact(parameters: Value) -> Box<RawValue> {
+    serde_json::value::to_raw_value(&redact_value(parameters)).expect("a JSON value serialises")
+}
+
+/// [`redact`] for a request body that is JSON text, re-encoded as it is
+/// read (no tree is built): `null` when the body is not one JSON value.
+pub fn redact_json(body: &[u8]) -> Box<RawValue> {
+    let mut out = Vec::with_capacity(body.len());
+    let mut reader = serde_json::Deserializer::from_slice(body);
+    let copied = Redacting { out: &mut out }
+        .deserialize(&mut reader)
+        .and_then(|()| reader.end());
+    let json = match copied {
+        Ok(()) => String::from_utf8(out).ok(),
+        Err(_) => None,
+    };
+    json.and_then(|json| RawValue::from_string(json).ok())
+        .unwrap_or_else(|| RawValue::from_string("null".into()).expect("null is JSON"))
+}
+
+fn redact_value(parameters: Value) -> Value {
     match parameters {
         Value::Object(fields) => Value::Object(
             fields
@@ -29,13 +54,13 @@ pub fn redact(parameters: Value) -> Value {
                     let value = if is_secret(&name) {
                         Value::String(REDACTED.into())
                     } else {
-                        redact(value)
+                        redact_value(value)
                     };
                     (name, value)
                 })
                 .collect(),
         ),
-        Value::Array(items) => Value::Array(items.into_iter().map(redact).collect()),
+        Value::Array(items) => Value::Array(items.into_iter().map(redact_value).collect()),
         other => other,
     }
 }
@@ -43,6 +68,128 @@ pub fn redact(parameters: Value) -> Value {
 fn is_secret(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     SECRET_FRAGMENTS.iter().any(|f| name.contains(f))
+}
+
+/// Copies one JSON value from a deserializer to `out` as compact JSON,
+/// writing [`REDACTED`] for the value of every secret field.
+struct Redacting<'o> {
+    out: &'o mut Vec<u8>,
+}
+
+impl Redacting<'_> {
+    fn json<T: serde::Serialize + ?Sized>(&mut self, value: &T) {
+        serde_json::to_writer(&mut *self.out, value).expect("writing to a Vec cannot fail");
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Redacting<'_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Redacting<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<(), E> {
+        self.out
+            .extend_from_slice(if v { b"true" } else { b"false" });
+        Ok(())
+    }
+
+    fn visit_i64<E>(mut self, v: i64) -> Result<(), E> {
+        self.json(&v);
+        Ok(())
+    }
+
+    fn visit_u64<E>(mut self, v: u64) -> Result<(), E> {
+        self.json(&v);
+        Ok(())
+    }
+
+    fn visit_f64<E>(mut self, v: f64) -> Result<(), E> {
+        self.json(&v);
+        Ok(())
+    }
+
+    fn visit_str<E>(mut self, v: &str) -> Result<(), E> {
+        self.json(v);
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.out.extend_from_slice(b"null");
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
+        self.out.push(b'[');
+        let open = self.out.len();
+        while items
+            .next_element_seed(Redacting { out: self.out })?
+            .is_some()
+        {
+            self.out.push(b',');
+        }
+        if self.out.len() > open {
+            // The comma after the last item.
+            self.out.pop();
+        }
+        self.out.push(b']');
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut fields: A) -> Result<(), A::Error> {
+        self.out.push(b'{');
+        let mut first = true;
+        while let Some(FieldName(name)) = fields.next_key()? {
+            if !first {
+                self.out.push(b',');
+            }
+            first = false;
+            self.json(&*name);
+            self.out.push(b':');
+            if is_secret(&name) {
+                fields.next_value::<IgnoredAny>()?;
+                self.json(REDACTED);
+            } else {
+                fields.next_value_seed(Redacting { out: self.out })?;
+            }
+        }
+        self.out.push(b'}');
+        Ok(())
+    }
+}
+
+/// An object's field name, borrowed from the body where it has no escapes.
+struct FieldName<'de>(Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for FieldName<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Name;
+        impl<'de> Visitor<'de> for Name {
+            type Value = FieldName<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a field name")
+            }
+
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<FieldName<'de>, E> {
+                Ok(FieldName(Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E>(self, v: &str) -> Result<FieldName<'de>, E> {
+                Ok(FieldName(Cow::Owned(v.to_string())))
+            }
+        }
+        deserializer.deserialize_str(Name)
+    }
 }
 
 #[cfg(test)]
@@ -84,13 +231,38 @@ mod tests {
             "NumberOfBytes": 32,
             "Recipient": null,
         });
-        assert_eq!(redact(parameters), expected);
+        assert_eq!(parsed(&redact(parameters.clone())), expected);
+        let body = serde_json::to_vec_pretty(&parameters).unwrap();
+        assert_eq!(parsed(&redact_json(&body)), expected);
+    }
+
+    fn parsed(raw: &RawValue) -> Value {
+        serde_json::from_str(raw.get()).unwrap()
+    }
+
+    #[test]
+    fn body_is_copied_compactly_in_its_own_order() {
+        let body = br#"{ "KeyId" : "k\u00e9",
+            "Plain\u0074ext": "c2VjcmV0", "N": [1, -2, 0.5, true, null, [], {}],
+            "EncryptionContext": {"a\"b": "x\ny"} }"#;
+        assert_eq!(
+            redact_json(body).get(),
+            r#"{"KeyId":"ké","Plaintext":"<redacted>","N":[1,-2,0.5,true,null,[],{}],"EncryptionContext":{"a\"b":"x\ny"}}"#
+        );
+    }
+
+    #[test]
+    fn a_body_that_is_not_one_json_value_is_null() {
+        for body in [&b""[..], b"{", b"{} {}", b"\xff", b"{\"a\":}", b"[1,]"] {
+            assert_eq!(redact_json(body).get(), "null", "{body:?}");
+        }
+        assert_eq!(redact_json(b" 7 ").get(), "7");
     }
 
     #[test]
     fn leaves_non_objects_alone() {
-        assert_eq!(redact(json!("Plaintext")), json!("Plaintext"));
-        assert_eq!(redact(json!([1, "x"])), json!([1, "x"]));
-        assert_eq!(redact(Value::Null), Value::Null);
+        assert_eq!(parsed(&redact(json!("Plaintext"))), json!("Plaintext"));
+        assert_eq!(parsed(&redact(json!([1, "x"]))), json!([1, "x"]));
+        assert_eq!(parsed(&redact(Value::Null)), Value::Null);
     }
 }

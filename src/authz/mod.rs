@@ -49,25 +49,37 @@ pub enum Decision {
 /// Whether `text` matches `pattern`, where `*` matches any run of characters
 /// (also none) and `?` exactly one; every other character matches itself.
 fn glob_match(pattern: &str, text: &str) -> bool {
+    if !pattern.contains(['*', '?']) {
+        return pattern == text;
+    }
+    if pattern.is_ascii() && text.is_ascii() {
+        return glob(pattern.as_bytes(), text.as_bytes(), b'*', b'?');
+    }
     let pattern: Vec<char> = pattern.chars().collect();
     let text: Vec<char> = text.chars().collect();
+    glob(&pattern, &text, '*', '?')
+}
+
+/// [`glob_match`] over characters (or, for ASCII, bytes), where `star` and
+/// `one` are the wildcards.
+fn glob<C: Copy + PartialEq>(pattern: &[C], text: &[C], star: C, one: C) -> bool {
     let (mut p, mut t) = (0, 0);
     // Where to resume after the latest `*`: its pattern position and the
     // text position it has swallowed up to.
-    let mut star: Option<(usize, usize)> = None;
+    let mut resume: Option<(usize, usize)> = None;
     while t < text.len() {
         match pattern.get(p) {
-            Some('*') => {
-                star = Some((p, t));
+            Some(&c) if c == star => {
+                resume = Some((p, t));
                 p += 1;
             }
-            Some(&c) if c == '?' || c == text[t] => {
+            Some(&c) if c == one || c == text[t] => {
                 p += 1;
                 t += 1;
             }
-            _ => match star {
+            _ => match resume {
                 Some((star_p, star_t)) => {
-                    star = Some((star_p, star_t + 1));
+                    resume = Some((star_p, star_t + 1));
                     p = star_p + 1;
                     t = star_t + 1;
                 }
@@ -75,7 +87,7 @@ fn glob_match(pattern: &str, text: &str) -> bool {
             },
         }
     }
-    pattern[p..].iter().all(|&c| c == '*')
+    pattern[p..].iter().all(|&c| c == star)
 }
 
 #[cfg(test)]

@@ -8,8 +8,16 @@ use std::sync::{Condvar, Mutex};
 
 /// A bounded set of open sessions on one token.
 pub struct SessionPool {
-    idle: Mutex<Vec<Session>>,
+    idle: Mutex<Idle>,
     returned: Condvar,
+}
+
+/// The sessions not lent out, and how many borrowers wait for one: a
+/// returned session wakes a waiter only when there is one (a wake-up is a
+/// system call).
+struct Idle {
+    sessions: Vec<Session>,
+    waiting: usize,
 }
 
 /// A session borrowed from the pool; returned when dropped.
@@ -22,7 +30,10 @@ impl SessionPool {
     /// Makes a pool from already-opened sessions.
     pub fn new(sessions: Vec<Session>) -> Self {
         Self {
-            idle: Mutex::new(sessions),
+            idle: Mutex::new(Idle {
+                sessions,
+                waiting: 0,
+            }),
             returned: Condvar::new(),
         }
     }
@@ -31,13 +42,15 @@ impl SessionPool {
     pub fn get(&self) -> PooledSession<'_> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            if let Some(session) = idle.pop() {
+            if let Some(session) = idle.sessions.pop() {
                 return PooledSession {
                     pool: self,
                     session: Some(session),
                 };
             }
+            idle.waiting += 1;
             idle = self.returned.wait(idle).unwrap_or_else(|e| e.into_inner());
+            idle.waiting -= 1;
         }
     }
 }
@@ -53,8 +66,10 @@ impl Drop for PooledSession<'_> {
     fn drop(&mut self) {
         if let Some(session) = self.session.take() {
             let mut idle = self.pool.idle.lock().unwrap_or_else(|e| e.into_inner());
-            idle.push(session);
-            self.pool.returned.notify_one();
+            idle.sessions.push(session);
+            if idle.waiting > 0 {
+                self.pool.returned.notify_one();
+            }
         }
     }
 }

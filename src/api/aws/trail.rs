@@ -1,10 +1,9 @@
 //! What the audit trail records of an AWS request: built up while the
 //! request is served, then turned into one audit record.
 
-use crate::audit::{AuditRecord, redact, timestamp};
+use crate::audit::{AuditRecord, redact_json, timestamp};
 use crate::kms::KeysNamed;
 use axum::body::Bytes;
-use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::SystemTime;
 
@@ -34,7 +33,6 @@ impl Trail {
         peer: SocketAddr,
         error_code: Option<String>,
     ) -> AuditRecord {
-        let parameters: Value = serde_json::from_slice(&self.body).unwrap_or(Value::Null);
         AuditRecord {
             time: timestamp(arrived),
             request_id: request_id.to_string(),
@@ -45,7 +43,7 @@ impl Trail {
             access_key_id: self.access_key_id,
             source_address: Some(peer.to_string()),
             key_arns: self.keys.arns(),
-            parameters: redact(parameters),
+            parameters: redact_json(&self.body),
             error_code,
         }
     }

@@ -705,6 +705,35 @@ pub async fn create_key(
         .ok_or_else(|| format!("setup CreateKey ({kind:?}) gave no KeyId: {json}"))
 }
 
+/// The ids of every key the caller's account has, through ListKeys pages.
+pub async fn list_keys(addr: SocketAddr, signer: &Signer) -> Result<Vec<String>, String> {
+    let mut client = Client::new(addr);
+    let mut ids = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let body = match &marker {
+            Some(m) => serde_json::json!({"Limit": 1000, "Marker": m}),
+            None => serde_json::json!({"Limit": 1000}),
+        };
+        let page = setup_call(
+            &mut client,
+            signer,
+            ("TrentService.ListKeys", body.to_string()),
+            "ListKeys",
+        )
+        .await?;
+        let keys = page["Keys"].as_array().cloned().unwrap_or_default();
+        ids.extend(
+            keys.iter()
+                .filter_map(|k| k["KeyId"].as_str().map(str::to_string)),
+        );
+        match (page["Truncated"].as_bool(), page["NextMarker"].as_str()) {
+            (Some(true), Some(next)) => marker = Some(next.to_string()),
+            _ => return Ok(ids),
+        }
+    }
+}
+
 /// Makes the setup ciphertext for Decrypt: (blob, plaintext), base64.
 pub async fn make_ciphertext(
     client: &mut Client,

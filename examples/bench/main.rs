@@ -373,8 +373,8 @@ fn run(args: Args) -> Result<(), String> {
         } else {
             println!();
             println!(
-                "# key-count mode: on the same server (keys it already had come on top of the \
-                 counts below)"
+                "# key-count mode: on the same server (the keys it already holds count towards \
+                 the counts below)"
             );
         }
         let (key_id, secret) = server.credentials()?;
@@ -783,7 +783,15 @@ fn run_key_counts(
     args: &Args,
     (key_id, secret): (&str, &str),
 ) -> Result<(), String> {
-    let mut ids: Vec<String> = Vec::new();
+    let mut ids: Vec<String> = if args.data_dir.is_some() {
+        // A given data directory's keys count towards the counts.
+        let signer = Signer::new(key_id, secret, &args.region, server.addr);
+        let had = rt.block_on(load::list_keys(server.addr, &signer))?;
+        println!("the server holds {} keys already", had.len());
+        had
+    } else {
+        Vec::new()
+    };
     let mut rng = Rng::new(99);
     // Encrypt-Zipf requests/s by (key count, concurrency), for the closing comparison.
     let mut zipf_rates: Vec<(usize, Vec<(usize, f64)>)> = Vec::new();

@@ -185,7 +185,7 @@ impl Imports for Postgres {
                 &*client,
                 "SELECT m.region, m.key_id, m.material_id FROM key_materials m JOIN kms_keys k \
                  ON k.region = m.region AND k.key_id = m.key_id WHERE m.imported \
-                 AND m.valid_to <= $1 AND k.origin = 'EXTERNAL' AND k.key_state IN ('Enabled', \
+                 AND m.valid_to IS NOT NULL AND m.valid_to <= $1 AND k.origin = 'EXTERNAL' AND k.key_state IN ('Enabled', \
                  'Disabled', 'PendingDeletion', 'PendingReplicaDeletion')",
                 &[&now],
             )

@@ -11,6 +11,14 @@ use crate::store::StoreResult;
 use crate::store::backend::{ImportAs, ImportWrite, Imports};
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
+/// Imported materials whose `valid_to` has passed, of keys that still use
+/// them, through the index of materials that expire.
+pub(super) const EXPIRED_IMPORTS: &str = "SELECT m.region, m.key_id, m.material_id FROM key_materials m JOIN kms_keys k \
+             ON k.region = m.region AND k.key_id = m.key_id WHERE m.imported = 1 \
+             AND m.valid_to IS NOT NULL AND m.valid_to <= ?1 AND k.origin = 'EXTERNAL' \
+             AND +k.key_state IN ('Enabled', \
+             'Disabled', 'PendingDeletion', 'PendingReplicaDeletion')";
+
 /// States in which a key takes imported material (AWS's key-state table).
 const IMPORTABLE: &str = "origin = 'EXTERNAL' AND key_state IN ('PendingImport', 'Enabled', \
      'Disabled')";
@@ -154,12 +162,7 @@ impl Imports for Sqlite {
 
     fn expired_imports(&self, now: i64) -> StoreResult<Vec<(String, String, String)>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT m.region, m.key_id, m.material_id FROM key_materials m JOIN kms_keys k \
-             ON k.region = m.region AND k.key_id = m.key_id WHERE m.imported = 1 \
-             AND m.valid_to <= ?1 AND k.origin = 'EXTERNAL' AND k.key_state IN ('Enabled', \
-             'Disabled', 'PendingDeletion', 'PendingReplicaDeletion')",
-        )?;
+        let mut stmt = conn.prepare_cached(EXPIRED_IMPORTS)?;
         let rows = stmt.query_map(params![now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

@@ -10,6 +10,10 @@ use crate::store::StoreResult;
 use crate::store::backend::Keys;
 use rusqlite::params;
 
+/// Keys whose scheduled deletion is due.
+pub(super) const DUE_FOR_DELETION: &str = "SELECT region, key_id FROM kms_keys \
+             WHERE key_state = 'PendingDeletion' AND deletion_date <= ?1";
+
 impl Keys for Sqlite {
     fn insert_key(
         &self,
@@ -100,10 +104,7 @@ impl Keys for Sqlite {
 
     fn due_for_deletion(&self, now: i64) -> StoreResult<Vec<(String, String)>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT region, key_id FROM kms_keys \
-             WHERE key_state = 'PendingDeletion' AND deletion_date <= ?1",
-        )?;
+        let mut stmt = conn.prepare_cached(DUE_FOR_DELETION)?;
         let rows = stmt.query_map(params![now], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/007_imported_material.sql"),
     include_str!("../migrations/008_material_imports.sql"),
     include_str!("../migrations/009_cluster.sql"),
+    include_str!("../migrations/010_job_indexes.sql"),
 ];
 
 /// Brings the database up to the newest schema version.
@@ -37,6 +38,44 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each background job's query reads only the rows it looks for, by
+    /// the index named (the jobs run every few seconds on every node).
+    #[test]
+    fn background_job_queries_use_their_indexes() {
+        use crate::store::sqlite::{imports, keys, multi_region, rotation};
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        for (query, index) in [
+            (rotation::DUE_FOR_ROTATION, "kms_keys_rotation"),
+            (imports::EXPIRED_IMPORTS, "key_materials_expiry"),
+            (keys::DUE_FOR_DELETION, "kms_keys_due"),
+            (
+                multi_region::PENDING_PRIMARY_UPDATES,
+                "multi_region_pending",
+            ),
+        ] {
+            let mut plan = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {query}"))
+                .unwrap();
+            let unbound = std::iter::repeat_n(rusqlite::types::Null, plan.parameter_count());
+            let steps: Vec<String> = plan
+                .query_map(rusqlite::params_from_iter(unbound), |r| r.get(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert!(
+                steps[0].contains(&format!("USING INDEX {index}")),
+                "{query}: {steps:?}"
+            );
+            assert!(
+                steps
+                    .iter()
+                    .all(|s| !s.starts_with("SCAN") || s.contains("INDEX")),
+                "{query} reads a table without an index: {steps:?}"
+            );
+        }
+    }
 
     #[test]
     fn migrates_an_empty_database_and_is_idempotent() {

@@ -8,6 +8,10 @@ use crate::store::StoreResult;
 use crate::store::backend::MultiRegion;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+/// Multi-Region keys whose primary Region is changing.
+pub(super) const PENDING_PRIMARY_UPDATES: &str =
+    "SELECT key_id FROM multi_region_keys WHERE pending_primary IS NOT NULL";
+
 impl MultiRegion for Sqlite {
     fn multi_region(&self, key_id: &str) -> StoreResult<Option<MultiRegionRecord>> {
         copies(&self.conn(), key_id)
@@ -81,9 +85,7 @@ impl MultiRegion for Sqlite {
 
     fn pending_primary_updates(&self) -> StoreResult<Vec<String>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT key_id FROM multi_region_keys WHERE pending_primary IS NOT NULL",
-        )?;
+        let mut stmt = conn.prepare_cached(PENDING_PRIMARY_UPDATES)?;
         let rows = stmt.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

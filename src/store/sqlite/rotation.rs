@@ -9,6 +9,14 @@ use crate::store::backend::{Rotation, RotationCommit};
 use rusqlite::{TransactionBehavior, params};
 use std::collections::BTreeSet;
 
+/// Enabled keys whose automatic rotation is due (primary copies only), by the
+/// rotation index: `+key_state` keeps the planner off `kms_keys_due`, which
+/// would read every enabled key.
+pub(super) const DUE_FOR_ROTATION: &str = "SELECT region, key_id FROM kms_keys k \
+             WHERE +key_state = 'Enabled' AND next_rotation_date <= ?1 AND (multi_region = 0 \
+             OR region = (SELECT primary_region FROM multi_region_keys m \
+                          WHERE m.key_id = k.key_id))";
+
 impl Rotation for Sqlite {
     /// The checks and the writes are one IMMEDIATE transaction.
     fn commit_rotation(&self, rotation: &RotationCommit<'_>) -> StoreResult<bool> {
@@ -90,12 +98,7 @@ impl Rotation for Sqlite {
 
     fn due_for_rotation(&self, now: i64) -> StoreResult<Vec<(String, String)>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT region, key_id FROM kms_keys k \
-             WHERE key_state = 'Enabled' AND next_rotation_date <= ?1 AND (multi_region = 0 \
-             OR region = (SELECT primary_region FROM multi_region_keys m \
-                          WHERE m.key_id = k.key_id))",
-        )?;
+        let mut stmt = conn.prepare_cached(DUE_FOR_ROTATION)?;
         let rows = stmt.query_map(params![now], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

@@ -10,7 +10,7 @@ use crate::store::StoreResult;
 pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_schema.sql"),
     include_str!("migrations/002_cluster.sql"),
-    include_str!("migrations/003_job_indexes.sql"),
+    include_str!("migrations/003_periodic_query_indexes.sql"),
 ];
 
 /// The advisory lock migrating nodes take turns on ("trent" in ASCII).

@@ -26,6 +26,10 @@ use rusqlite::Connection;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
+/// Keys by region and state, for the metrics (from the covering index).
+const KEY_COUNTS: &str =
+    "SELECT region, key_state, COUNT(*) FROM kms_keys GROUP BY region, key_state";
+
 /// A SQLite database file.
 pub(super) struct Sqlite {
     conn: Mutex<Connection>,
@@ -75,9 +79,7 @@ impl Backend for Sqlite {
 
     fn key_counts(&self) -> StoreResult<Vec<(String, KeyState, u64)>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT region, key_state, COUNT(*) FROM kms_keys GROUP BY region, key_state",
-        )?;
+        let mut stmt = conn.prepare_cached(KEY_COUNTS)?;
         let rows = stmt.query_map([], |r| {
             Ok((
                 r.get::<_, String>(0)?,

@@ -2,16 +2,24 @@
 //! largest count each get their own server, and their Encrypt-Zipf points are
 //! measured alternately, several rounds, so that a machine whose speed drifts
 //! over minutes (shared cloud CPUs) slows both alike. Before the first
-//! round every key is used once, so both servers start from the steady
-//! state of a server that has been running (each key's material unwrapped
-//! and cached) rather than from a cold start. Prints each round's ratio and
-//! the median.
+//! round every key is used once, then each side serves the Zipf load until
+//! its key cache's miss rate (read from `/metrics`) has settled, so both
+//! servers are measured in the steady state of a server that has been
+//! running, not while their caches fill. Prints each round's ratio, each
+//! side's miss rate, and the median ratio.
 
 use crate::load::{self, Client, Keys, Op, Signer, Workload};
 use crate::server::Server;
 use crate::zipf::{Rng, Zipf};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// Length of one settling slice of the warm-up.
+const SETTLE_SLICE: Duration = Duration::from_secs(5);
+/// Longest warm-up until the miss rate settles.
+const SETTLE_LIMIT: Duration = Duration::from_secs(180);
 
 /// One side of the comparison: a server and the keys it serves.
 pub struct Side<'a> {
@@ -68,11 +76,40 @@ pub fn compare(
         large.ids.len(),
         settings.first_warmup.as_secs_f64(),
     );
-    for (side, (signer, _)) in &sides {
+    for (side, (signer, workload)) in &sides {
         if let Err(e) = rt.block_on(touch_all(side, signer.clone())) {
             println!("  using every key once failed: {e}");
             return;
         }
+        let started = Instant::now();
+        let mut previous: Option<f64> = None;
+        let settled = loop {
+            let before = key_cache_lookups(side.server.addr);
+            rt.block_on(load::run_point(
+                side.server.addr,
+                signer.clone(),
+                workload.clone(),
+                concurrency,
+                Duration::ZERO,
+                SETTLE_SLICE,
+                side.server.pid,
+            ));
+            let rate = miss_rate(before, key_cache_lookups(side.server.addr));
+            match (rate, previous) {
+                (Some(now), Some(before)) if (now - before).abs() <= (0.1 * before).max(0.005) => {
+                    break Some(now);
+                }
+                (None, _) => break None,
+                _ if started.elapsed() >= SETTLE_LIMIT => break rate,
+                _ => previous = rate,
+            }
+        };
+        println!(
+            "  {} keys: Zipf warm-up of {:.0} s, key cache miss rate settled at {}",
+            side.ids.len(),
+            started.elapsed().as_secs_f64(),
+            settled.map_or("? (no /metrics)".into(), |r| format!("{:.1}%", r * 100.0)),
+        );
     }
     let mut ratios = Vec::with_capacity(settings.rounds);
     for round in 0..settings.rounds {
@@ -81,9 +118,10 @@ pub fn compare(
         } else {
             Duration::from_secs(1)
         };
-        let rates: Vec<(f64, f64)> = sides
+        let rates: Vec<(f64, f64, Option<f64>)> = sides
             .iter()
             .map(|(side, (signer, workload))| {
+                let before = key_cache_lookups(side.server.addr);
                 let r = rt.block_on(load::run_point(
                     side.server.addr,
                     signer.clone(),
@@ -96,20 +134,24 @@ pub fn compare(
                 let cpu = r.server_cpu.map_or(f64::NAN, |c| {
                     c.as_secs_f64() * 1e6 / r.latencies.len().max(1) as f64
                 });
-                (r.rate(), cpu)
+                let misses = miss_rate(before, key_cache_lookups(side.server.addr));
+                (r.rate(), cpu, misses)
             })
             .collect();
         let ratio = rates[1].0 / rates[0].0;
+        let percent = |m: Option<f64>| m.map_or("?".into(), |m| format!("{:.1}%", m * 100.0));
         println!(
-            "  round {}: {} keys {:.0} req/s ({:.1} µs CPU/req), {} keys {:.0} req/s ({:.1} µs \
-             CPU/req): ratio {ratio:.2}",
+            "  round {}: {} keys {:.0} req/s ({:.1} µs CPU/req, key cache misses {}), {} keys \
+             {:.0} req/s ({:.1} µs CPU/req, key cache misses {}): ratio {ratio:.2}",
             round + 1,
             small.ids.len(),
             rates[0].0,
             rates[0].1,
+            percent(rates[0].2),
             large.ids.len(),
             rates[1].0,
             rates[1].1,
+            percent(rates[1].2),
         );
         ratios.push(ratio);
     }
@@ -154,4 +196,31 @@ async fn touch_all(side: &Side<'_>, signer: Arc<Signer>) -> Result<(), String> {
         task.await.map_err(|e| e.to_string())??;
     }
     Ok(())
+}
+
+/// The server's key-cache lookups so far, (hits, misses), from `/metrics`.
+fn key_cache_lookups(addr: SocketAddr) -> Option<(u64, u64)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    let count = |result: &str| {
+        let name = format!(
+            "trent_session_object_cache_lookups_total{{cache=\"keys\",result=\"{result}\"}} "
+        );
+        text.lines()
+            .find_map(|line| line.strip_prefix(name.as_str()))
+            .and_then(|value| value.trim().parse::<u64>().ok())
+    };
+    Some((count("hit")?, count("miss")?))
+}
+
+/// The share of lookups between two readings that missed.
+fn miss_rate(before: Option<(u64, u64)>, after: Option<(u64, u64)>) -> Option<f64> {
+    let ((hits0, misses0), (hits1, misses1)) = (before?, after?);
+    let (hits, misses) = (hits1.checked_sub(hits0)?, misses1.checked_sub(misses0)?);
+    (hits + misses > 0).then(|| misses as f64 / (hits + misses) as f64)
 }

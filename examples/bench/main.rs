@@ -798,6 +798,10 @@ fn run_key_counts(
     for &count in &plan.keys {
         println!();
         println!("== {count} keys ==");
+        if count < ids.len() {
+            println!("skipped: the server holds more keys already");
+            continue;
+        }
         let signer = Arc::new(Signer::new(key_id, secret, &args.region, server.addr));
         let missing = count.saturating_sub(ids.len());
         let created = rt.block_on(load::create_keys(

@@ -201,7 +201,9 @@ async fn touch_all(side: &Side<'_>, signer: Arc<Signer>) -> Result<(), String> {
 /// The server's key-cache lookups so far, (hits, misses), from `/metrics`.
 fn key_cache_lookups(addr: SocketAddr) -> Option<(u64, u64)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
     stream
         .write_all(b"GET /metrics HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
         .ok()?;
@@ -215,7 +217,9 @@ fn key_cache_lookups(addr: SocketAddr) -> Option<(u64, u64)> {
             .find_map(|line| line.strip_prefix(name.as_str()))
             .and_then(|value| value.trim().parse::<u64>().ok())
     };
-    Some((count("hit")?, count("miss")?))
+    // A series appears with its first lookup.
+    text.contains("trent_session_object_cache_lookups")
+        .then(|| (count("hit").unwrap_or(0), count("miss").unwrap_or(0)))
 }
 
 /// The share of lookups between two readings that missed.

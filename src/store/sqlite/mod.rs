@@ -26,6 +26,9 @@ use rusqlite::Connection;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
+/// SQLite's page cache, in KiB.
+const PAGE_CACHE_KIB: i64 = 64 * 1024;
+
 /// Keys by region and state, for the metrics (from the covering index).
 const KEY_COUNTS: &str =
     "SELECT region, key_state, COUNT(*) FROM kms_keys GROUP BY region, key_state";
@@ -146,5 +149,10 @@ fn conflict(e: rusqlite::Error) -> StoreError {
 fn prepare(conn: &mut Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
+    // Pages kept in memory (negative: KiB), so that a key the metadata
+    // cache misses is read without going to the operating system for the
+    // index pages above it. SQLite's default, 2 MiB, holds the upper
+    // levels of the key and material B-trees only up to some 100,000 keys.
+    conn.pragma_update(None, "cache_size", -PAGE_CACHE_KIB)?;
     migrate::migrate(conn)
 }

@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 
 /// Length of one settling slice of the warm-up.
 const SETTLE_SLICE: Duration = Duration::from_secs(5);
+/// Change of the miss rate between two slices below which it has settled
+/// (half a percentage point).
+const SETTLED: f64 = 0.005;
 /// Longest warm-up until the miss rate settles.
 const SETTLE_LIMIT: Duration = Duration::from_secs(180);
 
@@ -96,7 +99,7 @@ pub fn compare(
             ));
             let rate = miss_rate(before, key_cache_lookups(side.server.addr));
             match (rate, previous) {
-                (Some(now), Some(before)) if (now - before).abs() <= (0.1 * before).max(0.005) => {
+                (Some(now), Some(before)) if (now - before).abs() <= SETTLED => {
                     break Some(now);
                 }
                 (None, _) => break None,

@@ -11,6 +11,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_schema.sql"),
     include_str!("migrations/002_cluster.sql"),
     include_str!("migrations/003_periodic_query_indexes.sql"),
+    include_str!("migrations/004_keys_by_account.sql"),
 ];
 
 /// The advisory lock migrating nodes take turns on ("trent" in ASCII).

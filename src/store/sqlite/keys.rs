@@ -10,6 +10,10 @@ use crate::store::StoreResult;
 use crate::store::backend::Keys;
 use rusqlite::params;
 
+/// A page of one account's keys in a region, in key-id order.
+pub(super) const LIST_KEYS: &str = "SELECT key_id FROM kms_keys \
+     WHERE region = ?1 AND account_id = ?2 AND key_id > ?3 ORDER BY key_id LIMIT ?4";
+
 /// Keys whose scheduled deletion is due.
 pub(super) const DUE_FOR_DELETION: &str = "SELECT region, key_id FROM kms_keys \
              WHERE key_state = 'PendingDeletion' AND deletion_date <= ?1";
@@ -92,10 +96,7 @@ impl Keys for Sqlite {
         limit: usize,
     ) -> StoreResult<Vec<String>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT key_id FROM kms_keys WHERE region = ?1 AND account_id = ?2 AND key_id > ?3 \
-             ORDER BY key_id LIMIT ?4",
-        )?;
+        let mut stmt = conn.prepare_cached(LIST_KEYS)?;
         let rows = stmt.query_map(params![region, account_id, after, limit as i64], |r| {
             r.get(0)
         })?;

@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/008_material_imports.sql"),
     include_str!("../migrations/009_cluster.sql"),
     include_str!("../migrations/010_periodic_query_indexes.sql"),
+    include_str!("../migrations/011_keys_by_account.sql"),
 ];
 
 /// Brings the database up to the newest schema version.
@@ -40,9 +41,10 @@ mod tests {
     use super::*;
 
     /// Each query a node runs periodically (background jobs, the metrics'
-    /// key count) reads only the rows it looks for, by the index named.
+    /// key count), and ListKeys's page, reads only the rows it looks for,
+    /// by the index named.
     #[test]
-    fn periodic_queries_use_their_indexes() {
+    fn queries_that_could_read_every_key_use_their_indexes() {
         use crate::store::sqlite::{KEY_COUNTS, imports, keys, multi_region, rotation};
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn).unwrap();
@@ -55,6 +57,7 @@ mod tests {
                 "INDEX multi_region_pending",
             ),
             (KEY_COUNTS, "COVERING INDEX kms_keys_by_state"),
+            (keys::LIST_KEYS, "COVERING INDEX kms_keys_by_account"),
         ] {
             let mut plan = conn
                 .prepare(&format!("EXPLAIN QUERY PLAN {query}"))

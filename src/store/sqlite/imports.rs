@@ -13,11 +13,11 @@ use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 /// Imported materials whose `valid_to` has passed, of keys that still use
 /// them, through the index of materials that expire.
-pub(super) const EXPIRED_IMPORTS: &str = "SELECT m.region, m.key_id, m.material_id FROM key_materials m JOIN kms_keys k \
-             ON k.region = m.region AND k.key_id = m.key_id WHERE m.imported = 1 \
-             AND m.valid_to IS NOT NULL AND m.valid_to <= ?1 AND k.origin = 'EXTERNAL' \
-             AND +k.key_state IN ('Enabled', \
-             'Disabled', 'PendingDeletion', 'PendingReplicaDeletion')";
+pub(super) const EXPIRED_IMPORTS: &str = "SELECT m.region, m.key_id, m.material_id \
+     FROM key_materials m JOIN kms_keys k ON k.region = m.region AND k.key_id = m.key_id \
+     WHERE m.imported = 1 AND m.valid_to IS NOT NULL AND m.valid_to <= ?1 \
+     AND k.origin = 'EXTERNAL' \
+     AND +k.key_state IN ('Enabled', 'Disabled', 'PendingDeletion', 'PendingReplicaDeletion')";
 
 /// States in which a key takes imported material (AWS's key-state table).
 const IMPORTABLE: &str = "origin = 'EXTERNAL' AND key_state IN ('PendingImport', 'Enabled', \

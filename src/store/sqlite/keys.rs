@@ -16,7 +16,7 @@ pub(super) const LIST_KEYS: &str = "SELECT key_id FROM kms_keys \
 
 /// Keys whose scheduled deletion is due.
 pub(super) const DUE_FOR_DELETION: &str = "SELECT region, key_id FROM kms_keys \
-             WHERE key_state = 'PendingDeletion' AND deletion_date <= ?1";
+     WHERE key_state = 'PendingDeletion' AND deletion_date <= ?1";
 
 impl Keys for Sqlite {
     fn insert_key(

@@ -13,9 +13,8 @@ use std::collections::BTreeSet;
 /// rotation index: `+key_state` keeps the planner off `kms_keys_due`, which
 /// would read every enabled key.
 pub(super) const DUE_FOR_ROTATION: &str = "SELECT region, key_id FROM kms_keys k \
-             WHERE +key_state = 'Enabled' AND next_rotation_date <= ?1 AND (multi_region = 0 \
-             OR region = (SELECT primary_region FROM multi_region_keys m \
-                          WHERE m.key_id = k.key_id))";
+     WHERE +key_state = 'Enabled' AND next_rotation_date <= ?1 AND (multi_region = 0 \
+     OR region = (SELECT primary_region FROM multi_region_keys m WHERE m.key_id = k.key_id))";
 
 impl Rotation for Sqlite {
     /// The checks and the writes are one IMMEDIATE transaction.

@@ -26,43 +26,34 @@ const SECRET_FRAGMENTS: [&str; 6] = [
 /// (`KeyId`, `EncryptionContext`, `Description`, `Tags`, `Policy`, …) is kept.
 /// Returns the parameters as the audit record's JSON.
 pub fn redact(parameters: Value) -> Box<RawValue> {
-    serde_json::value::to_raw_value(&redact_value(parameters)).expect("a JSON value serialises")
+    redacted(parameters, 0).unwrap_or_else(|_| null())
 }
 
 /// [`redact`] for a request body that is JSON text, re-encoded as it is
 /// read (no tree is built): `null` when the body is not one JSON value.
 pub fn redact_json(body: &[u8]) -> Box<RawValue> {
-    let mut out = Vec::with_capacity(body.len());
     let mut reader = serde_json::Deserializer::from_slice(body);
-    let copied = Redacting { out: &mut out }
-        .deserialize(&mut reader)
-        .and_then(|()| reader.end());
-    let json = match copied {
-        Ok(()) => String::from_utf8(out).ok(),
-        Err(_) => None,
-    };
-    json.and_then(|json| RawValue::from_string(json).ok())
-        .unwrap_or_else(|| RawValue::from_string("null".into()).expect("null is JSON"))
+    redacted(&mut reader, body.len())
+        .and_then(|json| reader.end().map(|()| json))
+        .unwrap_or_else(|_| null())
 }
 
-fn redact_value(parameters: Value) -> Value {
-    match parameters {
-        Value::Object(fields) => Value::Object(
-            fields
-                .into_iter()
-                .map(|(name, value)| {
-                    let value = if is_secret(&name) {
-                        Value::String(REDACTED.into())
-                    } else {
-                        redact_value(value)
-                    };
-                    (name, value)
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(redact_value).collect()),
-        other => other,
-    }
+/// The one value `parameters` yields, redacted, as compact JSON (`null`
+/// should the copy not be JSON).
+fn redacted<'de, D: de::Deserializer<'de>>(
+    parameters: D,
+    capacity: usize,
+) -> Result<Box<RawValue>, D::Error> {
+    let mut out = Vec::with_capacity(capacity);
+    Redacting { out: &mut out }.deserialize(parameters)?;
+    Ok(String::from_utf8(out)
+        .ok()
+        .and_then(|json| RawValue::from_string(json).ok())
+        .unwrap_or_else(null))
+}
+
+fn null() -> Box<RawValue> {
+    RawValue::from_string("null".into()).expect("null is JSON")
 }
 
 fn is_secret(name: &str) -> bool {

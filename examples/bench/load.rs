@@ -722,11 +722,8 @@ pub async fn list_keys(addr: SocketAddr, signer: &Signer) -> Result<Vec<String>,
             "ListKeys",
         )
         .await?;
-        let keys = page["Keys"].as_array().cloned().unwrap_or_default();
-        ids.extend(
-            keys.iter()
-                .filter_map(|k| k["KeyId"].as_str().map(str::to_string)),
-        );
+        let keys = page["Keys"].as_array().into_iter().flatten();
+        ids.extend(keys.filter_map(|k| k["KeyId"].as_str().map(str::to_string)));
         match (page["Truncated"].as_bool(), page["NextMarker"].as_str()) {
             (Some(true), Some(next)) => marker = Some(next.to_string()),
             _ => return Ok(ids),

@@ -208,14 +208,12 @@ impl Backend for Postgres {
             .await?;
             rows.iter()
                 .map(|r| {
-                    let state: &str = r.try_get(1)?;
-                    let state = KeyState::parse(state).ok_or_else(|| {
-                        StoreError::Unreadable(format!(
-                            "kms_keys holds unknown key_state {state:?}"
-                        ))
-                    })?;
                     let count: i64 = r.try_get(2)?;
-                    Ok((r.try_get(0)?, state, u64::try_from(count).unwrap_or(0)))
+                    Ok((
+                        r.try_get(0)?,
+                        rows::named(r, 1, KeyState::parse)?,
+                        u64::try_from(count).unwrap_or(0),
+                    ))
                 })
                 .collect()
         })

@@ -32,7 +32,7 @@ pub(super) fn qualified(columns: &str, table: &str) -> String {
 }
 
 /// A text column holding one of a closed set of names.
-fn named<T>(row: &Row, column: usize, parse: fn(&str) -> Option<T>) -> StoreResult<T> {
+pub(super) fn named<T>(row: &Row, column: usize, parse: fn(&str) -> Option<T>) -> StoreResult<T> {
     let text: &str = row.try_get(column)?;
     parse(text).ok_or_else(|| {
         StoreError::Unreadable(format!("column {column} holds unknown value {text:?}"))

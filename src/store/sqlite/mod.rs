@@ -85,20 +85,12 @@ impl Backend for Sqlite {
         let mut stmt = conn.prepare_cached(KEY_COUNTS)?;
         let rows = stmt.query_map([], |r| {
             Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
+                r.get(0)?,
+                rows::named(r, 1, KeyState::parse)?,
+                u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
             ))
         })?;
-        let mut counts = Vec::new();
-        for row in rows {
-            let (region, state, count) = row?;
-            let state = KeyState::parse(&state).ok_or_else(|| {
-                StoreError::Unreadable(format!("kms_keys holds unknown key_state {state:?}"))
-            })?;
-            counts.push((region, state, u64::try_from(count).unwrap_or(0)));
-        }
-        Ok(counts)
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     #[cfg(feature = "test-clock")]

@@ -18,7 +18,11 @@ pub(super) const MATERIAL_COLUMNS: &str =
 pub(super) const USABLE: &str = "imported = 1 AND pending_rotation = 0";
 
 /// A text column holding one of a closed set of names.
-fn named<T>(row: &Row<'_>, column: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+pub(super) fn named<T>(
+    row: &Row<'_>,
+    column: usize,
+    parse: fn(&str) -> Option<T>,
+) -> rusqlite::Result<T> {
     let text: String = row.get(column)?;
     parse(&text).ok_or_else(|| {
         rusqlite::Error::FromSqlConversionFailure(

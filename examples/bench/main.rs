@@ -23,6 +23,7 @@
 //! ... -- --duration 3 --warmup 1 --concurrency 1,16,64       # every op
 //! ... -- --ops encrypt32,decrypt --raw                         # with the PKCS#11 baseline
 //! ... -- --ops none --keys 10,100000                           # key-count mode only
+//! ... -- --ops none --keys 10,100000 --raw                     # and the token alone
 //! ... -- --endpoint http://127.0.0.1:4599 --data-dir trent-data --server-pid 1234
 //! ... -- --invalidation 200 --server-env TRENT_STORE_URL=postgres://postgres@127.0.0.1/b1
 //! ```
@@ -71,7 +72,10 @@ struct Args {
     #[arg(long, default_value_t = 1.0)]
     warmup: f64,
     /// Also run the same cryptographic work directly through PKCS#11 on the
-    /// server's token, with as many threads as connections, and print the ratio.
+    /// server's token, with as many threads as connections, and print the
+    /// ratio; in key-count mode (with `--ops none`), also Encrypt through
+    /// PKCS#11 over as many session keys as the server caches at the
+    /// smallest and at the largest count.
     #[arg(long)]
     raw: bool,
     /// Key-count mode: key counts, comma-separated and increasing (e.g.
@@ -246,8 +250,15 @@ fn fresh_data_dir() -> Result<(tempfile::TempDir, PathBuf), String> {
 
 fn run(args: Args) -> Result<(), String> {
     let plan = plan(&args)?;
-    if args.raw && plan.ops.is_empty() {
-        return Err("--raw needs at least one op".into());
+    if args.raw && plan.ops.is_empty() && plan.keys.is_empty() {
+        return Err("--raw needs at least one op, or --keys".into());
+    }
+    if args.raw && !plan.ops.is_empty() && !plan.keys.is_empty() && args.data_dir.is_none() {
+        return Err(
+            "--raw with --keys needs --ops none (the token alone is measured on the token of the \
+             key-count server, which then is the first server)"
+                .into(),
+        );
     }
     if let Some(rounds) = args.invalidation {
         if rounds == 0 {
@@ -357,7 +368,7 @@ fn run(args: Args) -> Result<(), String> {
     }
 
     if !plan.keys.is_empty() {
-        if server.can_restart() && args.data_dir.is_none() {
+        if server.can_restart() && args.data_dir.is_none() && !plan.ops.is_empty() {
             // A fresh server, so that the key counts are exactly the bench's.
             drop(server);
             let (temp, data) = fresh_data_dir()?;
@@ -370,6 +381,9 @@ fn run(args: Args) -> Result<(), String> {
                 server.data_dir.display(),
                 took.as_millis()
             );
+        } else if args.data_dir.is_none() {
+            println!();
+            println!("# key-count mode: on the fresh server above");
         } else {
             println!();
             println!(
@@ -385,6 +399,9 @@ fn run(args: Args) -> Result<(), String> {
             &args,
             (key_id.as_str(), secret.as_str()),
         )?;
+        if args.raw && plan.keys.len() > 1 {
+            token_alone(&server.data_dir, &plan, &args)?;
+        }
     }
     drop(server);
     println!();
@@ -928,6 +945,94 @@ fn run_key_counts(
         } else {
             println!("interleaved comparison: skipped (needs a server the bench started)");
         }
+    }
+    Ok(())
+}
+
+/// The server's default `key_cache_capacity`.
+const DEFAULT_KEY_CACHE: usize = 100_000;
+
+/// The token alone at the smallest and the largest key count: Encrypt 32 B
+/// through PKCS#11 with Zipf choice over as many session keys as the server
+/// caches at each count, alternately, so that what the token's own costs per
+/// object take can be told from what the service's take. Each side starts
+/// from a freshly initialized module, as each side's server does.
+fn token_alone(data_dir: &std::path::Path, plan: &Plan, args: &Args) -> Result<(), String> {
+    let capacity = plan
+        .env
+        .iter()
+        .find(|(name, _)| name == "TRENT_KEY_CACHE_CAPACITY")
+        .and_then(|(_, value)| value.parse().ok())
+        .unwrap_or(DEFAULT_KEY_CACHE)
+        .max(1);
+    let counts = [plan.keys[0], plan.keys[plan.keys.len() - 1]].map(|n| n.clamp(1, capacity));
+    println!();
+    println!(
+        "== the token alone: Encrypt 32 B through PKCS#11 (GCM, C_GenerateRandom IV) with \
+         Zipf(s={}) choice over {} then {} session AES-256 keys (as many as the server caches \
+         at {} and at {} keys), alternately, {} rounds, on {} threads (as many as the server's \
+         async workers, which call the token); each side generates its keys in a freshly \
+         initialized module, and finalizes it after ==",
+        args.zipf_exponent,
+        counts[0],
+        counts[1],
+        plan.keys[0],
+        plan.keys[plan.keys.len() - 1],
+        args.rounds.max(1),
+        cpus(),
+    );
+    let mut rng = Rng::new(7);
+    // As many threads as the server has async workers, which are the ones
+    // that call the token for Encrypt (inline crypto): more threads would
+    // measure SoftHSM's lock contention, which the server does not have.
+    let threads = cpus();
+    {
+        let mut ratios = Vec::new();
+        for round in 0..args.rounds.max(1) {
+            let mut shown = Vec::new();
+            let mut rates = Vec::new();
+            for n in counts {
+                let token = raw::RawToken::open(data_dir, &args.region, &args.module)?;
+                let made = std::time::Instant::now();
+                let keyring = token.keyring(n)?;
+                let made = made.elapsed();
+                let zipf = Zipf::new(keyring.len(), args.zipf_exponent, &mut rng);
+                let r = token.run_zipf(&keyring, &zipf, threads, (plan.warmup, plan.duration));
+                drop(keyring);
+                token.close()?;
+                shown.push(format!(
+                    "{n} keys (made in {:.1} s) {:.0} ops/s, {} µs CPU/op, errors {}, other \
+                     cores {}",
+                    made.as_secs_f64(),
+                    r.rate,
+                    r.cpu_per_op
+                        .map_or("-".into(), |c| format!("{:.1}", c.as_secs_f64() * 1e6)),
+                    r.errors,
+                    r.other_cores.map_or("-".into(), |c| format!("{c:.2}")),
+                ));
+                rates.push(r.rate);
+            }
+            let ratio = rates[1] / rates[0];
+            println!(
+                "  round {}, {threads} threads: {}: ratio {ratio:.2}",
+                round + 1,
+                shown.join("; ")
+            );
+            ratios.push(ratio);
+        }
+        ratios.sort_by(f64::total_cmp);
+        println!(
+            "token-alone Encrypt-Zipf throughput with {} session keys relative to {}, {threads} \
+             threads: median {:.2} (rounds: {})",
+            counts[1],
+            counts[0],
+            ratios[ratios.len() / 2],
+            ratios
+                .iter()
+                .map(|r| format!("{r:.2}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     Ok(())
 }

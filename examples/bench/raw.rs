@@ -2,6 +2,7 @@
 //! PKCS#11 on the server's token, with no HTTP, SigV4, JSON or store.
 
 use crate::load::{Op, quantile};
+use crate::zipf::{Rng, Zipf};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::mechanism::aead::GcmParams;
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
@@ -128,10 +129,72 @@ impl RawToken {
         })
     }
 
+    /// Closes the sessions and finalizes the module, which frees every
+    /// session object the token still holds, and all its own state.
+    pub fn close(self) -> Result<(), String> {
+        drop(self._owner);
+        self.shared.ctx.finalize().map_err(err("C_Finalize"))
+    }
+
     /// Runs `op` on `threads` threads (one session each) for `warmup` then
     /// `duration`, measuring the window between them.
     pub fn run(&self, op: Op, threads: usize, warmup: Duration, duration: Duration) -> RawResult {
         self.shared.run(op, threads, warmup, duration)
+    }
+}
+
+/// Session AES-256 keys for the token-alone key-count comparison, with the
+/// attributes of the service's cached backing keys; closing their session
+/// (when this is dropped) destroys them.
+pub struct Keyring {
+    keys: Vec<ObjectHandle>,
+    _session: Session,
+}
+
+impl Keyring {
+    /// How many keys it holds.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+}
+
+impl RawToken {
+    /// Generates `n` session AES-256 keys.
+    pub fn keyring(&self, n: usize) -> Result<Keyring, String> {
+        let session = self
+            .shared
+            .ctx
+            .open_rw_session(self.shared.slot)
+            .map_err(err("open session"))?;
+        let template = aes_template(false);
+        let keys = (0..n)
+            .map(|_| session.generate_key(&Mechanism::AesKeyGen, &template))
+            .collect::<Result<_, _>>()
+            .map_err(err("generate key"))?;
+        Ok(Keyring {
+            keys,
+            _session: session,
+        })
+    }
+
+    /// Encrypt 32 B as [`RawToken::run`] does, each with a key of `keyring`
+    /// chosen by `zipf` (over as many items as the keyring has keys).
+    pub fn run_zipf(
+        &self,
+        keyring: &Keyring,
+        zipf: &Zipf,
+        threads: usize,
+        (warmup, duration): (Duration, Duration),
+    ) -> RawResult {
+        let plaintext = message(Op::Encrypt32);
+        let keys = &keyring.keys;
+        self.shared
+            .measure(threads, warmup, duration, |session, rng| {
+                let key = keys[zipf.sample(rng)];
+                let mut iv = [0u8; 12];
+                session.generate_random_slice(&mut iv)?;
+                gcm_encrypt(session, key, &iv, &plaintext).map(drop)
+            })
     }
 }
 
@@ -192,11 +255,25 @@ impl Shared {
     }
 
     fn run(&self, op: Op, threads: usize, warmup: Duration, duration: Duration) -> RawResult {
+        let plaintext = message(op);
+        self.measure(threads, warmup, duration, |session, _| {
+            self.perform(session, op, &plaintext)
+        })
+    }
+
+    /// Runs `work` in a loop on `threads` threads (one session and one
+    /// random generator each) for `warmup` then `duration`, measuring the
+    /// window between them.
+    fn measure<F>(&self, threads: usize, warmup: Duration, duration: Duration, work: F) -> RawResult
+    where
+        F: Fn(&Session, &mut Rng) -> cryptoki::error::Result<()> + Sync,
+    {
         let start = Instant::now();
         let stop = start + warmup + duration;
+        let work = &work;
         std::thread::scope(|scope| {
             let workers: Vec<_> = (0..threads)
-                .map(|_| {
+                .map(|thread| {
                     scope.spawn(move || {
                         let mut samples: Vec<(u64, u32)> = Vec::new();
                         let mut errors: Vec<u64> = Vec::new();
@@ -204,10 +281,10 @@ impl Shared {
                             errors.push(0);
                             return (samples, errors);
                         };
-                        let plaintext = message(op);
+                        let mut rng = Rng::new(thread as u64);
                         while Instant::now() < stop {
                             let t0 = Instant::now();
-                            let ok = self.perform(&session, op, &plaintext).is_ok();
+                            let ok = work(&session, &mut rng).is_ok();
                             let done_at = start.elapsed().as_micros() as u64;
                             if ok {
                                 samples.push((done_at, t0.elapsed().as_micros() as u32));

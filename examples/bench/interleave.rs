@@ -158,19 +158,24 @@ pub fn compare(
         );
         ratios.push(ratio);
     }
-    ratios.sort_by(f64::total_cmp);
     println!(
         "Encrypt-Zipf throughput at {} keys relative to {} keys, interleaved, concurrency \
-         {concurrency}: median {:.2} (rounds: {})",
+         {concurrency}: {}",
         large.ids.len(),
         small.ids.len(),
-        ratios[ratios.len() / 2],
-        ratios
-            .iter()
-            .map(|r| format!("{r:.2}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        median_of_rounds(ratios),
     );
+}
+
+/// "median M (rounds: r1, r2, ...)" of per-round ratios, in increasing order.
+pub fn median_of_rounds(mut ratios: Vec<f64>) -> String {
+    ratios.sort_by(f64::total_cmp);
+    let rounds: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+    format!(
+        "median {:.2} (rounds: {})",
+        ratios[ratios.len() / 2],
+        rounds.join(", ")
+    )
 }
 
 /// Connections used to touch every key once.

@@ -986,54 +986,45 @@ fn token_alone(data_dir: &std::path::Path, plan: &Plan, args: &Args) -> Result<(
     // that call the token for Encrypt (inline crypto): more threads would
     // measure SoftHSM's lock contention, which the server does not have.
     let threads = cpus();
-    {
-        let mut ratios = Vec::new();
-        for round in 0..args.rounds.max(1) {
-            let mut shown = Vec::new();
-            let mut rates = Vec::new();
-            for n in counts {
-                let token = raw::RawToken::open(data_dir, &args.region, &args.module)?;
-                let made = std::time::Instant::now();
-                let keyring = token.keyring(n)?;
-                let made = made.elapsed();
-                let zipf = Zipf::new(keyring.len(), args.zipf_exponent, &mut rng);
-                let r = token.run_zipf(&keyring, &zipf, threads, (plan.warmup, plan.duration));
-                drop(keyring);
-                token.close()?;
-                shown.push(format!(
-                    "{n} keys (made in {:.1} s) {:.0} ops/s, {} µs CPU/op, errors {}, other \
-                     cores {}",
-                    made.as_secs_f64(),
-                    r.rate,
-                    r.cpu_per_op
-                        .map_or("-".into(), |c| format!("{:.1}", c.as_secs_f64() * 1e6)),
-                    r.errors,
-                    r.other_cores.map_or("-".into(), |c| format!("{c:.2}")),
-                ));
-                rates.push(r.rate);
-            }
-            let ratio = rates[1] / rates[0];
-            println!(
-                "  round {}, {threads} threads: {}: ratio {ratio:.2}",
-                round + 1,
-                shown.join("; ")
-            );
-            ratios.push(ratio);
+    let mut ratios = Vec::new();
+    for round in 0..args.rounds.max(1) {
+        let mut shown = Vec::new();
+        let mut rates = Vec::new();
+        for n in counts {
+            let token = raw::RawToken::open(data_dir, &args.region, &args.module)?;
+            let made = std::time::Instant::now();
+            let keyring = token.keyring(n)?;
+            let made = made.elapsed();
+            let zipf = Zipf::new(keyring.len(), args.zipf_exponent, &mut rng);
+            let r = token.run_zipf(&keyring, &zipf, threads, (plan.warmup, plan.duration));
+            drop(keyring);
+            token.close()?;
+            shown.push(format!(
+                "{n} keys (made in {:.1} s) {:.0} ops/s, {} µs CPU/op, errors {}, other cores {}",
+                made.as_secs_f64(),
+                r.rate,
+                r.cpu_per_op
+                    .map_or("-".into(), |c| format!("{:.1}", c.as_secs_f64() * 1e6)),
+                r.errors,
+                r.other_cores.map_or("-".into(), |c| format!("{c:.2}")),
+            ));
+            rates.push(r.rate);
         }
-        ratios.sort_by(f64::total_cmp);
+        let ratio = rates[1] / rates[0];
         println!(
-            "token-alone Encrypt-Zipf throughput with {} session keys relative to {}, {threads} \
-             threads: median {:.2} (rounds: {})",
-            counts[1],
-            counts[0],
-            ratios[ratios.len() / 2],
-            ratios
-                .iter()
-                .map(|r| format!("{r:.2}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "  round {}, {threads} threads: {}: ratio {ratio:.2}",
+            round + 1,
+            shown.join("; ")
         );
+        ratios.push(ratio);
     }
+    println!(
+        "token-alone Encrypt-Zipf throughput with {} session keys relative to {}, {threads} \
+         threads: {}",
+        counts[1],
+        counts[0],
+        interleave::median_of_rounds(ratios),
+    );
     Ok(())
 }
 

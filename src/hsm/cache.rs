@@ -155,3 +155,69 @@ impl Drop for HandleCache {
         metrics().session_objects(-(self.lock().len() as i64));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn material(key: &str, version: &str) -> MaterialRef {
+        MaterialRef {
+            key_id: key.into(),
+            material_id: version.into(),
+            kind: SecretKind::Aes256,
+        }
+    }
+
+    fn handle(n: u64) -> ObjectHandle {
+        // SAFETY: these handles only identify entries; no token sees them.
+        unsafe { ObjectHandle::new_from_raw(n) }
+    }
+
+    /// Handles in the graveyard, as numbers.
+    fn dead(cache: &HandleCache) -> Vec<u64> {
+        let mut handles: Vec<u64> = cache.take_dead().iter().map(|h| h.handle()).collect();
+        handles.sort_unstable();
+        handles
+    }
+
+    #[test]
+    fn once_full_a_key_is_admitted_on_its_second_miss_only() {
+        let cache = HandleCache::new("test", 2);
+        for (n, key) in ["a", "b"].iter().enumerate() {
+            assert!(cache.admits(&material(key, "1")), "room for {key}");
+            drop(cache.insert(material(key, "1"), handle(n as u64)));
+        }
+        let c = material("c", "1");
+        assert!(!cache.admits(&c), "a first miss once full is not admitted");
+        assert!(cache.admits(&c), "a second miss is");
+        drop(cache.insert(c.clone(), handle(2)));
+        assert_eq!(
+            dead(&cache),
+            vec![0],
+            "the least recently used key made room"
+        );
+        assert!(cache.get(&c).is_some());
+    }
+
+    #[test]
+    fn a_handle_in_use_is_let_go_of_only_when_the_call_ends() {
+        let cache = HandleCache::new("test", 1);
+        let in_use = cache.insert(material("a", "1"), handle(1));
+        cache.remove(&material("a", "1"));
+        assert!(dead(&cache).is_empty(), "still used by a call");
+        drop(in_use);
+        assert_eq!(dead(&cache), vec![1]);
+    }
+
+    #[test]
+    fn removing_a_key_lets_go_of_all_its_versions_only() {
+        let cache = HandleCache::new("test", 10);
+        for (n, (key, version)) in [("a", "1"), ("a", "2"), ("b", "1")].iter().enumerate() {
+            drop(cache.insert(material(key, version), handle(n as u64)));
+        }
+        cache.remove_key("a");
+        assert_eq!(dead(&cache), vec![0, 1]);
+        let kept = cache.get(&material("b", "1")).map(|k| k.handle().handle());
+        assert_eq!(kept, Some(2));
+    }
+}

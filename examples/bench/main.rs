@@ -949,9 +949,6 @@ fn run_key_counts(
     Ok(())
 }
 
-/// The server's default `key_cache_capacity`.
-const DEFAULT_KEY_CACHE: usize = 100_000;
-
 /// The token alone at the smallest and the largest key count: Encrypt 32 B
 /// through PKCS#11 with Zipf choice over as many session keys as the server
 /// caches at each count, alternately, so that what the token's own costs per
@@ -963,7 +960,7 @@ fn token_alone(data_dir: &std::path::Path, plan: &Plan, args: &Args) -> Result<(
         .iter()
         .find(|(name, _)| name == "TRENT_KEY_CACHE_CAPACITY")
         .and_then(|(_, value)| value.parse().ok())
-        .unwrap_or(DEFAULT_KEY_CACHE)
+        .unwrap_or_else(|| trent::config::Config::default().key_cache_capacity)
         .max(1);
     let counts = [plan.keys[0], plan.keys[plan.keys.len() - 1]].map(|n| n.clamp(1, capacity));
     println!();

@@ -141,24 +141,7 @@ impl RawToken {
     pub fn run(&self, op: Op, threads: usize, warmup: Duration, duration: Duration) -> RawResult {
         self.shared.run(op, threads, warmup, duration)
     }
-}
 
-/// Session AES-256 keys for the token-alone key-count comparison, with the
-/// attributes of the service's cached backing keys; closing their session
-/// (when this is dropped) destroys them.
-pub struct Keyring {
-    keys: Vec<ObjectHandle>,
-    _session: Session,
-}
-
-impl Keyring {
-    /// How many keys it holds.
-    pub fn len(&self) -> usize {
-        self.keys.len()
-    }
-}
-
-impl RawToken {
     /// Generates `n` session AES-256 keys.
     pub fn keyring(&self, n: usize) -> Result<Keyring, String> {
         let session = self
@@ -190,11 +173,23 @@ impl RawToken {
         let keys = &keyring.keys;
         self.shared
             .measure(threads, warmup, duration, |session, rng| {
-                let key = keys[zipf.sample(rng)];
-                let mut iv = [0u8; 12];
-                session.generate_random_slice(&mut iv)?;
-                gcm_encrypt(session, key, &iv, &plaintext).map(drop)
+                encrypt(session, keys[zipf.sample(rng)], &plaintext)
             })
+    }
+}
+
+/// Session AES-256 keys for the token-alone key-count comparison, with the
+/// attributes of the service's cached backing keys; closing their session
+/// (when this is dropped) destroys them.
+pub struct Keyring {
+    keys: Vec<ObjectHandle>,
+    _session: Session,
+}
+
+impl Keyring {
+    /// How many keys it holds.
+    pub fn len(&self) -> usize {
+        self.keys.len()
     }
 }
 
@@ -206,11 +201,7 @@ impl Shared {
     /// One operation equivalent to what the service does with the token for `op`.
     fn perform(&self, session: &Session, op: Op, plaintext: &[u8]) -> cryptoki::error::Result<()> {
         match op {
-            Op::Encrypt32 | Op::Encrypt4k => {
-                let mut iv = [0u8; 12];
-                session.generate_random_slice(&mut iv)?;
-                gcm_encrypt(session, self.key, &iv, plaintext).map(drop)
-            }
+            Op::Encrypt32 | Op::Encrypt4k => encrypt(session, self.key, plaintext),
             Op::Decrypt => {
                 let (iv, sealed) = &self.sealed;
                 let mut iv = *iv;
@@ -383,6 +374,14 @@ fn pss() -> Mechanism<'static> {
         mgf: PkcsMgfType::MGF1_SHA256,
         s_len: 32.into(),
     })
+}
+
+/// The service's Encrypt in the token: an IV from the token's generator,
+/// then AES-GCM.
+fn encrypt(session: &Session, key: ObjectHandle, plaintext: &[u8]) -> cryptoki::error::Result<()> {
+    let mut iv = [0u8; 12];
+    session.generate_random_slice(&mut iv)?;
+    gcm_encrypt(session, key, &iv, plaintext).map(drop)
 }
 
 fn gcm_encrypt(

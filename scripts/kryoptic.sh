@@ -4,7 +4,7 @@
 # tests that run Trent on a second kind of token (tests/kryoptic.rs), and
 # prints the path of the module (libkryoptic_pkcs11.so) on stdout.
 #
-# The module is cached in target/kryoptic/<version>/ (or $KRYOPTIC_CACHE_DIR/
+# The module alone is cached in target/kryoptic/<version>/ (or $KRYOPTIC_CACHE_DIR/
 # <version>/): when it is there already, nothing is built. A build takes about
 # 1.5 minutes on 2 cores and needs Debian's clang, libclang-dev and libssl-dev
 # (Kryoptic binds the system's OpenSSL 3). Build output goes to stderr.
@@ -61,4 +61,6 @@ CARGO_TARGET_DIR="$cache/build" cargo build --release --locked \
     --manifest-path "$src/Cargo.toml" --no-default-features --features "$FEATURES" >&2
 cp "$cache/build/release/libkryoptic_pkcs11.so" "$module.tmp"
 mv "$module.tmp" "$module"
+# Only the module is kept: the build tree and the source take hundreds of MB.
+rm -rf "$cache/build" "$src" "$fetch"
 echo "$module"

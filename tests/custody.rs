@@ -232,17 +232,49 @@ fn reinitialisations(server: &Server) -> usize {
 }
 
 /// SoftHSM 2.6.1 keeps a record of every destroyed session object until
-/// C_Finalize, so the module is re-initialised once enough were destroyed.
-/// Requests running meanwhile wait for it instead of failing, and no cached
-/// handle of the old initialisation is used afterwards: every Encrypt and
+/// C_Finalize, so the module is re-initialised once enough were destroyed:
+/// through its spare copy (a second instance of the library), which opens
+/// the tokens while the first keeps serving. No request fails, and no
+/// cached handle of the old instance is used afterwards: every Encrypt and
 /// Decrypt under load succeeds with the right plaintext, across several
 /// re-initialisations, and every ciphertext still decrypts at the end.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_module_is_reinitialised_under_load_without_failing_a_request() {
-    let server = Server::start_logged(&[
+    let log = reinitialise_under_load(&[]).await;
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("re-initialised the PKCS#11 module"))
+        .collect();
+    assert!(
+        lines.iter().all(|l| l.contains("spare=true")),
+        "a re-initialisation without the spare copy:\n{}",
+        lines.join("\n")
+    );
+}
+
+/// Without a spare copy (here: no temporary directory to copy the library
+/// to), the module is re-initialised in place, requests waiting for it,
+/// and again none fails.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_spare_copy_the_module_is_reinitialised_in_place() {
+    let log = reinitialise_under_load(&[("TMPDIR", "/nonexistent/trent-test")]).await;
+    assert!(log.contains("no spare copy of the PKCS#11 module"), "{log}");
+    assert!(
+        !log.contains("spare=true"),
+        "a spare copy was used after all:\n{log}"
+    );
+}
+
+/// Runs Encrypt and Decrypt from eight workers on a server (with `env`)
+/// that re-initialises its module every 100 destroyed session objects,
+/// until it did so three times; checks every result and returns the log.
+async fn reinitialise_under_load(env: &[(&str, &str)]) -> String {
+    let mut env = env.to_vec();
+    env.extend([
         ("TRENT_KEY_CACHE_CAPACITY", "2"),
         ("TRENT_REINITIALIZE_MODULE_AFTER", "100"),
     ]);
+    let server = Server::start_logged(&env);
     let kms = server.client("us-east-1");
     let mut keys = Vec::new();
     for _ in 0..8 {
@@ -295,6 +327,7 @@ async fn the_module_is_reinitialised_under_load_without_failing_a_request() {
         let out = kms.decrypt().ciphertext_blob(blob).send().await.unwrap();
         assert_eq!(out.plaintext.unwrap().as_ref(), text.as_bytes());
     }
+    server.log()
 }
 
 /// Runs `trent` with `args` on `data` and waits (at most 60 s) for it to

@@ -246,9 +246,9 @@ impl Module {
     ) -> Result<(), HsmError> {
         let hold = self.hold();
         let module = hold.path.display().to_string();
-        let slot = open::find_slot(hold.ctx, token_label)?
+        let slot = open::find_slot(hold.ctx(), token_label)?
             .ok_or_else(|| HsmError::TokenNotFound(token_label.into(), module))?;
-        let session = hold.ctx.open_rw_session(slot)?;
+        let session = hold.ctx().open_rw_session(slot)?;
         so_login(&session, token_label, so_pin)?;
         let done = work(&session);
         let _ = session.logout();

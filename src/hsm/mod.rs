@@ -19,6 +19,7 @@ mod pool;
 mod public_key;
 mod setup;
 mod signing;
+mod spare;
 mod template;
 mod token;
 mod transport;

@@ -8,8 +8,16 @@
 //! once enough session objects were destroyed on it. Every token call holds
 //! the module's read lock; re-initialisation takes the write lock, so it runs
 //! between calls and no handle outlives the initialisation it came from.
+//!
+//! Tearing a module down takes long with many objects (SoftHSM: about a
+//! second and a half with 100,000), so a re-initialisation first opens the
+//! tokens through the module's spare copy (`spare`), holds the write lock
+//! only to switch the calls over to it, and finalises the old instance
+//! afterwards, while requests run on the new one. Without a spare it
+//! re-initialises in place, under the write lock.
 
 use super::HsmError;
+use super::spare::Spare;
 use super::token::{Token, TokenSettings};
 use crate::metrics::metrics;
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
@@ -18,7 +26,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Loaded and initialised PKCS#11 modules, one per library path, with the
 /// SoftHSM configuration each was initialised with.
@@ -64,11 +72,17 @@ impl Modules {
         let module = Arc::new(Module {
             path: path.to_path_buf(),
             softhsm_conf: softhsm_conf.map(Path::to_path_buf),
-            ctx,
             reinitialize_after: self.reinitialize_after,
             destroyed: Arc::new(AtomicU64::new(0)),
-            tokens: RwLock::new(Tokens::default()),
+            tokens: RwLock::new(Tokens {
+                ctx,
+                settings: Vec::new(),
+                open: Vec::new(),
+                generation: 0,
+                closed: false,
+            }),
             opening: Mutex::new(()),
+            spare: Mutex::new(Spare::NotLoaded),
         });
         self.loaded.insert(path.to_path_buf(), module.clone());
         Ok(module)
@@ -79,19 +93,22 @@ impl Modules {
 pub struct Module {
     path: PathBuf,
     softhsm_conf: Option<PathBuf>,
-    ctx: Pkcs11,
     reinitialize_after: u64,
     /// Session objects destroyed since the last initialisation.
     destroyed: Arc<AtomicU64>,
     tokens: RwLock<Tokens>,
     /// Held while a token is opened: one at a time, as provisioning takes
-    /// the module's free slot.
+    /// the module's free slot; and by a re-initialisation.
     opening: Mutex<()>,
+    /// The library's second instance, which the next re-initialisation
+    /// switches to.
+    spare: Mutex<Spare>,
 }
 
 /// The tokens of the current initialisation, and how to open them again.
-#[derive(Default)]
 struct Tokens {
+    /// The initialised instance of the library they were opened through.
+    ctx: Pkcs11,
     settings: Vec<TokenSettings>,
     /// Open tokens, in `settings` order; shorter only after a failed
     /// re-initialisation, until the next attempt succeeds.
@@ -104,12 +121,17 @@ struct Tokens {
 
 /// The module, held by [`Module::hold`].
 pub(super) struct ModuleHold<'a> {
-    /// The initialised library.
-    pub(super) ctx: &'a Pkcs11,
     /// Its path, for messages.
     pub(super) path: &'a Path,
     _opening: MutexGuard<'a, ()>,
-    _tokens: RwLockReadGuard<'a, Tokens>,
+    tokens: RwLockReadGuard<'a, Tokens>,
+}
+
+impl ModuleHold<'_> {
+    /// The initialised library.
+    pub(super) fn ctx(&self) -> &Pkcs11 {
+        &self.tokens.ctx
+    }
 }
 
 /// A token of the current initialisation; the module cannot be
@@ -143,7 +165,7 @@ impl Module {
         let (token, generation) = {
             let tokens = self.tokens.read().unwrap_or_else(|e| e.into_inner());
             let token = Token::open(
-                &self.ctx,
+                &tokens.ctx,
                 &settings,
                 provision_so_pin,
                 self.destroyed.clone(),
@@ -157,7 +179,7 @@ impl Module {
         if tokens.open.len() == index {
             let token = match tokens.generation == generation {
                 true => token,
-                false => Token::open(&self.ctx, &settings, None, self.destroyed.clone())?,
+                false => Token::open(&tokens.ctx, &settings, None, self.destroyed.clone())?,
             };
             tokens.open.push(token);
         }
@@ -178,10 +200,9 @@ impl Module {
         let opening = self.opening.lock().unwrap_or_else(|e| e.into_inner());
         let tokens = self.tokens.read().unwrap_or_else(|e| e.into_inner());
         ModuleHold {
-            ctx: &self.ctx,
             path: &self.path,
             _opening: opening,
-            _tokens: tokens,
+            tokens,
         }
     }
 
@@ -202,47 +223,134 @@ impl Module {
     /// since the last time, or when the last attempt failed. Returns whether
     /// it did.
     pub fn reinitialize_if_due(&self) -> Result<bool, HsmError> {
-        let due = |tokens: &Tokens| {
-            !tokens.closed
-                && (tokens.open.len() < tokens.settings.len()
-                    || (self.reinitialize_after > 0
-                        && self.destroyed.load(Ordering::Relaxed) >= self.reinitialize_after))
-        };
-        if !due(&self.tokens.read().unwrap_or_else(|e| e.into_inner())) {
+        if !self.due(&self.tokens.read().unwrap_or_else(|e| e.into_inner())) {
             return Ok(false);
         }
-        let mut tokens = self.tokens.write().unwrap_or_else(|e| e.into_inner());
-        if !due(&tokens) {
-            return Ok(false);
-        }
+        // No token is opened meanwhile, and one re-initialisation at a time.
+        let _one_at_a_time = self.opening.lock().unwrap_or_else(|e| e.into_inner());
         let started = Instant::now();
-        let destroyed = self.destroyed.swap(0, Ordering::Relaxed);
-        // Close every session (and with them every session object) first, so
-        // no handle of this initialisation can reach the next one.
-        tokens.open.clear();
-        tokens.generation += 1;
-        if let Err(e) = self.ctx.clone().finalize() {
-            tracing::warn!(module = %self.path.display(), error = %e, "C_Finalize failed");
-        }
-        self.point_softhsm_at_conf();
-        initialize(&self.ctx)?;
-        let Tokens { settings, open, .. } = &mut *tokens;
-        for settings in settings.iter() {
-            open.push(Token::open(
-                &self.ctx,
-                settings,
-                None,
-                self.destroyed.clone(),
-            )?);
-        }
+        let destroyed = self.destroyed.load(Ordering::Relaxed);
+        let (paused, spare) = match self.open_through_spare() {
+            Some(opened) => (self.switch_to(opened), true),
+            None => (self.reinitialize_in_place()?, false),
+        };
+        let Some(paused) = paused else {
+            return Ok(false);
+        };
         metrics().module_reinitialized();
         tracing::info!(
             module = %self.path.display(),
             destroyed_objects = destroyed,
             millis = started.elapsed().as_millis() as u64,
+            paused_millis = paused.as_millis() as u64,
+            spare,
             "re-initialised the PKCS#11 module"
         );
         Ok(true)
+    }
+
+    /// Whether the module is due for re-initialisation.
+    fn due(&self, tokens: &Tokens) -> bool {
+        !tokens.closed
+            && (tokens.open.len() < tokens.settings.len()
+                || (self.reinitialize_after > 0
+                    && self.destroyed.load(Ordering::Relaxed) >= self.reinitialize_after))
+    }
+
+    /// Initialises the spare copy and opens every token through it, while
+    /// calls go on through the current instance. `None` when there is no
+    /// spare, or it failed (it is then not used again).
+    fn open_through_spare(&self) -> Option<(Pkcs11, Vec<Token>)> {
+        let ctx = self
+            .spare
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take(&self.path)?;
+        self.point_softhsm_at_conf();
+        let opened = initialize(&ctx).and_then(|()| {
+            let tokens = self.tokens.read().unwrap_or_else(|e| e.into_inner());
+            tokens
+                .settings
+                .iter()
+                .map(|settings| Token::open(&ctx, settings, None, self.destroyed.clone()))
+                .collect::<Result<Vec<_>, _>>()
+        });
+        match opened {
+            Ok(open) => Some((ctx, open)),
+            Err(e) => {
+                let _ = ctx.finalize();
+                tracing::warn!(
+                    module = %self.path.display(),
+                    error = %e,
+                    "the spare copy of the PKCS#11 module could not open the tokens: \
+                     re-initialisations will pause its requests"
+                );
+                None
+            }
+        }
+    }
+
+    /// Switches the calls over to the tokens `opened` through the spare,
+    /// then closes the old tokens and finalises the old instance, which
+    /// becomes the spare. Returns how long calls were held up (the write
+    /// lock), or `None` if the module was closed meanwhile.
+    fn switch_to(&self, (ctx, open): (Pkcs11, Vec<Token>)) -> Option<Duration> {
+        let switching = Instant::now();
+        let (old_ctx, old_tokens) = {
+            let mut tokens = self.tokens.write().unwrap_or_else(|e| e.into_inner());
+            if tokens.closed {
+                drop(open);
+                let _ = ctx.finalize();
+                return None;
+            }
+            tokens.generation += 1;
+            self.destroyed.store(0, Ordering::Relaxed);
+            let old_tokens = std::mem::replace(&mut tokens.open, open);
+            (std::mem::replace(&mut tokens.ctx, ctx), old_tokens)
+        };
+        let paused = switching.elapsed();
+        // No call can reach the old tokens any more: close their sessions
+        // (destroying their objects) and finalise their instance.
+        drop(old_tokens);
+        if let Err(e) = old_ctx.clone().finalize() {
+            tracing::warn!(module = %self.path.display(), error = %e, "C_Finalize failed");
+        }
+        self.spare
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .put_back(old_ctx);
+        Some(paused)
+    }
+
+    /// Re-initialises the module's one instance under the write lock:
+    /// calls wait for the whole of it. Returns how long, or `None` if it
+    /// was no longer due.
+    fn reinitialize_in_place(&self) -> Result<Option<Duration>, HsmError> {
+        let mut tokens = self.tokens.write().unwrap_or_else(|e| e.into_inner());
+        if !self.due(&tokens) {
+            return Ok(None);
+        }
+        let started = Instant::now();
+        self.destroyed.store(0, Ordering::Relaxed);
+        // Close every session (and with them every session object) first, so
+        // no handle of this initialisation can reach the next one.
+        tokens.open.clear();
+        tokens.generation += 1;
+        if let Err(e) = tokens.ctx.clone().finalize() {
+            tracing::warn!(module = %self.path.display(), error = %e, "C_Finalize failed");
+        }
+        self.point_softhsm_at_conf();
+        initialize(&tokens.ctx)?;
+        let Tokens {
+            ctx,
+            settings,
+            open,
+            ..
+        } = &mut *tokens;
+        for settings in settings.iter() {
+            open.push(Token::open(ctx, settings, None, self.destroyed.clone())?);
+        }
+        Ok(Some(started.elapsed()))
     }
 
     /// At shutdown, once no request runs: logs out of every token opened
@@ -262,7 +370,7 @@ impl Module {
                 Err(e) => tracing::warn!(token = token.label(), error = %e, "C_Logout failed"),
             }
         }
-        match self.ctx.clone().finalize() {
+        match tokens.ctx.clone().finalize() {
             Ok(()) => tracing::info!(module = %self.path.display(), "finalised the PKCS#11 module"),
             Err(e) => {
                 tracing::warn!(module = %self.path.display(), error = %e, "C_Finalize failed")

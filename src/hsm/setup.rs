@@ -36,14 +36,14 @@ impl Module {
     pub fn domain_key_setup(&self, spec: &TokenSpec<'_>) -> Result<DomainKeySetup<'_>, HsmError> {
         let hold = self.hold();
         let slot = open::token_slot(
-            hold.ctx,
+            hold.ctx(),
             &spec.module,
             spec.label,
             spec.pin,
             spec.provision_so_pin,
         )?;
-        let mechanisms = Mechanisms::detect(hold.ctx, slot, spec.label)?;
-        let session = hold.ctx.open_rw_session(slot)?;
+        let mechanisms = Mechanisms::detect(hold.ctx(), slot, spec.label)?;
+        let session = hold.ctx().open_rw_session(slot)?;
         open::login(&session, spec.pin)?;
         let domain_key = open::find_domain_key(&session, spec.label)?;
         Ok(DomainKeySetup {

@@ -4,17 +4,23 @@
 //! Every handle is registered once, at first use, in one process-wide
 //! registry ([`metrics`]); the hot paths only bump pre-registered counters
 //! whose label sets are small structs of `&'static str`, so counting
-//! allocates nothing. Labels come from bounded sets (dialect, operation
+//! allocates nothing. Each thread keeps its own handles of the families'
+//! metrics ([`LocalHandles`]): a hot-path count takes neither a family's
+//! lock, shared by every core, nor a SipHash of its labels. Labels come from bounded sets (dialect, operation
 //! name, error code, mechanism, job, region, key state): never a key id,
 //! principal or other per-tenant value.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::family::{Family, MetricConstructor};
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::{LazyLock, Mutex};
+use std::thread::LocalKey;
 use std::time::{Duration, Instant};
 
 /// The content type of the exposition [`Metrics::render`] writes.
@@ -94,10 +100,52 @@ fn pkcs11_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.00001, 2.0, 17))
 }
 
+/// One thread's handles of one family's metrics, by label set. A handle
+/// shares its metric with the family (and every other thread's handle),
+/// so what it counts is what the family encodes.
+type LocalHandles<L, M> = RefCell<HashMap<L, M, foldhash::fast::FixedState>>;
+
+thread_local! {
+    static REQUESTS: LocalHandles<RequestLabels, Counter> = RefCell::default();
+    static REQUEST_DURATIONS: LocalHandles<OperationLabels, Histogram> = RefCell::default();
+    static PKCS11_DURATIONS: LocalHandles<Pkcs11Labels, Histogram> = RefCell::default();
+    static SESSION_CACHE: LocalHandles<CacheLabels, Counter> = RefCell::default();
+    static METADATA_CACHE: LocalHandles<CacheLabels, Counter> = RefCell::default();
+}
+
+/// Runs `update` on this thread's handle of `family`'s metric for
+/// `labels` (`local` holding the thread's handles of that family only),
+/// taking the handle from the family the first time.
+fn with_local<L, M, C>(
+    local: &'static LocalKey<LocalHandles<L, M>>,
+    family: &Family<L, M, C>,
+    labels: L,
+    update: impl FnOnce(&M),
+) where
+    L: Clone + Hash + Eq,
+    M: Clone,
+    C: MetricConstructor<M>,
+{
+    local.with(|handles| {
+        let mut handles = handles.borrow_mut();
+        let metric = handles
+            .entry(labels)
+            .or_insert_with_key(|labels| family.get_or_create(labels).clone());
+        update(metric);
+    });
+}
+
 /// Counts a lookup in `cache` of a cache-lookup family, as a hit or a miss.
-fn count_lookup(family: &Family<CacheLabels, Counter>, cache: &'static str, hit: bool) {
+fn count_lookup(
+    local: &'static LocalKey<LocalHandles<CacheLabels, Counter>>,
+    family: &Family<CacheLabels, Counter>,
+    cache: &'static str,
+    hit: bool,
+) {
     let result = if hit { "hit" } else { "miss" };
-    family.get_or_create(&CacheLabels { cache, result }).inc();
+    with_local(local, family, CacheLabels { cache, result }, |c| {
+        c.inc();
+    });
 }
 
 /// The process's metric handles and the registry that encodes them.
@@ -238,16 +286,18 @@ impl Metrics {
         outcome: &'static str,
         took: Duration,
     ) {
-        self.requests
-            .get_or_create(&RequestLabels {
-                dialect,
-                operation,
-                outcome,
-            })
-            .inc();
-        self.request_duration
-            .get_or_create(&OperationLabels { dialect, operation })
-            .observe(took.as_secs_f64());
+        let labels = RequestLabels {
+            dialect,
+            operation,
+            outcome,
+        };
+        with_local(&REQUESTS, &self.requests, labels, |c| {
+            c.inc();
+        });
+        let labels = OperationLabels { dialect, operation };
+        with_local(&REQUEST_DURATIONS, &self.request_duration, labels, |h| {
+            h.observe(took.as_secs_f64())
+        });
     }
 
     /// Runs one PKCS#11 call and records its latency.
@@ -259,9 +309,11 @@ impl Metrics {
     ) -> T {
         let started = Instant::now();
         let result = f();
-        self.pkcs11_duration
-            .get_or_create(&Pkcs11Labels { call, mechanism })
-            .observe(started.elapsed().as_secs_f64());
+        let took = started.elapsed().as_secs_f64();
+        let labels = Pkcs11Labels { call, mechanism };
+        with_local(&PKCS11_DURATIONS, &self.pkcs11_duration, labels, |h| {
+            h.observe(took)
+        });
         result
     }
 
@@ -272,12 +324,12 @@ impl Metrics {
 
     /// Counts a session-object cache lookup in `cache`.
     pub fn session_cache(&self, cache: &'static str, hit: bool) {
-        count_lookup(&self.session_cache, cache, hit);
+        count_lookup(&SESSION_CACHE, &self.session_cache, cache, hit);
     }
 
     /// Counts a metadata cache lookup in `cache`.
     pub fn metadata_cache(&self, cache: &'static str, hit: bool) {
-        count_lookup(&self.metadata_cache, cache, hit);
+        count_lookup(&METADATA_CACHE, &self.metadata_cache, cache, hit);
     }
 
     /// Counts one audit write, of a group of `lines` lines.

@@ -218,53 +218,52 @@ fn encode(s: &str) -> String {
     utf8_percent_encode(s, UNRESERVED).to_string()
 }
 
-/// Feeds text written with `write!` straight into a hash.
-struct Hashing<'a>(&'a mut Sha256);
-
-impl std::fmt::Write for Hashing<'_> {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        self.0.update(s.as_bytes());
-        Ok(())
-    }
-}
-
 /// The SHA-256 of SigV4's canonical request, hashed as it is built (the
 /// text itself is never needed):
 /// `METHOD\nPATH\nQUERY\nHEADERS\n\nSIGNED_HEADERS\nPAYLOAD_HASH`.
 pub fn canonical_request_hash(request: &SignedRequest<'_>, signature: &Signature) -> [u8; 32] {
-    use std::fmt::Write;
     let mut hasher = Sha256::new();
-    let mut out = Hashing(&mut hasher);
     let path = if request.path.is_empty() {
         "/"
     } else {
         request.path
     };
-    // Writing into a hash cannot fail.
-    let _ = writeln!(out, "{}", request.method);
+    hasher.update(request.method.as_bytes());
+    hasher.update(b"\n");
     for (i, segment) in path.split('/').enumerate() {
+        if i > 0 {
+            hasher.update(b"/");
+        }
         let decoded = percent_decode_str(segment).decode_utf8_lossy();
-        let slash = if i == 0 { "" } else { "/" };
-        let _ = write!(out, "{slash}{}", utf8_percent_encode(&decoded, UNRESERVED));
+        for piece in utf8_percent_encode(&decoded, UNRESERVED) {
+            hasher.update(piece.as_bytes());
+        }
     }
-    let _ = write!(out, "\n{}\n", canonical_query(request.query, signature));
+    hasher.update(b"\n");
+    hasher.update(canonical_query(request.query, signature).as_bytes());
+    hasher.update(b"\n");
     for name in &signature.signed_headers {
-        let _ = write!(out, "{name}:");
+        hasher.update(name.as_bytes());
+        hasher.update(b":");
         for (i, value) in (request.headers)(name).iter().enumerate() {
             if i > 0 {
-                let _ = out.write_str(",");
+                hasher.update(b",");
             }
             for (j, word) in value.split_whitespace().enumerate() {
-                let space = if j == 0 { "" } else { " " };
-                let _ = write!(out, "{space}{word}");
+                if j > 0 {
+                    hasher.update(b" ");
+                }
+                hasher.update(word.as_bytes());
             }
         }
-        let _ = out.write_str("\n");
+        hasher.update(b"\n");
     }
-    let _ = out.write_str("\n");
+    hasher.update(b"\n");
     for (i, name) in signature.signed_headers.iter().enumerate() {
-        let semicolon = if i == 0 { "" } else { ";" };
-        let _ = write!(out, "{semicolon}{name}");
+        if i > 0 {
+            hasher.update(b";");
+        }
+        hasher.update(name.as_bytes());
     }
     // Always the hash of the body received: a client-supplied
     // X-Amz-Content-Sha256 that differs from it cannot verify.

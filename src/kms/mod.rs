@@ -331,12 +331,14 @@ impl Kms {
 /// Refuses cryptographic use of a key that is not enabled. (A key whose
 /// primary Region is being updated stays usable, as in AWS KMS.)
 fn require_enabled(key: &KeyRecord) -> KmsResult<()> {
-    let arn = record_arn(key);
     match key.state {
         KeyState::Enabled => Ok(()),
-        KeyState::Disabled => Err(KmsError::Disabled(format!("{arn} is disabled."))),
+        KeyState::Disabled => Err(KmsError::Disabled(format!(
+            "{} is disabled.",
+            record_arn(key)
+        ))),
         KeyState::PendingDeletion | KeyState::PendingReplicaDeletion | KeyState::PendingImport => {
-            Err(refused_state(&arn, key.state))
+            Err(refused_state(&record_arn(key), key.state))
         }
     }
 }

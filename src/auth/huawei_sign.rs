@@ -523,6 +523,7 @@ fn token_hash(n: usize, entry: &TokenConfig) -> Result<[u8; 32], TokenConfigErro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::sigv4::HeaderValues;
 
     #[test]
     fn canonical_uri_reencodes_segments_and_ends_in_slash() {
@@ -570,14 +571,14 @@ mod tests {
     #[test]
     fn matches_the_python_sdk_signer() {
         let body = br#"{"key_id": "0d0466b0-e727-4d9c-b35d-f84bb474a37f"}"#;
-        fn headers(name: &str) -> Vec<&'static str> {
+        fn headers(name: &str) -> HeaderValues<'static> {
             match name {
-                "content-type" => vec!["application/json;charset=UTF-8"],
-                "host" => vec!["127.0.0.1:4599"],
-                "user-agent" => vec!["huaweicloud-usdk-python/3.0"],
-                "x-project-id" => vec!["0123456789abcdef0123456789abcdef"],
-                "x-sdk-date" => vec!["20260101T000000Z"],
-                _ => vec![],
+                "content-type" => smallvec::smallvec!["application/json;charset=UTF-8"],
+                "host" => smallvec::smallvec!["127.0.0.1:4599"],
+                "user-agent" => smallvec::smallvec!["huaweicloud-usdk-python/3.0"],
+                "x-project-id" => smallvec::smallvec!["0123456789abcdef0123456789abcdef"],
+                "x-sdk-date" => smallvec::smallvec!["20260101T000000Z"],
+                _ => smallvec::smallvec![],
             }
         }
         let request = SignedRequest {
@@ -601,11 +602,11 @@ mod tests {
         let auth =
             HuaweiAuthenticator::new(&[credential("AK1", ALICE, None)], &[], &projects).unwrap();
         let check = |query: &str| {
-            let headers = |name: &str| -> Vec<&str> {
+            let headers = |name: &str| -> HeaderValues<'_> {
                 match name {
-                    "host" => vec!["kms.example"],
-                    "x-sdk-date" => vec!["20260101T000000Z"],
-                    _ => vec![],
+                    "host" => smallvec::smallvec!["kms.example"],
+                    "x-sdk-date" => smallvec::smallvec!["20260101T000000Z"],
+                    _ => smallvec::smallvec![],
                 }
             };
             let mut request = SignedRequest {
@@ -620,9 +621,9 @@ mod tests {
             let authorization = format!(
                 "SDK-HMAC-SHA256 Access=AK1, SignedHeaders=host;x-sdk-date, Signature={signature}"
             );
-            let with_authorization = |name: &str| -> Vec<&str> {
+            let with_authorization = |name: &str| -> HeaderValues<'_> {
                 match name {
-                    "authorization" => vec![authorization.as_str()],
+                    "authorization" => smallvec::smallvec![authorization.as_str()],
                     other => headers(other),
                 }
             };
@@ -682,9 +683,9 @@ mod tests {
         let token = token.to_string();
         let headers = |name: &str| {
             if name == "x-auth-token" {
-                vec![token.as_str()]
+                smallvec::smallvec![token.as_str()]
             } else {
-                vec![]
+                HeaderValues::new()
             }
         };
         let request = SignedRequest {

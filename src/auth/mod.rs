@@ -83,7 +83,7 @@ struct Credential {
 pub struct Authenticator {
     credentials: HashMap<String, Credential>,
     service: &'static str,
-    signing_keys: Mutex<HashMap<(String, String, String), [u8; 32]>>,
+    signing_keys: Mutex<HashMap<String, [u8; 32]>>,
 }
 
 /// The authenticated principal and the region of the credential scope.
@@ -157,7 +157,7 @@ impl Authenticator {
         }
         let credential = self
             .credentials
-            .get(&signature.access_key_id)
+            .get(signature.access_key_id())
             .ok_or(AuthError::UnknownAccessKey)?;
         let canonical = sigv4::canonical_request_hash(request, &signature);
         let key = self.signing_key(credential, &signature);
@@ -170,11 +170,11 @@ impl Authenticator {
         }
         Ok(Authenticated {
             principal: credential.principal.clone(),
-            region: signature.region,
+            region: signature.region().to_string(),
         })
     }
 
-    fn parse(&self, request: &SignedRequest<'_>) -> Result<Signature, AuthError> {
+    fn parse<'a>(&self, request: &SignedRequest<'a>) -> Result<Signature<'a>, AuthError> {
         let authorization = (request.headers)("authorization");
         match authorization.first() {
             Some(header) => {
@@ -190,22 +190,22 @@ impl Authenticator {
         signature: &Signature,
         served: &dyn Fn(&str) -> Result<(), String>,
     ) -> Result<(), AuthError> {
-        if signature.service != self.service {
+        if signature.service() != self.service {
             return Err(AuthError::InvalidSignature(format!(
                 "Credential should be scoped to correct service: '{}'.",
                 self.service
             )));
         }
-        if let Err(why) = served(&signature.region) {
+        if let Err(why) = served(signature.region()) {
             return Err(AuthError::InvalidSignature(format!(
                 "Credential should be scoped to a valid region. {why}"
             )));
         }
-        if !signature.amz_date.starts_with(&signature.scope_date) {
+        if !signature.amz_date.starts_with(signature.scope_date()) {
             return Err(AuthError::InvalidSignature(format!(
                 "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date \
                  from HTTP: '{}' != '{}'.",
-                signature.scope_date,
+                signature.scope_date(),
                 signature.amz_date.get(..8).unwrap_or("")
             )));
         }
@@ -213,25 +213,20 @@ impl Authenticator {
     }
 
     fn signing_key(&self, credential: &Credential, signature: &Signature) -> [u8; 32] {
-        let cache_key = (
-            signature.access_key_id.clone(),
-            signature.scope_date.clone(),
-            signature.region.clone(),
-        );
         let mut cache = self.signing_keys.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(key) = cache.get(&cache_key) {
+        if let Some(key) = cache.get(signature.credential()) {
             return *key;
         }
         let key = sigv4::signing_key(
             credential.secret.expose_secret(),
-            &signature.scope_date,
-            &signature.region,
-            &signature.service,
+            signature.scope_date(),
+            signature.region(),
+            signature.service(),
         );
         if cache.len() >= SIGNING_KEY_CACHE {
             cache.clear();
         }
-        cache.insert(cache_key, key);
+        cache.insert(signature.credential().to_string(), key);
         key
     }
 }
@@ -307,7 +302,7 @@ mod tests {
             targets.iter().map(|t| t.to_string()).collect(),
         );
         let signature = {
-            let lookup = |name: &str| -> Vec<&str> {
+            let lookup = |name: &str| -> sigv4::HeaderValues<'_> {
                 headers
                     .get(name)
                     .map(|v| v.iter().map(String::as_str).collect())
@@ -320,13 +315,14 @@ mod tests {
                 headers: &lookup,
                 body: b"{}",
             };
-            let parsed = sigv4::parse_header(&format!("{unsigned}00"), Some(&date)).unwrap();
+            let authorization = format!("{unsigned}00");
+            let parsed = sigv4::parse_header(&authorization, Some(&date)).unwrap();
             let canonical = sigv4::canonical_request_hash(&request, &parsed);
             let key = sigv4::signing_key(SECRET, &date[..8], "us-east-1", "kms");
             hex::encode(sigv4::sign(&key, &parsed, &canonical))
         };
         headers.insert("authorization", vec![format!("{unsigned}{signature}")]);
-        let lookup = |name: &str| -> Vec<&str> {
+        let lookup = |name: &str| -> sigv4::HeaderValues<'_> {
             headers
                 .get(name)
                 .map(|v| v.iter().map(String::as_str).collect())

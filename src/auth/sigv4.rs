@@ -5,6 +5,7 @@ use super::AuthError;
 use hmac::{Hmac, Mac};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 
 /// The only algorithm SigV4 names.
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
@@ -15,6 +16,10 @@ const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
+/// Every value of one header, as text (most headers have one: no
+/// allocation for up to two).
+pub type HeaderValues<'a> = smallvec::SmallVec<[&'a str; 2]>;
+
 /// The parts of a request that its signature covers.
 pub struct SignedRequest<'a> {
     /// HTTP method.
@@ -24,51 +29,93 @@ pub struct SignedRequest<'a> {
     /// Raw query string (without `?`), as sent.
     pub query: &'a str,
     /// Header lookup by lowercase name; every value of the header.
-    pub headers: &'a (dyn Fn(&str) -> Vec<&'a str> + Sync),
+    pub headers: &'a (dyn Fn(&str) -> HeaderValues<'a> + Sync),
     /// The body.
     pub body: &'a [u8],
 }
 
-/// A parsed SigV4 signature, from the Authorization header or the query.
+/// A parsed SigV4 signature, from the Authorization header or the query,
+/// borrowing from the request where it can.
 #[derive(Debug)]
-pub struct Signature {
-    /// Access key id.
-    pub access_key_id: String,
-    /// Credential scope date, `YYYYMMDD`.
-    pub scope_date: String,
-    /// Credential scope region.
-    pub region: String,
-    /// Credential scope service.
-    pub service: String,
+pub struct Signature<'a> {
+    /// The credential: `AKID/date/region/service/aws4_request`.
+    credential: Cow<'a, str>,
+    /// Where the access key id, date, region and service end in it.
+    ends: [usize; 4],
     /// Lowercase signed header names, in the order given.
-    pub signed_headers: Vec<String>,
+    pub signed_headers: Vec<Cow<'a, str>>,
     /// The signature, hex.
-    pub signature: String,
+    pub signature: Cow<'a, str>,
     /// The request time, `YYYYMMDDTHHMMSSZ`.
-    pub amz_date: String,
+    pub amz_date: Cow<'a, str>,
     /// For presigned requests, how long the signature is valid (seconds).
     pub expires: Option<i64>,
     /// True for the presigned (query string) form.
     pub presigned: bool,
 }
 
-/// Splits `Credential=AKID/date/region/service/aws4_request`.
-fn parse_credential(credential: &str) -> Result<(String, String, String, String), AuthError> {
+impl Signature<'_> {
+    /// The whole credential, `AKID/date/region/service/aws4_request`.
+    pub fn credential(&self) -> &str {
+        &self.credential
+    }
+
+    /// Access key id.
+    pub fn access_key_id(&self) -> &str {
+        &self.credential[..self.ends[0]]
+    }
+
+    /// Credential scope date, `YYYYMMDD`.
+    pub fn scope_date(&self) -> &str {
+        &self.credential[self.ends[0] + 1..self.ends[1]]
+    }
+
+    /// Credential scope region.
+    pub fn region(&self) -> &str {
+        &self.credential[self.ends[1] + 1..self.ends[2]]
+    }
+
+    /// Credential scope service.
+    pub fn service(&self) -> &str {
+        &self.credential[self.ends[2] + 1..self.ends[3]]
+    }
+}
+
+/// Where the parts of `AKID/date/region/service/aws4_request` end.
+fn parse_credential(credential: &str) -> Result<[usize; 4], AuthError> {
     let parts: Vec<&str> = credential.split('/').collect();
     match parts.as_slice() {
         [key, date, region, service, "aws4_request"]
             if !key.is_empty() && date.len() == 8 && !region.is_empty() =>
         {
-            Ok((
-                key.to_string(),
-                date.to_string(),
-                region.to_string(),
-                service.to_string(),
-            ))
+            let key_end = key.len();
+            let date_end = key_end + 1 + date.len();
+            let region_end = date_end + 1 + region.len();
+            Ok([
+                key_end,
+                date_end,
+                region_end,
+                region_end + 1 + service.len(),
+            ])
         }
         _ => Err(AuthError::Incomplete(format!(
             "Credential should be scoped to a valid region, service and date: '{credential}'."
         ))),
+    }
+}
+
+/// Lowercase signed header names, borrowed when they are lowercase already.
+fn signed_header_names(names: Cow<'_, str>) -> Vec<Cow<'_, str>> {
+    let lowercase = |name: &str| name.to_ascii_lowercase();
+    match names {
+        Cow::Borrowed(names) => names
+            .split(';')
+            .map(|n| match n.bytes().any(|b| b.is_ascii_uppercase()) {
+                true => Cow::Owned(lowercase(n)),
+                false => Cow::Borrowed(n),
+            })
+            .collect(),
+        Cow::Owned(names) => names.split(';').map(|n| Cow::Owned(lowercase(n))).collect(),
     }
 }
 
@@ -92,7 +139,10 @@ pub fn presigned_access_key_id(query: &str) -> Option<String> {
 }
 
 /// Parses the Authorization header form; `amz_date` comes from X-Amz-Date.
-pub fn parse_header(authorization: &str, amz_date: Option<&str>) -> Result<Signature, AuthError> {
+pub fn parse_header<'a>(
+    authorization: &'a str,
+    amz_date: Option<&'a str>,
+) -> Result<Signature<'a>, AuthError> {
     let rest = authorization
         .strip_prefix(ALGORITHM)
         .filter(|r| r.starts_with(' '))
@@ -119,8 +169,8 @@ pub fn parse_header(authorization: &str, amz_date: Option<&str>) -> Result<Signa
             "Authorization header requires '{what}' parameter. Authorization={authorization}"
         ))
     };
-    let (access_key_id, scope_date, region, service) =
-        parse_credential(credential.ok_or_else(|| missing("Credential"))?)?;
+    let credential = credential.ok_or_else(|| missing("Credential"))?;
+    let ends = parse_credential(credential)?;
     let signed_headers = signed_headers.ok_or_else(|| missing("SignedHeaders"))?;
     let signature = signature.ok_or_else(|| missing("Signature"))?;
     let amz_date = amz_date.ok_or_else(|| {
@@ -130,23 +180,18 @@ pub fn parse_header(authorization: &str, amz_date: Option<&str>) -> Result<Signa
         )
     })?;
     Ok(Signature {
-        access_key_id,
-        scope_date,
-        region,
-        service,
-        signed_headers: signed_headers
-            .split(';')
-            .map(str::to_ascii_lowercase)
-            .collect(),
-        signature: signature.to_string(),
-        amz_date: amz_date.to_string(),
+        credential: Cow::Borrowed(credential),
+        ends,
+        signed_headers: signed_header_names(Cow::Borrowed(signed_headers)),
+        signature: Cow::Borrowed(signature),
+        amz_date: Cow::Borrowed(amz_date),
         expires: None,
         presigned: false,
     })
 }
 
 /// Parses the presigned form from the query string, if it is there.
-pub fn parse_query(query: &str) -> Result<Option<Signature>, AuthError> {
+pub fn parse_query(query: &str) -> Result<Option<Signature<'static>>, AuthError> {
     let params = decode_query(query);
     let get = |name: &str| {
         params
@@ -167,8 +212,8 @@ pub fn parse_query(query: &str) -> Result<Option<Signature>, AuthError> {
             "Presigned request requires the '{what}' parameter."
         ))
     };
-    let (access_key_id, scope_date, region, service) =
-        parse_credential(get("X-Amz-Credential").ok_or_else(|| missing("X-Amz-Credential"))?)?;
+    let credential = get("X-Amz-Credential").ok_or_else(|| missing("X-Amz-Credential"))?;
+    let ends = parse_credential(credential)?;
     let expires = get("X-Amz-Expires")
         .ok_or_else(|| missing("X-Amz-Expires"))?
         .parse::<i64>()
@@ -177,22 +222,15 @@ pub fn parse_query(query: &str) -> Result<Option<Signature>, AuthError> {
         .ok_or_else(|| {
             AuthError::Incomplete("X-Amz-Expires must be between 1 and 604800 seconds.".into())
         })?;
+    let owned = |value: &str| Cow::Owned(value.to_string());
     Ok(Some(Signature {
-        access_key_id,
-        scope_date,
-        region,
-        service,
-        signed_headers: get("X-Amz-SignedHeaders")
-            .ok_or_else(|| missing("X-Amz-SignedHeaders"))?
-            .split(';')
-            .map(str::to_ascii_lowercase)
-            .collect(),
-        signature: get("X-Amz-Signature")
-            .ok_or_else(|| missing("X-Amz-Signature"))?
-            .to_string(),
-        amz_date: get("X-Amz-Date")
-            .ok_or_else(|| missing("X-Amz-Date"))?
-            .to_string(),
+        credential: owned(credential),
+        ends,
+        signed_headers: signed_header_names(owned(
+            get("X-Amz-SignedHeaders").ok_or_else(|| missing("X-Amz-SignedHeaders"))?,
+        )),
+        signature: owned(get("X-Amz-Signature").ok_or_else(|| missing("X-Amz-Signature"))?),
+        amz_date: owned(get("X-Amz-Date").ok_or_else(|| missing("X-Amz-Date"))?),
         expires: Some(expires),
         presigned: true,
     }))
@@ -221,7 +259,7 @@ fn encode(s: &str) -> String {
 /// The SHA-256 of SigV4's canonical request, hashed as it is built (the
 /// text itself is never needed):
 /// `METHOD\nPATH\nQUERY\nHEADERS\n\nSIGNED_HEADERS\nPAYLOAD_HASH`.
-pub fn canonical_request_hash(request: &SignedRequest<'_>, signature: &Signature) -> [u8; 32] {
+pub fn canonical_request_hash(request: &SignedRequest<'_>, signature: &Signature<'_>) -> [u8; 32] {
     let mut hasher = Sha256::new();
     let path = if request.path.is_empty() {
         "/"
@@ -277,7 +315,7 @@ pub fn canonical_request_hash(request: &SignedRequest<'_>, signature: &Signature
 
 /// The canonical query string: parameters decoded, encoded again, sorted
 /// (the presigned form's own signature left out).
-fn canonical_query(query: &str, signature: &Signature) -> String {
+fn canonical_query(query: &str, signature: &Signature<'_>) -> String {
     if query.is_empty() {
         return String::new();
     }
@@ -299,7 +337,7 @@ fn canonical_query(query: &str, signature: &Signature) -> String {
 /// string to sign, `ALGORITHM\nDATE\nSCOPE\nHEX(canonical_hash)`, fed to
 /// the MAC as it is written (what a client does).
 #[cfg(test)]
-pub fn sign(key: &[u8; 32], signature: &Signature, canonical_hash: &[u8; 32]) -> [u8; 32] {
+pub fn sign(key: &[u8; 32], signature: &Signature<'_>, canonical_hash: &[u8; 32]) -> [u8; 32] {
     string_to_sign_mac(key, signature, canonical_hash)
         .finalize()
         .into_bytes()
@@ -308,9 +346,13 @@ pub fn sign(key: &[u8; 32], signature: &Signature, canonical_hash: &[u8; 32]) ->
 
 /// Whether the request's hex signature is the one `key` makes for the
 /// canonical request hashing to `canonical_hash`, compared in constant time.
-pub fn signature_matches(key: &[u8; 32], signature: &Signature, canonical_hash: &[u8; 32]) -> bool {
+pub fn signature_matches(
+    key: &[u8; 32],
+    signature: &Signature<'_>,
+    canonical_hash: &[u8; 32],
+) -> bool {
     let mut given = [0u8; 32];
-    if hex::decode_to_slice(&signature.signature, &mut given).is_err() {
+    if hex::decode_to_slice(signature.signature.as_bytes(), &mut given).is_err() {
         return false;
     }
     string_to_sign_mac(key, signature, canonical_hash)
@@ -320,7 +362,7 @@ pub fn signature_matches(key: &[u8; 32], signature: &Signature, canonical_hash: 
 
 fn string_to_sign_mac(
     key: &[u8; 32],
-    signature: &Signature,
+    signature: &Signature<'_>,
     canonical_hash: &[u8; 32],
 ) -> Hmac<Sha256> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
@@ -329,11 +371,11 @@ fn string_to_sign_mac(
         "\n",
         &signature.amz_date,
         "\n",
-        &signature.scope_date,
+        signature.scope_date(),
         "/",
-        &signature.region,
+        signature.region(),
         "/",
-        &signature.service,
+        signature.service(),
         "/aws4_request\n",
     ] {
         mac.update(part.as_bytes());
@@ -365,12 +407,14 @@ mod tests {
     /// The worked example of the AWS SigV4 documentation (IAM ListUsers, GET).
     #[test]
     fn matches_the_aws_documentation_example() {
-        fn headers(name: &str) -> Vec<&'static str> {
+        fn headers(name: &str) -> HeaderValues<'static> {
             match name {
-                "content-type" => vec!["application/x-www-form-urlencoded; charset=utf-8"],
-                "host" => vec!["iam.amazonaws.com"],
-                "x-amz-date" => vec!["20150830T123600Z"],
-                _ => vec![],
+                "content-type" => {
+                    smallvec::smallvec!["application/x-www-form-urlencoded; charset=utf-8"]
+                }
+                "host" => smallvec::smallvec!["iam.amazonaws.com"],
+                "x-amz-date" => smallvec::smallvec!["20150830T123600Z"],
+                _ => HeaderValues::new(),
             }
         }
         let request = SignedRequest {
@@ -400,7 +444,7 @@ mod tests {
         );
         assert!(signature_matches(&key, &signature, &canonical));
         let wrong = Signature {
-            signature: "0".repeat(64),
+            signature: "0".repeat(64).into(),
             ..signature
         };
         assert!(!signature_matches(&key, &wrong, &canonical));

@@ -97,7 +97,14 @@ pub fn timestamp(at: SystemTime) -> String {
             *prefix = full[..full.len() - ".mmmZ".len()].to_string();
             *cached = second;
         }
-        format!("{prefix}.{millis:03}Z")
+        // Concatenated without the formatting machinery (once a request).
+        let digits = [millis / 100, millis / 10 % 10, millis % 10].map(|d| b'0' + d as u8);
+        let mut time = String::with_capacity(prefix.len() + 5);
+        time.push_str(prefix);
+        time.push('.');
+        time.extend(digits.map(char::from));
+        time.push('Z');
+        time
     })
 }
 

@@ -23,6 +23,7 @@ pub use redact::{REDACTED, redact, redact_json};
 pub use writer::AuditLog;
 
 use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
 use std::time::SystemTime;
 use time::OffsetDateTime;
 use time::format_description::BorrowedFormatItem;
@@ -108,6 +109,37 @@ pub fn timestamp(at: SystemTime) -> String {
     })
 }
 
+/// A client's address as an audit line records it (`a.b.c.d:port`, or
+/// `[v6]:port`), as `Display` writes it: an IPv4 address without the
+/// formatting machinery (once a request).
+pub fn source_address(peer: SocketAddr) -> String {
+    let SocketAddr::V4(v4) = peer else {
+        return peer.to_string();
+    };
+    let mut text = String::with_capacity(21);
+    for (i, octet) in v4.ip().octets().into_iter().enumerate() {
+        push_decimal(&mut text, u16::from(octet));
+        text.push(if i < 3 { '.' } else { ':' });
+    }
+    push_decimal(&mut text, v4.port());
+    text
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(text: &mut String, mut n: u16) {
+    let mut digits = [0u8; 5];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    text.extend(digits[at..].iter().map(|&d| char::from(d)));
+}
+
 fn format_full(at: SystemTime) -> String {
     OffsetDateTime::from(at)
         .format(TIMESTAMP)
@@ -179,6 +211,22 @@ mod tests {
             .unwrap()
             .broken
             .expect("chain should be broken")
+    }
+
+    #[test]
+    fn source_addresses_read_as_display_writes_them() {
+        for address in [
+            "127.0.0.1:50000",
+            "0.0.0.0:0",
+            "255.255.255.255:65535",
+            "10.20.3.4:9",
+            "[::1]:4599",
+            "[2001:db8::7]:443",
+        ] {
+            let peer: SocketAddr = address.parse().unwrap();
+            assert_eq!(source_address(peer), peer.to_string());
+            assert_eq!(source_address(peer), address);
+        }
     }
 
     #[test]

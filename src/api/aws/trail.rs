@@ -1,7 +1,7 @@
 //! What the audit trail records of an AWS request: built up while the
 //! request is served, then turned into one audit record.
 
-use crate::audit::{AuditRecord, redact_json, timestamp};
+use crate::audit::{AuditRecord, redact_json, source_address, timestamp};
 use crate::kms::KeysNamed;
 use axum::body::Bytes;
 use std::net::SocketAddr;
@@ -41,7 +41,7 @@ impl Trail {
             region: self.region,
             principal: self.principal,
             access_key_id: self.access_key_id,
-            source_address: Some(peer.to_string()),
+            source_address: Some(source_address(peer)),
             key_arns: self.keys.arns(),
             parameters: redact_json(&self.body),
             error_code,

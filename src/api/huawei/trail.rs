@@ -2,7 +2,7 @@
 //! record as for the AWS dialect, with dialect `huawei`, the Huawei
 //! operation name and the Huawei error code.
 
-use crate::audit::{AuditRecord, redact, timestamp};
+use crate::audit::{AuditRecord, redact, source_address, timestamp};
 use crate::kms::KeysNamed;
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -57,7 +57,7 @@ impl Trail {
             region: self.region,
             principal: self.principal,
             access_key_id: self.access_key_id,
-            source_address: Some(peer.to_string()),
+            source_address: Some(source_address(peer)),
             key_arns: self.keys.arns(),
             parameters: redact(self.parameters),
             error_code,

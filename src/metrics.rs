@@ -6,9 +6,9 @@
 //! whose label sets are small structs of `&'static str`, so counting
 //! allocates nothing. Each thread keeps its own handles of the families'
 //! metrics ([`LocalHandles`]): a hot-path count takes neither a family's
-//! lock, shared by every core, nor a SipHash of its labels. Labels come from bounded sets (dialect, operation
-//! name, error code, mechanism, job, region, key state): never a key id,
-//! principal or other per-tenant value.
+//! lock, shared by every core, nor a SipHash of its labels. Labels come
+//! from bounded sets (dialect, operation name, error code, mechanism, job,
+//! region, key state): never a key id, principal or other per-tenant value.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;

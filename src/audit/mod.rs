@@ -116,28 +116,14 @@ pub fn source_address(peer: SocketAddr) -> String {
     let SocketAddr::V4(v4) = peer else {
         return peer.to_string();
     };
+    let mut digits = itoa::Buffer::new();
     let mut text = String::with_capacity(21);
     for (i, octet) in v4.ip().octets().into_iter().enumerate() {
-        push_decimal(&mut text, u16::from(octet));
+        text.push_str(digits.format(octet));
         text.push(if i < 3 { '.' } else { ':' });
     }
-    push_decimal(&mut text, v4.port());
+    text.push_str(digits.format(v4.port()));
     text
-}
-
-/// Appends `n` in decimal.
-fn push_decimal(text: &mut String, mut n: u16) {
-    let mut digits = [0u8; 5];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    text.extend(digits[at..].iter().map(|&d| char::from(d)));
 }
 
 fn format_full(at: SystemTime) -> String {

@@ -10,8 +10,7 @@
 
 use cryptoki::context::Pkcs11;
 use std::io;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
 /// The state of a module's spare copy.
 pub(super) enum Spare {
@@ -51,40 +50,21 @@ impl Spare {
     }
 }
 
-/// Loads a private copy of the library at `path`.
+/// Loads a private copy of the library at `path`: a new file in the
+/// temporary directory (created exclusively under a random name, mode 0700),
+/// removed once the library is mapped.
 fn load_copy(path: &Path) -> io::Result<Pkcs11> {
-    let copy = private_copy(path)?;
-    let loaded = Pkcs11::new(&copy).map_err(io::Error::other);
-    // Mapped (or failed): the file is no longer needed either way.
-    let removed = std::fs::remove_file(&copy);
-    let ctx = loaded?;
-    removed?;
-    Ok(ctx)
-}
-
-/// Copies the library at `path` to a new file only this user can read, in
-/// the temporary directory, and returns its path.
-fn private_copy(path: &Path) -> io::Result<PathBuf> {
-    use std::os::unix::fs::OpenOptionsExt;
-    static COPIES: AtomicU64 = AtomicU64::new(0);
+    use std::os::unix::fs::PermissionsExt;
     let name = path
         .file_name()
         .map_or_else(|| "module.so".into(), |n| n.to_string_lossy().into_owned());
-    let copy = std::env::temp_dir().join(format!(
-        "trent-{}-{}-{name}",
-        std::process::id(),
-        COPIES.fetch_add(1, Ordering::Relaxed)
-    ));
-    let mut target = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o700)
-        .open(&copy)?;
-    let copied =
-        std::fs::File::open(path).and_then(|mut source| io::copy(&mut source, &mut target));
-    if let Err(e) = copied {
-        let _ = std::fs::remove_file(&copy);
-        return Err(e);
-    }
-    Ok(copy)
+    let mut copy = tempfile::Builder::new()
+        .prefix("trent-")
+        .suffix(&format!("-{name}"))
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempfile()?;
+    io::copy(&mut std::fs::File::open(path)?, copy.as_file_mut())?;
+    let ctx = Pkcs11::new(copy.path()).map_err(io::Error::other)?;
+    copy.close()?;
+    Ok(ctx)
 }

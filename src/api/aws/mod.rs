@@ -67,10 +67,7 @@ impl Dialect for Aws {
     const NAME: &'static str = "aws";
 
     fn request_id() -> String {
-        // Encoded straight into a buffer (no formatting machinery).
-        let mut buffer = uuid::Uuid::encode_buffer();
-        let id: &str = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buffer);
-        id.to_owned()
+        uuid::Uuid::new_v4().to_string()
     }
 
     fn prepare<'a>(

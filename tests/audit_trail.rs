@@ -177,6 +177,45 @@ async fn the_chain_continues_across_restarts() {
     assert!(ok, "{out}");
 }
 
+/// A crash in the middle of a group's `write` leaves an incomplete last
+/// line that no response waited on: the next start moves it beside the log
+/// (and says so), keeps every complete line, and continues the chain.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_torn_last_line_is_set_aside_at_start_and_the_chain_continues() {
+    let server = Server::start();
+    let kms = server.client("us-east-1");
+    for _ in 0..3 {
+        kms.list_keys().send().await.unwrap();
+    }
+    let data = server.kill9();
+    let log = data.path.join("audit.log");
+    let complete = std::fs::read(&log).unwrap();
+    let fragment = b"{\"prev_hash\":\"5d1c0e";
+    std::fs::write(&log, [complete.as_slice(), fragment].concat()).unwrap();
+    assert!(!verify(&log).0, "the torn line should break the chain");
+
+    let server = Server::restart_logged(data, &[]);
+    server.client("us-west-2").list_keys().send().await.unwrap();
+    let records = lines(&server);
+    assert_eq!(records.len(), 4);
+    assert_eq!(records[3]["region"], "us-west-2");
+    let text = std::fs::read(&log).unwrap();
+    assert_eq!(text[..complete.len()], complete[..]);
+    let (ok, out) = verify(&log);
+    assert!(ok, "{out}");
+
+    let kept: Vec<_> = std::fs::read_dir(server.data_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("audit.log.torn-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(std::fs::read(&kept[0]).unwrap(), fragment);
+    let said = server.log();
+    assert!(said.contains("incomplete line"), "{said}");
+    assert!(said.contains(&*kept[0].to_string_lossy()), "{said}");
+}
+
 /// The keys a line names come from the KMS core, the same for every
 /// operation: an alias and the key it found, the key a ciphertext names,
 /// a new key; nothing for a key that does not exist or for a listing.

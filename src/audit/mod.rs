@@ -62,12 +62,6 @@ pub enum AuditError {
     /// The file or its directory could not be created, read or written.
     #[error("audit log {0}: {1}")]
     Io(String, std::io::Error),
-    /// The file ends without a newline: an earlier write was cut short.
-    #[error(
-        "audit log {0} ends in an incomplete line (an earlier write was interrupted); \
-         inspect it and remove the partial line before reopening"
-    )]
-    TornTail(String),
     /// An earlier append failed part-way, so the file's end is unknown.
     #[error("audit log {0}: an earlier append failed; reopen the log")]
     Failed(String),
@@ -353,18 +347,24 @@ mod tests {
     }
 
     #[test]
-    fn truncated_last_line_is_reported_and_blocks_reopening() {
+    fn a_truncated_last_line_is_reported_then_set_aside_on_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.log");
         write_log(&path, 3);
+        let whole = lines(&path);
         let bytes = fs::read(&path).unwrap();
         fs::write(&path, &bytes[..bytes.len() - 20]).unwrap();
         let b = broken(&path);
         assert_eq!((b.line, b.reason), (3, Fault::Incomplete));
-        assert!(matches!(
-            AuditLog::open(&path, "node-test"),
-            Err(AuditError::TornTail(_))
-        ));
+
+        let log = AuditLog::open(&path, "node-test").unwrap();
+        append(&log, &record(9));
+        let after = lines(&path);
+        assert_eq!(after.len(), 3);
+        assert_eq!(after[..2], whole[..2]);
+        let report = verify(&path).unwrap();
+        assert!(report.broken.is_none(), "{:?}", report.broken);
+        assert_eq!(report.lines, 3);
     }
 
     #[test]

@@ -76,7 +76,9 @@ impl AuditLog {
     /// Opens the log at `path` for node `node` (whose id every line names),
     /// creating it (mode 0600) and its parent directories (mode 0700) if
     /// needed, and recovers the last line's hash so appends continue the
-    /// chain. Fails if the file ends in an incomplete line.
+    /// chain. A file that ends in an incomplete line (a write cut short by
+    /// a crash) has that fragment moved beside it first: see
+    /// [`set_aside_torn_tail`].
     pub fn open(path: &Path, node: &str) -> Result<Self, AuditError> {
         let name = path.display().to_string();
         let io = |e| AuditError::Io(name.clone(), e);
@@ -94,10 +96,15 @@ impl AuditLog {
             .mode(0o600)
             .open(path)
             .map_err(io)?;
-        let last = match last_line(&file).map_err(io)? {
+        let mut tail = last_line(&file).map_err(io)?;
+        if let Tail::Torn = tail {
+            set_aside_torn_tail(&file, path).map_err(io)?;
+            tail = last_line(&file).map_err(io)?;
+        }
+        let last = match tail {
             Tail::Empty => GENESIS,
             Tail::Line(line) => chain::hash(&line),
-            Tail::Torn => return Err(AuditError::TornTail(name)),
+            Tail::Torn => unreachable!("the file ends at a newline or is empty"),
         };
         let inner = Inner {
             path: name,
@@ -263,28 +270,74 @@ fn last_line(file: &File) -> std::io::Result<Tail> {
         return Ok(Tail::Torn);
     }
     let end = len - 1;
+    let start = line_start(file, end)?;
+    let mut line = vec![0; (end - start) as usize];
+    file.read_exact_at(&mut line, start)?;
+    Ok(Tail::Line(line))
+}
+
+/// Where the line holding the byte before `end` starts: just after the
+/// last newline before `end`, or 0.
+fn line_start(file: &File, end: u64) -> std::io::Result<u64> {
     let mut start = end;
     let mut chunk = vec![0; TAIL_CHUNK as usize];
     while start > 0 {
         let size = start.min(TAIL_CHUNK);
         let chunk = &mut chunk[..size as usize];
         file.read_exact_at(chunk, start - size)?;
-        match chunk.iter().rposition(|&b| b == b'\n') {
-            Some(i) => {
-                start = start - size + i as u64 + 1;
-                break;
-            }
-            None => start -= size,
+        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
+            return Ok(start - size + i as u64 + 1);
         }
+        start -= size;
     }
-    let mut line = vec![0; (end - start) as usize];
-    file.read_exact_at(&mut line, start)?;
-    Ok(Tail::Line(line))
+    Ok(0)
+}
+
+/// Moves the incomplete last line of the log at `path` to a file beside it
+/// (`<name>.torn-<unix millis>`, mode 0600, synced) and truncates the log
+/// after its last newline, with a warning naming both.
+///
+/// Such a fragment is what a crash leaves in the middle of a group's
+/// `write`. No response waited on it: a request is answered only once the
+/// whole group holding its line was written. So the log keeps every
+/// acknowledged line, and the fragment is kept for inspection, not
+/// discarded.
+fn set_aside_torn_tail(file: &File, path: &Path) -> std::io::Result<()> {
+    let len = file.metadata()?.len();
+    let start = line_start(file, len)?;
+    let mut fragment = vec![0; (len - start) as usize];
+    file.read_exact_at(&mut fragment, start)?;
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".torn-{millis}"));
+    let kept = Path::new(&name);
+    let mut copy = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(kept)?;
+    copy.write_all(&fragment)?;
+    copy.sync_all()?;
+    file.set_len(start)?;
+    file.sync_all()?;
+    tracing::warn!(
+        log = %path.display(),
+        fragment = %kept.display(),
+        bytes = fragment.len(),
+        "the audit log ended in an incomplete line (a write cut short, e.g. by a crash); \
+         no response waited on it: it was moved beside the log and the log truncated \
+         after its last complete line"
+    );
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn tail(contents: &[u8]) -> Tail {
         let dir = tempfile::tempdir().unwrap();
@@ -297,6 +350,51 @@ mod tests {
         match tail(contents) {
             Tail::Line(line) => line,
             _ => panic!("expected a line"),
+        }
+    }
+
+    #[test]
+    fn a_torn_tail_is_moved_beside_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let long = vec![b'x'; 2 * TAIL_CHUNK as usize + 3];
+        for (contents, kept, fragment) in [
+            (
+                b"first\nsecond\nthi".to_vec(),
+                b"first\nsecond\n".to_vec(),
+                b"thi".to_vec(),
+            ),
+            (
+                b"only a fragment".to_vec(),
+                Vec::new(),
+                b"only a fragment".to_vec(),
+            ),
+            (
+                [b"a\n".as_slice(), &long].concat(),
+                b"a\n".to_vec(),
+                long.clone(),
+            ),
+        ] {
+            std::fs::write(&path, &contents).unwrap();
+            let file = OpenOptions::new()
+                .read(true)
+                .append(true)
+                .open(&path)
+                .unwrap();
+            set_aside_torn_tail(&file, &path).unwrap();
+            assert_eq!(std::fs::read(&path).unwrap(), kept);
+            let torn: Vec<_> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p != &path)
+                .collect();
+            assert_eq!(torn.len(), 1, "{torn:?}");
+            let name = torn[0].file_name().unwrap().to_string_lossy().to_string();
+            assert!(name.starts_with("audit.log.torn-"), "{name}");
+            assert_eq!(std::fs::read(&torn[0]).unwrap(), fragment);
+            let mode = std::fs::metadata(&torn[0]).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+            std::fs::remove_file(&torn[0]).unwrap();
         }
     }
 

@@ -32,6 +32,7 @@ mod ceiling;
 mod interleave;
 mod invalidation;
 mod load;
+mod passes;
 mod raw;
 mod server;
 mod zipf;
@@ -133,6 +134,13 @@ struct Args {
     /// figures the others are divided by).
     #[arg(long)]
     no_ceiling: bool,
+    /// Operations mode: measure the operations, the ceiling (and with --raw
+    /// the raw token work) this many times, one after the other, and print
+    /// each ratio's median over the passes with its range: a machine whose
+    /// speed drifts over minutes (shared cloud CPUs) then moves both sides
+    /// of a ratio alike.
+    #[arg(long, default_value_t = 1)]
+    passes: usize,
     /// Internal: serve the ceiling's fixed answer from this file.
     #[arg(long, hide = true)]
     ceiling_serve: Option<PathBuf>,
@@ -351,19 +359,31 @@ fn run(args: Args) -> Result<(), String> {
         } else {
             None
         };
-        let (service, answer) = run_ops(&rt, &server, &plan, &args.region, (&key_id, &secret))?;
-        if !args.no_ceiling {
-            run_ceiling(
-                &rt,
-                &plan,
-                &args.region,
-                (&key_id, &secret),
-                answer,
-                &service,
-            )?;
+        let signer = Arc::new(Signer::new(&key_id, &secret, &args.region, server.addr));
+        let setup = rt.block_on(Setup::make(server.addr, &signer, &plan.ops))?;
+        setup.describe();
+        let target = (server.addr, server.pid);
+        let mut passes = passes::Passes::default();
+        let service = run_ops(&rt, target, &signer, &setup, &plan);
+        let ceiling = if args.no_ceiling {
+            None
+        } else {
+            Some(Ceiling::spawn(&args.region, (&key_id, &secret), &setup)?)
+        };
+        let ceilings = ceiling.as_ref().map(|c| c.run(&rt, &plan, &service));
+        let raws = raw.as_ref().map(|raw| run_raw(raw, &plan, &service));
+        passes.add(&plan, &service, ceilings.as_ref(), raws.as_ref());
+        for pass in 2..=args.passes {
+            println!();
+            println!("# pass {pass} of {}", args.passes);
+            println!("{TABLE_HEADER}");
+            let service = run_ops(&rt, target, &signer, &setup, &plan);
+            let ceilings = ceiling.as_ref().map(|c| c.measure(&rt, &plan));
+            let raws = raw.as_ref().map(|raw| raw_rows(raw, &plan, &service));
+            passes.add(&plan, &service, ceilings.as_ref(), raws.as_ref());
         }
-        if let Some(raw) = raw {
-            run_raw(&raw, &plan, &service);
+        if args.passes > 1 {
+            passes.print();
         }
     }
 
@@ -545,88 +565,99 @@ fn measure(
 /// Service results by (op, concurrency): requests/s and server CPU per request.
 type ServiceFigures = HashMap<(&'static str, usize), (f64, Option<Duration>)>;
 
-/// What a fixed answer replayed by the ceiling is: the body, and the key the
-/// requests name.
-struct Answer {
-    body: axum::body::Bytes,
-    key: String,
+/// Ceiling figures by concurrency: requests/s and server CPU per request.
+pub type CeilingFigures = HashMap<usize, (f64, Option<Duration>)>;
+
+/// The HTTP ceiling's server, replaying one Encrypt 32 B answer of Trent's.
+struct Ceiling {
+    server: Server,
+    signer: Arc<Signer>,
+    workload: Arc<Workload>,
 }
 
-/// Runs Encrypt 32 B against the HTTP ceiling at every concurrency level and
-/// prints every service figure as a ratio to it.
-fn run_ceiling(
-    rt: &tokio::runtime::Runtime,
-    plan: &Plan,
-    region: &str,
-    (key_id, secret): (&str, &str),
-    answer: Answer,
-    service: &ServiceFigures,
-) -> Result<(), String> {
-    let mut file = tempfile::NamedTempFile::new().map_err(|e| format!("answer file: {e}"))?;
-    std::io::Write::write_all(&mut file, &answer.body).map_err(|e| e.to_string())?;
-    let ceiling = Server::spawn_ceiling(file)?;
-    println!();
-    println!(
-        "# ceiling: a bare axum handler on Trent's HTTP stack (axum-server, hyper, tokio, \
-         mimalloc), pid {}, answering every request with Trent's own {}-byte Encrypt 32 B \
-         answer; no SigV4 check, JSON, token, store or audit. Same client, same signing.",
-        ceiling.pid.unwrap_or(0),
-        answer.body.len()
-    );
-    println!("{TABLE_HEADER}");
-    let signer = Arc::new(Signer::new(key_id, secret, region, ceiling.addr));
-    let workload = Arc::new(Workload {
-        op: Op::Encrypt32,
-        keys: Keys::One(answer.key),
-        fixture: None,
-    });
-    let mut ceilings = HashMap::new();
-    for &c in &plan.levels {
-        let r = measure(
-            rt,
-            (ceiling.addr, ceiling.pid),
-            &signer,
-            &workload,
-            c,
-            plan,
-            "ceiling",
-        );
-        let n = r.latencies.len() as u32;
-        ceilings.insert(
-            c,
-            (r.rate(), r.server_cpu.filter(|_| n > 0).map(|cpu| cpu / n)),
-        );
+impl Ceiling {
+    /// Starts the ceiling with the answer `setup` got, and prints what it is.
+    fn spawn(region: &str, (key_id, secret): (&str, &str), setup: &Setup) -> Result<Self, String> {
+        let mut file = tempfile::NamedTempFile::new().map_err(|e| format!("answer file: {e}"))?;
+        std::io::Write::write_all(&mut file, &setup.answer).map_err(|e| e.to_string())?;
+        let server = Server::spawn_ceiling(file)?;
+        let signer = Arc::new(Signer::new(key_id, secret, region, server.addr));
+        let workload = Arc::new(Workload {
+            op: Op::Encrypt32,
+            keys: Keys::One(setup.keys[&KeyKind::Symmetric].clone()),
+            fixture: None,
+        });
+        Ok(Self {
+            server,
+            signer,
+            workload,
+        })
     }
-    println!();
-    println!(
-        "# ratios to the ceiling at the same concurrency: req/s (higher is better), server CPU per request (lower is better)"
-    );
-    println!("op            conc   req/s ÷ ceiling   CPU/req × ceiling");
-    for &op in &plan.ops {
-        for &c in &plan.levels {
-            let (Some(&(rate, cpu)), Some(&(top, top_cpu))) =
-                (service.get(&(op.name(), c)), ceilings.get(&c))
-            else {
-                continue;
-            };
-            let cpu_multiple = match (cpu, top_cpu) {
-                (Some(s), Some(t)) if !t.is_zero() => {
-                    format!("{:.2}", s.as_secs_f64() / t.as_secs_f64())
-                }
-                _ => "-".into(),
-            };
-            let rate_ratio = if top > 0.0 {
-                format!("{:.3}", rate / top)
-            } else {
-                "-".into()
-            };
-            println!(
-                "{:<12} {c:>5}   {rate_ratio:>15}   {cpu_multiple:>17}",
-                op.name()
-            );
+
+    /// Runs Encrypt 32 B against the ceiling at every concurrency level,
+    /// prints its rows and every service figure as a ratio to it.
+    fn run(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        plan: &Plan,
+        service: &ServiceFigures,
+    ) -> CeilingFigures {
+        println!();
+        println!(
+            "# ceiling: a bare axum handler on Trent's HTTP stack (axum-server, hyper, tokio, \
+             mimalloc), pid {}, answering every request with Trent's own Encrypt 32 B \
+             answer; no SigV4 check, JSON, token, store or audit. Same client, same signing.",
+            self.server.pid.unwrap_or(0),
+        );
+        println!("{TABLE_HEADER}");
+        let ceilings = self.measure(rt, plan);
+        println!();
+        println!(
+            "# ratios to the ceiling at the same concurrency: req/s (higher is better), server CPU per request (lower is better)"
+        );
+        println!("op            conc   req/s ÷ ceiling   CPU/req × ceiling");
+        for &op in &plan.ops {
+            for &c in &plan.levels {
+                let Some((rate_ratio, cpu_multiple)) =
+                    passes::ceiling_ratios(service, &ceilings, op.name(), c)
+                else {
+                    continue;
+                };
+                println!(
+                    "{:<12} {c:>5}   {:>15}   {:>17}",
+                    op.name(),
+                    rate_ratio.map_or("-".into(), |r| format!("{r:.3}")),
+                    cpu_multiple.map_or("-".into(), |m| format!("{m:.2}")),
+                );
+            }
         }
+        ceilings
     }
-    Ok(())
+
+    /// Measures the ceiling at every concurrency level, printing its rows.
+    fn measure(&self, rt: &tokio::runtime::Runtime, plan: &Plan) -> CeilingFigures {
+        plan.levels
+            .iter()
+            .map(|&c| {
+                let r = measure(
+                    rt,
+                    (self.server.addr, self.server.pid),
+                    &self.signer,
+                    &self.workload,
+                    c,
+                    plan,
+                    "ceiling",
+                );
+                (c, figures_of(&r))
+            })
+            .collect()
+    }
+}
+
+/// A point's requests per second and server CPU per request.
+fn figures_of(r: &PointResult) -> (f64, Option<Duration>) {
+    let n = r.latencies.len() as u32;
+    (r.rate(), r.server_cpu.filter(|_| n > 0).map(|cpu| cpu / n))
 }
 
 /// What the operations' requests use, made at setup.
@@ -694,57 +725,46 @@ impl Setup {
     }
 }
 
+impl Setup {
+    /// Prints the keys and fixtures the operations use.
+    fn describe(&self) {
+        let mut kinds: Vec<_> = self.keys.iter().collect();
+        kinds.sort();
+        for (kind, key) in kinds {
+            println!("# setup: {kind:?} key {key}");
+        }
+        println!(
+            "# setup: Decrypt uses one 32-byte ciphertext made under the Symmetric key; \
+             verify-ecdsa one signature of a 32-byte message made with Sign"
+        );
+        println!();
+        println!("{TABLE_HEADER}");
+    }
+}
+
+/// Measures every operation at every concurrency level against the server
+/// at `target`, printing a row each.
 fn run_ops(
     rt: &tokio::runtime::Runtime,
-    server: &Server,
+    target: (std::net::SocketAddr, Option<u32>),
+    signer: &Arc<Signer>,
+    setup: &Setup,
     plan: &Plan,
-    region: &str,
-    (key_id, secret): (&str, &str),
-) -> Result<(ServiceFigures, Answer), String> {
-    let signer = Arc::new(Signer::new(key_id, secret, region, server.addr));
-    let setup = rt.block_on(Setup::make(server.addr, &signer, &plan.ops))?;
-    let mut kinds: Vec<_> = setup.keys.iter().collect();
-    kinds.sort();
-    for (kind, key) in kinds {
-        println!("# setup: {kind:?} key {key}");
-    }
-    println!(
-        "# setup: Decrypt uses one 32-byte ciphertext made under the Symmetric key; \
-         verify-ecdsa one signature of a 32-byte message made with Sign"
-    );
-    println!();
-    println!("{TABLE_HEADER}");
+) -> ServiceFigures {
     let mut figures = ServiceFigures::new();
     for &op in &plan.ops {
         let workload = Arc::new(setup.workload(op));
         for &c in &plan.levels {
-            let r = measure(
-                rt,
-                (server.addr, server.pid),
-                &signer,
-                &workload,
-                c,
-                plan,
-                op.name(),
-            );
-            let n = r.latencies.len() as u32;
-            figures.insert(
-                (op.name(), c),
-                (r.rate(), r.server_cpu.filter(|_| n > 0).map(|cpu| cpu / n)),
-            );
+            let r = measure(rt, target, signer, &workload, c, plan, op.name());
+            figures.insert((op.name(), c), figures_of(&r));
         }
     }
-    let key = setup.keys[&KeyKind::Symmetric].clone();
-    Ok((
-        figures,
-        Answer {
-            body: setup.answer,
-            key,
-        },
-    ))
+    figures
 }
 
-fn run_raw(raw: &raw::RawToken, plan: &Plan, service: &ServiceFigures) {
+/// Runs the raw token work of every operation at every level, printing its
+/// header, its rows and their ratios to `service`.
+fn run_raw(raw: &raw::RawToken, plan: &Plan, service: &ServiceFigures) -> RawFigures {
     println!();
     println!(
         "# raw: the same token work directly through PKCS#11 in this process (session AES-256 \
@@ -757,6 +777,16 @@ fn run_raw(raw: &raw::RawToken, plan: &Plan, service: &ServiceFigures) {
          32); sign-ecdsa = SHA-256 + C_Sign CKM_ECDSA (no DER encoding); verify-ecdsa = SHA-256 \
          + C_Verify CKM_ECDSA; mac = C_Sign CKM_SHA256_HMAC"
     );
+    raw_rows(raw, plan, service)
+}
+
+/// Raw token figures by (op, threads): operations/s and CPU per operation, µs.
+pub type RawFigures = HashMap<(&'static str, usize), (f64, Option<f64>)>;
+
+/// Runs the raw token work of every operation at every level, printing a
+/// row each with its ratios to `service`.
+fn raw_rows(raw: &raw::RawToken, plan: &Plan, service: &ServiceFigures) -> RawFigures {
+    let mut figures = RawFigures::new();
     println!(
         "op          threads      ops/s   p50 µs   p99 µs  errors  CPU µs/op  service/raw \
          req/s  service/raw CPU  other cores"
@@ -769,6 +799,7 @@ fn run_raw(raw: &raw::RawToken, plan: &Plan, service: &ServiceFigures) {
                 .copied()
                 .unwrap_or((0.0, None));
             let raw_cpu = r.cpu_per_op.map(|c| c.as_secs_f64() * 1e6);
+            figures.insert((op.name(), threads), (r.rate, raw_cpu));
             let cpu_ratio = match (cpu, raw_cpu) {
                 (Some(s), Some(r)) if r > 0.0 => format!("{:.1}x", s.as_secs_f64() * 1e6 / r),
                 _ => "-".into(),
@@ -791,6 +822,7 @@ fn run_raw(raw: &raw::RawToken, plan: &Plan, service: &ServiceFigures) {
             );
         }
     }
+    figures
 }
 
 fn run_key_counts(

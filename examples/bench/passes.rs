@@ -1,0 +1,158 @@
+//! Ratios over several passes: with `--passes N` the operations, the
+//! ceiling and the raw token work are measured N times, one after the
+//! other, and each ratio is reported as its median over the passes with its
+//! range. A machine whose speed drifts over minutes (shared cloud CPUs)
+//! moves both sides of a ratio alike within a pass, so the median of the
+//! per-pass ratios holds where one pass's ratio does not.
+
+use crate::{CeilingFigures, Plan, RawFigures, ServiceFigures};
+use std::collections::BTreeMap;
+
+/// A figure's value in each pass, by (op, concurrency).
+type Series = BTreeMap<(usize, usize), Vec<f64>>;
+
+/// Each pass's ratios.
+#[derive(Default)]
+pub struct Passes {
+    count: usize,
+    /// Operation names, in the plan's order.
+    names: Vec<&'static str>,
+    rate_to_ceiling: Series,
+    cpu_to_ceiling: Series,
+    rate_to_raw: Series,
+    cpu_to_raw: Series,
+}
+
+/// Throughput ÷ the ceiling's, and CPU per request × the ceiling's, for
+/// `op` at `concurrency`: `None` when either side was not measured.
+pub fn ceiling_ratios(
+    service: &ServiceFigures,
+    ceilings: &CeilingFigures,
+    op: &'static str,
+    concurrency: usize,
+) -> Option<(Option<f64>, Option<f64>)> {
+    let (&(rate, cpu), &(top, top_cpu)) = (
+        service.get(&(op, concurrency))?,
+        ceilings.get(&concurrency)?,
+    );
+    let rate_ratio = (top > 0.0).then(|| rate / top);
+    let cpu_multiple = match (cpu, top_cpu) {
+        (Some(s), Some(t)) if !t.is_zero() => Some(s.as_secs_f64() / t.as_secs_f64()),
+        _ => None,
+    };
+    Some((rate_ratio, cpu_multiple))
+}
+
+impl Passes {
+    /// Records one pass's ratios.
+    pub fn add(
+        &mut self,
+        plan: &Plan,
+        service: &ServiceFigures,
+        ceilings: Option<&CeilingFigures>,
+        raws: Option<&RawFigures>,
+    ) {
+        self.count += 1;
+        self.names = plan.ops.iter().map(|op| op.name()).collect();
+        for (i, &name) in self.names.iter().enumerate() {
+            for &c in &plan.levels {
+                let point = (i, c);
+                if let Some((rate, cpu)) =
+                    ceilings.and_then(|t| ceiling_ratios(service, t, name, c))
+                {
+                    push(&mut self.rate_to_ceiling, point, rate);
+                    push(&mut self.cpu_to_ceiling, point, cpu);
+                }
+                let (Some(&(rate, cpu)), Some(&(raw_rate, raw_cpu))) = (
+                    service.get(&(name, c)),
+                    raws.and_then(|r| r.get(&(name, c))),
+                ) else {
+                    continue;
+                };
+                push(
+                    &mut self.rate_to_raw,
+                    point,
+                    (raw_rate > 0.0).then(|| rate / raw_rate),
+                );
+                let cpu = cpu.map(|d| d.as_secs_f64() * 1e6);
+                let multiple = match (cpu, raw_cpu) {
+                    (Some(s), Some(r)) if r > 0.0 => Some(s / r),
+                    _ => None,
+                };
+                push(&mut self.cpu_to_raw, point, multiple);
+            }
+        }
+    }
+
+    /// Prints each ratio's median over the passes, with its range.
+    pub fn print(&self) {
+        println!();
+        println!(
+            "# medians over {} passes (min–max): req/s ÷ ceiling (higher is better), server CPU \
+             per request × ceiling's (lower is better), req/s ÷ raw, CPU × raw",
+            self.count
+        );
+        println!(
+            "op            conc   req/s ÷ ceiling        CPU × ceiling          req/s ÷ raw            CPU × raw"
+        );
+        let points: std::collections::BTreeSet<_> = self
+            .rate_to_ceiling
+            .keys()
+            .chain(self.rate_to_raw.keys())
+            .copied()
+            .collect();
+        for point in points {
+            println!(
+                "{:<12} {:>5}   {:<22} {:<22} {:<22} {}",
+                self.names[point.0],
+                point.1,
+                summary(self.rate_to_ceiling.get(&point), 3),
+                summary(self.cpu_to_ceiling.get(&point), 2),
+                summary(self.rate_to_raw.get(&point), 3),
+                summary(self.cpu_to_raw.get(&point), 2),
+            );
+        }
+    }
+}
+
+fn push(series: &mut Series, point: (usize, usize), value: Option<f64>) {
+    if let Some(value) = value.filter(|v| v.is_finite()) {
+        series.entry(point).or_default().push(value);
+    }
+}
+
+/// `median (min–max)` of `values` with `digits` decimals, or `-`.
+fn summary(values: Option<&Vec<f64>>, digits: usize) -> String {
+    let Some(values) = values.filter(|v| !v.is_empty()) else {
+        return "-".into();
+    };
+    let mut sorted = values.clone();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    let median = if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    };
+    format!(
+        "{median:.digits$} ({:.digits$}–{:.digits$})",
+        sorted[0],
+        sorted[n - 1]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::summary;
+
+    #[test]
+    fn summary_is_the_median_and_range() {
+        assert_eq!(summary(Some(&vec![3.0, 1.0, 2.0]), 1), "2.0 (1.0–3.0)");
+        assert_eq!(
+            summary(Some(&vec![4.0, 1.0, 2.0, 3.0]), 2),
+            "2.50 (1.00–4.00)"
+        );
+        assert_eq!(summary(Some(&vec![]), 2), "-");
+        assert_eq!(summary(None, 2), "-");
+    }
+}

@@ -11,8 +11,6 @@ mod enrolment;
 mod error;
 mod key_import;
 mod kind;
-mod library;
-mod locking;
 mod mechanisms;
 mod module;
 mod oaep;

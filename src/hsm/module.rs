@@ -17,11 +17,10 @@
 //! re-initialises in place, under the write lock.
 
 use super::HsmError;
-use super::library::Library;
 use super::spare::Spare;
 use super::token::{Token, TokenSettings};
 use crate::metrics::metrics;
-use cryptoki::context::Pkcs11;
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use secrecy::SecretString;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -68,15 +67,15 @@ impl Modules {
             // async runtime or any worker thread exists.
             unsafe { std::env::set_var("SOFTHSM2_CONF", conf) };
         }
-        let library = Library::load(path)?;
-        library.initialize()?;
+        let ctx = Pkcs11::new(path)?;
+        initialize(&ctx)?;
         let module = Arc::new(Module {
             path: path.to_path_buf(),
             softhsm_conf: softhsm_conf.map(Path::to_path_buf),
             reinitialize_after: self.reinitialize_after,
             destroyed: Arc::new(AtomicU64::new(0)),
             tokens: RwLock::new(Tokens {
-                library,
+                ctx,
                 settings: Vec::new(),
                 open: Vec::new(),
                 generation: 0,
@@ -109,7 +108,7 @@ pub struct Module {
 /// The tokens of the current initialisation, and how to open them again.
 struct Tokens {
     /// The initialised instance of the library they were opened through.
-    library: Library,
+    ctx: Pkcs11,
     settings: Vec<TokenSettings>,
     /// Open tokens, in `settings` order; shorter only after a failed
     /// re-initialisation, until the next attempt succeeds.
@@ -131,7 +130,7 @@ pub(super) struct ModuleHold<'a> {
 impl ModuleHold<'_> {
     /// The initialised library.
     pub(super) fn ctx(&self) -> &Pkcs11 {
-        self.tokens.library.ctx()
+        &self.tokens.ctx
     }
 }
 
@@ -166,7 +165,7 @@ impl Module {
         let (token, generation) = {
             let tokens = self.tokens.read().unwrap_or_else(|e| e.into_inner());
             let token = Token::open(
-                tokens.library.ctx(),
+                &tokens.ctx,
                 &settings,
                 provision_so_pin,
                 self.destroyed.clone(),
@@ -180,12 +179,7 @@ impl Module {
         if tokens.open.len() == index {
             let token = match tokens.generation == generation {
                 true => token,
-                false => Token::open(
-                    tokens.library.ctx(),
-                    &settings,
-                    None,
-                    self.destroyed.clone(),
-                )?,
+                false => Token::open(&tokens.ctx, &settings, None, self.destroyed.clone())?,
             };
             tokens.open.push(token);
         }
@@ -266,25 +260,25 @@ impl Module {
     /// Initialises the spare copy and opens every token through it, while
     /// calls go on through the current instance. `None` when there is no
     /// spare, or it failed (it is then not used again).
-    fn open_through_spare(&self) -> Option<(Library, Vec<Token>)> {
-        let library = self
+    fn open_through_spare(&self) -> Option<(Pkcs11, Vec<Token>)> {
+        let ctx = self
             .spare
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take(&self.path)?;
         self.point_softhsm_at_conf();
-        let opened = library.initialize().and_then(|()| {
+        let opened = initialize(&ctx).and_then(|()| {
             let tokens = self.tokens.read().unwrap_or_else(|e| e.into_inner());
             tokens
                 .settings
                 .iter()
-                .map(|settings| Token::open(library.ctx(), settings, None, self.destroyed.clone()))
+                .map(|settings| Token::open(&ctx, settings, None, self.destroyed.clone()))
                 .collect::<Result<Vec<_>, _>>()
         });
         match opened {
-            Ok(open) => Some((library, open)),
+            Ok(open) => Some((ctx, open)),
             Err(e) => {
-                let _ = library.finalize();
+                let _ = ctx.finalize();
                 tracing::warn!(
                     module = %self.path.display(),
                     error = %e,
@@ -300,31 +294,31 @@ impl Module {
     /// then closes the old tokens and finalises the old instance, which
     /// becomes the spare. Returns how long calls were held up (the write
     /// lock), or `None` if the module was closed meanwhile.
-    fn switch_to(&self, (library, open): (Library, Vec<Token>)) -> Option<Duration> {
+    fn switch_to(&self, (ctx, open): (Pkcs11, Vec<Token>)) -> Option<Duration> {
         let switching = Instant::now();
-        let (old_library, old_tokens) = {
+        let (old_ctx, old_tokens) = {
             let mut tokens = self.tokens.write().unwrap_or_else(|e| e.into_inner());
             if tokens.closed {
                 drop(open);
-                let _ = library.finalize();
+                let _ = ctx.finalize();
                 return None;
             }
             tokens.generation += 1;
             self.destroyed.store(0, Ordering::Relaxed);
             let old_tokens = std::mem::replace(&mut tokens.open, open);
-            (std::mem::replace(&mut tokens.library, library), old_tokens)
+            (std::mem::replace(&mut tokens.ctx, ctx), old_tokens)
         };
         let paused = switching.elapsed();
         // No call can reach the old tokens any more: close their sessions
         // (destroying their objects) and finalise their instance.
         drop(old_tokens);
-        if let Err(e) = old_library.finalize() {
+        if let Err(e) = old_ctx.clone().finalize() {
             tracing::warn!(module = %self.path.display(), error = %e, "C_Finalize failed");
         }
         self.spare
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .put_back(old_library);
+            .put_back(old_ctx);
         Some(paused)
     }
 
@@ -342,24 +336,19 @@ impl Module {
         // no handle of this initialisation can reach the next one.
         tokens.open.clear();
         tokens.generation += 1;
-        if let Err(e) = tokens.library.finalize() {
+        if let Err(e) = tokens.ctx.clone().finalize() {
             tracing::warn!(module = %self.path.display(), error = %e, "C_Finalize failed");
         }
         self.point_softhsm_at_conf();
-        tokens.library.initialize()?;
+        initialize(&tokens.ctx)?;
         let Tokens {
-            library,
+            ctx,
             settings,
             open,
             ..
         } = &mut *tokens;
         for settings in settings.iter() {
-            open.push(Token::open(
-                library.ctx(),
-                settings,
-                None,
-                self.destroyed.clone(),
-            )?);
+            open.push(Token::open(ctx, settings, None, self.destroyed.clone())?);
         }
         Ok(Some(started.elapsed()))
     }
@@ -381,7 +370,7 @@ impl Module {
                 Err(e) => tracing::warn!(token = token.label(), error = %e, "C_Logout failed"),
             }
         }
-        match tokens.library.finalize() {
+        match tokens.ctx.clone().finalize() {
             Ok(()) => tracing::info!(module = %self.path.display(), "finalised the PKCS#11 module"),
             Err(e) => {
                 tracing::warn!(module = %self.path.display(), error = %e, "C_Finalize failed")
@@ -404,4 +393,9 @@ impl Module {
             unsafe { std::env::set_var("SOFTHSM2_CONF", conf) };
         }
     }
+}
+
+fn initialize(ctx: &Pkcs11) -> Result<(), HsmError> {
+    ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))?;
+    Ok(())
 }

@@ -11,6 +11,8 @@ mod enrolment;
 mod error;
 mod key_import;
 mod kind;
+mod library;
+mod locking;
 mod mechanisms;
 mod module;
 mod oaep;

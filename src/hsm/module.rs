@@ -17,10 +17,11 @@
 //! re-initialises in place, under the write lock.
 
 use super::HsmError;
+use super::library::Library;
 use super::spare::Spare;
 use super::token::{Token, TokenSettings};
 use crate::metrics::metrics;
-use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::context::Pkcs11;
 use secrecy::SecretString;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -67,15 +68,15 @@ impl Modules {
             // async runtime or any worker thread exists.
             unsafe { std::env::set_var("SOFTHSM2_CONF", conf) };
         }
-        let ctx = Pkcs11::new(path)?;
-        initialize(&ctx)?;
+        let library = Library::load(path)?;
+        library.initialize()?;
         let module = Arc::new(Module {
             path: path.to_path_buf(),
             softhsm_conf: softhsm_conf.map(Path::to_path_buf),
             reinitialize_after: self.reinitialize_after,
             destroyed: Arc::new(AtomicU64::new(0)),
             tokens: RwLock::new(Tokens {
-                ctx,
+                library,
                 settings: Vec::new(),
                 open: Vec::new(),
                 generation: 0,
@@ -108,7 +109,7 @@ pub struct Module {
 /// The tokens of the current initialisation, and how to open them again.
 struct Tokens {
     /// The initialised instance of the library they were opened through.
-    ctx: Pkcs11,
+    library: Library,
     settings: Vec<TokenSettings>,
     /// Open tokens, in `settings` order; shorter only after a failed
     /// re-initialisation, until the next attempt succeeds.
@@ -130,7 +131,7 @@ pub(super) struct ModuleHold<'a> {
 impl ModuleHold<'_> {
     /// The initialised library.
     pub(super) fn ctx(&self) -> &Pkcs11 {
-        &self.tokens.ctx
+        self.tokens.library.ctx()
     }
 }
 
@@ -165,7 +166,7 @@ impl Module {
         let (token, generation) = {
             let tokens = self.tokens.read().unwrap_or_else(|e| e.into_inner());
             let token = Token::open(
-                &tokens.ctx,
+                tokens.library.ctx(),
                 &settings,
                 provision_so_pin,
                 self.destroyed.clone(),
@@ -179,7 +180,12 @@ impl Module {
         if tokens.open.len() == index {
             let token = match tokens.generation == generation {
                 true => token,
-                false => Token::open(&tokens.ctx, &settings, None, self.destroyed.clone())?,
+                false => Token::open(
+                    tokens.library.ctx(),
+                    &settings,
+                    None,
+                    self.destroyed.clone(),
+                )?,
             };
             tokens.open.push(token);
         }
@@ -260,25 +266,25 @@ impl Module {
     /// Initialises the spare copy and opens every token through it, while
     /// calls go on through the current instance. `None` when there is no
     /// spare, or it failed (it is then not used again).
-    fn open_through_spare(&self) -> Option<(Pkcs11, Vec<Token>)> {
-        let ctx = self
+    fn open_through_spare(&self) -> Option<(Library, Vec<Token>)> {
+        let library = self
             .spare
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take(&self.path)?;
         self.point_softhsm_at_conf();
-        let opened = initialize(&ctx).and_then(|()| {
+        let opened = library.initialize().and_then(|()| {
             let tokens = self.tokens.read().unwrap_or_else(|e| e.into_inner());
             tokens
                 .settings
                 .iter()
-                .map(|settings| Token::open(&ctx, settings, None, self.destroyed.clone()))
+                .map(|settings| Token::open(library.ctx(), settings, None, self.destroyed.clone()))
                 .collect::<Result<Vec<_>, _>>()
         });
         match opened {
-            Ok(open) => Some((ctx, open)),
+            Ok(open) => Some((library, open)),
             Err(e) => {
-                let _ = ctx.finalize();
+                let _ = library.finalize();
                 tracing::warn!(
                     module = %self.path.display(),
                     error = %e,
@@ -294,31 +300,31 @@ impl Module {
     /// then closes the old tokens and finalises the old instance, which
     /// becomes the spare. Returns how long calls were held up (the write
     /// lock), or `None` if the module was closed meanwhile.
-    fn switch_to(&self, (ctx, open): (Pkcs11, Vec<Token>)) -> Option<Duration> {
+    fn switch_to(&self, (library, open): (Library, Vec<Token>)) -> Option<Duration> {
         let switching = Instant::now();
-        let (old_ctx, old_tokens) = {
+        let (old_library, old_tokens) = {
             let mut tokens = self.tokens.write().unwrap_or_else(|e| e.into_inner());
             if tokens.closed {
                 drop(open);
-                let _ = ctx.finalize();
+                let _ = library.finalize();
                 return None;
             }
             tokens.generation += 1;
             self.destroyed.store(0, Ordering::Relaxed);
             let old_tokens = std::mem::replace(&mut tokens.open, open);
-            (std::mem::replace(&mut tokens.ctx, ctx), old_tokens)
+            (std::mem::replace(&mut tokens.library, library), old_tokens)
         };
         let paused = switching.elapsed();
         // No call can reach the old tokens any more: close their sessions
         // (destroying their objects) and finalise their instance.
         drop(old_tokens);
-        if let Err(e) = old_ctx.clone().finalize() {
+        if let Err(e) = old_library.finalize() {
             tracing::warn!(module = %self.path.display(), error = %e, "C_Finalize failed");
         }
         self.spare
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .put_back(old_ctx);
+            .put_back(old_library);
         Some(paused)
     }
 
@@ -336,19 +342,24 @@ impl Module {
         // no handle of this initialisation can reach the next one.
         tokens.open.clear();
         tokens.generation += 1;
-        if let Err(e) = tokens.ctx.clone().finalize() {
+        if let Err(e) = tokens.library.finalize() {
             tracing::warn!(module = %self.path.display(), error = %e, "C_Finalize failed");
         }
         self.point_softhsm_at_conf();
-        initialize(&tokens.ctx)?;
+        tokens.library.initialize()?;
         let Tokens {
-            ctx,
+            library,
             settings,
             open,
             ..
         } = &mut *tokens;
         for settings in settings.iter() {
-            open.push(Token::open(ctx, settings, None, self.destroyed.clone())?);
+            open.push(Token::open(
+                library.ctx(),
+                settings,
+                None,
+                self.destroyed.clone(),
+            )?);
         }
         Ok(Some(started.elapsed()))
     }
@@ -370,7 +381,7 @@ impl Module {
                 Err(e) => tracing::warn!(token = token.label(), error = %e, "C_Logout failed"),
             }
         }
-        match tokens.ctx.clone().finalize() {
+        match tokens.library.finalize() {
             Ok(()) => tracing::info!(module = %self.path.display(), "finalised the PKCS#11 module"),
             Err(e) => {
                 tracing::warn!(module = %self.path.display(), error = %e, "C_Finalize failed")
@@ -393,9 +404,4 @@ impl Module {
             unsafe { std::env::set_var("SOFTHSM2_CONF", conf) };
         }
     }
-}
-
-fn initialize(ctx: &Pkcs11) -> Result<(), HsmError> {
-    ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))?;
-    Ok(())
 }

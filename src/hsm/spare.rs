@@ -8,7 +8,7 @@
 //! instance with one state. The spare is loaded from a private copy of the
 //! file, which is removed as soon as it is mapped.
 
-use cryptoki::context::Pkcs11;
+use super::library::Library;
 use std::io;
 use std::path::Path;
 
@@ -17,7 +17,7 @@ pub(super) enum Spare {
     /// Not loaded yet: the first re-initialisation loads it.
     NotLoaded,
     /// Loaded and not initialised, ready for the next re-initialisation.
-    Ready(Pkcs11),
+    Ready(Library),
     /// Could not be loaded or used: re-initialisations happen in place.
     Unavailable,
 }
@@ -26,12 +26,12 @@ impl Spare {
     /// Takes the spare copy of the library at `path`, loading it first if
     /// it never was; `None` when there is none to be had. Until it is put
     /// back with [`Spare::put_back`], the spare is unavailable.
-    pub(super) fn take(&mut self, path: &Path) -> Option<Pkcs11> {
+    pub(super) fn take(&mut self, path: &Path) -> Option<Library> {
         match std::mem::replace(self, Spare::Unavailable) {
-            Spare::Ready(ctx) => Some(ctx),
+            Spare::Ready(library) => Some(library),
             Spare::Unavailable => None,
             Spare::NotLoaded => match load_copy(path) {
-                Ok(ctx) => Some(ctx),
+                Ok(library) => Some(library),
                 Err(e) => {
                     tracing::warn!(
                         module = %path.display(),
@@ -44,16 +44,16 @@ impl Spare {
         }
     }
 
-    /// Keeps `ctx`, finalised, as the spare for the next re-initialisation.
-    pub(super) fn put_back(&mut self, ctx: Pkcs11) {
-        *self = Spare::Ready(ctx);
+    /// Keeps `library`, finalised, as the spare for the next re-initialisation.
+    pub(super) fn put_back(&mut self, library: Library) {
+        *self = Spare::Ready(library);
     }
 }
 
 /// Loads a private copy of the library at `path`: a new file in the
 /// temporary directory (created exclusively under a random name, mode 0700),
 /// removed once the library is mapped.
-fn load_copy(path: &Path) -> io::Result<Pkcs11> {
+fn load_copy(path: &Path) -> io::Result<Library> {
     use std::os::unix::fs::PermissionsExt;
     let name = path
         .file_name()
@@ -64,7 +64,7 @@ fn load_copy(path: &Path) -> io::Result<Pkcs11> {
         .permissions(std::fs::Permissions::from_mode(0o700))
         .tempfile()?;
     io::copy(&mut std::fs::File::open(path)?, copy.as_file_mut())?;
-    let ctx = Pkcs11::new(copy.path()).map_err(io::Error::other)?;
+    let library = Library::load(copy.path()).map_err(io::Error::other)?;
     copy.close()?;
-    Ok(ctx)
+    Ok(library)
 }

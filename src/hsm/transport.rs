@@ -330,7 +330,6 @@ fn derived_key_template(capability: Capability) -> Vec<Attribute> {
 mod tests {
     use super::*;
     use crate::hsm::{SecretKind, open};
-    use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
     use cryptoki::error::{Error, RvError};
     use cryptoki::session::UserType;
     use cryptoki::types::AuthPin;
@@ -369,10 +368,11 @@ mod tests {
         }
     }
 
-    /// On a real SoftHSM token: the ephemeral private key and the keys
-    /// derived from it can do exactly one thing each, both sides derive the
-    /// same transport key, and SoftHSM gives the user no way to make a
-    /// transport key trusted.
+    /// On a real SoftHSM token, initialised as Trent initialises it (with
+    /// Trent's mutexes, which SoftHSM then uses): the ephemeral private key
+    /// and the keys derived from it can do exactly one thing each, both
+    /// sides derive the same transport key, and SoftHSM gives the user no
+    /// way to make a transport key trusted.
     #[test]
     fn keys_of_the_exchange_have_only_the_capabilities_they_need() {
         use AttributeType as A;
@@ -388,14 +388,17 @@ mod tests {
         // SAFETY: this is the only test of the library that uses PKCS#11,
         // and none reads the environment.
         unsafe { std::env::set_var("SOFTHSM2_CONF", &conf) };
-        let ctx = Pkcs11::new(SOFTHSM).unwrap();
-        ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-            .unwrap();
+        let library = crate::hsm::library::Library::load(std::path::Path::new(SOFTHSM)).unwrap();
+        let before = crate::hsm::locking::CREATED.get();
+        library.initialize().unwrap();
+        let ctx = library.ctx();
         let pin = SecretString::from("user-pin-1234");
         let so_pin = SecretString::from("so-pin-5678");
-        let slot = open::provision_token(&ctx, SOFTHSM, "exchange", &so_pin, &pin).unwrap();
+        let slot = open::provision_token(ctx, SOFTHSM, "exchange", &so_pin, &pin).unwrap();
         let session = ctx.open_rw_session(slot).unwrap();
         open::login(&session, &pin).unwrap();
+        let created = crate::hsm::locking::CREATED.get();
+        assert!(created > before, "SoftHSM made no mutex of Trent's");
 
         let (public_a, private_a) = ephemeral_pair(&session).unwrap();
         let (public_b, private_b) = ephemeral_pair(&session).unwrap();

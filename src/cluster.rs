@@ -270,7 +270,10 @@ pub fn trust_offer(
         .map_err(|e| CommandError::PublicKeyHex(e.to_string()))?;
     let so_pin = read_so_pin(Some(so_pin_file), token_label)?;
     let hsm = |e| CommandError::Hsm(token_label.into(), e);
-    let module = Modules::new(0).load(module, softhsm_conf).map_err(hsm)?;
+    let module = Modules::new(0)
+        .load(module, softhsm_conf)
+        .map(CommandModule)
+        .map_err(hsm)?;
     module
         .trust_offer(token_label, &so_pin, node, &public_key)
         .map_err(hsm)
@@ -319,10 +322,30 @@ fn existing_store(config: &Config) -> Result<Store, CommandError> {
 }
 
 /// The plan's module, loaded and initialised in this process.
-fn load(plan: &RegionPlan) -> Result<Arc<Module>, CommandError> {
+fn load(plan: &RegionPlan) -> Result<CommandModule, CommandError> {
     Modules::new(0)
         .load(&plan.module, plan.softhsm_conf.as_deref())
+        .map(CommandModule)
         .map_err(|e| CommandError::Hsm(plan.name.clone(), e))
+}
+
+/// A module loaded for one command, finalised (`C_Finalize`) when the
+/// command ends, so that nothing of the library is alive when the
+/// process's exit handlers tear it down.
+struct CommandModule(Arc<Module>);
+
+impl std::ops::Deref for CommandModule {
+    type Target = Module;
+
+    fn deref(&self) -> &Module {
+        &self.0
+    }
+}
+
+impl Drop for CommandModule {
+    fn drop(&mut self) {
+        self.0.close();
+    }
 }
 
 /// How to open the plan's token for a command (one session, no cache).

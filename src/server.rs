@@ -90,64 +90,73 @@ pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
         .dev
         .as_ref()
         .map(|tokens| Box::new(tokens.offer_trust()) as Box<dyn OfferTrust>);
-    let member = Member {
-        store: &store,
-        node_id: &prepared.node_id,
-        enrolment_wait: opening.enrolment_wait,
-        trust: offer_trust.as_deref(),
-    };
     let mut modules = Modules::new(config.reinitialize_module_after);
-    let regions = open_regions(&prepared.plans, &mut modules, &member, &opening)?;
-    let names: Vec<String> = regions.keys().cloned().collect();
-    let projects = Arc::new(Projects::load(config, &names).map_err(StartError::Huawei)?);
-    let provisioner = prepared
-        .dev
-        .map(|tokens| dev_provisioner(config, tokens, &mut modules, opening, projects.clone()))
-        .transpose()?;
-    let kms = Kms::new(
-        regions,
-        provisioner,
-        offer_trust,
-        store,
-        Settings {
-            default_region: config.default_region.clone(),
-            on_demand_rotation_limit: config.on_demand_rotation_limit,
-            grants_per_key_limit: config.grants_per_key_limit,
-            node_id: prepared.node_id.clone(),
-            enrolment_wait: Duration::from_secs(config.enrolment_wait_secs),
-        },
-    );
-    #[cfg(feature = "test-clock")]
-    test_clock::apply_start_offset(&kms);
-    let credentials = if config.credentials.is_empty() {
-        vec![from_shared_file(
-            &config.data_dir.join("credentials"),
-            &config.account_id,
-        )?]
-    } else {
-        config.credentials.clone()
-    };
-    let authenticator = Authenticator::new("kms", &credentials)?;
-    let huawei = api::huawei::dialect::Dialect::open(config, &credentials, projects)
-        .map_err(StartError::Huawei)?;
-    let audit_path = config
-        .audit_log
-        .clone()
-        .unwrap_or_else(|| config.data_dir.join("audit.log"));
-    let audit = AuditLog::open(&audit_path, &prepared.node_id)?;
-    Ok(Arc::new(AppState {
-        kms,
-        authenticator,
-        audit,
-        max_body_bytes: config.max_body_bytes,
-        inline_crypto: config.inline_crypto,
-        huawei,
-        secure_transport: config.tls.is_some(),
+    // A start-up that fails after loading a module finalises it, so that
+    // nothing of the library is alive when the process's exit handlers
+    // tear it down.
+    let started = (|| -> Result<Arc<AppState>, StartError> {
+        let member = Member {
+            store: &store,
+            node_id: &prepared.node_id,
+            enrolment_wait: opening.enrolment_wait,
+            trust: offer_trust.as_deref(),
+        };
+        let regions = open_regions(&prepared.plans, &mut modules, &member, &opening)?;
+        let names: Vec<String> = regions.keys().cloned().collect();
+        let projects = Arc::new(Projects::load(config, &names).map_err(StartError::Huawei)?);
+        let provisioner = prepared
+            .dev
+            .map(|tokens| dev_provisioner(config, tokens, &mut modules, opening, projects.clone()))
+            .transpose()?;
+        let kms = Kms::new(
+            regions,
+            provisioner,
+            offer_trust,
+            store,
+            Settings {
+                default_region: config.default_region.clone(),
+                on_demand_rotation_limit: config.on_demand_rotation_limit,
+                grants_per_key_limit: config.grants_per_key_limit,
+                node_id: prepared.node_id.clone(),
+                enrolment_wait: Duration::from_secs(config.enrolment_wait_secs),
+            },
+        );
         #[cfg(feature = "test-clock")]
-        panic_next: Default::default(),
-        #[cfg(feature = "test-clock")]
-        job_runs: Default::default(),
-    }))
+        test_clock::apply_start_offset(&kms);
+        let credentials = if config.credentials.is_empty() {
+            vec![from_shared_file(
+                &config.data_dir.join("credentials"),
+                &config.account_id,
+            )?]
+        } else {
+            config.credentials.clone()
+        };
+        let authenticator = Authenticator::new("kms", &credentials)?;
+        let huawei = api::huawei::dialect::Dialect::open(config, &credentials, projects)
+            .map_err(StartError::Huawei)?;
+        let audit_path = config
+            .audit_log
+            .clone()
+            .unwrap_or_else(|| config.data_dir.join("audit.log"));
+        let audit = AuditLog::open(&audit_path, &prepared.node_id)?;
+        Ok(Arc::new(AppState {
+            kms,
+            authenticator,
+            audit,
+            max_body_bytes: config.max_body_bytes,
+            inline_crypto: config.inline_crypto,
+            huawei,
+            secure_transport: config.tls.is_some(),
+            #[cfg(feature = "test-clock")]
+            panic_next: Default::default(),
+            #[cfg(feature = "test-clock")]
+            job_runs: Default::default(),
+        }))
+    })();
+    if started.is_err() {
+        modules.close_all();
+    }
+    started
 }
 
 /// Opens the token of every planned region, loading each module once, each

@@ -90,6 +90,13 @@ impl Modules {
     }
 }
 
+impl Modules {
+    /// Closes every loaded module ([`Module::close`]).
+    pub fn close_all(&self) {
+        self.loaded.values().for_each(|module| module.close());
+    }
+}
+
 /// One PKCS#11 library and the tokens opened through it.
 pub struct Module {
     path: PathBuf,

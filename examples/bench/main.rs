@@ -723,9 +723,7 @@ impl Setup {
             fixture,
         }
     }
-}
 
-impl Setup {
     /// Prints the keys and fixtures the operations use.
     fn describe(&self) {
         let mut kinds: Vec<_> = self.keys.iter().collect();
@@ -794,16 +792,13 @@ fn raw_rows(raw: &raw::RawToken, plan: &Plan, service: &ServiceFigures) -> RawFi
     for &op in &plan.ops {
         for &threads in &plan.levels {
             let r = raw.run(op, threads, plan.warmup, plan.duration);
-            let (rate, cpu) = service
+            let served = service
                 .get(&(op.name(), threads))
                 .copied()
                 .unwrap_or((0.0, None));
             let raw_cpu = r.cpu_per_op.map(|c| c.as_secs_f64() * 1e6);
             figures.insert((op.name(), threads), (r.rate, raw_cpu));
-            let cpu_ratio = match (cpu, raw_cpu) {
-                (Some(s), Some(r)) if r > 0.0 => format!("{:.1}x", s.as_secs_f64() * 1e6 / r),
-                _ => "-".into(),
-            };
+            let (rate_ratio, cpu_ratio) = passes::raw_ratios(served, (r.rate, raw_cpu));
             println!(
                 "{:<12} {threads:>6} {:>10.0} {:>8} {:>8} {:>7}  {:>9}  {:>17}  {:>15}  {:>11}",
                 op.name(),
@@ -812,12 +807,8 @@ fn raw_rows(raw: &raw::RawToken, plan: &Plan, service: &ServiceFigures) -> RawFi
                 r.p99,
                 r.errors,
                 raw_cpu.map_or("-".into(), |c| format!("{c:.1}")),
-                if r.rate > 0.0 {
-                    format!("{:.3}", rate / r.rate)
-                } else {
-                    "-".into()
-                },
-                cpu_ratio,
+                rate_ratio.map_or("-".into(), |q| format!("{q:.3}")),
+                cpu_ratio.map_or("-".into(), |m| format!("{m:.1}x")),
                 r.other_cores.map_or("-".into(), |c| format!("{c:.2}")),
             );
         }

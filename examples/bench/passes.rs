@@ -43,6 +43,22 @@ pub fn ceiling_ratios(
     Some((rate_ratio, cpu_multiple))
 }
 
+/// Throughput ÷ the raw token work's, and CPU per request × its CPU per
+/// operation, from a service point (req/s, CPU per request) and a raw one
+/// (ops/s, CPU µs per operation): `None` for a ratio whose divisor is 0 or
+/// unmeasured.
+pub fn raw_ratios(
+    (rate, cpu): (f64, Option<std::time::Duration>),
+    (raw_rate, raw_cpu): (f64, Option<f64>),
+) -> (Option<f64>, Option<f64>) {
+    let rate_ratio = (raw_rate > 0.0).then(|| rate / raw_rate);
+    let cpu_multiple = match (cpu, raw_cpu) {
+        (Some(s), Some(r)) if r > 0.0 => Some(s.as_secs_f64() * 1e6 / r),
+        _ => None,
+    };
+    (rate_ratio, cpu_multiple)
+}
+
 impl Passes {
     /// Records one pass's ratios.
     pub fn add(
@@ -63,23 +79,15 @@ impl Passes {
                     push(&mut self.rate_to_ceiling, point, rate);
                     push(&mut self.cpu_to_ceiling, point, cpu);
                 }
-                let (Some(&(rate, cpu)), Some(&(raw_rate, raw_cpu))) = (
+                let (Some(&served), Some(&raw)) = (
                     service.get(&(name, c)),
                     raws.and_then(|r| r.get(&(name, c))),
                 ) else {
                     continue;
                 };
-                push(
-                    &mut self.rate_to_raw,
-                    point,
-                    (raw_rate > 0.0).then(|| rate / raw_rate),
-                );
-                let cpu = cpu.map(|d| d.as_secs_f64() * 1e6);
-                let multiple = match (cpu, raw_cpu) {
-                    (Some(s), Some(r)) if r > 0.0 => Some(s / r),
-                    _ => None,
-                };
-                push(&mut self.cpu_to_raw, point, multiple);
+                let (rate, cpu) = raw_ratios(served, raw);
+                push(&mut self.rate_to_raw, point, rate);
+                push(&mut self.cpu_to_raw, point, cpu);
             }
         }
     }
@@ -143,7 +151,8 @@ fn summary(values: Option<&Vec<f64>>, digits: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::summary;
+    use super::{raw_ratios, summary};
+    use std::time::Duration;
 
     #[test]
     fn summary_is_the_median_and_range() {
@@ -154,5 +163,16 @@ mod tests {
         );
         assert_eq!(summary(Some(&vec![]), 2), "-");
         assert_eq!(summary(None, 2), "-");
+    }
+
+    #[test]
+    fn raw_ratios_divide_by_the_raw_figures_they_have() {
+        let served = (100.0, Some(Duration::from_micros(20)));
+        assert_eq!(
+            raw_ratios(served, (400.0, Some(10.0))),
+            (Some(0.25), Some(2.0))
+        );
+        assert_eq!(raw_ratios(served, (0.0, Some(0.0))), (None, None));
+        assert_eq!(raw_ratios((100.0, None), (400.0, None)), (Some(0.25), None));
     }
 }

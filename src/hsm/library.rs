@@ -10,7 +10,6 @@ use cryptoki_sys::CK_C_INITIALIZE_ARGS;
 use std::path::Path;
 
 /// A loaded PKCS#11 library instance (initialised or not).
-#[derive(Clone)]
 pub(super) struct Library {
     ctx: Pkcs11,
     /// The library's exported functions. The loader maps a path once per

@@ -88,9 +88,7 @@ impl Modules {
         self.loaded.insert(path.to_path_buf(), module.clone());
         Ok(module)
     }
-}
 
-impl Modules {
     /// Closes every loaded module ([`Module::close`]).
     pub fn close_all(&self) {
         self.loaded.values().for_each(|module| module.close());

@@ -54,7 +54,9 @@ pub(super) struct TokenSettings {
 
 /// A logged-in token with its domain key, worker sessions and cached keys.
 pub(super) struct Token {
-    /// Long-lived session that owns every cached session object.
+    /// Long-lived session for the token's own work (generating, wrapping,
+    /// transport); a key a call misses is unwrapped on the call's worker
+    /// session instead, which lives as long.
     owner: Mutex<Session>,
     workers: SessionPool,
     domain_key: ObjectHandle,
@@ -263,17 +265,17 @@ impl Token {
         }
     }
 
-    /// Unwraps a blob made under the domain key into a session object owned
-    /// by `owner` that can do what a key of `kind` does (encrypt and
+    /// Unwraps a blob made under the domain key, on `session`, into a
+    /// session object that can do what a key of `kind` does (encrypt and
     /// decrypt, or sign and verify) and never leaves the token.
     pub(super) fn unwrap_for_use(
         &self,
-        owner: &Session,
+        session: &Session,
         wrapped: &[u8],
         kind: SecretKind,
     ) -> Result<ObjectHandle, HsmError> {
         self.unwrap(
-            owner,
+            session,
             self.domain_key,
             wrapped,
             &backing_key_template(Purpose::Use, kind),
@@ -295,9 +297,9 @@ impl Token {
         material: &WrappedMaterial<'_>,
         op: impl Fn(&Session, ObjectHandle) -> Result<T, HsmError>,
     ) -> Result<T, HsmError> {
-        let unwrap = |owner: &Session| {
+        let unwrap = |session: &Session| {
             let kind = material.reference.kind;
-            self.unwrap_for_use(owner, material.wrapped, kind)
+            self.unwrap_for_use(session, material.wrapped, kind)
                 .map_err(|e| {
                     tracing::error!(error = %e, key_id = %material.reference.key_id, "unwrap failed");
                     HsmError::UnwrapFailed
@@ -322,16 +324,19 @@ impl Token {
                 )));
             }
         };
-        let create = |owner: &Session| {
+        let create = |session: &Session| {
             let template = public_key::object_template(&public_key::parse(spki)?, role)?;
-            Ok(owner.create_object(&template)?)
+            Ok(session.create_object(&template)?)
         };
         self.with_object(&self.public_keys, reference, create, op)
     }
 
     /// Runs `op` with the object `cache` holds for `reference`, making it
     /// with `make` on a miss, and retrying once if a cached handle turned
-    /// out stale.
+    /// out stale. A miss makes the object on the call's own worker session,
+    /// so concurrent misses do not wait for each other: the object lives as
+    /// long as that session, which is as long as the token, and any session
+    /// of the token may use and destroy it.
     fn with_object<T>(
         &self,
         cache: &HandleCache,
@@ -339,8 +344,8 @@ impl Token {
         make: impl Fn(&Session) -> Result<ObjectHandle, HsmError>,
         op: impl Fn(&Session, ObjectHandle) -> Result<T, HsmError>,
     ) -> Result<T, HsmError> {
-        let key = self.object_in_use(cache, reference, &make)?;
         let session = self.workers.get();
+        let key = self.object_in_use(&session, cache, reference, &make)?;
         let result = op(&session, key.handle());
         let stale = matches!(&result, Err(e) if e.is_stale_handle());
         let was_cached = matches!(key, KeyInUse::Cached(_));
@@ -349,7 +354,7 @@ impl Token {
             return result;
         }
         cache.remove(reference);
-        let key = self.object_in_use(cache, reference, &make)?;
+        let key = self.object_in_use(&session, cache, reference, &make)?;
         let retried = op(&session, key.handle());
         self.release(&session, key);
         retried
@@ -368,18 +373,22 @@ impl Token {
         key
     }
 
-    /// Destroys the session objects the cache let go of and no call uses.
-    fn bury_dead(&self, owner: &Session) {
+    /// Destroys, on `session`, the session objects the cache let go of and
+    /// no call uses.
+    fn bury_dead(&self, session: &Session) {
         let dead = self.cache.take_dead().into_iter();
         for handle in dead.chain(self.public_keys.take_dead()) {
-            self.destroy(owner, handle);
+            self.destroy(session, handle);
         }
     }
 
-    /// The object for one call: cached, or made for this call alone when
-    /// the cache does not admit it.
+    /// The object for one call: cached, or made on `session` for this call
+    /// alone when the cache does not admit it. Two calls that miss the same
+    /// key at once both make it; the cache keeps the later one and the
+    /// other is destroyed once unused.
     fn object_in_use(
         &self,
+        session: &Session,
         cache: &HandleCache,
         reference: &MaterialRef,
         make: &impl Fn(&Session) -> Result<ObjectHandle, HsmError>,
@@ -388,18 +397,13 @@ impl Token {
             metrics().session_cache(cache.name(), true);
             return Ok(KeyInUse::Cached(key));
         }
-        let owner = self.lock_owner();
-        if let Some(key) = cache.get(reference) {
-            metrics().session_cache(cache.name(), true);
-            return Ok(KeyInUse::Cached(key));
-        }
         metrics().session_cache(cache.name(), false);
-        let handle = make(&owner)?;
+        let handle = make(session)?;
         if !cache.admits(reference) {
             return Ok(KeyInUse::Once(handle));
         }
         let key = cache.insert(reference.clone(), handle);
-        self.bury_dead(&owner);
+        self.bury_dead(session);
         Ok(KeyInUse::Cached(key))
     }
 

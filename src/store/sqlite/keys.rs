@@ -44,7 +44,7 @@ impl Keys for Sqlite {
     }
 
     fn key(&self, region: &str, key_id: &str) -> StoreResult<Option<KeyRecord>> {
-        Ok(read_key(&self.conn(), region, key_id)?)
+        Ok(read_key(&self.readers.get(), region, key_id)?)
     }
 
     fn keys_after(
@@ -75,7 +75,12 @@ impl Keys for Sqlite {
         key_id: &str,
         material_id: &str,
     ) -> StoreResult<Option<MaterialRecord>> {
-        Ok(read_material(&self.conn(), region, key_id, material_id)?)
+        Ok(read_material(
+            &self.readers.get(),
+            region,
+            key_id,
+            material_id,
+        )?)
     }
 
     fn materials(&self, region: &str, key_id: &str) -> StoreResult<Vec<MaterialRecord>> {

@@ -1,5 +1,7 @@
 //! The SQLite backend: one database file in the data directory, one
-//! connection behind a mutex, WAL with `synchronous=FULL`. Writes that must
+//! connection behind a mutex for writes (and reads off the hot path), a few
+//! read-only ones for what the metadata cache misses, WAL with
+//! `synchronous=FULL`. Writes that must
 //! read first run in `BEGIN IMMEDIATE` transactions, which take the
 //! database's write lock at once, across processes. Schema in
 //! `src/store/migrations/`, version in `PRAGMA user_version`.
@@ -13,6 +15,7 @@ mod key_writes;
 mod keys;
 mod migrate;
 mod multi_region;
+mod readers;
 mod rotation;
 mod rows;
 mod tags;
@@ -35,7 +38,10 @@ const KEY_COUNTS: &str =
 
 /// A SQLite database file.
 pub(super) struct Sqlite {
+    /// The connection that writes, and reads what is not on the hot path.
     conn: Mutex<Connection>,
+    /// Connections for the reads a cache miss makes.
+    readers: readers::Readers,
 }
 
 impl Sqlite {
@@ -64,6 +70,7 @@ impl Sqlite {
         }
         Ok(Self {
             conn: Mutex::new(conn),
+            readers: readers::Readers::open(path)?,
         })
     }
 

@@ -371,7 +371,9 @@ fn run(args: Args) -> Result<(), String> {
             Some(Ceiling::spawn(&args.region, (&key_id, &secret), &setup)?)
         };
         let ceilings = ceiling.as_ref().map(|c| c.run(&rt, &plan, &service));
-        let raws = raw.as_ref().map(|raw| run_raw(raw, &plan, &service));
+        let raws = raw
+            .as_ref()
+            .map(|raw| run_raw(raw, &plan, &service, ceilings.as_ref()));
         passes.add(&plan, &service, ceilings.as_ref(), raws.as_ref());
         for pass in 2..=args.passes {
             println!();
@@ -379,7 +381,9 @@ fn run(args: Args) -> Result<(), String> {
             println!("{TABLE_HEADER}");
             let service = run_ops(&rt, target, &signer, &setup, &plan);
             let ceilings = ceiling.as_ref().map(|c| c.measure(&rt, &plan));
-            let raws = raw.as_ref().map(|raw| raw_rows(raw, &plan, &service));
+            let raws = raw
+                .as_ref()
+                .map(|raw| raw_rows(raw, &plan, &service, ceilings.as_ref()));
             passes.add(&plan, &service, ceilings.as_ref(), raws.as_ref());
         }
         if args.passes > 1 {
@@ -762,7 +766,12 @@ fn run_ops(
 
 /// Runs the raw token work of every operation at every level, printing its
 /// header, its rows and their ratios to `service`.
-fn run_raw(raw: &raw::RawToken, plan: &Plan, service: &ServiceFigures) -> RawFigures {
+fn run_raw(
+    raw: &raw::RawToken,
+    plan: &Plan,
+    service: &ServiceFigures,
+    ceilings: Option<&CeilingFigures>,
+) -> RawFigures {
     println!();
     println!(
         "# raw: the same token work directly through PKCS#11 in this process (session AES-256 \
@@ -775,19 +784,25 @@ fn run_raw(raw: &raw::RawToken, plan: &Plan, service: &ServiceFigures) -> RawFig
          32); sign-ecdsa = SHA-256 + C_Sign CKM_ECDSA (no DER encoding); verify-ecdsa = SHA-256 \
          + C_Verify CKM_ECDSA; mac = C_Sign CKM_SHA256_HMAC"
     );
-    raw_rows(raw, plan, service)
+    raw_rows(raw, plan, service, ceilings)
 }
 
 /// Raw token figures by (op, threads): operations/s and CPU per operation, µs.
 pub type RawFigures = HashMap<(&'static str, usize), (f64, Option<f64>)>;
 
 /// Runs the raw token work of every operation at every level, printing a
-/// row each with its ratios to `service`.
-fn raw_rows(raw: &raw::RawToken, plan: &Plan, service: &ServiceFigures) -> RawFigures {
+/// row each with its ratios to `service`, and the ceiling's ratio to it:
+/// the most of raw that any service could reach here.
+fn raw_rows(
+    raw: &raw::RawToken,
+    plan: &Plan,
+    service: &ServiceFigures,
+    ceilings: Option<&CeilingFigures>,
+) -> RawFigures {
     let mut figures = RawFigures::new();
     println!(
         "op          threads      ops/s   p50 µs   p99 µs  errors  CPU µs/op  service/raw \
-         req/s  service/raw CPU  other cores"
+         req/s  service/raw CPU  ceiling/raw req/s  other cores"
     );
     for &op in &plan.ops {
         for &threads in &plan.levels {
@@ -799,8 +814,9 @@ fn raw_rows(raw: &raw::RawToken, plan: &Plan, service: &ServiceFigures) -> RawFi
             let raw_cpu = r.cpu_per_op.map(|c| c.as_secs_f64() * 1e6);
             figures.insert((op.name(), threads), (r.rate, raw_cpu));
             let (rate_ratio, cpu_ratio) = passes::raw_ratios(served, (r.rate, raw_cpu));
+            let bound = ceilings.and_then(|t| passes::ceiling_over_raw(t, threads, (r.rate, None)));
             println!(
-                "{:<12} {threads:>6} {:>10.0} {:>8} {:>8} {:>7}  {:>9}  {:>17}  {:>15}  {:>11}",
+                "{:<12} {threads:>6} {:>10.0} {:>8} {:>8} {:>7}  {:>9}  {:>17}  {:>15}  {:>17}  {:>11}",
                 op.name(),
                 r.rate,
                 r.p50,
@@ -809,6 +825,7 @@ fn raw_rows(raw: &raw::RawToken, plan: &Plan, service: &ServiceFigures) -> RawFi
                 raw_cpu.map_or("-".into(), |c| format!("{c:.1}")),
                 rate_ratio.map_or("-".into(), |q| format!("{q:.3}")),
                 cpu_ratio.map_or("-".into(), |m| format!("{m:.1}x")),
+                bound.map_or("-".into(), |q| format!("{q:.3}")),
                 r.other_cores.map_or("-".into(), |c| format!("{c:.2}")),
             );
         }

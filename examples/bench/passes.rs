@@ -21,6 +21,7 @@ pub struct Passes {
     cpu_to_ceiling: Series,
     rate_to_raw: Series,
     cpu_to_raw: Series,
+    ceiling_to_raw: Series,
 }
 
 /// Throughput ÷ the ceiling's, and CPU per request × the ceiling's, for
@@ -59,6 +60,18 @@ pub fn raw_ratios(
     (rate_ratio, cpu_multiple)
 }
 
+/// The ceiling's throughput ÷ the raw token work's at `concurrency`: the
+/// most of raw that any service behind this HTTP stack and load generator
+/// could reach on this machine (`None` when either side is missing).
+pub fn ceiling_over_raw(
+    ceilings: &CeilingFigures,
+    concurrency: usize,
+    (raw_rate, _): (f64, Option<f64>),
+) -> Option<f64> {
+    let &(top, _) = ceilings.get(&concurrency)?;
+    (raw_rate > 0.0).then(|| top / raw_rate)
+}
+
 impl Passes {
     /// Records one pass's ratios.
     pub fn add(
@@ -88,6 +101,8 @@ impl Passes {
                 let (rate, cpu) = raw_ratios(served, raw);
                 push(&mut self.rate_to_raw, point, rate);
                 push(&mut self.cpu_to_raw, point, cpu);
+                let bound = ceilings.and_then(|t| ceiling_over_raw(t, c, raw));
+                push(&mut self.ceiling_to_raw, point, bound);
             }
         }
     }
@@ -97,11 +112,12 @@ impl Passes {
         println!();
         println!(
             "# medians over {} passes (min–max): req/s ÷ ceiling (higher is better), server CPU \
-             per request × ceiling's (lower is better), req/s ÷ raw, CPU × raw",
+             per request × ceiling's (lower is better), req/s ÷ raw, CPU × raw, and the \
+             ceiling's req/s ÷ raw (the most of raw any service could reach here)",
             self.count
         );
         println!(
-            "op            conc   req/s ÷ ceiling        CPU × ceiling          req/s ÷ raw            CPU × raw"
+            "op            conc   req/s ÷ ceiling        CPU × ceiling          req/s ÷ raw            CPU × raw              ceiling ÷ raw"
         );
         let points: std::collections::BTreeSet<_> = self
             .rate_to_ceiling
@@ -111,13 +127,14 @@ impl Passes {
             .collect();
         for point in points {
             println!(
-                "{:<12} {:>5}   {:<22} {:<22} {:<22} {}",
+                "{:<12} {:>5}   {:<22} {:<22} {:<22} {:<22} {}",
                 self.names[point.0],
                 point.1,
                 summary(self.rate_to_ceiling.get(&point), 3),
                 summary(self.cpu_to_ceiling.get(&point), 2),
                 summary(self.rate_to_raw.get(&point), 3),
                 summary(self.cpu_to_raw.get(&point), 2),
+                summary(self.ceiling_to_raw.get(&point), 3),
             );
         }
     }
@@ -151,7 +168,7 @@ fn summary(values: Option<&Vec<f64>>, digits: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{raw_ratios, summary};
+    use super::{ceiling_over_raw, raw_ratios, summary};
     use std::time::Duration;
 
     #[test]
@@ -174,5 +191,16 @@ mod tests {
         );
         assert_eq!(raw_ratios(served, (0.0, Some(0.0))), (None, None));
         assert_eq!(raw_ratios((100.0, None), (400.0, None)), (Some(0.25), None));
+    }
+
+    #[test]
+    fn the_bound_is_the_ceiling_over_raw_at_the_same_concurrency() {
+        let ceilings = [(16, (40_000.0, None))].into_iter().collect();
+        assert_eq!(
+            ceiling_over_raw(&ceilings, 16, (200_000.0, Some(7.0))),
+            Some(0.2)
+        );
+        assert_eq!(ceiling_over_raw(&ceilings, 64, (200_000.0, None)), None);
+        assert_eq!(ceiling_over_raw(&ceilings, 16, (0.0, None)), None);
     }
 }

@@ -1,10 +1,10 @@
 //! The SQLite backend: one database file in the data directory, one
 //! connection behind a mutex for writes (and reads off the hot path), a few
 //! read-only ones for what the metadata cache misses, WAL with
-//! `synchronous=FULL`. Writes that must
-//! read first run in `BEGIN IMMEDIATE` transactions, which take the
-//! database's write lock at once, across processes. Schema in
-//! `src/store/migrations/`, version in `PRAGMA user_version`.
+//! `synchronous=FULL`. Writes that must read first run in `BEGIN IMMEDIATE`
+//! transactions, which take the database's write lock at once, across
+//! processes. Schema in `src/store/migrations/`, version in
+//! `PRAGMA user_version`.
 
 mod aliases;
 mod backup;

@@ -217,9 +217,10 @@ impl MetadataCache {
     }
 
     /// Drops the cached materials of one copy of a key (its imported
-    /// material was replaced or deleted).
+    /// material was replaced or deleted); call after writing it.
     pub(super) fn forget_materials(&self, region: &str, key_id: &str) {
         let mut materials = self.materials.lock().unwrap_or_else(|e| e.into_inner());
+        self.generation.fetch_add(1, Ordering::AcqRel);
         let doomed: Vec<MaterialName> = materials
             .iter()
             .filter(|((r, k, _), _)| r == region && k == key_id)
@@ -230,16 +231,53 @@ impl MetadataCache {
         }
     }
 
-    /// Caches a material (materials change only by an import).
-    pub(super) fn put_material(&self, region: &str, key_id: &str, material: &MaterialRecord) {
+    /// Caches a material read at `generation`, unless a write came since
+    /// (materials change only by an import or its deletion, but a read that
+    /// began before such a write may end after it).
+    pub(super) fn put_material(
+        &self,
+        generation: u64,
+        region: &str,
+        key_id: &str,
+        material: &MaterialRecord,
+    ) {
         let name = (
             region.to_string(),
             key_id.to_string(),
             material.material_id.clone(),
         );
-        self.materials
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .put(name, material.clone());
+        let mut materials = self.materials.lock().unwrap_or_else(|e| e.into_inner());
+        if self.generation.load(Ordering::Acquire) == generation {
+            materials.put(name, material.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn material(id: &str) -> MaterialRecord {
+        MaterialRecord {
+            material_id: id.to_string(),
+            wrapped: vec![1, 2, 3],
+            creation_date: 0,
+            rotation_type: None,
+            public_key: None,
+        }
+    }
+
+    #[test]
+    fn a_material_read_before_its_deletion_is_not_cached_after_it() {
+        let cache = MetadataCache::new(10, Duration::from_secs(60));
+        let read_at = cache.generation();
+        cache.forget_materials("r", "k");
+        cache.put_material(read_at, "r", "k", &material("m"));
+        assert!(cache.material("r", "k", "m").is_none());
+        cache.put_material(cache.generation(), "r", "k", &material("m"));
+        assert_eq!(
+            cache.material("r", "k", "m").unwrap().wrapped,
+            vec![1, 2, 3]
+        );
     }
 }

@@ -23,7 +23,9 @@ impl Store {
         // A new key is usually used next: cache what was just written.
         self.cache.put_key(self.cache.generation(), key.clone());
         if let Some(material) = material {
-            self.cache.put_material(&key.region, &key.key_id, material);
+            let generation = self.cache.generation();
+            self.cache
+                .put_material(generation, &key.region, &key.key_id, material);
         }
         Ok(())
     }
@@ -55,9 +57,11 @@ impl Store {
             return Ok(Some(material));
         }
         metrics().metadata_cache("materials", false);
+        let generation = self.cache.generation();
         let material = self.backend.material(region, key_id, material_id)?;
         if let Some(material) = &material {
-            self.cache.put_material(region, key_id, material);
+            self.cache
+                .put_material(generation, region, key_id, material);
         }
         Ok(material)
     }

@@ -29,7 +29,8 @@ impl Store {
             after = (last.region.clone(), last.key_id.clone());
             for (key, material) in page {
                 if let Some(material) = material {
-                    self.cache.put_material(&key.region, &key.key_id, &material);
+                    self.cache
+                        .put_material(generation, &key.region, &key.key_id, &material);
                 }
                 self.cache.put_key(generation, key);
             }

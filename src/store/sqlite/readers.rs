@@ -90,4 +90,29 @@ mod tests {
             held.iter().map(|c| &**c as *const Connection).collect();
         assert_eq!(addresses.len(), held.len());
     }
+
+    #[test]
+    fn a_miss_reads_while_a_write_holds_the_writing_connection() {
+        use crate::store::backend::Keys;
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = std::sync::Arc::new(Sqlite::open(&dir.path().join("t.db")).unwrap());
+        let mut writer = sqlite.conn();
+        let write = writer
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .unwrap();
+        let (done, finished) = std::sync::mpsc::channel();
+        let reading = sqlite.clone();
+        std::thread::spawn(move || {
+            let key = reading.key("r", "k").map(|k| k.is_none());
+            let material = reading.material("r", "k", "m").map(|m| m.is_none());
+            done.send((key.ok(), material.ok())).unwrap();
+        });
+        let read = finished.recv_timeout(std::time::Duration::from_secs(10));
+        write.rollback().unwrap();
+        assert_eq!(
+            read,
+            Ok((Some(true), Some(true))),
+            "the miss waited for the write"
+        );
+    }
 }

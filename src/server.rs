@@ -381,6 +381,11 @@ async fn background_jobs(state: Arc<AppState>, interval: Duration) {
                 errors = run.errors,
                 "background jobs ran"
             ),
+            // A blocking task is cancelled only when the runtime shuts down
+            // before it starts: that is a shutdown, not a fault.
+            Err(e) if e.is_cancelled() => {
+                tracing::debug!("background jobs cancelled by the shutdown");
+            }
             Err(e) => tracing::error!(error = %e, "background job panicked"),
         }
         #[cfg(feature = "test-clock")]

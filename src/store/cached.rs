@@ -23,9 +23,8 @@ impl Store {
         // A new key is usually used next: cache what was just written.
         self.cache.put_key(self.cache.generation(), key.clone());
         if let Some(material) = material {
-            let generation = self.cache.generation();
             self.cache
-                .put_material(generation, &key.region, &key.key_id, material);
+                .put_material(self.cache.generation(), &key.region, &key.key_id, material);
         }
         Ok(())
     }

@@ -32,6 +32,9 @@ use std::sync::{Mutex, MutexGuard};
 /// SQLite's page cache, in KiB.
 const PAGE_CACHE_KIB: i64 = 64 * 1024;
 
+/// How long a connection waits for another's lock before it gives up.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Keys by region and state, for the metrics (from the covering index).
 const KEY_COUNTS: &str =
     "SELECT region, key_state, COUNT(*) FROM kms_keys GROUP BY region, key_state";
@@ -52,7 +55,7 @@ impl Sqlite {
         let mut conn = Connection::open(path)?;
         // First, so that a process starting at the same moment as another
         // on the same file waits for its locks rather than failing.
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         // Switching a new file to WAL can still answer SQLITE_BUSY at once
         // while another process does the same (the busy handler is not
         // always consulted there): such a start-up step is tried again.

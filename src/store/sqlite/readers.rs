@@ -3,7 +3,7 @@
 //! the others, and sees every transaction committed before its read began,
 //! so two misses no longer wait for each other or for a write.
 
-use super::PAGE_CACHE_KIB;
+use super::{BUSY_TIMEOUT, PAGE_CACHE_KIB};
 use crate::store::StoreResult;
 use rusqlite::Connection;
 use std::path::Path;
@@ -23,7 +23,7 @@ impl Readers {
         let connections = (0..count)
             .map(|_| {
                 let conn = Connection::open(path)?;
-                conn.busy_timeout(std::time::Duration::from_secs(10))?;
+                conn.busy_timeout(BUSY_TIMEOUT)?;
                 conn.pragma_update(None, "query_only", true)?;
                 conn.pragma_update(None, "cache_size", -PAGE_CACHE_KIB / 2)?;
                 Ok(Mutex::new(conn))

@@ -438,12 +438,13 @@ fn imports_stay_confined(east: &Hsm, east_view: &Session) {
     private_key_imports_leave_nothing(east, east_view);
 }
 
-/// Private-key imports (PKCS#8 in RSA_AES_KEY_WRAP_*): an RSA key, and EC
-/// keys whose public point the token finds with a probe copy of the key
-/// (ECDH with the generator, a signature checked against both candidate
-/// points): no object is left (wrapping key, ephemeral AES key, transit
-/// copy, probe, derived x-coordinate, candidate public keys), and the
-/// public key found is the offline key's.
+/// Private-key imports (PKCS#8 in RSA_AES_KEY_WRAP_*, and an EC key's in
+/// RSAES_OAEP_* too): an RSA key, and EC keys whose public point the token
+/// finds with a probe copy of the key (ECDH with the generator, a signature
+/// checked against both candidate points): no object is left (wrapping key,
+/// ephemeral AES key, the generic secret RSA-OAEP unwraps the PKCS#8 into,
+/// transit copy, probe, derived x-coordinate, candidate public keys), and
+/// the public key found is the offline key's.
 fn private_key_imports_leave_nothing(east: &Hsm, east_view: &Session) {
     use p256::pkcs8::{EncodePrivateKey, EncodePublicKey};
     use trent::hsm::{Curve, ImportWrapping, Oaep, PairRole};
@@ -477,22 +478,34 @@ fn private_key_imports_leave_nothing(east: &Hsm, east_view: &Session) {
         .map(|class| session_objects(view, class).len())
     };
     for (kind, pkcs8, spki) in keys {
-        for (algorithm, hash) in [
-            (AlgorithmSpec::RsaAesKeyWrapSha1, Oaep::Sha1),
-            (AlgorithmSpec::RsaAesKeyWrapSha256, Oaep::Sha256),
-        ] {
+        let mut wrappings = vec![
+            (
+                AlgorithmSpec::RsaAesKeyWrapSha1,
+                ImportWrapping::RsaAesKeyWrap(Oaep::Sha1),
+            ),
+            (
+                AlgorithmSpec::RsaAesKeyWrapSha256,
+                ImportWrapping::RsaAesKeyWrap(Oaep::Sha256),
+            ),
+        ];
+        if matches!(kind, SecretKind::Ec(..)) {
+            wrappings.extend([
+                (
+                    AlgorithmSpec::RsaesOaepSha1,
+                    ImportWrapping::RsaesOaep(Oaep::Sha1),
+                ),
+                (
+                    AlgorithmSpec::RsaesOaepSha256,
+                    ImportWrapping::RsaesOaep(Oaep::Sha256),
+                ),
+            ]);
+        }
+        for (algorithm, wrapping) in wrappings {
             let before = counts(east_view);
             let pair = east.begin_key_import(2048).unwrap();
             let encrypted = common::import::wrap(&pair.public_key, &algorithm, &pkcs8);
             let imported = east
-                .import_material(
-                    pair.id,
-                    ImportWrapping::RsaAesKeyWrap(hash),
-                    &encrypted,
-                    kind,
-                    0..=0,
-                    b"key-10",
-                )
+                .import_material(pair.id, wrapping, &encrypted, kind, 0..=0, b"key-10")
                 .unwrap_or_else(|e| panic!("{kind:?} {algorithm:?}: {e}"));
             assert_eq!(
                 counts(east_view),

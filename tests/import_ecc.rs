@@ -1,5 +1,5 @@
-//! Importing ECC private keys (PKCS#8, wrapped with RSA_AES_KEY_WRAP_*;
-//! issue #14): a key pair made offline with RustCrypto's curve crates is
+//! Importing ECC private keys (PKCS#8, wrapped with RSA_AES_KEY_WRAP_* or
+//! RSAES_OAEP_*; issue #14): a key pair made offline with RustCrypto's curve crates is
 //! imported, GetPublicKey gives its public key, Sign in Trent verifies
 //! offline (and Verify in Trent agrees), DeriveSharedSecret is the ECDH the
 //! peer computes offline; a private key on another curve, of another type
@@ -10,8 +10,9 @@
 //! asymmetric key pairs, encrypt and import only the private key. AWS KMS
 //! derives the public key from the private key." Trent finds it in the
 //! token (docs/adr/0014-imported-key-material.md, "ECC private keys").
-//! Trent takes a private key only inside RSA_AES_KEY_WRAP_* (RSA-OAEP
-//! alone: UnsupportedOperationException, as for RSA keys).
+//! AWS takes an ECC private key with RSA-OAEP alone too (GetParametersForImport,
+//! WrappingAlgorithm: "RSAES_OAEP_SHA_256 — Supported for all types of key
+//! material, except RSA key material"), and so does Trent.
 //!
 //! Key pairs are not served on Kryoptic (cryptoki 0.12 cannot name its
 //! RFC 5649 mechanism): there CreateKey refuses an EXTERNAL ECC key as
@@ -22,11 +23,12 @@ mod common;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{
     AlgorithmSpec, ExpirationModelType, KeyAgreementAlgorithmSpec, KeySpec, KeyState, KeyUsageType,
-    MessageType, OriginType,
+    MessageType, OriginType, WrappingKeySpec,
 };
 use common::asymmetric::{public_key, sign, signing_algorithms, verify, verify_offline};
 use common::import::{
-    Refusal, code, create_external_as, describe, parameters, try_import, try_import_with, wrap,
+    Refusal, code, create_external_as, describe, parameters, parameters_with, try_import,
+    try_import_with, wrap,
 };
 use common::{EAST, Server, WEST, error_code};
 use p256::pkcs8::{EncodePrivateKey, EncodePublicKey};
@@ -59,15 +61,26 @@ fn offline(spec: &KeySpec) -> Offline {
     }
 }
 
-/// Fresh parameters for `algorithm`, then ImportKeyMaterial of `pkcs8`
-/// into `key`, material that does not expire.
+/// Fresh parameters for `algorithm` (RSA_2048), then ImportKeyMaterial of
+/// `pkcs8` into `key`, material that does not expire.
 async fn import(
     kms: &aws_sdk_kms::Client,
     key: &str,
     algorithm: AlgorithmSpec,
     pkcs8: &[u8],
 ) -> Result<String, Refusal> {
-    let p = parameters(kms, key, algorithm).await;
+    import_under(kms, key, algorithm, WrappingKeySpec::Rsa2048, pkcs8).await
+}
+
+/// As [`import`], with a wrapping key of `spec`.
+async fn import_under(
+    kms: &aws_sdk_kms::Client,
+    key: &str,
+    algorithm: AlgorithmSpec,
+    spec: WrappingKeySpec,
+    pkcs8: &[u8],
+) -> Result<String, Refusal> {
+    let p = parameters_with(kms, key, algorithm, spec).await;
     try_import_with(
         kms,
         key,
@@ -81,7 +94,9 @@ async fn import(
 }
 
 /// P-256, P-384, P-521 and secp256k1 signing keys made offline, imported
-/// with RSA_AES_KEY_WRAP_SHA_256 or _SHA_1: the key is enabled,
+/// with RSA_AES_KEY_WRAP_SHA_256 or _SHA_1, and with RSAES_OAEP_SHA_1 or
+/// _SHA_256 as AWS's recorded answers have them (P-521 under an RSA_4096
+/// wrapping key, as RSA_2048 cannot carry it): the key is enabled,
 /// GetPublicKey is the offline SubjectPublicKeyInfo, and every signing
 /// algorithm of the key signs a message (RAW) and a digest (DIGEST) in
 /// Trent so that the offline public key verifies it, as Verify in Trent
@@ -101,20 +116,68 @@ async fn imported_ecc_keys_sign_as_the_offline_keys() {
         assert_eq!(error_code(refused), "UnsupportedOperationException");
         return;
     }
+    let (rsa_2048, rsa_4096) = (WrappingKeySpec::Rsa2048, WrappingKeySpec::Rsa4096);
     let specs = [
-        (KeySpec::EccNistP256, AlgorithmSpec::RsaAesKeyWrapSha256),
-        (KeySpec::EccNistP384, AlgorithmSpec::RsaAesKeyWrapSha1),
-        (KeySpec::EccNistP521, AlgorithmSpec::RsaAesKeyWrapSha256),
-        (KeySpec::EccSecgP256K1, AlgorithmSpec::RsaAesKeyWrapSha1),
+        (
+            KeySpec::EccNistP256,
+            AlgorithmSpec::RsaAesKeyWrapSha256,
+            &rsa_2048,
+        ),
+        (
+            KeySpec::EccNistP384,
+            AlgorithmSpec::RsaAesKeyWrapSha1,
+            &rsa_2048,
+        ),
+        (
+            KeySpec::EccNistP521,
+            AlgorithmSpec::RsaAesKeyWrapSha256,
+            &rsa_2048,
+        ),
+        (
+            KeySpec::EccSecgP256K1,
+            AlgorithmSpec::RsaAesKeyWrapSha1,
+            &rsa_2048,
+        ),
+        (
+            KeySpec::EccNistP256,
+            AlgorithmSpec::RsaesOaepSha1,
+            &rsa_2048,
+        ),
+        (
+            KeySpec::EccNistP256,
+            AlgorithmSpec::RsaesOaepSha256,
+            &rsa_2048,
+        ),
+        (
+            KeySpec::EccNistP384,
+            AlgorithmSpec::RsaesOaepSha1,
+            &rsa_2048,
+        ),
+        (
+            KeySpec::EccNistP521,
+            AlgorithmSpec::RsaesOaepSha256,
+            &rsa_4096,
+        ),
+        (
+            KeySpec::EccSecgP256K1,
+            AlgorithmSpec::RsaesOaepSha1,
+            &rsa_2048,
+        ),
     ];
-    for (spec, algorithm) in specs {
+    for (spec, algorithm, wrapping_key) in specs {
         let local = offline(&spec);
         let key = create_external_as(&kms, spec.clone(), KeyUsageType::SignVerify, false)
             .await
             .key_id;
-        import(&kms, &key, algorithm, &local.pkcs8)
-            .await
-            .unwrap_or_else(|e| panic!("import of a {spec:?} key: {e:?}"));
+        import_under(
+            &kms,
+            &key,
+            algorithm.clone(),
+            wrapping_key.clone(),
+            &local.pkcs8,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("import of a {spec:?} key with {algorithm:?}: {e:?}"));
         let meta = describe(&kms, &key).await;
         assert_eq!(meta.key_state, Some(KeyState::Enabled), "{spec:?}");
         assert_eq!(meta.origin, Some(OriginType::External), "{spec:?}");
@@ -187,9 +250,9 @@ async fn an_imported_key_agreement_key_derives_the_offline_secret() {
     assert_eq!(shared, theirs.raw_secret_bytes().to_vec());
 }
 
-/// What a P-256 key refuses: its private key with RSA-OAEP alone
-/// (UnsupportedOperationException), a private key on P-384 or secp256k1,
-/// an RSA private key (IncorrectKeyMaterialException, saying why), and a
+/// What a P-256 key refuses: a private key on P-384 or secp256k1, with
+/// RSA_AES_KEY_WRAP or RSA-OAEP alone, an RSA private key, and bytes that
+/// are no private key (IncorrectKeyMaterialException, saying why), and a
 /// private key under another AES key than the one RSA-OAEP carries
 /// (InvalidCiphertextException); then, after DeleteImportedKeyMaterial,
 /// another P-256 key is IncorrectKeyMaterialException and the same key
@@ -206,21 +269,43 @@ async fn an_imported_ecc_key_takes_only_its_own_private_key() {
         .await
         .key_id;
 
-    let refused = import(&kms, &key, AlgorithmSpec::RsaesOaepSha256, &local.pkcs8).await;
-    assert_eq!(code(refused), "UnsupportedOperationException");
-    for (other, curve) in [
-        (KeySpec::EccNistP384, "P384"),
-        (KeySpec::EccSecgP256K1, "Secp256k1"),
+    for (other, curve, algorithm) in [
+        (
+            KeySpec::EccNistP384,
+            "P384",
+            AlgorithmSpec::RsaAesKeyWrapSha1,
+        ),
+        (
+            KeySpec::EccSecgP256K1,
+            "Secp256k1",
+            AlgorithmSpec::RsaAesKeyWrapSha1,
+        ),
+        (KeySpec::EccNistP384, "P384", AlgorithmSpec::RsaesOaepSha1),
+        (
+            KeySpec::EccSecgP256K1,
+            "Secp256k1",
+            AlgorithmSpec::RsaesOaepSha256,
+        ),
     ] {
         let wrong = offline(&other);
-        let refused = import(&kms, &key, AlgorithmSpec::RsaAesKeyWrapSha1, &wrong.pkcs8).await;
+        let refused = import(&kms, &key, algorithm.clone(), &wrong.pkcs8).await;
         let (code, message) = refused.expect_err("a key on another curve");
-        assert_eq!(code, "IncorrectKeyMaterialException", "{other:?}");
+        assert_eq!(
+            code, "IncorrectKeyMaterialException",
+            "{other:?} {algorithm:?}"
+        );
         let message = message.unwrap_or_default();
         assert!(
             message.contains("ECC_NIST_P256") && message.contains(curve),
-            "{other:?}: {message}"
+            "{other:?} {algorithm:?}: {message}"
         );
+    }
+    for algorithm in [AlgorithmSpec::RsaesOaepSha1, AlgorithmSpec::RsaesOaepSha256] {
+        let refused = import(&kms, &key, algorithm.clone(), &[7; 32]).await;
+        let (code, message) = refused.expect_err("bytes that are no private key");
+        assert_eq!(code, "IncorrectKeyMaterialException", "{algorithm:?}");
+        let message = message.unwrap_or_default();
+        assert!(message.contains("PKCS#8"), "{algorithm:?}: {message}");
     }
     let rsa = rsa::RsaPrivateKey::new(&mut OsRng, 2048).unwrap();
     let rsa_pkcs8 = rsa::pkcs8::EncodePrivateKey::to_pkcs8_der(&rsa).unwrap();

@@ -203,6 +203,15 @@ impl Hsm {
             other => other,
         };
         match wrapping {
+            ImportWrapping::RsaesOaep(hash) if kind.is_private_key() => {
+                let carrier = self
+                    .rsa_unwrap(owner, pending, hash, encrypted, &carrier_template())
+                    .map_err(invalid)?;
+                let private = private_key_of_carrier(token, owner, carrier, &transit)
+                    .map_err(not_a_private_key(kind));
+                token.destroy(owner, carrier);
+                private
+            }
             ImportWrapping::RsaesOaep(hash) => self
                 .rsa_unwrap(owner, pending, hash, encrypted, &transit)
                 .map_err(invalid),
@@ -221,22 +230,8 @@ impl Hsm {
                     .and_then(|()| {
                         Ok(owner.unwrap_key(&mechanism, ephemeral, wrapped_material, &transit)?)
                     })
-                    .map_err(|e| match e {
-                        // SoftHSM's answer to unwrapped bytes that are not a
-                        // PKCS#8 private key of the template's key type.
-                        HsmError::Pkcs11(Error::Pkcs11(RvError::FunctionFailed, _))
-                            if kind.is_private_key() =>
-                        {
-                            HsmError::WrongPrivateKey(format!(
-                                "the token does not read it as a PKCS#8 {} private key",
-                                match kind {
-                                    SecretKind::Rsa(..) => "RSA",
-                                    _ => "EC",
-                                }
-                            ))
-                        }
-                        other => invalid(other),
-                    });
+                    .map_err(not_a_private_key(kind))
+                    .map_err(invalid);
                 token.destroy(owner, ephemeral);
                 material
             }
@@ -279,6 +274,49 @@ impl Hsm {
         }
         Ok(created?)
     }
+}
+
+/// What a token's refusal to unwrap a private key of `kind` means: SoftHSM
+/// answers `CKR_FUNCTION_FAILED` to unwrapped bytes that are not a PKCS#8
+/// private key of the template's key type.
+fn not_a_private_key(kind: SecretKind) -> impl Fn(HsmError) -> HsmError {
+    use cryptoki::error::{Error, RvError};
+    move |e| match e {
+        HsmError::Pkcs11(Error::Pkcs11(RvError::FunctionFailed, _)) if kind.is_private_key() => {
+            HsmError::WrongPrivateKey(format!(
+                "the token does not read it as a PKCS#8 {} private key",
+                match kind {
+                    SecretKind::Rsa(..) => "RSA",
+                    _ => "EC",
+                }
+            ))
+        }
+        other => other,
+    }
+}
+
+/// What RSA-OAEP alone unwraps a private key into: a generic secret whose
+/// value is the private key's PKCS#8 encoding (PKCS#11 unwraps only secret
+/// keys with RSA), kept as a transit object is.
+fn carrier_template() -> Vec<Attribute> {
+    backing_key_template(Purpose::Transit, SecretKind::Hmac(0))
+}
+
+/// The private key whose PKCS#8 encoding is the value of `carrier`, as an
+/// object made with `template`, without the encoding leaving the token: an
+/// RFC 5649 wrap of a private key wraps its PKCS#8 encoding, so the
+/// carrier's wrap under the domain key is such a wrap, and unwraps as that
+/// private key. The wrap is dropped.
+fn private_key_of_carrier(
+    token: &Token,
+    owner: &Session,
+    carrier: ObjectHandle,
+    template: &[Attribute],
+) -> Result<ObjectHandle, HsmError> {
+    let mechanism = Mechanism::AesKeyWrapPad;
+    token.require(&mechanism, "RSAES_OAEP import of a private key")?;
+    let wrapped = owner.wrap_key(&mechanism, token.domain_key(), carrier)?;
+    Ok(owner.unwrap_key(&mechanism, token.domain_key(), &wrapped, template)?)
 }
 
 /// The ephemeral AES key of `RSA_AES_KEY_WRAP_*`: it only unwraps.

@@ -7,7 +7,7 @@ use super::error::{MaterialProblem, Missing, TokenProblem};
 use super::invalid::{self, Field, Invalid, Rule};
 use super::key_ref::Aliases;
 use super::{Caller, JobOutcome, Kms, KmsError, KmsResult, record_arn, specs, validate};
-use crate::hsm::{HsmError, ImportWrapping, Oaep};
+use crate::hsm::{HsmError, ImportWrapping, Oaep, SecretKind};
 use crate::model::{KeyRecord, KeySpec, KeyState, MaterialImport, MaterialRecord};
 use crate::store::{ImportAs, ImportWrite};
 use sha2::Digest as _;
@@ -454,8 +454,9 @@ fn wrapping(algorithm: &str) -> KmsResult<ImportWrapping> {
 }
 
 /// How to unwrap the material of `key` under an import token issued for
-/// `wrapping`, and the bytes to unwrap: a private key comes only inside
-/// `RSA_AES_KEY_WRAP_*` (RSA-OAEP alone cannot carry it), or as
+/// `wrapping`, and the bytes to unwrap: an RSA private key comes only inside
+/// `RSA_AES_KEY_WRAP_*` (RSA-OAEP alone cannot carry it, as AWS says), an
+/// ECC private key also with RSA-OAEP alone, and a private key also as
 /// `wrapped_private_key` next to an RSA-OAEP-wrapped AES key, which is the
 /// same wrapping in two parts.
 fn import_wrapping<'e>(
@@ -464,9 +465,10 @@ fn import_wrapping<'e>(
     encrypted: &'e [u8],
     wrapped_private_key: Option<&[u8]>,
 ) -> KmsResult<(ImportWrapping, std::borrow::Cow<'e, [u8]>)> {
-    let private = specs::kind_of(key).is_private_key();
+    let kind = specs::kind_of(key);
+    let private = kind.is_private_key();
     match (wrapped_private_key, wrapping) {
-        (None, ImportWrapping::RsaesOaep(_)) if private => {
+        (None, ImportWrapping::RsaesOaep(_)) if matches!(kind, SecretKind::Rsa(..)) => {
             Err(KmsError::UnsupportedOperation(format!(
                 "{} is a {} key: its private key is imported with RSA_AES_KEY_WRAP_SHA_1 or \
                  RSA_AES_KEY_WRAP_SHA_256 (RSA-OAEP alone cannot carry it).",

@@ -227,7 +227,11 @@ async fn get_public_key_needs_an_enabled_asymmetric_key() {
 }
 
 /// Neither automatic nor on-demand rotation applies to RSA or ECC keys:
-/// UnsupportedOperationException, as AWS documents.
+/// UnsupportedOperationException, as AWS documents. The key's state is
+/// refused first, as AWS refuses RotateKeyOnDemand of a disabled RSA_4096
+/// key (an answer it recorded: DisabledException, "<key ARN> is
+/// disabled."): a disabled key is DisabledException, one pending deletion
+/// KMSInvalidStateException.
 #[tokio::test(flavor = "multi_thread")]
 async fn asymmetric_keys_do_not_rotate() {
     let server = Server::start();
@@ -248,6 +252,29 @@ async fn asymmetric_keys_do_not_rotate() {
             error_code(kms.rotate_key_on_demand().key_id(&key).send().await),
             "UnsupportedOperationException",
             "RotateKeyOnDemand of {spec:?} {usage:?}"
+        );
+        kms.disable_key().key_id(&key).send().await.unwrap();
+        let disabled = format!("{} is disabled.", arn(EAST, &key));
+        assert_eq!(
+            refusal(kms.rotate_key_on_demand().key_id(&key).send().await),
+            ("DisabledException".to_string(), Some(disabled.clone())),
+            "RotateKeyOnDemand of a disabled {spec:?} {usage:?}"
+        );
+        assert_eq!(
+            refusal(kms.enable_key_rotation().key_id(&key).send().await),
+            ("DisabledException".to_string(), Some(disabled)),
+            "EnableKeyRotation of a disabled {spec:?} {usage:?}"
+        );
+        kms.schedule_key_deletion()
+            .key_id(&key)
+            .pending_window_in_days(7)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            error_code(kms.rotate_key_on_demand().key_id(&key).send().await),
+            "KMSInvalidStateException",
+            "RotateKeyOnDemand of {spec:?} {usage:?} pending deletion"
         );
     }
 }

@@ -82,9 +82,9 @@ fn check_rotatable(key: &KeyRecord) -> KmsResult<()> {
     }
     if key.key_spec != KeySpec::SymmetricDefault {
         return Err(KmsError::UnsupportedOperation(format!(
-            "Key {} ({} with origin {}) does not support rotation; only symmetric keys \
-             with origin AWS_KMS do.",
-            key.key_id, key.key_spec, key.origin
+            "Key {} is a {} key, which does not rotate; only symmetric encryption keys \
+             (SYMMETRIC_DEFAULT) do.",
+            key.key_id, key.key_spec
         )));
     }
     Ok(())
@@ -114,13 +114,18 @@ fn is_imported_symmetric(key: &KeyRecord) -> bool {
 impl Kms {
     /// Rotation changes need a key that `rotatable` accepts, enabled and not
     /// a multi-Region replica (rotation of a multi-Region key is run from its
-    /// primary).
+    /// primary). A disabled key, or one pending deletion, is refused for its
+    /// state before its kind, as AWS refuses a disabled RSA key
+    /// (`DisabledException`); a key pending import, for its kind first.
     fn check_changeable(
         &self,
         key: &KeyRecord,
         caller: &Caller,
         rotatable: fn(&KeyRecord) -> KmsResult<()>,
     ) -> KmsResult<()> {
+        if key.state != KeyState::PendingImport {
+            super::require_enabled(key)?;
+        }
         rotatable(key)?;
         if key.multi_region {
             self.primary_copies(caller, key)?;

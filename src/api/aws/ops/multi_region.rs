@@ -30,6 +30,8 @@ struct UpdatePrimaryRegion {
 struct ReplicateKeyResponse<'a> {
     replica_key_metadata: KeyMetadata<'a>,
     replica_policy: &'a str,
+    /// Absent when the replica has no tags, as in AWS's recorded answers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     replica_tags: Vec<TagEntry<'a>>,
 }
 

@@ -86,11 +86,23 @@ pub struct ImportInput<'a> {
     pub description: Option<&'a str>,
     /// The id the re-imported material must have (symmetric keys).
     pub material_id: Option<&'a str>,
-    /// A private key (PKCS#8) wrapped with RFC 5649 under the AES key that
-    /// `encrypted` then carries, given apart (Huawei's
-    /// `encrypted_privatekey`): with an import token issued for RSA-OAEP,
-    /// the two parts are that algorithm's `RSA_AES_KEY_WRAP` counterpart.
-    pub wrapped_private_key: Option<&'a [u8]>,
+    /// Where a private key comes.
+    pub private_key: PrivateKeyCarriage<'a>,
+}
+
+/// Where an import carries a private key.
+#[derive(Clone, Copy, Debug)]
+pub enum PrivateKeyCarriage<'a> {
+    /// Inside the encrypted key material, as AWS takes it: in
+    /// `RSA_AES_KEY_WRAP_*`, or for an ECC key also with RSA-OAEP alone.
+    Inside,
+    /// Apart from it, as Huawei's import takes an asymmetric key's private
+    /// key (`encrypted_privatekey`, which it requires): a PKCS#8 private key
+    /// wrapped with RFC 5649 under the AES key that the encrypted key
+    /// material then carries. With an import token issued for RSA-OAEP, the
+    /// two parts are that algorithm's `RSA_AES_KEY_WRAP` counterpart.
+    /// `None`: the request gave none.
+    Apart(Option<&'a [u8]>),
 }
 
 /// An import token handed out and not used yet.
@@ -242,7 +254,7 @@ impl Kms {
         let kind = specs::kind_of(&key);
         let pending = self.take_token(&key, token, now)?;
         let (wrapping, encrypted) =
-            import_wrapping(&key, pending.wrapping, encrypted, input.wrapped_private_key)?;
+            import_wrapping(&key, pending.wrapping, encrypted, input.private_key)?;
         let imported = self
             .hsm(&key.region)?
             .import_material(
@@ -454,21 +466,22 @@ fn wrapping(algorithm: &str) -> KmsResult<ImportWrapping> {
 }
 
 /// How to unwrap the material of `key` under an import token issued for
-/// `wrapping`, and the bytes to unwrap: an RSA private key comes only inside
+/// `wrapping`, and the bytes to unwrap: an RSA private key comes inside
 /// `RSA_AES_KEY_WRAP_*` (RSA-OAEP alone cannot carry it, as AWS says), an
-/// ECC private key also with RSA-OAEP alone, and a private key also as
-/// `wrapped_private_key` next to an RSA-OAEP-wrapped AES key, which is the
-/// same wrapping in two parts.
+/// ECC private key also with RSA-OAEP alone, and a private key carried
+/// apart next to an RSA-OAEP-wrapped AES key is the same wrapping in two
+/// parts.
 fn import_wrapping<'e>(
     key: &KeyRecord,
     wrapping: ImportWrapping,
     encrypted: &'e [u8],
-    wrapped_private_key: Option<&[u8]>,
+    private_key: PrivateKeyCarriage<'_>,
 ) -> KmsResult<(ImportWrapping, std::borrow::Cow<'e, [u8]>)> {
+    use PrivateKeyCarriage::{Apart, Inside};
     let kind = specs::kind_of(key);
     let private = kind.is_private_key();
-    match (wrapped_private_key, wrapping) {
-        (None, ImportWrapping::RsaesOaep(_)) if matches!(kind, SecretKind::Rsa(..)) => {
+    match (private_key, wrapping) {
+        (Inside, ImportWrapping::RsaesOaep(_)) if matches!(kind, SecretKind::Rsa(..)) => {
             Err(KmsError::UnsupportedOperation(format!(
                 "{} is a {} key: its private key is imported with RSA_AES_KEY_WRAP_SHA_1 or \
                  RSA_AES_KEY_WRAP_SHA_256 (RSA-OAEP alone cannot carry it).",
@@ -476,17 +489,23 @@ fn import_wrapping<'e>(
                 key.key_spec
             )))
         }
-        (None, wrapping) => Ok((wrapping, encrypted.into())),
-        (Some(_), _) if !private => Err(KmsError::UnsupportedOperation(format!(
+        (Apart(None), _) if private => Err(KmsError::UnsupportedOperation(format!(
+            "{} is a {} key: its private key is given apart, wrapped under the AES key that \
+             the encrypted key material carries.",
+            record_arn(key),
+            key.key_spec
+        ))),
+        (Inside | Apart(None), wrapping) => Ok((wrapping, encrypted.into())),
+        (Apart(Some(_)), _) if !private => Err(KmsError::UnsupportedOperation(format!(
             "{} is a {} key: it has no private key to import.",
             record_arn(key),
             key.key_spec
         ))),
-        (Some(wrapped), ImportWrapping::RsaesOaep(hash)) => Ok((
+        (Apart(Some(wrapped)), ImportWrapping::RsaesOaep(hash)) => Ok((
             ImportWrapping::RsaAesKeyWrap(hash),
             [encrypted, wrapped].concat().into(),
         )),
-        (Some(_), ImportWrapping::RsaAesKeyWrap(_)) => Err(KmsError::UnsupportedOperation(
+        (Apart(Some(_)), ImportWrapping::RsaAesKeyWrap(_)) => Err(KmsError::UnsupportedOperation(
             "The import token was issued for RSA_AES_KEY_WRAP, whose encrypted key material \
              carries the private key itself: give no private key apart."
                 .into(),

@@ -41,7 +41,7 @@ pub use error::{KmsError, KmsResult, MaterialProblem, Missing, TokenProblem};
 pub use grants::{GrantConstraints, GrantCreated, GrantInput, constraints_of};
 pub use invalid::{Field, Invalid, Rule, TagProblem, UsageProblem};
 pub use key_agreement::SharedSecret;
-pub use key_import::{DeletedMaterial, ImportInput, ImportParameters};
+pub use key_import::{DeletedMaterial, ImportInput, ImportParameters, PrivateKeyCarriage};
 pub use key_pairs::DataKeyPair;
 pub use key_ref::{alias_arn, key_arn, key_arn_in, record_arn};
 pub use keys::{CreateKeyInput, DeletionScheduled};

@@ -23,7 +23,7 @@
 use super::context::{Ctx, OpResult, Reply};
 use super::error::HuaweiError;
 use super::ids;
-use crate::kms::ImportInput;
+use crate::kms::{ImportInput, PrivateKeyCarriage};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
@@ -92,7 +92,7 @@ pub fn import_material(cx: &mut Ctx<'_>) -> OpResult {
                 import_type: None,
                 description: None,
                 material_id: None,
-                wrapped_private_key: private_key.as_deref(),
+                private_key: PrivateKeyCarriage::Apart(private_key.as_deref()),
             };
             kms.import_key_material(caller, input)
         },

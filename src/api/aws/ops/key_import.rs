@@ -3,7 +3,7 @@
 
 use super::{OpResult, parse, reply};
 use crate::api::aws::shapes::{Base64, Blob, Epoch};
-use crate::kms::{Caller, ImportInput, Kms};
+use crate::kms::{Caller, ImportInput, Kms, PrivateKeyCarriage};
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]
@@ -81,7 +81,7 @@ pub fn import_key_material(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult 
             import_type: r.import_type.as_deref(),
             description: r.key_material_description.as_deref(),
             material_id: r.key_material_id.as_deref(),
-            wrapped_private_key: None,
+            private_key: PrivateKeyCarriage::Inside,
         },
     )?;
     reply(KeyMaterialResponse {

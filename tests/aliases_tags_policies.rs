@@ -1135,6 +1135,27 @@ async fn malformed_policies_are_refused() {
         error_code(put("{\"Version\":\"2012-10-17\"}").await),
         "MalformedPolicyDocumentException"
     );
+    // AWS's model allows tab, line feed, carriage return and U+0020 to
+    // U+00FF only: a character beyond Latin-1 is ValidationException, even
+    // in an otherwise sound policy, while one within it is taken.
+    for (sid, code) in [
+        ("caf\u{e9}", None),
+        ("snow\u{2603}", Some("ValidationException")),
+    ] {
+        let policy = before.replacen("IAM User Permissions", &format!("IAM {sid}"), 1);
+        assert_ne!(policy, before, "the policy has a Statement");
+        let result = put(&policy).await;
+        match code {
+            None => assert!(result.is_ok(), "{sid}: {result:?}"),
+            Some(code) => assert_eq!(error_code(result), code, "{sid}"),
+        }
+    }
+    let before = get_policy(&client, &key).await;
+    assert!(before.contains("caf\u{e9}"), "{before}");
+    assert_eq!(
+        error_code(put("{\"Statement\": \"\u{1f511}\"}").await),
+        "ValidationException"
+    );
     assert_eq!(get_policy(&client, &key).await, before, "policy changed");
 }
 

@@ -443,6 +443,48 @@ async fn grants_are_retired_by_their_retiring_principal_only() {
         .send()
         .await;
     assert_eq!(error_code(bad_grantee), "InvalidArnException");
+    // AWS's model: a principal has 1-256 characters of [\w+=,.@:/-].
+    let user = |name: &str| format!("arn:aws:iam::{A}:user/{name}");
+    let long = user(&"d".repeat(257 - user("").len()));
+    for (grantee, retiring, broken) in [
+        (user("has space"), None, "regular expression pattern"),
+        (long.clone(), None, "less than or equal to 256"),
+        (
+            user("dave"),
+            Some(user("ca rol")),
+            "regular expression pattern",
+        ),
+    ] {
+        let refused = p
+            .alice
+            .create_grant()
+            .key_id(&key)
+            .grantee_principal(&grantee)
+            .set_retiring_principal(retiring)
+            .operations(GrantOperation::Encrypt)
+            .send()
+            .await;
+        let (code, message) = common::refusal(refused);
+        assert_eq!(code, "ValidationException", "{grantee}");
+        assert!(message.unwrap_or_default().contains(broken), "{grantee}");
+    }
+    let (code, _) = common::refusal(
+        p.alice
+            .list_retirable_grants()
+            .retiring_principal(user("ca rol"))
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ValidationException");
+    let (code, _) = common::refusal(
+        p.alice
+            .list_grants()
+            .key_id(&key)
+            .grantee_principal(long)
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ValidationException");
     // Constraints bind only operations that take an encryption context:
     // a constrained grant still lets its grantee describe the key.
     p.alice

@@ -254,8 +254,10 @@ impl Kms {
         input: GrantInput,
     ) -> KmsResult<GrantCreated> {
         let grantee = validate::required(input.grantee, Field::GranteePrincipal)?;
+        validate::principal(&grantee, Field::GranteePrincipal)?;
         check_principal(&grantee, "GranteePrincipal")?;
         if let Some(retiring) = &input.retiring {
+            validate::principal(retiring, Field::RetiringPrincipal)?;
             check_principal(retiring, "RetiringPrincipal")?;
         }
         let mut operations = validate::required(input.operations, Field::Operations)?;
@@ -362,6 +364,9 @@ impl Kms {
         limit: Option<i64>,
         marker: Option<&str>,
     ) -> KmsResult<Page<GrantRecord>> {
+        if let Some(grantee) = grantee {
+            validate::principal(grantee, Field::GranteePrincipal)?;
+        }
         let key = self.load_key(
             caller,
             validate::required(key_id, Field::KeyId)?,
@@ -390,6 +395,7 @@ impl Kms {
         marker: Option<&str>,
     ) -> KmsResult<Page<GrantRecord>> {
         let retiring = validate::required(retiring, Field::RetiringPrincipal)?;
+        validate::principal(retiring, Field::RetiringPrincipal)?;
         self.authorize_account(caller, "kms:ListRetirableGrants", &Facts::NONE)?;
         let grants = self
             .store

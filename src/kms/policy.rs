@@ -43,6 +43,7 @@ pub(super) fn check_document(
     bypass_lockout_check: bool,
 ) -> KmsResult<()> {
     validate::length(policy.chars().count(), 1, MAX_POLICY_LEN, Field::Policy)?;
+    validate::policy_characters(policy)?;
     let parsed = Policy::parse(policy, PolicyKind::Key)
         .map_err(|e| KmsError::MalformedPolicyDocument(e.to_string()))?;
     if !bypass_lockout_check

@@ -49,6 +49,42 @@ pub(super) fn name(text: &str, field: Field) -> KmsResult<()> {
     Ok(())
 }
 
+/// The characters an IAM principal may have, as AWS's model states them.
+const PRINCIPAL_PATTERN: &str = "^[\\w+=,.@:/-]+$";
+
+/// A grant's principal (grantee or retiring, or a filter by one): 1–256
+/// characters matching [`PRINCIPAL_PATTERN`].
+pub(super) fn principal(text: &str, field: Field) -> KmsResult<()> {
+    text_length(text, 1, 256, field)?;
+    let allowed = |c: char| {
+        c.is_ascii_alphanumeric()
+            || matches!(c, '_' | '+' | '=' | ',' | '.' | '@' | ':' | '/' | '-')
+    };
+    if !text.chars().all(allowed) {
+        let rule = Rule::Pattern(PRINCIPAL_PATTERN);
+        return Err(KmsError::Validation(invalid::field(field, text, rule)));
+    }
+    Ok(())
+}
+
+/// The characters a key policy may have (AWS's model: tab, line feed,
+/// carriage return, and U+0020 to U+00FF).
+const POLICY_PATTERN: &str = "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+";
+
+/// A key policy has only the characters [`POLICY_PATTERN`] allows (the
+/// document itself is not repeated in the message).
+pub(super) fn policy_characters(policy: &str) -> KmsResult<()> {
+    let allowed = |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{ff}');
+    if !policy.chars().all(allowed) {
+        let rule = Rule::Pattern(POLICY_PATTERN);
+        return Err(KmsError::Validation(invalid::field_hidden(
+            Field::Policy,
+            rule,
+        )));
+    }
+    Ok(())
+}
+
 /// A number must lie in `allowed`.
 pub(super) fn value_in(value: i64, allowed: RangeInclusive<i64>, field: Field) -> KmsResult<()> {
     if allowed.contains(&value) {

@@ -114,6 +114,11 @@ pub struct GrantConstraints {
     /// The request's context must be exactly these pairs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub encryption_context_equals: Option<EncryptionContext>,
+    /// AWS's `SourceArn`, the resource a service principal acts for. Trent
+    /// serves no service principal, so CreateGrant refuses it rather than
+    /// make a grant wider than asked; no grant carries it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_arn: Option<String>,
 }
 
 impl GrantConstraints {
@@ -181,6 +186,10 @@ pub struct GrantInput {
     pub name: Option<String>,
     /// Validate only.
     pub dry_run: bool,
+    /// Whether the request names a service principal (AWS's
+    /// `GranteeServicePrincipal` or `RetiringServicePrincipal`), which
+    /// Trent does not serve.
+    pub service_principal: bool,
 }
 
 /// A created (or, for a retried named request, found) grant.
@@ -253,6 +262,18 @@ impl Kms {
         key_id: Option<&str>,
         input: GrantInput,
     ) -> KmsResult<GrantCreated> {
+        let source_arn = input
+            .constraints
+            .as_ref()
+            .and_then(|c| c.source_arn.as_ref());
+        if input.service_principal || source_arn.is_some() {
+            return Err(KmsError::UnsupportedOperation(
+                "Grants to service principals (GranteeServicePrincipal, \
+                 RetiringServicePrincipal) and the SourceArn grant constraint are not \
+                 supported: this deployment serves no AWS service."
+                    .into(),
+            ));
+        }
         let grantee = validate::required(input.grantee, Field::GranteePrincipal)?;
         validate::principal(&grantee, Field::GranteePrincipal)?;
         check_principal(&grantee, "GranteePrincipal")?;
@@ -572,14 +593,14 @@ mod tests {
     fn subset(pairs: &[(&str, &str)]) -> GrantConstraints {
         GrantConstraints {
             encryption_context_subset: Some(context(pairs)),
-            encryption_context_equals: None,
+            ..GrantConstraints::default()
         }
     }
 
     fn equals(pairs: &[(&str, &str)]) -> GrantConstraints {
         GrantConstraints {
-            encryption_context_subset: None,
             encryption_context_equals: Some(context(pairs)),
+            ..GrantConstraints::default()
         }
     }
 

@@ -18,6 +18,8 @@ struct CreateGrant {
     constraints: Option<GrantConstraints>,
     name: Option<String>,
     dry_run: Option<bool>,
+    grantee_service_principal: Option<String>,
+    retiring_service_principal: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -109,6 +111,8 @@ pub fn create_grant(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
             constraints: r.constraints,
             name: r.name,
             dry_run: r.dry_run.unwrap_or(false),
+            service_principal: r.grantee_service_principal.is_some()
+                || r.retiring_service_principal.is_some(),
         },
     )?;
     reply(CreateGrantResponse {

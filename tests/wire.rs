@@ -593,3 +593,50 @@ async fn grants_for_service_principals_are_refused_not_widened() {
     assert_eq!(status, 200, "{reply}");
     assert_eq!(reply["Grants"], json!([]), "{reply}");
 }
+
+// ---------------------------------------------------------------- Recipient
+
+/// AWS's `Recipient` (a Nitro Enclaves attestation document) asks for the
+/// answer's secret encrypted to the enclave, not in the clear: Trent cannot
+/// honour it, so it refuses (UnsupportedOperationException) and never
+/// answers with the plaintext, in each operation that takes it; the same
+/// requests without it succeed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recipient_is_refused_and_no_plaintext_is_returned() {
+    let server = Server::start();
+    let key = create_key(&server);
+    let (status, sealed) = server.call_raw(
+        "Encrypt",
+        &json!({ "KeyId": key, "Plaintext": "c2VjcmV0" }).to_string(),
+    );
+    assert_eq!(status, 200, "{sealed}");
+    let recipient = json!({
+        "KeyEncryptionAlgorithm": "RSAES_OAEP_SHA_256",
+        "AttestationDocument": "YXR0ZXN0YXRpb24=",
+    });
+    for (op, body) in [
+        (
+            "Decrypt",
+            json!({ "CiphertextBlob": sealed["CiphertextBlob"] }),
+        ),
+        (
+            "GenerateDataKey",
+            json!({ "KeyId": key, "KeySpec": "AES_256" }),
+        ),
+        (
+            "GenerateDataKeyPair",
+            json!({ "KeyId": key, "KeyPairSpec": "ECC_NIST_P256" }),
+        ),
+        ("GenerateRandom", json!({ "NumberOfBytes": 32 })),
+    ] {
+        let (status, reply) = server.call_raw(op, &body.to_string());
+        assert_eq!(status, 200, "{op} without Recipient: {reply}");
+        let mut with = body.clone();
+        with["Recipient"] = recipient.clone();
+        let (status, reply) = server.call_raw(op, &with.to_string());
+        let message = assert_error(status, &reply, 400, "UnsupportedOperationException");
+        assert!(message.contains("Recipient"), "{op}: {message}");
+        assert!(reply.get("Plaintext").is_none(), "{op}: {reply}");
+        assert!(reply.get("PrivateKeyPlaintext").is_none(), "{op}: {reply}");
+    }
+}

@@ -155,6 +155,25 @@ pub fn dispatch(kms: &Kms, caller: &Caller, op: &str, body: &[u8]) -> OpResult {
     }
 }
 
+/// AWS's `Recipient`: a Nitro Enclaves attestation document, to whose key
+/// the answer's secret would be encrypted. Only its presence matters.
+type Recipient = Option<serde::de::IgnoredAny>;
+
+/// Refuses a request with a `Recipient`: Trent cannot check an attestation,
+/// and answering in the clear would hand the caller what the request meant
+/// for the enclave alone.
+fn refuse_recipient(recipient: &Recipient) -> Result<(), AwsError> {
+    match recipient {
+        None => Ok(()),
+        Some(_) => Err(KmsError::UnsupportedOperation(
+            "The Recipient parameter (an AWS Nitro Enclaves attestation document) is not \
+             supported: the answer would be returned in the clear."
+                .into(),
+        )
+        .into()),
+    }
+}
+
 /// Decodes the body (empty means `{}`) into an operation's request shape.
 /// The body must be a JSON object, as AWS JSON 1.1 requires.
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AwsError> {

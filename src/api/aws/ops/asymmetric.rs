@@ -1,7 +1,7 @@
 //! Asymmetric keys: Sign, Verify, GetPublicKey, DeriveSharedSecret,
 //! GenerateDataKeyPair and GenerateDataKeyPairWithoutPlaintext.
 
-use super::{OpResult, parse, reply};
+use super::{OpResult, Recipient, parse, refuse_recipient, reply};
 use crate::api::aws::shapes::{Base64, Blob};
 use crate::kms::{
     Caller, EncryptionContext, Kms, SignInput, encryption_algorithms, key_agreement_algorithms,
@@ -77,6 +77,7 @@ struct DeriveSharedSecretRequest {
     key_agreement_algorithm: Option<String>,
     public_key: Option<Blob>,
     dry_run: Option<bool>,
+    recipient: Recipient,
 }
 
 #[derive(Serialize)]
@@ -95,6 +96,7 @@ struct DataKeyPairRequest {
     key_pair_spec: Option<String>,
     encryption_context: Option<EncryptionContext>,
     dry_run: Option<bool>,
+    recipient: Recipient,
 }
 
 #[derive(Serialize)]
@@ -155,6 +157,7 @@ pub fn get_public_key(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
 /// DeriveSharedSecret.
 pub fn derive_shared_secret(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
     let r: DeriveSharedSecretRequest = parse(body)?;
+    refuse_recipient(&r.recipient)?;
     let out = kms.derive_shared_secret(
         caller,
         r.key_id.as_deref(),
@@ -186,6 +189,9 @@ pub fn generate_data_key_pair_without_plaintext(
 
 fn data_key_pair(kms: &Kms, caller: &Caller, body: &[u8], with_plaintext: bool) -> OpResult {
     let r: DataKeyPairRequest = parse(body)?;
+    if with_plaintext {
+        refuse_recipient(&r.recipient)?;
+    }
     let out = kms.generate_data_key_pair(
         caller,
         r.key_id.as_deref(),

@@ -1,7 +1,7 @@
 //! Cryptography: Encrypt, Decrypt, ReEncrypt, GenerateDataKey and
 //! GenerateDataKeyWithoutPlaintext.
 
-use super::{OpResult, parse, reply};
+use super::{OpResult, Recipient, parse, refuse_recipient, reply};
 use crate::api::aws::shapes::{Base64, Blob};
 use crate::kms::{Caller, EncryptionContext, Kms};
 use serde::{Deserialize, Serialize};
@@ -27,6 +27,7 @@ struct Decrypt {
     encryption_context: Option<EncryptionContext>,
     encryption_algorithm: Option<String>,
     dry_run: Option<bool>,
+    recipient: Recipient,
 }
 
 #[derive(Deserialize)]
@@ -50,6 +51,7 @@ struct GenerateDataKey {
     number_of_bytes: Option<i64>,
     encryption_context: Option<EncryptionContext>,
     dry_run: Option<bool>,
+    recipient: Recipient,
 }
 
 #[derive(Serialize)]
@@ -118,6 +120,7 @@ pub fn encrypt(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
 /// Decrypt.
 pub fn decrypt(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
     let r: Decrypt = parse(body)?;
+    refuse_recipient(&r.recipient)?;
     let out = kms.decrypt(
         caller,
         r.key_id.as_deref(),
@@ -183,6 +186,9 @@ pub fn generate_data_key_without_plaintext(kms: &Kms, caller: &Caller, body: &[u
 /// A data key under a KMS key, returned in the clear too when `plaintext`.
 fn data_key(kms: &Kms, caller: &Caller, body: &[u8], plaintext: bool) -> OpResult {
     let r: GenerateDataKey = parse(body)?;
+    if plaintext {
+        refuse_recipient(&r.recipient)?;
+    }
     let out = kms.generate_data_key(
         caller,
         r.key_id.as_deref(),

@@ -640,3 +640,79 @@ async fn a_recipient_is_refused_and_no_plaintext_is_returned() {
         assert!(reply.get("PrivateKeyPlaintext").is_none(), "{op}: {reply}");
     }
 }
+
+// ---------------------------------------------------------------- model constraints
+
+/// Values that break AWS's model constraints are ValidationException
+/// naming the member, before any lookup (AWS validates first): a marker
+/// that is empty, over 1024 characters or outside U+0020–U+00FF, a policy
+/// name outside `[\w]+`, an empty grant id or grant token, an empty import
+/// token. Well-formed values that match nothing keep their own errors.
+#[tokio::test(flavor = "multi_thread")]
+async fn model_constraints_are_checked_before_lookups() {
+    let server = Server::start();
+    let key = create_key(&server);
+    let long_marker = "m".repeat(1025);
+    let refused = [
+        ("ListKeys", json!({ "Marker": "" }), "Marker"),
+        ("ListAliases", json!({ "Marker": long_marker }), "Marker"),
+        (
+            "ListGrants",
+            json!({ "KeyId": key, "Marker": "m\u{1}m" }),
+            "Marker",
+        ),
+        (
+            "GetKeyPolicy",
+            json!({ "KeyId": key, "PolicyName": "de-fault" }),
+            "PolicyName",
+        ),
+        (
+            "GetKeyPolicy",
+            json!({ "KeyId": key, "PolicyName": "" }),
+            "PolicyName",
+        ),
+        (
+            "RevokeGrant",
+            json!({ "KeyId": key, "GrantId": "" }),
+            "GrantId",
+        ),
+        ("RetireGrant", json!({ "GrantToken": "" }), "GrantToken"),
+        (
+            "ImportKeyMaterial",
+            json!({ "KeyId": key, "ImportToken": "", "EncryptedKeyMaterial": "AAAA" }),
+            "ImportToken",
+        ),
+    ];
+    for (op, body, member) in refused {
+        let (status, reply) = server.call_raw(op, &body.to_string());
+        let message = assert_error(status, &reply, 400, "ValidationException");
+        let lower = format!("{}{}", member[..1].to_lowercase(), &member[1..]);
+        assert!(message.contains(&lower), "{op} {member}: {message}");
+    }
+    let kept = [
+        (
+            "ListKeys",
+            json!({ "Marker": "not*base64" }),
+            "InvalidMarkerException",
+        ),
+        (
+            "GetKeyPolicy",
+            json!({ "KeyId": key, "PolicyName": "other" }),
+            "NotFoundException",
+        ),
+        (
+            "RevokeGrant",
+            json!({ "KeyId": key, "GrantId": "abc" }),
+            "InvalidGrantIdException",
+        ),
+        (
+            "RetireGrant",
+            json!({ "GrantToken": "abc" }),
+            "InvalidGrantTokenException",
+        ),
+    ];
+    for (op, body, code) in kept {
+        let (status, reply) = server.call_raw(op, &body.to_string());
+        assert_error(status, &reply, 400, code);
+    }
+}

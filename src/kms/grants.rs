@@ -246,6 +246,7 @@ fn check_principal(principal: &str, field: &str) -> KmsResult<()> {
 }
 
 fn check_grant_id(grant_id: &str) -> KmsResult<()> {
+    validate::text_length(grant_id, 1, 128, Field::GrantId)?;
     if grant_id.len() != 64 || !grant_id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(KmsError::InvalidGrantId(format!(
             "Invalid grant id '{grant_id}'."
@@ -438,9 +439,12 @@ impl Kms {
         grant_id: Option<&str>,
     ) -> KmsResult<()> {
         let grant = match (token, key_id, grant_id) {
-            (Some(token), _, _) => self.store.grant_by_token(token)?.ok_or_else(|| {
-                KmsError::InvalidGrantToken("The grant token is not valid.".into())
-            })?,
+            (Some(token), _, _) => {
+                validate::text_length(token, 1, 8192, Field::GrantToken)?;
+                self.store.grant_by_token(token)?.ok_or_else(|| {
+                    KmsError::InvalidGrantToken("The grant token is not valid.".into())
+                })?
+            }
             (None, Some(key_id), Some(grant_id)) => {
                 check_grant_id(grant_id)?;
                 let key = self.resolve_key(caller, key_id, Aliases::Refused)?;

@@ -22,6 +22,8 @@ pub enum Field {
     GrantId,
     /// A grant token.
     GrantToken,
+    /// Where a listing continues.
+    Marker,
     /// A grant's name.
     Name,
     /// A grant's constraints.
@@ -119,6 +121,7 @@ impl Field {
             Operations => "Operations",
             GrantId => "GrantId",
             GrantToken => "GrantToken",
+            Marker => "Marker",
             Name => "Name",
             Constraints => "Constraints",
             KeySpec => "KeySpec",

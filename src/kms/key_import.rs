@@ -199,6 +199,7 @@ impl Kms {
     ) -> KmsResult<(String, String)> {
         let key_id = validate::required(input.key_id, Field::KeyId)?;
         let token = validate::required(input.import_token, Field::ImportToken)?;
+        validate::length(token.len(), 1, 6144, Field::ImportToken)?;
         let encrypted = validate::required(input.encrypted, Field::EncryptedKeyMaterial)?;
         validate::length(
             encrypted.len(),

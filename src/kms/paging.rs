@@ -37,6 +37,7 @@ pub(super) fn after(marker: Option<&str>) -> KmsResult<String> {
     let Some(marker) = marker else {
         return Ok(String::new());
     };
+    super::validate::marker(marker)?;
     URL_SAFE_NO_PAD
         .decode(marker)
         .ok()

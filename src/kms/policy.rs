@@ -65,7 +65,10 @@ pub(super) fn check_document(
 fn check_name(name: Option<&str>) -> KmsResult<()> {
     match name {
         None | Some(POLICY_NAME) => Ok(()),
-        Some(other) => Err(KmsError::NotFound(Missing::Policy(other.to_string()))),
+        Some(other) => {
+            validate::policy_name(other)?;
+            Err(KmsError::NotFound(Missing::Policy(other.to_string())))
+        }
     }
 }
 

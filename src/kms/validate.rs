@@ -85,6 +85,40 @@ pub(super) fn policy_characters(policy: &str) -> KmsResult<()> {
     Ok(())
 }
 
+/// The characters AWS's model allows in a listing's marker.
+const MARKER_PATTERN: &str = "[\\u0020-\\u00FF]*";
+
+/// A listing's marker: 1–1024 characters of U+0020 to U+00FF.
+pub(super) fn marker(text: &str) -> KmsResult<()> {
+    text_length(text, 1, 1024, Field::Marker)?;
+    if !text.chars().all(|c| matches!(c, '\u{20}'..='\u{ff}')) {
+        let rule = Rule::Pattern(MARKER_PATTERN);
+        return Err(KmsError::Validation(invalid::field(
+            Field::Marker,
+            text,
+            rule,
+        )));
+    }
+    Ok(())
+}
+
+/// The characters AWS's model allows in a key policy's name.
+const POLICY_NAME_PATTERN: &str = "[\\w]+";
+
+/// A key policy's name: 1–128 characters of `[\w]`.
+pub(super) fn policy_name(text: &str) -> KmsResult<()> {
+    text_length(text, 1, 128, Field::PolicyName)?;
+    if !text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        let rule = Rule::Pattern(POLICY_NAME_PATTERN);
+        return Err(KmsError::Validation(invalid::field(
+            Field::PolicyName,
+            text,
+            rule,
+        )));
+    }
+    Ok(())
+}
+
 /// A number must lie in `allowed`.
 pub(super) fn value_in(value: i64, allowed: RangeInclusive<i64>, field: Field) -> KmsResult<()> {
     if allowed.contains(&value) {

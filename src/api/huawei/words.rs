@@ -15,6 +15,7 @@ pub(super) fn field(field: Field) -> &'static str {
         Operations => "operations",
         GrantId => "grant_id",
         GrantToken => "grant_token",
+        Marker => "marker",
         Name => "name",
         Constraints => "constraints",
         KeySpec | CustomerMasterKeySpec => "key_spec",

@@ -35,36 +35,55 @@ pub(super) fn text_length(text: &str, min: usize, max: usize, field: Field) -> K
     Ok(())
 }
 
-/// The characters an alias or grant name may have.
-const NAME_PATTERN: &str = "^[a-zA-Z0-9:/_-]+$";
-
-/// An alias or grant name: 1–256 characters matching [`NAME_PATTERN`].
-pub(super) fn name(text: &str, field: Field) -> KmsResult<()> {
-    text_length(text, 1, 256, field)?;
-    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, ':' | '/' | '_' | '-');
+/// A text of `min..=max` characters, each one `allowed` lets through: the
+/// model's pattern, which a refusal names.
+fn patterned(
+    text: &str,
+    (min, max): (usize, usize),
+    field: Field,
+    allowed: impl Fn(char) -> bool,
+    pattern: &'static str,
+) -> KmsResult<()> {
+    text_length(text, min, max, field)?;
     if !text.chars().all(allowed) {
-        let rule = Rule::Pattern(NAME_PATTERN);
+        let rule = Rule::Pattern(pattern);
         return Err(KmsError::Validation(invalid::field(field, text, rule)));
     }
     Ok(())
 }
 
-/// The characters an IAM principal may have, as AWS's model states them.
-const PRINCIPAL_PATTERN: &str = "^[\\w+=,.@:/-]+$";
+/// An alias or grant name: 1–256 characters of `[a-zA-Z0-9:/_-]`.
+pub(super) fn name(text: &str, field: Field) -> KmsResult<()> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, ':' | '/' | '_' | '-');
+    patterned(text, (1, 256), field, allowed, "^[a-zA-Z0-9:/_-]+$")
+}
 
 /// A grant's principal (grantee or retiring, or a filter by one): 1–256
-/// characters matching [`PRINCIPAL_PATTERN`].
+/// characters of `[\w+=,.@:/-]`, as AWS's model states them.
 pub(super) fn principal(text: &str, field: Field) -> KmsResult<()> {
-    text_length(text, 1, 256, field)?;
     let allowed = |c: char| {
         c.is_ascii_alphanumeric()
             || matches!(c, '_' | '+' | '=' | ',' | '.' | '@' | ':' | '/' | '-')
     };
-    if !text.chars().all(allowed) {
-        let rule = Rule::Pattern(PRINCIPAL_PATTERN);
-        return Err(KmsError::Validation(invalid::field(field, text, rule)));
-    }
-    Ok(())
+    patterned(text, (1, 256), field, allowed, "^[\\w+=,.@:/-]+$")
+}
+
+/// A listing's marker: 1–1024 characters of U+0020 to U+00FF.
+pub(super) fn marker(text: &str) -> KmsResult<()> {
+    let allowed = |c: char| matches!(c, '\u{20}'..='\u{ff}');
+    patterned(
+        text,
+        (1, 1024),
+        Field::Marker,
+        allowed,
+        "[\\u0020-\\u00FF]*",
+    )
+}
+
+/// A key policy's name: 1–128 characters of `[\w]`.
+pub(super) fn policy_name(text: &str) -> KmsResult<()> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    patterned(text, (1, 128), Field::PolicyName, allowed, "[\\w]+")
 }
 
 /// The characters a key policy may have (AWS's model: tab, line feed,
@@ -79,40 +98,6 @@ pub(super) fn policy_characters(policy: &str) -> KmsResult<()> {
         let rule = Rule::Pattern(POLICY_PATTERN);
         return Err(KmsError::Validation(invalid::field_hidden(
             Field::Policy,
-            rule,
-        )));
-    }
-    Ok(())
-}
-
-/// The characters AWS's model allows in a listing's marker.
-const MARKER_PATTERN: &str = "[\\u0020-\\u00FF]*";
-
-/// A listing's marker: 1–1024 characters of U+0020 to U+00FF.
-pub(super) fn marker(text: &str) -> KmsResult<()> {
-    text_length(text, 1, 1024, Field::Marker)?;
-    if !text.chars().all(|c| matches!(c, '\u{20}'..='\u{ff}')) {
-        let rule = Rule::Pattern(MARKER_PATTERN);
-        return Err(KmsError::Validation(invalid::field(
-            Field::Marker,
-            text,
-            rule,
-        )));
-    }
-    Ok(())
-}
-
-/// The characters AWS's model allows in a key policy's name.
-const POLICY_NAME_PATTERN: &str = "[\\w]+";
-
-/// A key policy's name: 1–128 characters of `[\w]`.
-pub(super) fn policy_name(text: &str) -> KmsResult<()> {
-    text_length(text, 1, 128, Field::PolicyName)?;
-    if !text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        let rule = Rule::Pattern(POLICY_NAME_PATTERN);
-        return Err(KmsError::Validation(invalid::field(
-            Field::PolicyName,
-            text,
             rule,
         )));
     }

@@ -716,3 +716,52 @@ async fn model_constraints_are_checked_before_lookups() {
         assert_error(status, &reply, 400, code);
     }
 }
+
+// ---------------------------------------------------------------- ML-KEM
+
+/// ML-KEM key specs, their usage and grant operations are values AWS's
+/// model has: they are not invalid (ValidationException listing the enum),
+/// but unsupported where the token lacks ML-KEM, and a usage or grant
+/// operation that does not fit the key is refused as for any other spec.
+#[tokio::test(flavor = "multi_thread")]
+async fn ml_kem_values_are_unsupported_not_invalid() {
+    let server = Server::start();
+    let key = create_key(&server);
+    for (op, body, code) in [
+        (
+            "CreateKey",
+            json!({ "KeySpec": "ML_KEM_768", "KeyUsage": "ENCAPSULATE_DECAPSULATE" }),
+            "UnsupportedOperationException",
+        ),
+        (
+            "CreateKey",
+            json!({ "KeySpec": "ML_KEM_512", "KeyUsage": "SIGN_VERIFY" }),
+            "ValidationException",
+        ),
+        (
+            "CreateKey",
+            json!({ "KeyUsage": "ENCAPSULATE_DECAPSULATE" }),
+            "ValidationException",
+        ),
+        (
+            "GenerateDataKeyPair",
+            json!({ "KeyId": key, "KeyPairSpec": "ML_KEM_1024" }),
+            "UnsupportedOperationException",
+        ),
+    ] {
+        let (status, reply) = server.call_raw(op, &body.to_string());
+        let message = assert_error(status, &reply, 400, code);
+        assert!(
+            !message.contains("enum value set"),
+            "{op} {body}: {message}"
+        );
+    }
+    let (status, reply) = server.call_raw(
+        "CreateGrant",
+        &json!({ "KeyId": key, "GranteePrincipal": "arn:aws:iam::111122223333:user/dave",
+                 "Operations": ["Encapsulate"] })
+        .to_string(),
+    );
+    let message = assert_error(status, &reply, 400, "ValidationException");
+    assert!(!message.contains("enum value set"), "{message}");
+}

@@ -33,6 +33,8 @@ const GRANT_OPERATIONS: &[&str] = &[
     "GenerateMac",
     "VerifyMac",
     "DeriveSharedSecret",
+    "Encapsulate",
+    "Decapsulate",
 ];
 /// The grant operations a key of `spec` and `usage` supports, beyond
 /// DescribeKey, CreateGrant and RetireGrant, which every key supports.

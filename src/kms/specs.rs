@@ -24,6 +24,9 @@ pub(super) const AWS_KEY_SPECS: &[&str] = &[
     "ML_DSA_65",
     "ML_DSA_87",
     "ECC_NIST_EDWARDS25519",
+    "ML_KEM_512",
+    "ML_KEM_768",
+    "ML_KEM_1024",
 ];
 
 /// Every MAC algorithm, in the order of AWS's validation message.
@@ -103,6 +106,7 @@ pub(super) fn usages_for(spec: &str) -> &'static [&'static str] {
         s if s.starts_with("RSA_") => &["ENCRYPT_DECRYPT", "SIGN_VERIFY"],
         s if s.starts_with("ECC_NIST_P") => &["SIGN_VERIFY", "KEY_AGREEMENT"],
         "SM2" => &["ENCRYPT_DECRYPT", "SIGN_VERIFY", "KEY_AGREEMENT"],
+        s if s.starts_with("ML_KEM_") => &["ENCAPSULATE_DECAPSULATE"],
         _ => &["SIGN_VERIFY"],
     }
 }
@@ -206,6 +210,9 @@ pub(super) fn why_unserved(spec: &str) -> &'static str {
              its domain key, and it has no Ed25519ph."
         }
         "SM2" => "the token lacks the SM2 mechanisms (PKCS#11 defines none).",
+        s if s.starts_with("ML_KEM_") => {
+            "the token lacks the ML-KEM mechanisms (CKM_ML_KEM, PKCS#11 3.2)."
+        }
         _ => "the token lacks the ML-DSA mechanisms (CKM_ML_DSA, PKCS#11 3.2).",
     }
 }

@@ -24,8 +24,10 @@ use std::time::Duration;
 const EAST: &str = "us-east-1";
 const WEST: &str = "us-west-2";
 /// A region the dev-mode server neither hosts nor would provision on first
-/// use: its name is not of AWS's form (tests/regions.rs has those).
-const UNHOSTED: &str = "eu-north-nine";
+/// use: its name fits AWS's model (`^([a-z]+-){2,3}\d+$`, so it is not
+/// refused as malformed), but its area has more than four letters, so it
+/// is not of the form dev mode provisions (tests/regions.rs has those).
+const UNHOSTED: &str = "nowhere-north-1";
 const ACCOUNT: &str = "111122223333";
 const DAY: i64 = 86_400;
 

@@ -765,3 +765,264 @@ async fn ml_kem_values_are_unsupported_not_invalid() {
     let message = assert_error(status, &reply, 400, "ValidationException");
     assert!(!message.contains("enum value set"), "{message}");
 }
+
+// ---------------------------------------------------------------- members Trent does not serve
+
+/// Members Trent has no use for (grant tokens, a Recipient's parts, custom
+/// and external key store ids, service principals, a SourceArn, resource
+/// owners, dry-run modifiers) and members whose checks used to name
+/// another member are checked against AWS's model first: a
+/// ValidationException naming the member by AWS's path for it (list
+/// members as `list.N.member`). Well-formed values are not refused as
+/// invalid.
+#[tokio::test(flavor = "multi_thread")]
+async fn model_constraints_name_every_member() {
+    let server = Server::start();
+    let key = create_key(&server);
+    let user = "arn:aws:iam::111122223333:user/dave";
+    let eleven: Vec<String> = (0..11).map(|i| format!("token{i}")).collect();
+    let refused = [
+        (
+            "Encrypt",
+            json!({ "KeyId": key, "Plaintext": "AA==", "GrantTokens": eleven }),
+            "'grantTokens'",
+        ),
+        (
+            "DescribeKey",
+            json!({ "KeyId": key, "GrantTokens": ["ok", ""] }),
+            "'grantTokens.2.member'",
+        ),
+        (
+            "GenerateRandom",
+            json!({ "NumberOfBytes": 8, "Recipient": { "KeyEncryptionAlgorithm": "BOGUS" } }),
+            "'recipient.keyEncryptionAlgorithm'",
+        ),
+        (
+            "ReEncrypt",
+            json!({ "CiphertextBlob": "AA==", "SourceKeyId": "", "DestinationKeyId": key }),
+            "'sourceKeyId'",
+        ),
+        (
+            "ReEncrypt",
+            json!({ "CiphertextBlob": "AA==", "DestinationKeyId": key,
+                    "DestinationEncryptionAlgorithm": "BOGUS" }),
+            "'destinationEncryptionAlgorithm'",
+        ),
+        (
+            "CreateAlias",
+            json!({ "AliasName": "alias/named", "TargetKeyId": "" }),
+            "'targetKeyId'",
+        ),
+        (
+            "CreateKey",
+            json!({ "CustomerMasterKeySpec": "BOGUS" }),
+            "'customerMasterKeySpec'",
+        ),
+        (
+            "CreateKey",
+            json!({ "XksKeyId": "has space" }),
+            "'xksKeyId'",
+        ),
+        (
+            "CreateKey",
+            json!({ "CustomKeyStoreId": "" }),
+            "'customKeyStoreId'",
+        ),
+        (
+            "CreateGrant",
+            json!({ "KeyId": key, "GranteeServicePrincipal": "nodots",
+                    "Operations": ["Encrypt"] }),
+            "'granteeServicePrincipal'",
+        ),
+        (
+            "CreateGrant",
+            json!({ "KeyId": key, "GranteePrincipal": user, "Operations": ["Encrypt"],
+                    "Constraints": { "SourceArn": "arn:aws:s3:::short" } }),
+            "'constraints.sourceArn'",
+        ),
+        (
+            "ListKeys",
+            json!({ "ResourceOwners": ["SELF", "BOGUS"] }),
+            "'resourceOwners.2.member'",
+        ),
+        (
+            "ListKeys",
+            json!({ "ResourceOwners": [] }),
+            "'resourceOwners'",
+        ),
+        (
+            "Decrypt",
+            json!({ "KeyId": key, "DryRun": true, "DryRunModifiers": ["BOGUS"] }),
+            "'dryRunModifiers.1.member'",
+        ),
+        (
+            "ListRetirableGrants",
+            json!({ "RetiringServicePrincipal": "a.b" }),
+            "'retiringServicePrincipal'",
+        ),
+        (
+            "ReplicateKey",
+            json!({ "KeyId": key, "ReplicaRegion": "US-EAST-1" }),
+            "'replicaRegion'",
+        ),
+        (
+            "ScheduleKeyDeletion",
+            json!({ "KeyId": key, "PendingWindowInDays": 0 }),
+            "'pendingWindowInDays'",
+        ),
+        (
+            "ListKeyPolicies",
+            json!({ "KeyId": key, "Marker": "" }),
+            "'marker'",
+        ),
+    ];
+    for (op, body, member) in refused {
+        let (status, reply) = server.call_raw(op, &body.to_string());
+        let message = assert_error(status, &reply, 400, "ValidationException");
+        assert!(
+            message.starts_with("1 validation error detected") && message.contains(member),
+            "{op} {body}: {message}"
+        );
+    }
+    let ten: Vec<String> = (0..10).map(|i| format!("token{i}")).collect();
+    let (status, reply) = server.call_raw(
+        "Encrypt",
+        &json!({ "KeyId": key, "Plaintext": "AA==", "GrantTokens": ten }).to_string(),
+    );
+    assert_eq!(status, 200, "{reply}");
+    for body in [
+        json!({ "XksKeyId": "external-key_1.0" }),
+        json!({ "CustomKeyStoreId": "cks-1234567890abcdef0" }),
+    ] {
+        let (status, reply) = server.call_raw("CreateKey", &body.to_string());
+        assert_error(status, &reply, 400, "UnsupportedOperationException");
+    }
+    let (status, reply) = server.call_raw(
+        "ScheduleKeyDeletion",
+        &json!({ "KeyId": key, "PendingWindowInDays": 6 }).to_string(),
+    );
+    let message = assert_error(status, &reply, 400, "ValidationException");
+    assert_eq!(message, "PendingWindowInDays must be between 7 and 30");
+}
+
+/// Filters by what Trent has none of (keys shared through AWS RAM, grants
+/// to AWS service principals) match nothing; they used to be ignored, and
+/// the listing showed what the filter excluded.
+#[tokio::test(flavor = "multi_thread")]
+async fn filters_by_what_trent_lacks_match_nothing() {
+    let server = Server::start();
+    let key = create_key(&server);
+    let user = "arn:aws:iam::111122223333:user/dave";
+    let (status, reply) = server.call_raw(
+        "CreateGrant",
+        &json!({ "KeyId": key, "GranteePrincipal": user, "RetiringPrincipal": user,
+                 "Operations": ["Encrypt"] })
+        .to_string(),
+    );
+    assert_eq!(status, 200, "{reply}");
+    let service = "logs.us-east-1.amazonaws.com";
+    let listings = [
+        ("ListKeys", json!({ "ResourceOwners": ["SELF"] }), "Keys", 1),
+        (
+            "ListKeys",
+            json!({ "ResourceOwners": ["OTHER_ACCOUNTS_VIA_RAM", "SELF"] }),
+            "Keys",
+            1,
+        ),
+        (
+            "ListKeys",
+            json!({ "ResourceOwners": ["OTHER_ACCOUNTS_VIA_RAM"] }),
+            "Keys",
+            0,
+        ),
+        ("ListGrants", json!({ "KeyId": key }), "Grants", 1),
+        (
+            "ListGrants",
+            json!({ "KeyId": key, "GranteeServicePrincipal": service }),
+            "Grants",
+            0,
+        ),
+        (
+            "ListRetirableGrants",
+            json!({ "RetiringPrincipal": user }),
+            "Grants",
+            1,
+        ),
+        (
+            "ListRetirableGrants",
+            json!({ "RetiringServicePrincipal": service }),
+            "Grants",
+            0,
+        ),
+    ];
+    for (op, body, list, want) in listings {
+        let (status, reply) = server.call_raw(op, &body.to_string());
+        assert_eq!(status, 200, "{op} {body}: {reply}");
+        let got = reply[list].as_array().map(Vec::len);
+        assert_eq!(got, Some(want), "{op} {body}: {reply}");
+    }
+}
+
+/// A dry run with `IGNORE_CIPHERTEXT` checks the named key, its state and
+/// the caller's rights without a ciphertext (DryRunOperationException);
+/// without the modifier the ciphertext is checked as before; without a key
+/// to check, it is a ValidationException.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dry_run_may_ignore_the_ciphertext() {
+    let server = Server::start();
+    let key = create_key(&server);
+    let other = create_key(&server);
+    let ignore = json!(["IGNORE_CIPHERTEXT"]);
+    let cases = [
+        (
+            "Decrypt",
+            json!({ "KeyId": key, "DryRun": true, "DryRunModifiers": ignore }),
+            "DryRunOperationException",
+        ),
+        (
+            "Decrypt",
+            json!({ "KeyId": key, "CiphertextBlob": "bm90IGEgY2lwaGVydGV4dA==",
+                    "DryRun": true, "DryRunModifiers": ignore }),
+            "DryRunOperationException",
+        ),
+        (
+            "Decrypt",
+            json!({ "KeyId": key, "CiphertextBlob": "bm90IGEgY2lwaGVydGV4dA==",
+                    "DryRun": true }),
+            "InvalidCiphertextException",
+        ),
+        (
+            "Decrypt",
+            json!({ "DryRun": true, "DryRunModifiers": ignore }),
+            "ValidationException",
+        ),
+        (
+            "ReEncrypt",
+            json!({ "SourceKeyId": key, "DestinationKeyId": other, "DryRun": true,
+                    "DryRunModifiers": ignore }),
+            "DryRunOperationException",
+        ),
+        (
+            "ReEncrypt",
+            json!({ "DestinationKeyId": other, "DryRun": true, "DryRunModifiers": ignore }),
+            "ValidationException",
+        ),
+    ];
+    for (op, body, code) in &cases {
+        let (status, reply) = server.call_raw(op, &body.to_string());
+        // AWS sends InvalidCiphertextException without a message.
+        assert_eq!(
+            (status, reply["__type"].as_str()),
+            (400, Some(*code)),
+            "{op} {body}: {reply}"
+        );
+    }
+    let (status, reply) = server.call_raw("DisableKey", &json!({ "KeyId": key }).to_string());
+    assert_eq!(status, 200, "{reply}");
+    for (op, body, _) in &cases[..1] {
+        let (status, reply) = server.call_raw(op, &body.to_string());
+        assert_error(status, &reply, 400, "DisabledException");
+    }
+    let (status, reply) = server.call_raw("EnableKey", &json!({ "KeyId": key }).to_string());
+    assert_eq!(status, 200, "{reply}");
+}

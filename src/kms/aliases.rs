@@ -177,6 +177,7 @@ impl Kms {
         action: &str,
     ) -> KmsResult<std::sync::Arc<KeyRecord>> {
         let target = validate::required(target, Field::TargetKeyId)?;
+        validate::key_reference(target, Field::TargetKeyId)?;
         let key = self.load_key(caller, target, Aliases::Refused, action, &Facts::NONE)?;
         super::require_not_pending_deletion(&key)?;
         Ok(key)

@@ -102,6 +102,34 @@ fn cipher_facts<'a>(context: &'a EncryptionContext, algorithm: Option<&'a str>) 
     }
 }
 
+/// Whether a Decrypt or ReEncrypt runs, or only checks that it would
+/// succeed (AWS's `DryRun`), and whether that check skips the ciphertext
+/// (`DryRunModifiers` with `IGNORE_CIPHERTEXT`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DryRun {
+    /// The operation runs.
+    Off,
+    /// Every check runs, the operation does not.
+    On,
+    /// Only the key, its state and the caller's rights are checked: the
+    /// ciphertext may be absent or anything.
+    IgnoringCiphertext,
+}
+
+impl DryRun {
+    /// From AWS's `DryRun` and `DryRunModifiers` (each checked against the
+    /// model; they modify only a dry run).
+    pub fn of(dry_run: Option<bool>, modifiers: Option<&[String]>) -> KmsResult<DryRun> {
+        let modifiers = modifiers.unwrap_or_default();
+        validate::dry_run_modifiers(modifiers)?;
+        Ok(match dry_run {
+            Some(true) if modifiers.is_empty() => DryRun::On,
+            Some(true) => DryRun::IgnoringCiphertext,
+            _ => DryRun::Off,
+        })
+    }
+}
+
 /// The key must be for encryption (else `InvalidKeyUsage` naming
 /// `operation`, e.g. `Encrypt`) and enabled.
 fn check_encrypt_usage(key: &KeyRecord, operation: &'static str) -> KmsResult<()> {
@@ -179,15 +207,23 @@ impl Kms {
         blob: Option<&[u8]>,
         context: &EncryptionContext,
         algorithm: Option<&str>,
-        dry_run: bool,
+        dry_run: DryRun,
     ) -> KmsResult<DecryptOutput> {
+        if dry_run == DryRun::IgnoringCiphertext {
+            let key_id = validate::required(key_id, Field::KeyId)?;
+            let facts = cipher_facts(context, algorithm);
+            let key = self.load_key(caller, key_id, Aliases::Accepted, "kms:Decrypt", &facts)?;
+            check_encrypt_usage(&key, "Decrypt")?;
+            cipher(&key, algorithm)?;
+            return Err(KmsError::DryRun);
+        }
         let blob = validate::required(blob, Field::CiphertextBlob)?;
         validate::length(blob.len(), 1, MAX_CIPHERTEXT, Field::CiphertextBlob)?;
         if let Some(oaep) = algorithm.and_then(specs::oaep) {
             let key = self.rsa_key(caller, key_id, "kms:Decrypt", algorithm)?;
             check_encrypt_usage(&key, "Decrypt")?;
             cipher(&key, algorithm)?;
-            if dry_run {
+            if dry_run == DryRun::On {
                 return Err(KmsError::DryRun);
             }
             return self.rsa_open(&key, oaep, blob, context);
@@ -205,7 +241,7 @@ impl Kms {
         )?;
         check_encrypt_usage(&key, "Decrypt")?;
         cipher(&key, algorithm)?;
-        if dry_run {
+        if dry_run == DryRun::On {
             return Err(KmsError::DryRun);
         }
         let plaintext = self.open(caller, &key, &parsed, context)?;
@@ -228,8 +264,34 @@ impl Kms {
         destination_key_id: Option<&str>,
         destination_context: &EncryptionContext,
         algorithms: (Option<&str>, Option<&str>),
-        dry_run: bool,
+        dry_run: DryRun,
     ) -> KmsResult<ReEncryptOutput> {
+        // The model's checks first, naming ReEncrypt's own members.
+        let key_ids = [
+            (source_key_id, Field::SourceKeyId),
+            (destination_key_id, Field::DestinationKeyId),
+        ];
+        for (key_id, field) in key_ids {
+            key_id.map_or(Ok(()), |id| validate::key_reference(id, field))?;
+        }
+        let algorithm_fields = [
+            (algorithms.0, Field::SourceEncryptionAlgorithm),
+            (algorithms.1, Field::DestinationEncryptionAlgorithm),
+        ];
+        for (algorithm, field) in algorithm_fields {
+            algorithm.map_or(Ok(()), |a| validate::one_of(a, ALGORITHMS, field))?;
+        }
+        if dry_run == DryRun::IgnoringCiphertext {
+            self.re_encrypt_rights(
+                caller,
+                validate::required(source_key_id, Field::SourceKeyId)?,
+                source_context,
+                destination_key_id,
+                destination_context,
+                algorithms,
+            )?;
+            return Err(KmsError::DryRun);
+        }
         let blob = validate::required(blob, Field::CiphertextBlob)?;
         validate::length(blob.len(), 1, MAX_CIPHERTEXT, Field::CiphertextBlob)?;
         let rsa_source = algorithms.0.and_then(specs::oaep).is_some();
@@ -273,7 +335,7 @@ impl Kms {
         check_encrypt_usage(&destination, "ReEncrypt")?;
         let source_cipher = cipher(&source, algorithms.0)?;
         let destination_cipher = cipher(&destination, algorithms.1)?;
-        if dry_run {
+        if dry_run == DryRun::On {
             return Err(KmsError::DryRun);
         }
         let (plaintext, source_material_id) = match (source_cipher, parsed) {
@@ -307,6 +369,36 @@ impl Kms {
             source_material_id,
             destination_material_id,
         })
+    }
+
+    /// What a ReEncrypt that ignores its ciphertext checks: both keys'
+    /// rights, states, usages and algorithms, the source named by the caller.
+    fn re_encrypt_rights(
+        &self,
+        caller: &Caller,
+        source_ref: &str,
+        source_context: &EncryptionContext,
+        destination_key_id: Option<&str>,
+        destination_context: &EncryptionContext,
+        algorithms: (Option<&str>, Option<&str>),
+    ) -> KmsResult<()> {
+        let (source, source_alias) = self.resolve_named(caller, source_ref, Aliases::Accepted)?;
+        let destination_ref = validate::required(destination_key_id, Field::DestinationKeyId)?;
+        let (destination, alias) =
+            self.resolve_named(caller, destination_ref, Aliases::Accepted)?;
+        let same_key = (destination.key_id == source.key_id).to_string();
+        let same_key = [same_key.as_str()];
+        let to = cipher_facts(destination_context, algorithms.1)
+            .with("kms:ReEncryptOnSameKey", same_key);
+        self.authorize_named(caller, "kms:ReEncryptTo", &destination, &to, alias)?;
+        let from =
+            cipher_facts(source_context, algorithms.0).with("kms:ReEncryptOnSameKey", same_key);
+        self.authorize_named(caller, "kms:ReEncryptFrom", &source, &from, source_alias)?;
+        check_encrypt_usage(&source, "ReEncrypt")?;
+        check_encrypt_usage(&destination, "ReEncrypt")?;
+        cipher(&source, algorithms.0)?;
+        cipher(&destination, algorithms.1)?;
+        Ok(())
     }
 
     /// GenerateDataKey and GenerateDataKeyWithoutPlaintext: random bytes from
@@ -357,7 +449,8 @@ impl Kms {
         number_of_bytes: Option<i64>,
         custom_key_store_id: Option<&str>,
     ) -> KmsResult<Vec<u8>> {
-        if custom_key_store_id.is_some() {
+        if let Some(store) = custom_key_store_id {
+            validate::custom_key_store_id(store)?;
             return Err(KmsError::UnsupportedOperation(
                 "Custom key stores are not supported.".into(),
             ));

@@ -188,10 +188,10 @@ pub struct GrantInput {
     pub name: Option<String>,
     /// Validate only.
     pub dry_run: bool,
-    /// Whether the request names a service principal (AWS's
-    /// `GranteeServicePrincipal` or `RetiringServicePrincipal`), which
-    /// Trent does not serve.
-    pub service_principal: bool,
+    /// AWS's `GranteeServicePrincipal` and `RetiringServicePrincipal`:
+    /// checked against the model, then refused, as Trent serves no AWS
+    /// service.
+    pub service_principals: (Option<String>, Option<String>),
 }
 
 /// A created (or, for a retried named request, found) grant.
@@ -269,7 +269,17 @@ impl Kms {
             .constraints
             .as_ref()
             .and_then(|c| c.source_arn.as_ref());
-        if input.service_principal || source_arn.is_some() {
+        let (grantee_service, retiring_service) = &input.service_principals;
+        if let Some(service) = grantee_service {
+            validate::service_principal(service, Field::GranteeServicePrincipal)?;
+        }
+        if let Some(service) = retiring_service {
+            validate::service_principal(service, Field::RetiringServicePrincipal)?;
+        }
+        if let Some(arn) = source_arn {
+            validate::source_arn(arn)?;
+        }
+        if grantee_service.is_some() || retiring_service.is_some() || source_arn.is_some() {
             return Err(KmsError::UnsupportedOperation(
                 "Grants to service principals (GranteeServicePrincipal, \
                  RetiringServicePrincipal) and the SourceArn grant constraint are not \
@@ -384,12 +394,15 @@ impl Kms {
         caller: &Caller,
         key_id: Option<&str>,
         grant_id: Option<&str>,
-        grantee: Option<&str>,
+        (grantee, grantee_service): (Option<&str>, Option<&str>),
         limit: Option<i64>,
         marker: Option<&str>,
     ) -> KmsResult<Page<GrantRecord>> {
         if let Some(grantee) = grantee {
             validate::principal(grantee, Field::GranteePrincipal)?;
+        }
+        if let Some(service) = grantee_service {
+            validate::service_principal(service, Field::GranteeServicePrincipal)?;
         }
         let key = self.load_key(
             caller,
@@ -406,27 +419,49 @@ impl Kms {
             .into_iter()
             .filter(|g| grant_id.is_none_or(|id| g.grant_id == id))
             .filter(|g| grantee.is_none_or(|p| g.grantee == p))
+            // No grant is to a service principal: such a filter keeps none.
+            .filter(|_| grantee_service.is_none())
             .collect();
         page_of(grants, limit, marker)
     }
 
-    /// ListRetirableGrants: grants in this region that `retiring` may retire.
+    /// ListRetirableGrants: grants in this region that `retiring` may
+    /// retire, or none for a service principal (no grant names one).
     pub fn list_retirable_grants(
         &self,
         caller: &Caller,
-        retiring: Option<&str>,
+        (retiring, retiring_service): (Option<&str>, Option<&str>),
         limit: Option<i64>,
         marker: Option<&str>,
     ) -> KmsResult<Page<GrantRecord>> {
-        let retiring = validate::required(retiring, Field::RetiringPrincipal)?;
-        validate::principal(retiring, Field::RetiringPrincipal)?;
+        if let Some(retiring) = retiring {
+            validate::principal(retiring, Field::RetiringPrincipal)?;
+        }
+        if let Some(service) = retiring_service {
+            validate::service_principal(service, Field::RetiringServicePrincipal)?;
+        }
+        let retiring = match (retiring, retiring_service) {
+            (Some(_), Some(_)) => {
+                return Err(KmsError::Validation(Invalid::Exclusive(
+                    Field::RetiringPrincipal,
+                    Field::RetiringServicePrincipal,
+                )));
+            }
+            (None, Some(_)) => None,
+            (retiring, None) => Some(validate::required(retiring, Field::RetiringPrincipal)?),
+        };
         self.authorize_account(caller, "kms:ListRetirableGrants", &Facts::NONE)?;
-        let grants = self
-            .store
-            .grants_retirable_by(&caller.region, retiring)?
-            .into_iter()
-            .filter(|g| g.issuing_account == caller.account_id || retiring == caller.principal.arn)
-            .collect();
+        let grants = match retiring {
+            None => Vec::new(),
+            Some(retiring) => self
+                .store
+                .grants_retirable_by(&caller.region, retiring)?
+                .into_iter()
+                .filter(|g| {
+                    g.issuing_account == caller.account_id || retiring == caller.principal.arn
+                })
+                .collect(),
+        };
         page_of(grants, limit, marker)
     }
 

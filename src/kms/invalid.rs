@@ -106,6 +106,32 @@ pub enum Field {
     KeyMaterialDescription,
     /// A key material id.
     KeyMaterialId,
+    /// The key a ciphertext was encrypted under, in ReEncrypt.
+    SourceKeyId,
+    /// The algorithm a ciphertext was encrypted with, in ReEncrypt.
+    SourceEncryptionAlgorithm,
+    /// The algorithm ReEncrypt encrypts with.
+    DestinationEncryptionAlgorithm,
+    /// Grant tokens that make fresh grants effective at once.
+    GrantTokens,
+    /// An AWS service principal a grant is for.
+    GranteeServicePrincipal,
+    /// An AWS service principal that may retire a grant.
+    RetiringServicePrincipal,
+    /// The AWS resource a grant is for.
+    SourceArn,
+    /// A custom key store.
+    CustomKeyStoreId,
+    /// A key in an external key manager.
+    XksKeyId,
+    /// Whose keys a listing includes.
+    ResourceOwners,
+    /// How a dry run is modified.
+    DryRunModifiers,
+    /// How a Nitro Enclaves answer would be encrypted.
+    RecipientKeyEncryptionAlgorithm,
+    /// A Nitro Enclaves attestation document.
+    AttestationDocument,
 }
 
 impl Field {
@@ -163,6 +189,19 @@ impl Field {
             ImportType => "ImportType",
             KeyMaterialDescription => "KeyMaterialDescription",
             KeyMaterialId => "KeyMaterialId",
+            SourceKeyId => "SourceKeyId",
+            SourceEncryptionAlgorithm => "SourceEncryptionAlgorithm",
+            DestinationEncryptionAlgorithm => "DestinationEncryptionAlgorithm",
+            GrantTokens => "GrantTokens",
+            GranteeServicePrincipal => "GranteeServicePrincipal",
+            RetiringServicePrincipal => "RetiringServicePrincipal",
+            SourceArn => "Constraints.SourceArn",
+            CustomKeyStoreId => "CustomKeyStoreId",
+            XksKeyId => "XksKeyId",
+            ResourceOwners => "ResourceOwners",
+            DryRunModifiers => "DryRunModifiers",
+            RecipientKeyEncryptionAlgorithm => "Recipient.KeyEncryptionAlgorithm",
+            AttestationDocument => "Recipient.AttestationDocument",
         }
     }
 }
@@ -317,6 +356,17 @@ pub enum Invalid {
         index: usize,
         /// `TagKey` or `TagValue`.
         field: Field,
+        /// The value given.
+        value: String,
+        /// The constraint.
+        rule: Rule,
+    },
+    /// A member of a list breaks a constraint; `index` counts from 1.
+    ListMember {
+        /// The list.
+        field: Field,
+        /// Position of the member in the list, from 1.
+        index: usize,
         /// The value given.
         value: String,
         /// The constraint.

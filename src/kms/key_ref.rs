@@ -7,9 +7,6 @@ use super::{Caller, Kms, KmsError, KmsResult, Missing, validate};
 use crate::model::KeyRecord;
 use std::sync::Arc;
 
-/// Longest key identifier AWS accepts.
-const MAX_KEY_ID_LEN: usize = 2048;
-
 /// Whether an operation accepts alias names and alias ARNs as well as keys.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Aliases {
@@ -167,7 +164,7 @@ impl Kms {
 /// Splits a reference into its account and a key id or an alias name. An
 /// ARN must name the caller's region; it may name another account.
 fn parse<'a>(caller: &'a Caller, reference: &'a str) -> KmsResult<Reference<'a>> {
-    validate::text_length(reference, 1, MAX_KEY_ID_LEN, Field::KeyId)?;
+    validate::key_reference(reference, Field::KeyId)?;
     if let Some(rest) = reference.strip_prefix("arn:") {
         let parts: Vec<&str> = rest.splitn(5, ':').collect();
         let [partition, service, region, account, resource] = parts[..] else {

@@ -30,6 +30,9 @@ const STATE_WRITE_ATTEMPTS: usize = 8;
 const MIN_PENDING_WINDOW_DAYS: i64 = 7;
 /// Longest waiting period of ScheduleKeyDeletion AWS allows, in days.
 const MAX_PENDING_WINDOW_DAYS: i64 = 30;
+/// The bound AWS's model puts on the waiting period, in days: checked
+/// before AWS's own 7–30.
+const MODEL_MAX_PENDING_WINDOW_DAYS: i64 = 365;
 
 /// CreateKey parameters.
 #[derive(Default)]
@@ -46,6 +49,8 @@ pub struct CreateKeyInput {
     pub origin: Option<String>,
     /// Custom key store id (not supported).
     pub custom_key_store_id: Option<String>,
+    /// Key id in an external key manager (not supported).
+    pub xks_key_id: Option<String>,
     /// Key policy; the default policy when absent.
     pub policy: Option<String>,
     /// Tags.
@@ -71,17 +76,18 @@ impl Kms {
     /// CreateKey: generates the backing key in the region's token and stores
     /// it wrapped, together with the key's metadata.
     pub fn create_key(&self, caller: &Caller, input: CreateKeyInput) -> KmsResult<KeyView> {
-        let spec = match (&input.key_spec, &input.customer_master_key_spec) {
+        let (spec, spec_field) = match (&input.key_spec, &input.customer_master_key_spec) {
             (Some(_), Some(_)) => {
                 return Err(KmsError::Validation(Invalid::Exclusive(
                     Field::KeySpec,
                     Field::CustomerMasterKeySpec,
                 )));
             }
-            (Some(s), None) | (None, Some(s)) => s.as_str(),
-            (None, None) => "SYMMETRIC_DEFAULT",
+            (Some(s), None) => (s.as_str(), Field::KeySpec),
+            (None, Some(s)) => (s.as_str(), Field::CustomerMasterKeySpec),
+            (None, None) => ("SYMMETRIC_DEFAULT", Field::KeySpec),
         };
-        validate::one_of(spec, specs::AWS_KEY_SPECS, Field::KeySpec)?;
+        validate::one_of(spec, specs::AWS_KEY_SPECS, spec_field)?;
         let usage = match (input.key_usage.as_deref(), spec) {
             (Some(usage), _) => usage,
             (None, "SYMMETRIC_DEFAULT") => "ENCRYPT_DECRYPT",
@@ -120,7 +126,13 @@ impl Kms {
                  EXTERNAL."
             )));
         }
-        if input.custom_key_store_id.is_some() {
+        if let Some(store) = &input.custom_key_store_id {
+            validate::custom_key_store_id(store)?;
+        }
+        if let Some(xks_key) = &input.xks_key_id {
+            validate::xks_key_id(xks_key)?;
+        }
+        if input.custom_key_store_id.is_some() || input.xks_key_id.is_some() {
             return Err(KmsError::UnsupportedOperation(
                 "Custom key stores are not supported.".into(),
             ));
@@ -245,10 +257,18 @@ impl Kms {
         caller: &Caller,
         limit: Option<i64>,
         marker: Option<&str>,
+        resource_owners: Option<&[String]>,
     ) -> KmsResult<Page<String>> {
+        if let Some(owners) = resource_owners {
+            validate::resource_owners(owners)?;
+        }
         self.authorize_account(caller, "kms:ListKeys", &Facts::NONE)?;
         let limit = paging::limit(limit, 100, 1000)?;
         let after = paging::after(marker)?;
+        // Keys shared through AWS RAM are never listed: there is no RAM.
+        if resource_owners.is_some_and(|o| !o.iter().any(|owner| owner == "SELF")) {
+            return Ok(paging::page(Vec::<String>::new(), limit, |id| id.as_str()));
+        }
         let ids = self
             .store
             .list_keys(&caller.region, &caller.account_id, &after, limit + 1)?;
@@ -375,6 +395,10 @@ impl Kms {
         key_id: Option<&str>,
         pending_window_days: Option<i64>,
     ) -> KmsResult<DeletionScheduled> {
+        if let Some(days) = pending_window_days {
+            let model = 1..=MODEL_MAX_PENDING_WINDOW_DAYS;
+            validate::value_in(days, model, Field::PendingWindowInDays)?;
+        }
         self.schedule_key_deletion_within(
             caller,
             key_id,

@@ -36,7 +36,7 @@ pub use crate::model::{
     AliasRecord, DomainKeyRecord, EnrolmentRecord, GrantRecord, KeyRecord, KeySpec, KeyState,
     KeyUsage, MaterialRecord, MultiRegionRecord, RotationType, Tag,
 };
-pub use crypto::{DataKeyOutput, DecryptOutput, EncryptOutput, ReEncryptOutput};
+pub use crypto::{DataKeyOutput, DecryptOutput, DryRun, EncryptOutput, ReEncryptOutput};
 pub use error::{KmsError, KmsResult, MaterialProblem, Missing, TokenProblem};
 pub use grants::{GrantConstraints, GrantCreated, GrantInput, constraints_of};
 pub use invalid::{Field, Invalid, Rule, TagProblem, UsageProblem};
@@ -58,6 +58,7 @@ pub use signing::{PublicKeyView, SignInput, SignOutput};
 pub use specs::{
     encryption_algorithms, key_agreement_algorithms, mac_algorithms, signing_algorithms,
 };
+pub use validate::{grant_tokens, recipient};
 
 use crate::auth::Principal;
 use crate::clock::Clock;

@@ -44,6 +44,7 @@ impl Kms {
         input: ReplicaInput,
     ) -> KmsResult<Replica> {
         let replica_region = validate::required(replica_region, Field::ReplicaRegion)?;
+        validate::region(replica_region, Field::ReplicaRegion)?;
         let bypass = input.bypass_policy_lockout_safety_check.to_string();
         let primary = self.load_key(
             caller,
@@ -174,6 +175,7 @@ impl Kms {
         region: Option<&str>,
     ) -> KmsResult<()> {
         let region = validate::required(region, Field::PrimaryRegion)?;
+        validate::region(region, Field::PrimaryRegion)?;
         let facts = Facts::default().with("kms:PrimaryRegion", [region]);
         let primary = self.load_key(
             caller,

@@ -3,7 +3,7 @@
 use super::condition_keys::Facts;
 use super::invalid::Field;
 use super::key_ref::Aliases;
-use super::{Caller, Kms, KmsError, KmsResult, Missing, record_arn, validate};
+use super::{Caller, Kms, KmsError, KmsResult, Missing, Page, paging, record_arn, validate};
 use crate::authz::{Policy, PolicyKind};
 use crate::store::KeyChange;
 
@@ -122,7 +122,8 @@ impl Kms {
         caller: &Caller,
         key_id: Option<&str>,
         limit: Option<i64>,
-    ) -> KmsResult<Vec<String>> {
+        marker: Option<&str>,
+    ) -> KmsResult<Page<String>> {
         self.load_key(
             caller,
             validate::required(key_id, Field::KeyId)?,
@@ -130,7 +131,10 @@ impl Kms {
             "kms:ListKeyPolicies",
             &Facts::NONE,
         )?;
-        super::paging::limit(limit, 100, 1000)?;
-        Ok(vec![POLICY_NAME.to_string()])
+        let limit = paging::limit(limit, 100, 1000)?;
+        let after = paging::after(marker)?;
+        paging::page_in_order(vec![POLICY_NAME.to_string()], limit, &after, |name| {
+            name.as_str()
+        })
     }
 }

@@ -25,6 +25,30 @@ pub(super) fn length(len: usize, min: usize, max: usize, field: Field) -> KmsRes
     Ok(())
 }
 
+/// A Region's name: 1–32 characters, two or three lower-case words and a
+/// number, joined by hyphens (`^([a-z]+-){2,3}\d+$`).
+pub(super) fn region(text: &str, field: Field) -> KmsResult<()> {
+    text_length(text, 1, 32, field)?;
+    let parts: Vec<&str> = text.split('-').collect();
+    let (number, words) = parts.split_last().unwrap_or((&"", &[]));
+    let fits = (2..=3).contains(&words.len())
+        && words
+            .iter()
+            .all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase()))
+        && !number.is_empty()
+        && number.chars().all(|c| c.is_ascii_digit());
+    if !fits {
+        let rule = Rule::Pattern("^([a-z]+-){2,3}\\d+$");
+        return Err(KmsError::Validation(invalid::field(field, text, rule)));
+    }
+    Ok(())
+}
+
+/// A key named by id, ARN, alias name or alias ARN: 1–2048 characters.
+pub(super) fn key_reference(text: &str, field: Field) -> KmsResult<()> {
+    text_length(text, 1, 2048, field)
+}
+
 /// A string's length in characters must lie in `min..=max`.
 pub(super) fn text_length(text: &str, min: usize, max: usize, field: Field) -> KmsResult<()> {
     let len = text.chars().count();
@@ -78,6 +102,159 @@ pub(super) fn marker(text: &str) -> KmsResult<()> {
         allowed,
         "[\\u0020-\\u00FF]*",
     )
+}
+
+/// An AWS service principal (a grant's, or a filter by one): 1–128
+/// characters, three or more dot-separated labels of `[A-Za-z0-9-]`.
+pub(super) fn service_principal(text: &str, field: Field) -> KmsResult<()> {
+    text_length(text, 1, 128, field)?;
+    let labels: Vec<&str> = text.split('.').collect();
+    let label =
+        |l: &&str| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if labels.len() < 3 || !labels.iter().all(label) {
+        let rule = Rule::Pattern("^([A-Za-z0-9\\-]+)\\.([A-Za-z0-9\\-]+)(\\.[A-Za-z0-9\\-]+)+$");
+        return Err(KmsError::Validation(invalid::field(field, text, rule)));
+    }
+    Ok(())
+}
+
+/// A grant's `SourceArn` constraint: 20–512 characters, an ARN with a
+/// 12-digit account.
+pub(super) fn source_arn(text: &str) -> KmsResult<()> {
+    text_length(text, 20, 512, Field::SourceArn)?;
+    let lower = |p: &str| p.chars().all(|c| matches!(c, 'a'..='z' | '0'..='9' | '-'));
+    let parts: Vec<&str> = text.splitn(6, ':').collect();
+    let fits = match parts[..] {
+        ["arn", partition, service, region, account, resource] => {
+            partition.strip_prefix("aws").is_some_and(lower)
+                && !service.is_empty()
+                && lower(service)
+                && lower(region)
+                && account.len() == 12
+                && account.chars().all(|c| c.is_ascii_digit())
+                && !resource.is_empty()
+                && !resource.contains('\n')
+        }
+        _ => false,
+    };
+    if !fits {
+        let rule = Rule::Pattern("^arn:aws[a-z0-9-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]{12}:.+$");
+        return Err(KmsError::Validation(invalid::field(
+            Field::SourceArn,
+            text,
+            rule,
+        )));
+    }
+    Ok(())
+}
+
+/// An external key store's key id: 1–128 characters of `[a-zA-Z0-9-_.]`.
+pub(super) fn xks_key_id(text: &str) -> KmsResult<()> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    patterned(
+        text,
+        (1, 128),
+        Field::XksKeyId,
+        allowed,
+        "^[a-zA-Z0-9-_.]+$",
+    )
+}
+
+/// A custom key store's id: 1–64 characters.
+pub(super) fn custom_key_store_id(text: &str) -> KmsResult<()> {
+    text_length(text, 1, 64, Field::CustomKeyStoreId)
+}
+
+/// A list of `min..=max` members, shown as AWS shows a list.
+fn list_length<T: AsRef<str>>(
+    list: &[T],
+    (min, max): (usize, usize),
+    field: Field,
+) -> KmsResult<()> {
+    if (min..=max).contains(&list.len()) {
+        return Ok(());
+    }
+    let shown: Vec<&str> = list.iter().map(AsRef::as_ref).collect();
+    let rule = Rule::Length {
+        min,
+        max,
+        got: list.len(),
+    };
+    Err(KmsError::Validation(invalid::field(
+        field,
+        format!("[{}]", shown.join(", ")),
+        rule,
+    )))
+}
+
+/// Each member of `list` is one of `allowed`.
+fn members_one_of<T: AsRef<str>>(
+    list: &[T],
+    allowed: &'static [&'static str],
+    field: Field,
+) -> KmsResult<()> {
+    match list.iter().position(|m| !allowed.contains(&m.as_ref())) {
+        None => Ok(()),
+        Some(i) => Err(KmsError::Validation(Invalid::ListMember {
+            field,
+            index: i + 1,
+            value: list[i].as_ref().to_string(),
+            rule: Rule::OneOf(allowed),
+        })),
+    }
+}
+
+/// Grant tokens: at most 10, each of 1–8192 characters.
+pub fn grant_tokens(tokens: &[String]) -> KmsResult<()> {
+    list_length(tokens, (0, 10), Field::GrantTokens)?;
+    for (i, token) in tokens.iter().enumerate() {
+        let got = token.chars().count();
+        if !(1..=8192).contains(&got) {
+            return Err(KmsError::Validation(Invalid::ListMember {
+                field: Field::GrantTokens,
+                index: i + 1,
+                value: token.clone(),
+                rule: Rule::Length {
+                    min: 1,
+                    max: 8192,
+                    got,
+                },
+            }));
+        }
+    }
+    Ok(())
+}
+
+/// Whose keys ListKeys lists: one or two of `SELF` and
+/// `OTHER_ACCOUNTS_VIA_RAM`.
+pub(super) fn resource_owners(owners: &[String]) -> KmsResult<()> {
+    list_length(owners, (1, 2), Field::ResourceOwners)?;
+    members_one_of(
+        owners,
+        &["SELF", "OTHER_ACCOUNTS_VIA_RAM"],
+        Field::ResourceOwners,
+    )
+}
+
+/// Dry-run modifiers: each `IGNORE_CIPHERTEXT`.
+pub(super) fn dry_run_modifiers(modifiers: &[String]) -> KmsResult<()> {
+    members_one_of(modifiers, &["IGNORE_CIPHERTEXT"], Field::DryRunModifiers)
+}
+
+/// A Nitro Enclaves `Recipient`: its algorithm `RSAES_OAEP_SHA_256`, its
+/// attestation document 1–262144 bytes.
+pub fn recipient(algorithm: Option<&str>, document_len: Option<usize>) -> KmsResult<()> {
+    if let Some(algorithm) = algorithm {
+        one_of(
+            algorithm,
+            &["RSAES_OAEP_SHA_256"],
+            Field::RecipientKeyEncryptionAlgorithm,
+        )?;
+    }
+    if let Some(len) = document_len {
+        length(len, 1, 262_144, Field::AttestationDocument)?;
+    }
+    Ok(())
 }
 
 /// A key policy's name: 1–128 characters of `[\w]`.

@@ -17,7 +17,8 @@ mod rotation;
 mod tags;
 
 use super::error::AwsError;
-use crate::kms::{Caller, Kms, KmsError};
+use super::shapes::Blob;
+use crate::kms::{self, Caller, Kms, KmsError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -156,22 +157,46 @@ pub fn dispatch(kms: &Kms, caller: &Caller, op: &str, body: &[u8]) -> OpResult {
 }
 
 /// AWS's `Recipient`: a Nitro Enclaves attestation document, to whose key
-/// the answer's secret would be encrypted. Only its presence matters.
-type Recipient = Option<serde::de::IgnoredAny>;
+/// the answer's secret would be encrypted.
+type Recipient = Option<RecipientInfo>;
 
-/// Refuses a request with a `Recipient`: Trent cannot check an attestation,
-/// and answering in the clear would hand the caller what the request meant
-/// for the enclave alone.
+/// The members of a `Recipient`, as far as the model constrains them.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RecipientInfo {
+    key_encryption_algorithm: Option<String>,
+    attestation_document: Option<Blob>,
+}
+
+/// Refuses a request with a `Recipient` (once its members pass the model's
+/// checks): Trent cannot check an attestation, and answering in the clear
+/// would hand the caller what the request meant for the enclave alone.
 fn refuse_recipient(recipient: &Recipient) -> Result<(), AwsError> {
     match recipient {
         None => Ok(()),
-        Some(_) => Err(KmsError::UnsupportedOperation(
-            "The Recipient parameter (an AWS Nitro Enclaves attestation document) is not \
+        Some(info) => {
+            kms::recipient(
+                info.key_encryption_algorithm.as_deref(),
+                info.attestation_document.as_ref().map(|d| d.0.len()),
+            )?;
+            Err(KmsError::UnsupportedOperation(
+                "The Recipient parameter (an AWS Nitro Enclaves attestation document) is not \
              supported: the answer would be returned in the clear."
-                .into(),
-        )
-        .into()),
+                    .into(),
+            )
+            .into())
+        }
     }
+}
+
+/// AWS's `GrantTokens`: Trent's grants take effect at once, so the tokens
+/// are only checked against the model.
+type GrantTokens = Option<Vec<String>>;
+
+/// Checks grant tokens against the model: at most 10, each 1–8192
+/// characters.
+fn check_grant_tokens(tokens: &GrantTokens) -> Result<(), AwsError> {
+    Ok(kms::grant_tokens(tokens.as_deref().unwrap_or_default())?)
 }
 
 /// Decodes the body (empty means `{}`) into an operation's request shape.

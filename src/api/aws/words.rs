@@ -40,15 +40,18 @@ pub(super) fn kms_message(e: &KmsError) -> Option<String> {
     })
 }
 
-/// AWS's name for a field in validation messages: the member name with a
-/// lower-case first letter, e.g. `keyId`.
+/// AWS's name for a field in validation messages: the member's path with
+/// a lower-case first letter in each step, e.g. `keyId` or
+/// `recipient.attestationDocument`.
 fn member(field: Field) -> String {
-    let name = field.name();
-    let mut chars = name.chars();
-    match chars.next() {
-        Some(first) => first.to_ascii_lowercase().to_string() + chars.as_str(),
-        None => String::new(),
-    }
+    let steps = field.name().split('.').map(|step| {
+        let mut chars = step.chars();
+        match chars.next() {
+            Some(first) => first.to_ascii_lowercase().to_string() + chars.as_str(),
+            None => String::new(),
+        }
+    });
+    steps.collect::<Vec<_>>().join(".")
 }
 
 /// AWS's envelope for a single constraint violation.
@@ -78,7 +81,7 @@ fn validation(invalid: &Invalid) -> String {
             field: Field::PendingWindowInDays,
             rule: Rule::Range { min, max, .. },
             ..
-        } => format!("PendingWindowInDays must be between {min} and {max}"),
+        } if *min > 1 => format!("PendingWindowInDays must be between {min} and {max}"),
         Invalid::Field { field, value, rule } => {
             let at = match value {
                 Some(value) => format!("Value '{value}' at '{}'", member(*field)),
@@ -179,6 +182,16 @@ fn validation(invalid: &Invalid) -> String {
         } => one_violation(&format!(
             "Value '{value}' at 'tags.{index}.member.{}' failed to satisfy constraint: Member \
              must {}",
+            member(*field),
+            must(rule)
+        )),
+        Invalid::ListMember {
+            field,
+            index,
+            value,
+            rule,
+        } => one_violation(&format!(
+            "Value '{value}' at '{}.{index}.member' failed to satisfy constraint: Member must {}",
             member(*field),
             must(rule)
         )),

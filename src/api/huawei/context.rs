@@ -89,7 +89,7 @@ impl Ctx<'_> {
         loop {
             let page = self
                 .kms
-                .list_keys(&self.caller, Some(1000), marker.as_deref())?;
+                .list_keys(&self.caller, Some(1000), marker.as_deref(), None)?;
             ids.extend(page.items);
             match page.next_marker {
                 Some(m) => marker = Some(m),

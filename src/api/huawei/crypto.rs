@@ -12,7 +12,7 @@
 use super::context::{Ctx, OpResult, Reply, bits_to_bytes};
 use super::error::HuaweiError;
 use super::ids;
-use crate::kms::EncryptionContext;
+use crate::kms::{DryRun, EncryptionContext};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
@@ -158,7 +158,7 @@ pub fn decrypt_datakey(cx: &mut Ctx<'_>) -> OpResult {
     }
     let context = aad_context(cx)?;
     let (_, out) = cx.with_key(&id, |kms, caller, key| {
-        kms.decrypt(caller, Some(key), Some(&blob), &context, None, false)
+        kms.decrypt(caller, Some(key), Some(&blob), &context, None, DryRun::Off)
     })?;
     if out.plaintext.len() as i64 != length {
         return Err(HuaweiError::bad(
@@ -216,7 +216,7 @@ pub fn decrypt_data(cx: &mut Ctx<'_>) -> OpResult {
                     Some(&blob),
                     &context,
                     algorithm.as_deref(),
-                    false,
+                    DryRun::Off,
                 )
             })?
             .1
@@ -229,7 +229,7 @@ pub fn decrypt_data(cx: &mut Ctx<'_>) -> OpResult {
                 Some(&blob),
                 &context,
                 algorithm.as_deref(),
-                false,
+                DryRun::Off,
             )
             .map_err(HuaweiError::from)?,
     };

@@ -55,6 +55,19 @@ pub(super) fn field(field: Field) -> &'static str {
         ImportType => "import_type",
         KeyMaterialDescription => "key_material_description",
         KeyMaterialId => "key_material_id",
+        SourceKeyId => "source_key_id",
+        SourceEncryptionAlgorithm => "source_encryption_algorithm",
+        DestinationEncryptionAlgorithm => "destination_encryption_algorithm",
+        GrantTokens => "grant_tokens",
+        GranteeServicePrincipal => "grantee_service_principal",
+        RetiringServicePrincipal => "retiring_service_principal",
+        SourceArn => "source_arn",
+        CustomKeyStoreId => "custom_key_store_id",
+        XksKeyId => "xks_key_id",
+        ResourceOwners => "resource_owners",
+        DryRunModifiers => "dry_run_modifiers",
+        RecipientKeyEncryptionAlgorithm => "key_encryption_algorithm",
+        AttestationDocument => "attestation_document",
     }
 }
 
@@ -159,6 +172,12 @@ pub(super) fn invalid(invalid: &Invalid) -> String {
             rule,
             ..
         } => format!("Invalid tag {index}: its {} {}.", field(*f), must(rule)),
+        Invalid::ListMember {
+            field: f,
+            index,
+            rule,
+            ..
+        } => format!("Invalid {} entry {index}: {}.", field(*f), must(rule)),
         Invalid::RegionNotHosted(why) => why.clone(),
     }
 }

@@ -1,7 +1,7 @@
 //! Asymmetric keys: Sign, Verify, GetPublicKey, DeriveSharedSecret,
 //! GenerateDataKeyPair and GenerateDataKeyPairWithoutPlaintext.
 
-use super::{OpResult, Recipient, parse, refuse_recipient, reply};
+use super::{GrantTokens, OpResult, Recipient, check_grant_tokens, parse, refuse_recipient, reply};
 use crate::api::aws::shapes::{Base64, Blob};
 use crate::kms::{
     Caller, EncryptionContext, Kms, SignInput, encryption_algorithms, key_agreement_algorithms,
@@ -18,6 +18,7 @@ struct SignRequest {
     signing_algorithm: Option<String>,
     signature: Option<Blob>,
     dry_run: Option<bool>,
+    grant_tokens: GrantTokens,
 }
 
 impl SignRequest {
@@ -50,8 +51,9 @@ struct VerifyResponse<'a> {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct KeyOnly {
+struct GetPublicKey {
     key_id: Option<String>,
+    grant_tokens: GrantTokens,
 }
 
 #[derive(Serialize)]
@@ -78,6 +80,7 @@ struct DeriveSharedSecretRequest {
     public_key: Option<Blob>,
     dry_run: Option<bool>,
     recipient: Recipient,
+    grant_tokens: GrantTokens,
 }
 
 #[derive(Serialize)]
@@ -97,6 +100,7 @@ struct DataKeyPairRequest {
     encryption_context: Option<EncryptionContext>,
     dry_run: Option<bool>,
     recipient: Recipient,
+    grant_tokens: GrantTokens,
 }
 
 #[derive(Serialize)]
@@ -114,6 +118,7 @@ struct DataKeyPairResponse<'a> {
 /// Sign.
 pub fn sign(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
     let r: SignRequest = parse(body)?;
+    check_grant_tokens(&r.grant_tokens)?;
     let out = kms.sign(caller, r.input())?;
     reply(SignResponse {
         key_id: &out.key_arn,
@@ -126,6 +131,7 @@ pub fn sign(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
 /// `KMSInvalidSignatureException`.
 pub fn verify(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
     let r: SignRequest = parse(body)?;
+    check_grant_tokens(&r.grant_tokens)?;
     let (key_arn, algorithm) = kms.verify(
         caller,
         r.input(),
@@ -140,7 +146,8 @@ pub fn verify(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
 
 /// GetPublicKey.
 pub fn get_public_key(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
-    let r: KeyOnly = parse(body)?;
+    let r: GetPublicKey = parse(body)?;
+    check_grant_tokens(&r.grant_tokens)?;
     let out = kms.get_public_key(caller, r.key_id.as_deref())?;
     reply(GetPublicKeyResponse {
         key_id: &out.key_arn,
@@ -157,6 +164,7 @@ pub fn get_public_key(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
 /// DeriveSharedSecret.
 pub fn derive_shared_secret(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
     let r: DeriveSharedSecretRequest = parse(body)?;
+    check_grant_tokens(&r.grant_tokens)?;
     refuse_recipient(&r.recipient)?;
     let out = kms.derive_shared_secret(
         caller,
@@ -189,6 +197,7 @@ pub fn generate_data_key_pair_without_plaintext(
 
 fn data_key_pair(kms: &Kms, caller: &Caller, body: &[u8], with_plaintext: bool) -> OpResult {
     let r: DataKeyPairRequest = parse(body)?;
+    check_grant_tokens(&r.grant_tokens)?;
     if with_plaintext {
         refuse_recipient(&r.recipient)?;
     }

@@ -1,9 +1,9 @@
 //! Cryptography: Encrypt, Decrypt, ReEncrypt, GenerateDataKey and
 //! GenerateDataKeyWithoutPlaintext.
 
-use super::{OpResult, Recipient, parse, refuse_recipient, reply};
+use super::{GrantTokens, OpResult, Recipient, check_grant_tokens, parse, refuse_recipient, reply};
 use crate::api::aws::shapes::{Base64, Blob};
-use crate::kms::{Caller, EncryptionContext, Kms};
+use crate::kms::{Caller, DryRun, EncryptionContext, Kms};
 use serde::{Deserialize, Serialize};
 
 /// The encryption algorithm of symmetric keys, and the default.
@@ -17,6 +17,7 @@ struct Encrypt {
     encryption_context: Option<EncryptionContext>,
     encryption_algorithm: Option<String>,
     dry_run: Option<bool>,
+    grant_tokens: GrantTokens,
 }
 
 #[derive(Deserialize)]
@@ -27,7 +28,9 @@ struct Decrypt {
     encryption_context: Option<EncryptionContext>,
     encryption_algorithm: Option<String>,
     dry_run: Option<bool>,
+    dry_run_modifiers: Option<Vec<String>>,
     recipient: Recipient,
+    grant_tokens: GrantTokens,
 }
 
 #[derive(Deserialize)]
@@ -41,6 +44,8 @@ struct ReEncrypt {
     source_encryption_algorithm: Option<String>,
     destination_encryption_algorithm: Option<String>,
     dry_run: Option<bool>,
+    dry_run_modifiers: Option<Vec<String>>,
+    grant_tokens: GrantTokens,
 }
 
 #[derive(Deserialize)]
@@ -52,6 +57,7 @@ struct GenerateDataKey {
     encryption_context: Option<EncryptionContext>,
     dry_run: Option<bool>,
     recipient: Recipient,
+    grant_tokens: GrantTokens,
 }
 
 #[derive(Serialize)]
@@ -99,6 +105,7 @@ struct GenerateDataKeyResponse<'a> {
 /// Encrypt.
 pub fn encrypt(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
     let r: Encrypt = parse(body)?;
+    check_grant_tokens(&r.grant_tokens)?;
     let out = kms.encrypt(
         caller,
         r.key_id.as_deref(),
@@ -120,14 +127,16 @@ pub fn encrypt(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
 /// Decrypt.
 pub fn decrypt(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
     let r: Decrypt = parse(body)?;
+    check_grant_tokens(&r.grant_tokens)?;
     refuse_recipient(&r.recipient)?;
+    let dry_run = DryRun::of(r.dry_run, r.dry_run_modifiers.as_deref())?;
     let out = kms.decrypt(
         caller,
         r.key_id.as_deref(),
         r.ciphertext_blob.as_ref().map(|b| b.0.as_slice()),
         &r.encryption_context.unwrap_or_default(),
         r.encryption_algorithm.as_deref(),
-        r.dry_run.unwrap_or(false),
+        dry_run,
     )?;
     reply(DecryptResponse {
         key_id: &out.key_arn,
@@ -143,6 +152,8 @@ pub fn decrypt(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
 /// ReEncrypt.
 pub fn re_encrypt(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
     let r: ReEncrypt = parse(body)?;
+    check_grant_tokens(&r.grant_tokens)?;
+    let dry_run = DryRun::of(r.dry_run, r.dry_run_modifiers.as_deref())?;
     let out = kms.re_encrypt(
         caller,
         r.ciphertext_blob.as_ref().map(|b| b.0.as_slice()),
@@ -154,7 +165,7 @@ pub fn re_encrypt(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
             r.source_encryption_algorithm.as_deref(),
             r.destination_encryption_algorithm.as_deref(),
         ),
-        r.dry_run.unwrap_or(false),
+        dry_run,
     )?;
     reply(ReEncryptResponse {
         ciphertext_blob: Base64(&out.ciphertext),
@@ -186,6 +197,7 @@ pub fn generate_data_key_without_plaintext(kms: &Kms, caller: &Caller, body: &[u
 /// A data key under a KMS key, returned in the clear too when `plaintext`.
 fn data_key(kms: &Kms, caller: &Caller, body: &[u8], plaintext: bool) -> OpResult {
     let r: GenerateDataKey = parse(body)?;
+    check_grant_tokens(&r.grant_tokens)?;
     if plaintext {
         refuse_recipient(&r.recipient)?;
     }

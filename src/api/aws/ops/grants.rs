@@ -1,7 +1,7 @@
 //! Grants: CreateGrant, ListGrants, ListRetirableGrants, RetireGrant and
 //! RevokeGrant.
 
-use super::{OpResult, done, parse, reply};
+use super::{GrantTokens, OpResult, check_grant_tokens, done, parse, reply};
 use crate::api::aws::shapes::{Epoch, PageEnd};
 use crate::kms::{
     Caller, GrantConstraints, GrantInput, GrantRecord, Kms, Page, constraints_of, key_arn_in,
@@ -20,6 +20,7 @@ struct CreateGrant {
     dry_run: Option<bool>,
     grantee_service_principal: Option<String>,
     retiring_service_principal: Option<String>,
+    grant_tokens: GrantTokens,
 }
 
 #[derive(Deserialize)]
@@ -28,6 +29,7 @@ struct ListGrants {
     key_id: Option<String>,
     grant_id: Option<String>,
     grantee_principal: Option<String>,
+    grantee_service_principal: Option<String>,
     limit: Option<i64>,
     marker: Option<String>,
 }
@@ -36,6 +38,7 @@ struct ListGrants {
 #[serde(rename_all = "PascalCase")]
 struct ListRetirableGrants {
     retiring_principal: Option<String>,
+    retiring_service_principal: Option<String>,
     limit: Option<i64>,
     marker: Option<String>,
 }
@@ -101,6 +104,7 @@ impl<'a> GrantEntry<'a> {
 /// CreateGrant.
 pub fn create_grant(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
     let r: CreateGrant = parse(body)?;
+    check_grant_tokens(&r.grant_tokens)?;
     let created = kms.create_grant(
         caller,
         r.key_id.as_deref(),
@@ -111,8 +115,7 @@ pub fn create_grant(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
             constraints: r.constraints,
             name: r.name,
             dry_run: r.dry_run.unwrap_or(false),
-            service_principal: r.grantee_service_principal.is_some()
-                || r.retiring_service_principal.is_some(),
+            service_principals: (r.grantee_service_principal, r.retiring_service_principal),
         },
     )?;
     reply(CreateGrantResponse {
@@ -128,7 +131,10 @@ pub fn list_grants(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
         caller,
         r.key_id.as_deref(),
         r.grant_id.as_deref(),
-        r.grantee_principal.as_deref(),
+        (
+            r.grantee_principal.as_deref(),
+            r.grantee_service_principal.as_deref(),
+        ),
         r.limit,
         r.marker.as_deref(),
     )?;
@@ -140,7 +146,10 @@ pub fn list_retirable_grants(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResul
     let r: ListRetirableGrants = parse(body)?;
     let page = kms.list_retirable_grants(
         caller,
-        r.retiring_principal.as_deref(),
+        (
+            r.retiring_principal.as_deref(),
+            r.retiring_service_principal.as_deref(),
+        ),
         r.limit,
         r.marker.as_deref(),
     )?;

@@ -1,7 +1,7 @@
 //! Keys: CreateKey, DescribeKey, ListKeys, UpdateKeyDescription, EnableKey,
 //! DisableKey, ScheduleKeyDeletion and CancelKeyDeletion.
 
-use super::{OpResult, done, parse, reply};
+use super::{GrantTokens, OpResult, check_grant_tokens, done, parse, reply};
 use crate::api::aws::shapes::{
     Epoch, KeyMetadata, KeyOnly, PageEnd, WireTag, key_metadata, tags_from_wire,
 };
@@ -17,6 +17,7 @@ struct CreateKey {
     customer_master_key_spec: Option<String>,
     origin: Option<String>,
     custom_key_store_id: Option<String>,
+    xks_key_id: Option<String>,
     policy: Option<String>,
     tags: Option<Vec<WireTag>>,
     multi_region: Option<bool>,
@@ -25,9 +26,17 @@ struct CreateKey {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct Paging {
+struct DescribeKey {
+    key_id: Option<String>,
+    grant_tokens: GrantTokens,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListKeys {
     limit: Option<i64>,
     marker: Option<String>,
+    resource_owners: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -93,6 +102,7 @@ pub fn create_key(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
         customer_master_key_spec: r.customer_master_key_spec,
         origin: r.origin,
         custom_key_store_id: r.custom_key_store_id,
+        xks_key_id: r.xks_key_id,
         policy: r.policy,
         tags: r.tags.map(tags_from_wire).transpose()?.unwrap_or_default(),
         multi_region: r.multi_region,
@@ -106,7 +116,8 @@ pub fn create_key(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
 
 /// DescribeKey.
 pub fn describe_key(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
-    let r: KeyOnly = parse(body)?;
+    let r: DescribeKey = parse(body)?;
+    check_grant_tokens(&r.grant_tokens)?;
     let key = kms.describe_key(caller, r.key_id.as_deref())?;
     reply(KeyMetadataResponse {
         key_metadata: key_metadata(&key),
@@ -115,8 +126,13 @@ pub fn describe_key(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
 
 /// ListKeys.
 pub fn list_keys(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
-    let r: Paging = parse(body)?;
-    let page = kms.list_keys(caller, r.limit, r.marker.as_deref())?;
+    let r: ListKeys = parse(body)?;
+    let page = kms.list_keys(
+        caller,
+        r.limit,
+        r.marker.as_deref(),
+        r.resource_owners.as_deref(),
+    )?;
     let keys = page
         .items
         .into_iter()

@@ -1,6 +1,6 @@
 //! HMAC keys: GenerateMac and VerifyMac.
 
-use super::{OpResult, parse, reply};
+use super::{GrantTokens, OpResult, check_grant_tokens, parse, reply};
 use crate::api::aws::shapes::{Base64, Blob};
 use crate::kms::{Caller, Kms, MacInput};
 use serde::{Deserialize, Serialize};
@@ -13,6 +13,7 @@ struct MacRequest {
     mac_algorithm: Option<String>,
     mac: Option<Blob>,
     dry_run: Option<bool>,
+    grant_tokens: GrantTokens,
 }
 
 impl MacRequest {
@@ -45,6 +46,7 @@ struct VerifyMacResponse<'a> {
 /// GenerateMac.
 pub fn generate_mac(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
     let r: MacRequest = parse(body)?;
+    check_grant_tokens(&r.grant_tokens)?;
     let out = kms.generate_mac(caller, r.input())?;
     reply(GenerateMacResponse {
         mac: Base64(&out.mac),
@@ -56,6 +58,7 @@ pub fn generate_mac(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
 /// VerifyMac: a MAC that does not match is `KMSInvalidMacException`.
 pub fn verify_mac(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
     let r: MacRequest = parse(body)?;
+    check_grant_tokens(&r.grant_tokens)?;
     let (key_arn, algorithm) =
         kms.verify_mac(caller, r.input(), r.mac.as_ref().map(|b| b.0.as_slice()))?;
     reply(VerifyMacResponse {

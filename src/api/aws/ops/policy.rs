@@ -1,7 +1,7 @@
 //! Key policies: PutKeyPolicy, GetKeyPolicy and ListKeyPolicies.
 
 use super::{OpResult, done, parse, reply};
-use crate::api::aws::shapes::KeyPaging;
+use crate::api::aws::shapes::{KeyPaging, PageEnd};
 use crate::kms::{Caller, Kms};
 use serde::{Deserialize, Serialize};
 
@@ -25,7 +25,8 @@ struct GetKeyPolicyResponse {
 #[serde(rename_all = "PascalCase")]
 struct ListKeyPoliciesResponse {
     policy_names: Vec<String>,
-    truncated: bool,
+    #[serde(flatten)]
+    page: PageEnd,
 }
 
 /// PutKeyPolicy.
@@ -54,9 +55,9 @@ pub fn get_key_policy(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
 /// ListKeyPolicies.
 pub fn list_key_policies(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
     let r: KeyPaging = parse(body)?;
-    let policy_names = kms.list_key_policies(caller, r.key_id.as_deref(), r.limit)?;
+    let page = kms.list_key_policies(caller, r.key_id.as_deref(), r.limit, r.marker.as_deref())?;
     reply(ListKeyPoliciesResponse {
-        policy_names,
-        truncated: false,
+        policy_names: page.items,
+        page: PageEnd::new(page.next_marker),
     })
 }

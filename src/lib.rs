@@ -15,6 +15,7 @@ pub mod hsm;
 pub mod kms;
 pub mod metrics;
 pub mod model;
+pub mod process_id;
 pub mod provision;
 pub mod server;
 pub mod store;

@@ -6,6 +6,14 @@ use clap::{Parser, Subcommand};
 /// which glibc malloc served at about a sixth of the server's CPU time.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `getpid` for the whole process, PKCS#11 modules included (exported by
+/// `build.rs`): the cached id of [`trent::process_id`], where glibc makes a
+/// system call on each of SoftHSM's per-call fork checks.
+#[unsafe(no_mangle)]
+pub extern "C" fn getpid() -> libc::pid_t {
+    trent::process_id::cached()
+}
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -53,6 +53,13 @@ use zipf::{Rng, Zipf};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The `getpid` Trent serves with (ADR 0023), so that the raw token work
+/// (`raw.rs`) skips SoftHSM's per-call system call as the server does.
+#[unsafe(no_mangle)]
+pub extern "C" fn getpid() -> libc::pid_t {
+    trent::process_id::cached()
+}
+
 #[derive(Parser)]
 #[command(
     name = "bench",

@@ -52,6 +52,13 @@ fn glob_match(pattern: &str, text: &str) -> bool {
     if !pattern.contains(['*', '?']) {
         return pattern == text;
     }
+    // The common shapes, `*` and `prefix*` (`kms:*`, `arn:aws:kms:*`), are
+    // a prefix test.
+    if let Some(prefix) = pattern.strip_suffix('*')
+        && !prefix.contains(['*', '?'])
+    {
+        return text.starts_with(prefix);
+    }
     if pattern.is_ascii() && text.is_ascii() {
         return glob(pattern.as_bytes(), text.as_bytes(), b'*', b'?');
     }
@@ -113,6 +120,10 @@ mod tests {
             "kms:GenerateDataKeyWithoutPlaintext"
         ));
         assert!(!glob_match("kms:Generate*", "kms:Encrypt"));
+        assert!(!glob_match("kms:Generate*", "kms:Gen"));
+        assert!(glob_match("kms:Generate*", "kms:Generate"));
+        assert!(glob_match("ü*", "üx"));
+        assert!(!glob_match("ü*", "u"));
         assert!(glob_match("*Key*", "kms:GenerateDataKeyPair"));
         assert!(glob_match("a*b*c", "aXbYbZc"));
         assert!(!glob_match("a*b*c", "aXbYbZ"));

@@ -31,12 +31,11 @@ pub struct Ciphertext<'a> {
 
 /// Builds the header for a new blob.
 pub fn header(key_id: &str, material_id: &str, iv: &[u8; IV_LEN]) -> KmsResult<Vec<u8>> {
-    let material =
-        hex::decode(material_id).map_err(|_| KmsError::Internal("bad material id".into()))?;
-    if material.len() != MATERIAL_ID_LEN || key_id.len() > u8::MAX as usize {
-        return Err(KmsError::Internal(
-            "material or key id has wrong length".into(),
-        ));
+    let mut material = [0u8; MATERIAL_ID_LEN];
+    hex::decode_to_slice(material_id, &mut material)
+        .map_err(|_| KmsError::Internal("bad material id".into()))?;
+    if key_id.len() > u8::MAX as usize {
+        return Err(KmsError::Internal("key id too long".into()));
     }
     let mut out = Vec::with_capacity(2 + key_id.len() + MATERIAL_ID_LEN + IV_LEN);
     out.push(FORMAT_V1);
@@ -103,6 +102,22 @@ mod tests {
         assert_eq!(parsed.iv, iv);
         assert_eq!(parsed.header.len(), header_len);
         assert_eq!(parsed.sealed, &[9u8; 20]);
+    }
+
+    #[test]
+    fn a_malformed_material_id_or_long_key_id_is_an_internal_error() {
+        let iv = [7u8; IV_LEN];
+        let key = "1234abcd-12ab-34cd-56ef-1234567890ab";
+        for material in ["ab".repeat(31), "ab".repeat(33), "zz".repeat(32)] {
+            assert!(matches!(
+                header(key, &material, &iv),
+                Err(KmsError::Internal(_))
+            ));
+        }
+        assert!(matches!(
+            header(&"k".repeat(256), &"ab".repeat(32), &iv),
+            Err(KmsError::Internal(_))
+        ));
     }
 
     #[test]

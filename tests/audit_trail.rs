@@ -164,6 +164,118 @@ async fn every_call_is_recorded_without_secrets_and_the_chain_verifies() {
     assert!(out.contains("BROKEN at line 2"), "{out}");
 }
 
+/// What is signed or MACed, the signature or MAC over it and imported
+/// material never reach the log; the algorithms and message types do.
+#[tokio::test(flavor = "multi_thread")]
+async fn messages_signatures_macs_and_imported_material_are_redacted() {
+    use aws_sdk_kms::types::{
+        AlgorithmSpec, ExpirationModelType, KeySpec, KeyUsageType, MacAlgorithmSpec, MessageType,
+        SigningAlgorithmSpec,
+    };
+    use common::import::{create_external, parameters, try_import, wrap_for};
+
+    let server = Server::start();
+    let kms = server.client("us-east-1");
+    let create = |spec: KeySpec, usage: KeyUsageType| {
+        let kms = kms.clone();
+        async move {
+            let key = kms.create_key().key_spec(spec).key_usage(usage).send();
+            key.await.unwrap().key_metadata.unwrap().key_id
+        }
+    };
+    let signing = create(KeySpec::EccNistP256, KeyUsageType::SignVerify).await;
+    let hmac = create(KeySpec::Hmac256, KeyUsageType::GenerateVerifyMac).await;
+    let message = b"PASSWORD-TO-PEPPER-0815".to_vec();
+    let signature = kms
+        .sign()
+        .key_id(&signing)
+        .message(Blob::new(message.clone()))
+        .message_type(MessageType::Raw)
+        .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
+        .send()
+        .await
+        .unwrap()
+        .signature
+        .unwrap()
+        .into_inner();
+    let verified = kms
+        .verify()
+        .key_id(&signing)
+        .message(Blob::new(message.clone()))
+        .message_type(MessageType::Raw)
+        .signature(Blob::new(signature.clone()))
+        .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
+        .send()
+        .await
+        .unwrap();
+    assert!(verified.signature_valid);
+    let mac = kms
+        .generate_mac()
+        .key_id(&hmac)
+        .message(Blob::new(message.clone()))
+        .mac_algorithm(MacAlgorithmSpec::HmacSha256)
+        .send()
+        .await
+        .unwrap()
+        .mac
+        .unwrap()
+        .into_inner();
+    let checked = kms
+        .verify_mac()
+        .key_id(&hmac)
+        .message(Blob::new(message.clone()))
+        .mac(Blob::new(mac.clone()))
+        .mac_algorithm(MacAlgorithmSpec::HmacSha256)
+        .send()
+        .await
+        .unwrap();
+    assert!(checked.mac_valid);
+    let external = create_external(&kms, KeySpec::SymmetricDefault).await;
+    let granted = parameters(&kms, &external, AlgorithmSpec::RsaesOaepSha256).await;
+    let material = [0x5a; 32];
+    let wrapped = wrap_for(&granted, &material);
+    let model = Some(ExpirationModelType::KeyMaterialDoesNotExpire);
+    try_import(&kms, &external, &granted.token, &wrapped, model, None)
+        .await
+        .unwrap();
+
+    let records = lines(&server);
+    let record = |operation: &str| {
+        records
+            .iter()
+            .find(|r| r["operation"] == operation)
+            .unwrap_or_else(|| panic!("a {operation} record"))["parameters"]
+            .clone()
+    };
+    let sign = record("Sign");
+    assert_eq!(sign["Message"], "<redacted>", "{sign}");
+    assert_eq!(sign["MessageType"], "RAW", "{sign}");
+    assert_eq!(sign["SigningAlgorithm"], "ECDSA_SHA_256", "{sign}");
+    let verify = record("Verify");
+    assert_eq!(verify["Message"], "<redacted>", "{verify}");
+    assert_eq!(verify["Signature"], "<redacted>", "{verify}");
+    let generate = record("GenerateMac");
+    assert_eq!(generate["Message"], "<redacted>", "{generate}");
+    assert_eq!(generate["MacAlgorithm"], "HMAC_SHA_256", "{generate}");
+    let check = record("VerifyMac");
+    assert_eq!(check["Message"], "<redacted>", "{check}");
+    assert_eq!(check["Mac"], "<redacted>", "{check}");
+    let imported = record("ImportKeyMaterial");
+    assert_eq!(imported["EncryptedKeyMaterial"], "<redacted>", "{imported}");
+    assert_eq!(imported["ExpirationModel"], "KEY_MATERIAL_DOES_NOT_EXPIRE");
+
+    let text = std::fs::read_to_string(server.data_dir().join("audit.log")).unwrap();
+    for secret in [
+        STANDARD.encode(&message),
+        STANDARD.encode(&signature),
+        STANDARD.encode(&mac),
+        STANDARD.encode(&wrapped),
+        "PASSWORD-TO-PEPPER".to_string(),
+    ] {
+        assert!(!text.contains(&secret), "the audit log contains {secret}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_chain_continues_across_restarts() {
     let server = Server::start();

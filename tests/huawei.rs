@@ -341,6 +341,22 @@ async fn huawei_sdk_drives_the_same_keys_as_the_aws_dialect() {
     }
     let sealed = find(&|r| r["operation"] == "EncryptData").expect("an EncryptData record");
     assert_eq!(sealed["parameters"]["plain_text"], "<redacted>");
+    for (operation, fields) in [
+        ("Sign", &["message"][..]),
+        ("ValidateSignature", &["message", "signature"][..]),
+        ("GenerateMac", &["message"][..]),
+        ("VerifyMac", &["message", "mac"][..]),
+        ("ImportKeyMaterial", &["encrypted_key_material"][..]),
+    ] {
+        let record = find(&|r| r["operation"] == operation && r["error_code"].is_null())
+            .unwrap_or_else(|| panic!("a {operation} record"));
+        for field in fields {
+            assert_eq!(
+                record["parameters"][field], "<redacted>",
+                "{operation} keeps {field} out of the log: {record}"
+            );
+        }
+    }
     assert!(find(&|r| r["error_code"] == "KMS.0301").is_some());
     assert!(find(&|r| r["error_code"] == "KMS.0302").is_some());
     assert!(find(&|r| r["error_code"] == "KMS.0306").is_some());

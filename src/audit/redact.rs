@@ -19,12 +19,21 @@ const SECRET_FRAGMENTS: [&str; 6] = [
     "data_key",
 ];
 
+/// Field names (lowercase, without underscores) whose values are redacted
+/// wherever they appear: what is signed or MACed and the signature or MAC
+/// over it (AWS CloudTrail records neither; a MAC's message may be a
+/// password or an identifier kept only as its HMAC), and imported key
+/// material, which is encrypted but still key material.
+const SECRET_NAMES: [&str; 4] = ["message", "mac", "signature", "encryptedkeymaterial"];
+
 /// Removes secrets from request parameters: at any depth, the value of every
 /// field whose name contains `plaintext`, `ciphertext`, `cipher_text`,
-/// `plain_text`, `datakey` or `data_key` (ignoring case) — `Plaintext` and
-/// `CiphertextBlob` among them — becomes [`REDACTED`]. Everything else
-/// (`KeyId`, `EncryptionContext`, `Description`, `Tags`, `Policy`, …) is kept.
-/// Returns the parameters as the audit record's JSON.
+/// `plain_text`, `datakey` or `data_key`, or is `Message`, `Mac`,
+/// `Signature` or `EncryptedKeyMaterial` (ignoring case and underscores, so
+/// Huawei's `message` and `encrypted_key_material` too) becomes
+/// [`REDACTED`]. Everything else (`KeyId`, `EncryptionContext`,
+/// `Description`, `Tags`, `Policy`, `MessageType`, `MacAlgorithm`, …) is
+/// kept. Returns the parameters as the audit record's JSON.
 pub fn redact(parameters: Value) -> Box<RawValue> {
     redacted(parameters, 0).unwrap_or_else(|_| null())
 }
@@ -57,8 +66,20 @@ fn null() -> Box<RawValue> {
 }
 
 fn is_secret(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    SECRET_FRAGMENTS.iter().any(|f| name.contains(f))
+    let name = name.as_bytes();
+    let contains = |fragment: &[u8]| {
+        name.windows(fragment.len())
+            .any(|w| w.eq_ignore_ascii_case(fragment))
+    };
+    let is = |secret: &[u8]| {
+        let mut letters = name.iter().filter(|&&b| b != b'_');
+        secret
+            .iter()
+            .all(|s| letters.next().is_some_and(|b| b.eq_ignore_ascii_case(s)))
+            && letters.next().is_none()
+    };
+    SECRET_FRAGMENTS.iter().any(|f| contains(f.as_bytes()))
+        || SECRET_NAMES.iter().any(|n| is(n.as_bytes()))
 }
 
 /// Copies one JSON value from a deserializer to `out` as compact JSON,
@@ -229,6 +250,53 @@ mod tests {
 
     fn parsed(raw: &RawValue) -> Value {
         serde_json::from_str(raw.get()).unwrap()
+    }
+
+    #[test]
+    fn redacts_what_is_signed_or_maced_and_imported_material() {
+        let parameters = json!({
+            "KeyId": "k",
+            "Message": "bWVzc2FnZQ==",
+            "MessageType": "RAW",
+            "Signature": "c2ln",
+            "SigningAlgorithm": "ECDSA_SHA_256",
+            "Mac": "bWFj",
+            "MacAlgorithm": "HMAC_SHA_256",
+            "EncryptedKeyMaterial": "d3JhcHBlZA==",
+            "ImportToken": "dG9rZW4=",
+            "message": "aHc=",
+            "mac_algorithm": "HMAC_SHA_256",
+            "encrypted_key_material": "aHc=",
+            "MESSAGE": "x",
+            "Messages": "kept: not the name",
+            "_mac_": "x",
+        });
+        let expected = json!({
+            "KeyId": "k",
+            "Message": REDACTED,
+            "MessageType": "RAW",
+            "Signature": REDACTED,
+            "SigningAlgorithm": "ECDSA_SHA_256",
+            "Mac": REDACTED,
+            "MacAlgorithm": "HMAC_SHA_256",
+            "EncryptedKeyMaterial": REDACTED,
+            "ImportToken": "dG9rZW4=",
+            "message": REDACTED,
+            "mac_algorithm": "HMAC_SHA_256",
+            "encrypted_key_material": REDACTED,
+            "MESSAGE": REDACTED,
+            "Messages": "kept: not the name",
+            "_mac_": REDACTED,
+        });
+        assert_eq!(parsed(&redact(parameters)), expected);
+    }
+
+    #[test]
+    fn names_shorter_than_a_fragment_and_non_ascii_names_are_kept() {
+        for name in ["", "m", "ma", "Plain", "mäc", "dätakey"] {
+            assert!(!is_secret(name), "{name}");
+        }
+        assert!(is_secret("xPLAINTEXTy"));
     }
 
     #[test]

@@ -239,6 +239,14 @@ async fn messages_signatures_macs_and_imported_material_are_redacted() {
         .await
         .unwrap();
 
+    // An operation Trent does not serve is recorded too, without its secrets.
+    let (status, _) = server.call_raw(
+        "CreateCustomKeyStore",
+        r#"{"CustomKeyStoreName":"hsm","KeyStorePassword":"KMSUSER-PASSWORD-7",
+            "XksProxyAuthenticationCredential":{"AccessKeyId":"AKIAXKS","RawSecretAccessKey":"RAW-XKS-SECRET-9"}}"#,
+    );
+    assert_eq!(status, 400);
+
     let records = lines(&server);
     let record = |operation: &str| {
         records
@@ -262,6 +270,12 @@ async fn messages_signatures_macs_and_imported_material_are_redacted() {
     assert_eq!(check["Mac"], "<redacted>", "{check}");
     let imported = record("ImportKeyMaterial");
     assert_eq!(imported["EncryptedKeyMaterial"], "<redacted>", "{imported}");
+    assert_eq!(imported["ImportToken"], "<redacted>", "{imported}");
+    let unserved = records
+        .iter()
+        .find(|r| r["parameters"]["KeyStorePassword"].is_string())
+        .expect("the CreateCustomKeyStore call is recorded");
+    assert_eq!(unserved["parameters"]["KeyStorePassword"], "<redacted>");
     assert_eq!(imported["ExpirationModel"], "KEY_MATERIAL_DOES_NOT_EXPIRE");
 
     let text = std::fs::read_to_string(server.data_dir().join("audit.log")).unwrap();
@@ -270,7 +284,10 @@ async fn messages_signatures_macs_and_imported_material_are_redacted() {
         STANDARD.encode(&signature),
         STANDARD.encode(&mac),
         STANDARD.encode(&wrapped),
+        STANDARD.encode(&granted.token),
         "PASSWORD-TO-PEPPER".to_string(),
+        "KMSUSER-PASSWORD".to_string(),
+        "RAW-XKS-SECRET".to_string(),
     ] {
         assert!(!text.contains(&secret), "the audit log contains {secret}");
     }

@@ -346,7 +346,10 @@ async fn huawei_sdk_drives_the_same_keys_as_the_aws_dialect() {
         ("ValidateSignature", &["message", "signature"][..]),
         ("GenerateMac", &["message"][..]),
         ("VerifyMac", &["message", "mac"][..]),
-        ("ImportKeyMaterial", &["encrypted_key_material"][..]),
+        (
+            "ImportKeyMaterial",
+            &["encrypted_key_material", "import_token"][..],
+        ),
     ] {
         let record = find(&|r| r["operation"] == operation && r["error_code"].is_null())
             .unwrap_or_else(|| panic!("a {operation} record"));
@@ -357,6 +360,15 @@ async fn huawei_sdk_drives_the_same_keys_as_the_aws_dialect() {
             );
         }
     }
+    let private_keys: Vec<&Value> = records
+        .iter()
+        .filter_map(|r| r["parameters"].get("encrypted_privatekey"))
+        .collect();
+    assert!(!private_keys.is_empty(), "an asymmetric import is audited");
+    assert!(
+        private_keys.iter().all(|v| *v == "<redacted>"),
+        "wrapped private keys stay out of the log: {private_keys:?}"
+    );
     assert!(find(&|r| r["error_code"] == "KMS.0301").is_some());
     assert!(find(&|r| r["error_code"] == "KMS.0302").is_some());
     assert!(find(&|r| r["error_code"] == "KMS.0306").is_some());

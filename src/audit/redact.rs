@@ -9,28 +9,44 @@ use std::fmt;
 /// What a secret value is replaced with.
 pub const REDACTED: &str = "<redacted>";
 
-/// Field-name fragments (lowercase) that mark a value as secret.
-const SECRET_FRAGMENTS: [&str; 6] = [
+/// Field-name fragments (lowercase) that mark a value as secret: the
+/// data and keys of cryptographic operations, private keys however wrapped
+/// (the Huawei dialect's `encrypted_privatekey`), and the passwords and
+/// secret keys of operations Trent does not serve (`CreateCustomKeyStore`'s
+/// `KeyStorePassword`, `RawSecretAccessKey`), whose bodies are recorded too.
+const SECRET_FRAGMENTS: [&str; 10] = [
     "plaintext",
     "ciphertext",
     "cipher_text",
     "plain_text",
     "datakey",
     "data_key",
+    "privatekey",
+    "private_key",
+    "password",
+    "secret",
 ];
 
 /// Field names (lowercase, without underscores) whose values are redacted
 /// wherever they appear: what is signed or MACed and the signature or MAC
 /// over it (AWS CloudTrail records neither; a MAC's message may be a
-/// password or an identifier kept only as its HMAC), and imported key
-/// material, which is encrypted but still key material.
-const SECRET_NAMES: [&str; 4] = ["message", "mac", "signature", "encryptedkeymaterial"];
+/// password or an identifier kept only as its HMAC), imported key
+/// material, which is encrypted but still key material, and the import
+/// token that lets it in (CloudTrail records neither).
+const SECRET_NAMES: [&str; 5] = [
+    "message",
+    "mac",
+    "signature",
+    "encryptedkeymaterial",
+    "importtoken",
+];
 
 /// Removes secrets from request parameters: at any depth, the value of every
 /// field whose name contains `plaintext`, `ciphertext`, `cipher_text`,
-/// `plain_text`, `datakey` or `data_key`, or is `Message`, `Mac`,
-/// `Signature` or `EncryptedKeyMaterial` (ignoring case and underscores, so
-/// Huawei's `message` and `encrypted_key_material` too) becomes
+/// `plain_text`, `datakey`, `data_key`, `privatekey`, `private_key`,
+/// `password` or `secret`, or is `Message`, `Mac`, `Signature`,
+/// `EncryptedKeyMaterial` or `ImportToken` (ignoring case and underscores,
+/// so Huawei's `message` and `encrypted_key_material` too) becomes
 /// [`REDACTED`]. Everything else (`KeyId`, `EncryptionContext`,
 /// `Description`, `Tags`, `Policy`, `MessageType`, `MacAlgorithm`, …) is
 /// kept. Returns the parameters as the audit record's JSON.
@@ -253,7 +269,7 @@ mod tests {
     }
 
     #[test]
-    fn redacts_what_is_signed_or_maced_and_imported_material() {
+    fn redacts_what_is_signed_or_maced_imported_material_and_passwords() {
         let parameters = json!({
             "KeyId": "k",
             "Message": "bWVzc2FnZQ==",
@@ -264,6 +280,9 @@ mod tests {
             "MacAlgorithm": "HMAC_SHA_256",
             "EncryptedKeyMaterial": "d3JhcHBlZA==",
             "ImportToken": "dG9rZW4=",
+            "encrypted_privatekey": "cGs=",
+            "KeyStorePassword": "kmsuser-pw",
+            "XksProxyAuthenticationCredential": {"AccessKeyId": "AKIA", "RawSecretAccessKey": "s"},
             "message": "aHc=",
             "mac_algorithm": "HMAC_SHA_256",
             "encrypted_key_material": "aHc=",
@@ -280,7 +299,10 @@ mod tests {
             "Mac": REDACTED,
             "MacAlgorithm": "HMAC_SHA_256",
             "EncryptedKeyMaterial": REDACTED,
-            "ImportToken": "dG9rZW4=",
+            "ImportToken": REDACTED,
+            "encrypted_privatekey": REDACTED,
+            "KeyStorePassword": REDACTED,
+            "XksProxyAuthenticationCredential": {"AccessKeyId": "AKIA", "RawSecretAccessKey": REDACTED},
             "message": REDACTED,
             "mac_algorithm": "HMAC_SHA_256",
             "encrypted_key_material": REDACTED,

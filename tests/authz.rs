@@ -817,3 +817,139 @@ async fn every_operation_family_is_refused_without_a_right() {
         denied
     );
 }
+
+/// Actions that name no key are decided on the resource `*`, as in AWS: a
+/// statement on the account's key ARNs ("use our keys") allows using keys,
+/// not creating or listing them or GenerateRandom. Tags on CreateKey and
+/// ReplicateKey also need `kms:TagResource`. ListAliases is an identity-policy
+/// action even with `KeyId`: a key policy cannot grant it.
+#[tokio::test(flavor = "multi_thread")]
+async fn account_actions_are_on_star_and_tags_need_tag_resource() {
+    let identity = |statements: &str| {
+        format!(r#"'''{{"Version":"2012-10-17","Statement":[{statements}]}}'''"#)
+    };
+    let config = format!(
+        r#"
+[[credentials]]
+access_key_id = "AKIAALICE0000000000A"
+secret_access_key = "alice-secret"
+principal = "arn:aws:iam::{A}:user/alice"
+
+[[credentials]]
+access_key_id = "AKIAUSER00000000000U"
+secret_access_key = "user-secret"
+principal = "arn:aws:iam::{A}:user/user"
+policy = {}
+
+[[credentials]]
+access_key_id = "AKIAMAKER0000000000M"
+secret_access_key = "maker-secret"
+principal = "arn:aws:iam::{A}:user/maker"
+policy = {}
+"#,
+        identity(&format!(
+            r#"{{"Effect":"Allow","Action":"kms:*","Resource":"arn:aws:kms:*:{A}:key/*"}}"#
+        )),
+        identity(&format!(
+            r#"{{"Effect":"Allow","Action":["kms:CreateKey","kms:ReplicateKey","kms:DescribeKey"],"Resource":"*"}},
+               {{"Effect":"Allow","Action":"kms:ListAliases","Resource":"arn:aws:kms:*:{A}:key/*"}}"#
+        )),
+    );
+    let server = Server::start_with_config(&config);
+    let alice = server.client_as("us-east-1", "AKIAALICE0000000000A", "alice-secret");
+    let user = server.client_as("us-east-1", "AKIAUSER00000000000U", "user-secret");
+    let maker = server.client_as("us-east-1", "AKIAMAKER0000000000M", "maker-secret");
+    let key = alice
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    let key_id = key.key_id;
+
+    // "Use our keys" uses keys...
+    assert!(encrypt(&user, &key_id, &[]).await.is_ok());
+    // ...and creates, lists and draws nothing.
+    let denied = "AccessDeniedException";
+    assert_eq!(error_code(user.create_key().send().await), denied);
+    assert_eq!(error_code(user.list_keys().send().await), denied);
+    assert_eq!(error_code(user.list_aliases().send().await), denied);
+    let random = user.generate_random().number_of_bytes(16).send().await;
+    assert_eq!(error_code(random), denied);
+    let retirable = user
+        .list_retirable_grants()
+        .retiring_principal(format!("arn:aws:iam::{A}:user/user"));
+    assert_eq!(error_code(retirable.send().await), denied);
+    let message = user.create_key().send().await.unwrap_err();
+    assert!(
+        format!("{message:?}").contains("kms:CreateKey on resource: *"),
+        "{message:?}"
+    );
+
+    // A key policy that names user cannot grant ListAliases with KeyId.
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+  {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{A}:root"}},"Action":"kms:*","Resource":"*"}},
+  {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{A}:user/user"}},"Action":"kms:ListAliases","Resource":"*"}}]}}"#
+    );
+    alice
+        .put_key_policy()
+        .key_id(&key_id)
+        .policy(policy)
+        .send()
+        .await
+        .unwrap();
+    let listed = user.list_aliases().key_id(&key_id).send().await;
+    assert_eq!(error_code(listed), denied);
+    // maker's ListAliases statement is on key ARNs, not `*`: refused too.
+    let listed = maker.list_aliases().key_id(&key_id).send().await;
+    assert_eq!(error_code(listed), denied);
+    // alice (no identity policy) lists; a key of another account is refused
+    // before any lookup, whether or not it exists.
+    let aliases = alice.list_aliases().key_id(&key_id).send().await.unwrap();
+    assert!(aliases.aliases.unwrap_or_default().is_empty());
+    let foreign = format!("arn:aws:kms:us-east-1:{B}:key/00000000-0000-0000-0000-000000000000");
+    let listed = alice.list_aliases().key_id(&foreign).send().await;
+    assert_eq!(error_code(listed), denied);
+
+    // CreateKey with Tags needs kms:TagResource; without tags it does not.
+    let tag = aws_sdk_kms::types::Tag::builder()
+        .tag_key("team")
+        .tag_value("a")
+        .build()
+        .unwrap();
+    let tagged = maker.create_key().tags(tag.clone()).send().await;
+    let refusal = tagged.unwrap_err();
+    assert!(
+        format!("{refusal:?}").contains("kms:TagResource"),
+        "{refusal:?}"
+    );
+    let primary = maker
+        .create_key()
+        .multi_region(true)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    // ReplicateKey with Tags needs kms:TagResource in the replica region.
+    let replicated = maker
+        .replicate_key()
+        .key_id(&primary)
+        .replica_region("us-west-2")
+        .tags(tag.clone())
+        .send()
+        .await;
+    assert_eq!(error_code(replicated), denied);
+    maker
+        .replicate_key()
+        .key_id(&primary)
+        .replica_region("us-west-2")
+        .send()
+        .await
+        .unwrap();
+    // alice, without an identity policy, tags at creation.
+    alice.create_key().tags(tag).send().await.unwrap();
+}

@@ -95,7 +95,9 @@ fn combine(by_key: Decision, by_identity: Decision, same_account: bool) -> Verdi
     }
 }
 
-fn denied(caller: &Caller, action: &str, resource: &str, why: &str) -> KmsError {
+/// `AccessDeniedException` in AWS's words: who may not do what on which
+/// resource, and why.
+pub(super) fn denied(caller: &Caller, action: &str, resource: &str, why: &str) -> KmsError {
     KmsError::AccessDenied(format!(
         "User: {} is not authorized to perform: {action} on resource: {resource} because {why}",
         caller.principal.arn
@@ -175,15 +177,17 @@ impl Kms {
     }
 
     /// Checks an action that names no key (CreateKey, ListKeys, ...)
-    /// against the caller's identity policy alone.
+    /// against the caller's identity policy alone, on the resource `*` as
+    /// AWS does: a statement whose `Resource` is a key ARN pattern
+    /// (`arn:aws:kms:*:111122223333:key/*`, "use our keys") does not allow
+    /// creating keys, listing them or GenerateRandom.
     pub(super) fn authorize_account(
         &self,
         caller: &Caller,
         action: &str,
         facts: &Facts<'_>,
     ) -> KmsResult<()> {
-        let resource = key_arn_in(&caller.region, &caller.account_id, "*");
-        self.authorize_identity(caller, action, &resource, facts)
+        self.authorize_identity(caller, action, "*", facts)
     }
 
     /// Checks an action on an alias of the caller's account (the alias ARN

@@ -134,7 +134,10 @@ impl Kms {
         Err(alias_busy(caller, name))
     }
 
-    /// ListAliases: the caller's aliases (optionally of one key), paginated.
+    /// ListAliases: the caller's aliases (optionally of one key of its own
+    /// account), paginated. The identity policy alone decides, with or
+    /// without `KeyId`, as AWS documents ("kms:ListAliases (IAM policy)"):
+    /// a key policy cannot grant it.
     pub fn list_aliases(
         &self,
         caller: &Caller,
@@ -142,13 +145,11 @@ impl Kms {
         limit: Option<i64>,
         marker: Option<&str>,
     ) -> KmsResult<Page<AliasRecord>> {
-        if key_id.is_none() {
-            self.authorize_account(caller, "kms:ListAliases", &Facts::NONE)?;
-        }
+        self.authorize_account(caller, "kms:ListAliases", &Facts::NONE)?;
         let limit = paging::limit(limit, 50, 100)?;
         let after = paging::after(marker)?;
         let key = key_id
-            .map(|k| self.load_key(caller, k, Aliases::Refused, "kms:ListAliases", &Facts::NONE))
+            .map(|k| self.resolve_own_key(caller, k, "kms:ListAliases"))
             .transpose()?;
         let aliases = self.store.list_aliases(
             &caller.region,

@@ -82,6 +82,28 @@ impl Kms {
         Ok(self.resolve_named(caller, reference, aliases)?.0)
     }
 
+    /// Finds a key of the caller's own account named by `reference` (an id
+    /// or ARN) without consulting its key policy, for `action`, which the
+    /// identity policy alone governs (ListAliases with `KeyId`). A reference
+    /// into another account is refused before any lookup, so the refusal
+    /// does not tell whether the key exists.
+    pub(super) fn resolve_own_key(
+        &self,
+        caller: &Caller,
+        reference: &str,
+        action: &str,
+    ) -> KmsResult<Arc<KeyRecord>> {
+        if parse(caller, reference)?.account_id != caller.account_id {
+            return Err(super::access::denied(
+                caller,
+                action,
+                reference,
+                "this operation cannot be performed on a KMS key in a different AWS account",
+            ));
+        }
+        self.resolve_key(caller, reference, Aliases::Refused)
+    }
+
     /// [`Kms::resolve_key`], also returning the alias name the reference
     /// used, if it named the key by an alias (for `kms:RequestAlias`).
     pub(super) fn resolve_named<'r>(

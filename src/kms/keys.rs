@@ -160,6 +160,10 @@ impl Kms {
             facts = facts.with("kms:MultiRegionKeyType", ["PRIMARY"]);
         }
         self.authorize_account(caller, "kms:CreateKey", &facts)?;
+        // AWS: "To use the Tags parameter, kms:TagResource (IAM policy)".
+        if !input.tags.is_empty() {
+            self.authorize_account(caller, "kms:TagResource", &facts)?;
+        }
         let key_id = if multi_region {
             format!("mrk-{}", uuid::Uuid::new_v4().simple())
         } else {

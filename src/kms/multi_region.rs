@@ -62,18 +62,24 @@ impl Kms {
             ..caller.clone()
         };
         let tags_given = input.tags.iter().flatten();
-        self.authorize_account(
-            &replica_caller,
-            "kms:CreateKey",
-            &Facts::default()
-                .with("kms:KeySpec", [primary.key_spec.as_str()])
-                .with("kms:KeyUsage", [primary.key_usage.as_str()])
-                .with("kms:KeyOrigin", [primary.origin.as_str()])
-                .with("kms:MultiRegion", ["true"])
-                .with("kms:MultiRegionKeyType", ["REPLICA"])
-                .with("kms:BypassPolicyLockoutSafetyCheck", [bypass.as_str()])
-                .with_tags(tags_given.map(|t| (t.key.as_str(), t.value.as_str()))),
-        )?;
+        let replica_facts = Facts::default()
+            .with("kms:KeySpec", [primary.key_spec.as_str()])
+            .with("kms:KeyUsage", [primary.key_usage.as_str()])
+            .with("kms:KeyOrigin", [primary.origin.as_str()])
+            .with("kms:MultiRegion", ["true"])
+            .with("kms:MultiRegionKeyType", ["REPLICA"])
+            .with("kms:BypassPolicyLockoutSafetyCheck", [bypass.as_str()])
+            .with_tags(
+                tags_given
+                    .clone()
+                    .map(|t| (t.key.as_str(), t.value.as_str())),
+            );
+        self.authorize_account(&replica_caller, "kms:CreateKey", &replica_facts)?;
+        // AWS: "To use the Tags parameter, kms:TagResource (IAM policy)" in
+        // the replica Region.
+        if tags_given.count() > 0 {
+            self.authorize_account(&replica_caller, "kms:TagResource", &replica_facts)?;
+        }
         super::require_not_pending_deletion(&primary)?;
         super::require_not_updating(&primary)?;
         super::require_enabled(&primary)?;

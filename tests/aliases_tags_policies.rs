@@ -885,6 +885,97 @@ async fn invalid_tags_are_refused() {
     assert_eq!(tag_pairs(&client, &key).await, pairs(&[("keep", "me")]));
 }
 
+/// Tag keys that differ only in case would be one condition key
+/// (`aws:ResourceTag/Classification` names either), so one could hide the
+/// other from a policy: a key never has both, whether they come in one
+/// request, at creation, or one after the other, and concurrent TagResource
+/// calls with the two spellings leave exactly one of them.
+#[tokio::test(flavor = "multi_thread")]
+async fn tag_keys_differing_only_in_case_are_refused() {
+    let server = Server::start();
+    let client = server.client("us-east-1");
+    let key = client
+        .create_key()
+        .tags(tag("Classification", "secret"))
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .key_id()
+        .to_string();
+    let refused = client
+        .tag_resource()
+        .key_id(&key)
+        .tags(tag("other", "x"))
+        .tags(tag("classification", "public"))
+        .send()
+        .await;
+    let message = format!("{:?}", refused.as_ref().unwrap_err());
+    assert_eq!(error_code(refused), "TagException");
+    assert!(
+        message.contains("'Classification' and 'classification' differ only in case"),
+        "{message}"
+    );
+    let both = client
+        .create_key()
+        .tags(tag("Env", "a"))
+        .tags(tag("ENV", "b"))
+        .send()
+        .await;
+    assert_eq!(error_code(both), "TagException");
+    let both = client
+        .tag_resource()
+        .key_id(&key)
+        .tags(tag("team", "a"))
+        .tags(tag("Team", "b"))
+        .send()
+        .await;
+    assert_eq!(error_code(both), "TagException");
+    // Nothing of the refused requests was written; the same spelling
+    // overwrites.
+    assert_eq!(
+        tag_pairs(&client, &key).await,
+        pairs(&[("Classification", "secret")])
+    );
+    client
+        .tag_resource()
+        .key_id(&key)
+        .tags(tag("Classification", "internal"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        tag_pairs(&client, &key).await,
+        pairs(&[("Classification", "internal")])
+    );
+
+    // Races: each round, two writers tag a fresh key with the two spellings.
+    for round in 0..20 {
+        let key = client
+            .create_key()
+            .send()
+            .await
+            .unwrap()
+            .key_metadata()
+            .unwrap()
+            .key_id()
+            .to_string();
+        let write = |name: &'static str| {
+            let (client, key) = (client.clone(), key.clone());
+            tokio::spawn(async move {
+                let sent = client.tag_resource().key_id(&key).tags(tag(name, "v"));
+                sent.send().await.is_ok()
+            })
+        };
+        let (upper, lower) = (write("Owner"), write("owner"));
+        let written = [upper.await.unwrap(), lower.await.unwrap()];
+        let tags = tag_pairs(&client, &key).await;
+        assert_eq!(tags.len(), 1, "round {round}: {tags:?}");
+        assert_eq!(written.iter().filter(|w| **w).count(), 1, "round {round}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn at_most_fifty_tags() {
     let server = Server::start();

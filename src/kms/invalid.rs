@@ -405,6 +405,9 @@ pub enum TagProblem {
     ReservedPrefix(String),
     /// A tag key appears twice in one request.
     Duplicate(String),
+    /// Two tag keys that differ only in case, on one key or in one
+    /// request (the first, the second).
+    CaseVariant(String, String),
     /// More tags than a key may have.
     TooMany {
         /// Most tags a key may have.
@@ -412,6 +415,14 @@ pub enum TagProblem {
         /// Tags the key would have.
         count: usize,
     },
+}
+
+/// The sentence both dialects give for two tag keys that differ only in case.
+pub fn case_variant(had: &str, given: &str) -> String {
+    format!(
+        "Tag keys '{had}' and '{given}' differ only in case; policy conditions \
+         (aws:ResourceTag/...) name tags ignoring case, so a key may not have both."
+    )
 }
 
 /// A field breaking a rule, with the value shown.

@@ -1,7 +1,7 @@
 //! TagResource, UntagResource, ListResourceTags.
 
 use super::condition_keys::Facts;
-use super::invalid::Field;
+use super::invalid::{Field, TagProblem};
 use super::key_ref::Aliases;
 use super::paging::{self, Page};
 use super::{Caller, Kms, KmsError, KmsResult, validate};
@@ -36,6 +36,9 @@ impl Kms {
                 validate::MAX_TAGS
             ))),
             TagsPut::KeyUnavailable => Err(self.refusal_now(&key)),
+            TagsPut::CaseVariant(had, given) => {
+                Err(KmsError::Tag(TagProblem::CaseVariant(had, given)))
+            }
         }
     }
 

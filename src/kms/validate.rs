@@ -3,7 +3,7 @@
 use super::invalid::{self, Field, Invalid, Rule, TagProblem};
 use super::{KmsError, KmsResult};
 use crate::model::Tag;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::ops::RangeInclusive;
 
 /// Most tags a key may carry.
@@ -341,17 +341,27 @@ fn tag_part(
 
 /// Tags must have 1–128 character keys and 0–256 character values (else
 /// `ValidationException`, as for any length constraint), no reserved `aws:`
-/// prefix, no key twice and at most 50 in all (else `TagException`).
+/// prefix, no key twice, no two keys that differ only in case and at most
+/// 50 in all (else `TagException`).
 pub(super) fn tags(tags: &[Tag]) -> KmsResult<()> {
-    let mut seen = HashSet::new();
+    let mut seen: HashMap<String, &str> = HashMap::new();
     for (index, tag) in tags.iter().enumerate() {
         tag_part(index, Field::TagKey, &tag.key, 1..=128)?;
         tag_part(index, Field::TagValue, &tag.value, 0..=256)?;
         if tag.key.to_ascii_lowercase().starts_with("aws:") {
             return Err(KmsError::Tag(TagProblem::ReservedPrefix(tag.key.clone())));
         }
-        if !seen.insert(tag.key.as_str()) {
-            return Err(KmsError::Tag(TagProblem::Duplicate(tag.key.clone())));
+        match seen.insert(tag.key.to_lowercase(), &tag.key) {
+            Some(same) if same == tag.key => {
+                return Err(KmsError::Tag(TagProblem::Duplicate(tag.key.clone())));
+            }
+            Some(other) => {
+                return Err(KmsError::Tag(TagProblem::CaseVariant(
+                    other.to_string(),
+                    tag.key.clone(),
+                )));
+            }
+            None => {}
         }
     }
     if tags.len() > MAX_TAGS {

@@ -360,7 +360,7 @@ impl ScheduledDeletion {
 }
 
 /// What became of a TagResource write.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TagsPut {
     /// Written.
     Done,
@@ -368,6 +368,29 @@ pub enum TagsPut {
     TooMany(usize),
     /// Not written: the key is gone or pending deletion.
     KeyUnavailable,
+    /// Not written: the key would have had two tag keys that differ only
+    /// in case (the one it has, the one given).
+    CaseVariant(String, String),
+}
+
+/// What the tag keys a key would have (at most a few dozen) make of a
+/// TagResource: `TooMany` over `max`, `CaseVariant` for two that differ
+/// only in case (policy conditions name tags ignoring case, so
+/// `aws:ResourceTag/Env` could not tell them apart), else `Done`.
+pub(super) fn tags_verdict(keys: &[String], given: &[Tag], max: usize) -> TagsPut {
+    if keys.len() > max {
+        return TagsPut::TooMany(keys.len());
+    }
+    for tag in given {
+        let lower = tag.key.to_lowercase();
+        if let Some(other) = keys
+            .iter()
+            .find(|k| **k != tag.key && k.to_lowercase() == lower)
+        {
+            return TagsPut::CaseVariant(other.clone(), tag.key.clone());
+        }
+    }
+    TagsPut::Done
 }
 
 /// What became of a new grant.

@@ -212,6 +212,7 @@ fn tag(problem: &TagProblem) -> String {
     match problem {
         TagProblem::ReservedPrefix(_) => "Tags beginning with aws: are reserved".into(),
         TagProblem::Duplicate(_) => "Duplicate tag keys".into(),
+        TagProblem::CaseVariant(had, given) => crate::kms::invalid::case_variant(had, given),
         TagProblem::TooMany { .. } => "Too many tags".into(),
     }
 }

@@ -206,6 +206,7 @@ pub(super) fn tag(problem: &TagProblem) -> String {
             format!("Tag key '{key}' uses the reserved prefix _sys_ or aws:.")
         }
         TagProblem::Duplicate(key) => format!("Tag key '{key}' appears twice."),
+        TagProblem::CaseVariant(had, given) => crate::kms::invalid::case_variant(had, given),
         TagProblem::TooMany { limit, count } => {
             format!("A key can have at most {limit} tags; this request would leave {count}.")
         }

@@ -1,9 +1,9 @@
 //! Tags on PostgreSQL.
 
-use super::{Postgres, commit, execute, lock_usable_key, query, query_one};
+use super::{Postgres, commit, execute, lock_usable_key, query};
 use crate::model::Tag;
 use crate::store::StoreResult;
-use crate::store::backend::{Tags, TagsPut};
+use crate::store::backend::{Tags, TagsPut, tags_verdict};
 
 impl Tags for Postgres {
     /// The key's row is locked first: concurrent TagResource calls on one
@@ -30,18 +30,20 @@ impl Tags for Postgres {
                 )
                 .await?;
             }
-            let count: i64 = query_one(
+            let keys = query(
                 &tx,
-                "SELECT COUNT(*) FROM key_tags WHERE region = $1 AND key_id = $2",
+                "SELECT tag_key FROM key_tags WHERE region = $1 AND key_id = $2",
                 &[&region, &key_id],
             )
             .await?
-            .try_get(0)?;
-            if count as usize > max {
-                return Ok(TagsPut::TooMany(count as usize));
+            .iter()
+            .map(|row| row.try_get(0))
+            .collect::<Result<Vec<String>, _>>()?;
+            let verdict = tags_verdict(&keys, tags, max);
+            if verdict == TagsPut::Done {
+                commit(tx, false).await?;
             }
-            commit(tx, false).await?;
-            Ok(TagsPut::Done)
+            Ok(verdict)
         })
     }
 

@@ -3,7 +3,7 @@
 use super::{Sqlite, key_usable};
 use crate::model::Tag;
 use crate::store::StoreResult;
-use crate::store::backend::{Tags, TagsPut};
+use crate::store::backend::{Tags, TagsPut, tags_verdict};
 use rusqlite::{TransactionBehavior, params};
 
 impl Tags for Sqlite {
@@ -27,16 +27,15 @@ impl Tags for Sqlite {
                 params![region, key_id, tag.key, tag.value],
             )?;
         }
-        let count: i64 = tx.query_row(
-            "SELECT COUNT(*) FROM key_tags WHERE region = ?1 AND key_id = ?2",
-            params![region, key_id],
-            |r| r.get(0),
-        )?;
-        if count as usize > max {
-            return Ok(TagsPut::TooMany(count as usize));
+        let keys = tx
+            .prepare("SELECT tag_key FROM key_tags WHERE region = ?1 AND key_id = ?2")?
+            .query_map(params![region, key_id], |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        let verdict = tags_verdict(&keys, tags, max);
+        if verdict == TagsPut::Done {
+            tx.commit()?;
         }
-        tx.commit()?;
-        Ok(TagsPut::Done)
+        Ok(verdict)
     }
 
     fn remove_tags(&self, region: &str, key_id: &str, tag_keys: &[String]) -> StoreResult<()> {

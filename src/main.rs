@@ -164,6 +164,12 @@ fn init_logging(format: LogFormat) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Before any PIN, secret or key is read: no core dump of this process
+    // and no debugger of the same user (SECURITY.md).
+    if let Err(e) = trent::core_dumps::forbid() {
+        eprintln!("trent: cannot turn core dumps off: {e}");
+        return ExitCode::FAILURE;
+    }
     // `serve` logs in its configuration's format, once it is loaded.
     if !matches!(cli.command, Command::Serve { .. }) {
         init_logging(LogFormat::Text);

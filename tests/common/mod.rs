@@ -256,6 +256,11 @@ impl Server {
         &self.data
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The endpoint URL for clients.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)

@@ -4,6 +4,7 @@
 //! check and convert its entries when the service starts.
 
 use figment::Figment;
+use figment::error::{Actual, Kind};
 use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -207,8 +208,9 @@ pub struct PinSource {
 /// Configuration errors.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The sources could not be merged or parsed.
-    #[error("invalid configuration: {0}")]
+    /// The sources could not be merged or parsed. Shown without the values
+    /// read (see [`withholding_values`]).
+    #[error("invalid configuration: {}", withholding_values(.0))]
     Invalid(#[from] Box<figment::Error>),
     /// A PIN source is missing or unreadable.
     #[error("region {0}: {1}")]
@@ -222,6 +224,69 @@ pub enum ConfigError {
     /// The default region is not among the configured ones.
     #[error("default_region {0:?} is not one of the configured regions {1:?}")]
     UnknownDefaultRegion(String, Vec<String>),
+}
+
+/// What went wrong in the configuration, each error with its key and
+/// source, but never the value read: a PIN written as a number (`pin =
+/// 1234`) or a syntax error on a secret's line would otherwise be printed
+/// to the service's log (figment and the TOML parser quote both).
+fn withholding_values(error: &figment::Error) -> String {
+    error
+        .clone()
+        .into_iter()
+        .map(|e| {
+            let what = match &e.kind {
+                Kind::InvalidType(actual, expected) => {
+                    format!("expected {expected}, found {}", type_of(actual))
+                }
+                Kind::InvalidValue(actual, expected) => {
+                    format!("invalid {}: expected {expected}", type_of(actual))
+                }
+                Kind::Message(text) => without_quoted_lines(text),
+                other => other.to_string(),
+            };
+            let key = match e.path.is_empty() {
+                true => String::new(),
+                false => format!(" for key `{}`", e.path.join(".")),
+            };
+            let source = e.metadata.as_ref().map_or(String::new(), |m| {
+                let at = m.source.as_ref().map_or(String::new(), |s| format!(" {s}"));
+                format!(" in {}{at}", m.name)
+            });
+            format!("{what}{key}{source}")
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The kind of value `actual` is, without the value.
+fn type_of(actual: &Actual) -> &'static str {
+    match actual {
+        Actual::Bool(_) => "a boolean",
+        Actual::Unsigned(_) | Actual::Signed(_) => "an integer",
+        Actual::Float(_) => "a float",
+        Actual::Char(_) | Actual::Str(_) => "a string",
+        Actual::Bytes(_) => "bytes",
+        Actual::Seq => "a sequence",
+        Actual::Map => "a map",
+        _ => "a value",
+    }
+}
+
+/// A parser's message without the lines that quote the source (`3 | pin =
+/// ...` and the caret lines around it).
+fn without_quoted_lines(text: &str) -> String {
+    text.lines()
+        .filter(|line| {
+            let rest = line
+                .trim_start()
+                .trim_start_matches(|c: char| c.is_ascii_digit());
+            !rest.trim_start().starts_with('|')
+        })
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 impl Default for Config {
@@ -316,5 +381,43 @@ impl PinSource {
                 .map_err(|e| err(format!("cannot read PIN file {}: {e}", path.display())));
         }
         Err(err("no pin, pin_env or pin_file given".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(toml: &str) -> String {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("trent.toml");
+        std::fs::write(&path, toml).unwrap();
+        Config::load(Some(&path)).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_pin_of_the_wrong_type_is_named_not_shown() {
+        let message = error_of(
+            "[[regions]]\nname = \"eu-west-1\"\nmodule = \"/m.so\"\ntoken_label = \"t\"\npin = 918273\n",
+        );
+        assert!(!message.contains("918273"), "{message}");
+        assert!(message.contains("found an integer"), "{message}");
+        assert!(message.contains("regions"), "{message}");
+    }
+
+    #[test]
+    fn a_syntax_error_on_a_secret_line_does_not_quote_it() {
+        let message = error_of(
+            "[[credentials]]\naccess_key_id = \"AKIA0000000000000001\"\nsecret_access_key = s3cr3t-Value-42\"\n",
+        );
+        assert!(!message.contains("s3cr3t"), "{message}");
+        assert!(message.contains("line 3"), "{message}");
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_kind_is_described_by_its_type() {
+        let message = error_of("listen = 918273645\n");
+        assert!(!message.contains("918273645"), "{message}");
+        assert!(message.contains("for key `listen`"), "{message}");
     }
 }

@@ -953,3 +953,126 @@ policy = {}
     // alice, without an identity policy, tags at creation.
     alice.create_key().tags(tag).send().await.unwrap();
 }
+
+/// RetireGrant: an explicit deny of `kms:RetireGrant` stops even the
+/// grant's retiring principal; a policy that allows `kms:RetireGrant` on the
+/// key lets a principal that the grant does not name retire it.
+#[tokio::test(flavor = "multi_thread")]
+async fn retire_grant_obeys_explicit_denies_and_delegation() {
+    let config = format!(
+        r#"
+[[credentials]]
+access_key_id = "AKIAALICE0000000000A"
+secret_access_key = "alice-secret"
+principal = "arn:aws:iam::{A}:user/alice"
+
+[[credentials]]
+access_key_id = "AKIAERIN00000000000E"
+secret_access_key = "erin-secret"
+principal = "arn:aws:iam::{A}:user/erin"
+policy = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"kms:RetireGrant","Resource":"arn:aws:kms:*:{A}:key/*"}}]}}'''
+
+[[credentials]]
+access_key_id = "AKIAFRANK0000000000F"
+secret_access_key = "frank-secret"
+principal = "arn:aws:iam::{A}:user/frank"
+policy = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"kms:*","Resource":"*"}},{{"Effect":"Deny","Action":"kms:RetireGrant","Resource":"*"}}]}}'''
+
+[[credentials]]
+access_key_id = "AKIACAROL000000000BC"
+secret_access_key = "carol-secret"
+principal = "arn:aws:iam::{B}:user/carol"
+
+[[credentials]]
+access_key_id = "AKIAGINA00000000000G"
+secret_access_key = "gina-secret"
+principal = "arn:aws:iam::{A}:user/gina"
+policy = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"kms:Encrypt","Resource":"*"}}]}}'''
+"#
+    );
+    let server = Server::start_with_config(&config);
+    let alice = server.client_as("us-east-1", "AKIAALICE0000000000A", "alice-secret");
+    let erin = server.client_as("us-east-1", "AKIAERIN00000000000E", "erin-secret");
+    let frank = server.client_as("us-east-1", "AKIAFRANK0000000000F", "frank-secret");
+    let gina = server.client_as("us-east-1", "AKIAGINA00000000000G", "gina-secret");
+    let key = common::new_key(&alice).await;
+    let grant = |retiring: &str| {
+        let sent = alice
+            .create_grant()
+            .key_id(&key)
+            .grantee_principal(format!("arn:aws:iam::{A}:user/gina"))
+            .retiring_principal(format!("arn:aws:iam::{A}:user/{retiring}"))
+            .operations(GrantOperation::Decrypt)
+            .send();
+        async move { sent.await.unwrap() }
+    };
+    let grants_left = || async {
+        let listed = alice.list_grants().key_id(&key).send().await.unwrap();
+        listed.grants.unwrap_or_default().len()
+    };
+
+    // frank is the retiring principal, but his identity policy denies it.
+    let denied = grant("frank").await;
+    let by_token = frank
+        .retire_grant()
+        .grant_token(denied.grant_token.clone().unwrap())
+        .send()
+        .await;
+    assert_eq!(error_code(by_token), "AccessDeniedException");
+    let by_id = frank
+        .retire_grant()
+        .key_id(&key)
+        .grant_id(denied.grant_id.clone().unwrap())
+        .send()
+        .await;
+    assert_eq!(error_code(by_id), "AccessDeniedException");
+    assert_eq!(grants_left().await, 1);
+
+    // gina is only the grantee (no RetireGrant in the grant) and her
+    // identity policy does not allow kms:RetireGrant; a key policy that
+    // does counts for nothing (AWS: "not effective in a key policy").
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+  {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{A}:root"}},"Action":"kms:*","Resource":"*"}},
+  {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{A}:user/gina"}},"Action":"kms:RetireGrant","Resource":"*"}}]}}"#
+    );
+    let put = alice.put_key_policy().key_id(&key).policy(policy).send();
+    put.await.unwrap();
+    let refused = gina
+        .retire_grant()
+        .key_id(&key)
+        .grant_id(denied.grant_id.clone().unwrap())
+        .send()
+        .await;
+    assert_eq!(error_code(refused), "AccessDeniedException");
+
+    // erin is not named by the grant; her identity policy and the key
+    // policy (the account root delegating to IAM) allow kms:RetireGrant.
+    erin.retire_grant()
+        .key_id(&key)
+        .grant_id(denied.grant_id.unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(grants_left().await, 0);
+
+    // A grant whose retiring principal is account B: B's principals that
+    // B lets retire grants (carol has no identity policy) may retire it.
+    let for_b = alice
+        .create_grant()
+        .key_id(&key)
+        .grantee_principal(format!("arn:aws:iam::{A}:user/gina"))
+        .retiring_principal(format!("arn:aws:iam::{B}:root"))
+        .operations(GrantOperation::Decrypt)
+        .send()
+        .await
+        .unwrap();
+    let carol = server.client_as("us-east-1", "AKIACAROL000000000BC", "carol-secret");
+    carol
+        .retire_grant()
+        .grant_token(for_b.grant_token.unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(grants_left().await, 0);
+}

@@ -202,17 +202,18 @@ impl Kms {
         self.authorize_identity(caller, action, &alias_arn(caller, alias_name), &Facts::NONE)
     }
 
-    /// What the caller's identity policy alone says about `action` on
-    /// `resource`; a caller without one may do what its account may.
-    fn authorize_identity(
+    /// What the caller's identity policy alone decides about `action` on
+    /// `resource`: `Allow` for a caller without one, which may do what its
+    /// account may.
+    pub(super) fn identity_decision(
         &self,
         caller: &Caller,
         action: &str,
         resource: &str,
         facts: &Facts<'_>,
-    ) -> KmsResult<()> {
+    ) -> KmsResult<Decision> {
         let Some(policy) = &caller.principal.identity_policy else {
-            return Ok(());
+            return Ok(Decision::Allow);
         };
         let conditions = self.condition_keys(caller, action, None, facts, None, &[policy])?;
         let request = Request {
@@ -222,7 +223,19 @@ impl Kms {
             resource,
             context: &conditions,
         };
-        match policy.evaluate(&request) {
+        Ok(policy.evaluate(&request))
+    }
+
+    /// What the caller's identity policy alone says about `action` on
+    /// `resource`; a caller without one may do what its account may.
+    fn authorize_identity(
+        &self,
+        caller: &Caller,
+        action: &str,
+        resource: &str,
+        facts: &Facts<'_>,
+    ) -> KmsResult<()> {
+        match self.identity_decision(caller, action, resource, facts)? {
             Decision::Allow | Decision::AllowAccount => Ok(()),
             Decision::Deny => Err(denied(caller, action, resource, "an explicit deny applies")),
             Decision::NotApplicable => Err(denied(

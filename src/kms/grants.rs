@@ -8,8 +8,11 @@ use super::condition_keys::Facts;
 use super::invalid::{Field, Invalid};
 use super::key_ref::Aliases;
 use super::paging::{self, Page};
-use super::{Caller, EncryptionContext, Kms, KmsError, KmsResult, record_arn, validate};
+use super::{
+    Caller, EncryptionContext, Kms, KmsError, KmsResult, key_arn_in, record_arn, validate,
+};
 use crate::auth::credentials::principal_account;
+use crate::authz::Decision;
 use crate::model::{GrantRecord, KeyRecord, KeySpec, KeyUsage};
 use crate::store::GrantInsert;
 use base64::Engine;
@@ -465,9 +468,15 @@ impl Kms {
         page_of(grants, limit, marker)
     }
 
-    /// RetireGrant, by token or by key and grant id. The retiring principal,
-    /// a grantee whose grant allows RetireGrant, or whoever the key policy
-    /// lets call kms:RetireGrant may retire a grant.
+    /// RetireGrant, by token or by key and grant id, as the AWS developer
+    /// guide's "Retiring and revoking grants" says: the grant decides, and
+    /// key policies do not count. An explicit deny of `kms:RetireGrant` in
+    /// the caller's identity policy refuses it. Else the retiring principal,
+    /// a grantee whose grant allows RetireGrant, and the root of the account
+    /// that created the grant may retire it, and so may a principal whose
+    /// identity policy allows `kms:RetireGrant` on the key when it is of
+    /// the key's account or of the account the grant names as its retiring
+    /// principal (that account's delegation).
     pub fn retire_grant(
         &self,
         caller: &Caller,
@@ -492,15 +501,32 @@ impl Kms {
             }
         };
         let arn = &caller.principal.arn;
-        let may = grant.retiring.as_deref() == Some(arn.as_str())
-            || (grant.grantee == *arn && grant.operations.iter().any(|o| o == "RetireGrant"))
-            || *arn == format!("arn:aws:iam::{}:root", grant.issuing_account);
+        let key_account = match self.store.key(&caller.region, &grant.key_id)? {
+            Some(key) => key.account_id.clone(),
+            None => grant.issuing_account.clone(),
+        };
+        let key_arn = key_arn_in(&caller.region, &key_account, &grant.key_id);
+        let root = format!("arn:aws:iam::{}:root", caller.account_id);
+        let may = match self.identity_decision(caller, "kms:RetireGrant", &key_arn, &Facts::NONE)? {
+            Decision::Deny => false,
+            decision => {
+                let named = grant.retiring.as_deref() == Some(arn.as_str())
+                    || (grant.grantee == *arn
+                        && grant.operations.iter().any(|o| o == "RetireGrant"))
+                    || *arn == format!("arn:aws:iam::{}:root", grant.issuing_account);
+                let delegated = decision == Decision::Allow
+                    && (caller.account_id == key_account
+                        || grant.retiring.as_deref() == Some(root.as_str()));
+                named || delegated
+            }
+        };
         if !may {
             return Err(KmsError::AccessDenied(format!(
-                "User: {arn} is not authorized to perform: kms:RetireGrant on grant {}: only \
-                 its retiring principal, a grantee allowed RetireGrant, or the root of account \
-                 {} may retire it",
-                grant.grant_id, grant.issuing_account
+                "User: {arn} is not authorized to perform: kms:RetireGrant on grant {}: an \
+                 explicit deny applies, or it is not its retiring principal, a grantee allowed \
+                 RetireGrant, the root of the account that created it, or allowed \
+                 kms:RetireGrant by a policy",
+                grant.grant_id
             )));
         }
         self.store.delete_grant(&grant.grant_id)?;

@@ -236,7 +236,14 @@ impl From<HsmError> for KmsError {
             ),
             // A request for something this token cannot do (such as a key
             // length its key wrap cannot wrap): the client may use another.
-            missing @ (HsmError::MissingMechanism(..) | HsmError::NoCommonWrapping) => {
+            // The token's label is the operator's: it goes to the log only.
+            HsmError::MissingMechanism(label, mechanism) => {
+                tracing::warn!(token = %label, %mechanism, "refused: the token lacks a mechanism");
+                KmsError::UnsupportedOperation(format!(
+                    "This region's token lacks the PKCS#11 mechanism {mechanism}."
+                ))
+            }
+            missing @ HsmError::NoCommonWrapping => {
                 KmsError::UnsupportedOperation(missing.to_string())
             }
             other => KmsError::Internal(format!("hsm: {other}")),

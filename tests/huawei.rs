@@ -436,6 +436,12 @@ access_key_id = "{OTHER_AK}"
 secret_access_key = "{OTHER_SK}"
 principal = "arn:aws:iam::{OTHER_ACCOUNT}:root"
 
+[[credentials]]
+access_key_id = "{MAKER_AK}"
+secret_access_key = "{MAKER_SK}"
+principal = "arn:aws:iam::{ACCOUNT}:user/maker"
+policy = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"kms:CreateKey","Resource":"*"}}]}}'''
+
 [[auth_tokens]]
 token = "{TOKEN_OK}"
 principal = "arn:aws:iam::{ACCOUNT}:user/app"
@@ -461,6 +467,38 @@ project_id = "{A_EAST}"
 expires_at = "2099-01-01T00:00:00+08:00"
 "#
     )
+}
+
+const MAKER_AK: &str = "HWTESTMAKER000000001";
+const MAKER_SK: &str = "hw-test-maker-secret-key";
+
+/// create-key makes a key and then its alias. A caller who may create keys
+/// but not aliases is refused, and the key made for it is taken out of use
+/// although that caller may neither disable nor delete keys.
+#[tokio::test(flavor = "multi_thread")]
+async fn huawei_a_key_whose_alias_is_refused_is_withdrawn() {
+    let server = signing_server();
+    let host = server.addr.to_string();
+    let path = create_key_path(A_EAST);
+    let body = create_key_body("maker-key");
+    let date = sdk_date(0);
+    let auth = huawei_sign(MAKER_AK, MAKER_SK, &host, &path, &date, body.as_bytes());
+    let headers = [("Authorization", auth.as_str()), ("X-Sdk-Date", &date)];
+    let (status, code, refused) = answer(&server, &path, &headers, &body);
+    assert_eq!((status, code.as_str()), (403, "KMS.0306"), "{refused}");
+    let aws = server.client_as(EAST, ROOT_AK, ROOT_SK);
+    let keys = aws
+        .list_keys()
+        .send()
+        .await
+        .unwrap()
+        .keys
+        .unwrap_or_default();
+    assert_eq!(keys.len(), 1, "the key was made before its alias: {keys:?}");
+    let id = keys[0].key_id.clone().unwrap();
+    let described = aws.describe_key().key_id(&id).send().await.unwrap();
+    let state = described.key_metadata.unwrap().key_state;
+    assert_eq!(state, Some(aws_sdk_kms::types::KeyState::PendingDeletion));
 }
 
 /// `X-Sdk-Date` for `offset` seconds from now.

@@ -454,6 +454,20 @@ impl Kms {
         })
     }
 
+    /// Takes a key that this request has just created out of use, whatever
+    /// the caller may do (a dialect's undo when a later step of the same
+    /// request fails, such as the Huawei create-key's alias): it becomes
+    /// PendingDeletion for the shortest waiting period, so that it is
+    /// deleted unless an administrator cancels that.
+    pub fn withdraw_created_key(&self, caller: &Caller, key_id: &str) -> KmsResult<()> {
+        let days = MIN_PENDING_WINDOW_DAYS;
+        let when = self.now() + days * MS_PER_DAY;
+        self.store
+            .schedule_deletion(&caller.region, key_id, when, days)?
+            .ok_or_else(|| KmsError::Internal(format!("new key {key_id} is gone")))?;
+        Ok(())
+    }
+
     /// CancelKeyDeletion: the key returns as Disabled.
     pub fn cancel_key_deletion(&self, caller: &Caller, key_id: Option<&str>) -> KmsResult<String> {
         let key = self.load_key(

@@ -176,12 +176,12 @@ pub fn create_key(cx: &mut Ctx<'_>) -> OpResult {
         .map_err(HuaweiError::from)?;
     let key_id = view.key.key_id.clone();
     if let Err(e) = cx.kms.create_alias(&cx.caller, Some(&alias), Some(&key_id)) {
-        // The key exists but cannot have its alias: take it out of use.
+        // The key exists but cannot have its alias: take it out of use,
+        // whether or not the caller may disable or delete keys.
         tracing::warn!(%key_id, error = %e, "alias of a new key refused; scheduling its deletion");
-        let _ = cx.kms.disable_key(&cx.caller, Some(&key_id));
-        let _ = cx
-            .kms
-            .schedule_key_deletion(&cx.caller, Some(&key_id), Some(7));
+        if let Err(undo) = cx.kms.withdraw_created_key(&cx.caller, &key_id) {
+            tracing::error!(%key_id, error = %undo, "a new key without its alias stays in use");
+        }
         return Err(alias_error(e));
     }
     Ok(Reply::json(json!({

@@ -1076,3 +1076,84 @@ policy = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"k
         .unwrap();
     assert_eq!(grants_left().await, 0);
 }
+
+/// An assumed-role session acts as its role, as in IAM: key policies and
+/// grants that name the role reach the session (an Allow and a Deny alike),
+/// and `aws:PrincipalArn` is the role's ARN.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_assumed_role_session_acts_as_its_role() {
+    let config = format!(
+        r#"
+[[credentials]]
+access_key_id = "AKIAALICE0000000000A"
+secret_access_key = "alice-secret"
+principal = "arn:aws:iam::{A}:user/alice"
+
+[[credentials]]
+access_key_id = "AKIASESSION00000000S"
+secret_access_key = "session-secret"
+principal = "arn:aws:iam::{B}:assumed-role/Deploy/ci-run"
+"#
+    );
+    let server = Server::start_with_config(&config);
+    let alice = server.client_as("us-east-1", "AKIAALICE0000000000A", "alice-secret");
+    let session = server.client_as("us-east-1", "AKIASESSION00000000S", "session-secret");
+    let role = format!("arn:aws:iam::{B}:role/Deploy");
+    let key_with = |extra: String| {
+        let policy = format!(
+            r#"{{"Version":"2012-10-17","Statement":[
+  {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{A}:root"}},"Action":"kms:*","Resource":"*"}},
+  {extra}]}}"#
+        );
+        let alice = alice.clone();
+        async move {
+            let created = alice.create_key().policy(policy).send().await.unwrap();
+            created.key_metadata.unwrap().arn.unwrap()
+        }
+    };
+
+    // A key policy that allows the role lets its session in.
+    let allowed = key_with(format!(
+        r#"{{"Effect":"Allow","Principal":{{"AWS":"{role}"}},"Action":"kms:Encrypt","Resource":"*"}}"#
+    ))
+    .await;
+    assert!(encrypt(&session, &allowed, &[]).await.is_ok());
+
+    // A Deny naming the role binds the session, though B's account is allowed.
+    let denied = key_with(format!(
+        r#"{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{B}:root"}},"Action":"kms:Encrypt","Resource":"*"}},
+  {{"Effect":"Deny","Principal":{{"AWS":"{role}"}},"Action":"kms:Encrypt","Resource":"*"}}"#
+    ))
+    .await;
+    assert_eq!(
+        encrypt(&session, &denied, &[]).await,
+        Err("AccessDeniedException".into())
+    );
+
+    // aws:PrincipalArn is the role's ARN.
+    let by_arn = key_with(format!(
+        r#"{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{B}:root"}},"Action":"kms:Encrypt","Resource":"*",
+    "Condition":{{"ArnEquals":{{"aws:PrincipalArn":"{role}"}}}}}}"#
+    ))
+    .await;
+    assert!(encrypt(&session, &by_arn, &[]).await.is_ok());
+
+    // A grant to the role is the session's.
+    let granted = key_with(String::from(
+        r#"{"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::444455556666:user/nobody"},"Action":"kms:Decrypt","Resource":"*"}"#,
+    ))
+    .await;
+    assert_eq!(
+        encrypt(&session, &granted, &[]).await,
+        Err("AccessDeniedException".into())
+    );
+    alice
+        .create_grant()
+        .key_id(&granted)
+        .grantee_principal(&role)
+        .operations(GrantOperation::Encrypt)
+        .send()
+        .await
+        .unwrap();
+    assert!(encrypt(&session, &granted, &[]).await.is_ok());
+}

@@ -5,10 +5,12 @@
 mod condition;
 mod keys;
 mod policy;
+mod session;
 mod typed_values;
 
 pub use condition::ConditionContext;
 pub use policy::{Policy, PolicyError, PolicyKind};
+pub use session::{names_role_of_session, role_of_session};
 
 /// What is being asked: who calls which action on which resource, and the
 /// request's condition keys.

@@ -6,6 +6,7 @@
 //! problem, rather than accepted and silently evaluated some other way.
 
 use super::condition::{Condition, parse_conditions, show};
+use super::session::names_role_of_session;
 use super::{Decision, Request, glob_match};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
@@ -257,7 +258,7 @@ impl Policy {
 
 impl Statement {
     /// How the statement's principals reach the caller, if they do. Principal
-    /// ARNs compare exactly (case-sensitive).
+    /// ARNs compare exactly (case-sensitive); a role reaches its sessions.
     fn reach(&self, principal_arn: &str, principal_account: &str) -> Option<Reach> {
         let Some(principals) = &self.principals else {
             return Some(Reach::Direct);
@@ -266,7 +267,11 @@ impl Statement {
         for principal in principals {
             match principal {
                 Principal::Everyone => return Some(Reach::Direct),
-                Principal::Arn(arn) if arn == principal_arn => return Some(Reach::Direct),
+                Principal::Arn(arn)
+                    if arn == principal_arn || names_role_of_session(arn, principal_arn) =>
+                {
+                    return Some(Reach::Direct);
+                }
                 Principal::Account(account) if account == principal_account => {
                     if is_account_root(principal_arn, account) {
                         return Some(Reach::Direct);

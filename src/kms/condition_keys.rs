@@ -83,8 +83,11 @@ impl Kms {
             return Ok(c);
         }
         let mentioned = |k: &str| policies.iter().any(|p| p.mentions(k));
+        // A session's aws:PrincipalArn is its role's ARN, as in IAM.
+        let principal_arn = crate::authz::role_of_session(&caller.principal.arn)
+            .unwrap_or_else(|| caller.principal.arn.clone());
         c.set("kms:CallerAccount", [caller.account_id.as_str()])
-            .set("aws:PrincipalArn", [caller.principal.arn.as_str()])
+            .set("aws:PrincipalArn", [principal_arn])
             .set("aws:PrincipalAccount", [caller.account_id.as_str()])
             .set("aws:RequestedRegion", [caller.region.as_str()])
             .set("aws:ViaAWSService", ["false"])

@@ -12,7 +12,7 @@ use super::{
     Caller, EncryptionContext, Kms, KmsError, KmsResult, key_arn_in, record_arn, validate,
 };
 use crate::auth::credentials::principal_account;
-use crate::authz::Decision;
+use crate::authz::{Decision, names_role_of_session};
 use crate::model::{GrantRecord, KeyRecord, KeySpec, KeyUsage};
 use crate::store::GrantInsert;
 use base64::Engine;
@@ -510,8 +510,9 @@ impl Kms {
         let may = match self.identity_decision(caller, "kms:RetireGrant", &key_arn, &Facts::NONE)? {
             Decision::Deny => false,
             decision => {
-                let named = grant.retiring.as_deref() == Some(arn.as_str())
-                    || (grant.grantee == *arn
+                let is_caller = |p: &str| p == arn || names_role_of_session(p, arn);
+                let named = grant.retiring.as_deref().is_some_and(is_caller)
+                    || (is_caller(&grant.grantee)
                         && grant.operations.iter().any(|o| o == "RetireGrant"))
                     || *arn == format!("arn:aws:iam::{}:root", grant.issuing_account);
                 let delegated = decision == Decision::Allow
@@ -588,12 +589,21 @@ impl Kms {
         )))
     }
 
-    /// The grants on `key` whose grantee is the caller or its account.
+    /// The grants on `key` whose grantee is the caller, its account, or
+    /// (for an assumed-role session) its role.
     fn own_grants(&self, caller: &Caller, key: &KeyRecord) -> KmsResult<Vec<GrantRecord>> {
         let root = format!("arn:aws:iam::{}:root", caller.account_id);
-        Ok(self
-            .store
-            .grants_for(&key.region, &key.key_id, [&caller.principal.arn, &root])?)
+        let mut grants =
+            self.store
+                .grants_for(&key.region, &key.key_id, [&caller.principal.arn, &root])?;
+        // An assumed-role session also holds its role's grants.
+        if let Some(role) = crate::authz::role_of_session(&caller.principal.arn) {
+            grants.extend(
+                self.store
+                    .grants_for(&key.region, &key.key_id, [&role, &role])?,
+            );
+        }
+        Ok(grants)
     }
 
     /// Whether a grant on `key` lets the caller perform `action`.

@@ -9,8 +9,17 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value};
 
 /// The fields of a request body.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Fields(Map<String, Value>);
+
+/// Names the fields only: their values may be plaintexts or messages.
+impl std::fmt::Debug for Fields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Fields")
+            .field(&self.0.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
 
 impl Fields {
     /// Parses a body: empty means no fields; otherwise a JSON object.
@@ -103,6 +112,17 @@ impl Fields {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn debug_names_fields_without_their_values() {
+        let fields = Fields::parse(br#"{"key_id":"k","plain_text":"SECRET-9"}"#).unwrap();
+        let shown = format!("{fields:?}");
+        assert!(
+            shown.contains("plain_text") && !shown.contains("SECRET-9"),
+            "{shown}"
+        );
+    }
+
     use super::*;
 
     #[test]

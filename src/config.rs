@@ -245,9 +245,13 @@ fn withholding_values(error: &figment::Error) -> String {
                 Kind::Message(text) => without_quoted_lines(text),
                 other => other.to_string(),
             };
-            let key = match e.path.is_empty() {
-                true => String::new(),
-                false => format!(" for key `{}`", e.path.join(".")),
+            // The key as its source spells it (`TRENT_LOG_FORMAT`, `log_format`).
+            let key = match (&e.profile, &e.metadata, e.path.is_empty()) {
+                (_, _, true) => String::new(),
+                (Some(profile), Some(m), false) => {
+                    format!(" for key `{}`", m.interpolate(profile, &e.path))
+                }
+                _ => format!(" for key `{}`", e.path.join(".")),
             };
             let source = e.metadata.as_ref().map_or(String::new(), |m| {
                 let at = m.source.as_ref().map_or(String::new(), |s| format!(" {s}"));
@@ -418,6 +422,6 @@ mod tests {
     fn a_value_of_the_wrong_kind_is_described_by_its_type() {
         let message = error_of("listen = 918273645\n");
         assert!(!message.contains("918273645"), "{message}");
-        assert!(message.contains("for key `listen`"), "{message}");
+        assert!(message.contains("for key `default.listen`"), "{message}");
     }
 }

@@ -722,6 +722,26 @@ async fn a_grantee_in_another_account_uses_the_key_by_its_arn_only() {
         error_code(p.carol.disable_key().key_id(&arn).send().await),
         "AccessDeniedException"
     );
+    // Listed to carol, a grant on A's key names A's key ARN.
+    p.alice
+        .create_grant()
+        .key_id(&key)
+        .grantee_principal(format!("arn:aws:iam::{A}:user/dave"))
+        .retiring_principal(format!("arn:aws:iam::{B}:user/carol"))
+        .operations(GrantOperation::Encrypt)
+        .send()
+        .await
+        .unwrap();
+    let listed = p
+        .carol
+        .list_retirable_grants()
+        .retiring_principal(format!("arn:aws:iam::{B}:user/carol"))
+        .send()
+        .await
+        .unwrap();
+    let grants = listed.grants.unwrap_or_default();
+    assert_eq!(grants.len(), 1, "{grants:?}");
+    assert_eq!(grants[0].key_id.as_deref(), Some(arn.as_str()));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -589,6 +589,16 @@ impl Kms {
         )))
     }
 
+    /// The ARN of the key a listed grant is on, in its owner's account (a
+    /// grant made from another account is still on the owner's key).
+    pub fn grant_key_arn(&self, grant: &GrantRecord) -> KmsResult<String> {
+        let account = match self.store.key(&grant.region, &grant.key_id)? {
+            Some(key) => key.account_id.clone(),
+            None => grant.issuing_account.clone(),
+        };
+        Ok(key_arn_in(&grant.region, &account, &grant.key_id))
+    }
+
     /// The grants on `key` whose grantee is the caller, its account, or
     /// (for an assumed-role session) its role.
     fn own_grants(&self, caller: &Caller, key: &KeyRecord) -> KmsResult<Vec<GrantRecord>> {

@@ -4,7 +4,7 @@
 use super::{GrantTokens, OpResult, check_grant_tokens, done, parse, reply};
 use crate::api::aws::shapes::{Epoch, PageEnd};
 use crate::kms::{
-    Caller, GrantConstraints, GrantInput, GrantRecord, Kms, Page, constraints_of, key_arn_in,
+    Caller, GrantConstraints, GrantInput, GrantRecord, Kms, KmsError, Page, constraints_of,
 };
 use serde::{Deserialize, Serialize};
 
@@ -85,10 +85,10 @@ struct GrantEntry<'a> {
 }
 
 impl<'a> GrantEntry<'a> {
-    /// A grant as the listings show it.
-    fn new(caller: &Caller, g: &'a GrantRecord) -> Self {
+    /// A grant on the key `key_arn` as the listings show it.
+    fn new(key_arn: String, g: &'a GrantRecord) -> Self {
         GrantEntry {
-            key_id: key_arn_in(&g.region, &caller.account_id, &g.key_id),
+            key_id: key_arn,
             grant_id: &g.grant_id,
             creation_date: Epoch(g.creation_date),
             grantee_principal: &g.grantee,
@@ -138,7 +138,7 @@ pub fn list_grants(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
         r.limit,
         r.marker.as_deref(),
     )?;
-    grants_page(caller, page)
+    grants_page(kms, page)
 }
 
 /// ListRetirableGrants.
@@ -153,17 +153,17 @@ pub fn list_retirable_grants(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResul
         r.limit,
         r.marker.as_deref(),
     )?;
-    grants_page(caller, page)
+    grants_page(kms, page)
 }
 
 /// The response of ListGrants and ListRetirableGrants.
-fn grants_page(caller: &Caller, page: Page<GrantRecord>) -> OpResult {
+fn grants_page(kms: &Kms, page: Page<GrantRecord>) -> OpResult {
     reply(ListGrantsResponse {
         grants: page
             .items
             .iter()
-            .map(|g| GrantEntry::new(caller, g))
-            .collect(),
+            .map(|g| Ok(GrantEntry::new(kms.grant_key_arn(g)?, g)))
+            .collect::<Result<_, KmsError>>()?,
         page: PageEnd::new(page.next_marker),
     })
 }

@@ -647,3 +647,63 @@ async fn context_keys_that_differ_only_in_case_cannot_hide_a_value() {
         "AccessDeniedException"
     );
 }
+
+/// A SignedHeaders list that names one large header many times would make
+/// the canonical request that many copies of it: refused before any of it
+/// is built, in both dialects (and so is an unsorted list, which no SDK
+/// writes).
+#[test]
+fn a_signed_headers_list_cannot_multiply_a_header() {
+    let server = Server::start();
+    let (access_key, _) = server.credentials();
+    let big = "x".repeat(64 * 1024);
+    let repeated = vec!["a"; 1000].join(";");
+    let now = time::OffsetDateTime::now_utc();
+    let amz_date = now
+        .format(time::macros::format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ))
+        .unwrap();
+    let day = &amz_date[..8];
+    for signed in [
+        format!("a;{repeated};host;x-amz-date"),
+        "x-amz-date;host".to_string(),
+    ] {
+        let authorization = format!(
+            "AWS4-HMAC-SHA256 Credential={access_key}/{day}/us-east-1/kms/aws4_request, \
+             SignedHeaders={signed}, Signature={}",
+            "0".repeat(64)
+        );
+        let (status, body) = server.raw(
+            "/",
+            &[
+                ("Authorization", &authorization),
+                ("X-Amz-Date", &amz_date),
+                ("X-Amz-Target", "TrentService.ListKeys"),
+                ("Content-Type", "application/x-amz-json-1.1"),
+                ("a", &big),
+            ],
+            b"{}",
+        );
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains("IncompleteSignature"), "{body}");
+        assert!(body.contains("each header once, in sorted order"), "{body}");
+    }
+    let huawei = format!(
+        "SDK-HMAC-SHA256 Access={access_key}, SignedHeaders={repeated};host;x-sdk-date, \
+         Signature={}",
+        "0".repeat(64)
+    );
+    let (status, body) = server.raw(
+        "/v1.0/00000000000000000000000000000000/kms/list-keys",
+        &[
+            ("Authorization", &huawei),
+            ("X-Sdk-Date", &amz_date),
+            ("Content-Type", "application/json"),
+            ("a", &big),
+        ],
+        b"{}",
+    );
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("each header once, in sorted order"), "{body}");
+}

@@ -177,9 +177,11 @@ pub fn parse_authorization(authorization: &str) -> Result<SdkSignature, HuaweiAu
     let signature = signature
         .filter(|s| !s.is_empty())
         .ok_or_else(|| missing("Signature"))?;
+    let signed_headers = signed_headers.to_ascii_lowercase();
+    super::check_signed_headers(signed_headers.split(';')).map_err(HuaweiAuthError::Malformed)?;
     Ok(SdkSignature {
         access: access.to_string(),
-        signed_headers: signed_headers.to_ascii_lowercase(),
+        signed_headers,
         signature: signature.to_string(),
     })
 }

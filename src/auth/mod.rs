@@ -19,6 +19,31 @@ const CLOCK_SKEW_SECS: i64 = 300;
 /// Derived signing keys kept before the cache is emptied.
 const SIGNING_KEY_CACHE: usize = 4096;
 
+/// Most headers a signature may sign. The canonical request holds each
+/// signed header's value once per time it is named, so a list naming one
+/// large header many times would make a request of some hundred kilobytes
+/// cost gigabytes of memory or hashing before the signature is checked.
+pub const MAX_SIGNED_HEADERS: usize = 64;
+
+/// Checks a SignedHeaders list (lowercase names) as SigV4 and Huawei's
+/// SDK-HMAC-SHA256 write it: each header once, in sorted order, at most
+/// [`MAX_SIGNED_HEADERS`]. Says what is wrong.
+fn check_signed_headers<'n>(names: impl IntoIterator<Item = &'n str>) -> Result<(), String> {
+    let mut previous: Option<&str> = None;
+    for (count, name) in names.into_iter().enumerate() {
+        if count == MAX_SIGNED_HEADERS {
+            return Err(format!(
+                "SignedHeaders may name at most {MAX_SIGNED_HEADERS} headers."
+            ));
+        }
+        if previous.is_some_and(|p| p >= name) {
+            return Err("SignedHeaders must name each header once, in sorted order.".into());
+        }
+        previous = Some(name);
+    }
+    Ok(())
+}
+
 /// An authenticated caller.
 #[derive(Clone, Debug)]
 pub struct Principal {

@@ -105,18 +105,25 @@ fn parse_credential(credential: &str) -> Result<[usize; 4], AuthError> {
 }
 
 /// Lowercase signed header names, borrowed when they are lowercase already.
-fn signed_header_names(names: Cow<'_, str>) -> Vec<Cow<'_, str>> {
+fn signed_header_names(names: Cow<'_, str>) -> Result<Vec<Cow<'_, str>>, AuthError> {
     let lowercase = |name: &str| name.to_ascii_lowercase();
-    match names {
+    let names: Vec<Cow<'_, str>> = match names {
         Cow::Borrowed(names) => names
             .split(';')
+            .take(super::MAX_SIGNED_HEADERS + 1)
             .map(|n| match n.bytes().any(|b| b.is_ascii_uppercase()) {
                 true => Cow::Owned(lowercase(n)),
                 false => Cow::Borrowed(n),
             })
             .collect(),
-        Cow::Owned(names) => names.split(';').map(|n| Cow::Owned(lowercase(n))).collect(),
-    }
+        Cow::Owned(names) => names
+            .split(';')
+            .take(super::MAX_SIGNED_HEADERS + 1)
+            .map(|n| Cow::Owned(lowercase(n)))
+            .collect(),
+    };
+    super::check_signed_headers(names.iter().map(|n| n.as_ref())).map_err(AuthError::Incomplete)?;
+    Ok(names)
 }
 
 /// The access key id in an Authorization header, if it names one.
@@ -182,7 +189,7 @@ pub fn parse_header<'a>(
     Ok(Signature {
         credential: Cow::Borrowed(credential),
         ends,
-        signed_headers: signed_header_names(Cow::Borrowed(signed_headers)),
+        signed_headers: signed_header_names(Cow::Borrowed(signed_headers))?,
         signature: Cow::Borrowed(signature),
         amz_date: Cow::Borrowed(amz_date),
         expires: None,
@@ -228,7 +235,7 @@ pub fn parse_query(query: &str) -> Result<Option<Signature<'static>>, AuthError>
         ends,
         signed_headers: signed_header_names(owned(
             get("X-Amz-SignedHeaders").ok_or_else(|| missing("X-Amz-SignedHeaders"))?,
-        )),
+        ))?,
         signature: owned(get("X-Amz-Signature").ok_or_else(|| missing("X-Amz-Signature"))?),
         amz_date: owned(get("X-Amz-Date").ok_or_else(|| missing("X-Amz-Date"))?),
         expires: Some(expires),

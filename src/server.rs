@@ -273,13 +273,13 @@ pub async fn run(
     let served = match tls {
         Some(tls) => {
             let config = RustlsConfig::from_pem_file(&tls.cert_file, &tls.key_file).await?;
-            axum_server::from_tcp_rustls(listener, config)?
+            guarded(axum_server::from_tcp_rustls(listener, config)?)
                 .handle(handle)
                 .serve(app)
                 .await
         }
         None => {
-            axum_server::from_tcp(listener)?
+            guarded(axum_server::from_tcp(listener)?)
                 .handle(handle)
                 .serve(app)
                 .await
@@ -289,6 +289,32 @@ pub async fn run(
         tracing::info!("stopped serving");
     }
     served
+}
+
+/// How long a connection may take to send a request's headers, counted
+/// from when the server starts waiting for them: on a new connection, and
+/// on an idle keep-alive one, which is closed after this long.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The most an HTTP/1.1 connection may send before its headers end
+/// (hyper's default is some 400 KiB; a signed KMS request's headers are a
+/// few hundred bytes).
+const MAX_HEADER_BUFFER: usize = 64 * 1024;
+
+/// `server` with the limits that keep slow or idle clients from holding
+/// connections and memory: [`HEADER_READ_TIMEOUT`] for every request's
+/// headers and for the first request of a connection (HTTP/2 included),
+/// and [`MAX_HEADER_BUFFER`]. Bodies have their own timeout
+/// ([`crate::api::request::BODY_READ_TIMEOUT`]).
+fn guarded<A: axum_server::Address, Acceptor>(
+    mut server: axum_server::Server<A, Acceptor>,
+) -> axum_server::Server<A, Acceptor> {
+    server
+        .http_builder()
+        .http1()
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_HEADER_BUFFER);
+    server.first_request_timeout(HEADER_READ_TIMEOUT)
 }
 
 /// The end of a shutdown, after [`run`] returned and the runtime stopped:

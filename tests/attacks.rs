@@ -656,7 +656,7 @@ async fn context_keys_that_differ_only_in_case_cannot_hide_a_value() {
 fn a_signed_headers_list_cannot_multiply_a_header() {
     let server = Server::start();
     let (access_key, _) = server.credentials();
-    let big = "x".repeat(64 * 1024);
+    let big = "x".repeat(32 * 1024);
     let repeated = vec!["a"; 1000].join(";");
     let now = time::OffsetDateTime::now_utc();
     let amz_date = now
@@ -706,4 +706,55 @@ fn a_signed_headers_list_cannot_multiply_a_header() {
     );
     assert_eq!(status, 401, "{body}");
     assert!(body.contains("each header once, in sorted order"), "{body}");
+}
+
+/// Clients that send too much before their headers end, trickle a body or
+/// never finish their headers are cut off: 431 for headers over 64 KiB, 408
+/// (RequestTimeoutException) for a body not all there within 30 s, and a
+/// closed connection for headers not all there within 60 s (an idle
+/// keep-alive connection too).
+#[test]
+fn slow_and_oversized_clients_are_cut_off() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let server = Server::start();
+    let (status, _) = server.raw("/", &[("a", &"x".repeat(80 * 1024))], b"{}");
+    assert_eq!(status, 431);
+
+    let addr = server.addr;
+    let slow_body = std::thread::spawn(move || {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(50)))
+            .unwrap();
+        let head = format!(
+            "POST / HTTP/1.1\r\nHost: {addr}\r\nX-Amz-Target: TrentService.ListKeys\r\n\
+             Content-Type: application/x-amz-json-1.1\r\nContent-Length: 100\r\n\r\n{{}}"
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        let mut answer = vec![0u8; 4096];
+        let n = stream.read(&mut answer).unwrap_or(0);
+        String::from_utf8_lossy(&answer[..n]).to_string()
+    });
+    let slow_head = std::thread::spawn(move || {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(80)))
+            .unwrap();
+        stream.write_all(b"POST / HTTP/1.1\r\n").unwrap();
+        let started = Instant::now();
+        let mut answer = [0u8; 64];
+        let read = stream.read(&mut answer);
+        (started.elapsed(), read.map_err(|e| e.kind()))
+    });
+    let answer = slow_body.join().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("RequestTimeoutException"), "{answer}");
+    let (waited, read) = slow_head.join().unwrap();
+    // Closed (EOF or reset), not left open until the client's own timeout.
+    assert!(waited < Duration::from_secs(75), "{waited:?} {read:?}");
+    assert!(
+        !matches!(read, Err(std::io::ErrorKind::WouldBlock)),
+        "{read:?}"
+    );
 }

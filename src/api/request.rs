@@ -5,19 +5,40 @@ use crate::auth::sigv4::HeaderValues;
 use axum::body::{Body, Bytes, to_bytes};
 use axum::http::header;
 use axum::http::request::Parts;
+use std::time::Duration;
 
-/// Reads the body, refusing (with `Err(limit)`) one whose declared length
-/// exceeds `limit` before reading it, and one that turns out longer.
-pub async fn read_body(parts: &Parts, body: Body, limit: usize) -> Result<Bytes, usize> {
+/// How long a client may take to send a request's body once its headers
+/// have arrived: a client that trickles it holds a connection and up to the
+/// body limit of memory.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a body was not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BodyRefused {
+    /// Longer than the limit (declared so, or found so).
+    #[error("Request body exceeds the limit of {0} bytes.")]
+    TooLarge(usize),
+    /// Not all there within [`BODY_READ_TIMEOUT`].
+    #[error("The request body did not arrive within {} seconds.", BODY_READ_TIMEOUT.as_secs())]
+    TooSlow,
+}
+
+/// Reads the body, refusing one whose declared length exceeds `limit`
+/// before reading it, one that turns out longer, and one that takes longer
+/// than [`BODY_READ_TIMEOUT`].
+pub async fn read_body(parts: &Parts, body: Body, limit: usize) -> Result<Bytes, BodyRefused> {
     let declared = parts
         .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|len| len > limit) {
-        return Err(limit);
+        return Err(BodyRefused::TooLarge(limit));
     }
-    to_bytes(body, limit).await.map_err(|_| limit)
+    match tokio::time::timeout(BODY_READ_TIMEOUT, to_bytes(body, limit)).await {
+        Ok(read) => read.map_err(|_| BodyRefused::TooLarge(limit)),
+        Err(_) => Err(BodyRefused::TooSlow),
+    }
 }
 
 /// Every value of the header `name`, as text. HTTP/2 carries the host as the

@@ -1,6 +1,7 @@
 //! The AWS JSON 1.1 error envelope: `{"__type": ..., "message": ...}` and a
 //! status code. The single place where `KmsError` meets the AWS wire.
 
+use crate::api::request::BodyRefused;
 use crate::auth::AuthError;
 use crate::kms::KmsError;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -23,9 +24,9 @@ pub enum AwsError {
     /// The request is not (validly) signed.
     #[error(transparent)]
     Auth(#[from] AuthError),
-    /// The body exceeds the configured limit.
-    #[error("Request body exceeds the limit of {0} bytes.")]
-    TooLarge(usize),
+    /// The body exceeds the configured limit or came too slowly.
+    #[error(transparent)]
+    Body(#[from] BodyRefused),
 }
 
 impl AwsError {
@@ -36,7 +37,12 @@ impl AwsError {
         match self {
             AwsError::Serialization(_) => ("SerializationException", bad),
             AwsError::UnknownOperation(_) => ("UnknownOperationException", bad),
-            AwsError::TooLarge(_) => ("ValidationException", StatusCode::PAYLOAD_TOO_LARGE),
+            AwsError::Body(BodyRefused::TooLarge(_)) => {
+                ("ValidationException", StatusCode::PAYLOAD_TOO_LARGE)
+            }
+            AwsError::Body(BodyRefused::TooSlow) => {
+                ("RequestTimeoutException", StatusCode::REQUEST_TIMEOUT)
+            }
             AwsError::Auth(e) => match e {
                 AuthError::Missing => {
                     ("MissingAuthenticationTokenException", StatusCode::FORBIDDEN)

@@ -144,7 +144,7 @@ async fn prepare(
         .or_else(|| sigv4::presigned_access_key_id(parts.uri.query().unwrap_or("")));
     let body = read_body(parts, body, app.max_body_bytes)
         .await
-        .map_err(AwsError::TooLarge)?;
+        .map_err(AwsError::Body)?;
     trail.body = body.clone();
     let header_values = |name: &str| header_values(parts, name);
     let signed = SignedRequest {

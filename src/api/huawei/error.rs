@@ -6,6 +6,7 @@
 //! ```
 
 use super::words;
+use crate::api::request::BodyRefused;
 use crate::auth::huawei_sign::HuaweiAuthError;
 use crate::kms::{Invalid, KmsError, MaterialProblem, TokenProblem};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -67,12 +68,19 @@ impl HuaweiError {
         )
     }
 
-    /// KMS.0203: the body is too long.
-    pub fn too_large(limit: usize) -> Self {
-        Self::bad(
-            "KMS.0203",
-            format!("The request message length exceeds the limit of {limit} bytes."),
-        )
+    /// KMS.0203: the body is too long (400), or did not arrive in time (408).
+    pub fn body_refused(refused: BodyRefused) -> Self {
+        match refused {
+            BodyRefused::TooLarge(limit) => Self::bad(
+                "KMS.0203",
+                format!("The request message length exceeds the limit of {limit} bytes."),
+            ),
+            BodyRefused::TooSlow => Self {
+                status: StatusCode::REQUEST_TIMEOUT,
+                code: "KMS.0203",
+                message: refused.to_string(),
+            },
+        }
     }
 
     /// enable-key of a key that is not disabled (`KMS.1201`), or

@@ -283,7 +283,7 @@ async fn prepare(
         .map(str::to_string);
     let body = read_body(parts, body, app.max_body_bytes)
         .await
-        .map_err(HuaweiError::too_large)?;
+        .map_err(HuaweiError::body_refused)?;
     let fields = Fields::parse(&body);
     if let Ok(f) = &fields {
         trail.parameters = f.to_value();

@@ -456,3 +456,40 @@ fn a_malformed_node_id_is_refused_at_start() {
         "{stderr}"
     );
 }
+
+/// A request that fails authentication is recorded, but an unauthenticated
+/// client cannot write long lines: its body is not kept, and what it names
+/// (operation, path, access key id) is clipped to 128 characters.
+#[tokio::test(flavor = "multi_thread")]
+async fn unauthenticated_requests_leave_short_lines() {
+    let server = Server::start();
+    let target = format!("TrentService.{}", "\"".repeat(20_000));
+    let access_key = "A".repeat(5_000);
+    let authorization = format!(
+        "AWS4-HMAC-SHA256 Credential={access_key}/20261203/us-east-1/kms/aws4_request, \
+         SignedHeaders=host, Signature=00"
+    );
+    let body = format!("[{}]", vec!["1e15"; 40_000].join(","));
+    let (status, _) = server.raw(
+        "/",
+        &[
+            ("X-Amz-Target", &target),
+            ("Authorization", &authorization),
+            ("X-Amz-Date", "20261203T000000Z"),
+        ],
+        body.as_bytes(),
+    );
+    assert_eq!(status, 400);
+    let huawei = format!("/v1.0/{}/kms/create-key", "p".repeat(20_000));
+    let (status, _) = server.raw(&huawei, &[], b"{\"key_alias\":\"x\"}");
+    assert!(status >= 400, "{status}");
+    let text = std::fs::read_to_string(server.data_dir().join("audit.log")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    for line in lines {
+        assert!(line.len() < 2_000, "{} bytes: {line:.300}", line.len());
+        let record: Value = serde_json::from_str(line).unwrap();
+        assert!(record["parameters"].is_null(), "{record}");
+        assert!(record["principal"].is_null(), "{record}");
+    }
+}

@@ -120,6 +120,20 @@ pub fn source_address(peer: SocketAddr) -> String {
     text
 }
 
+/// Most characters an audit line keeps of what a client names before it is
+/// authenticated (the operation, a route's path, an access key id).
+pub const MAX_CLIENT_TEXT: usize = 128;
+
+/// `text` as an audit line records a client's unchecked words: at most
+/// [`MAX_CLIENT_TEXT`] characters, and `…` where it was cut, so that an
+/// unauthenticated request cannot write long lines.
+pub fn clipped(text: &str) -> String {
+    match text.char_indices().nth(MAX_CLIENT_TEXT) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_string(),
+    }
+}
+
 fn format_full(at: SystemTime) -> String {
     OffsetDateTime::from(at)
         .format(TIMESTAMP)
@@ -128,6 +142,15 @@ fn format_full(at: SystemTime) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn client_text_is_clipped_at_a_character() {
+        assert_eq!(super::clipped("ListKeys"), "ListKeys");
+        let long = "é".repeat(500);
+        let clipped = super::clipped(&long);
+        assert_eq!(clipped.chars().count(), super::MAX_CLIENT_TEXT + 1);
+        assert!(clipped.ends_with('…'));
+    }
+
     use super::*;
     use std::fs;
     use std::path::Path;

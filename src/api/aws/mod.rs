@@ -13,7 +13,7 @@ pub use ops::OPERATIONS;
 use crate::api::request::{header_values, read_body};
 use crate::api::runner::{self, Dialect};
 use crate::api::state::AppState;
-use crate::audit::AuditRecord;
+use crate::audit::{AuditRecord, clipped};
 use crate::auth::sigv4::{self, SignedRequest};
 use crate::kms::{Caller, KmsError, Origin};
 use crate::metrics;
@@ -131,21 +131,24 @@ async fn prepare(
     trail: &mut Trail,
 ) -> Result<Prepared, AwsError> {
     let headers = &parts.headers;
+    // Until the caller is authenticated, the line keeps only a little of
+    // what it names, and none of its body.
     trail.operation = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
-        .map(|t| t.strip_prefix(TARGET_PREFIX).unwrap_or(t).to_string())
+        .map(|t| clipped(t.strip_prefix(TARGET_PREFIX).unwrap_or(t)))
         .unwrap_or_default();
     trail.access_key_id = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(sigv4::access_key_id)
-        .map(str::to_string)
-        .or_else(|| sigv4::presigned_access_key_id(parts.uri.query().unwrap_or("")));
+        .map(clipped)
+        .or_else(|| {
+            sigv4::presigned_access_key_id(parts.uri.query().unwrap_or("")).map(|id| clipped(&id))
+        });
     let body = read_body(parts, body, app.max_body_bytes)
         .await
         .map_err(AwsError::Body)?;
-    trail.body = body.clone();
     let header_values = |name: &str| header_values(parts, name);
     let signed = SignedRequest {
         method: parts.method.as_str(),
@@ -160,6 +163,7 @@ async fn prepare(
     trail.region = Some(who.region.clone());
     trail.principal = Some(who.principal.arn.clone());
     trail.access_key_id = Some(who.principal.access_key_id.clone());
+    trail.body = body.clone();
     let op = operation(headers)?;
     let caller = app.kms.caller(Some(&who.region), &who.principal, origin)?;
     trail.keys = caller.keys.clone();

@@ -42,7 +42,7 @@ pub use projects::{Project, Projects};
 use crate::api::request::{header_values, read_body};
 use crate::api::runner;
 use crate::api::state::AppState;
-use crate::audit::AuditRecord;
+use crate::audit::{AuditRecord, clipped};
 use crate::auth::huawei_sign::{self, Method as AuthMethod};
 use crate::auth::sigv4::SignedRequest;
 use crate::kms::Origin;
@@ -272,22 +272,21 @@ async fn prepare(
         Some((_, Some(route))) => Some(route.api_name(&parts.method)),
         _ => None,
     };
+    // Until the caller is authenticated, the line keeps only a little of
+    // what it names, and none of its body.
     trail.operation = match trail.api {
         Some(api) => api.to_string(),
-        None => format!("{} {path}", parts.method),
+        None => clipped(&format!("{} {path}", parts.method)),
     };
     trail.access_key_id = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(huawei_sign::access_key)
-        .map(str::to_string);
+        .map(clipped);
     let body = read_body(parts, body, app.max_body_bytes)
         .await
         .map_err(HuaweiError::body_refused)?;
     let fields = Fields::parse(&body);
-    if let Ok(f) = &fields {
-        trail.parameters = f.to_value();
-    }
     let header_values = |name: &str| header_values(parts, name);
     let signed = SignedRequest {
         method: parts.method.as_str(),
@@ -307,6 +306,9 @@ async fn prepare(
         .map_err(HuaweiError::from_auth)?;
     trail.principal = Some(principal.arn.clone());
     trail.access_key_id = (how == AuthMethod::Signature).then(|| principal.access_key_id.clone());
+    if let Ok(f) = &fields {
+        trail.parameters = f.to_value();
+    }
     let Some((project_id, route)) = parsed else {
         return Err(HuaweiError::no_such_api(parts.method.as_str(), path));
     };

@@ -94,3 +94,49 @@ async fn metrics_count_requests_by_outcome_and_name_no_tenant() {
     assert!(!body.contains("arn:"), "an ARN in\n{body}");
     assert!(!body.contains("iam::"), "a principal in\n{body}");
 }
+
+/// The key counts, which any client may scrape, are counted in the store at
+/// most once every 5 seconds: a flood of scrapes shares one count.
+#[tokio::test(flavor = "multi_thread")]
+async fn key_counts_are_counted_at_most_every_five_seconds() {
+    let server = Server::start();
+    let kms = server.client(EAST);
+    new_key(&kms).await;
+    let enabled = |body: &str| {
+        let s = samples(body);
+        value(
+            &s,
+            "trent_keys{region=\"us-east-1\",state=\"Enabled\"}",
+            body,
+        )
+    };
+    let (status, body) = server.get("/metrics");
+    assert_eq!(status, 200);
+    assert_eq!(enabled(&body), 1.0);
+    new_key(&kms).await;
+    let scrapes: Vec<_> = (0..50)
+        .map(|_| {
+            let server = server.url();
+            std::thread::spawn(move || {
+                let addr = server.trim_start_matches("http://").to_string();
+                let mut stream = std::net::TcpStream::connect(addr).unwrap();
+                std::io::Write::write_all(
+                    &mut stream,
+                    b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                )
+                .unwrap();
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut stream, &mut text).unwrap();
+                text
+            })
+        })
+        .collect();
+    for scrape in scrapes {
+        let text = scrape.join().unwrap();
+        let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
+        assert_eq!(enabled(body), 1.0, "the count of the first scrape");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(5_100));
+    let (_, body) = server.get("/metrics");
+    assert_eq!(enabled(&body), 2.0, "counted again after 5 s");
+}

@@ -9,9 +9,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
-/// `GET /metrics`: every metric, with the keys by region and state counted
-/// in the store now (one grouped query); without that gauge if the store
-/// does not answer.
+/// `GET /metrics`: every metric, with the keys by region and state as the
+/// store counted them at most 5 s ago (`Kms::key_counts`); without that
+/// gauge if the store does not answer.
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let counts = tokio::task::spawn_blocking(move || state.kms.key_counts()).await;
     let keys = match counts {

@@ -177,6 +177,8 @@ pub struct Kms {
     /// The SO step of approving enrolment offers, when this node approves
     /// them itself (dev mode).
     offer_trust: Option<Box<dyn OfferTrust>>,
+    /// The keys counted for the metrics, and when.
+    key_counts: readiness::LastKeyCounts,
 }
 
 impl Kms {
@@ -201,6 +203,7 @@ impl Kms {
             jobs_wanted: tokio::sync::Notify::new(),
             import_tokens: key_import::ImportTokens::default(),
             offer_trust,
+            key_counts: Default::default(),
         }
     }
 

@@ -203,3 +203,64 @@ async fn data_key_pairs_need_a_symmetric_encryption_key() {
         assert_eq!(error_code(without), "InvalidKeyUsageException", "{key}");
     }
 }
+
+/// RSA key-pair generations beyond 16 in flight on a node are refused at
+/// once with ThrottlingException (the SDK would retry them), so a burst of
+/// them cannot occupy every blocking thread: the others succeed, and the
+/// service answers other requests meanwhile.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_of_rsa_pairs_is_throttled_past_sixteen_in_flight() {
+    use aws_sdk_kms::config::retry::RetryConfig;
+    let server = Server::start();
+    let kms = server.client(EAST);
+    let key = common::new_key(&kms).await;
+    let once = aws_sdk_kms::Client::from_conf(
+        kms.config()
+            .to_builder()
+            .retry_config(RetryConfig::disabled())
+            .build(),
+    );
+    let calls: Vec<_> = (0..60)
+        .map(|_| {
+            let (once, key) = (once.clone(), key.clone());
+            tokio::spawn(async move {
+                once.generate_data_key_pair_without_plaintext()
+                    .key_id(key)
+                    .key_pair_spec(aws_sdk_kms::types::DataKeyPairSpec::Rsa2048)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| {
+                        e.as_service_error()
+                            .and_then(|s| s.meta().code())
+                            .unwrap_or("no code")
+                            .to_string()
+                    })
+            })
+        })
+        .collect();
+    let listed = tokio::time::timeout(std::time::Duration::from_secs(10), kms.list_keys().send());
+    assert!(
+        listed
+            .await
+            .expect("ListKeys answered during the burst")
+            .is_ok()
+    );
+    let mut throttled = 0;
+    for call in calls {
+        match call.await.unwrap() {
+            Ok(()) => {}
+            Err(code) if code == "ThrottlingException" => throttled += 1,
+            Err(other) => panic!("{other}"),
+        }
+    }
+    assert!(throttled > 0, "60 concurrent generations, none throttled");
+    assert!(throttled < 60 - 16 + 1, "{throttled} throttled");
+    // Once the burst is over, generations are admitted again.
+    once.generate_data_key_pair_without_plaintext()
+        .key_id(&key)
+        .key_pair_spec(aws_sdk_kms::types::DataKeyPairSpec::Rsa2048)
+        .send()
+        .await
+        .unwrap();
+}

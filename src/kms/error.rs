@@ -112,6 +112,9 @@ pub enum KmsError {
     /// The request would have succeeded; DryRun was set.
     #[error("The request would have succeeded, but the DryRun option is set.")]
     DryRun,
+    /// Too many long token calls in flight (`throttle`); retry later.
+    #[error("{0}")]
+    Throttled(String),
     /// An internal fault; the detail is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),

@@ -164,7 +164,10 @@ impl Kms {
             }
         };
         let hsm = self.hsm(&caller.region)?;
-        let pair = hsm.begin_key_import(bits)?;
+        let pair = {
+            let _long = self.long_calls.begin("GetParametersForImport")?;
+            hsm.begin_key_import(bits)?
+        };
         let import_token = hsm.random(TOKEN_LEN)?;
         let valid_to = self.now() + PARAMETERS_VALID_MS;
         let mut tokens = self.import_tokens.lock();

@@ -88,7 +88,12 @@ impl Kms {
         if dry_run {
             return Err(KmsError::DryRun);
         }
-        let pair = self.hsm(&caller.region)?.generate_data_key_pair(kind)?;
+        let pair = {
+            let _long = matches!(kind, crate::hsm::SecretKind::Rsa(..))
+                .then(|| self.long_calls.begin(operation))
+                .transpose()?;
+            self.hsm(&caller.region)?.generate_data_key_pair(kind)?
+        };
         let sealed = self.seal(caller, &key, &pair.private_key, context)?;
         Ok(DataKeyPair {
             private_key_ciphertext: sealed.ciphertext,

@@ -30,6 +30,7 @@ mod rsa_encryption;
 mod signing;
 mod specs;
 mod tags;
+mod throttle;
 mod validate;
 
 pub use crate::model::{
@@ -179,6 +180,8 @@ pub struct Kms {
     offer_trust: Option<Box<dyn OfferTrust>>,
     /// The keys counted for the metrics, and when.
     key_counts: readiness::LastKeyCounts,
+    /// RSA key generations in flight.
+    long_calls: throttle::LongCalls,
 }
 
 impl Kms {
@@ -204,6 +207,7 @@ impl Kms {
             import_tokens: key_import::ImportTokens::default(),
             offer_trust,
             key_counts: Default::default(),
+            long_calls: Default::default(),
         }
     }
 

@@ -70,6 +70,7 @@ impl AwsError {
                 K::Tag(_) => ("TagException", bad),
                 K::InvalidMarker(_) => ("InvalidMarkerException", bad),
                 K::LimitExceeded(_) => ("LimitExceededException", bad),
+                K::Throttled(_) => ("ThrottlingException", bad),
                 K::MalformedPolicyDocument(_) => ("MalformedPolicyDocumentException", bad),
                 K::UnrecognizedRegion(_) => ("UnrecognizedClientException", bad),
                 K::Conflict(_) => ("ConflictException", bad),

@@ -222,6 +222,12 @@ impl HuaweiError {
             K::InvalidMac => bad("KMS.0308", "The MAC does not match the message.".into()),
             K::InvalidSignature => bad("KMS.0308", "The signature does not verify.".into()),
             K::Internal(detail) => Self::internal(detail),
+            // Huawei's API gateway answers throttled requests so.
+            K::Throttled(m) => Self {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                code: "APIGW.0308",
+                message: m,
+            },
             K::StoreUnreachable(detail) => {
                 tracing::error!(%detail, "store unreachable");
                 Self {

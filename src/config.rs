@@ -64,10 +64,13 @@ pub struct Config {
     /// answer its enrolment offer for a region whose domain key the store
     /// names and its token lacks (ADR 0016); members answer no older offer.
     pub enrolment_wait_secs: u64,
-    /// Run Encrypt, Decrypt, ReEncrypt, GenerateDataKey* and GenerateRandom
-    /// on the async workers rather than the blocking pool. Right for tokens
-    /// that answer in microseconds (SoftHSM); set false for network HSMs
-    /// whose calls take milliseconds.
+    /// Run the cryptographic operations (Encrypt, Decrypt, ReEncrypt,
+    /// GenerateDataKey*, GenerateMac, VerifyMac, Sign, Verify,
+    /// DeriveSharedSecret, GenerateRandom) on the async workers rather than
+    /// the blocking pool. Right for tokens that answer in microseconds
+    /// (SoftHSM's AES, HMAC and ECDSA); set false for network HSMs whose
+    /// calls take milliseconds, or where RSA private-key operations (some
+    /// milliseconds each for RSA_4096, even on SoftHSM) are frequent.
     pub inline_crypto: bool,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,

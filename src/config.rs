@@ -74,6 +74,9 @@ pub struct Config {
     pub inline_crypto: bool,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Most client connections open at once; past it, new ones are closed
+    /// as soon as they are accepted.
+    pub max_connections: usize,
     /// PKCS#11 worker sessions per region.
     pub sessions_per_region: usize,
     /// Unwrapped backing keys kept as session objects, per region.
@@ -316,6 +319,7 @@ impl Default for Config {
             enrolment_wait_secs: 600,
             inline_crypto: true,
             max_body_bytes: 256 * 1024,
+            max_connections: 4096,
             sessions_per_region: 8,
             key_cache_capacity: 100_000,
             metadata_cache_capacity: 100_000,

@@ -8,6 +8,7 @@ pub mod backup;
 pub mod clock;
 pub mod cluster;
 pub mod config;
+pub mod connection_limit;
 pub mod core_dumps;
 pub mod dir_lock;
 #[doc(hidden)]

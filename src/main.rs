@@ -377,6 +377,14 @@ fn serve(config_file: Option<&Path>) -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::load(config_file)?;
     init_logging(config.log_format);
     config.check_listen()?;
+    match trent::connection_limit::raise_open_files_limit() {
+        Ok(open_files) => tracing::info!(
+            open_files,
+            max_connections = config.max_connections,
+            "limits on open files and client connections"
+        ),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the limit on open files"),
+    }
     // Tokens are opened before the runtime starts any thread.
     let state = trent::server::open(&config).map_err(|e| -> Box<dyn std::error::Error> {
         match e {

@@ -8,6 +8,7 @@ use crate::audit::AuditLog;
 use crate::auth::Authenticator;
 use crate::auth::credentials::from_shared_file;
 use crate::config::{Config, TlsConfig};
+use crate::connection_limit::LimitAcceptor;
 use crate::hsm::{Hsm, Modules};
 use crate::kms::enrolment::EnrolmentError;
 use crate::kms::{JobOutcome, Kms, Member, OfferTrust, Provisioner, Settings};
@@ -16,7 +17,8 @@ use crate::provision::{self, DevProvisioner, DevTokens, Opening, RegionPlan};
 use crate::store::{Store, StoreLocation};
 use axum::Router;
 use axum::routing::{any, get, post};
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::accept::DefaultAcceptor;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -144,6 +146,7 @@ pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
             authenticator,
             audit,
             max_body_bytes: config.max_body_bytes,
+            max_connections: config.max_connections.max(1),
             inline_crypto: config.inline_crypto,
             huawei,
             secure_transport: config.tls.is_some(),
@@ -269,17 +272,19 @@ pub async fn run(
         );
         stopper.graceful_shutdown(Some(DRAIN));
     });
+    let limited = LimitAcceptor::new(state.max_connections, DefaultAcceptor);
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = match tls {
         Some(tls) => {
             let config = RustlsConfig::from_pem_file(&tls.cert_file, &tls.key_file).await?;
-            guarded(axum_server::from_tcp_rustls(listener, config)?)
+            let acceptor = RustlsAcceptor::new(config).acceptor(limited);
+            guarded(axum_server::from_tcp(listener)?.acceptor(acceptor))
                 .handle(handle)
                 .serve(app)
                 .await
         }
         None => {
-            guarded(axum_server::from_tcp(listener)?)
+            guarded(axum_server::from_tcp(listener)?.acceptor(limited))
                 .handle(handle)
                 .serve(app)
                 .await

@@ -758,3 +758,34 @@ fn slow_and_oversized_clients_are_cut_off() {
         "{read:?}"
     );
 }
+
+/// Past `max_connections` open connections, a new one is closed as soon as
+/// it is accepted; once one closes, connections are admitted again.
+#[test]
+fn connections_past_the_bound_are_closed() {
+    use std::io::Read;
+    use std::time::Duration;
+    let server = Server::start_with_env(&[("TRENT_MAX_CONNECTIONS", "4")]);
+    let addr = server.addr;
+    let held: Vec<std::net::TcpStream> = (0..4)
+        .map(|_| std::net::TcpStream::connect(addr).unwrap())
+        .collect();
+    // Accepted (or queued) by the kernel, then closed by the server unread.
+    let mut extra = std::net::TcpStream::connect(addr).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    let read = extra.read(&mut byte);
+    assert!(
+        matches!(read, Ok(0))
+            || read
+                .as_ref()
+                .is_err_and(|e| e.kind() != std::io::ErrorKind::WouldBlock),
+        "the fifth connection stays open: {read:?}"
+    );
+    drop(held);
+    // The four are closed on the server's side soon after; then it serves.
+    let served = common::eventually(Duration::from_secs(10), || server.get("/healthz").0 == 200);
+    assert!(served, "no connection admitted after the others closed");
+}

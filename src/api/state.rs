@@ -18,6 +18,8 @@ pub struct AppState {
     pub audit: AuditLog,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
+    /// Most client connections open at once (`max_connections`).
+    pub max_connections: usize,
     /// Run cryptographic operations on the async workers.
     pub inline_crypto: bool,
     /// The Huawei dialect's projects and authenticator.

@@ -764,27 +764,43 @@ fn slow_and_oversized_clients_are_cut_off() {
 #[test]
 fn connections_past_the_bound_are_closed() {
     use std::io::Read;
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
     let server = Server::start_with_env(&[("TRENT_MAX_CONNECTIONS", "4")]);
     let addr = server.addr;
-    let held: Vec<std::net::TcpStream> = (0..4)
-        .map(|_| std::net::TcpStream::connect(addr).unwrap())
+    // Five connections: the server admits four, in whatever order its
+    // tasks take them, and closes the fifth unread.
+    let streams: Vec<std::net::TcpStream> = (0..5)
+        .map(|_| {
+            let stream = std::net::TcpStream::connect(addr).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
+            stream
+        })
         .collect();
-    // Accepted (or queued) by the kernel, then closed by the server unread.
-    let mut extra = std::net::TcpStream::connect(addr).unwrap();
-    extra
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut byte = [0u8; 1];
-    let read = extra.read(&mut byte);
-    assert!(
-        matches!(read, Ok(0))
-            || read
-                .as_ref()
-                .is_err_and(|e| e.kind() != std::io::ErrorKind::WouldBlock),
-        "the fifth connection stays open: {read:?}"
-    );
-    drop(held);
+    let mut closed = vec![false; streams.len()];
+    let until = Instant::now() + Duration::from_secs(20);
+    while closed.iter().filter(|c| **c).count() < 1 && Instant::now() < until {
+        for (stream, closed) in streams.iter().zip(closed.iter_mut()) {
+            let mut byte = [0u8; 1];
+            match (&*stream).read(&mut byte) {
+                Ok(0) => *closed = true,
+                Err(e) if e.kind() != std::io::ErrorKind::WouldBlock => *closed = true,
+                _ => {}
+            }
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    for (stream, closed) in streams.iter().zip(closed.iter_mut()) {
+        let mut byte = [0u8; 1];
+        match (&*stream).read(&mut byte) {
+            Ok(0) => *closed = true,
+            Err(e) if e.kind() != std::io::ErrorKind::WouldBlock => *closed = true,
+            _ => {}
+        }
+    }
+    assert_eq!(closed.iter().filter(|c| **c).count(), 1, "{closed:?}");
+    drop(streams);
     // The four are closed on the server's side soon after; then it serves.
     let served = common::eventually(Duration::from_secs(10), || server.get("/healthz").0 == 200);
     assert!(served, "no connection admitted after the others closed");

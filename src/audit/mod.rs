@@ -142,20 +142,20 @@ fn format_full(at: SystemTime) -> String {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn client_text_is_clipped_at_a_character() {
-        assert_eq!(super::clipped("ListKeys"), "ListKeys");
-        let long = "é".repeat(500);
-        let clipped = super::clipped(&long);
-        assert_eq!(clipped.chars().count(), super::MAX_CLIENT_TEXT + 1);
-        assert!(clipped.ends_with('…'));
-    }
-
     use super::*;
     use std::fs;
     use std::path::Path;
     use std::sync::Arc;
     use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn client_text_is_clipped_at_a_character() {
+        assert_eq!(clipped("ListKeys"), "ListKeys");
+        let long = "é".repeat(500);
+        let cut = clipped(&long);
+        assert_eq!(cut.chars().count(), MAX_CLIENT_TEXT + 1);
+        assert!(cut.ends_with('…'));
+    }
 
     fn record(n: usize) -> AuditRecord {
         AuditRecord {

@@ -501,11 +501,8 @@ impl Kms {
             }
         };
         let arn = &caller.principal.arn;
-        let key_account = match self.store.key(&caller.region, &grant.key_id)? {
-            Some(key) => key.account_id.clone(),
-            None => grant.issuing_account.clone(),
-        };
-        let key_arn = key_arn_in(&caller.region, &key_account, &grant.key_id);
+        let key_account = self.grant_key_account(&grant)?;
+        let key_arn = key_arn_in(&grant.region, &key_account, &grant.key_id);
         let root = format!("arn:aws:iam::{}:root", caller.account_id);
         let may = match self.identity_decision(caller, "kms:RetireGrant", &key_arn, &Facts::NONE)? {
             Decision::Deny => false,
@@ -592,11 +589,17 @@ impl Kms {
     /// The ARN of the key a listed grant is on, in its owner's account (a
     /// grant made from another account is still on the owner's key).
     pub fn grant_key_arn(&self, grant: &GrantRecord) -> KmsResult<String> {
-        let account = match self.store.key(&grant.region, &grant.key_id)? {
+        let account = self.grant_key_account(grant)?;
+        Ok(key_arn_in(&grant.region, &account, &grant.key_id))
+    }
+
+    /// The account that owns the key `grant` is on (the issuing account's,
+    /// should the key be gone).
+    fn grant_key_account(&self, grant: &GrantRecord) -> KmsResult<String> {
+        Ok(match self.store.key(&grant.region, &grant.key_id)? {
             Some(key) => key.account_id.clone(),
             None => grant.issuing_account.clone(),
-        };
-        Ok(key_arn_in(&grant.region, &account, &grant.key_id))
+        })
     }
 
     /// The grants on `key` whose grantee is the caller, its account, or

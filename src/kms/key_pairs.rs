@@ -89,9 +89,7 @@ impl Kms {
             return Err(KmsError::DryRun);
         }
         let pair = {
-            let _long = matches!(kind, crate::hsm::SecretKind::Rsa(..))
-                .then(|| self.long_calls.begin(operation))
-                .transpose()?;
+            let _long = self.long_calls.begin_generating(kind, operation)?;
             self.hsm(&caller.region)?.generate_data_key_pair(kind)?
         };
         let sealed = self.seal(caller, &key, &pair.private_key, context)?;

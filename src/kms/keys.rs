@@ -229,9 +229,7 @@ impl Kms {
     ) -> KmsResult<MaterialRecord> {
         let hsm = self.hsm(region)?;
         let material_id = hex::encode(hsm.random(super::ciphertext::MATERIAL_ID_LEN)?);
-        let _long = matches!(kind, SecretKind::Rsa(..))
-            .then(|| self.long_calls.begin("CreateKey"))
-            .transpose()?;
+        let _long = self.long_calls.begin_generating(kind, "CreateKey")?;
         let generated = hsm.generate_material(&MaterialRef {
             key_id: key_id.to_string(),
             material_id: material_id.clone(),

@@ -7,6 +7,7 @@
 //! request that needs one would wait behind them for minutes.
 
 use super::{KmsError, KmsResult};
+use crate::hsm::SecretKind;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Most long token calls in flight on a node at once.
@@ -40,6 +41,18 @@ impl LongCalls {
             )));
         }
         Ok(LongCall { calls: self })
+    }
+
+    /// [`LongCalls::begin`] for generating a key of `kind` when that is a
+    /// long call (an RSA key pair); nothing to count for other kinds.
+    pub(super) fn begin_generating(
+        &self,
+        kind: SecretKind,
+        operation: &str,
+    ) -> KmsResult<Option<LongCall<'_>>> {
+        matches!(kind, SecretKind::Rsa(..))
+            .then(|| self.begin(operation))
+            .transpose()
     }
 }
 

@@ -112,6 +112,7 @@ impl Fields {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn debug_names_fields_without_their_values() {
@@ -122,8 +123,6 @@ mod tests {
             "{shown}"
         );
     }
-
-    use super::*;
 
     #[test]
     fn numbers_and_strings_are_read_leniently() {

@@ -116,8 +116,8 @@ pub enum LogFormat {
     /// Human-readable lines (coloured on a terminal).
     #[default]
     Text,
-    /// One JSON object a line, with the fields of the event and of its
-    /// spans (a request's `id`).
+    /// One JSON object a line, with the fields of the event and, for a
+    /// request's lines, the request's `id`.
     Json,
 }
 

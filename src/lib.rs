@@ -15,6 +15,7 @@ pub mod dir_lock;
 pub mod fuzzing;
 pub mod hsm;
 pub mod kms;
+pub mod logs;
 pub mod metrics;
 pub mod model;
 pub mod process_id;

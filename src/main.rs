@@ -18,11 +18,13 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
+use tracing_subscriber::fmt::format::JsonFields;
 use trent::audit::{self, Verification};
 use trent::backup;
 use trent::cluster;
 use trent::config::{Config, LogFormat};
 use trent::hsm::{DomainKeySharing, HsmError};
+use trent::logs::LineFormat;
 use trent::server::StartError;
 
 #[derive(Parser)]
@@ -157,8 +159,13 @@ fn init_logging(format: LogFormat) {
     match format {
         LogFormat::Text => logs
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .event_format(LineFormat::Text)
             .init(),
-        LogFormat::Json => logs.json().with_current_span(true).init(),
+        LogFormat::Json => logs
+            .with_ansi(false)
+            .fmt_fields(JsonFields::new())
+            .event_format(LineFormat::Json)
+            .init(),
     }
 }
 

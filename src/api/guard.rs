@@ -1,14 +1,8 @@
-//! What both dialects do around running one operation: a tracing span that
-//! tags every log line with the request id the audit line carries, and a
-//! panic caught so that the audit line is still written and the client gets
-//! an internal error instead of a dropped connection.
+//! What both dialects do around running one operation: a panic caught so
+//! that the audit line is still written and the client gets an internal
+//! error instead of a dropped connection.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-
-/// The span of one request: every event logged inside it carries `id`.
-pub fn request_span(request_id: &str) -> tracing::Span {
-    tracing::info_span!("request", id = %request_id)
-}
 
 /// An operation that panicked; the panic hook logged where and why.
 #[derive(Debug, thiserror::Error)]

@@ -7,6 +7,7 @@ use crate::api::guard;
 use crate::api::state::AppState;
 use crate::audit::AuditRecord;
 use crate::kms::Origin;
+use crate::logs::{Within, within};
 use crate::metrics;
 use axum::body::Body;
 use axum::extract::Request;
@@ -17,7 +18,6 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
-use tracing::Instrument;
 
 /// One dialect's steps of serving a request.
 pub trait Dialect: 'static {
@@ -82,30 +82,33 @@ pub async fn serve<D: Dialect>(app: Arc<AppState>, peer: SocketAddr, request: Re
     let request_id = D::request_id();
     let (parts, body) = request.into_parts();
     let mut trail = D::Trail::default();
-    let span = guard::request_span(&request_id);
-    let prepared = D::prepare(&app, &parts, body, app.origin(peer), &mut trail)
-        .instrument(span.clone())
-        .await;
+    let logged_as: Arc<str> = Arc::from(request_id.as_str());
+    let prepared = Within::new(
+        &logged_as,
+        D::prepare(&app, &parts, body, app.origin(peer), &mut trail),
+    )
+    .await;
     let inline = prepared.as_ref().is_ok_and(|p| D::inline(&app, p));
     let operation = D::operation(&trail);
     let id = request_id.clone();
-    let responding = span.clone();
+    let running = Arc::clone(&logged_as);
     // The operation runs on the async worker when the dialect says the
     // work is fast, else in one trip to the blocking pool (PKCS#11 and
     // SQLite calls block); its audit line is written before the response
     // leaves.
     let run = move || {
-        let _in_request = span.enter();
-        let result = prepared.and_then(|p| {
-            guard::unpanicked(|| {
-                app.test_panic_hook();
-                D::run(&app, p)
-            })
-            .unwrap_or_else(|panicked| Err(D::internal(&panicked.to_string())))
-        });
-        let error_code = result.as_ref().err().map(D::error_code);
-        let record = D::record(trail, arrived, &id, peer, error_code.map(str::to_string));
-        (result, app.audit.add(&record))
+        within(&running, || {
+            let result = prepared.and_then(|p| {
+                guard::unpanicked(|| {
+                    app.test_panic_hook();
+                    D::run(&app, p)
+                })
+                .unwrap_or_else(|panicked| Err(D::internal(&panicked.to_string())))
+            });
+            let error_code = result.as_ref().err().map(D::error_code);
+            let record = D::record(trail, arrived, &id, peer, error_code.map(str::to_string));
+            (result, app.audit.add(&record))
+        })
     };
     let finished = if inline {
         Ok(run())
@@ -115,38 +118,39 @@ pub async fn serve<D: Dialect>(app: Arc<AppState>, peer: SocketAddr, request: Re
     let outcome = match finished {
         Ok((result, line)) => {
             let written = match line {
-                Ok(line) => line.written().instrument(responding.clone()).await,
+                Ok(line) => Within::new(&logged_as, line.written()).await,
                 Err(e) => Err(e),
             };
             Ok((written, result))
         }
         Err(join) => Err(join),
     };
-    // The response is made in the request's span too: turning an error into
+    // The response is made as the request's work too: turning an error into
     // its answer logs internal details.
-    let _in_request = responding.enter();
-    let answer = match outcome {
-        Ok((Ok(()), Ok(reply))) => Ok(reply),
-        Ok((Ok(()), Err(e))) => Err(e),
-        Ok((Err(e), _)) => {
-            tracing::error!(error = %e, "audit trail write failed");
-            Err(D::internal("audit write failed"))
+    within(&logged_as, || {
+        let answer = match outcome {
+            Ok((Ok(()), Ok(reply))) => Ok(reply),
+            Ok((Ok(()), Err(e))) => Err(e),
+            Ok((Err(e), _)) => {
+                tracing::error!(error = %e, "audit trail write failed");
+                Err(D::internal("audit write failed"))
+            }
+            Err(join) => {
+                tracing::error!(error = %join, "request task failed");
+                Err(D::internal("request failed"))
+            }
+        };
+        let (mut response, code) = match answer {
+            Ok(reply) => (reply.into_response(), metrics::OK),
+            Err(e) => {
+                let code = D::error_code(&e);
+                (e.into_response(), code)
+            }
+        };
+        metrics::metrics().request(D::NAME, operation, code, started.elapsed());
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            response.headers_mut().insert(D::REQUEST_ID_HEADER, v);
         }
-        Err(join) => {
-            tracing::error!(error = %join, "request task failed");
-            Err(D::internal("request failed"))
-        }
-    };
-    let (mut response, code) = match answer {
-        Ok(reply) => (reply.into_response(), metrics::OK),
-        Err(e) => {
-            let code = D::error_code(&e);
-            (e.into_response(), code)
-        }
-    };
-    metrics::metrics().request(D::NAME, operation, code, started.elapsed());
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert(D::REQUEST_ID_HEADER, v);
-    }
-    response
+        response
+    })
 }

@@ -5,7 +5,7 @@
 //! where the user is logged in).
 
 use crate::config::{Config, ConfigError};
-use crate::hsm::{DomainKeySharing, HsmError, Module, Modules, TokenSpec};
+use crate::hsm::{DomainKeySharing, HsmError, Module, Modules, TokenSpec, offer_fingerprint};
 use crate::kms::EnrolmentRecord;
 use crate::kms::enrolment::{self, EnrolmentError, Settle, Settled, WithoutDomainKey};
 use crate::provision::{self, ProvisionError, RegionPlan};
@@ -67,6 +67,24 @@ pub enum CommandError {
         given: String,
         /// The offer's.
         actual: String,
+    },
+    /// The offer's row no longer matches itself: its public key or its
+    /// fingerprint was changed in the store after the node posted it.
+    #[error(
+        "refused: the offer of node {node} for region {region} was altered in the store: its \
+         public key's fingerprint is {computed}, but the row says {stored}. Someone who can \
+         write the store may be trying to receive the domain key; approve nothing until you \
+         know who changed it, and have the node post a new offer"
+    )]
+    OfferAltered {
+        /// The joining node.
+        node: String,
+        /// The region.
+        region: String,
+        /// The fingerprint of the row's public key.
+        computed: String,
+        /// The row's fingerprint column.
+        stored: String,
     },
     /// The offer is approved, answered or too old already.
     #[error("the offer of node {node} for region {region} {why}")]
@@ -166,7 +184,9 @@ pub fn init_domain_key(
 }
 
 /// `trent cluster offers`: the enrolment offers waiting for an answer, one
-/// line each, with their fingerprints.
+/// line each, with the fingerprints of their public keys (computed here,
+/// not read from the store's column, which a row altered in the store
+/// contradicts: such an offer is listed as altered).
 pub fn list_offers(config: &Config) -> Result<String, CommandError> {
     let store = existing_store(config)?;
     let offers = store.open_offers(0)?;
@@ -176,16 +196,21 @@ pub fn list_offers(config: &Config) -> Result<String, CommandError> {
     let oldest = oldest_answered(config);
     let mut out = String::from("REGION\tNODE\tFINGERPRINT\tOFFERED\tSTATE\n");
     for offer in offers {
+        let fingerprint = offer_fingerprint(&offer.public_key);
         let state = match (&offer.approved_by, offer.offered_at < oldest) {
+            _ if fingerprint != offer.fingerprint => {
+                "ALTERED in the store (its fingerprint column is not its public key's): do not \
+                 approve"
+                    .to_string()
+            }
             (_, true) => "expired (the node gave up waiting)".to_string(),
             (None, false) => "waiting for approval".to_string(),
             (Some(by), false) => format!("approved by {by}, waiting for its answer"),
         };
         out.push_str(&format!(
-            "{}\t{}\t{}\t{}\t{state}\n",
+            "{}\t{}\t{fingerprint}\t{}\t{state}\n",
             offer.region,
             offer.node_id,
-            offer.fingerprint,
             rfc3339(offer.offered_at)
         ));
     }
@@ -206,8 +231,9 @@ pub struct Approval<'a> {
 }
 
 /// `trent cluster approve`: on a member, checks that the node's offer has
-/// the fingerprint the operator read, has the SO of this member's token
-/// trust it, and marks it approved by this member, whose server then
+/// the fingerprint the operator read (that of the public key the SO is
+/// about to trust, computed here, and the row's own), has the SO of this
+/// member's token trust it, and marks it approved by this member, whose server then
 /// answers it. Returns what was done.
 pub fn approve(config: &Config, approval: &Approval<'_>) -> Result<String, CommandError> {
     let Approval {
@@ -399,6 +425,15 @@ fn waiting_offer(
              a new offer"
                 .into(),
         ));
+    }
+    let computed = offer_fingerprint(&offer.public_key);
+    if computed != offer.fingerprint {
+        return Err(CommandError::OfferAltered {
+            node: node.into(),
+            region: region.into(),
+            computed,
+            stored: offer.fingerprint,
+        });
     }
     Ok(offer)
 }

@@ -89,6 +89,33 @@ impl Cluster {
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
+    /// Runs a statement on the cluster's store: `sqlite` on SQLite,
+    /// `postgres` with `psql` on PostgreSQL.
+    fn execute(&self, sqlite: &str, postgres: &str) {
+        if self.store_url.starts_with("sqlite://") {
+            let db = rusqlite::Connection::open(self.root.path().join("cluster.db")).unwrap();
+            db.execute(sqlite, []).unwrap();
+            return;
+        }
+        let out = Command::new("psql")
+            .arg(&self.store_url)
+            .args(["-v", "ON_ERROR_STOP=1", "-Atc", postgres])
+            .output()
+            .expect("run psql");
+        assert!(out.status.success(), "psql: {out:?}");
+    }
+
+    /// Replaces the public key of node `node`'s offer, in hex, leaving
+    /// every other column, its fingerprint included, as it is.
+    fn set_offer_public_key(&self, node: &str, hex: &str) {
+        self.execute(
+            &format!("UPDATE enrolments SET public_key = X'{hex}' WHERE node_id = '{node}'"),
+            &format!(
+                "UPDATE enrolments SET public_key = decode('{hex}', 'hex') WHERE node_id = '{node}'"
+            ),
+        );
+    }
+
     /// Runs `trent ARGS` as node `name` of the cluster.
     fn trent(&self, name: &str, args: &[&str]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_trent"));
@@ -508,6 +535,42 @@ async fn a_configured_node_joins_once_its_offer_is_approved() {
             ],
         )
     };
+    // A store writer puts a public key of their own in the offer and leaves
+    // its fingerprint column alone: the fingerprint the node logged no
+    // longer approves it, and the offer is listed as altered.
+    let posted = cluster.query(
+        "SELECT hex(public_key) FROM enrolments WHERE node_id = 'node-b'",
+        "SELECT encode(public_key, 'hex') FROM enrolments WHERE node_id = 'node-b'",
+    );
+    let mut substitute = posted.to_ascii_lowercase();
+    let last = substitute.split_off(substitute.len() - 2);
+    substitute.push_str(if last == "03" { "01" } else { "03" });
+    cluster.set_offer_public_key("node-b", &substitute);
+    let out = approve(&fingerprint);
+    assert!(
+        !out.status.success(),
+        "a substituted public key was approved"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("refused") && stderr.contains("altered in the store"),
+        "{stderr}"
+    );
+    let listed = cluster.trent("a", &["cluster", "offers", "--config", a_toml]);
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(
+        listed.contains("ALTERED") && !listed.contains(&fingerprint),
+        "{listed}"
+    );
+    assert_eq!(
+        cluster.query(
+            "SELECT count(*) FROM enrolments WHERE approved_by IS NOT NULL",
+            "SELECT count(*) FROM enrolments WHERE approved_by IS NOT NULL",
+        ),
+        "0"
+    );
+    cluster.set_offer_public_key("node-b", &posted);
+
     let wrong = "00".repeat(32);
     let out = approve(&wrong);
     assert!(!out.status.success(), "a wrong fingerprint was approved");

@@ -43,7 +43,7 @@ pub struct Offer {
 
 /// The fingerprint of an offer's public key: the SHA-256 of its DER
 /// SubjectPublicKeyInfo, in lowercase hex.
-fn fingerprint(public_key: &[u8]) -> String {
+pub fn fingerprint(public_key: &[u8]) -> String {
     hex::encode(Sha256::digest(public_key))
 }
 

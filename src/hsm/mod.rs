@@ -28,7 +28,7 @@ mod transport;
 
 pub use asymmetric::{KeyPair, Oaep};
 pub use cache::MaterialRef;
-pub use enrolment::Offer;
+pub use enrolment::{Offer, fingerprint as offer_fingerprint};
 pub use error::HsmError;
 pub use key_import::{ImportKeyPair, ImportWrapping, ImportedMaterial};
 pub use kind::{Curve, PairRole, SecretKind};

@@ -348,6 +348,35 @@ async fn a_grant_opens_access_and_revocation_closes_it() {
         .unwrap();
     assert_eq!(retirable.grants.unwrap().len(), 1);
 
+    // A dry run of the revocation changes nothing; the grant still works.
+    // The model's limits are checked before the key is looked up.
+    assert_eq!(
+        error_code(
+            p.alice
+                .revoke_grant()
+                .key_id(&key)
+                .grant_id(&grant_id)
+                .dry_run(true)
+                .send()
+                .await
+        ),
+        "DryRunOperationException"
+    );
+    assert!(encrypt(&p.dave, &key, &app).await.is_ok());
+    let (code, message) = common::refusal(
+        p.alice
+            .revoke_grant()
+            .key_id("no-such-key")
+            .grant_id("g".repeat(129))
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ValidationException");
+    assert!(
+        message.unwrap_or_default().contains("'grantId'"),
+        "names the member"
+    );
+
     // Revocation closes it at once.
     p.alice
         .revoke_grant()
@@ -405,11 +434,48 @@ async fn grants_are_retired_by_their_retiring_principal_only() {
         .unwrap();
     let token = grant.grant_token.unwrap();
     assert!(encrypt(&p.dave, &key, &[]).await.is_ok());
-    // dave (grantee without RetireGrant) may not retire it.
+    // dave (grantee without RetireGrant) may not retire it, not even in a
+    // dry run; carol's dry run, and a request breaking the model's limits on
+    // a member beside the token, leave it in force.
     assert_eq!(
         error_code(p.dave.retire_grant().grant_token(&token).send().await),
         "AccessDeniedException"
     );
+    assert_eq!(
+        error_code(
+            p.dave
+                .retire_grant()
+                .grant_token(&token)
+                .dry_run(true)
+                .send()
+                .await
+        ),
+        "AccessDeniedException"
+    );
+    assert_eq!(
+        error_code(
+            p.carol
+                .retire_grant()
+                .grant_token(&token)
+                .dry_run(true)
+                .send()
+                .await
+        ),
+        "DryRunOperationException"
+    );
+    for broken in [
+        p.carol
+            .retire_grant()
+            .grant_token(&token)
+            .grant_id("g".repeat(129)),
+        p.carol
+            .retire_grant()
+            .grant_token(&token)
+            .key_id("k".repeat(2049)),
+    ] {
+        assert_eq!(error_code(broken.send().await), "ValidationException");
+    }
+    assert!(encrypt(&p.dave, &key, &[]).await.is_ok());
     p.carol
         .retire_grant()
         .grant_token(&token)

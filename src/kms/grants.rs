@@ -205,6 +205,18 @@ pub struct GrantCreated {
     pub token: String,
 }
 
+/// The grant a RetireGrant or RevokeGrant request names, as given.
+pub struct GrantRef<'a> {
+    /// The grant's token (RetireGrant).
+    pub token: Option<&'a str>,
+    /// The grant's key.
+    pub key_id: Option<&'a str>,
+    /// The grant's id.
+    pub grant_id: Option<&'a str>,
+    /// Whether to stop before the grant is deleted.
+    pub dry_run: bool,
+}
+
 /// The constraints stored with a grant.
 pub fn constraints_of(grant: &GrantRecord) -> Option<GrantConstraints> {
     grant
@@ -477,20 +489,26 @@ impl Kms {
     /// identity policy allows `kms:RetireGrant` on the key when it is of
     /// the key's account or of the account the grant names as its retiring
     /// principal (that account's delegation).
-    pub fn retire_grant(
-        &self,
-        caller: &Caller,
-        token: Option<&str>,
-        key_id: Option<&str>,
-        grant_id: Option<&str>,
-    ) -> KmsResult<()> {
+    pub fn retire_grant(&self, caller: &Caller, grant: GrantRef<'_>) -> KmsResult<()> {
+        let GrantRef {
+            token,
+            key_id,
+            grant_id,
+            dry_run,
+        } = grant;
+        if let Some(token) = token {
+            validate::text_length(token, 1, 8192, Field::GrantToken)?;
+        }
+        if let Some(key_id) = key_id {
+            validate::key_reference(key_id, Field::KeyId)?;
+        }
+        if let Some(grant_id) = grant_id {
+            validate::text_length(grant_id, 1, 128, Field::GrantId)?;
+        }
         let grant = match (token, key_id, grant_id) {
-            (Some(token), _, _) => {
-                validate::text_length(token, 1, 8192, Field::GrantToken)?;
-                self.store.grant_by_token(token)?.ok_or_else(|| {
-                    KmsError::InvalidGrantToken("The grant token is not valid.".into())
-                })?
-            }
+            (Some(token), _, _) => self.store.grant_by_token(token)?.ok_or_else(|| {
+                KmsError::InvalidGrantToken("The grant token is not valid.".into())
+            })?,
             (None, Some(key_id), Some(grant_id)) => {
                 check_grant_id(grant_id)?;
                 let key = self.resolve_key(caller, key_id, Aliases::Refused)?;
@@ -527,27 +545,31 @@ impl Kms {
                 grant.grant_id
             )));
         }
+        if dry_run {
+            return Err(KmsError::DryRun);
+        }
         self.store.delete_grant(&grant.grant_id)?;
         Ok(())
     }
 
     /// RevokeGrant.
-    pub fn revoke_grant(
-        &self,
-        caller: &Caller,
-        key_id: Option<&str>,
-        grant_id: Option<&str>,
-    ) -> KmsResult<()> {
+    pub fn revoke_grant(&self, caller: &Caller, named: GrantRef<'_>) -> KmsResult<()> {
+        let key_id = validate::required(named.key_id, Field::KeyId)?;
+        validate::key_reference(key_id, Field::KeyId)?;
+        let grant_id = validate::required(named.grant_id, Field::GrantId)?;
+        validate::text_length(grant_id, 1, 128, Field::GrantId)?;
         let key = self.load_key(
             caller,
-            validate::required(key_id, Field::KeyId)?,
+            key_id,
             Aliases::Refused,
             "kms:RevokeGrant",
             &Facts::NONE,
         )?;
-        let grant_id = validate::required(grant_id, Field::GrantId)?;
         check_grant_id(grant_id)?;
         let grant = self.find_grant(caller, &key, grant_id)?;
+        if named.dry_run {
+            return Err(KmsError::DryRun);
+        }
         self.store.delete_grant(&grant.grant_id)?;
         Ok(())
     }

@@ -39,7 +39,7 @@ pub use crate::model::{
 };
 pub use crypto::{DataKeyOutput, DecryptOutput, DryRun, EncryptOutput, ReEncryptOutput};
 pub use error::{KmsError, KmsResult, MaterialProblem, Missing, TokenProblem};
-pub use grants::{GrantConstraints, GrantCreated, GrantInput, constraints_of};
+pub use grants::{GrantConstraints, GrantCreated, GrantInput, GrantRef, constraints_of};
 pub use invalid::{Field, Invalid, Rule, TagProblem, UsageProblem};
 pub use key_agreement::SharedSecret;
 pub use key_import::{DeletedMaterial, ImportInput, ImportParameters, PrivateKeyCarriage};

@@ -4,7 +4,8 @@
 use super::{GrantTokens, OpResult, check_grant_tokens, done, parse, reply};
 use crate::api::aws::shapes::{Epoch, PageEnd};
 use crate::kms::{
-    Caller, GrantConstraints, GrantInput, GrantRecord, Kms, KmsError, Page, constraints_of,
+    Caller, GrantConstraints, GrantInput, GrantRecord, GrantRef, Kms, KmsError, Page,
+    constraints_of,
 };
 use serde::{Deserialize, Serialize};
 
@@ -45,10 +46,22 @@ struct ListRetirableGrants {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct GrantRef {
+struct GrantNamed {
     grant_token: Option<String>,
     key_id: Option<String>,
     grant_id: Option<String>,
+    dry_run: Option<bool>,
+}
+
+impl GrantNamed {
+    fn grant(&self) -> GrantRef<'_> {
+        GrantRef {
+            token: self.grant_token.as_deref(),
+            key_id: self.key_id.as_deref(),
+            grant_id: self.grant_id.as_deref(),
+            dry_run: self.dry_run.unwrap_or(false),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -170,19 +183,14 @@ fn grants_page(kms: &Kms, page: Page<GrantRecord>) -> OpResult {
 
 /// RetireGrant.
 pub fn retire_grant(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
-    let r: GrantRef = parse(body)?;
-    kms.retire_grant(
-        caller,
-        r.grant_token.as_deref(),
-        r.key_id.as_deref(),
-        r.grant_id.as_deref(),
-    )?;
+    let r: GrantNamed = parse(body)?;
+    kms.retire_grant(caller, r.grant())?;
     done()
 }
 
 /// RevokeGrant.
 pub fn revoke_grant(kms: &Kms, caller: &Caller, body: &[u8]) -> OpResult {
-    let r: GrantRef = parse(body)?;
-    kms.revoke_grant(caller, r.key_id.as_deref(), r.grant_id.as_deref())?;
+    let r: GrantNamed = parse(body)?;
+    kms.revoke_grant(caller, r.grant())?;
     done()
 }

@@ -149,9 +149,7 @@ impl Hsm {
         let encoded = Zeroizing::new(token.with_key(material, |session, key| {
             decrypted(session.decrypt(&Mechanism::RsaX509, key, ciphertext))
         })?);
-        oaep::decode(&encoded, k)
-            .map(Zeroizing::new)
-            .ok_or(HsmError::AuthenticationFailed)
+        oaep::decode(&encoded, k).ok_or(HsmError::AuthenticationFailed)
     }
 
     /// The raw ECDH shared secret (the x-coordinate) of the private key and
@@ -224,12 +222,13 @@ impl Hsm {
         token.destroy(&owner, private);
         drop(owner);
         let (kek, wrapped) = wrapped?;
-        let kek: [u8; 32] = kek
-            .as_slice()
-            .try_into()
-            .map_err(|_| HsmError::Der("the ephemeral key is not 32 bytes".into()))?;
+        let kek: Zeroizing<[u8; 32]> = Zeroizing::new(
+            kek.as_slice()
+                .try_into()
+                .map_err(|_| HsmError::Der("the ephemeral key is not 32 bytes".into()))?,
+        );
         let unwrapped = Zeroizing::new(
-            aes_kw::KekAes256::from(kek)
+            aes_kw::KekAes256::from(*kek)
                 .unwrap_with_padding_vec(&wrapped)
                 .map_err(|_| HsmError::UnwrapFailed)?,
         );

@@ -264,8 +264,7 @@ impl Hsm {
             pending.private,
             encrypted,
         ))?);
-        let value =
-            Zeroizing::new(oaep::decode(&encoded, k).ok_or(HsmError::AuthenticationFailed)?);
+        let value = oaep::decode(&encoded, k).ok_or(HsmError::AuthenticationFailed)?;
         let mut with_value = template.to_vec();
         with_value.push(Attribute::Value(value.to_vec()));
         let created = owner.create_object(&with_value);

@@ -5,6 +5,7 @@
 //! the plaintext it returns anyway plus the random seed (SECURITY.md).
 
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 /// Length of a SHA-256 digest.
 const H_LEN: usize = 32;
@@ -33,11 +34,14 @@ pub(super) fn encode(message: &[u8], k: usize, seed: &[u8]) -> Option<Vec<u8>> {
 /// The message inside an OAEP encoding (empty label) for a `k`-byte
 /// modulus; `None` when it is not a valid encoding. Every check runs and
 /// is folded into one answer, so that a failure says nothing about which.
-pub(super) fn decode(encoded: &[u8], k: usize) -> Option<Vec<u8>> {
+/// The unmasked encoding, which holds the message, is wiped before its
+/// memory is freed.
+pub(super) fn decode(encoded: &[u8], k: usize) -> Option<Zeroizing<Vec<u8>>> {
     if encoded.len() > k || k < 2 * H_LEN + 2 {
         return None;
     }
-    let mut em = vec![0u8; k - encoded.len()];
+    let mut em = Zeroizing::new(vec![0u8; k]);
+    em.truncate(k - encoded.len());
     em.extend_from_slice(encoded);
     let (y, rest) = em.split_at_mut(1);
     let (masked_seed, masked_db) = rest.split_at_mut(H_LEN);
@@ -59,7 +63,7 @@ pub(super) fn decode(encoded: &[u8], k: usize) -> Option<Vec<u8>> {
         found |= is_one;
     }
     bad |= found ^ 1;
-    (bad == 0).then(|| db[start..].to_vec())
+    (bad == 0).then(|| Zeroizing::new(db[start..].to_vec()))
 }
 
 /// XORs `target` with MGF1-SHA-256 of `seed`.
@@ -86,7 +90,7 @@ mod tests {
             let message = vec![0xA5; len];
             let encoded = encode(&message, 256, &seed).unwrap();
             assert_eq!(encoded.len(), 256);
-            assert_eq!(decode(&encoded, 256).unwrap(), message);
+            assert_eq!(*decode(&encoded, 256).unwrap(), message);
             let mut altered = encoded.clone();
             altered[100] ^= 1;
             assert!(decode(&altered, 256).is_none());

@@ -11,12 +11,13 @@ use super::{Hsm, HsmError, PairRole, SecretKind, ec_import, hmac_mechanism, oaep
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
+use std::collections::HashMap;
 use std::ops::RangeInclusive;
 use std::sync::atomic::Ordering;
 use zeroize::Zeroizing;
 
-/// Wrapping key pairs a token keeps for imports not completed yet; the
-/// oldest goes beyond this.
+/// Wrapping key pairs a token keeps for imports not completed yet; beyond
+/// this, the oldest of the account that holds the most goes.
 const MAX_PENDING_IMPORTS: usize = 1000;
 
 /// How imported material is wrapped (AWS's `WrappingAlgorithm`).
@@ -56,7 +57,10 @@ impl Hsm {
     /// Makes an RSA wrapping key pair of `bits` in the token: the private
     /// key can only unwrap and decrypt and never leaves the token; it is
     /// kept (as a session object) until [`Hsm::import_material`] uses it.
-    pub fn begin_key_import(&self, bits: u32) -> Result<ImportKeyPair, HsmError> {
+    /// Past [`MAX_PENDING_IMPORTS`] pairs, the oldest pair of the account
+    /// holding the most is destroyed, so that one account asking again and
+    /// again uses up only its own imports.
+    pub fn begin_key_import(&self, bits: u32, account: &str) -> Result<ImportKeyPair, HsmError> {
         let token = self.token()?;
         let generation = Mechanism::RsaPkcsKeyPairGen;
         token.require(&generation, "GetParametersForImport")?;
@@ -101,12 +105,18 @@ impl Hsm {
         let id = self.next_import.fetch_add(1, Ordering::Relaxed);
         let evicted = {
             let mut pending = token.key_imports();
-            pending.insert(id, PendingKeyImport { private, bits });
-            if pending.len() > MAX_PENDING_IMPORTS {
-                pending.pop_first().map(|(_, p)| p.private)
-            } else {
-                None
-            }
+            pending.insert(
+                id,
+                PendingKeyImport {
+                    private,
+                    bits,
+                    account: account.to_string(),
+                },
+            );
+            let holders = pending.iter().map(|(id, p)| (*id, p.account.as_str()));
+            eviction(holders, MAX_PENDING_IMPORTS)
+                .and_then(|id| pending.remove(&id))
+                .map(|p| p.private)
         };
         if let Some(old) = evicted {
             token.destroy(&owner, old);
@@ -416,5 +426,42 @@ fn fingerprint(
         other => Err(HsmError::NotAMacKey(format!(
             "{other:?} material cannot be imported yet"
         ))),
+    }
+}
+
+/// Which pending pair goes when `pending` (id and account, ids rising with
+/// age) holds more than `limit`: the oldest of the account holding the
+/// most, the account with the older oldest pair among equals.
+fn eviction<'a>(pending: impl Iterator<Item = (u64, &'a str)>, limit: usize) -> Option<u64> {
+    let mut held: HashMap<&str, (usize, u64)> = HashMap::new();
+    for (id, account) in pending {
+        let entry = held.entry(account).or_insert((0, id));
+        entry.0 += 1;
+        entry.1 = entry.1.min(id);
+    }
+    if held.values().map(|(count, _)| count).sum::<usize>() <= limit {
+        return None;
+    }
+    held.into_values()
+        .max_by(|(count_a, oldest_a), (count_b, oldest_b)| {
+            count_a.cmp(count_b).then(oldest_b.cmp(oldest_a))
+        })
+        .map(|(_, oldest)| oldest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::eviction;
+
+    #[test]
+    fn the_account_holding_the_most_loses_its_oldest_pair() {
+        let pending = |list: &[(u64, &'static str)]| list.to_vec().into_iter();
+        assert_eq!(eviction(pending(&[(1, "a"), (2, "b")]), 2), None);
+        // b asks again and again: its own oldest goes, never a's.
+        let flood = [(1, "a"), (2, "b"), (3, "b"), (4, "b")];
+        assert_eq!(eviction(pending(&flood), 3), Some(2));
+        // Among equals, the account whose oldest pair is older.
+        let even = [(1, "a"), (2, "b"), (3, "b"), (4, "a"), (5, "c")];
+        assert_eq!(eviction(pending(&even), 4), Some(1));
     }
 }

@@ -28,6 +28,8 @@ pub(super) struct PendingKeyImport {
     pub(super) private: ObjectHandle,
     /// Its modulus length.
     pub(super) bits: u32,
+    /// The account that asked for it.
+    pub(super) account: String,
 }
 
 /// A newly generated backing key.

@@ -166,7 +166,7 @@ impl Kms {
         let hsm = self.hsm(&caller.region)?;
         let pair = {
             let _long = self.long_calls.begin("GetParametersForImport")?;
-            hsm.begin_key_import(bits)?
+            hsm.begin_key_import(bits, &caller.account_id)?
         };
         let import_token = hsm.random(TOKEN_LEN)?;
         let valid_to = self.now() + PARAMETERS_VALID_MS;

@@ -455,13 +455,13 @@ mod tests {
 
     #[test]
     fn the_account_holding_the_most_loses_its_oldest_pair() {
-        let pending = |list: &[(u64, &'static str)]| list.to_vec().into_iter();
-        assert_eq!(eviction(pending(&[(1, "a"), (2, "b")]), 2), None);
+        let two = [(1, "a"), (2, "b")];
+        assert_eq!(eviction(two.iter().copied(), 2), None);
         // b asks again and again: its own oldest goes, never a's.
         let flood = [(1, "a"), (2, "b"), (3, "b"), (4, "b")];
-        assert_eq!(eviction(pending(&flood), 3), Some(2));
+        assert_eq!(eviction(flood.iter().copied(), 3), Some(2));
         // Among equals, the account whose oldest pair is older.
         let even = [(1, "a"), (2, "b"), (3, "b"), (4, "a"), (5, "c")];
-        assert_eq!(eviction(pending(&even), 4), Some(1));
+        assert_eq!(eviction(even.iter().copied(), 4), Some(1));
     }
 }

@@ -403,7 +403,7 @@ fn imports_stay_confined(east: &Hsm, east_view: &Session) {
     ] {
         let before = counts(east_view);
         let private_before = session_objects(east_view, ObjectClass::PRIVATE_KEY);
-        let pair = east.begin_key_import(2048).unwrap();
+        let pair = east.begin_key_import(2048, "111122223333").unwrap();
         let wrapping_key = new_objects(east_view, ObjectClass::PRIVATE_KEY, &private_before);
         assert_eq!(
             wrapping_key.len(),
@@ -502,7 +502,7 @@ fn private_key_imports_leave_nothing(east: &Hsm, east_view: &Session) {
         }
         for (algorithm, wrapping) in wrappings {
             let before = counts(east_view);
-            let pair = east.begin_key_import(2048).unwrap();
+            let pair = east.begin_key_import(2048, "111122223333").unwrap();
             let encrypted = common::import::wrap(&pair.public_key, &algorithm, &pkcs8);
             let imported = east
                 .import_material(pair.id, wrapping, &encrypted, kind, 0..=0, b"key-10")

@@ -48,6 +48,7 @@ use module::TokenGuard;
 use secrecy::SecretString;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
+use subtle::ConstantTimeEq;
 use token::TokenSettings;
 
 /// Length of the GCM IV the service uses.
@@ -227,29 +228,25 @@ impl Hsm {
     }
 
     /// Whether `mac` is the HMAC of `message` with the given HMAC backing
-    /// key, checked in the token (`C_Verify`).
+    /// key: the token computes the HMAC (`C_Sign`) and this process compares
+    /// it in constant time. The token's own `C_Verify` (SoftHSM's) compares
+    /// with `memcmp`, whose time tells how many leading bytes of a forged
+    /// MAC are right.
     pub fn verify_mac(
         &self,
         material: &WrappedMaterial<'_>,
         message: &[u8],
         mac: &[u8],
     ) -> Result<bool, HsmError> {
-        use cryptoki::error::{Error, RvError};
         let mechanism = hmac_mechanism(material.reference.kind)?;
         let token = self.token()?;
         token.require(&mechanism, "VerifyMac")?;
-        token.with_key(material, |session, key| {
-            let verified = metrics().pkcs11("verify_mac", "HMAC", || {
-                session.verify(&mechanism, key, message, mac)
-            });
-            match verified {
-                Ok(()) => Ok(true),
-                Err(Error::Pkcs11(RvError::SignatureInvalid | RvError::SignatureLenRange, _)) => {
-                    Ok(false)
-                }
-                Err(e) => Err(e.into()),
-            }
-        })
+        let expected = token.with_key(material, |session, key| {
+            Ok(metrics().pkcs11("verify_mac", "HMAC", || {
+                session.sign(&mechanism, key, message)
+            })?)
+        })?;
+        Ok(bool::from(expected.as_slice().ct_eq(mac)))
     }
 
     /// A fresh GCM IV from the token's generator. IVs are drawn from a

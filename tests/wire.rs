@@ -204,6 +204,16 @@ async fn unknown_or_missing_target_is_unknown_operation() {
     let server = Server::start();
     let (status, reply) = server.call_raw("Nope", "{}");
     assert_error(status, &reply, 400, "UnknownOperationException");
+    // An operation AWS has and Trent does not serve says so.
+    for (op, why) in [
+        ("CreateCustomKeyStore", "no custom key stores"),
+        ("GetKeyLastUsage", "does not record"),
+    ] {
+        let (status, reply) = server.call_raw(op, "{}");
+        assert_error(status, &reply, 400, "UnsupportedOperationException");
+        let message = reply["message"].as_str().unwrap_or_default();
+        assert!(message.contains(op) && message.contains(why), "{reply}");
+    }
 
     let reply = signed_post(&server, &[("Content-Type", CONTENT_TYPE)], b"{}");
     assert_error(

@@ -177,6 +177,11 @@ fn operation(headers: &HeaderMap) -> Result<&'static str, AwsError> {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let name = target.strip_prefix(TARGET_PREFIX).unwrap_or("");
+    if let Some(why) = ops::unserved(name) {
+        return Err(AwsError::Kms(KmsError::UnsupportedOperation(format!(
+            "{name} is an AWS KMS operation that Trent does not serve: {why}."
+        ))));
+    }
     OPERATIONS
         .iter()
         .find(|op| **op == name)

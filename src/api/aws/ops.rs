@@ -122,6 +122,35 @@ const TABLE: &[Operation] = &[
     cryptographic("VerifyMac", mac::verify_mac),
 ];
 
+/// AWS KMS operations this dialect does not serve, and why: each is
+/// answered with `UnsupportedOperationException` once the request is
+/// authenticated, where a name AWS lacks is `UnknownOperationException`.
+const UNSERVED: &[(&str, &str)] = &[
+    ("ConnectCustomKeyStore", CUSTOM_KEY_STORES),
+    ("CreateCustomKeyStore", CUSTOM_KEY_STORES),
+    ("DeleteCustomKeyStore", CUSTOM_KEY_STORES),
+    ("DescribeCustomKeyStores", CUSTOM_KEY_STORES),
+    ("DisconnectCustomKeyStore", CUSTOM_KEY_STORES),
+    (
+        "GetKeyLastUsage",
+        "Trent does not record when each key was last used; its audit trail has every use",
+    ),
+    ("UpdateCustomKeyStore", CUSTOM_KEY_STORES),
+];
+
+/// Why the custom key store operations are not served.
+const CUSTOM_KEY_STORES: &str =
+    "Trent has no custom key stores: every key lives in the PKCS#11 token of its region";
+
+/// Why Trent does not serve `op`, when it is an AWS KMS operation that
+/// Trent lacks.
+pub fn unserved(op: &str) -> Option<&'static str> {
+    UNSERVED
+        .iter()
+        .find(|(name, _)| *name == op)
+        .map(|(_, why)| *why)
+}
+
 /// The names of the table's operations, in its order.
 const fn names<const N: usize>(table: &[Operation]) -> [&'static str; N] {
     let mut out = [""; N];

@@ -1036,3 +1036,118 @@ async fn a_dry_run_may_ignore_the_ciphertext() {
     let (status, reply) = server.call_raw("EnableKey", &json!({ "KeyId": key }).to_string());
     assert_eq!(status, 200, "{reply}");
 }
+
+/// AWS checks every member against its model before the operation runs, so
+/// a request breaking the model is a `ValidationException` naming the
+/// member even when its key does not exist (which would otherwise be
+/// `NotFoundException`), and a member's own constraint is reported before a
+/// rule joining two members.
+#[tokio::test(flavor = "multi_thread")]
+async fn model_checks_come_before_the_key_lookup() {
+    let server = Server::start();
+    let nokey = "1234abcd-12ab-34cd-56ef-1234567890ab";
+    let mrk = "mrk-1234abcd12ab34cd56ef1234567890ab";
+    let long = |n: usize| "x".repeat(n);
+    let cases: Vec<(&str, Value, &str)> = vec![
+        ("Encrypt", json!({"KeyId": nokey}), "'plaintext'"),
+        (
+            "Encrypt",
+            json!({"KeyId": nokey, "Plaintext": ""}),
+            "'plaintext'",
+        ),
+        (
+            "Encrypt",
+            json!({"KeyId": nokey, "Plaintext": "AA==", "EncryptionAlgorithm": "NOPE"}),
+            "'encryptionAlgorithm'",
+        ),
+        (
+            "Decrypt",
+            json!({"CiphertextBlob": "AAAA", "EncryptionAlgorithm": "NOPE"}),
+            "'encryptionAlgorithm'",
+        ),
+        (
+            "GenerateDataKey",
+            json!({"KeyId": nokey, "NumberOfBytes": 0}),
+            "'numberOfBytes'",
+        ),
+        (
+            "GenerateDataKey",
+            json!({"KeyId": nokey, "KeySpec": "AES_256", "NumberOfBytes": 1025}),
+            "'numberOfBytes'",
+        ),
+        (
+            "GenerateDataKeyWithoutPlaintext",
+            json!({"KeyId": nokey, "KeySpec": "AES_999"}),
+            "'keySpec'",
+        ),
+        (
+            "GetKeyPolicy",
+            json!({"KeyId": nokey, "PolicyName": ""}),
+            "'policyName'",
+        ),
+        ("PutKeyPolicy", json!({"KeyId": nokey}), "'policy'"),
+        (
+            "PutKeyPolicy",
+            json!({"KeyId": nokey, "PolicyName": "default", "Policy": long(40_000)}),
+            "'policy'",
+        ),
+        ("ListGrants", json!({"KeyId": nokey, "Limit": 0}), "'limit'"),
+        (
+            "ListGrants",
+            json!({"KeyId": nokey, "GrantId": ""}),
+            "'grantId'",
+        ),
+        (
+            "ListKeyPolicies",
+            json!({"KeyId": nokey, "Marker": long(1025)}),
+            "'marker'",
+        ),
+        (
+            "ListKeyRotations",
+            json!({"KeyId": nokey, "IncludeKeyMaterial": "NOPE"}),
+            "'includeKeyMaterial'",
+        ),
+        (
+            "ListResourceTags",
+            json!({"KeyId": nokey, "Limit": 1001}),
+            "'limit'",
+        ),
+        (
+            "UpdateKeyDescription",
+            json!({"KeyId": nokey, "Description": long(8193)}),
+            "'description'",
+        ),
+        ("RevokeGrant", json!({"KeyId": nokey}), "'grantId'"),
+        (
+            "Verify",
+            json!({"KeyId": nokey, "Message": "AA==", "SigningAlgorithm": "ECDSA_SHA_256"}),
+            "'signature'",
+        ),
+        (
+            "VerifyMac",
+            json!({"KeyId": nokey, "Message": "AA==", "MacAlgorithm": "HMAC_SHA_256"}),
+            "'mac'",
+        ),
+        (
+            "ReplicateKey",
+            json!({"KeyId": mrk, "ReplicaRegion": "us-west-2", "Description": long(8193)}),
+            "'description'",
+        ),
+        (
+            "TagResource",
+            json!({"KeyId": nokey, "Tags": [{"TagKey": "a", "TagValue": "b"}, {"TagValue": "c"}]}),
+            "'tags.2.member.tagKey'",
+        ),
+        (
+            "ImportKeyMaterial",
+            json!({"KeyId": nokey, "ImportToken": "AAAA", "EncryptedKeyMaterial": "AAAA",
+                   "KeyMaterialDescription": "bad!"}),
+            "'keyMaterialDescription'",
+        ),
+    ];
+    for (op, body, member) in cases {
+        let (status, reply) = server.call_raw(op, &body.to_string());
+        let message = assert_error(status, &reply, 400, "ValidationException");
+        assert!(message.contains(member), "{op} {body}: {message}");
+    }
+}

@@ -93,6 +93,13 @@ fn cipher(key: &KeyRecord, algorithm: Option<&str>) -> KmsResult<Cipher> {
     }
 }
 
+/// An `EncryptionAlgorithm` member, if given, is one of the model's.
+fn algorithm_in_model(algorithm: Option<&str>) -> KmsResult<()> {
+    algorithm.map_or(Ok(()), |a| {
+        validate::one_of(a, ALGORITHMS, Field::EncryptionAlgorithm)
+    })
+}
+
 /// The facts a policy sees for an encryption request: the encryption
 /// context, or an RSA algorithm (which takes no context).
 fn cipher_facts<'a>(context: &'a EncryptionContext, algorithm: Option<&'a str>) -> Facts<'a> {
@@ -144,6 +151,13 @@ fn check_encrypt_usage(key: &KeyRecord, operation: &'static str) -> KmsResult<()
 }
 
 fn data_key_length(key_spec: Option<&str>, number_of_bytes: Option<i64>) -> KmsResult<usize> {
+    // The model's checks of each member come before the rule that joins them.
+    if let Some(spec) = key_spec {
+        validate::one_of(spec, &["AES_256", "AES_128"], Field::KeySpec)?;
+    }
+    if let Some(n) = number_of_bytes {
+        number_of_bytes_in_range(n)?;
+    }
     match (key_spec, number_of_bytes) {
         (Some(_), Some(_)) => Err(KmsError::Validation(Invalid::Exclusive(
             Field::KeySpec,
@@ -153,14 +167,8 @@ fn data_key_length(key_spec: Option<&str>, number_of_bytes: Option<i64>) -> KmsR
             Field::KeySpec,
             Field::NumberOfBytes,
         ))),
-        (Some(spec), None) => {
-            validate::one_of(spec, &["AES_256", "AES_128"], Field::KeySpec)?;
-            Ok(if spec == "AES_256" { 32 } else { 16 })
-        }
-        (None, Some(n)) => {
-            number_of_bytes_in_range(n)?;
-            Ok(n as usize)
-        }
+        (Some(spec), None) => Ok(if spec == "AES_256" { 32 } else { 16 }),
+        (None, Some(n)) => Ok(n as usize),
     }
 }
 
@@ -179,15 +187,17 @@ impl Kms {
         algorithm: Option<&str>,
         dry_run: bool,
     ) -> KmsResult<EncryptOutput> {
+        let key_id = validate::key_id(key_id)?;
+        let plaintext = validate::required(plaintext, Field::Plaintext)?;
+        validate::length(plaintext.len(), 1, MAX_PLAINTEXT, Field::Plaintext)?;
+        algorithm_in_model(algorithm)?;
         let key = self.load_key(
             caller,
-            validate::required(key_id, Field::KeyId)?,
+            key_id,
             Aliases::Accepted,
             "kms:Encrypt",
             &cipher_facts(context, algorithm),
         )?;
-        let plaintext = validate::required(plaintext, Field::Plaintext)?;
-        validate::length(plaintext.len(), 1, MAX_PLAINTEXT, Field::Plaintext)?;
         check_encrypt_usage(&key, "Encrypt")?;
         let cipher = cipher(&key, algorithm)?;
         if dry_run {
@@ -209,6 +219,10 @@ impl Kms {
         algorithm: Option<&str>,
         dry_run: DryRun,
     ) -> KmsResult<DecryptOutput> {
+        if let Some(key_id) = key_id {
+            validate::key_reference(key_id, Field::KeyId)?;
+        }
+        algorithm_in_model(algorithm)?;
         if dry_run == DryRun::IgnoringCiphertext {
             let key_id = validate::required(key_id, Field::KeyId)?;
             let facts = cipher_facts(context, algorithm);
@@ -419,14 +433,15 @@ impl Kms {
         } else {
             "kms:GenerateDataKeyWithoutPlaintext"
         };
+        let key_id = validate::key_id(key_id)?;
+        let len = data_key_length(key_spec, number_of_bytes)?;
         let key = self.load_key(
             caller,
-            validate::required(key_id, Field::KeyId)?,
+            key_id,
             Aliases::Accepted,
             action,
             &Facts::context(context),
         )?;
-        let len = data_key_length(key_spec, number_of_bytes)?;
         let operation = action.trim_start_matches("kms:");
         check_encrypt_usage(&key, operation)?;
         if dry_run {

@@ -419,9 +419,15 @@ impl Kms {
         if let Some(service) = grantee_service {
             validate::service_principal(service, Field::GranteeServicePrincipal)?;
         }
+        let key_id = validate::key_id(key_id)?;
+        if let Some(id) = grant_id {
+            validate::text_length(id, 1, 128, Field::GrantId)?;
+        }
+        paging::limit(limit, 50, 100)?;
+        paging::after(marker)?;
         let key = self.load_key(
             caller,
-            validate::required(key_id, Field::KeyId)?,
+            key_id,
             Aliases::Refused,
             "kms:ListGrants",
             &Facts::NONE,

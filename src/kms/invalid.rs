@@ -361,6 +361,13 @@ pub enum Invalid {
         /// The constraint.
         rule: Rule,
     },
+    /// A tag lacks its key or value; `index` counts from 1.
+    TagMissing {
+        /// Position of the tag in the request, from 1.
+        index: usize,
+        /// `TagKey` or `TagValue`.
+        field: Field,
+    },
     /// A member of a list breaks a constraint; `index` counts from 1.
     ListMember {
         /// The list.

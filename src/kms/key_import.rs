@@ -200,7 +200,7 @@ impl Kms {
         caller: &Caller,
         input: ImportInput<'_>,
     ) -> KmsResult<(String, String)> {
-        let key_id = validate::required(input.key_id, Field::KeyId)?;
+        let key_id = validate::key_id(input.key_id)?;
         let token = validate::required(input.import_token, Field::ImportToken)?;
         validate::length(token.len(), 1, 6144, Field::ImportToken)?;
         let encrypted = validate::required(input.encrypted, Field::EncryptedKeyMaterial)?;
@@ -212,6 +212,20 @@ impl Kms {
         )?;
         let model = input.expiration_model.unwrap_or("KEY_MATERIAL_EXPIRES");
         validate::one_of(model, EXPIRATION_MODELS, Field::ExpirationModel)?;
+        // Each member's own checks before the rules that join them.
+        let new_material = match input.import_type {
+            Some(t) => {
+                validate::one_of(t, IMPORT_TYPES, Field::ImportType)?;
+                Some(t == "NEW_KEY_MATERIAL")
+            }
+            None => None,
+        };
+        if let Some(text) = input.description {
+            material_description(text)?;
+        }
+        if let Some(id) = input.material_id {
+            material_id_format(id)?;
+        }
         let now = self.now();
         let valid_to = match (model, input.valid_to) {
             ("KEY_MATERIAL_EXPIRES", None) => {
@@ -228,21 +242,8 @@ impl Kms {
         if let Some(t) = valid_to {
             facts = facts.with("kms:ValidTo", [(t / 1000).to_string()]);
         }
-        let new_material = match input.import_type {
-            Some(t) => {
-                validate::one_of(t, IMPORT_TYPES, Field::ImportType)?;
-                Some(t == "NEW_KEY_MATERIAL")
-            }
-            None => None,
-        };
-        if let Some(text) = input.description {
-            material_description(text)?;
-        }
-        if let Some(id) = input.material_id {
-            material_id_format(id)?;
-            if new_material == Some(true) {
-                return Err(KmsError::Validation(Invalid::MaterialIdWithNewMaterial));
-            }
+        if input.material_id.is_some() && new_material == Some(true) {
+            return Err(KmsError::Validation(Invalid::MaterialIdWithNewMaterial));
         }
         let key = self.load_key(
             caller,

@@ -287,15 +287,16 @@ impl Kms {
         key_id: Option<&str>,
         description: Option<String>,
     ) -> KmsResult<()> {
+        let key_id = validate::key_id(key_id)?;
+        let description = validate::required(description, Field::Description)?;
+        validate::description(&description)?;
         let key = self.load_key(
             caller,
-            validate::required(key_id, Field::KeyId)?,
+            key_id,
             Aliases::Refused,
             "kms:UpdateKeyDescription",
             &Facts::NONE,
         )?;
-        let description = validate::required(description, Field::Description)?;
-        validate::description(&description)?;
         super::require_not_pending_deletion(&key)?;
         self.change_key(&key, KeyChange::Description(&description))
     }

@@ -60,9 +60,9 @@ impl Kms {
         input: MacInput<'_>,
         mac: Option<&[u8]>,
     ) -> KmsResult<(String, &'static str)> {
-        let (key, message, algorithm) = self.mac_key(caller, &input, "VerifyMac")?;
         let mac = validate::required(mac, Field::Mac)?;
         validate::length(mac.len(), 1, MAX_MAC, Field::Mac)?;
+        let (key, message, algorithm) = self.mac_key(caller, &input, "VerifyMac")?;
         if input.dry_run {
             return Err(KmsError::DryRun);
         }

@@ -45,10 +45,20 @@ impl Kms {
     ) -> KmsResult<Replica> {
         let replica_region = validate::required(replica_region, Field::ReplicaRegion)?;
         validate::region(replica_region, Field::ReplicaRegion)?;
+        let key_id = validate::key_id(key_id)?;
+        if let Some(description) = &input.description {
+            validate::description(description)?;
+        }
+        if let Some(policy) = &input.policy {
+            policy::document_in_model(policy)?;
+        }
+        if let Some(tags) = &input.tags {
+            validate::tags(tags)?;
+        }
         let bypass = input.bypass_policy_lockout_safety_check.to_string();
         let primary = self.load_key(
             caller,
-            validate::required(key_id, Field::KeyId)?,
+            key_id,
             Aliases::Refused,
             "kms:ReplicateKey",
             &Facts::default()

@@ -42,8 +42,7 @@ pub(super) fn check_document(
     key_arn: &str,
     bypass_lockout_check: bool,
 ) -> KmsResult<()> {
-    validate::length(policy.chars().count(), 1, MAX_POLICY_LEN, Field::Policy)?;
-    validate::policy_characters(policy)?;
+    document_in_model(policy)?;
     let parsed = Policy::parse(policy, PolicyKind::Key)
         .map_err(|e| KmsError::MalformedPolicyDocument(e.to_string()))?;
     if !bypass_lockout_check
@@ -62,13 +61,23 @@ pub(super) fn check_document(
     Ok(())
 }
 
+/// A policy document's length (at most AWS's documented 32 KiB) and
+/// characters, checked before anything is looked up.
+pub(super) fn document_in_model(policy: &str) -> KmsResult<()> {
+    validate::length(policy.chars().count(), 1, MAX_POLICY_LEN, Field::Policy)?;
+    validate::policy_characters(policy)
+}
+
+/// A `PolicyName` member, if given, as the model allows it.
+fn name_in_model(name: Option<&str>) -> KmsResult<()> {
+    name.map_or(Ok(()), validate::policy_name)
+}
+
+/// The only policy a key has is `default`.
 fn check_name(name: Option<&str>) -> KmsResult<()> {
     match name {
         None | Some(POLICY_NAME) => Ok(()),
-        Some(other) => {
-            validate::policy_name(other)?;
-            Err(KmsError::NotFound(Missing::Policy(other.to_string())))
-        }
+        Some(other) => Err(KmsError::NotFound(Missing::Policy(other.to_string()))),
     }
 }
 
@@ -82,9 +91,13 @@ impl Kms {
         policy: Option<String>,
         bypass_lockout_check: bool,
     ) -> KmsResult<()> {
+        let key_id = validate::key_id(key_id)?;
+        name_in_model(policy_name)?;
+        let policy = validate::required(policy, Field::Policy)?;
+        document_in_model(&policy)?;
         let key = self.load_key(
             caller,
-            validate::required(key_id, Field::KeyId)?,
+            key_id,
             Aliases::Refused,
             "kms:PutKeyPolicy",
             &Facts::default().with(
@@ -93,7 +106,6 @@ impl Kms {
             ),
         )?;
         check_name(policy_name)?;
-        let policy = validate::required(policy, Field::Policy)?;
         check_document(&policy, caller, &record_arn(&key), bypass_lockout_check)?;
         self.change_key(&key, KeyChange::Policy(&policy))
     }
@@ -105,9 +117,11 @@ impl Kms {
         key_id: Option<&str>,
         policy_name: Option<&str>,
     ) -> KmsResult<String> {
+        let key_id = validate::key_id(key_id)?;
+        name_in_model(policy_name)?;
         let key = self.load_key(
             caller,
-            validate::required(key_id, Field::KeyId)?,
+            key_id,
             Aliases::Refused,
             "kms:GetKeyPolicy",
             &Facts::NONE,
@@ -124,15 +138,16 @@ impl Kms {
         limit: Option<i64>,
         marker: Option<&str>,
     ) -> KmsResult<Page<String>> {
+        let key_id = validate::key_id(key_id)?;
+        let limit = paging::limit(limit, 100, 1000)?;
+        let after = paging::after(marker)?;
         self.load_key(
             caller,
-            validate::required(key_id, Field::KeyId)?,
+            key_id,
             Aliases::Refused,
             "kms:ListKeyPolicies",
             &Facts::NONE,
         )?;
-        let limit = paging::limit(limit, 100, 1000)?;
-        let after = paging::after(marker)?;
         paging::page_in_order(vec![POLICY_NAME.to_string()], limit, &after, |name| {
             name.as_str()
         })

@@ -288,17 +288,18 @@ impl Kms {
         limit: Option<i64>,
         marker: Option<&str>,
     ) -> KmsResult<Page<MaterialEntry>> {
-        let key = self.load_key(
-            caller,
-            validate::required(key_id, Field::KeyId)?,
-            Aliases::Refused,
-            "kms:ListKeyRotations",
-            &Facts::NONE,
-        )?;
+        let key_id = validate::key_id(key_id)?;
         let include = include.unwrap_or("ROTATIONS_ONLY");
         validate::one_of(include, INCLUDE_KEY_MATERIAL, Field::IncludeKeyMaterial)?;
         let limit = paging::limit(limit, 100, 1000)?;
         let after = paging::after(marker)?;
+        let key = self.load_key(
+            caller,
+            key_id,
+            Aliases::Refused,
+            "kms:ListKeyRotations",
+            &Facts::NONE,
+        )?;
         // Imported symmetric material is listed too (AWS lists it, with its
         // import state, for keys of origin EXTERNAL).
         let entries = match is_imported_symmetric(&key) {

@@ -91,9 +91,9 @@ impl Kms {
         input: SignInput<'_>,
         signature: Option<&[u8]>,
     ) -> KmsResult<(String, &'static str)> {
-        let signable = self.signable(caller, &input, "Verify")?;
         let signature = validate::required(signature, Field::Signature)?;
         validate::length(signature.len(), 1, MAX_SIGNATURE, Field::Signature)?;
+        let signable = self.signable(caller, &input, "Verify")?;
         if input.dry_run {
             return Err(KmsError::DryRun);
         }

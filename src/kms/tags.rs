@@ -74,15 +74,16 @@ impl Kms {
         limit: Option<i64>,
         marker: Option<&str>,
     ) -> KmsResult<Page<Tag>> {
+        let key_id = validate::key_id(key_id)?;
+        let limit = paging::limit(limit, 50, 50)?;
+        let after = paging::after(marker)?;
         let key = self.load_key(
             caller,
-            validate::required(key_id, Field::KeyId)?,
+            key_id,
             Aliases::Refused,
             "kms:ListResourceTags",
             &Facts::NONE,
         )?;
-        let limit = paging::limit(limit, 50, 50)?;
-        let after = paging::after(marker)?;
         let tags: Vec<Tag> = self
             .store
             .tags(&caller.region, &key.key_id)?

@@ -44,6 +44,14 @@ pub(super) fn region(text: &str, field: Field) -> KmsResult<()> {
     Ok(())
 }
 
+/// A required `KeyId` member, checked against the model (1–2048
+/// characters) before anything looks it up.
+pub(super) fn key_id(key_id: Option<&str>) -> KmsResult<&str> {
+    let key_id = required(key_id, Field::KeyId)?;
+    key_reference(key_id, Field::KeyId)?;
+    Ok(key_id)
+}
+
 /// A key named by id, ARN, alias name or alias ARN: 1–2048 characters.
 pub(super) fn key_reference(text: &str, field: Field) -> KmsResult<()> {
     text_length(text, 1, 2048, field)

@@ -2,7 +2,7 @@
 //! the AWS JSON 1.1 protocol spells them.
 
 use crate::kms::{
-    Field, KeySpec, KeyState, KeyView, KmsError, Tag, encryption_algorithms,
+    Field, Invalid, KeySpec, KeyState, KeyView, KmsError, Tag, encryption_algorithms,
     key_agreement_algorithms, key_arn_in, key_import::expiration_model, mac_algorithms,
     signing_algorithms,
 };
@@ -63,13 +63,20 @@ pub struct WireTag {
     tag_value: Option<String>,
 }
 
-/// Converts wire tags; a tag lacking its key or value is a missing parameter.
+/// Converts wire tags; a tag lacking its key or value is refused naming
+/// its place in the list, as AWS does (`tags.2.member.tagKey`).
 pub fn tags_from_wire(tags: Vec<WireTag>) -> Result<Vec<Tag>, KmsError> {
     tags.into_iter()
-        .map(|t| match (t.tag_key, t.tag_value) {
+        .zip(1..)
+        .map(|(t, index)| match (t.tag_key, t.tag_value) {
             (Some(key), Some(value)) => Ok(Tag { key, value }),
-            (None, _) => Err(KmsError::MissingParameter(Field::TagKey)),
-            (Some(_), None) => Err(KmsError::MissingParameter(Field::TagValue)),
+            (key, _) => Err(KmsError::Validation(Invalid::TagMissing {
+                index,
+                field: match key {
+                    None => Field::TagKey,
+                    Some(_) => Field::TagValue,
+                },
+            })),
         })
         .collect()
 }

@@ -185,6 +185,11 @@ fn validation(invalid: &Invalid) -> String {
             member(*field),
             must(rule)
         )),
+        Invalid::TagMissing { index, field } => one_violation(&format!(
+            "Value null at 'tags.{index}.member.{}' failed to satisfy constraint: Member must \
+             not be null",
+            member(*field)
+        )),
         Invalid::ListMember {
             field,
             index,

@@ -172,6 +172,9 @@ pub(super) fn invalid(invalid: &Invalid) -> String {
             rule,
             ..
         } => format!("Invalid tag {index}: its {} {}.", field(*f), must(rule)),
+        Invalid::TagMissing { index, field: f } => {
+            format!("Invalid tag {index}: its {} is missing.", field(*f))
+        }
         Invalid::ListMember {
             field: f,
             index,

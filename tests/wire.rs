@@ -1150,4 +1150,32 @@ async fn model_checks_come_before_the_key_lookup() {
         let message = assert_error(status, &reply, 400, "ValidationException");
         assert!(message.contains(member), "{op} {body}: {message}");
     }
+    // Past the model's bound the message gives the model's; between it and
+    // the smaller documented bound, the documented one.
+    for (op, body, bound) in [
+        (
+            "ListAliases",
+            json!({"Limit": 1001}),
+            "less than or equal to 1000",
+        ),
+        (
+            "ListAliases",
+            json!({"Limit": 101}),
+            "less than or equal to 100",
+        ),
+        (
+            "PutKeyPolicy",
+            json!({"KeyId": nokey, "Policy": long(131_073)}),
+            "less than or equal to 131072",
+        ),
+        (
+            "PutKeyPolicy",
+            json!({"KeyId": nokey, "Policy": long(32_769)}),
+            "less than or equal to 32768",
+        ),
+    ] {
+        let (status, reply) = server.call_raw(op, &body.to_string());
+        let message = assert_error(status, &reply, 400, "ValidationException");
+        assert!(message.contains(bound), "{op}: {message}");
+    }
 }

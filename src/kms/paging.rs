@@ -21,11 +21,17 @@ impl<T> Page<T> {
     }
 }
 
-/// Checks `Limit` against `1..=max`, defaulting to `default`.
+/// The model's bound on every `Limit` member.
+const MODEL_MAX_LIMIT: i64 = 1000;
+
+/// Checks `Limit` against the model's `1..=1000`, then against `1..=max`
+/// (an operation's documented page size, where it is smaller), defaulting
+/// to `default`.
 pub(super) fn limit(limit: Option<i64>, default: usize, max: usize) -> KmsResult<usize> {
     match limit {
         None => Ok(default),
         Some(n) => {
+            super::validate::value_in(n, 1..=MODEL_MAX_LIMIT, Field::Limit)?;
             super::validate::value_in(n, 1..=max as i64, Field::Limit)?;
             Ok(n as usize)
         }

@@ -9,8 +9,11 @@ use crate::store::KeyChange;
 
 /// The only policy name AWS KMS keys have.
 const POLICY_NAME: &str = "default";
-/// Largest policy document accepted, in characters.
+/// Largest policy document accepted, in characters (AWS's documented 32
+/// KiB).
 const MAX_POLICY_LEN: usize = 32_768;
+/// Largest policy document AWS's model allows, in characters.
+const MODEL_MAX_POLICY_LEN: usize = 131_072;
 
 /// AWS's default key policy: the account root may do everything, which
 /// delegates access control to the account's identity policies.
@@ -64,7 +67,9 @@ pub(super) fn check_document(
 /// A policy document's length (at most AWS's documented 32 KiB) and
 /// characters, checked before anything is looked up.
 pub(super) fn document_in_model(policy: &str) -> KmsResult<()> {
-    validate::length(policy.chars().count(), 1, MAX_POLICY_LEN, Field::Policy)?;
+    let len = policy.chars().count();
+    validate::length(len, 1, MODEL_MAX_POLICY_LEN, Field::Policy)?;
+    validate::length(len, 1, MAX_POLICY_LEN, Field::Policy)?;
     validate::policy_characters(policy)
 }
 

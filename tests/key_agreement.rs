@@ -95,8 +95,17 @@ async fn two_kms_keys_agree_with_each_other() {
     assert_eq!(from_alice, from_bob);
 }
 
-/// A peer key on another curve than the KMS key's, or bytes that are no
-/// public key, are ValidationException.
+/// A P-256 public key whose point is off the curve: a real key's point with
+/// the last byte of its y-coordinate changed.
+fn off_curve_p256() -> Vec<u8> {
+    let key = p256::SecretKey::random(&mut OsRng).public_key();
+    let mut spki = key.to_public_key_der().unwrap().as_bytes().to_vec();
+    *spki.last_mut().unwrap() ^= 1;
+    spki
+}
+
+/// A peer key on another curve than the KMS key's, a point off the curve,
+/// or bytes that are no public key, are ValidationException.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_peer_key_on_another_curve_is_a_validation_error() {
     let server = Server::start();
@@ -119,6 +128,7 @@ async fn a_peer_key_on_another_curve_is_a_validation_error() {
             secp256k1.to_public_key_der().unwrap().as_bytes().to_vec(),
         ),
         ("no key", b"InvalidPublicKey".to_vec()),
+        ("off the curve", off_curve_p256()),
     ] {
         let result = kms
             .derive_shared_secret()

@@ -3,7 +3,7 @@
 
 use super::public_key::{self, PublicParts};
 use super::signing::{self, Signing};
-use super::{Hsm, HsmError, MaterialRef, PairRole, SecretKind, WrappedMaterial, oaep};
+use super::{Hsm, HsmError, MaterialRef, PairRole, SecretKind, WrappedMaterial, ec_import, oaep};
 use crate::metrics::metrics;
 use cryptoki::error::{Error, RvError};
 use cryptoki::mechanism::Mechanism;
@@ -163,7 +163,9 @@ impl Hsm {
             return Err(HsmError::BadPublicKey("not a key agreement key".into()));
         };
         let point = match public_key::parse(peer)? {
-            PublicParts::Ec { curve: c, point } if c == curve => point,
+            PublicParts::Ec { curve: c, point } if c == curve && ec_import::on_curve(c, point) => {
+                point
+            }
             _ => {
                 return Err(HsmError::BadPublicKey(format!(
                     "the peer's public key is not on the key's curve ({curve:?})"

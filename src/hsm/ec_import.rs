@@ -180,6 +180,15 @@ fn generator(curve: Curve) -> Vec<u8> {
     }
 }
 
+/// Whether `point` (SEC 1, compressed or not) is a point of the curve
+/// other than the identity: a peer's ECDH key is checked here, whatever
+/// the token checks, since a point off the curve lets the shared secret
+/// leak the private key (an invalid-curve attack).
+pub(super) fn on_curve(curve: Curve, point: &[u8]) -> bool {
+    let identity = matches!(point.first(), None | Some(0));
+    !identity && decompress(curve, point).is_some()
+}
+
 /// The point a compressed SEC 1 encoding names, uncompressed; `None` when
 /// no point of the curve has that x-coordinate.
 fn decompress(curve: Curve, compressed: &[u8]) -> Option<Vec<u8>> {
@@ -234,5 +243,17 @@ mod tests {
         }
         let not_on_p256 = [&[0x02][..], &[0xff; 32]].concat();
         assert!(decompress(Curve::P256, &not_on_p256).is_none());
+    }
+
+    #[test]
+    fn only_points_of_the_curve_other_than_the_identity_are_on_it() {
+        for curve in [Curve::P256, Curve::P384, Curve::P521, Curve::Secp256k1] {
+            let mut g = generator(curve);
+            assert!(on_curve(curve, &g), "{curve:?}");
+            *g.last_mut().unwrap() ^= 1;
+            assert!(!on_curve(curve, &g), "{curve:?}");
+            assert!(!on_curve(curve, &[0x00]), "{curve:?}: the identity");
+            assert!(!on_curve(curve, &[]), "{curve:?}");
+        }
     }
 }

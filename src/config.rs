@@ -335,14 +335,26 @@ impl Default for Config {
     }
 }
 
+/// The configuration file read from the working directory when no
+/// `--config` is given.
+pub const DEFAULT_FILE: &str = "trent.toml";
+
 impl Config {
-    /// Loads defaults, then `file` (or `trent.toml` if present), then `TRENT_*` variables.
+    /// Loads defaults, then `file` (or `./trent.toml` if present), then
+    /// `TRENT_*` variables. Only the working directory's `trent.toml` is
+    /// read, never one in a parent directory (figment's `Toml::file`
+    /// searches every parent up to `/`, where another user may have put
+    /// credentials or a PKCS#11 module of their own).
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
-        figment = match file {
-            Some(path) => figment.merge(Toml::file_exact(path)),
-            None => figment.merge(Toml::file("trent.toml")),
-        };
+        let default_file = Path::new(DEFAULT_FILE);
+        match file {
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None if default_file.is_file() => {
+                figment = figment.merge(Toml::file_exact(default_file))
+            }
+            None => {}
+        }
         let config: Config = figment
             .merge(Env::prefixed("TRENT_"))
             .extract()

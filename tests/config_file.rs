@@ -1,0 +1,60 @@
+//! Which configuration file `trent` reads without `--config`: the working
+//! directory's `trent.toml`, and never one in a parent directory, where
+//! another local user could have put credentials or a PKCS#11 module.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Starts `trent serve` in `cwd` and returns whether it came to listen
+/// (else its standard error).
+fn serves_from(cwd: &Path, data: &Path) -> Result<(), String> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trent"))
+        .arg("serve")
+        .current_dir(cwd)
+        .env_remove("TRENT_LOG_FORMAT")
+        .env("TRENT_DATA_DIR", data)
+        .env("TRENT_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn trent");
+    let stdout = child.stdout.take().unwrap();
+    let (sent, listening) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.contains("listening on") {
+                let _ = sent.send(());
+            }
+        }
+    });
+    let served = listening.recv_timeout(Duration::from_secs(60)).is_ok();
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    match served {
+        true => Ok(()),
+        false => Err(String::from_utf8_lossy(&out.stderr).into_owned()),
+    }
+}
+
+#[test]
+fn only_the_working_directorys_trent_toml_is_read() {
+    let root = tempfile::TempDir::new().unwrap();
+    let cwd = root.path().join("a").join("b");
+    std::fs::create_dir_all(&cwd).unwrap();
+    // A file that stops start-up wherever it is read.
+    let refused = "log_format = \"xml\"\n";
+    std::fs::write(root.path().join("trent.toml"), refused).unwrap();
+    std::fs::write(root.path().join("a").join("trent.toml"), refused).unwrap();
+    let data = root.path().join("data");
+    serves_from(&cwd, &data).expect("the parents' trent.toml files are not read");
+
+    std::fs::write(cwd.join("trent.toml"), refused).unwrap();
+    let stderr = serves_from(&cwd, &data).expect_err("./trent.toml is read");
+    assert!(
+        stderr.contains("LOG_FORMAT") || stderr.contains("log_format"),
+        "{stderr}"
+    );
+}

@@ -242,6 +242,7 @@ fn verify_audit_log(file: &Path, named: bool) -> u8 {
             lines,
             broken: None,
             nodes,
+            ..
         }) => {
             println!(
                 "{prefix}OK: {lines} lines, chain intact, written by {}",
@@ -251,9 +252,22 @@ fn verify_audit_log(file: &Path, named: bool) -> u8 {
         }
         Ok(Verification {
             broken: Some(broken),
+            also_broken,
             ..
         }) => {
             println!("{prefix}BROKEN at line {}: {}", broken.line, broken.reason);
+            if !also_broken.is_empty() {
+                let shown: Vec<String> = also_broken.iter().take(20).map(u64::to_string).collect();
+                let more = match also_broken.len() > shown.len() {
+                    true => format!(" and {} more", also_broken.len() - shown.len()),
+                    false => String::new(),
+                };
+                println!(
+                    "{prefix}BROKEN also at {} later line(s): {}{more}",
+                    also_broken.len(),
+                    shown.join(", ")
+                );
+            }
             1
         }
         Err(e) => {

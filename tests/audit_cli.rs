@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::SystemTime;
-use trent::audit::{AuditLog, AuditRecord, redact, timestamp};
+use trent::audit::{AuditLog, AuditRecord, redact, redact_json, timestamp};
 
 fn record(n: usize) -> AuditRecord {
     AuditRecord {
@@ -133,4 +133,42 @@ fn every_nodes_chain_is_checked_and_names_its_node() {
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("node-a.log: OK"), "{out}");
     assert!(out.contains("node-b.log: BROKEN at line 2"), "{out}");
+}
+
+/// A request body nested as deep as the JSON parser allows is recorded cut
+/// short, so its line stays readable and the chain intact; and a line that
+/// does not fit the chain does not hide later ones that do not either.
+#[test]
+fn deep_bodies_keep_the_chain_readable_and_one_break_hides_no_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let log = AuditLog::open(&path, "node-test").unwrap();
+    let deep = format!("{{\"x\":{}{}}}", "[".repeat(126), "]".repeat(126));
+    for n in 0..6 {
+        let mut line = record(n);
+        if n == 1 {
+            line.parameters = redact_json(deep.as_bytes());
+        }
+        append(&log, &line);
+    }
+    drop(log);
+    let written = std::fs::read_to_string(&path).unwrap();
+    assert!(written.contains("<too deep>"), "{written}");
+    assert_eq!(
+        verify(&path),
+        (
+            Some(0),
+            "OK: 6 lines, chain intact, written by node node-test\n".to_owned()
+        )
+    );
+
+    let altered =
+        written
+            .replacen("\"KeyId\":2", "\"KeyId\":8", 1)
+            .replacen("\"KeyId\":4", "\"KeyId\":9", 1);
+    std::fs::write(&path, altered).unwrap();
+    let (code, out) = verify(&path);
+    assert_eq!(code, Some(1));
+    assert!(out.starts_with("BROKEN at line 4: "), "{out}");
+    assert!(out.contains("BROKEN also at 1 later line(s): 6"), "{out}");
 }

@@ -53,6 +53,10 @@ pub struct Verification {
     pub lines: u64,
     /// The first line that does not fit the chain; `None` when it is intact.
     pub broken: Option<Broken>,
+    /// The later lines that do not fit the chain either (each checked
+    /// against the line before it, as written), so that one broken line
+    /// cannot hide what was done to the lines after it.
+    pub also_broken: Vec<u64>,
     /// The node ids the lines name, in order of first appearance (lines
     /// written before node ids were recorded name none).
     pub nodes: Vec<String>,
@@ -99,7 +103,8 @@ pub enum Fault {
 }
 
 /// Checks every line of the log at `path`, reporting the first that does not
-/// fit the chain. Removing lines from the end cannot be detected this way.
+/// fit the chain and every later one that does not either. Removing lines
+/// from the end cannot be detected this way.
 pub fn verify(path: &Path) -> Result<Verification, AuditError> {
     let io = |e| AuditError::Io(path.display().to_string(), e);
     let mut reader = BufReader::new(File::open(path).map_err(io)?);
@@ -107,6 +112,7 @@ pub fn verify(path: &Path) -> Result<Verification, AuditError> {
     let mut expected = GENESIS;
     let mut lines = 0;
     let mut broken = None;
+    let mut also_broken = Vec::new();
     let mut nodes = Vec::new();
     loop {
         buf.clear();
@@ -114,9 +120,6 @@ pub fn verify(path: &Path) -> Result<Verification, AuditError> {
             break;
         }
         lines += 1;
-        if broken.is_some() {
-            continue;
-        }
         let line = buf.strip_suffix(b"\n");
         let checked = match line {
             Some(line) => check(line, lines, &expected),
@@ -125,6 +128,7 @@ pub fn verify(path: &Path) -> Result<Verification, AuditError> {
         match checked {
             Ok(Some(node)) if !nodes.contains(&node) => nodes.push(node),
             Ok(_) => {}
+            Err(_) if broken.is_some() => also_broken.push(lines),
             Err(reason) => {
                 broken = Some(Broken {
                     line: lines,
@@ -137,6 +141,7 @@ pub fn verify(path: &Path) -> Result<Verification, AuditError> {
     Ok(Verification {
         lines,
         broken,
+        also_broken,
         nodes,
     })
 }

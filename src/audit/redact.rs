@@ -9,6 +9,15 @@ use std::fmt;
 /// What a secret value is replaced with.
 pub const REDACTED: &str = "<redacted>";
 
+/// What a value nested deeper than [`MAX_DEPTH`] is replaced with.
+pub const TOO_DEEP: &str = "<too deep>";
+
+/// Deepest nesting of arrays and objects kept in an audit line's
+/// parameters. AWS's shapes nest a few levels; a body nested near
+/// `serde_json`'s own limit (128) would make the line, one level deeper
+/// still, unreadable to `trent audit verify`.
+const MAX_DEPTH: usize = 32;
+
 /// Field-name fragments (lowercase) that mark a value as secret: the
 /// data and keys of cryptographic operations, private keys however wrapped
 /// (the Huawei dialect's `encrypted_privatekey`), and the passwords and
@@ -70,7 +79,11 @@ fn redacted<'de, D: de::Deserializer<'de>>(
     capacity: usize,
 ) -> Result<Box<RawValue>, D::Error> {
     let mut out = Vec::with_capacity(capacity);
-    Redacting { out: &mut out }.deserialize(parameters)?;
+    Redacting {
+        out: &mut out,
+        depth: 0,
+    }
+    .deserialize(parameters)?;
     Ok(String::from_utf8(out)
         .ok()
         .and_then(|json| RawValue::from_string(json).ok())
@@ -99,9 +112,12 @@ fn is_secret(name: &str) -> bool {
 }
 
 /// Copies one JSON value from a deserializer to `out` as compact JSON,
-/// writing [`REDACTED`] for the value of every secret field.
+/// writing [`REDACTED`] for the value of every secret field and
+/// [`TOO_DEEP`] for an array or object nested deeper than [`MAX_DEPTH`].
 struct Redacting<'o> {
     out: &'o mut Vec<u8>,
+    /// Arrays and objects around the value.
+    depth: usize,
 }
 
 impl Redacting<'_> {
@@ -156,11 +172,20 @@ impl<'de> Visitor<'de> for Redacting<'_> {
         Ok(())
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut items: A) -> Result<(), A::Error> {
+        if self.depth >= MAX_DEPTH {
+            while items.next_element::<IgnoredAny>()?.is_some() {}
+            self.json(TOO_DEEP);
+            return Ok(());
+        }
         self.out.push(b'[');
         let open = self.out.len();
+        let depth = self.depth + 1;
         while items
-            .next_element_seed(Redacting { out: self.out })?
+            .next_element_seed(Redacting {
+                out: self.out,
+                depth,
+            })?
             .is_some()
         {
             self.out.push(b',');
@@ -174,6 +199,12 @@ impl<'de> Visitor<'de> for Redacting<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(mut self, mut fields: A) -> Result<(), A::Error> {
+        if self.depth >= MAX_DEPTH {
+            while fields.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            self.json(TOO_DEEP);
+            return Ok(());
+        }
+        let depth = self.depth + 1;
         self.out.push(b'{');
         let mut first = true;
         while let Some(FieldName(name)) = fields.next_key()? {
@@ -187,7 +218,10 @@ impl<'de> Visitor<'de> for Redacting<'_> {
                 fields.next_value::<IgnoredAny>()?;
                 self.json(REDACTED);
             } else {
-                fields.next_value_seed(Redacting { out: self.out })?;
+                fields.next_value_seed(Redacting {
+                    out: self.out,
+                    depth,
+                })?;
             }
         }
         self.out.push(b'}');
@@ -345,5 +379,16 @@ mod tests {
         assert_eq!(parsed(&redact(json!("Plaintext"))), json!("Plaintext"));
         assert_eq!(parsed(&redact(json!([1, "x"]))), json!([1, "x"]));
         assert_eq!(parsed(&redact(Value::Null)), Value::Null);
+    }
+
+    #[test]
+    fn values_nested_past_the_limit_are_cut_short() {
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(100), "]".repeat(100));
+        let kept = redact_json(deep.as_bytes());
+        let text = kept.get();
+        assert!(text.contains(TOO_DEEP), "{text}");
+        assert_eq!(text.matches('[').count(), MAX_DEPTH - 1, "{text}");
+        let shallow = format!("{{\"a\":{}1{}}}", "[".repeat(5), "]".repeat(5));
+        assert_eq!(redact_json(shallow.as_bytes()).get(), shallow);
     }
 }

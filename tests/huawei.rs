@@ -642,6 +642,28 @@ async fn huawei_tokens_and_signatures_are_bound_to_scope_time_and_content() {
                 .contains("project")
         );
     }
+    // ... nor through a multi-Region key of its project in another region:
+    // no replica made there, no primary moved there.
+    let aws = server.client_as(EAST, ROOT_AK, ROOT_SK);
+    let mrk = aws.create_key().multi_region(true).send().await.unwrap();
+    let mrk = mrk.key_metadata.unwrap().key_id;
+    let hw_mrk = mrk.trim_start_matches("mrk-").to_string();
+    let hw_mrk = format!(
+        "{}-{}-{}-{}-{}",
+        &hw_mrk[0..8],
+        &hw_mrk[8..12],
+        &hw_mrk[12..16],
+        &hw_mrk[16..20],
+        &hw_mrk[20..]
+    );
+    let body = json!({ "key_id": hw_mrk, "replica_region": WEST }).to_string();
+    let path = format!("/v2/{A_EAST}/kms/keys/{hw_mrk}/replicate");
+    let (status, code, refused) = answer(&server, &path, &[("X-Auth-Token", TOKEN_OK)], &body);
+    assert_eq!((status, code.as_str()), (401, "KMS.0302"), "{refused}");
+    let west = server.client_as(WEST, ROOT_AK, ROOT_SK);
+    let replica = west.describe_key().key_id(&mrk).send().await;
+    assert!(replica.is_err(), "a replica was made in {WEST}");
+
     // An expired token, whatever the project.
     let (status, code, refused) =
         by_token(&server, TOKEN_EXPIRED, A_EAST, "describe-key", &describe);
@@ -796,7 +818,7 @@ async fn huawei_tokens_and_signatures_are_bound_to_scope_time_and_content() {
         assert!(!log.contains(token), "the audit trail never holds a token");
     }
     let refused_tokens = log.lines().filter(|l| l.contains("\"KMS.0302\"")).count();
-    assert_eq!(refused_tokens, 4);
+    assert_eq!(refused_tokens, 5);
 }
 
 // ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ use super::error::{self, HuaweiError};
 use super::ids;
 use super::key_specs;
 use super::projects::Project;
+use crate::auth::huawei_sign::HuaweiAuthError;
 use crate::kms::{Caller, KeyRecord, KeyState, KeyView, KeysNamed, Kms, KmsError, KmsResult};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -79,6 +80,9 @@ pub struct Ctx<'a> {
     pub fields: Fields,
     /// The decoded query parameters.
     pub query: Vec<(String, String)>,
+    /// Whether an X-Auth-Token authenticated the request: such a request
+    /// acts in its project's region only.
+    pub by_token: bool,
 }
 
 impl Ctx<'_> {
@@ -147,6 +151,17 @@ impl Ctx<'_> {
             keys: KeysNamed::default(),
             ..self.caller.clone()
         }
+    }
+
+    /// Refuses, as an X-Auth-Token scoped to another project is refused
+    /// (KMS.0302), a token-authenticated request that would act in
+    /// `region` other than its project's: a token is valid in exactly one
+    /// project, so it may not make a replica there, or a primary of one.
+    pub fn confined_to(&self, region: &str) -> Result<(), HuaweiError> {
+        if self.by_token && region != self.project.region {
+            return Err(HuaweiError::from_auth(HuaweiAuthError::TokenScope));
+        }
+        Ok(())
     }
 
     /// The caller, addressed to another region.

@@ -325,6 +325,7 @@ async fn prepare(
         method: parts.method.clone(),
         fields,
         query: decode_query(parts.uri.query().unwrap_or("")),
+        by_token: how == AuthMethod::Token,
     })
 }
 

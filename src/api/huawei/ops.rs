@@ -25,6 +25,8 @@ pub struct Prepared {
     pub fields: Fields,
     /// The decoded query parameters.
     pub query: Vec<(String, String)>,
+    /// Whether an X-Auth-Token authenticated it (confined to its project).
+    pub by_token: bool,
 }
 
 /// Runs one request.
@@ -36,6 +38,7 @@ pub fn dispatch(kms: &Kms, dialect: &Dialect, p: Prepared) -> OpResult {
         project: p.project,
         fields: p.fields,
         query: p.query,
+        by_token: p.by_token,
     };
     let cx = &mut cx;
     match p.route {

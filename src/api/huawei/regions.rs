@@ -28,6 +28,7 @@ fn check_body_key(cx: &Ctx<'_>, path_key: &str) -> Result<(), HuaweiError> {
 pub fn replicate(cx: &mut Ctx<'_>, key: &str) -> OpResult {
     check_body_key(cx, key)?;
     let region = replica_region(cx)?;
+    cx.confined_to(&region)?;
     let alias = cx
         .fields
         .str("key_alias")?
@@ -134,6 +135,7 @@ fn replica_tags(cx: &Ctx<'_>) -> Result<Option<Vec<Tag>>, HuaweiError> {
 pub fn update_primary_region(cx: &mut Ctx<'_>, key: &str) -> OpResult {
     check_body_key(cx, key)?;
     let region = cx.fields.required_str("primary_region")?;
+    cx.confined_to(&region)?;
     let (key_id, ()) = cx.with_key(key, |kms, caller, id| {
         kms.update_primary_region(caller, Some(id), Some(&region))
     })?;

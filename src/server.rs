@@ -231,6 +231,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1.0/{*path}", any(api::huawei::handle))
         .route("/v2/{*path}", any(api::huawei::handle));
     #[cfg(feature = "test-clock")]
+    tracing::warn!(
+        "this build has the test-clock feature: /_trent/test/* moves the clock, runs jobs \
+         and injects faults for anyone who can connect, unauthenticated; it is for the test \
+         suite only, never deploy it"
+    );
+    #[cfg(feature = "test-clock")]
     let router = router
         .route("/_trent/test/clock", post(test_clock::advance))
         .route("/_trent/test/panic", post(test_clock::panic_next))

@@ -61,6 +61,14 @@ async fn json_lines_carry_the_request_id_of_the_request_that_logged_them() {
         assert_eq!(line["span"]["id"], request_id.as_str(), "{line}");
     }
     assert!(log.contains(r#""what":"panic requested through /_trent/test/panic""#));
+    // The suite's build says, at start, that it must not be deployed.
+    let warned = lines.iter().any(|line| {
+        line["level"] == "WARN"
+            && line["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("test-clock") && m.contains("never deploy"))
+    });
+    assert!(warned, "{log}");
 }
 
 #[test]

@@ -24,7 +24,7 @@ use crate::dir_lock::{DirLock, LockMode};
 use crate::store::{Store, StoreError, StoreLocation};
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Files of the data directory copied as they are, when present.
@@ -48,6 +48,13 @@ pub enum BackupError {
     /// The destination exists and is not an empty directory.
     #[error("{0}: the backup's destination must not exist or be an empty directory")]
     NotEmpty(String),
+    /// The destination is an empty directory of another user, who could
+    /// change the backup before it is restored.
+    #[error(
+        "{0}: the backup's destination belongs to another user (uid {1}); give a directory \
+         of your own, or one that does not exist yet"
+    )]
+    NotOwned(String, u32),
     /// A file or directory could not be read or written.
     #[error("{0}: {1}")]
     Io(String, std::io::Error),
@@ -121,11 +128,20 @@ pub fn backup(
     Ok(copied)
 }
 
-/// Creates `dest` (mode 0700) unless it is an empty directory already.
+/// Creates `dest` (mode 0700), or takes an empty directory of this user
+/// and makes it mode 0700: another user's, or one others may write, could
+/// be changed before the backup is restored.
 fn prepare_dest(dest: &Path) -> Result<(), BackupError> {
     match fs::read_dir(dest) {
         Ok(mut entries) => match entries.next() {
-            None => Ok(()),
+            None => {
+                let owner = fs::symlink_metadata(dest).map_err(io_error(dest))?.uid();
+                // SAFETY: geteuid has no preconditions and cannot fail.
+                if owner != unsafe { libc::geteuid() } {
+                    return Err(BackupError::NotOwned(dest.display().to_string(), owner));
+                }
+                fs::set_permissions(dest, fs::Permissions::from_mode(0o700)).map_err(io_error(dest))
+            }
             Some(_) => Err(BackupError::NotEmpty(dest.display().to_string())),
         },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_private_dir(dest),

@@ -175,3 +175,23 @@ fn a_postgresql_store_is_refused_and_named_without_its_password() {
     assert!(!stderr.contains("s3cret"), "{stderr}");
     assert!(!dir.path().join("backup").exists());
 }
+
+/// An empty destination directory others may write is made the backup
+/// owner's alone (mode 0700) before anything is copied into it.
+#[test]
+fn an_empty_destination_is_made_private_first() {
+    let server = Server::start();
+    let data = server.data_dir().to_path_buf();
+    let _kept = server.stop();
+    let root = tempfile::TempDir::new().unwrap();
+    let dest = root.path().join("open");
+    std::fs::create_dir(&dest).unwrap();
+    std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = backup(&data, &dest, &[]);
+    assert!(
+        out.status.success(),
+        "trent backup failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_private(&dest);
+}

@@ -15,7 +15,7 @@ use secrecy::SecretString;
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -130,6 +130,15 @@ pub enum ProvisionError {
     /// A PIN could not be resolved.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A data directory or secret file that another user owns or may
+    /// write: whoever can could plant PINs, credentials or a SoftHSM
+    /// configuration of their own.
+    #[error(
+        "{0}: {1}; Trent uses a data directory, token and secrets directories and secret \
+         files only when its own user owns them and no one else may write them (chown them to \
+         this user, chmod go-w)"
+    )]
+    Unguarded(String, &'static str),
     /// A node id that is not 1–64 letters, digits, `.`, `_` or `-`.
     #[error("node id {0:?} must be 1-64 letters, digits, '.', '_' or '-'")]
     NodeId(String),
@@ -140,6 +149,7 @@ pub enum ProvisionError {
 /// from the start.
 pub fn prepare(config: &Config) -> Result<Prepared, ProvisionError> {
     create_private_dir(&config.data_dir)?;
+    guarded(&config.data_dir)?;
     write_credentials_if_missing(&config.data_dir.join("credentials"))?;
     let node_id = node_id(config)?;
     if !config.dev_mode() {
@@ -212,8 +222,12 @@ impl DevTokens {
         let secrets_dir = data_dir.join("secrets");
         create_private_dir(&token_dir)?;
         create_private_dir(&secrets_dir)?;
+        guarded(&token_dir)?;
+        guarded(&secrets_dir)?;
         let conf = data_dir.join("softhsm2.conf");
-        if !conf.exists() {
+        if conf.exists() {
+            guarded(&conf)?;
+        } else {
             let text = SOFTHSM_TEMPLATE.replace("@TOKENDIR@", &token_dir.to_string_lossy());
             write_private(&conf, &text)?;
         }
@@ -394,6 +408,24 @@ impl OfferTrust for DevOfferTrust {
     }
 }
 
+/// Refuses `path` unless this process's user owns it and neither its group
+/// nor others may write it.
+fn guarded(path: &Path) -> Result<(), ProvisionError> {
+    let name = || path.display().to_string();
+    let meta = fs::metadata(path).map_err(|e| ProvisionError::Io(name(), e))?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if meta.uid() != unsafe { libc::geteuid() } {
+        return Err(ProvisionError::Unguarded(name(), "another user owns it"));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(ProvisionError::Unguarded(
+            name(),
+            "its group or others may write it",
+        ));
+    }
+    Ok(())
+}
+
 fn absolute(path: &Path) -> Result<PathBuf, ProvisionError> {
     std::path::absolute(path).map_err(|e| ProvisionError::Io(path.display().to_string(), e))
 }
@@ -420,14 +452,14 @@ fn write_private(path: &Path, contents: &str) -> Result<(), ProvisionError> {
 
 fn ensure_secret_file(path: &Path, random_bytes: usize) -> Result<(), ProvisionError> {
     if path.exists() {
-        return Ok(());
+        return guarded(path);
     }
     write_private(path, &hex::encode(random(random_bytes)))
 }
 
 fn write_credentials_if_missing(path: &Path) -> Result<(), ProvisionError> {
     if path.exists() {
-        return Ok(());
+        return guarded(path);
     }
     const BASE32: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let key_id: String = random(16)

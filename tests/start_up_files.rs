@@ -1,8 +1,10 @@
-//! Which configuration file `trent` reads without `--config`: the working
-//! directory's `trent.toml`, and never one in a parent directory, where
-//! another local user could have put credentials or a PKCS#11 module.
+//! The files `trent serve` trusts at start: without `--config`, the working
+//! directory's `trent.toml` and never one in a parent directory, where
+//! another local user could have put credentials or a PKCS#11 module; and a
+//! data directory and secret files only its own user owns and may write.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -57,4 +59,32 @@ fn only_the_working_directorys_trent_toml_is_read() {
         stderr.contains("LOG_FORMAT") || stderr.contains("log_format"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_data_directory_or_secret_file_others_may_write_is_refused() {
+    let root = tempfile::TempDir::new().unwrap();
+    let data = root.path().join("data");
+    serves_from(root.path(), &data).expect("a fresh data directory serves");
+    let mode = |path: &Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+
+    mode(&data, 0o777);
+    let stderr = serves_from(root.path(), &data).expect_err("a 0777 data directory");
+    assert!(stderr.contains("group or others may write it"), "{stderr}");
+    mode(&data, 0o700);
+
+    let credentials = data.join("credentials");
+    mode(&credentials, 0o666);
+    let stderr = serves_from(root.path(), &data).expect_err("writable credentials");
+    assert!(stderr.contains("credentials"), "{stderr}");
+    mode(&credentials, 0o600);
+
+    let pins = data.join("secrets");
+    mode(&pins, 0o775);
+    let stderr = serves_from(root.path(), &data).expect_err("a writable secrets directory");
+    assert!(stderr.contains("secrets"), "{stderr}");
+    mode(&pins, 0o700);
+    serves_from(root.path(), &data).expect("guarded again, it serves");
 }

@@ -368,6 +368,9 @@ fn parse(url: &SecretString) -> StoreResult<tokio_postgres::Config> {
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
+    if !url.expose_secret().contains("sslmode=") && tls::leaves_the_host(&config) {
+        config.ssl_mode(tokio_postgres::config::SslMode::Require);
+    }
     Ok(config)
 }
 

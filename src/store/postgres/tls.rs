@@ -1,6 +1,10 @@
 //! TLS to PostgreSQL, with rustls. The URL's `sslmode` says whether it is
-//! used: `disable` never; `prefer` (the default) when the server offers
-//! it; `require`, `verify-ca` and `verify-full` always. Whenever TLS is
+//! used: `disable` never; `prefer` when the server offers it; `require`,
+//! `verify-ca` and `verify-full` always. Without `sslmode`, a URL whose
+//! hosts are all loopback addresses or Unix sockets is `prefer`, any other
+//! `require`: a link that leaves the machine is never plain unless the URL
+//! says so, so that no one on the network can answer "no TLS" and then
+//! rewrite policies and grants on the way. Whenever TLS is
 //! used, the server's certificate is verified against the roots of
 //! `store_ca_file`, or the system's when none is given, and must name the
 //! host the URL names: `require` and `verify-ca` are checked as
@@ -51,6 +55,53 @@ pub(super) fn as_client_parses(url: &str) -> String {
         .replace("sslmode=verify-ca", "sslmode=require")
 }
 
+/// Whether any of the settings' hosts is reached over a network: a TCP
+/// host that is not `localhost` or a loopback address.
+pub(super) fn leaves_the_host(config: &tokio_postgres::Config) -> bool {
+    config.get_hosts().iter().any(|host| match host {
+        tokio_postgres::config::Host::Tcp(name) => {
+            name != "localhost"
+                && !name
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        tokio_postgres::config::Host::Unix(_) => false,
+    })
+}
+
 fn location(why: String) -> StoreError {
     StoreError::Location(why)
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::SecretString;
+    use tokio_postgres::config::SslMode;
+
+    fn mode(url: &str) -> SslMode {
+        super::super::parse(&SecretString::from(url.to_string()))
+            .unwrap()
+            .get_ssl_mode()
+    }
+
+    #[test]
+    fn a_url_without_sslmode_requires_tls_once_the_link_leaves_the_host() {
+        assert_eq!(
+            mode("postgres://trent@db.internal:5432/trent"),
+            SslMode::Require
+        );
+        assert_eq!(mode("postgres://trent@10.0.0.5/trent"), SslMode::Require);
+        for local in [
+            "postgres://trent@127.0.0.1:5432/trent",
+            "postgres://trent@localhost/trent",
+            "postgres://trent@[::1]:5432/trent",
+            "host=/var/run/postgresql user=trent dbname=trent",
+        ] {
+            assert_eq!(mode(local), SslMode::Prefer, "{local}");
+        }
+        let said = "postgres://trent@db.internal/trent?sslmode=disable";
+        assert_eq!(mode(said), SslMode::Disable, "the URL's own choice stands");
+    }
 }

@@ -221,6 +221,13 @@ pub enum ConfigError {
     /// A PIN source is missing or unreadable.
     #[error("region {0}: {1}")]
     Pin(String, String),
+    /// The configuration file is writable by every user of the machine,
+    /// any of whom could give Trent credentials or a PKCS#11 module.
+    #[error(
+        "{0}: any user of this machine may write it, and so give Trent credentials or a \
+         PKCS#11 module of their own; chmod o-w it"
+    )]
+    WorldWritable(String),
     /// Plain HTTP on a non-loopback address without saying so.
     #[error(
         "listen address {0} is not loopback and TLS is not configured; configure [tls] or set \
@@ -236,6 +243,18 @@ pub enum ConfigError {
 /// source, but never the value read: a PIN written as a number (`pin =
 /// 1234`) or a syntax error on a secret's line would otherwise be printed
 /// to the service's log (figment and the TOML parser quote both).
+/// Refuses a configuration file every user may write (a missing one is
+/// left to the parser, which names it).
+fn refuse_world_writable(path: &Path) -> Result<(), ConfigError> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.permissions().mode() & 0o002 != 0 => {
+            Err(ConfigError::WorldWritable(path.display().to_string()))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn withholding_values(error: &figment::Error) -> String {
     error
         .clone()
@@ -348,12 +367,10 @@ impl Config {
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         let default_file = Path::new(DEFAULT_FILE);
-        match file {
-            Some(path) => figment = figment.merge(Toml::file_exact(path)),
-            None if default_file.is_file() => {
-                figment = figment.merge(Toml::file_exact(default_file))
-            }
-            None => {}
+        let file = file.or(default_file.is_file().then_some(default_file));
+        if let Some(path) = file {
+            refuse_world_writable(path)?;
+            figment = figment.merge(Toml::file_exact(path));
         }
         let config: Config = figment
             .merge(Env::prefixed("TRENT_"))

@@ -59,6 +59,17 @@ fn only_the_working_directorys_trent_toml_is_read() {
         stderr.contains("LOG_FORMAT") || stderr.contains("log_format"),
         "{stderr}"
     );
+
+    // A trent.toml every user may write is refused, however valid.
+    let own = cwd.join("trent.toml");
+    std::fs::write(&own, "log_format = \"json\"\n").unwrap();
+    serves_from(&cwd, &data).expect("a valid ./trent.toml serves");
+    std::fs::set_permissions(&own, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let stderr = serves_from(&cwd, &data).expect_err("a world-writable trent.toml");
+    assert!(
+        stderr.contains("any user of this machine may write it"),
+        "{stderr}"
+    );
 }
 
 #[test]

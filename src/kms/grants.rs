@@ -262,8 +262,18 @@ fn check_principal(principal: &str, field: &str) -> KmsResult<()> {
     Ok(())
 }
 
+/// Grants listed per page by default.
+const GRANTS_PAGE: usize = 50;
+/// Most grants listed per page (AWS's documented `Limit`).
+const MAX_GRANTS_PAGE: usize = 100;
+
+/// A `GrantId` member as the model allows it: 1–128 characters.
+fn grant_id_in_model(grant_id: &str) -> KmsResult<()> {
+    validate::text_length(grant_id, 1, 128, Field::GrantId)
+}
+
 fn check_grant_id(grant_id: &str) -> KmsResult<()> {
-    validate::text_length(grant_id, 1, 128, Field::GrantId)?;
+    grant_id_in_model(grant_id)?;
     if grant_id.len() != 64 || !grant_id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(KmsError::InvalidGrantId(format!(
             "Invalid grant id '{grant_id}'."
@@ -421,10 +431,10 @@ impl Kms {
         }
         let key_id = validate::key_id(key_id)?;
         if let Some(id) = grant_id {
-            validate::text_length(id, 1, 128, Field::GrantId)?;
+            grant_id_in_model(id)?;
         }
-        paging::limit(limit, 50, 100)?;
-        paging::after(marker)?;
+        let limit = paging::limit(limit, GRANTS_PAGE, MAX_GRANTS_PAGE)?;
+        let after = paging::after(marker)?;
         let key = self.load_key(
             caller,
             key_id,
@@ -443,7 +453,7 @@ impl Kms {
             // No grant is to a service principal: such a filter keeps none.
             .filter(|_| grantee_service.is_none())
             .collect();
-        page_of(grants, limit, marker)
+        paging::page_in_order(grants, limit, &after, |g| g.grant_id.as_str())
     }
 
     /// ListRetirableGrants: grants in this region that `retiring` may
@@ -483,7 +493,9 @@ impl Kms {
                 })
                 .collect(),
         };
-        page_of(grants, limit, marker)
+        let limit = paging::limit(limit, GRANTS_PAGE, MAX_GRANTS_PAGE)?;
+        let after = paging::after(marker)?;
+        paging::page_in_order(grants, limit, &after, |g| g.grant_id.as_str())
     }
 
     /// RetireGrant, by token or by key and grant id, as the AWS developer
@@ -509,7 +521,7 @@ impl Kms {
             validate::key_reference(key_id, Field::KeyId)?;
         }
         if let Some(grant_id) = grant_id {
-            validate::text_length(grant_id, 1, 128, Field::GrantId)?;
+            grant_id_in_model(grant_id)?;
         }
         let grant = match (token, key_id, grant_id) {
             (Some(token), _, _) => self.store.grant_by_token(token)?.ok_or_else(|| {
@@ -563,7 +575,7 @@ impl Kms {
         let key_id = validate::required(named.key_id, Field::KeyId)?;
         validate::key_reference(key_id, Field::KeyId)?;
         let grant_id = validate::required(named.grant_id, Field::GrantId)?;
-        validate::text_length(grant_id, 1, 128, Field::GrantId)?;
+        grant_id_in_model(grant_id)?;
         let key = self.load_key(
             caller,
             key_id,
@@ -685,16 +697,6 @@ impl Kms {
                 })
             })
     }
-}
-
-fn page_of(
-    grants: Vec<GrantRecord>,
-    limit: Option<i64>,
-    marker: Option<&str>,
-) -> KmsResult<Page<GrantRecord>> {
-    let limit = paging::limit(limit, 50, 100)?;
-    let after = paging::after(marker)?;
-    paging::page_in_order(grants, limit, &after, |g| g.grant_id.as_str())
 }
 
 #[cfg(test)]

@@ -80,9 +80,15 @@ impl Cluster {
                 })
                 .unwrap();
         }
+        self.psql(postgres)
+    }
+
+    /// Runs `sql` with `psql` on the cluster's PostgreSQL store; its
+    /// unaligned output, trimmed.
+    fn psql(&self, sql: &str) -> String {
         let out = Command::new("psql")
             .arg(&self.store_url)
-            .args(["-v", "ON_ERROR_STOP=1", "-Atc", postgres])
+            .args(["-v", "ON_ERROR_STOP=1", "-Atc", sql])
             .output()
             .expect("run psql");
         assert!(out.status.success(), "psql: {out:?}");
@@ -97,12 +103,7 @@ impl Cluster {
             db.execute(sqlite, []).unwrap();
             return;
         }
-        let out = Command::new("psql")
-            .arg(&self.store_url)
-            .args(["-v", "ON_ERROR_STOP=1", "-Atc", postgres])
-            .output()
-            .expect("run psql");
-        assert!(out.status.success(), "psql: {out:?}");
+        self.psql(postgres);
     }
 
     /// Replaces the public key of node `node`'s offer, in hex, leaving

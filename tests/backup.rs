@@ -177,7 +177,8 @@ fn a_postgresql_store_is_refused_and_named_without_its_password() {
 }
 
 /// An empty destination directory others may write is made the backup
-/// owner's alone (mode 0700) before anything is copied into it.
+/// owner's alone (mode 0700) before anything is copied into it; another
+/// user's is refused.
 #[test]
 fn an_empty_destination_is_made_private_first() {
     let server = Server::start();
@@ -194,4 +195,15 @@ fn an_empty_destination_is_made_private_first() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_private(&dest);
+
+    // An empty directory of another user is refused (changing its owner
+    // takes root, as CI runs; elsewhere this last part is left out).
+    let theirs = root.path().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    if std::os::unix::fs::chown(&theirs, Some(65534), None).is_ok() {
+        let out = backup(&data, &theirs, &[]);
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("belongs to another user"), "{stderr}");
+    }
 }

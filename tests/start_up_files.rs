@@ -98,4 +98,11 @@ fn a_data_directory_or_secret_file_others_may_write_is_refused() {
     assert!(stderr.contains("secrets"), "{stderr}");
     mode(&pins, 0o700);
     serves_from(root.path(), &data).expect("guarded again, it serves");
+
+    // Another user's data directory (changing its owner takes root, as CI
+    // runs; elsewhere this last part is left out).
+    if std::os::unix::fs::chown(&data, Some(65534), None).is_ok() {
+        let stderr = serves_from(root.path(), &data).expect_err("another user's directory");
+        assert!(stderr.contains("another user owns it"), "{stderr}");
+    }
 }

@@ -199,6 +199,9 @@ pub struct MaterialRecord {
     /// `AUTOMATIC` or `ON_DEMAND` for material made by a rotation; `None`
     /// for the key's first material.
     pub rotation_type: Option<RotationType>,
+    /// The row's tag, made in the region's token (`hsm::RowBinding`);
+    /// `None` until it is tagged.
+    pub tag: Option<Vec<u8>>,
 }
 
 /// One material of a key of origin `EXTERNAL`, with what its import says.

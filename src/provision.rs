@@ -9,6 +9,7 @@ use crate::config::{Config, ConfigError, PinSource};
 use crate::dir_lock::{DirLock, LockMode};
 use crate::hsm::{DomainKeySharing, Hsm, Module, TokenSpec};
 use crate::kms::enrolment::{self, EnrolmentError, Settle, Settled, WithoutDomainKey};
+use crate::kms::row_tags;
 use crate::kms::{EnrolmentRecord, KmsError, KmsResult, OfferTrust, Provisioner};
 use crate::store::Store;
 use secrecy::SecretString;
@@ -105,7 +106,9 @@ impl RegionPlan {
                 tracing::info!(region = %self.name, ?settled, "region's domain key settled");
             }
         }
-        Hsm::open(module, spec).map_err(failed)
+        let hsm = Hsm::open(module, spec).map_err(failed)?;
+        row_tags::adopt_row_tags(store, &hsm, &self.name)?;
+        Ok(hsm)
     }
 }
 

@@ -15,11 +15,55 @@ use secrecy::SecretString;
 use std::path::Path;
 use std::sync::Arc;
 use trent::hsm::{
-    DOMAIN_KEY_LABEL, DomainKeySharing, Hsm, MaterialRef, Module, Modules, SecretKind, TokenSpec,
-    WrappedMaterial,
+    DOMAIN_KEY_LABEL, DomainKeySharing, Hsm, MaterialRef, Module, Modules, RowBinding, SecretKind,
+    TokenSpec, WrappedMaterial,
 };
 
 const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+/// A material as a store row holds it, with the tag its region's token
+/// made for it.
+struct Row {
+    reference: MaterialRef,
+    wrapped: Vec<u8>,
+    public_key: Option<Vec<u8>>,
+    tag: Option<Vec<u8>>,
+}
+
+impl Row {
+    /// The row of `wrapped`, tagged by `hsm` as the service tags a row it
+    /// writes.
+    fn tagged(
+        hsm: &Hsm,
+        reference: &MaterialRef,
+        wrapped: &[u8],
+        public_key: Option<&[u8]>,
+    ) -> Self {
+        let mut row = Row {
+            reference: reference.clone(),
+            wrapped: wrapped.to_vec(),
+            public_key: public_key.map(<[u8]>::to_vec),
+            tag: None,
+        };
+        row.tag = Some(hsm.tag_material(&row.material()).unwrap());
+        row
+    }
+
+    /// The material as the token takes it.
+    fn material(&self) -> WrappedMaterial<'_> {
+        WrappedMaterial {
+            reference: self.reference.clone(),
+            wrapped: &self.wrapped,
+            row: RowBinding {
+                region: "test",
+                key_spec: "SPEC",
+                key_usage: "USAGE",
+                public_key: self.public_key.as_deref(),
+                tag: self.tag.as_deref(),
+            },
+        }
+    }
+}
 
 /// Provisions the token labelled `label`, gives it a never-extractable
 /// domain key and opens it.
@@ -196,10 +240,8 @@ fn keys_in_use_never_leave_the_token_and_only_transit_copies_are_wrappable() {
         "one cached use copy, no generated copy left"
     );
     assert_cannot_leave(&east_view, cached[0]);
-    let material = WrappedMaterial {
-        reference: reference.clone(),
-        wrapped: &wrapped,
-    };
+    let row = Row::tagged(&east, &reference, &wrapped, None);
+    let material = row.material();
     let iv = east.iv().unwrap();
     let ciphertext = east.encrypt(&material, &iv, b"aad", b"secret").unwrap();
     assert_eq!(session_objects(&east_view, ObjectClass::SECRET_KEY), cached);
@@ -303,10 +345,8 @@ fn keys_in_use_never_leave_the_token_and_only_transit_copies_are_wrappable() {
         "one cached use copy, no transit copy left"
     );
     assert_cannot_leave(&west_view, imported[0]);
-    let replica = WrappedMaterial {
-        reference,
-        wrapped: &rewrapped[0],
-    };
+    let replica_row = Row::tagged(&west, &reference, &rewrapped[0], None);
+    let replica = replica_row.material();
     assert_eq!(
         west.decrypt(&replica, &iv, b"aad", &ciphertext).unwrap(),
         b"secret"
@@ -331,10 +371,8 @@ fn keys_in_use_never_leave_the_token_and_only_transit_copies_are_wrappable() {
         "one cached HMAC use copy, no generated copy left"
     );
     assert_confined(&east_view, added[0], HMAC_USE_VALUES);
-    let hmac_material = WrappedMaterial {
-        reference: hmac.clone(),
-        wrapped: &hmac_wrapped,
-    };
+    let hmac_row = Row::tagged(&east, &hmac, &hmac_wrapped, None);
+    let hmac_material = hmac_row.material();
     let mac = east.generate_mac(&hmac_material, b"message").unwrap();
     assert_eq!(mac.len(), 32);
     let west_before = session_objects(&west_view, ObjectClass::SECRET_KEY);
@@ -355,10 +393,8 @@ fn keys_in_use_never_leave_the_token_and_only_transit_copies_are_wrappable() {
         "one cached HMAC use copy, no transit copy left"
     );
     assert_confined(&west_view, imported[0], HMAC_USE_VALUES);
-    let hmac_replica = WrappedMaterial {
-        reference: hmac,
-        wrapped: &hmac_rewrapped[0],
-    };
+    let hmac_replica_row = Row::tagged(&west, &hmac, &hmac_rewrapped[0], None);
+    let hmac_replica = hmac_replica_row.material();
     assert!(west.verify_mac(&hmac_replica, b"message", &mac).unwrap());
     assert!(!west.verify_mac(&hmac_replica, b"other", &mac).unwrap());
 
@@ -580,10 +616,8 @@ fn key_pairs_stay_confined(east: &Hsm, west: &Hsm, east_view: &Session, west_vie
         cached[0],
         [false, true, false, false, true, false, false, false],
     );
-    let material = WrappedMaterial {
-        reference: signer.clone(),
-        wrapped: &generated.wrapped,
-    };
+    let signer_row = Row::tagged(east, &signer, &generated.wrapped, Some(&spki));
+    let material = signer_row.material();
     let digest = Digest::Sha256.of(b"message");
     let signature = east
         .sign(&material, Signing::Ecdsa(Digest::Sha256), &digest)
@@ -608,16 +642,14 @@ fn key_pairs_stay_confined(east: &Hsm, west: &Hsm, east_view: &Session, west_vie
         imported[0],
         [false, true, false, false, true, false, false, false],
     );
-    let replica = WrappedMaterial {
-        reference: signer.clone(),
-        wrapped: &rewrapped[0],
-    };
+    let replica_row = Row::tagged(west, &signer, &rewrapped[0], Some(&spki));
+    let replica = replica_row.material();
     let west_signature = west
         .sign(&replica, Signing::Ecdsa(Digest::Sha256), &digest)
         .unwrap();
     for sig in [&signature, &west_signature] {
         assert!(
-            east.verify(&signer, &spki, Signing::Ecdsa(Digest::Sha256), &digest, sig)
+            east.verify(&material, Signing::Ecdsa(Digest::Sha256), &digest, sig)
                 .unwrap()
         );
     }
@@ -625,8 +657,7 @@ fn key_pairs_stay_confined(east: &Hsm, west: &Hsm, east_view: &Session, west_vie
     assert!(
         !east
             .verify(
-                &signer,
-                &spki,
+                &material,
                 Signing::Ecdsa(Digest::Sha256),
                 &other,
                 &signature
@@ -649,14 +680,10 @@ fn key_pairs_stay_confined(east: &Hsm, west: &Hsm, east_view: &Session, west_vie
         [false, true, false, false, false, true, false, false],
     );
     let spki = generated.public_key.clone().unwrap();
-    let material = WrappedMaterial {
-        reference: decrypter.clone(),
-        wrapped: &generated.wrapped,
-    };
+    let decrypter_row = Row::tagged(east, &decrypter, &generated.wrapped, Some(&spki));
+    let material = decrypter_row.material();
     for oaep in [Oaep::Sha1, Oaep::Sha256] {
-        let ciphertext = east
-            .rsa_encrypt(&decrypter, &spki, oaep, b"secret")
-            .unwrap();
+        let ciphertext = east.rsa_encrypt(&material, oaep, b"secret").unwrap();
         assert_eq!(ciphertext.len(), 256);
         assert_eq!(
             east.rsa_decrypt(&material, oaep, &ciphertext)

@@ -343,18 +343,19 @@ async fn regions_on_separate_token_directories() {
     server.stop();
 
     // Each token directory still holds exactly its own token, and each token
-    // gained its own domain key: neither region used the other's token.
+    // gained its own domain key and row-tags marker (ADR 0025): neither
+    // region used the other's token.
     assert_eq!(west.token_subdirs(), west_subdirs);
     assert_eq!(central.token_subdirs(), central_subdirs);
     assert_eq!(
         west.objects().len(),
-        1,
+        2,
         "{WEST} token objects: {:?}",
         west.files()
     );
     assert_eq!(
         central.objects().len(),
-        1,
+        2,
         "{CENTRAL} token objects: {:?}",
         central.files()
     );

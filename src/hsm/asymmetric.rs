@@ -3,7 +3,7 @@
 
 use super::public_key::{self, PublicParts};
 use super::signing::{self, Signing};
-use super::{Hsm, HsmError, MaterialRef, PairRole, SecretKind, WrappedMaterial, ec_import, oaep};
+use super::{Hsm, HsmError, PairRole, SecretKind, WrappedMaterial, ec_import, oaep};
 use crate::metrics::metrics;
 use cryptoki::error::{Error, RvError};
 use cryptoki::mechanism::Mechanism;
@@ -66,16 +66,15 @@ impl Hsm {
     }
 
     /// Whether `signature` signs `digest` under the key pair whose public
-    /// key is `spki`, checked in the token.
+    /// key the material's row holds, checked in the token.
     pub fn verify(
         &self,
-        reference: &MaterialRef,
-        spki: &[u8],
+        material: &WrappedMaterial<'_>,
         signing: Signing,
         digest: &[u8],
         signature: &[u8],
     ) -> Result<bool, HsmError> {
-        let signature = match (signing, reference.kind) {
+        let signature = match (signing, material.reference.kind) {
             (Signing::Ecdsa(_), SecretKind::Ec(curve, _)) => {
                 match signing::ecdsa_from_der(signature, curve) {
                     Some(raw) => raw,
@@ -87,7 +86,7 @@ impl Hsm {
         let (mechanism, input) = signing.token_input(digest);
         let token = self.token()?;
         token.require(&mechanism, "Verify")?;
-        token.with_public_key(reference, spki, |session, key| {
+        token.with_public_key(material, |session, key| {
             let verified = metrics().pkcs11("verify", signing.mechanism_name(), || {
                 session.verify(&mechanism, key, &input, &signature)
             });
@@ -101,27 +100,27 @@ impl Hsm {
         })
     }
 
-    /// RSAES-OAEP encryption under the key pair whose public key is `spki`.
+    /// RSAES-OAEP encryption under the key pair whose public key the
+    /// material's row holds.
     pub fn rsa_encrypt(
         &self,
-        reference: &MaterialRef,
-        spki: &[u8],
+        material: &WrappedMaterial<'_>,
         oaep: Oaep,
         plaintext: &[u8],
     ) -> Result<Vec<u8>, HsmError> {
         let token = self.token()?;
         if let Some(native) = self.native_oaep(oaep, || {
-            token.with_public_key(reference, spki, |session, key| {
+            token.with_public_key(material, |session, key| {
                 Ok(session.encrypt(&oaep.mechanism(), key, plaintext)?)
             })
         }) {
             return native;
         }
-        let k = modulus_len(reference.kind)?;
+        let k = modulus_len(material.reference.kind)?;
         let seed = self.random(32)?;
         let encoded = oaep::encode(plaintext, k, &seed).ok_or(HsmError::MessageTooLong)?;
         token.require(&Mechanism::RsaX509, "RSAES_OAEP_SHA_256 on this token")?;
-        token.with_public_key(reference, spki, |session, key| {
+        token.with_public_key(material, |session, key| {
             Ok(session.encrypt(&Mechanism::RsaX509, key, &encoded)?)
         })
     }

@@ -38,6 +38,10 @@ pub enum HsmError {
     /// The token's module is being (or failed to be) re-initialised.
     #[error("token {0:?} is not open: its module's re-initialisation failed")]
     TokenUnavailable(String),
+    /// A stored material row has no tag, or one that is not its own: it
+    /// was altered in the store (or written without a tag). Names the key.
+    #[error("the stored material of key {0} fails its tag (altered in the store?)")]
+    UntrustedMaterial(String),
     /// A wrapped key blob could not be unwrapped under the domain key.
     #[error("wrapped key material could not be unwrapped")]
     UnwrapFailed,

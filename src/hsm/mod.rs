@@ -19,6 +19,7 @@ mod oaep;
 mod open;
 mod pool;
 mod public_key;
+mod row_tag;
 mod setup;
 mod signing;
 mod spare;
@@ -35,6 +36,7 @@ pub use kind::{Curve, PairRole, SecretKind};
 pub use mechanisms::{Mechanisms, Wrapping};
 pub use module::{Module, Modules};
 pub use open::{DOMAIN_KEY_LABEL, DomainKeySharing};
+pub use row_tag::{MARKER_LABEL as ROW_TAGS_MARKER_LABEL, RowBinding};
 pub use setup::DomainKeySetup;
 pub use signing::{Digest, Signing};
 pub use token::NewMaterial;
@@ -83,6 +85,8 @@ pub struct WrappedMaterial<'a> {
     pub reference: MaterialRef,
     /// The material wrapped under the token's domain key.
     pub wrapped: &'a [u8],
+    /// The rest of its store row, and the row's tag.
+    pub row: RowBinding<'a>,
 }
 
 /// The HMAC mechanism for an HMAC backing key of `kind`.
@@ -148,6 +152,41 @@ impl Hsm {
     /// key pair. The unwrapped object stays cached.
     pub fn generate_material(&self, reference: &MaterialRef) -> Result<NewMaterial, HsmError> {
         self.token()?.generate_material(reference)
+    }
+
+    /// The tag of a material row as it is to be stored (its own tag, if
+    /// any, is ignored): see [`RowBinding`].
+    pub fn tag_material(&self, material: &WrappedMaterial<'_>) -> Result<Vec<u8>, HsmError> {
+        let token = self.token()?;
+        let owner = token.lock_owner();
+        token.row_tag(&owner, material)
+    }
+
+    /// Refuses a material row whose tag is missing or not its own
+    /// ([`HsmError::UntrustedMaterial`]). Every use of a material unwrapped
+    /// or made from the store checks it first; this is for uses that need
+    /// no token object (a public key handed out).
+    pub fn check_material(&self, material: &WrappedMaterial<'_>) -> Result<(), HsmError> {
+        let token = self.token()?;
+        let session = token.worker();
+        token.check_row(&session, material)
+    }
+
+    /// Whether the token holds the marker saying that its region's
+    /// material rows are tagged (made by [`Hsm::require_row_tags`]).
+    pub fn requires_row_tags(&self) -> Result<bool, HsmError> {
+        let token = self.token()?;
+        let owner = token.lock_owner();
+        token.requires_row_tags(&owner)
+    }
+
+    /// Marks the token as serving a region whose material rows are all
+    /// tagged: a token object, so that a store whose tags were deleted is
+    /// not tagged afresh.
+    pub fn require_row_tags(&self) -> Result<(), HsmError> {
+        let token = self.token()?;
+        let owner = token.lock_owner();
+        token.require_row_tags(&owner)
     }
 
     /// Whether this token can keep a key of `kind` wrapped under its domain

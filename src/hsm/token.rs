@@ -300,6 +300,7 @@ impl Token {
         op: impl Fn(&Session, ObjectHandle) -> Result<T, HsmError>,
     ) -> Result<T, HsmError> {
         let unwrap = |session: &Session| {
+            self.check_row(session, material)?;
             let kind = material.reference.kind;
             self.unwrap_for_use(session, material.wrapped, kind)
                 .map_err(|e| {
@@ -311,13 +312,17 @@ impl Token {
     }
 
     /// Runs `op` on a worker session with the public half of a key pair as
-    /// a session object made from `spki` (cached like unwrapped keys).
+    /// a session object made from the row's public key once its tag checks
+    /// (cached like unwrapped keys).
     pub(super) fn with_public_key<T>(
         &self,
-        reference: &MaterialRef,
-        spki: &[u8],
+        material: &WrappedMaterial<'_>,
         op: impl Fn(&Session, ObjectHandle) -> Result<T, HsmError>,
     ) -> Result<T, HsmError> {
+        let reference = &material.reference;
+        let spki = material.row.public_key.ok_or_else(|| {
+            HsmError::BadPublicKey(format!("key {} has no public key", reference.key_id))
+        })?;
         let role = match reference.kind {
             SecretKind::Rsa(_, role) | SecretKind::Ec(_, role) => role,
             other => {
@@ -327,6 +332,7 @@ impl Token {
             }
         };
         let create = |session: &Session| {
+            self.check_row(session, material)?;
             let template = public_key::object_template(&public_key::parse(spki)?, role)?;
             Ok(session.create_object(&template)?)
         };

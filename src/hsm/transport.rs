@@ -110,6 +110,7 @@ impl Hsm {
                     if !wrapping.wraps(kind.wrapped_len()) {
                         return Err(HsmError::NoCommonWrapping);
                     }
+                    token.check_row(&owner, m)?;
                     let key = token.unwrap(
                         &owner,
                         token.domain_key(),

@@ -2,11 +2,12 @@
 
 use super::ciphertext;
 use super::condition_keys::Facts;
+use super::current;
 use super::invalid::{Field, Invalid, UsageProblem};
 use super::key_ref::Aliases;
 use super::specs;
 use super::{Caller, EncryptionContext, Kms, KmsError, KmsResult, record_arn, validate};
-use crate::hsm::{MaterialRef, Oaep, WrappedMaterial};
+use crate::hsm::Oaep;
 use crate::model::{KeyRecord, KeySpec, KeyUsage};
 use zeroize::Zeroizing;
 
@@ -542,25 +543,12 @@ impl Kms {
     ) -> KmsResult<EncryptOutput> {
         let hsm = self.hsm(&caller.region)?;
         let material_id = &key.current_material_id;
-        let wrapped = self
-            .store
-            .material(&caller.region, &key.key_id, material_id)?
-            .ok_or_else(|| {
-                KmsError::Internal(format!("key {} lacks its current material", key.key_id))
-            })?
-            .wrapped;
+        let material = self.current_material(key)?;
         let iv = hsm.iv()?;
         let mut blob = ciphertext::header(&key.key_id, material_id, &iv)?;
         let aad = ciphertext::aad(&blob, context);
-        let material = WrappedMaterial {
-            reference: MaterialRef {
-                key_id: key.key_id.clone(),
-                material_id: material_id.clone(),
-                kind: specs::kind_of(key),
-            },
-            wrapped: &wrapped,
-        };
-        blob.extend_from_slice(&hsm.encrypt(&material, &iv, &aad, plaintext)?);
+        let wrapped = current::wrapped(key, &material);
+        blob.extend_from_slice(&hsm.encrypt(&wrapped, &iv, &aad, plaintext)?);
         Ok(EncryptOutput {
             ciphertext: blob,
             key_arn: record_arn(key),
@@ -575,24 +563,15 @@ impl Kms {
         parsed: &ciphertext::Ciphertext<'_>,
         context: &EncryptionContext,
     ) -> KmsResult<Zeroizing<Vec<u8>>> {
-        let wrapped = self
+        let material = self
             .store
             .material(&caller.region, &key.key_id, &parsed.material_id)?
             .ok_or(KmsError::InvalidCiphertext(
                 "The ciphertext names key material this key does not have.",
-            ))?
-            .wrapped;
-        let material = WrappedMaterial {
-            reference: MaterialRef {
-                key_id: key.key_id.clone(),
-                material_id: parsed.material_id.clone(),
-                kind: specs::kind_of(key),
-            },
-            wrapped: &wrapped,
-        };
+            ))?;
         let aad = ciphertext::aad(parsed.header, context);
         Ok(Zeroizing::new(self.hsm(&caller.region)?.decrypt(
-            &material,
+            &current::wrapped(key, &material),
             &parsed.iv,
             &aad,
             parsed.sealed,

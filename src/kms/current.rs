@@ -1,7 +1,7 @@
 //! A key's current material as the token takes it.
 
 use super::{Kms, KmsError, KmsResult, specs};
-use crate::hsm::{MaterialRef, WrappedMaterial};
+use crate::hsm::{MaterialRef, RowBinding, WrappedMaterial};
 use crate::model::{KeyRecord, MaterialRecord};
 
 impl Kms {
@@ -13,22 +13,51 @@ impl Kms {
                 KmsError::Internal(format!("key {} lacks its current material", key.key_id))
             })
     }
-}
 
-/// Names the key's current material for the token.
-pub(super) fn reference(key: &KeyRecord) -> MaterialRef {
-    MaterialRef {
-        key_id: key.key_id.clone(),
-        material_id: key.current_material_id.clone(),
-        kind: specs::kind_of(key),
+    /// `material` with the tag of its row as a material of `key` in
+    /// `region`, made in that region's token.
+    pub(super) fn tagged(
+        &self,
+        region: &str,
+        key: &KeyRecord,
+        mut material: MaterialRecord,
+    ) -> KmsResult<MaterialRecord> {
+        material.tag = None;
+        let tag = self
+            .hsm(region)?
+            .tag_material(&row_in(region, key, &material))?;
+        material.tag = Some(tag);
+        Ok(material)
     }
 }
 
-/// The key's current material, wrapped, as the token takes it.
-pub(super) fn wrapped<'a>(key: &KeyRecord, material: &'a MaterialRecord) -> WrappedMaterial<'a> {
+/// The key's material, wrapped, as the token takes it, with its row and
+/// the row's tag.
+pub(super) fn wrapped<'a>(key: &'a KeyRecord, material: &'a MaterialRecord) -> WrappedMaterial<'a> {
+    row_in(&key.region, key, material)
+}
+
+/// A material of `key` as its row in `region` (a copy of a multi-Region
+/// key there) holds it.
+pub(super) fn row_in<'a>(
+    region: &'a str,
+    key: &'a KeyRecord,
+    material: &'a MaterialRecord,
+) -> WrappedMaterial<'a> {
     WrappedMaterial {
-        reference: reference(key),
+        reference: MaterialRef {
+            key_id: key.key_id.clone(),
+            material_id: material.material_id.clone(),
+            kind: specs::kind_of(key),
+        },
         wrapped: &material.wrapped,
+        row: RowBinding {
+            region,
+            key_spec: key.key_spec.as_str(),
+            key_usage: key.key_usage.as_str(),
+            public_key: material.public_key.as_deref(),
+            tag: material.tag.as_deref(),
+        },
     }
 }
 

@@ -294,7 +294,9 @@ impl Kms {
             public_key: imported.public_key,
             creation_date: now,
             rotation_type: None,
+            tag: None,
         };
+        let material = self.tagged(&key.region, &key, material)?;
         let write = ImportWrite {
             material: &material,
             valid_to,

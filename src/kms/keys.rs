@@ -210,6 +210,9 @@ impl Kms {
             updating: false,
             valid_to: None,
         };
+        let material = material
+            .map(|m| self.tagged(&key.region, &key, m))
+            .transpose()?;
         self.store
             .insert_key(&key, material.as_ref(), &input.tags)?;
         tracing::info!(region = %key.region, key_id = %key.key_id, "key created");
@@ -218,7 +221,8 @@ impl Kms {
     }
 
     /// Generates a new backing key in the region's token and returns it as a
-    /// material record, wrapped under the domain key.
+    /// material record, wrapped under the domain key and not yet tagged
+    /// ([`Kms::tagged`]).
     pub(super) fn new_material(
         &self,
         region: &str,
@@ -241,6 +245,7 @@ impl Kms {
             public_key: generated.public_key,
             creation_date: now,
             rotation_type,
+            tag: None,
         })
     }
 

@@ -26,6 +26,7 @@ mod policy;
 mod readiness;
 mod regions;
 mod rotation;
+pub mod row_tags;
 mod rsa_encryption;
 mod signing;
 mod specs;

@@ -2,9 +2,9 @@
 //! material between regions' tokens as wrapped keys only.
 
 use super::condition_keys::Facts;
+use super::current;
 use super::invalid::{Field, Invalid};
 use super::key_ref::Aliases;
-use super::specs;
 use super::{
     Caller, JobOutcome, KeyView, Kms, KmsError, KmsResult, key_arn_in, policy, record_arn, validate,
 };
@@ -299,23 +299,11 @@ impl Kms {
         materials: &[MaterialRecord],
     ) -> KmsResult<Vec<MaterialRecord>> {
         let (source, destination) = (self.hsm(from)?, self.hsm(to)?);
-        let kind = specs::kind_of(key);
-        let references: Vec<MaterialRef> = materials
-            .iter()
-            .map(|m| MaterialRef {
-                key_id: key.key_id.clone(),
-                material_id: m.material_id.clone(),
-                kind,
-            })
-            .collect();
         let wrapped: Vec<WrappedMaterial<'_>> = materials
             .iter()
-            .zip(&references)
-            .map(|(m, r)| WrappedMaterial {
-                reference: r.clone(),
-                wrapped: &m.wrapped,
-            })
+            .map(|m| current::row_in(from, key, m))
             .collect();
+        let references: Vec<MaterialRef> = wrapped.iter().map(|w| w.reference.clone()).collect();
         let offer = destination.begin_import()?;
         let package = match source.export_materials(&wrapped, &offer) {
             Ok(p) => p,
@@ -325,14 +313,17 @@ impl Kms {
             }
         };
         let blobs = destination.complete_import(offer.id, &package, &references)?;
-        Ok(materials
+        materials
             .iter()
             .zip(blobs)
-            .map(|(m, wrapped)| MaterialRecord {
-                wrapped,
-                ..m.clone()
+            .map(|(m, wrapped)| {
+                let carried = MaterialRecord {
+                    wrapped,
+                    ..m.clone()
+                };
+                self.tagged(to, key, carried)
             })
-            .collect())
+            .collect()
     }
 }
 

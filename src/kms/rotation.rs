@@ -372,6 +372,7 @@ impl Kms {
     ) -> KmsResult<bool> {
         let secret = specs::kind_of(key);
         let material = self.new_material(&key.region, &key.key_id, secret, now, Some(kind))?;
+        let material = self.tagged(&key.region, key, material)?;
         let mut materials = vec![(key.region.clone(), material.clone())];
         let copies = match key.multi_region {
             true => self.store.multi_region(&key.key_id)?,

@@ -44,9 +44,9 @@ impl Kms {
             }));
         }
         let material = self.current_material(key)?;
+        current::public_key(key, &material)?;
         let ciphertext = self.hsm(&key.region)?.rsa_encrypt(
-            &current::reference(key),
-            current::public_key(key, &material)?,
+            &current::wrapped(key, &material),
             oaep,
             plaintext,
         )?;

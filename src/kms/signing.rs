@@ -99,9 +99,9 @@ impl Kms {
         }
         let key = &signable.key;
         let material = self.current_material(key)?;
+        current::public_key(key, &material)?;
         let valid = self.hsm(&caller.region)?.verify(
-            &current::reference(key),
-            current::public_key(key, &material)?,
+            &current::wrapped(key, &material),
             signable.signing,
             &signable.digest,
             signature,
@@ -134,9 +134,12 @@ impl Kms {
         }
         super::require_enabled(&key)?;
         let material = self.current_material(&key)?;
+        let public_key = current::public_key(&key, &material)?.to_vec();
+        self.hsm(&key.region)?
+            .check_material(&current::wrapped(&key, &material))?;
         Ok(PublicKeyView {
             key_arn: record_arn(&key),
-            public_key: current::public_key(&key, &material)?.to_vec(),
+            public_key,
             key_spec: key.key_spec,
             key_usage: key.key_usage,
         })

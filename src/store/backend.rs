@@ -21,6 +21,7 @@ pub(super) trait Backend:
     + MultiRegion
     + Rotation
     + Cluster
+    + RowTags
     + Send
     + Sync
 {
@@ -441,4 +442,20 @@ pub struct RotationCommit<'a> {
     pub expected_current: &'a str,
     /// For automatic rotations: the due date that was claimed, and the next one.
     pub schedule: Option<(i64, i64)>,
+}
+
+/// Tags of material rows (ADR 0025), for rows written before tags existed.
+pub(super) trait RowTags {
+    /// A region's material rows that hold material and no tag, each with
+    /// its key.
+    fn untagged_materials(&self, region: &str) -> StoreResult<Vec<(KeyRecord, MaterialRecord)>>;
+    /// Sets the tag of a material row that has none; false if it has one
+    /// (or is gone).
+    fn set_material_tag(
+        &self,
+        region: &str,
+        key_id: &str,
+        material_id: &str,
+        tag: &[u8],
+    ) -> StoreResult<bool>;
 }

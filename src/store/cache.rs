@@ -264,6 +264,7 @@ mod tests {
             creation_date: 0,
             rotation_type: None,
             public_key: None,
+            tag: None,
         }
     }
 

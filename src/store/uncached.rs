@@ -236,3 +236,30 @@ impl Store {
         self.backend.due_for_rotation(now)
     }
 }
+
+impl Store {
+    /// A region's material rows that hold material and no tag, each with
+    /// its key (ADR 0025).
+    pub fn untagged_materials(
+        &self,
+        region: &str,
+    ) -> StoreResult<Vec<(KeyRecord, MaterialRecord)>> {
+        self.backend.untagged_materials(region)
+    }
+
+    /// Sets the tag of a material row that has none (false if it has one),
+    /// dropping the key's cached materials.
+    pub fn set_material_tag(
+        &self,
+        region: &str,
+        key_id: &str,
+        material_id: &str,
+        tag: &[u8],
+    ) -> StoreResult<bool> {
+        let set = self
+            .backend
+            .set_material_tag(region, key_id, material_id, tag)?;
+        self.cache.forget_materials(region, key_id);
+        Ok(set)
+    }
+}

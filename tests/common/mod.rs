@@ -484,8 +484,12 @@ impl Server {
             request.push_str(&format!("{k}: {v}\r\n"));
         }
         request.push_str("\r\n");
-        stream.write_all(request.as_bytes()).unwrap();
-        stream.write_all(body).unwrap();
+        // A server that refuses the request (a head or body too large) may
+        // answer and close before it has read all of it: the rest of the
+        // write then fails, and the answer is still there to read.
+        let _ = stream
+            .write_all(request.as_bytes())
+            .and_then(|()| stream.write_all(body));
         let mut response = Vec::new();
         let _ = stream.read_to_end(&mut response);
         let text = String::from_utf8_lossy(&response).to_string();

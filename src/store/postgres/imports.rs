@@ -241,9 +241,15 @@ async fn reimport(
     let material = write.material;
     let replaced = execute(
         tx,
-        "UPDATE key_materials SET wrapped = $4, imported = TRUE \
+        "UPDATE key_materials SET wrapped = $4, tag = $5, imported = TRUE \
          WHERE region = $1 AND key_id = $2 AND material_id = $3",
-        &[&region, &key_id, &material.material_id, &material.wrapped],
+        &[
+            &region,
+            &key_id,
+            &material.material_id,
+            &material.wrapped,
+            &material.tag,
+        ],
     )
     .await?;
     if replaced == 0 {

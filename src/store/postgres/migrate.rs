@@ -12,6 +12,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/002_cluster.sql"),
     include_str!("migrations/003_periodic_query_indexes.sql"),
     include_str!("migrations/004_keys_by_account.sql"),
+    include_str!("migrations/005_material_row_tags.sql"),
 ];
 
 /// The advisory lock migrating nodes take turns on ("trent" in ASCII).

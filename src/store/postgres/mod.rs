@@ -39,6 +39,7 @@ mod listen;
 mod migrate;
 mod multi_region;
 mod rotation;
+mod row_tags;
 mod rows;
 mod tags;
 #[cfg(test)]

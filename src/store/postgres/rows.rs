@@ -18,7 +18,7 @@ pub(super) const KEY_COLUMNS: &str = "region, key_id, account_id, description, k
 pub(super) const KEY_COLUMN_COUNT: usize = 18;
 /// The columns of `key_materials`, in [`material_from_row`]'s order.
 pub(super) const MATERIAL_COLUMNS: &str =
-    "material_id, wrapped, creation_date, rotation_type, public_key";
+    "material_id, wrapped, creation_date, rotation_type, public_key, tag";
 /// Material a key may use: in the store, and not waiting for a rotation.
 pub(super) const USABLE: &str = "imported AND NOT pending_rotation";
 
@@ -160,6 +160,7 @@ pub(super) fn material_from_row(row: &Row, at: usize) -> StoreResult<MaterialRec
         creation_date: row.try_get(at + 2)?,
         rotation_type: rotation.and_then(RotationType::parse),
         public_key: row.try_get(at + 4)?,
+        tag: row.try_get(at + 5)?,
     })
 }
 
@@ -173,7 +174,7 @@ pub(super) async fn insert_material(
     execute(
         client,
         "INSERT INTO key_materials (region, key_id, material_id, wrapped, creation_date, \
-         rotation_type, public_key) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+         rotation_type, public_key, tag) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         &[
             &region,
             &key_id,
@@ -182,6 +183,7 @@ pub(super) async fn insert_material(
             &material.creation_date,
             &material.rotation_type.map(RotationType::as_str),
             &material.public_key,
+            &material.tag,
         ],
     )
     .await

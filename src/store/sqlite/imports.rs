@@ -203,9 +203,15 @@ fn reimport(
 ) -> rusqlite::Result<bool> {
     let material = write.material;
     let replaced = tx.execute(
-        "UPDATE key_materials SET wrapped = ?4, imported = 1 \
+        "UPDATE key_materials SET wrapped = ?4, tag = ?5, imported = 1 \
          WHERE region = ?1 AND key_id = ?2 AND material_id = ?3",
-        params![region, key_id, material.material_id, material.wrapped],
+        params![
+            region,
+            key_id,
+            material.material_id,
+            material.wrapped,
+            material.tag
+        ],
     )?;
     if replaced == 0 {
         if current != material.material_id {

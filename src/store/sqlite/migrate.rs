@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/009_cluster.sql"),
     include_str!("../migrations/010_periodic_query_indexes.sql"),
     include_str!("../migrations/011_keys_by_account.sql"),
+    include_str!("../migrations/012_material_row_tags.sql"),
 ];
 
 /// Brings the database up to the newest schema version.

@@ -17,6 +17,7 @@ mod migrate;
 mod multi_region;
 mod readers;
 mod rotation;
+mod row_tags;
 mod rows;
 mod tags;
 

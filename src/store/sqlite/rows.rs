@@ -13,7 +13,7 @@ pub(super) const KEY_COLUMNS: &str = "region, key_id, account_id, description, k
      updating, valid_to";
 /// The columns of `key_materials`, in [`material_from_row`]'s order.
 pub(super) const MATERIAL_COLUMNS: &str =
-    "material_id, wrapped, creation_date, rotation_type, public_key";
+    "material_id, wrapped, creation_date, rotation_type, public_key, tag";
 /// Material a key may use: in the store, and not waiting for a rotation.
 pub(super) const USABLE: &str = "imported = 1 AND pending_rotation = 0";
 
@@ -143,6 +143,7 @@ pub(super) fn material_from_row(row: &Row<'_>) -> rusqlite::Result<MaterialRecor
         creation_date: row.get(2)?,
         rotation_type: rotation.as_deref().and_then(RotationType::parse),
         public_key: row.get(4)?,
+        tag: row.get(5)?,
     })
 }
 
@@ -155,7 +156,7 @@ pub(super) fn insert_material(
 ) -> rusqlite::Result<usize> {
     tx.execute(
         "INSERT INTO key_materials (region, key_id, material_id, wrapped, creation_date, \
-         rotation_type, public_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+         rotation_type, public_key, tag) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
             region,
             key_id,
@@ -164,6 +165,7 @@ pub(super) fn insert_material(
             material.creation_date,
             material.rotation_type.map(RotationType::as_str),
             material.public_key,
+            material.tag,
         ],
     )
 }

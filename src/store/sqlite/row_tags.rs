@@ -1,0 +1,57 @@
+//! Tags of material rows on SQLite.
+
+use super::Sqlite;
+use super::rows::{KEY_COLUMNS, MATERIAL_COLUMNS, key_from_row, material_from_row};
+use crate::model::{KeyRecord, MaterialRecord};
+use crate::store::StoreResult;
+use crate::store::backend::RowTags;
+use rusqlite::params;
+
+impl RowTags for Sqlite {
+    fn untagged_materials(&self, region: &str) -> StoreResult<Vec<(KeyRecord, MaterialRecord)>> {
+        let conn = self.conn();
+        let untagged = conn
+            .prepare(
+                "SELECT key_id, material_id FROM key_materials \
+                 WHERE region = ?1 AND tag IS NULL AND length(wrapped) > 0 \
+                 ORDER BY key_id, material_id",
+            )?
+            .query_map(params![region], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut rows = Vec::with_capacity(untagged.len());
+        for (key_id, material_id) in untagged {
+            let key = conn.query_row(
+                &format!("SELECT {KEY_COLUMNS} FROM kms_keys WHERE region = ?1 AND key_id = ?2"),
+                params![region, key_id],
+                key_from_row,
+            )?;
+            let material = conn.query_row(
+                &format!(
+                    "SELECT {MATERIAL_COLUMNS} FROM key_materials \
+                     WHERE region = ?1 AND key_id = ?2 AND material_id = ?3"
+                ),
+                params![region, key_id, material_id],
+                material_from_row,
+            )?;
+            rows.push((key, material));
+        }
+        Ok(rows)
+    }
+
+    fn set_material_tag(
+        &self,
+        region: &str,
+        key_id: &str,
+        material_id: &str,
+        tag: &[u8],
+    ) -> StoreResult<bool> {
+        let changed = self.conn().execute(
+            "UPDATE key_materials SET tag = ?4 \
+             WHERE region = ?1 AND key_id = ?2 AND material_id = ?3 AND tag IS NULL",
+            params![region, key_id, material_id, tag],
+        )?;
+        Ok(changed == 1)
+    }
+}

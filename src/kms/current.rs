@@ -3,10 +3,11 @@
 use super::{Kms, KmsError, KmsResult, specs};
 use crate::hsm::{MaterialRef, RowBinding, WrappedMaterial};
 use crate::model::{KeyRecord, MaterialRecord};
+use std::sync::Arc;
 
 impl Kms {
     /// The key's current material record.
-    pub(super) fn current_material(&self, key: &KeyRecord) -> KmsResult<MaterialRecord> {
+    pub(super) fn current_material(&self, key: &KeyRecord) -> KmsResult<Arc<MaterialRecord>> {
         self.store
             .material(&key.region, &key.key_id, &key.current_material_id)?
             .ok_or_else(|| {

@@ -23,8 +23,11 @@ use std::time::{Duration, Instant};
 
 /// A key's cached copies, one per region: (region, record).
 type Copies = Vec<(String, Arc<KeyRecord>)>;
-/// A material by (region, key id, material id).
-type MaterialName = (String, String, String);
+/// The cached copies of the materials with one material id: (region, key
+/// id, record). A material id names one material of a key, and its copies
+/// in the key's regions (an imported material's id, a digest of it, may
+/// also name the same material imported into another key).
+type MaterialCopies = Vec<(String, String, Arc<MaterialRecord>)>;
 
 /// `announced` when no version is known to have been announced.
 const NOT_ANNOUNCED: i64 = i64::MIN;
@@ -49,7 +52,8 @@ pub(super) struct MetadataCache {
     keys: Mutex<LruCache<String, Copies>>,
     policies: Mutex<HashSet<Arc<str>>>,
     policy_limit: usize,
-    materials: Mutex<LruCache<MaterialName, MaterialRecord>>,
+    /// By material id, so that a lookup allocates nothing.
+    materials: Mutex<LruCache<String, MaterialCopies>>,
 }
 
 impl MetadataCache {
@@ -203,17 +207,13 @@ impl MetadataCache {
         region: &str,
         key_id: &str,
         material_id: &str,
-    ) -> Option<MaterialRecord> {
-        let name = (
-            region.to_string(),
-            key_id.to_string(),
-            material_id.to_string(),
-        );
-        self.materials
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&name)
-            .cloned()
+    ) -> Option<Arc<MaterialRecord>> {
+        let mut materials = self.materials.lock().unwrap_or_else(|e| e.into_inner());
+        materials
+            .get(material_id)?
+            .iter()
+            .find(|(r, k, _)| r == region && k == key_id)
+            .map(|(_, _, record)| Arc::clone(record))
     }
 
     /// Drops the cached materials of one copy of a key (its imported
@@ -221,13 +221,18 @@ impl MetadataCache {
     pub(super) fn forget_materials(&self, region: &str, key_id: &str) {
         let mut materials = self.materials.lock().unwrap_or_else(|e| e.into_inner());
         self.generation.fetch_add(1, Ordering::AcqRel);
-        let doomed: Vec<MaterialName> = materials
+        let touched: Vec<String> = materials
             .iter()
-            .filter(|((r, k, _), _)| r == region && k == key_id)
-            .map(|(name, _)| name.clone())
+            .filter(|(_, copies)| copies.iter().any(|(r, k, _)| r == region && k == key_id))
+            .map(|(id, _)| id.clone())
             .collect();
-        for name in doomed {
-            materials.pop(&name);
+        for id in touched {
+            if let Some(copies) = materials.peek_mut(&id) {
+                copies.retain(|(r, k, _)| !(r == region && k == key_id));
+                if copies.is_empty() {
+                    materials.pop(&id);
+                }
+            }
         }
     }
 
@@ -239,16 +244,22 @@ impl MetadataCache {
         generation: u64,
         region: &str,
         key_id: &str,
-        material: &MaterialRecord,
+        material: Arc<MaterialRecord>,
     ) {
-        let name = (
-            region.to_string(),
-            key_id.to_string(),
-            material.material_id.clone(),
-        );
         let mut materials = self.materials.lock().unwrap_or_else(|e| e.into_inner());
-        if self.generation.load(Ordering::Acquire) == generation {
-            materials.put(name, material.clone());
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
+        let id = material.material_id.clone();
+        let copy = (region.to_string(), key_id.to_string(), material);
+        match materials.get_mut(id.as_str()) {
+            Some(copies) => {
+                copies.retain(|(r, k, _)| !(r == region && k == key_id));
+                copies.push(copy);
+            }
+            None => {
+                materials.put(id, vec![copy]);
+            }
         }
     }
 }
@@ -257,15 +268,15 @@ impl MetadataCache {
 mod tests {
     use super::*;
 
-    fn material(id: &str) -> MaterialRecord {
-        MaterialRecord {
+    fn material(id: &str) -> Arc<MaterialRecord> {
+        Arc::new(MaterialRecord {
             material_id: id.to_string(),
             wrapped: vec![1, 2, 3],
             creation_date: 0,
             rotation_type: None,
             public_key: None,
             tag: None,
-        }
+        })
     }
 
     #[test]
@@ -273,12 +284,34 @@ mod tests {
         let cache = MetadataCache::new(10, Duration::from_secs(60));
         let read_at = cache.generation();
         cache.forget_materials("r", "k");
-        cache.put_material(read_at, "r", "k", &material("m"));
+        cache.put_material(read_at, "r", "k", material("m"));
         assert!(cache.material("r", "k", "m").is_none());
-        cache.put_material(cache.generation(), "r", "k", &material("m"));
+        cache.put_material(cache.generation(), "r", "k", material("m"));
         assert_eq!(
             cache.material("r", "k", "m").unwrap().wrapped,
             vec![1, 2, 3]
         );
+    }
+
+    #[test]
+    fn copies_sharing_a_material_id_are_told_apart_and_forgotten_alone() {
+        let cache = MetadataCache::new(10, Duration::from_secs(60));
+        let copies = [("east", "k"), ("west", "k"), ("east", "other")];
+        for (i, (region, key)) in copies.into_iter().enumerate() {
+            let mut record = (*material("m")).clone();
+            record.wrapped = vec![i as u8];
+            cache.put_material(cache.generation(), region, key, Arc::new(record));
+        }
+        for (i, (region, key)) in copies.into_iter().enumerate() {
+            assert_eq!(
+                cache.material(region, key, "m").unwrap().wrapped,
+                vec![i as u8]
+            );
+        }
+        assert!(cache.material("north", "k", "m").is_none());
+        cache.forget_materials("east", "k");
+        assert!(cache.material("east", "k", "m").is_none());
+        assert!(cache.material("west", "k", "m").is_some());
+        assert!(cache.material("east", "other", "m").is_some());
     }
 }

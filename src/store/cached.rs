@@ -23,8 +23,12 @@ impl Store {
         // A new key is usually used next: cache what was just written.
         self.cache.put_key(self.cache.generation(), key.clone());
         if let Some(material) = material {
-            self.cache
-                .put_material(self.cache.generation(), &key.region, &key.key_id, material);
+            self.cache.put_material(
+                self.cache.generation(),
+                &key.region,
+                &key.key_id,
+                Arc::new(material.clone()),
+            );
         }
         Ok(())
     }
@@ -50,17 +54,20 @@ impl Store {
         region: &str,
         key_id: &str,
         material_id: &str,
-    ) -> StoreResult<Option<MaterialRecord>> {
+    ) -> StoreResult<Option<Arc<MaterialRecord>>> {
         if let Some(material) = self.cache.material(region, key_id, material_id) {
             metrics().metadata_cache("materials", true);
             return Ok(Some(material));
         }
         metrics().metadata_cache("materials", false);
         let generation = self.cache.generation();
-        let material = self.backend.material(region, key_id, material_id)?;
+        let material = self
+            .backend
+            .material(region, key_id, material_id)?
+            .map(Arc::new);
         if let Some(material) = &material {
             self.cache
-                .put_material(generation, region, key_id, material);
+                .put_material(generation, region, key_id, Arc::clone(material));
         }
         Ok(material)
     }

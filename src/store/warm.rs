@@ -3,6 +3,7 @@
 //! so requests that need the database are never held up for long.
 
 use super::{Store, StoreResult};
+use std::sync::Arc;
 
 /// Keys read per page. A page holds SQLite's one connection for its key
 /// query and one material query per key: 500 held requests that missed the
@@ -29,8 +30,12 @@ impl Store {
             after = (last.region.clone(), last.key_id.clone());
             for (key, material) in page {
                 if let Some(material) = material {
-                    self.cache
-                        .put_material(generation, &key.region, &key.key_id, &material);
+                    self.cache.put_material(
+                        generation,
+                        &key.region,
+                        &key.key_id,
+                        Arc::new(material),
+                    );
                 }
                 self.cache.put_key(generation, key);
             }

@@ -459,3 +459,57 @@ pub(super) trait RowTags {
         tag: &[u8],
     ) -> StoreResult<bool>;
 }
+
+/// What both backends' [`RowTags`] must do: list the rows without a tag,
+/// with their keys, and set a tag once. `key` is a key record of region
+/// `us-east-1` whose current material is `current_material_id`.
+#[cfg(test)]
+pub(super) fn check_row_tags(backend: &dyn Backend, key: impl Fn(&str) -> KeyRecord) {
+    let material = |id: &str, tag: Option<&[u8]>| MaterialRecord {
+        material_id: id.into(),
+        wrapped: vec![1; 40],
+        public_key: None,
+        creation_date: 1,
+        rotation_type: None,
+        tag: tag.map(<[u8]>::to_vec),
+    };
+    let untagged = key("untagged");
+    let tagged = key("tagged");
+    let region = untagged.region.clone();
+    let untagged_material = material(&untagged.current_material_id, None);
+    let tagged_material = material(&tagged.current_material_id, Some(&[9; 36]));
+    backend
+        .insert_key(&untagged, Some(&untagged_material), &[])
+        .unwrap();
+    backend
+        .insert_key(&tagged, Some(&tagged_material), &[])
+        .unwrap();
+
+    let listed = backend.untagged_materials(&region).unwrap();
+    assert_eq!(listed.len(), 1, "only the row without a tag");
+    assert_eq!(listed[0].0.key_id, "untagged");
+    assert_eq!(listed[0].0.key_spec, untagged.key_spec);
+    assert_eq!(listed[0].1.material_id, untagged.current_material_id);
+    assert!(backend.untagged_materials("elsewhere").unwrap().is_empty());
+
+    let id = &untagged.current_material_id;
+    assert!(
+        backend
+            .set_material_tag(&region, "untagged", id, &[7; 36])
+            .unwrap()
+    );
+    assert!(
+        !backend
+            .set_material_tag(&region, "untagged", id, &[8; 36])
+            .unwrap(),
+        "a tag is set once"
+    );
+    assert!(backend.untagged_materials(&region).unwrap().is_empty());
+    let read = backend.material(&region, "untagged", id).unwrap().unwrap();
+    assert_eq!(read.tag, Some(vec![7; 36]));
+    let read = backend
+        .material(&region, "tagged", &tagged.current_material_id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.tag, Some(vec![9; 36]), "an insert keeps its tag");
+}

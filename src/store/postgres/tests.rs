@@ -251,3 +251,10 @@ fn a_lost_listening_connection_is_made_again() {
     node.insert_key(&key("k"), None, &[]).unwrap();
     assert_eq!(wait(), Some(node.data_version().unwrap()));
 }
+
+#[test]
+fn rows_without_a_tag_are_listed_and_tagged_once() {
+    let Some(url) = fresh_database() else { return };
+    let backend = Postgres::open(&url, None, |_| ()).unwrap();
+    crate::store::backend::check_row_tags(&backend, key);
+}

@@ -461,10 +461,30 @@ pub(super) trait RowTags {
 }
 
 /// What both backends' [`RowTags`] must do: list the rows without a tag,
-/// with their keys, and set a tag once. `key` is a key record of region
-/// `us-east-1` whose current material is `current_material_id`.
+/// with their keys, and set a tag once.
 #[cfg(test)]
-pub(super) fn check_row_tags(backend: &dyn Backend, key: impl Fn(&str) -> KeyRecord) {
+pub(super) fn check_row_tags(backend: &dyn Backend) {
+    use crate::model::{KeySpec, KeyUsage};
+    let key = |key_id: &str| KeyRecord {
+        region: "us-east-1".into(),
+        key_id: key_id.into(),
+        account_id: "111122223333".into(),
+        description: String::new(),
+        state: KeyState::Enabled,
+        key_spec: KeySpec::Hmac256,
+        key_usage: KeyUsage::GenerateVerifyMac,
+        origin: "AWS_KMS".into(),
+        creation_date: 1,
+        deletion_date: None,
+        pending_window_days: None,
+        current_material_id: format!("{key_id}-m"),
+        valid_to: None,
+        policy: "{}".into(),
+        rotation_period_days: None,
+        next_rotation_date: None,
+        multi_region: false,
+        updating: false,
+    };
     let material = |id: &str, tag: Option<&[u8]>| MaterialRecord {
         material_id: id.into(),
         wrapped: vec![1; 40],

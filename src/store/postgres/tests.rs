@@ -256,5 +256,5 @@ fn a_lost_listening_connection_is_made_again() {
 fn rows_without_a_tag_are_listed_and_tagged_once() {
     let Some(url) = fresh_database() else { return };
     let backend = Postgres::open(&url, None, |_| ()).unwrap();
-    crate::store::backend::check_row_tags(&backend, key);
+    crate::store::backend::check_row_tags(&backend);
 }

@@ -59,35 +59,11 @@ impl RowTags for Sqlite {
 #[cfg(test)]
 mod tests {
     use super::Sqlite;
-    use crate::model::{KeyRecord, KeySpec, KeyState, KeyUsage};
-
-    fn key(key_id: &str) -> KeyRecord {
-        KeyRecord {
-            region: "us-east-1".into(),
-            key_id: key_id.into(),
-            account_id: "111122223333".into(),
-            description: String::new(),
-            state: KeyState::Enabled,
-            key_spec: KeySpec::Hmac256,
-            key_usage: KeyUsage::GenerateVerifyMac,
-            origin: "AWS_KMS".into(),
-            creation_date: 1,
-            deletion_date: None,
-            pending_window_days: None,
-            current_material_id: format!("{key_id}-m"),
-            valid_to: None,
-            policy: "{}".into(),
-            rotation_period_days: None,
-            next_rotation_date: None,
-            multi_region: false,
-            updating: false,
-        }
-    }
 
     #[test]
     fn rows_without_a_tag_are_listed_and_tagged_once() {
         let dir = tempfile::tempdir().unwrap();
         let backend = Sqlite::open(&dir.path().join("trent.db")).unwrap();
-        crate::store::backend::check_row_tags(&backend, key);
+        crate::store::backend::check_row_tags(&backend);
     }
 }

@@ -140,6 +140,30 @@ async fn a_public_key_swapped_in_is_refused() {
     );
 }
 
+/// A row checked once is not checked in the token again while it stays
+/// the same; changed while the server runs (and read again: a metadata
+/// cache of one entry forgets it), it is checked, and refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_row_changed_after_its_check_is_checked_again() {
+    let server = Server::start_with_env(&[
+        ("TRENT_METADATA_MAX_STALENESS_MS", "0"),
+        ("TRENT_METADATA_CACHE_CAPACITY", "1"),
+    ]);
+    let kms = server.client(EAST);
+    let key = create(&kms, KeySpec::EccNistP256, KeyUsageType::SignVerify).await;
+    let theirs = create(&kms, KeySpec::EccNistP256, KeyUsageType::SignVerify).await;
+    let genuine = public_key(&kms, &key).await;
+    assert_eq!(try_public_key(&kms, &key).await, Ok(genuine));
+
+    copy_column(&store(server.data_dir()), "public_key", &theirs, &key);
+    try_public_key(&kms, &theirs).await.unwrap();
+    assert_eq!(
+        try_public_key(&kms, &key).await.map(drop),
+        Err(INTERNAL.to_string()),
+        "the swapped row passed as the row checked before"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deleted_tag_is_refused_and_not_made_again() {
     let server = Server::start();

@@ -123,6 +123,10 @@ impl Hsm {
             pin: spec.pin.clone(),
             sessions: spec.sessions,
             cache_capacity: spec.cache_capacity,
+            verified_rows: Arc::new(row_tag::VerifiedRows::new(
+                spec.cache_capacity
+                    .saturating_mul(row_tag::VERIFIED_PER_CACHED),
+            )),
         };
         let index = module.open_token(settings, spec.provision_so_pin)?;
         Ok(Self {

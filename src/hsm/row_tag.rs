@@ -26,7 +26,10 @@ use super::token::Token;
 use super::{HsmError, WrappedMaterial};
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
+use lru::LruCache;
 use sha2::{Digest, Sha256};
+use std::num::NonZeroUsize;
+use std::sync::{Mutex, MutexGuard};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
@@ -37,6 +40,52 @@ pub(super) const TAGGED_LEN: usize = 24;
 pub const MARKER_LABEL: &str = "trent-row-tags";
 /// Domain separation of the digest a tag wraps.
 const CONTEXT: &[u8] = b"trent material row tag v1";
+/// Domain separation of a checked row's fingerprint.
+const SEEN_CONTEXT: &[u8] = b"trent checked material row v1";
+/// How many checked rows are remembered per key the token caches: a key
+/// evicted from the token's cache is usually seen again soon.
+pub(super) const VERIFIED_PER_CACHED: usize = 4;
+
+/// Fingerprints of the rows, tags included, whose tags this process checked
+/// in the token or made there, most recent first: a row that misses the
+/// token's cache again, unchanged, is not checked in the token again (a
+/// check creates, wraps and destroys an object). Bounded, about 0.1 KiB an
+/// entry.
+pub(super) struct VerifiedRows {
+    seen: Mutex<LruCache<[u8; 32], ()>>,
+}
+
+impl VerifiedRows {
+    /// Remembers at most `capacity` rows.
+    pub(super) fn new(capacity: usize) -> Self {
+        let capacity = NonZeroUsize::new(capacity.max(1)).expect("non-zero");
+        Self {
+            seen: Mutex::new(LruCache::new(capacity)),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, LruCache<[u8; 32], ()>> {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the row with this fingerprint was checked or made.
+    fn contains(&self, fingerprint: &[u8; 32]) -> bool {
+        self.lock().get(fingerprint).is_some()
+    }
+
+    fn insert(&self, fingerprint: [u8; 32]) {
+        self.lock().put(fingerprint, ());
+    }
+}
+
+/// What identifies a row with its tag among the checked ones.
+fn fingerprint(digest: &[u8; TAGGED_LEN], tag: &[u8]) -> [u8; 32] {
+    let mut hash = Sha256::new();
+    hash.update(SEEN_CONTEXT);
+    hash.update(digest);
+    hash.update(tag);
+    hash.finalize().into()
+}
 
 /// What a material row's tag covers besides the material's key id,
 /// material id and blob, and the tag the store holds for it.
@@ -123,23 +172,27 @@ impl Token {
         let wrapping = self
             .mechanisms()
             .wrapping_of(Some(TAGGED_LEN), self.label())?;
-        self.row_tag_with(session, material, wrapping)
+        let digest = digest(material);
+        let tag = self.row_tag_with(session, &digest, wrapping)?;
+        self.verified_rows().insert(fingerprint(&digest, &tag));
+        Ok(tag)
     }
 
     fn row_tag_with(
         &self,
         session: &Session,
-        material: &WrappedMaterial<'_>,
+        digest: &[u8; TAGGED_LEN],
         wrapping: mechanisms::Wrapping,
     ) -> Result<Vec<u8>, HsmError> {
-        let carrier = session.create_object(&carrier_template(digest(material).as_slice()))?;
+        let carrier = session.create_object(&carrier_template(digest))?;
         let tag = self.wrap(session, wrapping, self.domain_key(), carrier);
         self.destroy(session, carrier);
         tag
     }
 
-    /// Checks a material row's tag on `session`: refuses a row without
-    /// one, or whose tag is not its own.
+    /// Checks a material row's tag on `session` (unless this process
+    /// checked or made it before, unchanged): refuses a row without one, or
+    /// whose tag is not its own.
     pub(super) fn check_row(
         &self,
         session: &Session,
@@ -160,11 +213,19 @@ impl Token {
         let Some(stored) = material.row.tag else {
             return Err(refused(false));
         };
+        let digest = digest(material);
+        let seen = fingerprint(&digest, stored);
+        if self.verified_rows().contains(&seen) {
+            return Ok(());
+        }
         let (wrapping, _) = mechanisms::open_blob(stored).map_err(|_| refused(true))?;
         self.mechanisms().require(wrapping, self.label())?;
-        let made = self.row_tag_with(session, material, wrapping)?;
+        let made = self.row_tag_with(session, &digest, wrapping)?;
         match bool::from(made.as_slice().ct_eq(stored)) {
-            true => Ok(()),
+            true => {
+                self.verified_rows().insert(seen);
+                Ok(())
+            }
             false => Err(refused(true)),
         }
     }

@@ -8,6 +8,7 @@ use super::mechanisms::{self, Mechanisms, Wrapping};
 use super::open;
 use super::pool::{PooledSession, SessionPool};
 use super::public_key;
+use super::row_tag::VerifiedRows;
 use super::template::{Purpose, backing_key_template, generated_public_template, pair_generation};
 use super::transport::PendingImport;
 use super::{HsmError, WrappedMaterial};
@@ -52,6 +53,9 @@ pub(super) struct TokenSettings {
     pub sessions: usize,
     /// Maximum number of unwrapped keys kept as session objects.
     pub cache_capacity: usize,
+    /// Rows whose tags this process checked or made (shared by every
+    /// opening of the token).
+    pub verified_rows: Arc<VerifiedRows>,
 }
 
 /// A logged-in token with its domain key, worker sessions and cached keys.
@@ -75,6 +79,8 @@ pub(super) struct Token {
     mechanisms: Mechanisms,
     /// Token label, for messages.
     label: String,
+    /// Rows whose tags this process checked or made.
+    verified_rows: Arc<VerifiedRows>,
 }
 
 impl Token {
@@ -122,6 +128,7 @@ impl Token {
             destroyed,
             mechanisms,
             label: settings.label.clone(),
+            verified_rows: Arc::clone(&settings.verified_rows),
         })
     }
 
@@ -139,6 +146,11 @@ impl Token {
     /// The token's label.
     pub(super) fn label(&self) -> &str {
         &self.label
+    }
+
+    /// Rows whose tags this process checked or made.
+    pub(super) fn verified_rows(&self) -> &VerifiedRows {
+        &self.verified_rows
     }
 
     /// Wraps `key` under `wrapping_key` with `wrapping`, as a blob that

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 use trent::hsm::{
     DOMAIN_KEY_LABEL, DomainKeySharing, Hsm, MaterialRef, Module, Modules, RowBinding, SecretKind,
-    TokenSpec, WrappedMaterial,
+    TAG_KEY_LABEL, TokenSpec, WrappedMaterial,
 };
 
 const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
@@ -88,7 +88,10 @@ fn open_region(
             .unwrap();
     }
     drop(setup);
-    Hsm::open(module.clone(), spec()).unwrap()
+    let hsm = Hsm::open(module.clone(), spec()).unwrap();
+    hsm.use_row_tag_key(&hsm.new_row_tag_key().unwrap())
+        .unwrap();
+    hsm
 }
 
 /// A session of this process on the token labelled `label`. The process is
@@ -103,11 +106,21 @@ fn inspector(ctx: &Pkcs11, label: &str) -> Session {
     ctx.open_rw_session(slot).unwrap()
 }
 
-/// Session objects of one class on the inspected token.
+/// Session objects of one class on the inspected token, but for the
+/// region's row-tag key (which only wraps tags, ADR 0025).
 fn session_objects(session: &Session, class: ObjectClass) -> Vec<ObjectHandle> {
+    let tag_key = Attribute::Label(TAG_KEY_LABEL.as_bytes().to_vec());
     session
         .find_objects(&[Attribute::Class(class), Attribute::Token(false)])
         .unwrap()
+        .into_iter()
+        .filter(|object| {
+            !session
+                .get_attributes(*object, &[AttributeType::Label])
+                .unwrap()
+                .contains(&tag_key)
+        })
+        .collect()
 }
 
 fn flags(session: &Session, object: ObjectHandle, types: &[AttributeType]) -> Vec<bool> {

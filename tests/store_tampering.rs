@@ -192,23 +192,121 @@ async fn a_deleted_tag_is_refused_and_not_made_again() {
     );
 }
 
-/// Rows written before tags existed (no tag, and a token without the
-/// marker) are tagged at the first start, and serve as before, blobs from
-/// before the wrapping header included.
+/// Runs `trent serve` on `data` and returns its standard error once it
+/// exits; panics if it is still running after a minute (it started).
+fn refused_start(data: &Path) -> String {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trent"))
+        .arg("serve")
+        .env("TRENT_DATA_DIR", data)
+        .env("TRENT_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("trent started on a store without its row-tag key");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The key tags are made with cannot be taken away or swapped: a store that
+/// names none for a region this token served, or names a wrap that is not a
+/// 16-byte key's (here a material's, whose value its importer may know), is
+/// refused at start.
 #[tokio::test(flavor = "multi_thread")]
-async fn rows_written_before_tags_are_tagged_at_start() {
+async fn the_row_tag_key_cannot_be_removed_or_swapped() {
+    let server = Server::start();
+    let kms = server.client(EAST);
+    let own = create_external(&kms, KeySpec::SymmetricDefault).await;
+    import_material(&kms, &own, &random_bytes(32)).await;
+    let data = server.stop();
+
+    let db = store(&data.path);
+    let genuine: Vec<u8> = db
+        .query_row(
+            "SELECT row_tag_key FROM domain_keys WHERE region = ?1",
+            params![EAST],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let set = |blob: Option<Vec<u8>>| {
+        db.execute(
+            "UPDATE domain_keys SET row_tag_key = ?2 WHERE region = ?1",
+            params![EAST, blob],
+        )
+        .unwrap()
+    };
+    set(None);
+    let stderr = refused_start(&data.path);
+    assert!(stderr.contains("row-tag key"), "{stderr}");
+    let material: Vec<u8> = db
+        .query_row(
+            "SELECT wrapped FROM key_materials WHERE key_id = ?1",
+            params![own],
+            |r| r.get(0),
+        )
+        .unwrap();
+    set(Some(material));
+    let stderr = refused_start(&data.path);
+    assert!(stderr.contains("not the wrap of a 16-byte key"), "{stderr}");
+
+    set(Some(genuine));
+    drop(db);
+    let server = Server::restart(data);
+    assert!(try_encrypt(&server.client(EAST), &own).await.is_ok());
+}
+
+/// A token new to the region (an enrolled node's, one restored from before
+/// the upgrade: here the marker removed) tags nothing when the store names
+/// the region's row-tag key, so a row stripped of its tag stays refused.
+/// Rows written before tags existed (no tags, no row-tag key, no marker)
+/// are tagged at the first start, and serve as before, blobs from before
+/// the wrapping header included. One test: only one loads SoftHSM here.
+#[tokio::test(flavor = "multi_thread")]
+async fn only_a_region_without_tags_gets_its_rows_tagged() {
     let server = Server::start();
     let kms = server.client(EAST);
     let key = new_key(&kms).await;
     let blob = encrypt_text(&kms, &key, "from before").await;
     let signer = create(&kms, KeySpec::EccNistP256, KeyUsageType::SignVerify).await;
     let data = server.stop();
+    let token = Token::open(&data.path);
 
-    // An older Trent's rows: no tags, and (older still) a symmetric key's
-    // blob without the 4-byte header that names its wrapping.
+    store(&data.path)
+        .execute(
+            "UPDATE key_materials SET tag = NULL WHERE key_id = ?1",
+            params![key],
+        )
+        .unwrap();
+    token.remove_row_tags_marker();
+    let server = Server::restart(data);
+    assert_eq!(
+        try_decrypt(&server.client(EAST), &blob).await,
+        Err(INTERNAL.to_string()),
+        "a token new to the region tagged a row the store stripped"
+    );
+    let data = server.stop();
+
+    // An older Trent's rows: no tags, no row-tag key, and (older still) a
+    // symmetric key's blob without the 4-byte header that names its
+    // wrapping.
     let db = store(&data.path);
     db.execute("UPDATE key_materials SET tag = NULL", [])
         .unwrap();
+    db.execute(
+        "UPDATE domain_keys SET row_tag_key = NULL WHERE region = ?1",
+        params![EAST],
+    )
+    .unwrap();
     let stripped = db
         .execute(
             "UPDATE key_materials SET wrapped = substr(wrapped, 5) \
@@ -218,7 +316,7 @@ async fn rows_written_before_tags_are_tagged_at_start() {
         .unwrap();
     assert_eq!(stripped, 1, "the blob had the RFC 5649 header");
     drop(db);
-    remove_row_tags_marker(&data.path);
+    token.remove_row_tags_marker();
 
     let server = Server::restart(data);
     let kms = server.client(EAST);
@@ -233,27 +331,42 @@ async fn rows_written_before_tags_are_tagged_at_start() {
         )
         .unwrap();
     assert_eq!(untagged, 0, "every row was tagged");
+    token.close();
 }
 
-/// Destroys the dev-mode token's row-tags marker through this process's own
-/// PKCS#11 session, as a token that an older Trent served would lack it.
-/// The only test of this binary that loads SoftHSM.
-fn remove_row_tags_marker(data: &Path) {
-    // SoftHSM reads its configuration at C_Initialize.
-    unsafe { std::env::set_var("SOFTHSM2_CONF", data.join("softhsm2.conf")) };
-    let ctx = Pkcs11::new(SOFTHSM_MODULE).unwrap();
-    ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-        .unwrap();
-    let pin = std::fs::read_to_string(data.join(format!("secrets/{EAST}.pin"))).unwrap();
-    let session = custody_proof::logged_in(&ctx, &format!("trent-{EAST}"), pin.trim());
-    let markers = session
-        .find_objects(&[
-            Attribute::Class(ObjectClass::DATA),
-            Attribute::Label(trent::hsm::ROW_TAGS_MARKER_LABEL.as_bytes().to_vec()),
-        ])
-        .unwrap();
-    assert_eq!(markers.len(), 1, "the token holds one marker");
-    session.destroy_object(markers[0]).unwrap();
-    drop(session);
-    ctx.finalize().unwrap();
+/// The dev-mode token of us-east-1, opened in this process through its own
+/// PKCS#11 session (SoftHSM reads its configuration once, at C_Initialize).
+struct Token {
+    ctx: Pkcs11,
+    pin: String,
+}
+
+impl Token {
+    fn open(data: &Path) -> Self {
+        unsafe { std::env::set_var("SOFTHSM2_CONF", data.join("softhsm2.conf")) };
+        let ctx = Pkcs11::new(SOFTHSM_MODULE).unwrap();
+        ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+            .unwrap();
+        let pin = std::fs::read_to_string(data.join(format!("secrets/{EAST}.pin"))).unwrap();
+        Token { ctx, pin }
+    }
+
+    /// Destroys the token's row-tags marker, as a token an older Trent
+    /// served, or new to the region, lacks it.
+    fn remove_row_tags_marker(&self) {
+        let session =
+            custody_proof::logged_in(&self.ctx, &format!("trent-{EAST}"), self.pin.trim());
+        let markers = session
+            .find_objects(&[
+                Attribute::Class(ObjectClass::DATA),
+                Attribute::Label(trent::hsm::ROW_TAGS_MARKER_LABEL.as_bytes().to_vec()),
+            ])
+            .unwrap();
+        assert_eq!(markers.len(), 1, "the token holds one marker");
+        session.destroy_object(markers[0]).unwrap();
+    }
+
+    fn close(self) {
+        self.ctx.finalize().unwrap();
+    }
 }

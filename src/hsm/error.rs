@@ -42,6 +42,9 @@ pub enum HsmError {
     /// was altered in the store (or written without a tag). Names the key.
     #[error("the stored material of key {0} fails its tag (altered in the store?)")]
     UntrustedMaterial(String),
+    /// The region's row-tag key is missing, malformed or not yet loaded.
+    #[error("row-tag key: {0}")]
+    RowTagKey(String),
     /// A wrapped key blob could not be unwrapped under the domain key.
     #[error("wrapped key material could not be unwrapped")]
     UnwrapFailed,

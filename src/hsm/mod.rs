@@ -36,7 +36,7 @@ pub use kind::{Curve, PairRole, SecretKind};
 pub use mechanisms::{Mechanisms, Wrapping};
 pub use module::{Module, Modules};
 pub use open::{DOMAIN_KEY_LABEL, DomainKeySharing};
-pub use row_tag::{MARKER_LABEL as ROW_TAGS_MARKER_LABEL, RowBinding};
+pub use row_tag::{MARKER_LABEL as ROW_TAGS_MARKER_LABEL, RowBinding, RowTagsState, TAG_KEY_LABEL};
 pub use setup::DomainKeySetup;
 pub use signing::{Digest, Signing};
 pub use token::NewMaterial;
@@ -123,7 +123,7 @@ impl Hsm {
             pin: spec.pin.clone(),
             sessions: spec.sessions,
             cache_capacity: spec.cache_capacity,
-            verified_rows: Arc::new(row_tag::VerifiedRows::new(
+            row_tags: Arc::new(row_tag::RowTags::new(
                 spec.cache_capacity
                     .saturating_mul(row_tag::VERIFIED_PER_CACHED),
             )),
@@ -176,21 +176,42 @@ impl Hsm {
         token.check_row(&session, material)
     }
 
-    /// Whether the token holds the marker saying that its region's
-    /// material rows are tagged (made by [`Hsm::require_row_tags`]).
-    pub fn requires_row_tags(&self) -> Result<bool, HsmError> {
+    /// A new row-tag key for the region: a 16-byte AES key generated in
+    /// the token, returned wrapped under the domain key, to be named in the
+    /// store and then used with [`Hsm::use_row_tag_key`].
+    pub fn new_row_tag_key(&self) -> Result<Vec<u8>, HsmError> {
         let token = self.token()?;
         let owner = token.lock_owner();
-        token.requires_row_tags(&owner)
+        token.new_row_tag_key(&owner)
     }
 
-    /// Marks the token as serving a region whose material rows are all
-    /// tagged: a token object, so that a store whose tags were deleted is
-    /// not tagged afresh.
-    pub fn require_row_tags(&self) -> Result<(), HsmError> {
+    /// Makes tags with the row-tag key the store names (wrapped under the
+    /// domain key), from now on and after every re-initialisation of the
+    /// module; refuses a blob that is not a 16-byte key.
+    pub fn use_row_tag_key(&self, wrapped: &[u8]) -> Result<(), HsmError> {
+        let token = self.token()?;
+        token.load_row_tag_key(wrapped)?;
+        let known = token.row_tags().key.get_or_init(|| wrapped.to_vec());
+        match known.as_slice() == wrapped {
+            true => Ok(()),
+            false => Err(HsmError::RowTagKey(
+                "a different row-tag key is already in use".into(),
+            )),
+        }
+    }
+
+    /// The token's word on its region's row tags (its marker objects).
+    pub fn row_tags_state(&self) -> Result<RowTagsState, HsmError> {
         let token = self.token()?;
         let owner = token.lock_owner();
-        token.require_row_tags(&owner)
+        token.row_tags_state(&owner)
+    }
+
+    /// Records the token's word on its region's row tags.
+    pub fn set_row_tags_state(&self, state: RowTagsState) -> Result<(), HsmError> {
+        let token = self.token()?;
+        let owner = token.lock_owner();
+        token.set_row_tags_state(&owner, state)
     }
 
     /// Whether this token can keep a key of `kind` wrapped under its domain

@@ -4,37 +4,42 @@
 //! names no key: whoever can write the store could move a blob to another
 //! key, plant a blob of material they imported (and so know), or put a
 //! public key of their own beside a private key. Each material row
-//! therefore carries a tag that only a token holding the region's domain
-//! key can make: the wrap, under the domain key, of a 24-byte digest of the
-//! row (region, key id, material id, key spec and usage, wrapped material,
-//! public key). The wrap is deterministic, so checking is making it again.
+//! therefore carries a tag that only a token holding the region's keys can
+//! make: the wrap, under the region's row-tag key, of a 24-byte digest of
+//! the row (region, key id, material id, key spec and usage, wrapped
+//! material, public key). Key wrap is deterministic, so checking is making
+//! the tag again.
 //!
-//! Why a wrap cannot be forged with the API: every blob a caller can get
-//! made under the domain key (generated, imported or replicated material,
-//! the check blob) wraps at least 28 bytes and is at least 40 bytes long,
-//! while a tag wraps exactly 24 and is 32 long (RFC 5649 and RFC 3394
-//! alike), so no stored blob is a tag. Only the PIN holder, who can wrap
-//! anything, can make tags outside Trent.
+//! The row-tag key is a 16-byte AES key made in a token and kept in the
+//! store wrapped under the domain key, like materials (so every node of the
+//! region has it), and used as a session object: a tag costs no use of the
+//! domain key, whose token file SoftHSM reads again at every use. The store
+//! cannot swap in a key someone knows: every other wrap under the domain key
+//! that leaves the token (generated, imported or replicated material, the
+//! check blob) wraps at least 25 bytes, and a blob that is not the wrap of
+//! 16 bytes is refused. Only the PIN holder, who can use the domain key at
+//! will, can make tags outside Trent.
 //!
 //! Rows written before tags existed are tagged once, when a token first
 //! serves the region with this version; the token then holds a marker
-//! object, and from then on an untagged row is refused like an altered one
-//! (deleting tags from the store cannot make a marked node tag again).
+//! object, and from then on an untagged row is refused like an altered one,
+//! and a store that names no row-tag key is refused (deleting tags, or the
+//! key, from the store cannot make a marked node tag again).
 
 use super::mechanisms;
 use super::token::Token;
 use super::{HsmError, WrappedMaterial};
+use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
 use lru::LruCache;
 use sha2::{Digest, Sha256};
 use std::num::NonZeroUsize;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-/// Length of the digest a tag wraps: shorter than any key Trent keeps or
-/// takes for import (28 bytes at least), so that no material blob is a tag.
+/// Length of the digest a tag wraps.
 pub(super) const TAGGED_LEN: usize = 24;
 /// Label of the token object that marks a token as requiring tags.
 pub const MARKER_LABEL: &str = "trent-row-tags";
@@ -45,6 +50,24 @@ const SEEN_CONTEXT: &[u8] = b"trent checked material row v1";
 /// How many checked rows are remembered per key the token caches: a key
 /// evicted from the token's cache is usually seen again soon.
 pub(super) const VERIFIED_PER_CACHED: usize = 4;
+
+/// What every opening of a token shares about row tags.
+pub(super) struct RowTags {
+    /// The rows checked or tagged.
+    pub(super) verified: VerifiedRows,
+    /// The region's row-tag key, wrapped under the domain key, once known.
+    pub(super) key: OnceLock<Vec<u8>>,
+}
+
+impl RowTags {
+    /// Remembers at most `capacity` checked rows.
+    pub(super) fn new(capacity: usize) -> Self {
+        Self {
+            verified: VerifiedRows::new(capacity),
+            key: OnceLock::new(),
+        }
+    }
+}
 
 /// Fingerprints of the rows, tags included, whose tags this process checked
 /// in the token or made there, most recent first: a row that misses the
@@ -130,6 +153,39 @@ fn digest(material: &WrappedMaterial<'_>) -> Zeroizing<[u8; TAGGED_LEN]> {
 /// Label of the object that carries a row's digest to be wrapped.
 pub const CARRIER_LABEL: &str = "trent-row-tag";
 
+/// Length of the row-tag key: an AES-128 key, so that its wrap under the
+/// domain key wraps 16 bytes, a length no other wrap under it has (stored
+/// materials wrap at least 25, nothing else wrapped under it leaves the
+/// token): the store cannot swap in a wrap of a key someone knows.
+const TAG_KEY_LEN: usize = 16;
+/// Label of the row-tag key's session object.
+pub const TAG_KEY_LABEL: &str = "trent-row-tag-key";
+
+/// The row-tag key: generated only to be wrapped (`transit`), or unwrapped
+/// to wrap tags' carriers and do nothing else.
+fn tag_key_template(transit: bool) -> Vec<Attribute> {
+    let mut template = vec![
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(KeyType::AES),
+        Attribute::Label(TAG_KEY_LABEL.as_bytes().to_vec()),
+        Attribute::Token(false),
+        Attribute::Private(false),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(transit),
+        Attribute::Wrap(!transit),
+        Attribute::Unwrap(false),
+        Attribute::Encrypt(false),
+        Attribute::Decrypt(false),
+        Attribute::Sign(false),
+        Attribute::Verify(false),
+        Attribute::Derive(false),
+    ];
+    if transit {
+        template.insert(0, Attribute::ValueLen((TAG_KEY_LEN as u64).into()));
+    }
+    template
+}
+
 /// A secret key object holding `value` (a row's digest, no key), made only
 /// to be wrapped: the one object Trent creates from bytes it knows.
 fn carrier_template(value: &[u8]) -> Vec<Attribute> {
@@ -152,13 +208,41 @@ fn carrier_template(value: &[u8]) -> Vec<Attribute> {
     ]
 }
 
-/// The marker object's template (and search template).
-fn marker_template() -> Vec<Attribute> {
+/// A token's word on its region's row tags, kept in marker objects (private
+/// token `CKO_DATA` objects), which only a PIN holder can make or remove.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowTagsState {
+    /// No marker: the token has not served the region with row tags.
+    Unmarked,
+    /// This token is tagging the rows of a region it made the row-tag key
+    /// for (its first start with row tags was cut short if found at start).
+    Tagging,
+    /// The region's rows are tagged: an untagged row is refused.
+    Required,
+}
+
+impl RowTagsState {
+    /// The marker's label.
+    fn label(self) -> Option<&'static str> {
+        match self {
+            RowTagsState::Unmarked => None,
+            RowTagsState::Tagging => Some(TAGGING_LABEL),
+            RowTagsState::Required => Some(MARKER_LABEL),
+        }
+    }
+}
+
+/// Label of the marker of a token tagging its region's rows.
+const TAGGING_LABEL: &str = "trent-row-tags-tagging";
+
+/// A marker object's template (and, without `CKA_PRIVATE`, its search
+/// template).
+fn marker_template(label: &str) -> Vec<Attribute> {
     vec![
         Attribute::Class(ObjectClass::DATA),
         Attribute::Token(true),
         Attribute::Private(true),
-        Attribute::Label(MARKER_LABEL.as_bytes().to_vec()),
+        Attribute::Label(label.as_bytes().to_vec()),
     ]
 }
 
@@ -174,7 +258,7 @@ impl Token {
             .wrapping_of(Some(TAGGED_LEN), self.label())?;
         let digest = digest(material);
         let tag = self.row_tag_with(session, &digest, wrapping)?;
-        self.verified_rows().insert(fingerprint(&digest, &tag));
+        self.row_tags().verified.insert(fingerprint(&digest, &tag));
         Ok(tag)
     }
 
@@ -184,10 +268,43 @@ impl Token {
         digest: &[u8; TAGGED_LEN],
         wrapping: mechanisms::Wrapping,
     ) -> Result<Vec<u8>, HsmError> {
+        let tag_key = self.tag_key().ok_or_else(|| {
+            HsmError::RowTagKey(format!("none loaded on token {:?}", self.label()))
+        })?;
         let carrier = session.create_object(&carrier_template(digest))?;
-        let tag = self.wrap(session, wrapping, self.domain_key(), carrier);
+        let tag = self.wrap(session, wrapping, tag_key, carrier);
         self.destroy(session, carrier);
         tag
+    }
+
+    /// A new row-tag key, made on `owner` and returned wrapped under the
+    /// domain key; the generated object is destroyed.
+    pub(super) fn new_row_tag_key(&self, owner: &Session) -> Result<Vec<u8>, HsmError> {
+        let wrapping = self
+            .mechanisms()
+            .wrapping_of(Some(TAG_KEY_LEN), self.label())?;
+        let key = owner.generate_key(&Mechanism::AesKeyGen, &tag_key_template(true))?;
+        let wrapped = self.wrap(owner, wrapping, self.domain_key(), key);
+        self.destroy(owner, key);
+        wrapped
+    }
+
+    /// Unwraps the row-tag key `wrapped` (which must wrap 16 bytes: see
+    /// [`TAG_KEY_LEN`]) and makes tags with it from now on.
+    pub(super) fn load_row_tag_key(&self, wrapped: &[u8]) -> Result<(), HsmError> {
+        let (_, raw) = mechanisms::open_blob(wrapped)?;
+        if raw.len() != TAG_KEY_LEN + 8 {
+            return Err(HsmError::RowTagKey(format!(
+                "the store's is a {}-byte wrap, not the wrap of a {TAG_KEY_LEN}-byte key",
+                raw.len()
+            )));
+        }
+        let owner = self.lock_owner();
+        let key = self.unwrap(&owner, self.domain_key(), wrapped, &tag_key_template(false))?;
+        if let Some(old) = self.tag_key().replace(key) {
+            self.destroy(&owner, old);
+        }
+        Ok(())
     }
 
     /// Checks a material row's tag on `session` (unless this process
@@ -215,37 +332,63 @@ impl Token {
         };
         let digest = digest(material);
         let seen = fingerprint(&digest, stored);
-        if self.verified_rows().contains(&seen) {
+        if self.row_tags().verified.contains(&seen) {
             return Ok(());
         }
         let (wrapping, _) = mechanisms::open_blob(stored).map_err(|_| refused(true))?;
-        self.mechanisms().require(wrapping, self.label())?;
+        self.mechanisms()
+            .require(wrapping, self.label())
+            .map_err(|_| refused(true))?;
         let made = self.row_tag_with(session, &digest, wrapping)?;
         match bool::from(made.as_slice().ct_eq(stored)) {
             true => {
-                self.verified_rows().insert(seen);
+                self.row_tags().verified.insert(seen);
                 Ok(())
             }
             false => Err(refused(true)),
         }
     }
 
-    /// Whether the token holds the marker saying that its region's rows
-    /// are tagged.
-    pub(super) fn requires_row_tags(&self, session: &Session) -> Result<bool, HsmError> {
-        Ok(!self.find_marker(session)?.is_empty())
+    /// The token's word on its region's row tags.
+    pub(super) fn row_tags_state(&self, session: &Session) -> Result<RowTagsState, HsmError> {
+        for state in [RowTagsState::Required, RowTagsState::Tagging] {
+            if !self.find_marker(session, state)?.is_empty() {
+                return Ok(state);
+            }
+        }
+        Ok(RowTagsState::Unmarked)
     }
 
-    /// Creates the marker (once).
-    pub(super) fn require_row_tags(&self, session: &Session) -> Result<(), HsmError> {
-        if self.find_marker(session)?.is_empty() {
-            session.create_object(&marker_template())?;
+    /// Records `state`, removing the markers of the others.
+    pub(super) fn set_row_tags_state(
+        &self,
+        session: &Session,
+        state: RowTagsState,
+    ) -> Result<(), HsmError> {
+        if let Some(label) = state.label()
+            && self.find_marker(session, state)?.is_empty()
+        {
+            session.create_object(&marker_template(label))?;
+        }
+        for other in [RowTagsState::Tagging, RowTagsState::Required] {
+            if other != state {
+                for marker in self.find_marker(session, other)? {
+                    session.destroy_object(marker)?;
+                }
+            }
         }
         Ok(())
     }
 
-    fn find_marker(&self, session: &Session) -> Result<Vec<ObjectHandle>, HsmError> {
-        let mut template = marker_template();
+    fn find_marker(
+        &self,
+        session: &Session,
+        state: RowTagsState,
+    ) -> Result<Vec<ObjectHandle>, HsmError> {
+        let Some(label) = state.label() else {
+            return Ok(Vec::new());
+        };
+        let mut template = marker_template(label);
         template.retain(|a| a.attribute_type() != AttributeType::Private);
         Ok(session.find_objects(&template)?)
     }

@@ -8,7 +8,7 @@ use super::mechanisms::{self, Mechanisms, Wrapping};
 use super::open;
 use super::pool::{PooledSession, SessionPool};
 use super::public_key;
-use super::row_tag::VerifiedRows;
+use super::row_tag::RowTags;
 use super::template::{Purpose, backing_key_template, generated_public_template, pair_generation};
 use super::transport::PendingImport;
 use super::{HsmError, WrappedMaterial};
@@ -53,9 +53,9 @@ pub(super) struct TokenSettings {
     pub sessions: usize,
     /// Maximum number of unwrapped keys kept as session objects.
     pub cache_capacity: usize,
-    /// Rows whose tags this process checked or made (shared by every
-    /// opening of the token).
-    pub verified_rows: Arc<VerifiedRows>,
+    /// What every opening of the token shares about row tags: the rows
+    /// checked, and the row-tag key once known.
+    pub row_tags: Arc<RowTags>,
 }
 
 /// A logged-in token with its domain key, worker sessions and cached keys.
@@ -79,8 +79,10 @@ pub(super) struct Token {
     mechanisms: Mechanisms,
     /// Token label, for messages.
     label: String,
-    /// Rows whose tags this process checked or made.
-    verified_rows: Arc<VerifiedRows>,
+    /// The rows checked, and the row-tag key's blob once known.
+    row_tags: Arc<RowTags>,
+    /// The row-tag key, unwrapped (a session object), once known.
+    tag_key: Mutex<Option<ObjectHandle>>,
 }
 
 impl Token {
@@ -128,7 +130,14 @@ impl Token {
             destroyed,
             mechanisms,
             label: settings.label.clone(),
-            verified_rows: Arc::clone(&settings.verified_rows),
+            row_tags: Arc::clone(&settings.row_tags),
+            tag_key: Mutex::new(None),
+        })
+        .and_then(|token| {
+            if let Some(blob) = settings.row_tags.key.get() {
+                token.load_row_tag_key(blob)?;
+            }
+            Ok(token)
         })
     }
 
@@ -148,9 +157,14 @@ impl Token {
         &self.label
     }
 
-    /// Rows whose tags this process checked or made.
-    pub(super) fn verified_rows(&self) -> &VerifiedRows {
-        &self.verified_rows
+    /// The rows checked, and the row-tag key's blob once known.
+    pub(super) fn row_tags(&self) -> &RowTags {
+        &self.row_tags
+    }
+
+    /// The row-tag key's handle slot.
+    pub(super) fn tag_key(&self) -> MutexGuard<'_, Option<ObjectHandle>> {
+        self.tag_key.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Wraps `key` under `wrapping_key` with `wrapping`, as a blob that

@@ -458,6 +458,14 @@ pub(super) trait RowTags {
         material_id: &str,
         tag: &[u8],
     ) -> StoreResult<bool>;
+    /// Whether any material row of the region carries a tag.
+    fn has_tagged_materials(&self, region: &str) -> StoreResult<bool>;
+    /// The region's row-tag key, wrapped under its domain key, if one was
+    /// made.
+    fn row_tag_key(&self, region: &str) -> StoreResult<Option<Vec<u8>>>;
+    /// Names the region's row-tag key, if it has none yet (the region's
+    /// domain key must be named); false when another node named one first.
+    fn claim_row_tag_key(&self, region: &str, wrapped: &[u8]) -> StoreResult<bool>;
 }
 
 /// What both backends' [`RowTags`] must do: list the rows without a tag,

@@ -262,4 +262,21 @@ impl Store {
         self.cache.forget_materials(region, key_id);
         Ok(set)
     }
+
+    /// Whether any material row of the region carries a tag.
+    pub fn has_tagged_materials(&self, region: &str) -> StoreResult<bool> {
+        self.backend.has_tagged_materials(region)
+    }
+
+    /// The region's row-tag key, wrapped under its domain key, if one was
+    /// made.
+    pub fn row_tag_key(&self, region: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.backend.row_tag_key(region)
+    }
+
+    /// Names the region's row-tag key if it has none; false when another
+    /// node named one first.
+    pub fn claim_row_tag_key(&self, region: &str, wrapped: &[u8]) -> StoreResult<bool> {
+        self.backend.claim_row_tag_key(region, wrapped)
+    }
 }

@@ -2,7 +2,7 @@
 
 use super::rows::{KEY_COLUMN_COUNT, KEY_COLUMNS, MATERIAL_COLUMNS, key_from_row};
 use super::rows::{material_from_row, qualified};
-use super::{Postgres, commit, execute, query};
+use super::{Postgres, commit, execute, query, query_one, query_opt};
 use crate::model::{KeyRecord, MaterialRecord};
 use crate::store::StoreResult;
 use crate::store::backend::RowTags;
@@ -31,9 +31,8 @@ impl RowTags for Postgres {
         })
     }
 
-    /// The tag does not change what the nodes' caches copy in a way they
-    /// must see at once (a node reads it with the row it loads), but the
-    /// store's version moves so that they drop rows cached without it.
+    /// Runs only while a node first tags its region's rows, before it
+    /// serves; the store's version moves with it, as with every write.
     fn set_material_tag(
         &self,
         region: &str,
@@ -51,6 +50,46 @@ impl RowTags for Postgres {
             )
             .await?;
             commit(tx, changed == 1).await?;
+            Ok(changed == 1)
+        })
+    }
+
+    fn has_tagged_materials(&self, region: &str) -> StoreResult<bool> {
+        self.run(async |client| {
+            let row = query_one(
+                &*client,
+                "SELECT EXISTS (SELECT 1 FROM key_materials WHERE region = $1 AND tag IS NOT NULL)",
+                &[&region],
+            )
+            .await?;
+            Ok(row.try_get(0)?)
+        })
+    }
+
+    fn row_tag_key(&self, region: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.run(async |client| {
+            let row = query_opt(
+                &*client,
+                "SELECT row_tag_key FROM domain_keys WHERE region = $1",
+                &[&region],
+            )
+            .await?;
+            Ok(match row {
+                Some(row) => row.try_get(0)?,
+                None => None,
+            })
+        })
+    }
+
+    fn claim_row_tag_key(&self, region: &str, wrapped: &[u8]) -> StoreResult<bool> {
+        self.run(async |client| {
+            let changed = execute(
+                &*client,
+                "UPDATE domain_keys SET row_tag_key = $2 \
+                 WHERE region = $1 AND row_tag_key IS NULL",
+                &[&region, &wrapped],
+            )
+            .await?;
             Ok(changed == 1)
         })
     }

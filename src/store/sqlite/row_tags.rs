@@ -5,16 +5,17 @@ use super::rows::{KEY_COLUMNS, MATERIAL_COLUMNS, key_from_row, material_from_row
 use crate::model::{KeyRecord, MaterialRecord};
 use crate::store::StoreResult;
 use crate::store::backend::RowTags;
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 impl RowTags for Sqlite {
     fn untagged_materials(&self, region: &str) -> StoreResult<Vec<(KeyRecord, MaterialRecord)>> {
         let conn = self.conn();
         let untagged = conn
             .prepare(
-                "SELECT key_id, material_id FROM key_materials \
-                 WHERE region = ?1 AND tag IS NULL AND length(wrapped) > 0 \
-                 ORDER BY key_id, material_id",
+                "SELECT m.key_id, m.material_id FROM key_materials m JOIN kms_keys k \
+                 ON k.region = m.region AND k.key_id = m.key_id \
+                 WHERE m.region = ?1 AND m.tag IS NULL AND length(m.wrapped) > 0 \
+                 ORDER BY m.key_id, m.material_id",
             )?
             .query_map(params![region], |row| {
                 Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
@@ -51,6 +52,34 @@ impl RowTags for Sqlite {
             "UPDATE key_materials SET tag = ?4 \
              WHERE region = ?1 AND key_id = ?2 AND material_id = ?3 AND tag IS NULL",
             params![region, key_id, material_id, tag],
+        )?;
+        Ok(changed == 1)
+    }
+
+    fn has_tagged_materials(&self, region: &str) -> StoreResult<bool> {
+        Ok(self.conn().query_row(
+            "SELECT EXISTS (SELECT 1 FROM key_materials WHERE region = ?1 AND tag IS NOT NULL)",
+            params![region],
+            |row| row.get(0),
+        )?)
+    }
+
+    fn row_tag_key(&self, region: &str) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT row_tag_key FROM domain_keys WHERE region = ?1",
+                params![region],
+                |row| row.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    fn claim_row_tag_key(&self, region: &str, wrapped: &[u8]) -> StoreResult<bool> {
+        let changed = self.conn().execute(
+            "UPDATE domain_keys SET row_tag_key = ?2 WHERE region = ?1 AND row_tag_key IS NULL",
+            params![region, wrapped],
         )?;
         Ok(changed == 1)
     }

@@ -59,6 +59,15 @@ pub fn parse(blob: &[u8]) -> KmsResult<Ciphertext<'_>> {
         return Err(invalid());
     }
     let (key_id, rest) = rest.split_at(id_len);
+    // Trent's key ids are UUIDs and `mrk-` ids: a blob whose length byte
+    // was altered names something else (even a NUL, which PostgreSQL
+    // refuses in a query), and is refused here.
+    if !key_id
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+    {
+        return Err(invalid());
+    }
     let key_id = std::str::from_utf8(key_id).map_err(|_| invalid())?;
     let (material, rest) = rest.split_at(MATERIAL_ID_LEN);
     let (iv, sealed) = rest.split_at(IV_LEN);
@@ -125,6 +134,20 @@ mod tests {
         for blob in [&b""[..], &[2u8, 0][..], &[1u8, 200, 1, 2, 3][..]] {
             assert!(matches!(parse(blob), Err(KmsError::InvalidCiphertext(_))));
         }
+    }
+
+    #[test]
+    fn a_key_id_grown_over_a_nul_byte_is_invalid_ciphertext() {
+        let key_id = "1234abcd-12ab-34cd-56ef-1234567890ab";
+        let mut material = "00".repeat(MATERIAL_ID_LEN);
+        material.replace_range(2.., &"ab".repeat(MATERIAL_ID_LEN - 1));
+        let mut blob = header(key_id, &material, &[7; IV_LEN]).unwrap();
+        blob.extend_from_slice(&[0; 32 + TAG_LEN]);
+        assert!(parse(&blob).is_ok());
+        // The length byte one more: the key id takes the material id's
+        // first byte, a NUL.
+        blob[1] += 1;
+        assert!(matches!(parse(&blob), Err(KmsError::InvalidCiphertext(_))));
     }
 
     #[test]

@@ -469,7 +469,8 @@ pub(super) trait RowTags {
 }
 
 /// What both backends' [`RowTags`] must do: list the rows without a tag,
-/// with their keys, and set a tag once.
+/// with their keys, and set a tag once; tell whether any row has one; name
+/// a region's row-tag key once.
 #[cfg(test)]
 pub(super) fn check_row_tags(backend: &dyn Backend) {
     use crate::model::{KeySpec, KeyUsage};
@@ -512,6 +513,28 @@ pub(super) fn check_row_tags(backend: &dyn Backend) {
     backend
         .insert_key(&tagged, Some(&tagged_material), &[])
         .unwrap();
+
+    assert!(backend.has_tagged_materials(&region).unwrap());
+    assert!(!backend.has_tagged_materials("elsewhere").unwrap());
+    assert_eq!(backend.row_tag_key(&region).unwrap(), None);
+    assert!(
+        !backend.claim_row_tag_key(&region, &[1; 28]).unwrap(),
+        "a region the store names no domain key for has no row-tag key"
+    );
+    backend
+        .claim_domain_key(&crate::model::DomainKeyRecord {
+            region: region.clone(),
+            check_blob: vec![2; 44],
+            created_by: "node".into(),
+            created_at: 1,
+        })
+        .unwrap();
+    assert!(backend.claim_row_tag_key(&region, &[1; 28]).unwrap());
+    assert!(
+        !backend.claim_row_tag_key(&region, &[3; 28]).unwrap(),
+        "the first row-tag key named stays"
+    );
+    assert_eq!(backend.row_tag_key(&region).unwrap(), Some(vec![1; 28]));
 
     let listed = backend.untagged_materials(&region).unwrap();
     assert_eq!(listed.len(), 1, "only the row without a tag");

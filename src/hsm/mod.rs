@@ -190,14 +190,16 @@ impl Hsm {
     /// module; refuses a blob that is not a 16-byte key.
     pub fn use_row_tag_key(&self, wrapped: &[u8]) -> Result<(), HsmError> {
         let token = self.token()?;
-        token.load_row_tag_key(wrapped)?;
-        let known = token.row_tags().key.get_or_init(|| wrapped.to_vec());
-        match known.as_slice() == wrapped {
-            true => Ok(()),
-            false => Err(HsmError::RowTagKey(
+        if let Some(known) = token.row_tags().key.get()
+            && known.as_slice() != wrapped
+        {
+            return Err(HsmError::RowTagKey(
                 "a different row-tag key is already in use".into(),
-            )),
+            ));
         }
+        token.load_row_tag_key(wrapped)?;
+        let _ = token.row_tags().key.set(wrapped.to_vec());
+        Ok(())
     }
 
     /// The token's word on its region's row tags (its marker objects).

@@ -20,11 +20,12 @@
 //! 16 bytes is refused. Only the PIN holder, who can use the domain key at
 //! will, can make tags outside Trent.
 //!
-//! Rows written before tags existed are tagged once, when a token first
-//! serves the region with this version; the token then holds a marker
-//! object, and from then on an untagged row is refused like an altered one,
-//! and a store that names no row-tag key is refused (deleting tags, or the
-//! key, from the store cannot make a marked node tag again).
+//! Rows written before tags existed are tagged once per region, by the
+//! node that names its first row-tag key (`kms::row_tags`). Every token
+//! that served the region with tags holds a marker object ([`RowTagsState`]);
+//! an untagged row is always refused like an altered one, and a marked
+//! token refuses a store that names no row-tag key (deleting tags, or the
+//! key, from the store cannot make a node tag again).
 
 use super::mechanisms;
 use super::token::Token;
@@ -72,8 +73,8 @@ impl RowTags {
 /// Fingerprints of the rows, tags included, whose tags this process checked
 /// in the token or made there, most recent first: a row that misses the
 /// token's cache again, unchanged, is not checked in the token again (a
-/// check creates, wraps and destroys an object). Bounded, about 0.1 KiB an
-/// entry.
+/// check creates, wraps and destroys an object). Bounded, about 0.07 KiB
+/// an entry.
 pub(super) struct VerifiedRows {
     seen: Mutex<LruCache<[u8; 32], ()>>,
 }
@@ -151,7 +152,7 @@ fn digest(material: &WrappedMaterial<'_>) -> Zeroizing<[u8; TAGGED_LEN]> {
 }
 
 /// Label of the object that carries a row's digest to be wrapped.
-pub const CARRIER_LABEL: &str = "trent-row-tag";
+const CARRIER_LABEL: &str = "trent-row-tag";
 
 /// Length of the row-tag key: an AES-128 key, so that its wrap under the
 /// domain key wraps 16 bytes, a length no other wrap under it has (stored

@@ -16,14 +16,13 @@ impl Kms {
     }
 
     /// `material` with the tag of its row as a material of `key` in
-    /// `region`, made in that region's token.
+    /// `region`, made in that region's token (a tag it had is replaced).
     pub(super) fn tagged(
         &self,
         region: &str,
         key: &KeyRecord,
         mut material: MaterialRecord,
     ) -> KmsResult<MaterialRecord> {
-        material.tag = None;
         let tag = self
             .hsm(region)?
             .tag_material(&row_in(region, key, &material))?;

@@ -46,11 +46,13 @@ pub fn adopt_row_tags(store: &Store, hsm: &Hsm, region: &str) -> Result<usize, E
             if named {
                 state = RowTagsState::Tagging;
                 hsm.set_row_tags_state(state).map_err(hsm_failed)?;
+                made
+            } else {
+                store
+                    .row_tag_key(region)
+                    .map_err(store_failed)?
+                    .ok_or_else(|| altered("a node named one a moment ago"))?
             }
-            store
-                .row_tag_key(region)
-                .map_err(store_failed)?
-                .ok_or_else(|| altered("a node named one a moment ago"))?
         }
     };
     hsm.use_row_tag_key(&tag_key).map_err(hsm_failed)?;

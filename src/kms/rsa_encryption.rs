@@ -44,7 +44,6 @@ impl Kms {
             }));
         }
         let material = self.current_material(key)?;
-        current::public_key(key, &material)?;
         let ciphertext = self.hsm(&key.region)?.rsa_encrypt(
             &current::wrapped(key, &material),
             oaep,

@@ -99,7 +99,6 @@ impl Kms {
         }
         let key = &signable.key;
         let material = self.current_material(key)?;
-        current::public_key(key, &material)?;
         let valid = self.hsm(&caller.region)?.verify(
             &current::wrapped(key, &material),
             signable.signing,

@@ -3,6 +3,7 @@
 //! Plain data only: this module knows no dialect and no authenticator; they
 //! check and convert its entries when the service starts.
 
+use crate::cache_sizing;
 use figment::Figment;
 use figment::error::{Actual, Kind};
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -79,10 +80,12 @@ pub struct Config {
     pub max_connections: usize,
     /// PKCS#11 worker sessions per region.
     pub sessions_per_region: usize,
-    /// Unwrapped backing keys kept as session objects, per region.
-    pub key_cache_capacity: usize,
-    /// Key records and wrapped materials kept in memory.
-    pub metadata_cache_capacity: usize,
+    /// Unwrapped backing keys kept as session objects, per region; when
+    /// absent, sized from memory ([`Config::cache_capacities`]).
+    pub key_cache_capacity: Option<usize>,
+    /// Key records and wrapped materials kept in memory; when absent, sized
+    /// from memory ([`Config::cache_capacities`]).
+    pub metadata_cache_capacity: Option<usize>,
     /// How long a change made by another node sharing the database may go
     /// unseen by the key-record cache; 0 disables the record cache.
     pub metadata_max_staleness_ms: u64,
@@ -340,8 +343,8 @@ impl Default for Config {
             max_body_bytes: 256 * 1024,
             max_connections: 4096,
             sessions_per_region: 8,
-            key_cache_capacity: 100_000,
-            metadata_cache_capacity: 100_000,
+            key_cache_capacity: None,
+            metadata_cache_capacity: None,
             metadata_max_staleness_ms: 1_000,
             reinitialize_module_after: 1_000_000,
             job_interval_secs: 5,
@@ -401,6 +404,47 @@ impl Config {
     pub fn dev_mode(&self) -> bool {
         self.regions.is_empty()
     }
+
+    /// The capacity of each region's key cache and of the metadata cache:
+    /// the configured ones, else as many keys as fit in half the memory the
+    /// process may use, held in every region it starts with
+    /// ([`cache_sizing::default_capacity`]).
+    pub fn cache_capacities(&self) -> CacheCapacities {
+        let sized = || {
+            let regions = if self.dev_mode() {
+                let mut names = self.dev_regions.clone();
+                names.push(self.default_region.clone());
+                names.sort();
+                names.dedup();
+                names.len()
+            } else {
+                self.regions.len()
+            };
+            cache_sizing::available_memory().map_or(cache_sizing::WITHOUT_MEMORY, |memory| {
+                cache_sizing::default_capacity(memory, regions)
+            })
+        };
+        let keys = self.key_cache_capacity;
+        let metadata = self.metadata_cache_capacity;
+        let default = if keys.is_none() || metadata.is_none() {
+            sized()
+        } else {
+            0
+        };
+        CacheCapacities {
+            keys: keys.unwrap_or(default),
+            metadata: metadata.unwrap_or(default),
+        }
+    }
+}
+
+/// The capacities of the caches a server starts with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheCapacities {
+    /// Unwrapped backing keys kept as session objects, per region.
+    pub keys: usize,
+    /// Key records and wrapped materials kept in memory.
+    pub metadata: usize,
 }
 
 impl PinSource {
@@ -452,6 +496,37 @@ mod tests {
         );
         assert!(!message.contains("s3cr3t"), "{message}");
         assert!(message.contains("line 3"), "{message}");
+    }
+
+    #[test]
+    fn cache_capacities_are_the_configured_ones_or_sized_from_memory() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("trent.toml");
+        std::fs::write(
+            &path,
+            "key_cache_capacity = 5\nmetadata_cache_capacity = 7\n",
+        )
+        .unwrap();
+        let configured = Config::load(Some(&path)).unwrap().cache_capacities();
+        assert_eq!((configured.keys, configured.metadata), (5, 7));
+
+        let config = Config {
+            key_cache_capacity: Some(5),
+            ..Config::default()
+        };
+        let memory = cache_sizing::available_memory().expect("memory of a Linux machine");
+        let sized = cache_sizing::default_capacity(memory, 2);
+        assert_eq!(config.cache_capacities().keys, 5);
+        assert_eq!(config.cache_capacities().metadata, sized);
+        let one_region = Config {
+            dev_regions: vec!["eu-west-1".into()],
+            default_region: "eu-west-1".into(),
+            ..Config::default()
+        };
+        assert_eq!(
+            one_region.cache_capacities().keys,
+            cache_sizing::default_capacity(memory, 1)
+        );
     }
 
     #[test]

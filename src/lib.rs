@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod backup;
+pub mod cache_sizing;
 pub mod clock;
 pub mod cluster;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod core_dumps;
 pub mod dir_lock;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod growing_lru;
 pub mod hsm;
 pub mod kms;
 pub mod logs;

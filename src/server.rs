@@ -75,10 +75,16 @@ pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
         config.store_ca_file.as_deref(),
         &config.data_dir,
     )?;
-    tracing::info!(store = %location, "opening the metadata store");
+    let capacities = config.cache_capacities();
+    tracing::info!(
+        store = %location,
+        key_cache_capacity = capacities.keys,
+        metadata_cache_capacity = capacities.metadata,
+        "opening the metadata store"
+    );
     let store = Store::open(
         &location,
-        config.metadata_cache_capacity,
+        capacities.metadata,
         Duration::from_millis(config.metadata_max_staleness_ms),
     )?;
     prepared.add_cluster_regions(&store.domain_key_regions()?)?;
@@ -86,7 +92,7 @@ pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
         node_id: prepared.node_id.clone(),
         enrolment_wait: Duration::from_secs(config.enrolment_wait_secs),
         sessions: config.sessions_per_region,
-        cache_capacity: config.key_cache_capacity,
+        cache_capacity: capacities.keys,
     };
     let offer_trust = prepared
         .dev

@@ -1,6 +1,7 @@
 //! Bounded map from key material to the handle of its unwrapped session object.
 
 use super::SecretKind;
+use crate::growing_lru::growing;
 use crate::metrics::metrics;
 use cryptoki::object::ObjectHandle;
 use lru::LruCache;
@@ -65,8 +66,8 @@ impl HandleCache {
         let capacity = NonZeroUsize::new(capacity.max(1)).expect("non-zero");
         Self {
             name,
-            entries: Mutex::new(LruCache::new(capacity)),
-            missed: Mutex::new(LruCache::new(ghosts)),
+            entries: Mutex::new(growing(capacity)),
+            missed: Mutex::new(growing(ghosts)),
             graveyard: Arc::default(),
         }
     }

@@ -30,6 +30,7 @@
 use super::mechanisms;
 use super::token::Token;
 use super::{HsmError, WrappedMaterial};
+use crate::growing_lru::growing;
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
@@ -84,7 +85,7 @@ impl VerifiedRows {
     pub(super) fn new(capacity: usize) -> Self {
         let capacity = NonZeroUsize::new(capacity.max(1)).expect("non-zero");
         Self {
-            seen: Mutex::new(LruCache::new(capacity)),
+            seen: Mutex::new(growing(capacity)),
         }
     }
 

@@ -13,6 +13,7 @@
 //! is told of each commit (PostgreSQL's NOTIFY) calls `notified`, which
 //! drops them at once; the polling stays, for a notification missed.
 
+use crate::growing_lru::growing;
 use crate::model::{KeyRecord, MaterialRecord};
 use lru::LruCache;
 use std::collections::HashSet;
@@ -73,10 +74,10 @@ impl MetadataCache {
             }),
             generation: AtomicU64::new(0),
             announced: AtomicI64::new(NOT_ANNOUNCED),
-            keys: Mutex::new(LruCache::new(capacity)),
+            keys: Mutex::new(growing(capacity)),
             policies: Mutex::new(HashSet::new()),
             policy_limit: capacity.get(),
-            materials: Mutex::new(LruCache::new(capacity)),
+            materials: Mutex::new(growing(capacity)),
         }
     }
 

@@ -405,35 +405,32 @@ impl Config {
         self.regions.is_empty()
     }
 
+    /// The regions dev mode hosts from the start, before any it provisioned
+    /// in an earlier run: `dev_regions` and the default region, each once.
+    pub fn dev_start_regions(&self) -> std::collections::BTreeSet<String> {
+        let mut names: std::collections::BTreeSet<String> =
+            self.dev_regions.iter().cloned().collect();
+        names.insert(self.default_region.clone());
+        names
+    }
+
     /// The capacity of each region's key cache and of the metadata cache:
     /// the configured ones, else as many keys as fit in half the memory the
-    /// process may use, held in every region it starts with
+    /// process may use, held in each of the `regions` it starts with
     /// ([`cache_sizing::default_capacity`]).
-    pub fn cache_capacities(&self) -> CacheCapacities {
-        let sized = || {
-            let regions = if self.dev_mode() {
-                let mut names = self.dev_regions.clone();
-                names.push(self.default_region.clone());
-                names.sort();
-                names.dedup();
-                names.len()
-            } else {
-                self.regions.len()
-            };
-            cache_sizing::available_memory().map_or(cache_sizing::WITHOUT_MEMORY, |memory| {
-                cache_sizing::default_capacity(memory, regions)
-            })
-        };
-        let keys = self.key_cache_capacity;
-        let metadata = self.metadata_cache_capacity;
-        let default = if keys.is_none() || metadata.is_none() {
-            sized()
-        } else {
-            0
-        };
-        CacheCapacities {
-            keys: keys.unwrap_or(default),
-            metadata: metadata.unwrap_or(default),
+    pub fn cache_capacities(&self, regions: usize) -> CacheCapacities {
+        match (self.key_cache_capacity, self.metadata_cache_capacity) {
+            (Some(keys), Some(metadata)) => CacheCapacities { keys, metadata },
+            (keys, metadata) => {
+                let sized = cache_sizing::available_memory()
+                    .map_or(cache_sizing::WITHOUT_MEMORY, |memory| {
+                        cache_sizing::default_capacity(memory, regions)
+                    });
+                CacheCapacities {
+                    keys: keys.unwrap_or(sized),
+                    metadata: metadata.unwrap_or(sized),
+                }
+            }
         }
     }
 }
@@ -507,7 +504,7 @@ mod tests {
             "key_cache_capacity = 5\nmetadata_cache_capacity = 7\n",
         )
         .unwrap();
-        let configured = Config::load(Some(&path)).unwrap().cache_capacities();
+        let configured = Config::load(Some(&path)).unwrap().cache_capacities(2);
         assert_eq!((configured.keys, configured.metadata), (5, 7));
 
         let config = Config {
@@ -515,17 +512,27 @@ mod tests {
             ..Config::default()
         };
         let memory = cache_sizing::available_memory().expect("memory of a Linux machine");
-        let sized = cache_sizing::default_capacity(memory, 2);
-        assert_eq!(config.cache_capacities().keys, 5);
-        assert_eq!(config.cache_capacities().metadata, sized);
-        let one_region = Config {
-            dev_regions: vec!["eu-west-1".into()],
-            default_region: "eu-west-1".into(),
+        assert_eq!(config.cache_capacities(2).keys, 5);
+        assert_eq!(
+            config.cache_capacities(2).metadata,
+            cache_sizing::default_capacity(memory, 2)
+        );
+        assert_eq!(
+            Config::default().cache_capacities(1).keys,
+            cache_sizing::default_capacity(memory, 1)
+        );
+    }
+
+    #[test]
+    fn dev_mode_starts_with_its_regions_and_the_default_one_once() {
+        let config = Config {
+            dev_regions: vec!["eu-west-1".into(), "us-east-1".into()],
+            default_region: "us-east-1".into(),
             ..Config::default()
         };
         assert_eq!(
-            one_region.cache_capacities().keys,
-            cache_sizing::default_capacity(memory, 1)
+            config.dev_start_regions().into_iter().collect::<Vec<_>>(),
+            ["eu-west-1", "us-east-1"]
         );
     }
 

@@ -257,8 +257,7 @@ impl DevTokens {
     /// files), each once.
     fn start_regions(&self, config: &Config) -> Result<BTreeSet<String>, ProvisionError> {
         let io = |e| ProvisionError::Io(self.secrets_dir.display().to_string(), e);
-        let mut names: BTreeSet<String> = config.dev_regions.iter().cloned().collect();
-        names.insert(config.default_region.clone());
+        let mut names = config.dev_start_regions();
         for entry in fs::read_dir(&self.secrets_dir).map_err(io)? {
             let file = entry.map_err(io)?.file_name();
             if let Some(name) = file.to_string_lossy().strip_suffix(".pin") {

@@ -75,7 +75,9 @@ pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
         config.store_ca_file.as_deref(),
         &config.data_dir,
     )?;
-    let capacities = config.cache_capacities();
+    // The regions named so far: configured, or dev mode's at start
+    // (cluster regions the store names come after it is open).
+    let capacities = config.cache_capacities(prepared.plans.len());
     tracing::info!(
         store = %location,
         key_cache_capacity = capacities.keys,

@@ -8,7 +8,7 @@ pub const FEWEST: usize = 1_000;
 /// Capacity of both caches when the memory cannot be read: AWS KMS's quota
 /// of keys per account and Region.
 pub const WITHOUT_MEMORY: usize = 100_000;
-/// Bytes one key takes in a region's key cache: SoftHSM's session object
+/// Bytes one key takes in the key caches: SoftHSM's session object
 /// with its attributes, the cache's entry and the fingerprints of four
 /// checked material rows (README, "Performance": 8.1 KiB measured with one
 /// fingerprint, at 645,000 cached keys).
@@ -17,16 +17,12 @@ const KEY_CACHE_ENTRY: u64 = 8_500;
 /// materials (0.8 KiB measured).
 const METADATA_ENTRY: u64 = 800;
 
-/// The capacity of each region's key cache and of the metadata cache when
-/// the configuration names none: as many keys as fit in half of `memory`
-/// bytes when each is held once in the metadata cache and once in each of
-/// `regions` key caches, between [`FEWEST`] and [`MOST`].
-pub fn default_capacity(memory: u64, regions: usize) -> usize {
-    let regions = u64::try_from(regions.max(1)).unwrap_or(u64::MAX);
-    let per_key = KEY_CACHE_ENTRY
-        .saturating_mul(regions)
-        .saturating_add(METADATA_ENTRY);
-    usize::try_from(memory / 2 / per_key)
+/// The capacity of the key caches (all regions together) and of the
+/// metadata cache when the configuration names none: as many keys as fit in
+/// half of `memory` bytes when each is held once in each, between
+/// [`FEWEST`] and [`MOST`].
+pub fn default_capacity(memory: u64) -> usize {
+    usize::try_from(memory / 2 / (KEY_CACHE_ENTRY + METADATA_ENTRY))
         .unwrap_or(usize::MAX)
         .clamp(FEWEST, MOST)
 }
@@ -55,14 +51,15 @@ mod tests {
 
     #[test]
     fn capacity_fills_half_the_memory_within_bounds() {
-        // 24 GiB and two regions: 12 GiB / (2 × 8,500 + 800) bytes.
-        assert_eq!(default_capacity(24 * GIB, 2), 723_870);
-        assert_eq!(default_capacity(24 * GIB, 1), MOST);
-        // A 2 GiB container with one region: about 115,000 keys.
-        assert_eq!(default_capacity(2 * GIB, 1), 115_456);
-        assert_eq!(default_capacity(16 << 20, 3), FEWEST);
-        assert_eq!(default_capacity(0, 0), FEWEST);
-        assert_eq!(default_capacity(u64::MAX, usize::MAX), FEWEST);
+        // 24 GiB: 12 GiB / (8,500 + 800) bytes, above the most.
+        assert_eq!(default_capacity(24 * GIB), MOST);
+        // 16 GiB: 8 GiB / 9,300 bytes.
+        assert_eq!(default_capacity(16 * GIB), 923_648);
+        // A 2 GiB container: about 115,000 keys.
+        assert_eq!(default_capacity(2 * GIB), 115_456);
+        assert_eq!(default_capacity(16 << 20), FEWEST);
+        assert_eq!(default_capacity(0), FEWEST);
+        assert_eq!(default_capacity(u64::MAX), MOST);
     }
 
     #[test]

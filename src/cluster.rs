@@ -5,7 +5,9 @@
 //! where the user is logged in).
 
 use crate::config::{Config, ConfigError};
-use crate::hsm::{DomainKeySharing, HsmError, Module, Modules, TokenSpec, offer_fingerprint};
+use crate::hsm::{
+    CacheBudget, DomainKeySharing, HsmError, Module, Modules, TokenSpec, offer_fingerprint,
+};
 use crate::kms::EnrolmentRecord;
 use crate::kms::enrolment::{self, EnrolmentError, Settle, Settled, WithoutDomainKey};
 use crate::provision::{self, ProvisionError, RegionPlan};
@@ -382,7 +384,7 @@ fn spec(plan: &RegionPlan) -> TokenSpec<'_> {
         pin: &plan.pin,
         provision_so_pin: None,
         sessions: 1,
-        cache_capacity: 1,
+        cache_budget: CacheBudget::new(1),
     }
 }
 

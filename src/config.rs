@@ -80,8 +80,9 @@ pub struct Config {
     pub max_connections: usize,
     /// PKCS#11 worker sessions per region.
     pub sessions_per_region: usize,
-    /// Unwrapped backing keys kept as session objects, per region; when
-    /// absent, sized from memory ([`Config::cache_capacities`]).
+    /// Unwrapped backing keys kept as session objects, by the tokens of all
+    /// regions together; when absent, sized from memory
+    /// ([`Config::cache_capacities`]).
     pub key_cache_capacity: Option<usize>,
     /// Key records and wrapped materials kept in memory; when absent, sized
     /// from memory ([`Config::cache_capacities`]).
@@ -414,17 +415,16 @@ impl Config {
         names
     }
 
-    /// The capacity of each region's key cache and of the metadata cache:
-    /// the configured ones, else as many keys as fit in half the memory the
-    /// process may use, held in each of the `regions` it starts with
-    /// ([`cache_sizing::default_capacity`]).
-    pub fn cache_capacities(&self, regions: usize) -> CacheCapacities {
+    /// The capacity of the key caches (all regions together) and of the
+    /// metadata cache: the configured ones, else as many keys as fit in half
+    /// the memory the process may use ([`cache_sizing::default_capacity`]).
+    pub fn cache_capacities(&self) -> CacheCapacities {
         match (self.key_cache_capacity, self.metadata_cache_capacity) {
             (Some(keys), Some(metadata)) => CacheCapacities { keys, metadata },
             (keys, metadata) => {
                 let sized = cache_sizing::available_memory()
                     .map_or(cache_sizing::WITHOUT_MEMORY, |memory| {
-                        cache_sizing::default_capacity(memory, regions)
+                        cache_sizing::default_capacity(memory)
                     });
                 CacheCapacities {
                     keys: keys.unwrap_or(sized),
@@ -438,7 +438,7 @@ impl Config {
 /// The capacities of the caches a server starts with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CacheCapacities {
-    /// Unwrapped backing keys kept as session objects, per region.
+    /// Unwrapped backing keys kept as session objects, all regions together.
     pub keys: usize,
     /// Key records and wrapped materials kept in memory.
     pub metadata: usize,
@@ -504,7 +504,7 @@ mod tests {
             "key_cache_capacity = 5\nmetadata_cache_capacity = 7\n",
         )
         .unwrap();
-        let configured = Config::load(Some(&path)).unwrap().cache_capacities(2);
+        let configured = Config::load(Some(&path)).unwrap().cache_capacities();
         assert_eq!((configured.keys, configured.metadata), (5, 7));
 
         let config = Config {
@@ -512,14 +512,14 @@ mod tests {
             ..Config::default()
         };
         let memory = cache_sizing::available_memory().expect("memory of a Linux machine");
-        assert_eq!(config.cache_capacities(2).keys, 5);
+        assert_eq!(config.cache_capacities().keys, 5);
         assert_eq!(
-            config.cache_capacities(2).metadata,
-            cache_sizing::default_capacity(memory, 2)
+            config.cache_capacities().metadata,
+            cache_sizing::default_capacity(memory)
         );
         assert_eq!(
-            Config::default().cache_capacities(1).keys,
-            cache_sizing::default_capacity(memory, 1)
+            Config::default().cache_capacities().keys,
+            cache_sizing::default_capacity(memory)
         );
     }
 

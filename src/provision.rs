@@ -7,7 +7,7 @@
 use crate::api::huawei::Projects;
 use crate::config::{Config, ConfigError, PinSource};
 use crate::dir_lock::{DirLock, LockMode};
-use crate::hsm::{DomainKeySharing, Hsm, Module, TokenSpec};
+use crate::hsm::{CacheBudget, DomainKeySharing, Hsm, Module, TokenSpec};
 use crate::kms::enrolment::{self, EnrolmentError, Settle, Settled, WithoutDomainKey};
 use crate::kms::row_tags;
 use crate::kms::{EnrolmentRecord, KmsError, KmsResult, OfferTrust, Provisioner};
@@ -57,8 +57,8 @@ pub struct Opening {
     pub enrolment_wait: Duration,
     /// Worker sessions per token.
     pub sessions: usize,
-    /// Unwrapped keys cached per token.
-    pub cache_capacity: usize,
+    /// How many unwrapped keys the tokens of every region cache together.
+    pub cache_budget: Arc<CacheBudget>,
 }
 
 impl RegionPlan {
@@ -83,7 +83,7 @@ impl RegionPlan {
             pin: &self.pin,
             provision_so_pin: self.provision_so_pin.as_ref(),
             sessions: opening.sessions,
-            cache_capacity: opening.cache_capacity,
+            cache_budget: Arc::clone(&opening.cache_budget),
         };
         let without = match self.provision_so_pin {
             Some(_) => WithoutDomainKey::Create(DomainKeySharing::Shareable),

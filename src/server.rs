@@ -9,7 +9,7 @@ use crate::auth::Authenticator;
 use crate::auth::credentials::from_shared_file;
 use crate::config::{Config, TlsConfig};
 use crate::connection_limit::LimitAcceptor;
-use crate::hsm::{Hsm, Modules};
+use crate::hsm::{CacheBudget, Hsm, Modules};
 use crate::kms::enrolment::EnrolmentError;
 use crate::kms::{JobOutcome, Kms, Member, OfferTrust, Provisioner, Settings};
 use crate::metrics::metrics;
@@ -75,9 +75,7 @@ pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
         config.store_ca_file.as_deref(),
         &config.data_dir,
     )?;
-    // The regions named so far: configured, or dev mode's at start
-    // (cluster regions the store names come after it is open).
-    let capacities = config.cache_capacities(prepared.plans.len());
+    let capacities = config.cache_capacities();
     tracing::info!(
         store = %location,
         key_cache_capacity = capacities.keys,
@@ -94,7 +92,7 @@ pub fn open(config: &Config) -> Result<Arc<AppState>, StartError> {
         node_id: prepared.node_id.clone(),
         enrolment_wait: Duration::from_secs(config.enrolment_wait_secs),
         sessions: config.sessions_per_region,
-        cache_capacity: capacities.keys,
+        cache_budget: CacheBudget::new(capacities.keys),
     };
     let offer_trust = prepared
         .dev
@@ -393,6 +391,7 @@ impl JobRun {
 /// imported material whose ValidTo has passed, and answers the enrolment
 /// offers of nodes joining this node's regions.
 fn run_jobs(kms: &Kms) -> JobRun {
+    kms.bury_evicted_keys();
     kms.reinitialize_modules_if_due();
     let mut run = JobRun::default();
     run.primary_updates = run.add("primary Region update", kms.complete_primary_updates());

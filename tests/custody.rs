@@ -212,6 +212,51 @@ async fn a_tiny_key_cache_serves_many_keys_correctly() {
     }
 }
 
+/// A sample of the server's `/metrics`, 0 when absent.
+fn metric(server: &Server, series: &str) -> f64 {
+    let (status, body) = server.get("/metrics");
+    assert_eq!(status, 200, "{body}");
+    body.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// The key caches of all regions share one capacity: keys in steady use in
+/// one region take the room an idle region's keys held, and the caches
+/// never hold more than the capacity together.
+#[tokio::test(flavor = "multi_thread")]
+async fn regions_share_one_key_cache_capacity() {
+    let server = Server::start_with_env(&[("TRENT_KEY_CACHE_CAPACITY", "3")]);
+    let (east, west) = (server.client(common::EAST), server.client(common::WEST));
+    let cached = || metric(&server, "trent_session_object_cache_size");
+    let misses = || {
+        metric(
+            &server,
+            "trent_session_object_cache_lookups_total{cache=\"keys\",result=\"miss\"}",
+        )
+    };
+    let idle = [common::new_key(&east).await, common::new_key(&east).await];
+    assert_eq!(cached(), 2.0, "CreateKey caches its key");
+    let busy = [common::new_key(&west).await, common::new_key(&west).await];
+    assert_eq!(cached(), 3.0, "the two regions hold three keys together");
+    let round_trips = |kms: aws_sdk_kms::Client, keys: Vec<String>| async move {
+        for (i, key) in keys.iter().enumerate() {
+            let text = format!("key {i}");
+            let blob = common::encrypt_text(&kms, key, &text).await;
+            assert_eq!(common::decrypt_text(&kms, &blob).await.plaintext, text);
+        }
+    };
+    round_trips(west.clone(), busy.to_vec()).await;
+    let before = misses();
+    for _ in 0..5 {
+        round_trips(west.clone(), busy.to_vec()).await;
+    }
+    assert_eq!(misses(), before, "the busy region's keys stay cached");
+    round_trips(east.clone(), idle.to_vec()).await;
+    round_trips(east, idle.to_vec()).await;
+    assert_eq!(cached(), 3.0, "never more than the capacity");
+}
+
 /// Times the server's log says it re-initialised a PKCS#11 module.
 fn reinitialisations(server: &Server) -> usize {
     server

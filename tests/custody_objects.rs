@@ -15,8 +15,8 @@ use secrecy::SecretString;
 use std::path::Path;
 use std::sync::Arc;
 use trent::hsm::{
-    DOMAIN_KEY_LABEL, DomainKeySharing, Hsm, MaterialRef, Module, Modules, RowBinding, SecretKind,
-    TAG_KEY_LABEL, TokenSpec, WrappedMaterial,
+    CacheBudget, DOMAIN_KEY_LABEL, DomainKeySharing, Hsm, MaterialRef, Module, Modules, RowBinding,
+    SecretKind, TAG_KEY_LABEL, TokenSpec, WrappedMaterial,
 };
 
 const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
@@ -79,7 +79,7 @@ fn open_region(
         pin,
         provision_so_pin: Some(so_pin),
         sessions: 2,
-        cache_capacity: 16,
+        cache_budget: CacheBudget::new(16),
     };
     let mut setup = module.domain_key_setup(&spec()).unwrap();
     if !setup.holds_domain_key() {

@@ -1007,12 +1007,7 @@ fn token_alone(data_dir: &std::path::Path, plan: &Plan, args: &Args) -> Result<(
         .iter()
         .find(|(name, _)| name == "TRENT_KEY_CACHE_CAPACITY")
         .and_then(|(_, value)| value.parse().ok())
-        .unwrap_or_else(|| {
-            let config = trent::config::Config::default();
-            config
-                .cache_capacities(config.dev_start_regions().len())
-                .keys
-        })
+        .unwrap_or_else(|| trent::config::Config::default().cache_capacities().keys)
         .max(1);
     let counts = [plan.keys[0], plan.keys[plan.keys.len() - 1]].map(|n| n.clamp(1, capacity));
     println!();

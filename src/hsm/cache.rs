@@ -1,4 +1,5 @@
-//! Bounded map from key material to the handle of its unwrapped session object.
+//! Maps from key material to the handle of its unwrapped session object,
+//! bounded together by one budget.
 
 use super::SecretKind;
 use crate::growing_lru::growing;
@@ -6,7 +7,8 @@ use crate::metrics::metrics;
 use cryptoki::object::ObjectHandle;
 use lru::LruCache;
 use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 /// Identifies one backing-key version: the KMS key id, its material id,
 /// and the kind of secret it is.
@@ -38,35 +40,130 @@ impl CachedKey {
 
 impl Drop for CachedKey {
     fn drop(&mut self) {
-        self.graveyard
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(self.handle);
+        lock(&self.graveyard).push(self.handle);
     }
 }
 
-/// LRU of unwrapped key handles. A handle pushed out or removed is destroyed
-/// (by the caller, through [`HandleCache::take_dead`]) once no call uses it.
+/// How many unwrapped keys every cache of the process may hold together
+/// (ADR 0027): a region in use may take what an idle region does not need.
+/// Once the budget is spent, caching a key pushes out the least recently
+/// used key of whichever cache holds it, in any region.
+pub struct CacheBudget {
+    limit: usize,
+    held: AtomicUsize,
+    clock: AtomicU64,
+    caches: Mutex<Vec<Weak<Entries>>>,
+}
+
+/// One cache's entries, in recency order.
+type Entries = Mutex<LruCache<MaterialRef, Slot>>;
+
+/// A cached key and when it was last used, on the budget's clock.
+struct Slot {
+    key: Arc<CachedKey>,
+    used: u64,
+}
+
+impl CacheBudget {
+    /// A budget of at least one key.
+    pub fn new(limit: usize) -> Arc<Self> {
+        Arc::new(Self {
+            limit: limit.max(1),
+            held: AtomicUsize::new(0),
+            clock: AtomicU64::new(0),
+            caches: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The most keys the caches hold together.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// The keys the caches hold now.
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
+    }
+
+    fn tick(&self) -> u64 {
+        self.clock.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn join(&self, entries: &Arc<Entries>) {
+        let mut caches = lock(&self.caches);
+        caches.retain(|cache| cache.strong_count() > 0);
+        caches.push(Arc::downgrade(entries));
+    }
+
+    fn taken(&self, keys: usize) {
+        self.held.fetch_add(keys, Ordering::Relaxed);
+        metrics().session_objects(keys as i64);
+    }
+
+    fn given_back(&self, keys: usize) {
+        self.held.fetch_sub(keys, Ordering::Relaxed);
+        metrics().session_objects(-(keys as i64));
+    }
+
+    /// Pushes out least recently used keys, from any cache, until the
+    /// caches hold no more than the limit. A key pushed out goes to its own
+    /// cache's graveyard, whose token destroys it.
+    fn make_room(&self) {
+        while self.held() > self.limit {
+            let Some(victim) = self.least_recently_used() else {
+                return;
+            };
+            let pushed_out = lock(&victim).pop_lru();
+            if pushed_out.is_some() {
+                self.given_back(1);
+            }
+            drop(pushed_out);
+        }
+    }
+
+    /// The cache whose least recently used key was used longest ago.
+    fn least_recently_used(&self) -> Option<Arc<Entries>> {
+        let caches: Vec<Arc<Entries>> = lock(&self.caches)
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        caches
+            .into_iter()
+            .filter_map(|cache| {
+                let oldest = lock(&cache).peek_lru().map(|(_, slot)| slot.used)?;
+                Some((oldest, cache))
+            })
+            .min_by_key(|(oldest, _)| *oldest)
+            .map(|(_, cache)| cache)
+    }
+}
+
+/// LRU of unwrapped key handles, one of those a [`CacheBudget`] bounds. A
+/// handle pushed out or removed is destroyed (by the caller, through
+/// [`HandleCache::take_dead`]) once no call uses it.
 ///
-/// Once full, the cache admits a key only on its second miss within the
-/// recent past (a "ghost" list of recently missed keys, four times the
-/// cache's size): a key used once does not push out a key in steady use.
+/// Once the budget is spent, the cache admits a key only on its second miss
+/// within the recent past (a "ghost" list of recently missed keys, four
+/// times the budget): a key used once does not push out a key in steady
+/// use.
 pub struct HandleCache {
     name: &'static str,
-    entries: Mutex<LruCache<MaterialRef, Arc<CachedKey>>>,
+    budget: Arc<CacheBudget>,
+    entries: Arc<Entries>,
     missed: Mutex<LruCache<MaterialRef, ()>>,
     graveyard: Arc<Mutex<Vec<ObjectHandle>>>,
 }
 
 impl HandleCache {
-    /// A cache named `name` (in the metrics) holding at most `capacity`
-    /// unwrapped keys.
-    pub fn new(name: &'static str, capacity: usize) -> Self {
-        let ghosts = NonZeroUsize::new(capacity.max(1) * 4).expect("non-zero");
-        let capacity = NonZeroUsize::new(capacity.max(1)).expect("non-zero");
+    /// A cache named `name` (in the metrics) within `budget`.
+    pub fn new(name: &'static str, budget: &Arc<CacheBudget>) -> Self {
+        let ghosts = NonZeroUsize::new(budget.limit.saturating_mul(4)).expect("non-zero");
+        let entries = Arc::new(Mutex::new(LruCache::unbounded()));
+        budget.join(&entries);
         Self {
             name,
-            entries: Mutex::new(growing(capacity)),
+            budget: Arc::clone(budget),
+            entries,
             missed: Mutex::new(growing(ghosts)),
             graveyard: Arc::default(),
         }
@@ -78,15 +175,12 @@ impl HandleCache {
     }
 
     /// Whether a key that just missed should be cached: always while the
-    /// cache has room, else only if it missed recently already.
+    /// budget has room, else only if it missed recently already.
     pub fn admits(&self, material: &MaterialRef) -> bool {
-        {
-            let entries = self.lock();
-            if entries.len() < entries.cap().get() {
-                return true;
-            }
+        if self.budget.held() < self.budget.limit {
+            return true;
         }
-        let mut missed = self.missed.lock().unwrap_or_else(|e| e.into_inner());
+        let mut missed = lock(&self.missed);
         if missed.pop(material).is_some() {
             return true;
         }
@@ -96,37 +190,47 @@ impl HandleCache {
 
     /// The cached key for this material, if any.
     pub fn get(&self, material: &MaterialRef) -> Option<Arc<CachedKey>> {
-        self.lock().get(material).cloned()
+        let used = self.budget.tick();
+        let mut entries = lock(&self.entries);
+        let slot = entries.get_mut(material)?;
+        slot.used = used;
+        Some(slot.key.clone())
     }
 
-    /// Caches a handle, returning the cached key; the entry it pushes out
-    /// (or replaces) goes to the graveyard once unused.
+    /// Caches a handle, returning the cached key; the entry it replaces, or
+    /// the least recently used key it pushes out of the budget, goes to its
+    /// cache's graveyard once unused.
     pub fn insert(&self, material: MaterialRef, handle: ObjectHandle) -> Arc<CachedKey> {
         let key = Arc::new(CachedKey {
             handle,
             graveyard: self.graveyard.clone(),
         });
-        let pushed_out = self.lock().push(material, key.clone());
-        if pushed_out.is_none() {
-            metrics().session_objects(1);
+        let slot = Slot {
+            key: key.clone(),
+            used: self.budget.tick(),
+        };
+        let replaced = lock(&self.entries).push(material, slot);
+        if replaced.is_none() {
+            self.budget.taken(1);
+            self.budget.make_room();
         }
-        drop(pushed_out);
+        drop(replaced);
         key
     }
 
     /// Forgets one entry.
     pub fn remove(&self, material: &MaterialRef) {
-        let removed = self.lock().pop(material);
+        let removed = lock(&self.entries).pop(material);
         if removed.is_some() {
-            metrics().session_objects(-1);
+            self.budget.given_back(1);
         }
         drop(removed);
     }
 
     /// Forgets every version of one key.
     pub fn remove_key(&self, key_id: &str) {
-        let removed: Vec<Arc<CachedKey>> = {
-            let mut entries = self.lock();
+        let removed: Vec<Slot> = {
+            let mut entries = lock(&self.entries);
             let doomed: Vec<MaterialRef> = entries
                 .iter()
                 .filter(|(m, _)| m.key_id == key_id)
@@ -134,26 +238,36 @@ impl HandleCache {
                 .collect();
             doomed.iter().filter_map(|m| entries.pop(m)).collect()
         };
-        metrics().session_objects(-(removed.len() as i64));
+        self.budget.given_back(removed.len());
         drop(removed);
     }
 
     /// Handles that neither the cache nor any call holds any more: the
     /// caller destroys their session objects.
     pub fn take_dead(&self) -> Vec<ObjectHandle> {
-        std::mem::take(&mut *self.graveyard.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::take(&mut *lock(&self.graveyard))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<MaterialRef, Arc<CachedKey>>> {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    /// Whether handles wait in the graveyard.
+    pub fn has_dead(&self) -> bool {
+        !lock(&self.graveyard).is_empty()
     }
 }
 
+/// Locks a cache mutex, whose data stays consistent if a holder panicked.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl Drop for HandleCache {
-    /// Takes the entries out of the cache-size gauge (the token's sessions,
-    /// and with them the objects, go too).
+    /// Gives the entries back to the budget and takes them out of the
+    /// cache-size gauge (the token's sessions, and with them the objects,
+    /// go too).
     fn drop(&mut self) {
-        metrics().session_objects(-(self.lock().len() as i64));
+        // Emptied under the lock: a budget making room meanwhile finds
+        // nothing more to give back.
+        let entries = std::mem::replace(&mut *lock(&self.entries), LruCache::unbounded());
+        self.budget.given_back(entries.len());
     }
 }
 
@@ -183,7 +297,7 @@ mod tests {
 
     #[test]
     fn once_full_a_key_is_admitted_on_its_second_miss_only() {
-        let cache = HandleCache::new("test", 2);
+        let cache = HandleCache::new("test", &CacheBudget::new(2));
         for (n, key) in ["a", "b"].iter().enumerate() {
             assert!(cache.admits(&material(key, "1")), "room for {key}");
             drop(cache.insert(material(key, "1"), handle(n as u64)));
@@ -202,7 +316,7 @@ mod tests {
 
     #[test]
     fn a_handle_in_use_is_let_go_of_only_when_the_call_ends() {
-        let cache = HandleCache::new("test", 1);
+        let cache = HandleCache::new("test", &CacheBudget::new(1));
         let in_use = cache.insert(material("a", "1"), handle(1));
         cache.remove(&material("a", "1"));
         assert!(dead(&cache).is_empty(), "still used by a call");
@@ -212,7 +326,7 @@ mod tests {
 
     #[test]
     fn removing_a_key_lets_go_of_all_its_versions_only() {
-        let cache = HandleCache::new("test", 10);
+        let cache = HandleCache::new("test", &CacheBudget::new(10));
         for (n, (key, version)) in [("a", "1"), ("a", "2"), ("b", "1")].iter().enumerate() {
             drop(cache.insert(material(key, version), handle(n as u64)));
         }
@@ -220,5 +334,33 @@ mod tests {
         assert_eq!(dead(&cache), vec![0, 1]);
         let kept = cache.get(&material("b", "1")).map(|k| k.handle().handle());
         assert_eq!(kept, Some(2));
+    }
+
+    #[test]
+    fn caches_share_one_budget_and_push_out_the_least_recently_used_key_of_any() {
+        let budget = CacheBudget::new(3);
+        let idle = HandleCache::new("idle", &budget);
+        let busy = HandleCache::new("busy", &budget);
+        drop(idle.insert(material("a", "1"), handle(1)));
+        drop(idle.insert(material("b", "1"), handle(2)));
+        drop(busy.insert(material("c", "1"), handle(3)));
+        assert!(idle.get(&material("a", "1")).is_some(), "a used again");
+        assert!(!busy.admits(&material("d", "1")), "the budget is spent");
+        assert!(busy.admits(&material("d", "1")));
+        drop(busy.insert(material("d", "1"), handle(4)));
+        assert_eq!(dead(&idle), vec![2], "b was used longest ago");
+        assert!(dead(&busy).is_empty());
+        drop(busy.insert(material("e", "1"), handle(5)));
+        drop(busy.insert(material("f", "1"), handle(6)));
+        assert_eq!(
+            dead(&idle),
+            vec![1],
+            "the busy cache took the idle one's share"
+        );
+        assert_eq!(dead(&busy), vec![3]);
+        assert_eq!(budget.held(), 3);
+        drop(busy);
+        assert_eq!(budget.held(), 0, "a dropped cache gives its keys back");
+        assert!(idle.admits(&material("g", "1")));
     }
 }

@@ -28,7 +28,7 @@ mod token;
 mod transport;
 
 pub use asymmetric::{KeyPair, Oaep};
-pub use cache::MaterialRef;
+pub use cache::{CacheBudget, MaterialRef};
 pub use enrolment::{Offer, fingerprint as offer_fingerprint};
 pub use error::HsmError;
 pub use key_import::{ImportKeyPair, ImportWrapping, ImportedMaterial};
@@ -75,8 +75,8 @@ pub struct TokenSpec<'a> {
     pub provision_so_pin: Option<&'a SecretString>,
     /// Number of worker sessions to open.
     pub sessions: usize,
-    /// Maximum number of unwrapped keys kept as session objects.
-    pub cache_capacity: usize,
+    /// How many unwrapped keys the caches of every token may hold together.
+    pub cache_budget: Arc<CacheBudget>,
 }
 
 /// A wrapped backing key as the store holds it.
@@ -122,11 +122,12 @@ impl Hsm {
             label: spec.label.to_string(),
             pin: spec.pin.clone(),
             sessions: spec.sessions,
-            cache_capacity: spec.cache_capacity,
             row_tags: Arc::new(row_tag::RowTags::new(
-                spec.cache_capacity
+                spec.cache_budget
+                    .limit()
                     .saturating_mul(row_tag::VERIFIED_PER_CACHED),
             )),
+            cache_budget: spec.cache_budget,
         };
         let index = module.open_token(settings, spec.provision_so_pin)?;
         Ok(Self {
@@ -143,6 +144,13 @@ impl Hsm {
     /// module are closed with it.
     pub fn close(&self) {
         self.module.close()
+    }
+
+    /// Destroys the session objects the shared cache budget pushed out of
+    /// this token's caches while calls cached keys in other tokens.
+    pub fn bury_evicted(&self) -> Result<(), HsmError> {
+        self.token()?.bury_evicted();
+        Ok(())
     }
 
     /// Re-initialises this token's module if enough session objects were

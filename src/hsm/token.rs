@@ -3,7 +3,7 @@
 //! it is dropped together when the module is re-initialised.
 
 use super::SecretKind;
-use super::cache::{CachedKey, HandleCache, MaterialRef};
+use super::cache::{CacheBudget, CachedKey, HandleCache, MaterialRef};
 use super::mechanisms::{self, Mechanisms, Wrapping};
 use super::open;
 use super::pool::{PooledSession, SessionPool};
@@ -51,8 +51,8 @@ pub(super) struct TokenSettings {
     pub pin: SecretString,
     /// Number of worker sessions.
     pub sessions: usize,
-    /// Maximum number of unwrapped keys kept as session objects.
-    pub cache_capacity: usize,
+    /// How many unwrapped keys the caches of every token may hold together.
+    pub cache_budget: Arc<CacheBudget>,
     /// What every opening of the token shares about row tags: the rows
     /// checked, and the row-tag key once known.
     pub row_tags: Arc<RowTags>,
@@ -123,8 +123,8 @@ impl Token {
             owner: Mutex::new(owner),
             workers: SessionPool::new(workers),
             domain_key,
-            cache: HandleCache::new("keys", settings.cache_capacity),
-            public_keys: HandleCache::new("public_keys", settings.cache_capacity),
+            cache: HandleCache::new("keys", &settings.cache_budget),
+            public_keys: HandleCache::new("public_keys", &settings.cache_budget),
             imports: Mutex::new(HashMap::new()),
             key_imports: Mutex::new(BTreeMap::new()),
             destroyed,
@@ -405,6 +405,15 @@ impl Token {
         let key = self.cache.insert(reference, handle);
         self.bury_dead(owner);
         key
+    }
+
+    /// Destroys the session objects the caches let go of and no call uses,
+    /// if any: the budget the caches share may push a key out of this
+    /// token's cache while a call caches a key in another's.
+    pub(super) fn bury_evicted(&self) {
+        if self.cache.has_dead() || self.public_keys.has_dead() {
+            self.bury_dead(&self.workers.get());
+        }
     }
 
     /// Destroys, on `session`, the session objects the cache let go of and

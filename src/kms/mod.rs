@@ -295,6 +295,17 @@ impl Kms {
         self.jobs_wanted.notify_one();
     }
 
+    /// Destroys the session objects the shared key-cache budget pushed out
+    /// of each region's caches and that region's own calls have not yet
+    /// destroyed (a region with no calls would keep them).
+    pub fn bury_evicted_keys(&self) {
+        for (region, hsm) in self.regions.all().iter() {
+            if let Err(e) = hsm.bury_evicted() {
+                tracing::debug!(region = %region, error = %e, "evicted keys not destroyed");
+            }
+        }
+    }
+
     /// Re-initialises the PKCS#11 modules that have destroyed enough session
     /// objects (see `hsm::Module`); a failure is logged and retried next time.
     pub fn reinitialize_modules_if_due(&self) {

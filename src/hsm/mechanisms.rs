@@ -97,9 +97,13 @@ pub(super) fn open_blob(blob: &[u8]) -> Result<(Wrapping, &[u8]), HsmError> {
 }
 
 /// Mechanisms every token must offer, with what Trent needs each for.
-const REQUIRED: [(MechanismType, &str); 6] = [
+const REQUIRED: [(MechanismType, &str); 7] = [
     (MechanismType::AES_KEY_GEN, "generating keys"),
     (MechanismType::AES_GCM, "encrypting and decrypting"),
+    (
+        MechanismType::AES_ECB,
+        "making and checking material rows' tags",
+    ),
     (
         MechanismType::ECC_KEY_PAIR_GEN,
         "replication's ephemeral keys",

@@ -8,7 +8,10 @@
 //! make: the wrap, under the region's row-tag key, of a 24-byte digest of
 //! the row (region, key id, material id, key spec and usage, wrapped
 //! material, public key). Key wrap is deterministic, so checking is making
-//! the tag again.
+//! the tag again. The wrap is computed from AES-ECB blocks of the row-tag
+//! key in the token, not by `C_WrapKey` of an object holding the digest:
+//! making or checking a tag creates no session object (SoftHSM keeps a
+//! record of every destroyed one until the module is re-initialised).
 //!
 //! The row-tag key is a 16-byte AES key made in a token and kept in the
 //! store wrapped under the domain key, like materials (so every node of the
@@ -27,10 +30,11 @@
 //! token refuses a store that names no row-tag key (deleting tags, or the
 //! key, from the store cannot make a node tag again).
 
-use super::mechanisms;
+use super::mechanisms::{self, Wrapping};
 use super::token::Token;
 use super::{HsmError, WrappedMaterial};
 use crate::growing_lru::growing;
+use crate::metrics::metrics;
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
@@ -152,8 +156,44 @@ fn digest(material: &WrappedMaterial<'_>) -> Zeroizing<[u8; TAGGED_LEN]> {
     out
 }
 
-/// Label of the object that carries a row's digest to be wrapped.
-const CARRIER_LABEL: &str = "trent-row-tag";
+/// RFC 5649's alternative initial value for a wrap of the digest: its
+/// constant and the digest's length.
+const RFC5649_IV: [u8; 8] = [0xA6, 0x59, 0x59, 0xA6, 0, 0, 0, TAGGED_LEN as u8];
+/// RFC 3394's default initial value.
+const RFC3394_IV: [u8; 8] = [0xA6; 8];
+
+/// The wrap of `digest` by `wrapping` (RFC 5649 or RFC 3394: the digest is
+/// three 8-byte blocks, so neither pads it and both run RFC 3394's wrapping
+/// process, from different initial values), computed with `aes`, which
+/// encrypts one block in place under the wrapping key: `C_WrapKey` of an
+/// object holding the digest makes the same bytes.
+fn wrap_digest(
+    digest: &[u8; TAGGED_LEN],
+    wrapping: Wrapping,
+    mut aes: impl FnMut(&mut [u8; 16]) -> Result<(), HsmError>,
+) -> Result<Vec<u8>, HsmError> {
+    const N: usize = TAGGED_LEN / 8;
+    let mut out = [0u8; 8 + TAGGED_LEN];
+    out[..8].copy_from_slice(match wrapping {
+        Wrapping::Rfc5649 => &RFC5649_IV,
+        Wrapping::Rfc3394 => &RFC3394_IV,
+    });
+    out[8..].copy_from_slice(digest);
+    for j in 0..6 {
+        for i in 1..=N {
+            let mut block = [0u8; 16];
+            block[..8].copy_from_slice(&out[..8]);
+            block[8..].copy_from_slice(&out[8 * i..8 * i + 8]);
+            aes(&mut block)?;
+            let (high, low) = block.split_at(8);
+            let step = (N * j + i) as u64;
+            let register = u64::from_be_bytes(high.try_into().expect("8 bytes")) ^ step;
+            out[..8].copy_from_slice(&register.to_be_bytes());
+            out[8 * i..8 * i + 8].copy_from_slice(low);
+        }
+    }
+    Ok(out.to_vec())
+}
 
 /// Length of the row-tag key: an AES-128 key, so that its wrap under the
 /// domain key wraps 16 bytes, a length no other wrap under it has (stored
@@ -164,7 +204,7 @@ const TAG_KEY_LEN: usize = 16;
 pub const TAG_KEY_LABEL: &str = "trent-row-tag-key";
 
 /// The row-tag key: generated only to be wrapped (`transit`), or unwrapped
-/// to wrap tags' carriers and do nothing else.
+/// to encrypt the AES-ECB blocks of tags and do nothing else.
 fn tag_key_template(transit: bool) -> Vec<Attribute> {
     let mut template = vec![
         Attribute::Class(ObjectClass::SECRET_KEY),
@@ -174,9 +214,9 @@ fn tag_key_template(transit: bool) -> Vec<Attribute> {
         Attribute::Private(false),
         Attribute::Sensitive(true),
         Attribute::Extractable(transit),
-        Attribute::Wrap(!transit),
+        Attribute::Wrap(false),
         Attribute::Unwrap(false),
-        Attribute::Encrypt(false),
+        Attribute::Encrypt(!transit),
         Attribute::Decrypt(false),
         Attribute::Sign(false),
         Attribute::Verify(false),
@@ -186,28 +226,6 @@ fn tag_key_template(transit: bool) -> Vec<Attribute> {
         template.insert(0, Attribute::ValueLen((TAG_KEY_LEN as u64).into()));
     }
     template
-}
-
-/// A secret key object holding `value` (a row's digest, no key), made only
-/// to be wrapped: the one object Trent creates from bytes it knows.
-fn carrier_template(value: &[u8]) -> Vec<Attribute> {
-    vec![
-        Attribute::Class(ObjectClass::SECRET_KEY),
-        Attribute::KeyType(KeyType::GENERIC_SECRET),
-        Attribute::Label(CARRIER_LABEL.as_bytes().to_vec()),
-        Attribute::Value(value.to_vec()),
-        Attribute::Token(false),
-        Attribute::Private(false),
-        Attribute::Sensitive(true),
-        Attribute::Extractable(true),
-        Attribute::Encrypt(false),
-        Attribute::Decrypt(false),
-        Attribute::Sign(false),
-        Attribute::Verify(false),
-        Attribute::Wrap(false),
-        Attribute::Unwrap(false),
-        Attribute::Derive(false),
-    ]
 }
 
 /// A token's word on its region's row tags, kept in marker objects (private
@@ -264,19 +282,38 @@ impl Token {
         Ok(tag)
     }
 
+    /// The tag of a row with this digest: its wrap under the row-tag key,
+    /// from one multi-part AES-ECB encryption on `session`.
     fn row_tag_with(
         &self,
         session: &Session,
         digest: &[u8; TAGGED_LEN],
-        wrapping: mechanisms::Wrapping,
+        wrapping: Wrapping,
     ) -> Result<Vec<u8>, HsmError> {
         let tag_key = self.tag_key().ok_or_else(|| {
             HsmError::RowTagKey(format!("none loaded on token {:?}", self.label()))
         })?;
-        let carrier = session.create_object(&carrier_template(digest))?;
-        let tag = self.wrap(session, wrapping, tag_key, carrier);
-        self.destroy(session, carrier);
-        tag
+        let raw = metrics().pkcs11("row_tag", "AES-ECB", || {
+            session.encrypt_init(&Mechanism::AesEcb, tag_key)?;
+            let raw = wrap_digest(digest, wrapping, |block| {
+                let encrypted = session.encrypt_update(block)?;
+                block.copy_from_slice(encrypted.get(..16).ok_or_else(|| {
+                    HsmError::RowTagKey(format!(
+                        "token {:?} returned {} bytes for an AES-ECB block",
+                        self.label(),
+                        encrypted.len()
+                    ))
+                })?);
+                Ok(())
+            });
+            // Ends the operation; after a failed step the token has ended
+            // it already, and says so.
+            let ended = session.encrypt_final();
+            let raw = raw?;
+            ended?;
+            Ok::<_, HsmError>(raw)
+        })?;
+        Ok(mechanisms::seal(wrapping, raw))
     }
 
     /// A new row-tag key, made on `owner` and returned wrapped under the
@@ -393,5 +430,37 @@ impl Token {
         let mut template = marker_template(label);
         template.retain(|a| a.attribute_type() != AttributeType::Private);
         Ok(session.find_objects(&template)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aes::Aes128;
+    use aes::cipher::{BlockEncrypt, KeyInit};
+
+    /// The wrap computed block by block is the key wrap of RFC 5649 and of
+    /// RFC 3394, as an independent implementation (RustCrypto's `aes-kw`)
+    /// makes it, and as the tags `C_WrapKey` made before.
+    #[test]
+    fn a_digest_wrapped_block_by_block_is_the_standard_key_wrap() {
+        let key = [0x42u8; 16];
+        let aes = Aes128::new(&key.into());
+        let encrypt = |block: &mut [u8; 16]| {
+            aes.encrypt_block(block.into());
+            Ok(())
+        };
+        let kek = aes_kw::KekAes128::new(&key.into());
+        for seed in 0..8u8 {
+            let digest: [u8; TAGGED_LEN] = std::array::from_fn(|i| seed.wrapping_mul(31) ^ i as u8);
+            assert_eq!(
+                wrap_digest(&digest, Wrapping::Rfc5649, encrypt).unwrap(),
+                kek.wrap_with_padding_vec(&digest).unwrap()
+            );
+            assert_eq!(
+                wrap_digest(&digest, Wrapping::Rfc3394, encrypt).unwrap(),
+                kek.wrap_vec(&digest).unwrap()
+            );
+        }
     }
 }

@@ -163,6 +163,7 @@ pub struct Metrics {
     job_runs: Family<JobLabels, Counter>,
     job_failures: Family<JobLabels, Counter>,
     module_reinitializations: Counter,
+    session_objects_destroyed: Counter,
     keys: Family<KeyLabels, Gauge>,
     /// Held while a scrape refreshes the keys gauge and encodes.
     scrape: Mutex<()>,
@@ -253,6 +254,13 @@ impl Metrics {
             "PKCS#11 module re-initialisations",
             module_reinitializations.clone(),
         );
+        let session_objects_destroyed = Counter::default();
+        registry.register(
+            "session_objects_destroyed",
+            "Session objects destroyed (SoftHSM keeps a record of each until the module \
+             is re-initialised: reinitialize_module_after)",
+            session_objects_destroyed.clone(),
+        );
         let keys = Family::default();
         registry.register(
             "keys",
@@ -273,6 +281,7 @@ impl Metrics {
             job_runs,
             job_failures,
             module_reinitializations,
+            session_objects_destroyed,
             keys,
             scrape: Mutex::new(()),
         }
@@ -355,6 +364,11 @@ impl Metrics {
     /// Counts one PKCS#11 module re-initialisation.
     pub fn module_reinitialized(&self) {
         self.module_reinitializations.inc();
+    }
+
+    /// Counts a destroyed session object.
+    pub fn session_object_destroyed(&self) {
+        self.session_objects_destroyed.inc();
     }
 
     /// The exposition, with the keys gauge set to `keys` (region, state,

@@ -257,6 +257,32 @@ async fn regions_share_one_key_cache_capacity() {
     assert_eq!(cached(), 3.0, "never more than the capacity");
 }
 
+/// A key pushed out of an idle region's cache, to make room for another
+/// region's, is destroyed in its own token by the background job: the idle
+/// region makes no call that would do it.
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_pushed_out_of_an_idle_region_are_destroyed_by_the_job() {
+    let server = Server::start_with_env(&[
+        ("TRENT_KEY_CACHE_CAPACITY", "2"),
+        ("TRENT_JOB_INTERVAL_SECS", "1"),
+    ]);
+    let (east, west) = (server.client(common::EAST), server.client(common::WEST));
+    let destroyed = || metric(&server, "trent_session_objects_destroyed_total");
+    common::new_key(&east).await;
+    common::new_key(&east).await;
+    let before = destroyed();
+    // Each CreateKey destroys the extractable object it generated, and
+    // caching its use copy pushes one of the idle region's keys out.
+    common::new_key(&west).await;
+    common::new_key(&west).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while destroyed() < before + 4.0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(destroyed(), before + 4.0, "two generated, two pushed out");
+    assert_eq!(metric(&server, "trent_session_object_cache_size"), 2.0);
+}
+
 /// Times the server's log says it re-initialised a PKCS#11 module.
 fn reinitialisations(server: &Server) -> usize {
     server

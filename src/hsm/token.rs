@@ -233,6 +233,7 @@ impl Token {
     pub(super) fn destroy(&self, session: &Session, handle: ObjectHandle) {
         if session.destroy_object(handle).is_ok() {
             self.destroyed.fetch_add(1, Ordering::Relaxed);
+            metrics().session_object_destroyed();
         }
     }
 

@@ -209,9 +209,17 @@ impl HandleCache {
             key: key.clone(),
             used: self.budget.tick(),
         };
-        let replaced = lock(&self.entries).push(material, slot);
+        let replaced = {
+            let mut entries = lock(&self.entries);
+            let replaced = entries.push(material, slot);
+            // Counted before another thread can push the entry out and
+            // count it given back: the count is never below the entries.
+            if replaced.is_none() {
+                self.budget.taken(1);
+            }
+            replaced
+        };
         if replaced.is_none() {
-            self.budget.taken(1);
             self.budget.make_room();
         }
         drop(replaced);
@@ -362,5 +370,36 @@ mod tests {
         drop(busy);
         assert_eq!(budget.held(), 0, "a dropped cache gives its keys back");
         assert!(idle.admits(&material("g", "1")));
+    }
+
+    #[test]
+    fn concurrent_callers_keep_the_budget_and_its_count() {
+        let budget = CacheBudget::new(50);
+        let caches = [
+            Arc::new(HandleCache::new("a", &budget)),
+            Arc::new(HandleCache::new("b", &budget)),
+        ];
+        let workers: Vec<_> = (0..4u64)
+            .map(|worker| {
+                let cache = Arc::clone(&caches[(worker % 2) as usize]);
+                std::thread::spawn(move || {
+                    for n in 0..2_000u64 {
+                        let key = material(&format!("{worker}-{}", n % 80), "1");
+                        if cache.get(&key).is_none() && cache.admits(&key) {
+                            drop(cache.insert(key.clone(), handle(worker * 10_000 + n)));
+                        }
+                        if n % 7 == 0 {
+                            cache.remove(&key);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for worker in workers {
+            worker.join().unwrap();
+        }
+        let held: usize = caches.iter().map(|c| lock(&c.entries).len()).sum();
+        assert_eq!(budget.held(), held, "the count is the entries");
+        assert!(held <= 50, "{held} entries");
     }
 }

@@ -216,8 +216,9 @@ async fn a_tiny_key_cache_serves_many_keys_correctly() {
 fn metric(server: &Server, series: &str) -> f64 {
     let (status, body) = server.get("/metrics");
     assert_eq!(status, 200, "{body}");
-    body.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    common::metric_samples(&body)
+        .get(series)
+        .copied()
         .unwrap_or(0.0)
 }
 

@@ -7,18 +7,6 @@ use aws_sdk_kms::primitives::Blob;
 use common::*;
 use std::collections::HashMap;
 
-/// The samples of an exposition: series (name and labels, as written) to
-/// value.
-fn samples(body: &str) -> HashMap<String, f64> {
-    body.lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .filter_map(|l| {
-            let (series, value) = l.rsplit_once(' ')?;
-            Some((series.to_string(), value.parse().ok()?))
-        })
-        .collect()
-}
-
 /// The value of `series`, failing the test with the body if it is missing.
 fn value(samples: &HashMap<String, f64>, series: &str, body: &str) -> f64 {
     *samples
@@ -45,7 +33,7 @@ async fn metrics_count_requests_by_outcome_and_name_no_tenant() {
 
     let (status, body) = server.get("/metrics");
     assert_eq!(status, 200, "{body}");
-    let s = samples(&body);
+    let s = metric_samples(&body);
     let requests = |operation: &str, outcome: &str| {
         format!(
             "trent_requests_total{{dialect=\"aws\",operation=\"{operation}\",outcome=\"{outcome}\"}}"
@@ -103,7 +91,7 @@ async fn key_counts_are_counted_at_most_every_five_seconds() {
     let kms = server.client(EAST);
     new_key(&kms).await;
     let enabled = |body: &str| {
-        let s = samples(body);
+        let s = metric_samples(body);
         value(
             &s,
             "trent_keys{region=\"us-east-1\",state=\"Enabled\"}",

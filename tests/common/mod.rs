@@ -1044,3 +1044,15 @@ where
         service.message().map(str::to_string),
     )
 }
+
+/// The samples of a Prometheus exposition (`GET /metrics`): series (name
+/// and labels, as written) to value.
+pub fn metric_samples(body: &str) -> std::collections::HashMap<String, f64> {
+    body.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            Some((series.to_string(), value.parse().ok()?))
+        })
+        .collect()
+}

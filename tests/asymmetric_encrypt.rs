@@ -262,6 +262,51 @@ async fn rsa_keys_need_an_rsa_algorithm() {
     );
 }
 
+/// Data keys are sealed only under symmetric keys: GenerateDataKey and
+/// GenerateDataKeyWithoutPlaintext under an RSA ENCRYPT_DECRYPT key are
+/// InvalidKeyUsageException (HTTP 400), a dry run too, as AWS answers.
+#[tokio::test(flavor = "multi_thread")]
+async fn rsa_keys_make_no_data_keys() {
+    use aws_sdk_kms::types::DataKeySpec;
+    let server = Server::start();
+    let kms = server.client(EAST);
+    let key = create(&kms, KeySpec::Rsa2048, KeyUsageType::EncryptDecrypt).await;
+    let by_spec = kms
+        .generate_data_key()
+        .key_id(&key)
+        .key_spec(DataKeySpec::Aes256)
+        .send()
+        .await;
+    let (code, message) = refusal(by_spec);
+    assert_eq!(code, "InvalidKeyUsageException");
+    assert!(
+        message.as_deref().is_some_and(|m| m.contains("RSA_2048")),
+        "{message:?}"
+    );
+    let by_length = kms
+        .generate_data_key()
+        .key_id(&key)
+        .number_of_bytes(16)
+        .send()
+        .await;
+    assert_eq!(refusal(by_length).0, "InvalidKeyUsageException");
+    let without_plaintext = kms
+        .generate_data_key_without_plaintext()
+        .key_id(&key)
+        .key_spec(DataKeySpec::Aes128)
+        .send()
+        .await;
+    assert_eq!(refusal(without_plaintext).0, "InvalidKeyUsageException");
+    let dry_run = kms
+        .generate_data_key()
+        .key_id(&key)
+        .key_spec(DataKeySpec::Aes256)
+        .dry_run(true)
+        .send()
+        .await;
+    assert_eq!(refusal(dry_run).0, "InvalidKeyUsageException");
+}
+
 /// ReEncrypt moves data from a symmetric key to an RSA key
 /// (DestinationEncryptionAlgorithm) and from an RSA key (SourceKeyId and
 /// SourceEncryptionAlgorithm) to a symmetric key; both results decrypt.

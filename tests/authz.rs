@@ -751,8 +751,11 @@ async fn grant_constraints_subset_takes_extra_pairs_equals_does_not() {
     decrypt(&p.dave, &equals_key, &blob, &exact).await.unwrap();
 }
 
+/// Another account's key is named by its ARN, except that a symmetric
+/// ciphertext's own short key id serves Decrypt and ReEncrypt's source, as
+/// AWS allows ("Cross-account use" in the Decrypt reference).
 #[tokio::test(flavor = "multi_thread")]
-async fn a_grantee_in_another_account_uses_the_key_by_its_arn_only() {
+async fn a_grantee_in_another_account_uses_the_key_by_its_arn() {
     let server = Server::start_with_config(&config());
     let p = people(&server);
     let meta = p
@@ -783,6 +786,34 @@ async fn a_grantee_in_another_account_uses_the_key_by_its_arn_only() {
     assert_eq!(
         encrypt(&p.carol, &key, &[]).await,
         Err("NotFoundException".into())
+    );
+    decrypt(&p.carol, &key, &blob, &[])
+        .await
+        .expect("carol decrypts with the ciphertext's short key id");
+    p.alice
+        .create_grant()
+        .key_id(&key)
+        .grantee_principal(format!("arn:aws:iam::{B}:user/carol"))
+        .operations(GrantOperation::ReEncryptFrom)
+        .operations(GrantOperation::ReEncryptTo)
+        .send()
+        .await
+        .unwrap();
+    let moved = p
+        .carol
+        .re_encrypt()
+        .ciphertext_blob(Blob::new(blob.clone()))
+        .source_key_id(&key)
+        .destination_key_id(&arn)
+        .send()
+        .await
+        .expect("ReEncrypt from the ciphertext's short key id");
+    assert_eq!(moved.source_key_id.as_deref(), Some(arn.as_str()));
+    let other = common::new_key(&p.alice).await;
+    assert_eq!(
+        decrypt(&p.carol, &other, &blob, &[]).await,
+        Err("NotFoundException".into()),
+        "a short id not the ciphertext's is looked up in carol's account"
     );
     assert_eq!(
         error_code(p.carol.disable_key().key_id(&arn).send().await),

@@ -89,6 +89,26 @@ async fn key_reference_errors_are_aws_texts() {
         "NotFoundException",
         &format!("Invalid arn {WEST}"),
     );
+    // Another partition's ARN names no key here, even with this key's id.
+    let china = arn(EAST, &key).replacen("arn:aws:", "arn:aws-cn:", 1);
+    assert_refusal(
+        kms.describe_key().key_id(&china).send().await,
+        "NotFoundException",
+        &format!(
+            "Key '{china}' does not exist in partition aws-cn: Trent's keys are in partition aws"
+        ),
+    );
+    assert_refusal(
+        kms.encrypt()
+            .key_id(&china)
+            .plaintext(Blob::new(b"secret".to_vec()))
+            .send()
+            .await,
+        "NotFoundException",
+        &format!(
+            "Key '{china}' does not exist in partition aws-cn: Trent's keys are in partition aws"
+        ),
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -39,10 +39,6 @@ impl Reply {
 /// whole response. Write errors are tolerated (the server may answer and
 /// close before reading a large body); whatever was received is parsed.
 fn post(server: &Server, headers: &[(&str, &str)], body: &[u8]) -> Reply {
-    let mut stream = TcpStream::connect(server.addr).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
     let mut head = format!(
         "POST / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
         server.addr
@@ -57,9 +53,17 @@ fn post(server: &Server, headers: &[(&str, &str)], body: &[u8]) -> Reply {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
+    exchange(server, head.as_bytes(), body)
+}
+
+/// Sends a request head (ending in its blank line) and body on a fresh
+/// connection and returns the whole response.
+fn exchange(server: &Server, head: &[u8], body: &[u8]) -> Reply {
+    let mut stream = TcpStream::connect(server.addr).expect("connect");
     stream
-        .write_all(head.as_bytes())
-        .expect("write request head");
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(head).expect("write request head");
     let _ = stream.write_all(body);
     let _ = stream.flush();
     let mut raw = Vec::new();
@@ -316,6 +320,79 @@ async fn oversize_chunked_body_is_refused() {
     assert_eq!(reply.status, 413, "{}", reply.body);
     let (status, _) = server.call_raw("ListKeys", "{}");
     assert_eq!(status, 200);
+}
+
+/// A body cut short or badly framed is a 400 that says so, not "too large".
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_and_cut_short_bodies_are_named() {
+    let server = Server::start();
+    let expected = "The request body could not be read: it ended before its declared \
+                    length, or its chunked framing is malformed.";
+    let headers = [
+        ("X-Amz-Target", "TrentService.ListKeys"),
+        ("Content-Type", CONTENT_TYPE),
+        ("Transfer-Encoding", "chunked"),
+    ];
+    for framing in [
+        &b"zz\r\nabc\r\n0\r\n\r\n"[..],
+        b"3\r\n{\"Limit\":5}\r\n0\r\n\r\n",
+    ] {
+        let reply = post(&server, &headers, framing);
+        assert_eq!(reply.status, 400, "{}", reply.body);
+        assert_eq!(reply.json()["__type"], "ValidationException");
+        assert_eq!(reply.json()["message"], expected);
+    }
+
+    let mut stream = TcpStream::connect(server.addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: {}\r\nX-Amz-Target: TrentService.ListKeys\r\n\
+         Content-Type: {CONTENT_TYPE}\r\nContent-Length: 100\r\n\r\n{{\"Limit\":5}}",
+        server.addr
+    );
+    stream.write_all(head.as_bytes()).expect("write request");
+    stream
+        .shutdown(std::net::Shutdown::Write)
+        .expect("half-close");
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let reply = parse_reply(&raw);
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert_eq!(reply.json()["message"], expected);
+}
+
+/// A second value of a signed header that is not UTF-8 breaks the
+/// signature: it is not dropped while the signed value passes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signed_headers_extra_value_that_is_not_utf8_is_refused() {
+    let server = Server::start();
+    let body = b"{}";
+    let base = [
+        ("X-Amz-Target", "TrentService.ListKeys"),
+        ("Content-Type", CONTENT_TYPE),
+    ];
+    let signature = server.sign("us-east-1", &base, body);
+    let mut head = format!(
+        "POST / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        server.addr,
+        body.len()
+    )
+    .into_bytes();
+    for (k, v) in base
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .chain(signature)
+    {
+        head.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
+    }
+    let signed = [head.clone(), b"\r\n".to_vec()].concat();
+    assert_eq!(exchange(&server, &signed, body).status, 200);
+    let smuggled = [head, b"X-Amz-Date: \xff\xfe\r\n\r\n".to_vec()].concat();
+    let reply = exchange(&server, &smuggled, body);
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert_eq!(reply.json()["__type"], "InvalidSignatureException");
 }
 
 // ---------------------------------------------------------------- headers

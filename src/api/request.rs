@@ -5,6 +5,7 @@ use crate::auth::sigv4::HeaderValues;
 use axum::body::{Body, Bytes, to_bytes};
 use axum::http::header;
 use axum::http::request::Parts;
+use http_body_util::LengthLimitError;
 use std::time::Duration;
 
 /// How long a client may take to send a request's body once its headers
@@ -18,14 +19,21 @@ pub enum BodyRefused {
     /// Longer than the limit (declared so, or found so).
     #[error("Request body exceeds the limit of {0} bytes.")]
     TooLarge(usize),
+    /// Cut short (the connection ended before the declared length) or
+    /// badly framed (a malformed chunk).
+    #[error(
+        "The request body could not be read: it ended before its declared length, or its \
+         chunked framing is malformed."
+    )]
+    Malformed,
     /// Not all there within [`BODY_READ_TIMEOUT`].
     #[error("The request body did not arrive within {} seconds.", BODY_READ_TIMEOUT.as_secs())]
     TooSlow,
 }
 
 /// Reads the body, refusing one whose declared length exceeds `limit`
-/// before reading it, one that turns out longer, and one that takes longer
-/// than [`BODY_READ_TIMEOUT`].
+/// before reading it, one that turns out longer, one cut short or badly
+/// framed, and one that takes longer than [`BODY_READ_TIMEOUT`].
 pub async fn read_body(parts: &Parts, body: Body, limit: usize) -> Result<Bytes, BodyRefused> {
     let declared = parts
         .headers
@@ -36,19 +44,25 @@ pub async fn read_body(parts: &Parts, body: Body, limit: usize) -> Result<Bytes,
         return Err(BodyRefused::TooLarge(limit));
     }
     match tokio::time::timeout(BODY_READ_TIMEOUT, to_bytes(body, limit)).await {
-        Ok(read) => read.map_err(|_| BodyRefused::TooLarge(limit)),
+        Ok(read) => read.map_err(|e| match e.into_inner().is::<LengthLimitError>() {
+            true => BodyRefused::TooLarge(limit),
+            false => BodyRefused::Malformed,
+        }),
         Err(_) => Err(BodyRefused::TooSlow),
     }
 }
 
-/// Every value of the header `name`, as text. HTTP/2 carries the host as the
-/// `:authority` pseudo-header, in the URI: it stands in for a missing `Host`.
+/// Every value of the header `name`, as text. A value that is not UTF-8
+/// stands as U+FFFD, which no signature covers: dropping it would let an
+/// unsigned value ride along with a signed one. HTTP/2 carries the host as
+/// the `:authority` pseudo-header, in the URI: it stands in for a missing
+/// `Host`.
 pub fn header_values<'a>(parts: &'a Parts, name: &str) -> HeaderValues<'a> {
     let values: HeaderValues<'a> = parts
         .headers
         .get_all(name)
         .iter()
-        .filter_map(|v| v.to_str().ok())
+        .map(|v| std::str::from_utf8(v.as_bytes()).unwrap_or("\u{FFFD}"))
         .collect();
     match (name, parts.uri.authority()) {
         ("host", Some(authority)) if values.is_empty() => smallvec::smallvec![authority.as_str()],

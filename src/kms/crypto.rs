@@ -445,6 +445,10 @@ impl Kms {
         )?;
         let operation = action.trim_start_matches("kms:");
         check_encrypt_usage(&key, operation)?;
+        // Data keys are sealed only under symmetric keys, as AWS does: an
+        // RSA key's usage is ENCRYPT_DECRYPT, but SYMMETRIC_DEFAULT is not
+        // among its algorithms.
+        cipher(&key, None)?;
         if dry_run {
             return Err(KmsError::DryRun);
         }
@@ -515,6 +519,12 @@ impl Kms {
         facts: &Facts<'_>,
     ) -> KmsResult<std::sync::Arc<KeyRecord>> {
         match given {
+            // A short key id that is the ciphertext's own names its key in
+            // whichever account holds it, as AWS allows for symmetric
+            // ciphertexts (Decrypt's "Cross-account use").
+            Some(reference) if reference == header_key_id => {
+                self.load_key_by_id(caller, header_key_id, action, facts)
+            }
             Some(reference) => {
                 let key = self.load_key(caller, reference, Aliases::Accepted, action, facts)?;
                 if key.key_id != header_key_id {

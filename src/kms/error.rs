@@ -150,6 +150,17 @@ pub enum Missing {
     /// An alias was given where only a key id or key ARN is accepted.
     #[error("Invalid keyId '{0}': this operation takes a key id or key ARN, not an alias.")]
     AliasNotAccepted(String),
+    /// A key ARN names another partition than `aws`, the one Trent's keys
+    /// are in.
+    #[error(
+        "Key '{arn}' does not exist in partition {partition}: Trent's keys are in partition aws"
+    )]
+    OtherPartition {
+        /// The ARN given.
+        arn: String,
+        /// The partition it names.
+        partition: String,
+    },
     /// A key ARN names another Region than the request's.
     #[error("Key '{arn}' does not exist in this region")]
     OtherRegion {

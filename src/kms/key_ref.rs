@@ -206,6 +206,12 @@ fn parse<'a>(caller: &'a Caller, reference: &'a str) -> KmsResult<Reference<'a>>
         } else {
             return Err(invalid_arn(reference));
         };
+        if partition != "aws" {
+            return Err(KmsError::NotFound(Missing::OtherPartition {
+                arn: reference.to_string(),
+                partition: partition.to_string(),
+            }));
+        }
         if region != caller.region {
             return Err(KmsError::NotFound(Missing::OtherRegion {
                 arn: reference.to_string(),

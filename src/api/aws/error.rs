@@ -40,6 +40,7 @@ impl AwsError {
             AwsError::Body(BodyRefused::TooLarge(_)) => {
                 ("ValidationException", StatusCode::PAYLOAD_TOO_LARGE)
             }
+            AwsError::Body(BodyRefused::Malformed) => ("ValidationException", bad),
             AwsError::Body(BodyRefused::TooSlow) => {
                 ("RequestTimeoutException", StatusCode::REQUEST_TIMEOUT)
             }

@@ -68,13 +68,15 @@ impl HuaweiError {
         )
     }
 
-    /// KMS.0203: the body is too long (400), or did not arrive in time (408).
+    /// KMS.0203: the body is too long or cut short (400), or did not arrive
+    /// in time (408).
     pub fn body_refused(refused: BodyRefused) -> Self {
         match refused {
             BodyRefused::TooLarge(limit) => Self::bad(
                 "KMS.0203",
                 format!("The request message length exceeds the limit of {limit} bytes."),
             ),
+            BodyRefused::Malformed => Self::bad("KMS.0203", refused.to_string()),
             BodyRefused::TooSlow => Self {
                 status: StatusCode::REQUEST_TIMEOUT,
                 code: "KMS.0203",

@@ -252,7 +252,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/_trent/test/ticks",
             post(test_clock::job_runs).get(test_clock::job_runs),
         );
-    router.with_state(state)
+    router
+        .fallback(api::unrouted::no_route)
+        .method_not_allowed_fallback(api::unrouted::wrong_method)
+        .with_state(state)
 }
 
 /// How long a shutdown waits for the requests in flight: then the

@@ -395,6 +395,29 @@ async fn a_signed_headers_extra_value_that_is_not_utf8_is_refused() {
     assert_eq!(reply.json()["__type"], "InvalidSignatureException");
 }
 
+/// A path no dialect serves is a 404, and a method its route does not take
+/// a 405, each with an error type and a message naming where requests go.
+#[tokio::test(flavor = "multi_thread")]
+async fn unserved_paths_and_methods_are_named() {
+    let server = Server::start();
+    for (method, path, status) in [("GET", "/", 405), ("PUT", "/", 405), ("POST", "/foo", 404)] {
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+            server.addr
+        );
+        let reply = exchange(&server, head.as_bytes(), b"");
+        assert_eq!(reply.status, status, "{method} {path}: {}", reply.body);
+        assert_eq!(reply.header("content-type"), Some(CONTENT_TYPE));
+        let body = reply.json();
+        assert_eq!(body["__type"], "UnknownOperationException");
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(
+            message.starts_with(&format!("No operation is served at {method} {path}. ")),
+            "{message}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------- headers
 
 #[tokio::test(flavor = "multi_thread")]

@@ -9,3 +9,4 @@ pub mod metrics;
 pub mod request;
 pub mod runner;
 pub mod state;
+pub mod unrouted;

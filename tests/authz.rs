@@ -475,6 +475,12 @@ async fn grants_are_retired_by_their_retiring_principal_only() {
     ] {
         assert_eq!(error_code(broken.send().await), "ValidationException");
     }
+    // Grants are regional: in another region the token names no grant.
+    let carol_west = server.client_as("us-west-2", "AKIACAROL000000000BC", "carol-secret");
+    assert_eq!(
+        error_code(carol_west.retire_grant().grant_token(&token).send().await),
+        "InvalidGrantTokenException"
+    );
     assert!(encrypt(&p.dave, &key, &[]).await.is_ok());
     p.carol
         .retire_grant()

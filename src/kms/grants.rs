@@ -524,9 +524,14 @@ impl Kms {
             grant_id_in_model(grant_id)?;
         }
         let grant = match (token, key_id, grant_id) {
-            (Some(token), _, _) => self.store.grant_by_token(token)?.ok_or_else(|| {
-                KmsError::InvalidGrantToken("The grant token is not valid.".into())
-            })?,
+            // Grants are regional: another region's token is not valid here.
+            (Some(token), _, _) => self
+                .store
+                .grant_by_token(token)?
+                .filter(|g| g.region == caller.region)
+                .ok_or_else(|| {
+                    KmsError::InvalidGrantToken("The grant token is not valid.".into())
+                })?,
             (None, Some(key_id), Some(grant_id)) => {
                 check_grant_id(grant_id)?;
                 let key = self.resolve_key(caller, key_id, Aliases::Refused)?;

@@ -1321,6 +1321,21 @@ def rsa_encryption(env):
         details["key_spec"] == "RSA_3072" and details["key_usage"] == "ENCRYPT_DECRYPT",
         details,
     )
+    # Data keys are sealed only under symmetric keys (a 500 before the fix).
+    refused(
+        lambda: env.kms.create_datakey(CreateDatakeyRequest(body=CreateDatakeyRequestBody(key_id=key_id))),
+        400,
+        "KMS.0308",
+        "create-datakey under an RSA key: KMS.0308",
+    )
+    refused(
+        lambda: env.kms.create_datakey_without_plaintext(
+            CreateDatakeyWithoutPlaintextRequest(body=CreateDatakeyRequestBody(key_id=key_id))
+        ),
+        400,
+        "KMS.0308",
+        "create-datakey-without-plaintext under an RSA key: KMS.0308",
+    )
     for algorithm in ("RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1"):
         sealed = env.encrypt(key_id, "for rsa eyes only", algorithm=algorithm)
         body = raw(sealed)

@@ -314,6 +314,15 @@ def lifecycle(env):
         (enabled, disabled),
     )
 
+    sm4 = raw(kms.list_keys(ListKeysRequest(body=ListKeysRequestBody(key_spec="SM4"))))
+    check("list-keys key_spec SM4: no keys (none is ever made here)", sm4["keys"] == [] and sm4["total"] == 0, sm4)
+    refused(
+        lambda: kms.list_keys(ListKeysRequest(body=ListKeysRequestBody(key_spec="AES_512"))),
+        400,
+        "KMS.0308",
+        "list-keys key_spec AES_512 (no such spec): KMS.0308, not an empty list",
+    )
+
     off = kms.disable_key(DisableKeyRequest(body=key_body(key_id)))
     check(
         "disable-key: key_info.key_state \"3\"",

@@ -20,6 +20,10 @@ pub const CREATABLE: &[KeySpec] = &[
     KeySpec::Hmac512,
 ];
 
+/// Huawei's key specs that this deployment never holds a key of: list-keys
+/// takes them as filters (and finds nothing), as Huawei does.
+pub const UNSERVED: &[&str] = &["SM4", "SM2"];
+
 /// Huawei's name of a key spec.
 pub fn name(spec: KeySpec) -> &'static str {
     match spec {

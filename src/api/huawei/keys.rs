@@ -220,6 +220,15 @@ pub fn list_keys(cx: &mut Ctx<'_>) -> OpResult {
         .fields
         .str("key_spec")?
         .unwrap_or_else(|| "AES_256".into());
+    if spec != "ALL"
+        && key_specs::parse(&spec).is_none()
+        && !key_specs::UNSERVED.contains(&spec.as_str())
+    {
+        return Err(HuaweiError::invalid(
+            "key_spec",
+            format!("'{spec}' is not a key spec, nor ALL."),
+        ));
+    }
     let ids_all = cx.all_key_ids()?;
     let mut details: Vec<(String, Option<Value>)> = Vec::new();
     let listing = cx.listing_caller();

@@ -69,3 +69,43 @@ pub fn header_values<'a>(parts: &'a Parts, name: &str) -> HeaderValues<'a> {
         _ => values,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::header_values;
+    use axum::http::{HeaderValue, Request};
+
+    #[test]
+    fn header_values_are_every_value_of_the_name_in_order() {
+        let mut request = Request::post("http://kms.example:4443/")
+            .header("X-Amz-Date", "20261204T000000Z")
+            .header("x-amz-meta", "first")
+            .header("content-type", "application/x-amz-json-1.1")
+            .header("X-Amz-Meta", "second")
+            .body(())
+            .expect("request");
+        request.headers_mut().append(
+            "x-amz-meta",
+            HeaderValue::from_bytes(b"\xff").expect("opaque bytes"),
+        );
+        let (parts, ()) = request.into_parts();
+        assert_eq!(
+            header_values(&parts, "x-amz-meta").as_slice(),
+            ["first", "second", "\u{FFFD}"]
+        );
+        assert_eq!(
+            header_values(&parts, "X-AMZ-DATE").as_slice(),
+            ["20261204T000000Z"]
+        );
+        assert!(header_values(&parts, "x-amz-target").is_empty());
+        assert!(
+            header_values(&parts, "x-amz").is_empty(),
+            "whole names only"
+        );
+        assert_eq!(
+            header_values(&parts, "host").as_slice(),
+            ["kms.example:4443"],
+            "the URI's authority stands in for a missing Host"
+        );
+    }
+}

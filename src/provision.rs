@@ -228,10 +228,11 @@ impl DevTokens {
         guarded(&token_dir)?;
         guarded(&secrets_dir)?;
         let conf = data_dir.join("softhsm2.conf");
+        let text = SOFTHSM_TEMPLATE.replace("@TOKENDIR@", &token_dir.to_string_lossy());
         if conf.exists() {
             guarded(&conf)?;
+            bring_up_to_date(&conf, &text)?;
         } else {
-            let text = SOFTHSM_TEMPLATE.replace("@TOKENDIR@", &token_dir.to_string_lossy());
             write_private(&conf, &text)?;
         }
         Ok(Self {
@@ -440,6 +441,27 @@ fn create_private_dir(path: &Path) -> Result<(), ProvisionError> {
         .map_err(|e| ProvisionError::Io(path.display().to_string(), e))
 }
 
+/// Replaces the SoftHSM configuration at `path` with `current` when an
+/// earlier Trent wrote it: when every line of it is a line of `current`
+/// (earlier templates had fewer settings, e.g. no `slots.mechanisms`). A
+/// file with a line of its own was edited by hand and is left as it is.
+fn bring_up_to_date(path: &Path, current: &str) -> Result<(), ProvisionError> {
+    let io = |e| ProvisionError::Io(path.display().to_string(), e);
+    let existing = fs::read_to_string(path).map_err(io)?;
+    let ours = existing
+        .lines()
+        .all(|line| current.lines().any(|l| l == line));
+    if !ours || existing == current {
+        return Ok(());
+    }
+    let fresh = path.with_extension("conf.new");
+    let _ = fs::remove_file(&fresh);
+    write_private(&fresh, current)?;
+    fs::rename(&fresh, path).map_err(io)?;
+    tracing::info!(path = %path.display(), "brought the dev-mode SoftHSM configuration up to date");
+    Ok(())
+}
+
 fn write_private(path: &Path, contents: &str) -> Result<(), ProvisionError> {
     let io = |e| ProvisionError::Io(path.display().to_string(), e);
     let mut file = fs::OpenOptions::new()
@@ -502,4 +524,33 @@ fn random(len: usize) -> Vec<u8> {
     let mut buf = vec![0u8; len];
     getrandom::fill(&mut buf).expect("operating system random source");
     buf
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{SOFTHSM_TEMPLATE, bring_up_to_date};
+    use std::fs;
+
+    #[test]
+    fn an_earlier_template_is_brought_up_to_date_and_a_hand_edited_one_is_not() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let current = SOFTHSM_TEMPLATE.replace("@TOKENDIR@", "/data/tokens");
+        let earlier: String = current
+            .lines()
+            .take_while(|line| !line.starts_with("# Only the mechanisms"))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        assert!(!earlier.contains("slots.mechanisms"), "{earlier}");
+
+        let old = dir.path().join("old.conf");
+        fs::write(&old, &earlier).expect("write");
+        bring_up_to_date(&old, &current).expect("upgrade");
+        assert_eq!(fs::read_to_string(&old).expect("read"), current);
+
+        let edited = dir.path().join("edited.conf");
+        let text = format!("{earlier}log.level = DEBUG\n");
+        fs::write(&edited, &text).expect("write");
+        bring_up_to_date(&edited, &current).expect("left alone");
+        assert_eq!(fs::read_to_string(&edited).expect("read"), text);
+    }
 }

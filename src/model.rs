@@ -3,7 +3,7 @@
 //! (re-exported as `kms::KeyRecord`, ...); `store` maps them to and from
 //! rows. It depends on nothing else in the crate.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Lifecycle state of a KMS key, spelled as AWS spells it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,6 +171,38 @@ pub struct KeyRecord {
     pub multi_region: bool,
     /// Whether an UpdatePrimaryRegion involving this copy is in progress.
     pub updating: bool,
+    /// The key's ARN, once asked for: see [`KeyRecord::arn`].
+    pub arn: ArnOnce,
+}
+
+impl KeyRecord {
+    /// The key's ARN, made the first time it is asked for and kept with
+    /// the record, which the metadata cache shares between requests (an
+    /// Encrypt names its key's ARN three times: audit line, policy
+    /// evaluation, answer).
+    pub fn arn(&self) -> &str {
+        self.arn
+            .0
+            .get_or_init(|| key_arn_in(&self.region, &self.account_id, &self.key_id))
+    }
+}
+
+/// Where a [`KeyRecord`] keeps its ARN once made. A copy of the record
+/// starts without it, so a copy given another region or id never carries
+/// the original's ARN.
+#[derive(Debug, Default)]
+pub struct ArnOnce(OnceLock<String>);
+
+impl Clone for ArnOnce {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+/// The ARN of a key in a given region and account (concatenated without
+/// the formatting machinery).
+pub fn key_arn_in(region: &str, account_id: &str, key_id: &str) -> String {
+    ["arn:aws:kms:", region, ":", account_id, ":key/", key_id].concat()
 }
 
 /// Where the copies of a multi-Region key live.

@@ -3,8 +3,8 @@
 
 use crate::auth::sigv4::HeaderValues;
 use axum::body::{Body, Bytes, to_bytes};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
 use http_body_util::LengthLimitError;
 use std::time::Duration;
 
@@ -52,27 +52,51 @@ pub async fn read_body(parts: &Parts, body: Body, limit: usize) -> Result<Bytes,
     }
 }
 
-/// Every value of the header `name`, as text. A value that is not UTF-8
-/// stands as U+FFFD, which no signature covers: dropping it would let an
-/// unsigned value ride along with a signed one. HTTP/2 carries the host as
-/// the `:authority` pseudo-header, in the URI: it stands in for a missing
-/// `Host`.
-pub fn header_values<'a>(parts: &'a Parts, name: &str) -> HeaderValues<'a> {
-    let values: HeaderValues<'a> = parts
-        .headers
-        .get_all(name)
-        .iter()
-        .map(|v| std::str::from_utf8(v.as_bytes()).unwrap_or("\u{FFFD}"))
-        .collect();
-    match (name, parts.uri.authority()) {
-        ("host", Some(authority)) if values.is_empty() => smallvec::smallvec![authority.as_str()],
-        _ => values,
+/// A request's headers, gathered once to be looked up by name many times
+/// (a signature check looks up every header it signs): scanning a short
+/// list costs less than `HeaderMap`'s parsing and hashing of every name
+/// looked up.
+pub struct Headers<'a> {
+    /// Every value, under its (lowercase) name, in the map's order: a
+    /// name's values together, in the order they came.
+    entries: Vec<(&'a str, &'a HeaderValue)>,
+    /// The URI's authority (HTTP/2's `:authority`).
+    authority: Option<&'a str>,
+}
+
+impl<'a> Headers<'a> {
+    /// The headers of `parts`.
+    pub fn of(parts: &'a Parts) -> Self {
+        Self {
+            entries: parts.headers.iter().map(|(n, v)| (n.as_str(), v)).collect(),
+            authority: parts.uri.authority().map(|a| a.as_str()),
+        }
+    }
+
+    /// Every value of the header `name` (in any case), as text. A value
+    /// that is not UTF-8 stands as U+FFFD, which no signature covers:
+    /// dropping it would let an unsigned value ride along with a signed
+    /// one. HTTP/2 carries the host as the `:authority` pseudo-header, in
+    /// the URI: it stands in for a missing `Host`.
+    pub fn values(&self, name: &str) -> HeaderValues<'a> {
+        let values: HeaderValues<'a> = self
+            .entries
+            .iter()
+            .filter(|(n, _)| n.len() == name.len() && n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| std::str::from_utf8(v.as_bytes()).unwrap_or("\u{FFFD}"))
+            .collect();
+        match self.authority {
+            Some(authority) if values.is_empty() && name.eq_ignore_ascii_case("host") => {
+                smallvec::smallvec![authority]
+            }
+            _ => values,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::header_values;
+    use super::Headers;
     use axum::http::{HeaderValue, Request};
 
     #[test]
@@ -89,21 +113,19 @@ mod tests {
             HeaderValue::from_bytes(b"\xff").expect("opaque bytes"),
         );
         let (parts, ()) = request.into_parts();
+        let headers = Headers::of(&parts);
         assert_eq!(
-            header_values(&parts, "x-amz-meta").as_slice(),
+            headers.values("x-amz-meta").as_slice(),
             ["first", "second", "\u{FFFD}"]
         );
         assert_eq!(
-            header_values(&parts, "X-AMZ-DATE").as_slice(),
+            headers.values("X-AMZ-DATE").as_slice(),
             ["20261204T000000Z"]
         );
-        assert!(header_values(&parts, "x-amz-target").is_empty());
-        assert!(
-            header_values(&parts, "x-amz").is_empty(),
-            "whole names only"
-        );
+        assert!(headers.values("x-amz-target").is_empty());
+        assert!(headers.values("x-amz").is_empty(), "whole names only");
         assert_eq!(
-            header_values(&parts, "host").as_slice(),
+            headers.values("host").as_slice(),
             ["kms.example:4443"],
             "the URI's authority stands in for a missing Host"
         );

@@ -11,8 +11,8 @@ use crate::logs::{Within, within};
 use crate::metrics;
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::HeaderValue;
 use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -30,8 +30,9 @@ pub trait Dialect: 'static {
     /// A refusal or failure, as the dialect answers it.
     type Error: IntoResponse + std::fmt::Debug + Send + 'static;
 
-    /// The response header that carries the request id.
-    const REQUEST_ID_HEADER: &'static str;
+    /// The response header that carries the request id (HTTP/1.1 sends
+    /// header names in lowercase).
+    const REQUEST_ID_HEADER: HeaderName;
 
     /// The dialect's name in metrics.
     const NAME: &'static str;
@@ -79,19 +80,18 @@ pub trait Dialect: 'static {
 pub async fn serve<D: Dialect>(app: Arc<AppState>, peer: SocketAddr, request: Request) -> Response {
     let arrived = SystemTime::now();
     let started = Instant::now();
-    let request_id = D::request_id();
+    let request_id: Arc<str> = D::request_id().into();
     let (parts, body) = request.into_parts();
     let mut trail = D::Trail::default();
-    let logged_as: Arc<str> = Arc::from(request_id.as_str());
+    let logged_as = &request_id;
     let prepared = Within::new(
-        &logged_as,
+        logged_as,
         D::prepare(&app, &parts, body, app.origin(peer), &mut trail),
     )
     .await;
     let inline = prepared.as_ref().is_ok_and(|p| D::inline(&app, p));
     let operation = D::operation(&trail);
-    let id = request_id.clone();
-    let running = Arc::clone(&logged_as);
+    let running = Arc::clone(logged_as);
     // The operation runs on the async worker when the dialect says the
     // work is fast, else in one trip to the blocking pool (PKCS#11 and
     // SQLite calls block); its audit line is written before the response
@@ -106,7 +106,13 @@ pub async fn serve<D: Dialect>(app: Arc<AppState>, peer: SocketAddr, request: Re
                 .unwrap_or_else(|panicked| Err(D::internal(&panicked.to_string())))
             });
             let error_code = result.as_ref().err().map(D::error_code);
-            let record = D::record(trail, arrived, &id, peer, error_code.map(str::to_string));
+            let record = D::record(
+                trail,
+                arrived,
+                &running,
+                peer,
+                error_code.map(str::to_string),
+            );
             (result, app.audit.add(&record))
         })
     };
@@ -118,7 +124,7 @@ pub async fn serve<D: Dialect>(app: Arc<AppState>, peer: SocketAddr, request: Re
     let outcome = match finished {
         Ok((result, line)) => {
             let written = match line {
-                Ok(line) => Within::new(&logged_as, line.written()).await,
+                Ok(line) => Within::new(logged_as, line.written()).await,
                 Err(e) => Err(e),
             };
             Ok((written, result))
@@ -127,7 +133,7 @@ pub async fn serve<D: Dialect>(app: Arc<AppState>, peer: SocketAddr, request: Re
     };
     // The response is made as the request's work too: turning an error into
     // its answer logs internal details.
-    within(&logged_as, || {
+    within(logged_as, || {
         let answer = match outcome {
             Ok((Ok(()), Ok(reply))) => Ok(reply),
             Ok((Ok(()), Err(e))) => Err(e),

@@ -22,9 +22,9 @@
 //! X-Sdk-Date must lie within 5 minutes of the server's clock, either way
 //! (SigV4's window; Huawei's gateway allows 15).
 
-use super::Principal;
 use super::credentials::{CredentialError, principal_account};
 use super::sigv4::SignedRequest;
+use super::{Identity, Principal};
 use crate::authz::Policy;
 use crate::config::{CredentialConfig, TokenConfig};
 use hmac::{Hmac, Mac};
@@ -405,12 +405,13 @@ impl HuaweiAuthenticator {
             }
             let identity_policy = policies.get(arn.as_str()).and_then(|(_, p)| p.clone());
             let token = Token {
-                principal: Principal {
+                principal: Identity {
                     account_id: account.to_string(),
                     access_key_id: String::new(),
                     identity_policy,
                     arn: arn.clone(),
-                },
+                }
+                .into(),
                 project_id: entry.project_id.clone(),
                 expires_at,
             };

@@ -44,9 +44,14 @@ fn check_signed_headers<'n>(names: impl IntoIterator<Item = &'n str>) -> Result<
     Ok(())
 }
 
-/// An authenticated caller.
+/// An authenticated caller: shared, so that each request of it holds it
+/// without copying its strings. Its fields are an [`Identity`]'s.
 #[derive(Clone, Debug)]
-pub struct Principal {
+pub struct Principal(Arc<Identity>);
+
+/// Who a principal is.
+#[derive(Debug)]
+pub struct Identity {
     /// Principal ARN.
     pub arn: String,
     /// Account of the principal.
@@ -55,6 +60,20 @@ pub struct Principal {
     pub access_key_id: String,
     /// Identity policy of the principal, if configured.
     pub identity_policy: Option<Arc<Policy>>,
+}
+
+impl std::ops::Deref for Principal {
+    type Target = Identity;
+
+    fn deref(&self) -> &Identity {
+        &self.0
+    }
+}
+
+impl From<Identity> for Principal {
+    fn from(identity: Identity) -> Self {
+        Self(Arc::new(identity))
+    }
 }
 
 impl Principal {
@@ -70,12 +89,13 @@ impl Principal {
             .map(|doc| Policy::parse(doc, PolicyKind::Identity).map(Arc::new))
             .transpose()
             .map_err(|e| CredentialError::BadPolicy(entry.access_key_id.clone(), e.to_string()))?;
-        Ok(Self {
+        Ok(Identity {
             arn: entry.principal.clone(),
             account_id: account.to_string(),
             access_key_id: entry.access_key_id.clone(),
             identity_policy,
-        })
+        }
+        .into())
     }
 }
 

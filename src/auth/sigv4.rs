@@ -81,12 +81,40 @@ impl Signature<'_> {
     }
 }
 
+/// The pieces of `text` between the ASCII byte `separator`s (all of them,
+/// empty ones too, as `str::split` gives): a byte scan, cheaper than
+/// `str::split`'s searcher on the short fields of a signature.
+fn pieces(text: &str, separator: u8) -> impl Iterator<Item = &str> {
+    debug_assert!(separator.is_ascii());
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        match current.bytes().position(|b| b == separator) {
+            // An ASCII byte is a character boundary on both sides.
+            Some(at) => {
+                rest = Some(&current[at + 1..]);
+                Some(&current[..at])
+            }
+            None => {
+                rest = None;
+                Some(current)
+            }
+        }
+    })
+}
+
 /// Where the parts of `AKID/date/region/service/aws4_request` end.
 fn parse_credential(credential: &str) -> Result<[usize; 4], AuthError> {
-    let parts: Vec<&str> = credential.split('/').collect();
-    match parts.as_slice() {
-        [key, date, region, service, "aws4_request"]
-            if !key.is_empty() && date.len() == 8 && !region.is_empty() =>
+    let mut parts = pieces(credential, b'/');
+    let mut next = || parts.next().unwrap_or_default();
+    let (key, date, region, service, terminator) = (next(), next(), next(), next(), next());
+    let whole = key.len() + date.len() + region.len() + service.len() + terminator.len() + 4;
+    match terminator {
+        "aws4_request"
+            if whole == credential.len()
+                && !key.is_empty()
+                && date.len() == 8
+                && !region.is_empty() =>
         {
             let key_end = key.len();
             let date_end = key_end + 1 + date.len();
@@ -108,16 +136,14 @@ fn parse_credential(credential: &str) -> Result<[usize; 4], AuthError> {
 fn signed_header_names(names: Cow<'_, str>) -> Result<Vec<Cow<'_, str>>, AuthError> {
     let lowercase = |name: &str| name.to_ascii_lowercase();
     let names: Vec<Cow<'_, str>> = match names {
-        Cow::Borrowed(names) => names
-            .split(';')
+        Cow::Borrowed(names) => pieces(names, b';')
             .take(super::MAX_SIGNED_HEADERS + 1)
             .map(|n| match n.bytes().any(|b| b.is_ascii_uppercase()) {
                 true => Cow::Owned(lowercase(n)),
                 false => Cow::Borrowed(n),
             })
             .collect(),
-        Cow::Owned(names) => names
-            .split(';')
+        Cow::Owned(names) => pieces(&names, b';')
             .take(super::MAX_SIGNED_HEADERS + 1)
             .map(|n| Cow::Owned(lowercase(n)))
             .collect(),
@@ -161,7 +187,7 @@ pub fn parse_header<'a>(
     let mut credential = None;
     let mut signed_headers = None;
     let mut signature = None;
-    for part in rest.split(',') {
+    for part in pieces(rest, b',') {
         let part = part.trim();
         if let Some(v) = part.strip_prefix("Credential=") {
             credential = Some(v);
@@ -469,6 +495,36 @@ mod tests {
                 parse_header(header, Some("20150830T123600Z")),
                 Err(AuthError::Incomplete(_))
             ));
+        }
+    }
+
+    #[test]
+    fn pieces_are_what_str_split_gives() {
+        for text in ["", ";", "a", "a;b", ";a;;b;", "host;x-amz-date", "é;ü;"] {
+            assert_eq!(
+                pieces(text, b';').collect::<Vec<_>>(),
+                text.split(';').collect::<Vec<_>>(),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn credentials_have_exactly_five_parts() {
+        assert_eq!(
+            parse_credential("AK/20150830/us-east-1/kms/aws4_request").unwrap(),
+            [2, 11, 21, 25]
+        );
+        for credential in [
+            "AK/20150830/us-east-1/kms",
+            "AK/20150830/us-east-1/kms/aws4_request/",
+            "AK/20150830/us-east-1/kms/aws4_request/extra",
+            "AK/20150830/us-east-1/kms/x/aws4_request",
+            "/20150830/us-east-1/kms/aws4_request",
+            "AK/2015083/us-east-1/kms/aws4_request",
+            "AK/20150830//kms/aws4_request",
+        ] {
+            assert!(parse_credential(credential).is_err(), "{credential}");
         }
     }
 }

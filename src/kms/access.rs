@@ -4,7 +4,7 @@
 //! caller without an identity policy may do everything its account allows.
 
 use super::condition_keys::Facts;
-use super::{Caller, Kms, KmsError, KmsResult, alias_arn, key_arn_in};
+use super::{Caller, Kms, KmsError, KmsResult, alias_arn};
 use crate::authz::{Decision, Policy, PolicyKind, Request};
 use crate::model::KeyRecord;
 use lru::LruCache;
@@ -128,10 +128,7 @@ impl Kms {
         request_alias: Option<&str>,
     ) -> KmsResult<()> {
         // The key's ARN is formatted only for a refusal's message.
-        let refuse = |why: &str| {
-            let resource = key_arn_in(&key.region, &key.account_id, &key.key_id);
-            Err(denied(caller, action, &resource, why))
-        };
+        let refuse = |why: &str| Err(denied(caller, action, key.arn(), why));
         if caller.account_id != key.account_id && !CROSS_ACCOUNT_ACTIONS.contains(&action) {
             return refuse(
                 "this operation cannot be performed on a KMS key in a different AWS account",
@@ -154,7 +151,7 @@ impl Kms {
         facts: &Facts<'_>,
         request_alias: Option<&str>,
     ) -> KmsResult<Verdict> {
-        let resource = key_arn_in(&key.region, &key.account_id, &key.key_id);
+        let resource = key.arn();
         let key_policy = self.policies.get(key);
         let identity = caller.principal.identity_policy.as_deref();
         let deciding: Vec<&Policy> = key_policy.as_deref().into_iter().chain(identity).collect();
@@ -164,7 +161,7 @@ impl Kms {
             principal_arn: &caller.principal.arn,
             principal_account: &caller.account_id,
             action,
-            resource: &resource,
+            resource,
             context: &conditions,
         };
         let by_key = key_policy.map_or(Decision::NotApplicable, |p| p.evaluate(&request));

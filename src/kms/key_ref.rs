@@ -23,14 +23,10 @@ pub fn key_arn(caller: &Caller, key_id: &str) -> String {
 
 /// The ARN of a key record (in its own region and account).
 pub fn record_arn(key: &KeyRecord) -> String {
-    key_arn_in(&key.region, &key.account_id, &key.key_id)
+    key.arn().to_owned()
 }
 
-/// The ARN of a key in a given region and account (concatenated without
-/// the formatting machinery: an Encrypt makes three).
-pub fn key_arn_in(region: &str, account_id: &str, key_id: &str) -> String {
-    ["arn:aws:kms:", region, ":", account_id, ":key/", key_id].concat()
-}
+pub use crate::model::key_arn_in;
 
 /// The ARN of an alias in the caller's region and account.
 pub fn alias_arn(caller: &Caller, alias_name: &str) -> String {

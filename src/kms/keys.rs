@@ -208,6 +208,7 @@ impl Kms {
             next_rotation_date: None,
             multi_region,
             updating: false,
+            arn: Default::default(),
             valid_to: None,
         };
         let material = material

@@ -493,6 +493,7 @@ pub(super) fn check_row_tags(backend: &dyn Backend) {
         next_rotation_date: None,
         multi_region: false,
         updating: false,
+        arn: Default::default(),
     };
     let material = |id: &str, tag: Option<&[u8]>| MaterialRecord {
         material_id: id.into(),

@@ -10,7 +10,7 @@ mod words;
 pub use error::AwsError;
 pub use ops::OPERATIONS;
 
-use crate::api::request::{header_values, read_body};
+use crate::api::request::{Headers, read_body};
 use crate::api::runner::{self, Dialect};
 use crate::api::state::AppState;
 use crate::audit::{AuditRecord, clipped};
@@ -20,7 +20,7 @@ use crate::metrics;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -31,6 +31,8 @@ use trail::Trail;
 /// Content type of AWS JSON 1.1 requests and responses.
 pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 const TARGET_PREFIX: &str = "TrentService.";
+/// The header that names the operation.
+const X_AMZ_TARGET: HeaderName = HeaderName::from_static("x-amz-target");
 
 /// Handles one AWS KMS request and leaves one line in the audit trail.
 pub async fn handle(
@@ -62,7 +64,7 @@ impl Dialect for Aws {
     type Reply = Reply;
     type Error = AwsError;
 
-    const REQUEST_ID_HEADER: &'static str = "x-amzn-RequestId";
+    const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-amzn-requestid");
 
     const NAME: &'static str = "aws";
 
@@ -134,12 +136,12 @@ async fn prepare(
     // Until the caller is authenticated, the line keeps only a little of
     // what it names, and none of its body.
     trail.operation = headers
-        .get("x-amz-target")
+        .get(X_AMZ_TARGET)
         .and_then(|v| v.to_str().ok())
         .map(|t| clipped(t.strip_prefix(TARGET_PREFIX).unwrap_or(t)))
         .unwrap_or_default();
     trail.access_key_id = headers
-        .get("authorization")
+        .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(sigv4::access_key_id)
         .map(clipped)
@@ -149,7 +151,8 @@ async fn prepare(
     let body = read_body(parts, body, app.max_body_bytes)
         .await
         .map_err(AwsError::Body)?;
-    let header_values = |name: &str| header_values(parts, name);
+    let indexed = Headers::of(parts);
+    let header_values = |name: &str| indexed.values(name);
     let signed = SignedRequest {
         method: parts.method.as_str(),
         path: parts.uri.path(),
@@ -173,7 +176,7 @@ async fn prepare(
 /// The operation named by `X-Amz-Target`, if this service has it.
 fn operation(headers: &HeaderMap) -> Result<&'static str, AwsError> {
     let target = headers
-        .get("x-amz-target")
+        .get(X_AMZ_TARGET)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let name = target.strip_prefix(TARGET_PREFIX).unwrap_or("");

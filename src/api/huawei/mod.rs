@@ -39,7 +39,7 @@ mod words;
 pub use error::HuaweiError;
 pub use projects::{Project, Projects};
 
-use crate::api::request::{header_values, read_body};
+use crate::api::request::{Headers, read_body};
 use crate::api::runner;
 use crate::api::state::AppState;
 use crate::audit::{AuditRecord, clipped};
@@ -50,7 +50,7 @@ use crate::metrics;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::request::Parts;
-use axum::http::{Method, header};
+use axum::http::{HeaderName, Method, header};
 use axum::response::Response;
 use body::Fields;
 use context::Reply;
@@ -206,7 +206,7 @@ impl runner::Dialect for Huawei {
     type Reply = Reply;
     type Error = HuaweiError;
 
-    const REQUEST_ID_HEADER: &'static str = "X-Request-Id";
+    const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
     const NAME: &'static str = "huawei";
 
@@ -287,7 +287,8 @@ async fn prepare(
         .await
         .map_err(HuaweiError::body_refused)?;
     let fields = Fields::parse(&body);
-    let header_values = |name: &str| header_values(parts, name);
+    let indexed = Headers::of(parts);
+    let header_values = |name: &str| indexed.values(name);
     let signed = SignedRequest {
         method: parts.method.as_str(),
         path,

@@ -59,6 +59,7 @@ pub(super) fn key_from_row(row: &Row) -> StoreResult<KeyRecord> {
         next_rotation_date: row.try_get(14)?,
         multi_region: row.try_get(15)?,
         updating: row.try_get(16)?,
+        arn: Default::default(),
         valid_to: row.try_get(17)?,
     })
 }

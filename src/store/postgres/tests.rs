@@ -64,6 +64,7 @@ fn key(key_id: &str) -> KeyRecord {
         next_rotation_date: None,
         multi_region: false,
         updating: false,
+        arn: Default::default(),
     }
 }
 

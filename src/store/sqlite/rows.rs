@@ -53,6 +53,7 @@ pub(super) fn key_from_row(row: &Row<'_>) -> rusqlite::Result<KeyRecord> {
         next_rotation_date: row.get(14)?,
         multi_region: row.get(15)?,
         updating: row.get(16)?,
+        arn: Default::default(),
         valid_to: row.get(17)?,
     })
 }

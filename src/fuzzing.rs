@@ -19,7 +19,7 @@ pub fn ciphertext_blob(blob: &[u8], context: &EncryptionContext) -> bool {
     };
     assert_eq!(parsed.header.len() + parsed.sealed.len(), blob.len());
     assert!(parsed.sealed.len() >= TAG_LEN);
-    let rebuilt = ciphertext::header(parsed.key_id, &parsed.material_id, &parsed.iv)
+    let rebuilt = ciphertext::header(parsed.key_id, &parsed.material_id, &parsed.iv, 0)
         .expect("a parsed header rebuilds");
     assert_eq!(rebuilt, parsed.header);
     assert!(ciphertext::aad(parsed.header, context).starts_with(parsed.header));
@@ -32,7 +32,7 @@ mod tests {
 
     #[test]
     fn a_well_formed_blob_passes_the_checks_and_a_short_one_is_refused() {
-        let mut blob = ciphertext::header("k", &"00".repeat(32), &[1; 12]).unwrap();
+        let mut blob = ciphertext::header("k", &"00".repeat(32), &[1; 12], 0).unwrap();
         blob.extend_from_slice(&[0; TAG_LEN]);
         let context = EncryptionContext::from([("a".into(), "b".into())]);
         assert!(ciphertext_blob(&blob, &context));

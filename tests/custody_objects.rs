@@ -256,14 +256,16 @@ fn keys_in_use_never_leave_the_token_and_only_transit_copies_are_wrappable() {
     let row = Row::tagged(&east, &reference, &wrapped, None);
     let material = row.material();
     let iv = east.iv().unwrap();
-    let ciphertext = east.encrypt(&material, &iv, b"aad", b"secret").unwrap();
+    let mut ciphertext = Vec::new();
+    east.encrypt(&material, &iv, b"aad", b"secret", &mut ciphertext)
+        .unwrap();
     assert_eq!(session_objects(&east_view, ObjectClass::SECRET_KEY), cached);
 
     // A use copy unwrapped after a cache loss is just as confined.
     east.forget_key("key-1");
     assert!(session_objects(&east_view, ObjectClass::SECRET_KEY).is_empty());
     assert_eq!(
-        east.decrypt(&material, &iv, b"aad", &ciphertext).unwrap(),
+        *east.decrypt(&material, &iv, b"aad", &ciphertext).unwrap(),
         b"secret"
     );
     let cached = session_objects(&east_view, ObjectClass::SECRET_KEY);
@@ -361,7 +363,7 @@ fn keys_in_use_never_leave_the_token_and_only_transit_copies_are_wrappable() {
     let replica_row = Row::tagged(&west, &reference, &rewrapped[0], None);
     let replica = replica_row.material();
     assert_eq!(
-        west.decrypt(&replica, &iv, b"aad", &ciphertext).unwrap(),
+        *west.decrypt(&replica, &iv, b"aad", &ciphertext).unwrap(),
         b"secret"
     );
 

@@ -6,18 +6,20 @@ use super::{HsmError, locking};
 use cryptoki::context::Function;
 use cryptoki::context::Pkcs11;
 use cryptoki::error::{Error, Rv, RvError};
-use cryptoki_sys::CK_C_INITIALIZE_ARGS;
+use cryptoki_sys::{CK_C_INITIALIZE_ARGS, CK_FUNCTION_LIST};
 use std::path::Path;
 
 /// A loaded PKCS#11 library instance (initialised or not).
 pub(super) struct Library {
     ctx: Pkcs11,
-    /// The library's exported functions. The loader maps a path once per
-    /// process, so these are the same instance's as `ctx`'s. Never dropped,
-    /// so the library stays mapped until the process ends: one built on
-    /// OpenSSL (SoftHSM) leaves state in it that OpenSSL's own clean-up at
-    /// exit reaches into, which crashes once the library is unmapped.
-    exports: &'static cryptoki_sys::Pkcs11,
+    /// The library's function list: for `C_Initialize`, and for the calls
+    /// cryptoki makes in two steps where Trent needs one (`single_part`).
+    /// It comes from a second mapping of the library, never unmapped: the
+    /// loader maps a path once per process, so the functions are the same
+    /// instance's as `ctx`'s, and one built on OpenSSL (SoftHSM) leaves
+    /// state in OpenSSL that OpenSSL's own clean-up at exit reaches into,
+    /// which crashes once the library is unmapped.
+    functions: &'static CK_FUNCTION_LIST,
 }
 
 impl Library {
@@ -28,8 +30,16 @@ impl Library {
         // takes another reference to that mapping.
         let exports = unsafe { cryptoki_sys::Pkcs11::new(path) }.map_err(Error::LibraryLoading)?;
         // Once per module and per spare copy (`spare`), so the leak is bounded.
-        let exports = Box::leak(Box::new(exports));
-        Ok(Self { ctx, exports })
+        let exports: &'static cryptoki_sys::Pkcs11 = Box::leak(Box::new(exports));
+        Ok(Self {
+            ctx,
+            functions: function_list(exports)?,
+        })
+    }
+
+    /// The library's function list.
+    pub(super) fn functions(&self) -> &'static CK_FUNCTION_LIST {
+        self.functions
     }
 
     /// Cryptoki's context, for the calls.
@@ -59,22 +69,32 @@ impl Library {
     fn call_initialize(&self, mut args: CK_C_INITIALIZE_ARGS) -> Result<(), Error> {
         // Through the function list: not every library exports
         // `C_Initialize` by name (Kryoptic does not).
-        if self.exports.C_GetFunctionList.is_err() {
-            return Err(Error::MissingSymbol("C_GetFunctionList"));
-        }
-        let mut list = std::ptr::null_mut();
-        // SAFETY: the symbol exists (checked above, else this would panic),
-        // and `list` is a place for the library's function list pointer.
-        let rv = unsafe { self.exports.C_GetFunctionList(&mut list) };
-        Rv::from(rv).into_result(Function::GetFunctionList)?;
-        // SAFETY: on success the library points `list` at its function
-        // list, which lives as long as the library is mapped (for good).
-        let c_initialize = unsafe { list.as_ref() }
-            .and_then(|list| list.C_Initialize)
+        let c_initialize = self
+            .functions
+            .C_Initialize
             .ok_or(Error::NullFunctionPointer)?;
         // SAFETY: `args` is a valid CK_C_INITIALIZE_ARGS whose functions
         // live as long as the process.
         let rv = unsafe { c_initialize((&raw mut args).cast()) };
         Rv::from(rv).into_result(Function::Initialize)
     }
+}
+
+/// The function list of a library mapped for good (`C_GetFunctionList`,
+/// which a library answers before `C_Initialize`).
+fn function_list(
+    exports: &'static cryptoki_sys::Pkcs11,
+) -> Result<&'static CK_FUNCTION_LIST, Error> {
+    if exports.C_GetFunctionList.is_err() {
+        return Err(Error::MissingSymbol("C_GetFunctionList"));
+    }
+    let mut list = std::ptr::null_mut();
+    // SAFETY: the symbol exists (checked above, else this would panic),
+    // and `list` is a place for the library's function list pointer.
+    let rv = unsafe { exports.C_GetFunctionList(&mut list) };
+    Rv::from(rv).into_result(Function::GetFunctionList)?;
+    // SAFETY: on success the library points `list` at its function list,
+    // which lives as long as the library is mapped, and `exports` keeps it
+    // mapped for good.
+    unsafe { list.as_ref() }.ok_or(Error::NullFunctionPointer)
 }

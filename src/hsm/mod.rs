@@ -22,6 +22,7 @@ mod public_key;
 mod row_tag;
 mod setup;
 mod signing;
+mod single_part;
 mod spare;
 mod template;
 mod token;
@@ -52,6 +53,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
 use subtle::ConstantTimeEq;
 use token::TokenSettings;
+use zeroize::Zeroizing;
 
 /// Length of the GCM IV the service uses.
 pub const IV_LEN: usize = 12;
@@ -236,20 +238,31 @@ impl Hsm {
             .map(|_| ())
     }
 
-    /// AES-256-GCM encryption with the given backing key; returns ciphertext || tag.
+    /// AES-256-GCM encryption with the given backing key: appends
+    /// ciphertext || tag to `out`.
     pub fn encrypt(
         &self,
         material: &WrappedMaterial<'_>,
         iv: &[u8; IV_LEN],
         aad: &[u8],
         plaintext: &[u8],
-    ) -> Result<Vec<u8>, HsmError> {
-        self.token()?.with_key(material, |session, key| {
+        out: &mut Vec<u8>,
+    ) -> Result<(), HsmError> {
+        let token = self.token()?;
+        token.with_key(material, |session, key| {
             let mut iv = *iv;
             let params = GcmParams::new(&mut iv, aad, ((TAG_LEN * 8) as u64).into())?;
             let mechanism = Mechanism::AesGcm(params);
             Ok(metrics().pkcs11("encrypt", "AES-GCM", || {
-                session.encrypt(&mechanism, key, plaintext)
+                single_part::into(
+                    single_part::Operation::Encrypt,
+                    token.functions(),
+                    session,
+                    (&mechanism, key),
+                    plaintext,
+                    plaintext.len() + TAG_LEN,
+                    out,
+                )
             })?)
         })
     }
@@ -261,17 +274,29 @@ impl Hsm {
         iv: &[u8; IV_LEN],
         aad: &[u8],
         ciphertext_and_tag: &[u8],
-    ) -> Result<Vec<u8>, HsmError> {
+    ) -> Result<Zeroizing<Vec<u8>>, HsmError> {
         use cryptoki::error::{Error, RvError};
-        self.token()?.with_key(material, |session, key| {
+        let token = self.token()?;
+        token.with_key(material, |session, key| {
             let mut iv = *iv;
             let params = GcmParams::new(&mut iv, aad, ((TAG_LEN * 8) as u64).into())?;
             let mechanism = Mechanism::AesGcm(params);
+            // Room for the whole input: a library may want it, tag and all,
+            // before it has checked the tag.
+            let mut plain = Zeroizing::new(Vec::new());
             let decrypted = metrics().pkcs11("decrypt", "AES-GCM", || {
-                session.decrypt(&mechanism, key, ciphertext_and_tag)
+                single_part::into(
+                    single_part::Operation::Decrypt,
+                    token.functions(),
+                    session,
+                    (&mechanism, key),
+                    ciphertext_and_tag,
+                    ciphertext_and_tag.len(),
+                    &mut plain,
+                )
             });
             match decrypted {
-                Ok(plain) => Ok(plain),
+                Ok(()) => Ok(plain),
                 Err(Error::Pkcs11(
                     RvError::GeneralError
                     | RvError::EncryptedDataInvalid

@@ -171,7 +171,7 @@ impl Module {
         let (token, generation) = {
             let tokens = self.tokens.read().unwrap_or_else(|e| e.into_inner());
             let token = Token::open(
-                tokens.library.ctx(),
+                &tokens.library,
                 &settings,
                 provision_so_pin,
                 self.destroyed.clone(),
@@ -185,12 +185,7 @@ impl Module {
         if tokens.open.len() == index {
             let token = match tokens.generation == generation {
                 true => token,
-                false => Token::open(
-                    tokens.library.ctx(),
-                    &settings,
-                    None,
-                    self.destroyed.clone(),
-                )?,
+                false => Token::open(&tokens.library, &settings, None, self.destroyed.clone())?,
             };
             tokens.open.push(token);
         }
@@ -283,7 +278,7 @@ impl Module {
             tokens
                 .settings
                 .iter()
-                .map(|settings| Token::open(library.ctx(), settings, None, self.destroyed.clone()))
+                .map(|settings| Token::open(&library, settings, None, self.destroyed.clone()))
                 .collect::<Result<Vec<_>, _>>()
         });
         match opened {
@@ -360,7 +355,7 @@ impl Module {
         } = &mut *tokens;
         for settings in settings.iter() {
             open.push(Token::open(
-                library.ctx(),
+                library,
                 settings,
                 None,
                 self.destroyed.clone(),

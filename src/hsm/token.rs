@@ -4,6 +4,7 @@
 
 use super::SecretKind;
 use super::cache::{CacheBudget, CachedKey, HandleCache, MaterialRef};
+use super::library::Library;
 use super::mechanisms::{self, Mechanisms, Wrapping};
 use super::open;
 use super::pool::{PooledSession, SessionPool};
@@ -13,10 +14,10 @@ use super::template::{Purpose, backing_key_template, generated_public_template, 
 use super::transport::PendingImport;
 use super::{HsmError, WrappedMaterial};
 use crate::metrics::metrics;
-use cryptoki::context::Pkcs11;
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, ObjectHandle};
 use cryptoki::session::Session;
+use cryptoki_sys::CK_FUNCTION_LIST;
 use secrecy::SecretString;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -83,6 +84,8 @@ pub(super) struct Token {
     row_tags: Arc<RowTags>,
     /// The row-tag key, unwrapped (a session object), once known.
     tag_key: Mutex<Option<ObjectHandle>>,
+    /// The library's function list, for single calls (`single_part`).
+    functions: &'static CK_FUNCTION_LIST,
 }
 
 impl Token {
@@ -92,11 +95,12 @@ impl Token {
     /// [`super::DomainKeySetup`], which the caller runs first with the
     /// store's word on the region, makes or brings one.
     pub(super) fn open(
-        ctx: &Pkcs11,
+        library: &Library,
         settings: &TokenSettings,
         provision_so_pin: Option<&SecretString>,
         destroyed: Arc<AtomicU64>,
     ) -> Result<Self, HsmError> {
+        let ctx = library.ctx();
         let slot = open::token_slot(
             ctx,
             &settings.module,
@@ -132,6 +136,7 @@ impl Token {
             label: settings.label.clone(),
             row_tags: Arc::clone(&settings.row_tags),
             tag_key: Mutex::new(None),
+            functions: library.functions(),
         })
         .and_then(|token| {
             if let Some(blob) = settings.row_tags.key.get() {
@@ -139,6 +144,11 @@ impl Token {
             }
             Ok(token)
         })
+    }
+
+    /// The library's function list.
+    pub(super) fn functions(&self) -> &'static CK_FUNCTION_LIST {
+        self.functions
     }
 
     /// The mechanisms chosen for this token.
@@ -324,7 +334,7 @@ impl Token {
     pub(super) fn with_key<T>(
         &self,
         material: &WrappedMaterial<'_>,
-        op: impl Fn(&Session, ObjectHandle) -> Result<T, HsmError>,
+        op: impl FnMut(&Session, ObjectHandle) -> Result<T, HsmError>,
     ) -> Result<T, HsmError> {
         let unwrap = |session: &Session| {
             self.check_row(session, material)?;
@@ -344,7 +354,7 @@ impl Token {
     pub(super) fn with_public_key<T>(
         &self,
         material: &WrappedMaterial<'_>,
-        op: impl Fn(&Session, ObjectHandle) -> Result<T, HsmError>,
+        op: impl FnMut(&Session, ObjectHandle) -> Result<T, HsmError>,
     ) -> Result<T, HsmError> {
         let reference = &material.reference;
         let spki = material.row.public_key.ok_or_else(|| {
@@ -377,7 +387,7 @@ impl Token {
         cache: &HandleCache,
         reference: &MaterialRef,
         make: impl Fn(&Session) -> Result<ObjectHandle, HsmError>,
-        op: impl Fn(&Session, ObjectHandle) -> Result<T, HsmError>,
+        mut op: impl FnMut(&Session, ObjectHandle) -> Result<T, HsmError>,
     ) -> Result<T, HsmError> {
         let session = self.workers.get();
         let key = self.object_in_use(&session, cache, reference, &make)?;

@@ -534,5 +534,8 @@ mod tests {
             refused(session.wrap_key(&Mechanism::AesKeyWrapPad, transport, confined)),
             RvError::KeyNotWrappable
         );
+
+        // The one initialised library of the unit tests serves these too.
+        crate::hsm::single_part::tests::check(&library, &session);
     }
 }

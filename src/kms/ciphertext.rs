@@ -29,15 +29,21 @@ pub struct Ciphertext<'a> {
     pub sealed: &'a [u8],
 }
 
-/// Builds the header for a new blob.
-pub fn header(key_id: &str, material_id: &str, iv: &[u8; IV_LEN]) -> KmsResult<Vec<u8>> {
+/// Builds the header for a new blob, with room after it for `sealed_len`
+/// bytes of ciphertext and tag.
+pub fn header(
+    key_id: &str,
+    material_id: &str,
+    iv: &[u8; IV_LEN],
+    sealed_len: usize,
+) -> KmsResult<Vec<u8>> {
     let mut material = [0u8; MATERIAL_ID_LEN];
     hex::decode_to_slice(material_id, &mut material)
         .map_err(|_| KmsError::Internal("bad material id".into()))?;
     if key_id.len() > u8::MAX as usize {
         return Err(KmsError::Internal("key id too long".into()));
     }
-    let mut out = Vec::with_capacity(2 + key_id.len() + MATERIAL_ID_LEN + IV_LEN);
+    let mut out = Vec::with_capacity(2 + key_id.len() + MATERIAL_ID_LEN + IV_LEN + sealed_len);
     out.push(FORMAT_V1);
     out.push(key_id.len() as u8);
     out.extend_from_slice(key_id.as_bytes());
@@ -102,7 +108,7 @@ mod tests {
     fn header_round_trips() {
         let material = "ab".repeat(32);
         let iv = [7u8; IV_LEN];
-        let mut blob = header("1234abcd-12ab-34cd-56ef-1234567890ab", &material, &iv).unwrap();
+        let mut blob = header("1234abcd-12ab-34cd-56ef-1234567890ab", &material, &iv, 0).unwrap();
         let header_len = blob.len();
         blob.extend_from_slice(&[9u8; 20]);
         let parsed = parse(&blob).unwrap();
@@ -119,12 +125,12 @@ mod tests {
         let key = "1234abcd-12ab-34cd-56ef-1234567890ab";
         for material in ["ab".repeat(31), "ab".repeat(33), "zz".repeat(32)] {
             assert!(matches!(
-                header(key, &material, &iv),
+                header(key, &material, &iv, 0),
                 Err(KmsError::Internal(_))
             ));
         }
         assert!(matches!(
-            header(&"k".repeat(256), &"ab".repeat(32), &iv),
+            header(&"k".repeat(256), &"ab".repeat(32), &iv, 0),
             Err(KmsError::Internal(_))
         ));
     }
@@ -141,7 +147,7 @@ mod tests {
         let key_id = "1234abcd-12ab-34cd-56ef-1234567890ab";
         let mut material = "00".repeat(MATERIAL_ID_LEN);
         material.replace_range(2.., &"ab".repeat(MATERIAL_ID_LEN - 1));
-        let mut blob = header(key_id, &material, &[7; IV_LEN]).unwrap();
+        let mut blob = header(key_id, &material, &[7; IV_LEN], 0).unwrap();
         blob.extend_from_slice(&[0; 32 + TAG_LEN]);
         assert!(parse(&blob).is_ok());
         // The length byte one more: the key id takes the material id's

@@ -7,7 +7,7 @@ use super::invalid::{Field, Invalid, UsageProblem};
 use super::key_ref::Aliases;
 use super::specs;
 use super::{Caller, EncryptionContext, Kms, KmsError, KmsResult, record_arn, validate};
-use crate::hsm::Oaep;
+use crate::hsm::{Oaep, TAG_LEN};
 use crate::model::{KeyRecord, KeySpec, KeyUsage};
 use zeroize::Zeroizing;
 
@@ -555,10 +555,11 @@ impl Kms {
         let material_id = &key.current_material_id;
         let material = self.current_material(key)?;
         let iv = hsm.iv()?;
-        let mut blob = ciphertext::header(&key.key_id, material_id, &iv)?;
+        let sealed_len = plaintext.len() + TAG_LEN;
+        let mut blob = ciphertext::header(&key.key_id, material_id, &iv, sealed_len)?;
         let aad = ciphertext::aad(&blob, context);
         let wrapped = current::wrapped(key, &material);
-        blob.extend_from_slice(&hsm.encrypt(&wrapped, &iv, &aad, plaintext)?);
+        hsm.encrypt(&wrapped, &iv, &aad, plaintext, &mut blob)?;
         Ok(EncryptOutput {
             ciphertext: blob,
             key_arn: record_arn(key),
@@ -580,11 +581,11 @@ impl Kms {
                 "The ciphertext names key material this key does not have.",
             ))?;
         let aad = ciphertext::aad(parsed.header, context);
-        Ok(Zeroizing::new(self.hsm(&caller.region)?.decrypt(
+        Ok(self.hsm(&caller.region)?.decrypt(
             &current::wrapped(key, &material),
             &parsed.iv,
             &aad,
             parsed.sealed,
-        )?))
+        )?)
     }
 }

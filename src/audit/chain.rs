@@ -13,23 +13,11 @@ pub(super) type Hash = [u8; 32];
 /// What the first line's `prev_hash` stands for.
 pub(super) const GENESIS: Hash = [0; 32];
 
-/// Serialises `record` on its own, the part of its line that does not
-/// depend on the chain (done before the chain's lock is taken).
-pub(super) fn encode_record(record: &AuditRecord) -> Result<Vec<u8>, serde_json::Error> {
-    // Room for a typical record at once (`to_vec` starts at 128 bytes and
-    // grows three times for an Encrypt's, about 700).
-    let mut json = Vec::with_capacity(RECORD_CAPACITY);
-    serde_json::to_writer(&mut json, record)?;
-    Ok(json)
-}
-
-/// Bytes reserved for a record's JSON.
-const RECORD_CAPACITY: usize = 1024;
-
-/// Appends to `out` the line of a record serialised by [`encode_record`],
-/// written by the node whose id is `node_json` (a JSON string), chained to
-/// the line whose hash is `prev`, without a newline: `prev_hash` first,
-/// then `node`, then the record's fields in order. Returns the line's hash.
+/// Appends to `out` the line of a record serialised on its own (by
+/// `record_json`, before the chain's lock is taken), written by the node
+/// whose id is `node_json` (a JSON string), chained to the line whose hash
+/// is `prev`, without a newline: `prev_hash` first, then `node`, then the
+/// record's fields in order. Returns the line's hash.
 pub(super) fn append_line(out: &mut Vec<u8>, prev: &Hash, node_json: &str, record: &[u8]) -> Hash {
     let start = out.len();
     out.extend_from_slice(b"{\"prev_hash\":\"");

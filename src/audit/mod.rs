@@ -15,6 +15,7 @@
 //! (without its newline); the first line's is 64 zeros.
 
 mod chain;
+mod record_json;
 mod redact;
 mod writer;
 

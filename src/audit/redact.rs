@@ -60,28 +60,31 @@ const SECRET_NAMES: [&str; 5] = [
 /// `Description`, `Tags`, `Policy`, `MessageType`, `MacAlgorithm`, …) is
 /// kept. Returns the parameters as the audit record's JSON.
 pub fn redact(parameters: Value) -> Box<RawValue> {
-    redacted(parameters, 0).unwrap_or_else(|_| null())
+    redacted(parameters, 0, false).unwrap_or_else(|_| null())
 }
 
 /// [`redact`] for a request body that is JSON text, re-encoded as it is
 /// read (no tree is built): `null` when the body is not one JSON value.
 pub fn redact_json(body: &[u8]) -> Box<RawValue> {
     let mut reader = serde_json::Deserializer::from_slice(body);
-    redacted(&mut reader, body.len())
+    redacted(&mut reader, body.len(), true)
         .and_then(|json| reader.end().map(|()| json))
         .unwrap_or_else(|_| null())
 }
 
 /// The one value `parameters` yields, redacted, as compact JSON (`null`
-/// should the copy not be JSON).
+/// should the copy not be JSON); `from_text` when `parameters` is
+/// `serde_json`'s deserializer over JSON text.
 fn redacted<'de, D: de::Deserializer<'de>>(
     parameters: D,
     capacity: usize,
+    from_text: bool,
 ) -> Result<Box<RawValue>, D::Error> {
     let mut out = Vec::with_capacity(capacity);
     Redacting {
         out: &mut out,
         depth: 0,
+        from_text,
     }
     .deserialize(parameters)?;
     Ok(String::from_utf8(out)
@@ -118,6 +121,10 @@ struct Redacting<'o> {
     out: &'o mut Vec<u8>,
     /// Arrays and objects around the value.
     depth: usize,
+    /// Whether the deserializer is `serde_json`'s over JSON text, which
+    /// lends a string only when the text had it without escapes (see
+    /// [`quoted`]); another may lend text that needs them.
+    from_text: bool,
 }
 
 impl Redacting<'_> {
@@ -167,6 +174,14 @@ impl<'de> Visitor<'de> for Redacting<'_> {
         Ok(())
     }
 
+    fn visit_borrowed_str<E>(mut self, v: &'de str) -> Result<(), E> {
+        match self.from_text {
+            true => quoted(self.out, v),
+            false => self.json(v),
+        }
+        Ok(())
+    }
+
     fn visit_unit<E>(self) -> Result<(), E> {
         self.out.extend_from_slice(b"null");
         Ok(())
@@ -185,6 +200,7 @@ impl<'de> Visitor<'de> for Redacting<'_> {
             .next_element_seed(Redacting {
                 out: self.out,
                 depth,
+                from_text: self.from_text,
             })?
             .is_some()
         {
@@ -212,7 +228,10 @@ impl<'de> Visitor<'de> for Redacting<'_> {
                 self.out.push(b',');
             }
             first = false;
-            self.json(&*name);
+            match &name {
+                Cow::Borrowed(name) if self.from_text => quoted(self.out, name),
+                name => self.json(&**name),
+            }
             self.out.push(b':');
             if is_secret(&name) {
                 fields.next_value::<IgnoredAny>()?;
@@ -221,12 +240,24 @@ impl<'de> Visitor<'de> for Redacting<'_> {
                 fields.next_value_seed(Redacting {
                     out: self.out,
                     depth,
+                    from_text: self.from_text,
                 })?;
             }
         }
         self.out.push(b'}');
         Ok(())
     }
+}
+
+/// Writes `text`, borrowed from a JSON body, as the JSON string it was
+/// there: the parser lends a string only when it had no escapes, and it
+/// refuses control characters, so quoting it makes it JSON again without
+/// another scan for characters to escape.
+fn quoted(out: &mut Vec<u8>, text: &str) {
+    out.reserve(text.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'"');
 }
 
 /// An object's field name, borrowed from the body where it has no escapes.
@@ -364,6 +395,21 @@ mod tests {
             redact_json(body).get(),
             r#"{"KeyId":"ké","Plaintext":"<redacted>","N":[1,-2,0.5,true,null,[],{}],"EncryptionContext":{"a\"b":"x\ny"}}"#
         );
+    }
+
+    #[test]
+    fn lent_text_is_copied_as_it_is_only_from_json_text() {
+        // From JSON text, a string lent without escapes is copied as is,
+        // and one with escapes is written again.
+        assert_eq!(
+            redact_json(br#"{"K":"a b","E":"\u00e9\/"}"#).get(),
+            r#"{"K":"a b","E":"é/"}"#
+        );
+        // Another deserializer may lend text that needs escapes: it gets them.
+        let value = json!({"K\"": "x\"y\n", "n": ["\\"]});
+        let copied = redacted(&value, 0, false).expect("a value copies");
+        assert_eq!(parsed(&copied), value);
+        assert!(!copied.get().contains('\n'), "{}", copied.get());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Appending to the log file.
 
 use super::chain::{self, GENESIS, Hash};
+use super::record_json;
 use super::{AuditError, AuditRecord};
 use crate::metrics::metrics;
 use std::fs::{DirBuilder, File, OpenOptions};
@@ -128,7 +129,7 @@ impl AuditLog {
     /// pending group. Lines are never interleaved: each is written whole,
     /// in chain order.
     pub fn add(&self, record: &AuditRecord) -> Result<Line, AuditError> {
-        let encoded = chain::encode_record(record)?;
+        let encoded = record_json::encode(record);
         let log = &self.inner;
         let mut state = log.lock()?;
         if log.written.borrow().failed {

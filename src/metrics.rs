@@ -109,8 +109,6 @@ thread_local! {
     static REQUESTS: LocalHandles<RequestLabels, Counter> = RefCell::default();
     static REQUEST_DURATIONS: LocalHandles<OperationLabels, Histogram> = RefCell::default();
     static PKCS11_DURATIONS: LocalHandles<Pkcs11Labels, Histogram> = RefCell::default();
-    static SESSION_CACHE: LocalHandles<CacheLabels, Counter> = RefCell::default();
-    static METADATA_CACHE: LocalHandles<CacheLabels, Counter> = RefCell::default();
 }
 
 /// Runs `update` on this thread's handle of `family`'s metric for
@@ -135,17 +133,31 @@ fn with_local<L, M, C>(
     });
 }
 
-/// Counts a lookup in `cache` of a cache-lookup family, as a hit or a miss.
-fn count_lookup(
-    local: &'static LocalKey<LocalHandles<CacheLabels, Counter>>,
-    family: &Family<CacheLabels, Counter>,
-    cache: &'static str,
-    hit: bool,
-) {
-    let result = if hit { "hit" } else { "miss" };
-    with_local(local, family, CacheLabels { cache, result }, |c| {
-        c.inc();
-    });
+/// The hit and miss counters of one cache's lookups, taken from their
+/// family once by the cache, so that counting a lookup is one atomic add.
+#[derive(Clone, Debug)]
+pub struct LookupCounts {
+    hit: Counter,
+    miss: Counter,
+}
+
+impl LookupCounts {
+    /// The counters of `cache` in a cache-lookup family.
+    fn of(family: &Family<CacheLabels, Counter>, cache: &'static str) -> Self {
+        let counter = |result| family.get_or_create(&CacheLabels { cache, result }).clone();
+        Self {
+            hit: counter("hit"),
+            miss: counter("miss"),
+        }
+    }
+
+    /// Counts one lookup, as a hit or a miss.
+    pub fn count(&self, hit: bool) {
+        match hit {
+            true => self.hit.inc(),
+            false => self.miss.inc(),
+        };
+    }
 }
 
 /// The process's metric handles and the registry that encodes them.
@@ -331,14 +343,14 @@ impl Metrics {
         self.session_objects.inc_by(by);
     }
 
-    /// Counts a session-object cache lookup in `cache`.
-    pub fn session_cache(&self, cache: &'static str, hit: bool) {
-        count_lookup(&SESSION_CACHE, &self.session_cache, cache, hit);
+    /// The lookup counters of the session-object cache `cache`.
+    pub fn session_cache(&self, cache: &'static str) -> LookupCounts {
+        LookupCounts::of(&self.session_cache, cache)
     }
 
-    /// Counts a metadata cache lookup in `cache`.
-    pub fn metadata_cache(&self, cache: &'static str, hit: bool) {
-        count_lookup(&METADATA_CACHE, &self.metadata_cache, cache, hit);
+    /// The lookup counters of the metadata cache `cache`.
+    pub fn metadata_cache(&self, cache: &'static str) -> LookupCounts {
+        LookupCounts::of(&self.metadata_cache, cache)
     }
 
     /// Counts one audit write, of a group of `lines` lines.

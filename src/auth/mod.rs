@@ -278,17 +278,46 @@ impl Authenticator {
 
 /// The request time must be within the clock window (header form) or
 /// between its date and its expiry (presigned form).
+/// `YYYYMMDD'T'HHMMSS'Z'` as Unix seconds, when it is a date and time of
+/// the calendar (the digits read in place: the format is fixed).
+fn amz_date_seconds(text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 16 || bytes[8] != b'T' || bytes[15] != b'Z' {
+        return None;
+    }
+    let number = |digits: &[u8]| {
+        digits.iter().try_fold(0u16, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u16::from(d - b'0'))
+        })
+    };
+    let small = |digits: &[u8]| number(digits).and_then(|n| u8::try_from(n).ok());
+    let month = time::Month::try_from(small(&bytes[4..6])?).ok()?;
+    let date = time::Date::from_calendar_date(
+        i32::from(number(&bytes[..4])?),
+        month,
+        small(&bytes[6..8])?,
+    )
+    .ok()?;
+    let clock = time::Time::from_hms(
+        small(&bytes[9..11])?,
+        small(&bytes[11..13])?,
+        small(&bytes[13..15])?,
+    )
+    .ok()?;
+    Some(
+        time::PrimitiveDateTime::new(date, clock)
+            .assume_utc()
+            .unix_timestamp(),
+    )
+}
+
 fn check_time(signature: &Signature) -> Result<(), AuthError> {
-    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-    let signed = time::PrimitiveDateTime::parse(&signature.amz_date, &format)
-        .map_err(|_| {
-            AuthError::Incomplete(format!(
-                "X-Amz-Date must be in the ISO-8601 basic format YYYYMMDD'T'HHMMSS'Z': '{}'.",
-                signature.amz_date
-            ))
-        })?
-        .assume_utc()
-        .unix_timestamp();
+    let signed = amz_date_seconds(&signature.amz_date).ok_or_else(|| {
+        AuthError::Incomplete(format!(
+            "X-Amz-Date must be in the ISO-8601 basic format YYYYMMDD'T'HHMMSS'Z': '{}'.",
+            signature.amz_date
+        ))
+    })?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -404,5 +433,35 @@ mod tests {
                 result.err()
             );
         }
+    }
+
+    #[test]
+    fn amz_dates_read_as_the_time_crate_parses_them() {
+        let format =
+            time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+        for text in [
+            "20150830T123600Z",
+            "20240229T235959Z",
+            "19700101T000000Z",
+            "20230229T000000Z",
+            "20151330T000000Z",
+            "20150800T000000Z",
+            "20150830T240000Z",
+            "20150830T126000Z",
+            "20150830T123660Z",
+            "20150830 123600Z",
+            "20150830T123600",
+            "2015083T1236000Z",
+            "+2015830T123600Z",
+            "20150830T12360aZ",
+            "20150830T123600Z ",
+            "",
+        ] {
+            let expected = time::PrimitiveDateTime::parse(text, &format)
+                .ok()
+                .map(|t| t.assume_utc().unix_timestamp());
+            assert_eq!(amz_date_seconds(text), expected, "{text:?}");
+        }
+        assert_eq!(amz_date_seconds("20150830T123600Z"), Some(1_440_938_160));
     }
 }

@@ -154,11 +154,17 @@ fn signed_header_names(names: Cow<'_, str>) -> Result<Vec<Cow<'_, str>>, AuthErr
 
 /// The access key id in an Authorization header, if it names one.
 pub fn access_key_id(authorization: &str) -> Option<&str> {
-    let start = authorization.find("Credential=")? + "Credential=".len();
-    authorization[start..]
-        .split('/')
-        .next()
-        .filter(|k| !k.is_empty())
+    const CREDENTIAL: &str = "Credential=";
+    // Where the SDKs write it, else wherever it is.
+    let credential = match authorization
+        .strip_prefix(ALGORITHM)
+        .and_then(|rest| rest.strip_prefix(' '))
+        .and_then(|rest| rest.strip_prefix(CREDENTIAL))
+    {
+        Some(credential) => credential,
+        None => &authorization[authorization.find(CREDENTIAL)? + CREDENTIAL.len()..],
+    };
+    pieces(credential, b'/').next().filter(|k| !k.is_empty())
 }
 
 /// The access key id a presigned request's `X-Amz-Credential` names, for
@@ -526,5 +532,17 @@ mod tests {
         ] {
             assert!(parse_credential(credential).is_err(), "{credential}");
         }
+    }
+
+    #[test]
+    fn the_access_key_id_is_found_wherever_the_credential_is() {
+        let first = "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/kms/aws4_request, \
+                     SignedHeaders=host, Signature=ab";
+        let later = "AWS4-HMAC-SHA256 SignedHeaders=host,Credential=AKID/2015/x";
+        assert_eq!(access_key_id(first), Some("AKID"));
+        assert_eq!(access_key_id(later), Some("AKID"));
+        assert_eq!(access_key_id("Bearer Credential=K"), Some("K"));
+        assert_eq!(access_key_id("AWS4-HMAC-SHA256 Credential=/2015"), None);
+        assert_eq!(access_key_id("AWS4-HMAC-SHA256 Signature=ab"), None);
     }
 }

@@ -3,7 +3,7 @@
 
 use super::SecretKind;
 use crate::growing_lru::growing;
-use crate::metrics::metrics;
+use crate::metrics::{LookupCounts, metrics};
 use cryptoki::object::ObjectHandle;
 use lru::LruCache;
 use std::num::NonZeroUsize;
@@ -147,7 +147,7 @@ impl CacheBudget {
 /// times the budget): a key used once does not push out a key in steady
 /// use.
 pub struct HandleCache {
-    name: &'static str,
+    lookups: LookupCounts,
     budget: Arc<CacheBudget>,
     entries: Arc<Entries>,
     missed: Mutex<LruCache<MaterialRef, ()>>,
@@ -161,7 +161,7 @@ impl HandleCache {
         let entries = Arc::new(Mutex::new(LruCache::unbounded()));
         budget.join(&entries);
         Self {
-            name,
+            lookups: metrics().session_cache(name),
             budget: Arc::clone(budget),
             entries,
             missed: Mutex::new(growing(ghosts)),
@@ -169,9 +169,9 @@ impl HandleCache {
         }
     }
 
-    /// The cache's name in the metrics.
-    pub fn name(&self) -> &'static str {
-        self.name
+    /// Counts a lookup in the metrics, as a hit or a miss.
+    pub fn count_lookup(&self, hit: bool) {
+        self.lookups.count(hit);
     }
 
     /// Whether a key that just missed should be cached: always while the

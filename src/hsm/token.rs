@@ -448,10 +448,10 @@ impl Token {
         make: &impl Fn(&Session) -> Result<ObjectHandle, HsmError>,
     ) -> Result<KeyInUse, HsmError> {
         if let Some(key) = cache.get(reference) {
-            metrics().session_cache(cache.name(), true);
+            cache.count_lookup(true);
             return Ok(KeyInUse::Cached(key));
         }
-        metrics().session_cache(cache.name(), false);
+        cache.count_lookup(false);
         let handle = make(session)?;
         if !cache.admits(reference) {
             return Ok(KeyInUse::Once(handle));

@@ -4,7 +4,6 @@
 
 use super::backend::{ImportWrite, KeyChange, RotationCommit, ScheduledDeletion};
 use super::{Store, StoreResult};
-use crate::metrics::metrics;
 use crate::model::{KeyRecord, MaterialRecord, Tag};
 use std::sync::Arc;
 
@@ -39,10 +38,10 @@ impl Store {
             self.cache.revalidate(|| self.backend.data_version())?;
         }
         if let Some(record) = self.cache.key(region, key_id) {
-            metrics().metadata_cache("keys", true);
+            self.key_lookups.count(true);
             return Ok(Some(record));
         }
-        metrics().metadata_cache("keys", false);
+        self.key_lookups.count(false);
         let generation = self.cache.generation();
         let record = self.backend.key(region, key_id)?;
         Ok(record.map(|record| self.cache.put_key(generation, record)))
@@ -56,10 +55,10 @@ impl Store {
         material_id: &str,
     ) -> StoreResult<Option<Arc<MaterialRecord>>> {
         if let Some(material) = self.cache.material(region, key_id, material_id) {
-            metrics().metadata_cache("materials", true);
+            self.material_lookups.count(true);
             return Ok(Some(material));
         }
-        metrics().metadata_cache("materials", false);
+        self.material_lookups.count(false);
         let generation = self.cache.generation();
         let material = self
             .backend

@@ -21,6 +21,7 @@ pub use backend::{
 };
 pub use location::StoreLocation;
 
+use crate::metrics::{LookupCounts, metrics};
 use crate::model::KeyState;
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,6 +97,10 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub struct Store {
     backend: Box<dyn backend::Backend>,
     cache: Arc<cache::MetadataCache>,
+    /// Lookups of key records in the cache, for the metrics.
+    key_lookups: LookupCounts,
+    /// Lookups of materials in the cache, for the metrics.
+    material_lookups: LookupCounts,
 }
 
 impl Store {
@@ -120,7 +125,12 @@ impl Store {
                 )?)
             }
         };
-        Ok(Self { backend, cache })
+        Ok(Self {
+            backend,
+            cache,
+            key_lookups: metrics().metadata_cache("keys"),
+            material_lookups: metrics().metadata_cache("materials"),
+        })
     }
 
     /// Copies the live SQLite database at `source` to the new file `dest`

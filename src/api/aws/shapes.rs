@@ -15,11 +15,27 @@ pub struct Blob(pub Vec<u8>);
 
 impl<'de> Deserialize<'de> for Blob {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
+        d.deserialize_str(Base64Text)
+    }
+}
+
+/// Decodes a blob from the text as the parser has it (lent from the body,
+/// or unescaped), without a copy of it first.
+struct Base64Text;
+
+impl serde::de::Visitor<'_> for Base64Text {
+    type Value = Blob;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        // As a `String` field says it.
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Blob, E> {
         STANDARD
             .decode(text.as_bytes())
             .map(Blob)
-            .map_err(|_| serde::de::Error::custom("blob field is not valid base64"))
+            .map_err(|_| E::custom("blob field is not valid base64"))
     }
 }
 
@@ -251,5 +267,31 @@ pub fn key_metadata<'a>(view: &'a KeyView) -> KeyMetadata<'a> {
         deletion_date: key.deletion_date.map(Epoch),
         pending_deletion_window_in_days: key.pending_window_days,
         multi_region_configuration,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Blob;
+
+    fn blob(json: &str) -> Result<Vec<u8>, String> {
+        serde_json::from_str::<Blob>(json)
+            .map(|b| b.0)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn blobs_decode_from_lent_and_unescaped_text_and_say_what_is_wrong() {
+        assert_eq!(blob(r#""c2VjcmV0""#).unwrap(), b"secret");
+        assert_eq!(blob(r#""c2Vj\u0063mV0""#).unwrap(), b"secret");
+        assert_eq!(blob(r#""/w==""#).unwrap(), [0xff]);
+        assert_eq!(blob(r#""\/w==""#).unwrap(), [0xff]);
+        assert!(
+            blob(r#""not base64!""#)
+                .unwrap_err()
+                .contains("not valid base64")
+        );
+        let wrong_type = blob("5").unwrap_err();
+        assert!(wrong_type.contains("expected a string"), "{wrong_type}");
     }
 }

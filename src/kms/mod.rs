@@ -101,9 +101,10 @@ impl KeysNamed {
         }
     }
 
-    /// The ARNs noted so far.
-    pub fn arns(&self) -> Vec<String> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    /// The ARNs noted so far, taken for the audit line once the request's
+    /// work is done (later notes start a new list).
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 

@@ -42,7 +42,7 @@ impl Trail {
             principal: self.principal,
             access_key_id: self.access_key_id,
             source_address: Some(source_address(peer)),
-            key_arns: self.keys.arns(),
+            key_arns: self.keys.take(),
             parameters: redact_json(&self.body),
             error_code,
         }

@@ -20,7 +20,7 @@ mod redact;
 mod writer;
 
 pub use chain::{Broken, Fault, Verification, verify};
-pub use redact::{REDACTED, redact, redact_json};
+pub use redact::{Parameters, REDACTED, redact, redact_json};
 pub use writer::AuditLog;
 
 use serde::{Deserialize, Serialize};
@@ -52,7 +52,7 @@ pub struct AuditRecord {
     /// ARNs of the keys the request touched.
     pub key_arns: Vec<String>,
     /// Request parameters, passed through [`redact`] or [`redact_json`].
-    pub parameters: Box<serde_json::value::RawValue>,
+    pub parameters: Parameters,
     /// AWS error type when the call failed.
     pub error_code: Option<String>,
 }

@@ -59,13 +59,13 @@ const SECRET_NAMES: [&str; 5] = [
 /// [`REDACTED`]. Everything else (`KeyId`, `EncryptionContext`,
 /// `Description`, `Tags`, `Policy`, `MessageType`, `MacAlgorithm`, …) is
 /// kept. Returns the parameters as the audit record's JSON.
-pub fn redact(parameters: Value) -> Box<RawValue> {
+pub fn redact(parameters: Value) -> Parameters {
     redacted(parameters, 0, false).unwrap_or_else(|_| null())
 }
 
 /// [`redact`] for a request body that is JSON text, re-encoded as it is
 /// read (no tree is built): `null` when the body is not one JSON value.
-pub fn redact_json(body: &[u8]) -> Box<RawValue> {
+pub fn redact_json(body: &[u8]) -> Parameters {
     let mut reader = serde_json::Deserializer::from_slice(body);
     redacted(&mut reader, body.len(), true)
         .and_then(|json| reader.end().map(|()| json))
@@ -79,7 +79,7 @@ fn redacted<'de, D: de::Deserializer<'de>>(
     parameters: D,
     capacity: usize,
     from_text: bool,
-) -> Result<Box<RawValue>, D::Error> {
+) -> Result<Parameters, D::Error> {
     let mut out = Vec::with_capacity(capacity);
     Redacting {
         out: &mut out,
@@ -87,14 +87,46 @@ fn redacted<'de, D: de::Deserializer<'de>>(
         from_text,
     }
     .deserialize(parameters)?;
-    Ok(String::from_utf8(out)
-        .ok()
-        .and_then(|json| RawValue::from_string(json).ok())
-        .unwrap_or_else(null))
+    let json = String::from_utf8(out).map_or_else(|_| null(), Parameters);
+    debug_assert!(
+        serde_json::from_str::<IgnoredAny>(json.get()).is_ok() && !json.get().contains('\n'),
+        "the redaction wrote no JSON line: {}",
+        json.get()
+    );
+    Ok(json)
 }
 
-fn null() -> Box<RawValue> {
-    RawValue::from_string("null".into()).expect("null is JSON")
+fn null() -> Parameters {
+    Parameters("null".into())
+}
+
+/// A request's parameters as its audit line records them: one JSON value,
+/// compact, on one line. Only the redaction here makes them, from pieces
+/// `serde_json` parsed or wrote, so they are written into the line as they
+/// are, without another parse (debug builds, and so the tests, check each).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parameters(String);
+
+impl Parameters {
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        &self.0
+    }
+}
+
+impl serde::Serialize for Parameters {
+    /// As the JSON value it is (not as a string of it).
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let json: &RawValue = serde_json::from_str(&self.0).map_err(serde::ser::Error::custom)?;
+        json.serialize(serializer)
+    }
+}
+
+impl<'de> de::Deserialize<'de> for Parameters {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let json = Box::<RawValue>::deserialize(deserializer)?;
+        Ok(Self(json.get().to_owned()))
+    }
 }
 
 fn is_secret(name: &str) -> bool {
@@ -329,7 +361,7 @@ mod tests {
         assert_eq!(parsed(&redact_json(&body)), expected);
     }
 
-    fn parsed(raw: &RawValue) -> Value {
+    fn parsed(raw: &Parameters) -> Value {
         serde_json::from_str(raw.get()).unwrap()
     }
 

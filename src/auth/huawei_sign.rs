@@ -315,14 +315,6 @@ fn check_query_names(query: &str) -> Result<(), HuaweiAuthError> {
     Ok(())
 }
 
-/// Seconds since the epoch of an X-Sdk-Date (`YYYYMMDDTHHMMSSZ`).
-fn parse_sdk_date(date: &str) -> Option<i64> {
-    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-    time::PrimitiveDateTime::parse(date, &format)
-        .ok()
-        .map(|t| t.assume_utc().unix_timestamp())
-}
-
 struct Credential {
     secret: SecretString,
     principal: Principal,
@@ -476,7 +468,7 @@ impl HuaweiAuthenticator {
             .first()
             .map(|d| d.trim().to_string())
             .unwrap_or_default();
-        let signed_at = parse_sdk_date(&date).ok_or_else(|| {
+        let signed_at = super::basic_time_seconds(&date).ok_or_else(|| {
             HuaweiAuthError::Malformed(format!(
                 "X-Sdk-Date must be in the format YYYYMMDD'T'HHMMSS'Z': '{date}'."
             ))

@@ -276,11 +276,10 @@ impl Authenticator {
     }
 }
 
-/// The request time must be within the clock window (header form) or
-/// between its date and its expiry (presigned form).
-/// `YYYYMMDD'T'HHMMSS'Z'` as Unix seconds, when it is a date and time of
-/// the calendar (the digits read in place: the format is fixed).
-fn amz_date_seconds(text: &str) -> Option<i64> {
+/// `YYYYMMDD'T'HHMMSS'Z'` (SigV4's X-Amz-Date, Huawei's X-Sdk-Date) as Unix
+/// seconds, when it is a date and time of the calendar (the digits read in
+/// place: the format is fixed).
+fn basic_time_seconds(text: &str) -> Option<i64> {
     let bytes = text.as_bytes();
     if bytes.len() != 16 || bytes[8] != b'T' || bytes[15] != b'Z' {
         return None;
@@ -311,8 +310,10 @@ fn amz_date_seconds(text: &str) -> Option<i64> {
     )
 }
 
+/// The request time must be within the clock window (header form) or
+/// between its date and its expiry (presigned form).
 fn check_time(signature: &Signature) -> Result<(), AuthError> {
-    let signed = amz_date_seconds(&signature.amz_date).ok_or_else(|| {
+    let signed = basic_time_seconds(&signature.amz_date).ok_or_else(|| {
         AuthError::Incomplete(format!(
             "X-Amz-Date must be in the ISO-8601 basic format YYYYMMDD'T'HHMMSS'Z': '{}'.",
             signature.amz_date
@@ -436,7 +437,7 @@ mod tests {
     }
 
     #[test]
-    fn amz_dates_read_as_the_time_crate_parses_them() {
+    fn basic_times_read_as_the_time_crate_parses_them() {
         let format =
             time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
         for text in [
@@ -460,8 +461,8 @@ mod tests {
             let expected = time::PrimitiveDateTime::parse(text, &format)
                 .ok()
                 .map(|t| t.assume_utc().unix_timestamp());
-            assert_eq!(amz_date_seconds(text), expected, "{text:?}");
+            assert_eq!(basic_time_seconds(text), expected, "{text:?}");
         }
-        assert_eq!(amz_date_seconds("20150830T123600Z"), Some(1_440_938_160));
+        assert_eq!(basic_time_seconds("20150830T123600Z"), Some(1_440_938_160));
     }
 }

@@ -106,15 +106,10 @@ fn pieces(text: &str, separator: u8) -> impl Iterator<Item = &str> {
 /// Where the parts of `AKID/date/region/service/aws4_request` end.
 fn parse_credential(credential: &str) -> Result<[usize; 4], AuthError> {
     let mut parts = pieces(credential, b'/');
-    let mut next = || parts.next().unwrap_or_default();
-    let (key, date, region, service, terminator) = (next(), next(), next(), next(), next());
-    let whole = key.len() + date.len() + region.len() + service.len() + terminator.len() + 4;
-    match terminator {
-        "aws4_request"
-            if whole == credential.len()
-                && !key.is_empty()
-                && date.len() == 8
-                && !region.is_empty() =>
+    let mut next = || parts.next();
+    match (next(), next(), next(), next(), next(), next()) {
+        (Some(key), Some(date), Some(region), Some(service), Some("aws4_request"), None)
+            if !key.is_empty() && date.len() == 8 && !region.is_empty() =>
         {
             let key_end = key.len();
             let date_end = key_end + 1 + date.len();

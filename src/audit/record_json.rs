@@ -55,13 +55,18 @@ fn optional(out: &mut Vec<u8>, text: Option<&str>) {
 /// escape, else as `serde_json` escapes it.
 fn string(out: &mut Vec<u8>, text: &str) {
     if needs_no_escape(text.as_bytes()) {
-        out.reserve(text.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(text.as_bytes());
-        out.push(b'"');
+        quoted(out, text);
     } else {
         serde_json::to_writer(&mut *out, text).expect("writing to a Vec cannot fail");
     }
+}
+
+/// `text`, which has nothing to escape, between quotes.
+pub(super) fn quoted(out: &mut Vec<u8>, text: &str) {
+    out.reserve(text.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'"');
 }
 
 /// Whether no byte of `bytes` is one a JSON string must escape: a control

@@ -1,5 +1,6 @@
 //! Keeping secrets out of the log.
 
+use super::record_json::quoted;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -154,8 +155,10 @@ struct Redacting<'o> {
     /// Arrays and objects around the value.
     depth: usize,
     /// Whether the deserializer is `serde_json`'s over JSON text, which
-    /// lends a string only when the text had it without escapes (see
-    /// [`quoted`]); another may lend text that needs them.
+    /// lends a string only when the text had it without escapes (and it
+    /// refuses control characters), so a lent string is quoted as it is,
+    /// without another scan for characters to escape; another deserializer
+    /// may lend text that needs them.
     from_text: bool,
 }
 
@@ -279,17 +282,6 @@ impl<'de> Visitor<'de> for Redacting<'_> {
         self.out.push(b'}');
         Ok(())
     }
-}
-
-/// Writes `text`, borrowed from a JSON body, as the JSON string it was
-/// there: the parser lends a string only when it had no escapes, and it
-/// refuses control characters, so quoting it makes it JSON again without
-/// another scan for characters to escape.
-fn quoted(out: &mut Vec<u8>, text: &str) {
-    out.reserve(text.len() + 2);
-    out.push(b'"');
-    out.extend_from_slice(text.as_bytes());
-    out.push(b'"');
 }
 
 /// An object's field name, borrowed from the body where it has no escapes.

@@ -12,22 +12,7 @@ use cryptoki::error::{Error, Rv, RvError};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::ObjectHandle;
 use cryptoki::session::Session;
-use cryptoki_sys::{
-    CK_BYTE_PTR, CK_FUNCTION_LIST, CK_MECHANISM, CK_OBJECT_HANDLE, CK_RV, CK_SESSION_HANDLE,
-    CK_ULONG, CK_ULONG_PTR,
-};
-
-/// The signature `C_Encrypt` and `C_Decrypt` share.
-type OneCall = unsafe extern "C" fn(
-    CK_SESSION_HANDLE,
-    CK_BYTE_PTR,
-    CK_ULONG,
-    CK_BYTE_PTR,
-    CK_ULONG_PTR,
-) -> CK_RV;
-
-/// The signature `C_EncryptInit` and `C_DecryptInit` share.
-type Init = unsafe extern "C" fn(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE) -> CK_RV;
+use cryptoki_sys::{CK_FUNCTION_LIST, CK_MECHANISM, CK_ULONG};
 
 /// Which single-part operation to make.
 #[derive(Clone, Copy, Debug)]
@@ -40,7 +25,8 @@ pub(super) enum Operation {
 
 /// Makes `operation` on `input` under `key` with `mechanism` on `session`,
 /// appending the answer to `out`, which is first given room for
-/// `expected` more bytes.
+/// `expected` more bytes. Should the library want more room (it says how
+/// much, and the operation stays active), the call is made again with it.
 pub(super) fn into(
     operation: Operation,
     functions: &CK_FUNCTION_LIST,
@@ -67,29 +53,6 @@ pub(super) fn into(
     let (Some(init), init_name, Some(call), call_name) = calls else {
         return Err(Error::NullFunctionPointer);
     };
-    run(
-        (init, init_name, call, call_name),
-        session,
-        mechanism,
-        key,
-        input,
-        expected,
-        out,
-    )
-}
-
-/// Starts the operation and makes it in one call into `out`'s spare room.
-/// Should the library want more room than `expected` (it says how much,
-/// and the operation stays active), the call is made again with that room.
-fn run(
-    (init, init_name, call, call_name): (Init, Function, OneCall, Function),
-    session: &Session,
-    mechanism: &Mechanism<'_>,
-    key: ObjectHandle,
-    input: &[u8],
-    expected: usize,
-    out: &mut Vec<u8>,
-) -> Result<(), Error> {
     let mut mechanism: CK_MECHANISM = mechanism.into();
     // SAFETY: the session and key handles are the library's, and the
     // mechanism (with the parameters it points to) outlives the call.

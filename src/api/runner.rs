@@ -83,15 +83,14 @@ pub async fn serve<D: Dialect>(app: Arc<AppState>, peer: SocketAddr, request: Re
     let request_id: Arc<str> = D::request_id().into();
     let (parts, body) = request.into_parts();
     let mut trail = D::Trail::default();
-    let logged_as = &request_id;
     let prepared = Within::new(
-        logged_as,
+        &request_id,
         D::prepare(&app, &parts, body, app.origin(peer), &mut trail),
     )
     .await;
     let inline = prepared.as_ref().is_ok_and(|p| D::inline(&app, p));
     let operation = D::operation(&trail);
-    let running = Arc::clone(logged_as);
+    let running = Arc::clone(&request_id);
     // The operation runs on the async worker when the dialect says the
     // work is fast, else in one trip to the blocking pool (PKCS#11 and
     // SQLite calls block); its audit line is written before the response
@@ -124,7 +123,7 @@ pub async fn serve<D: Dialect>(app: Arc<AppState>, peer: SocketAddr, request: Re
     let outcome = match finished {
         Ok((result, line)) => {
             let written = match line {
-                Ok(line) => Within::new(logged_as, line.written()).await,
+                Ok(line) => Within::new(&request_id, line.written()).await,
                 Err(e) => Err(e),
             };
             Ok((written, result))
@@ -133,7 +132,7 @@ pub async fn serve<D: Dialect>(app: Arc<AppState>, peer: SocketAddr, request: Re
     };
     // The response is made as the request's work too: turning an error into
     // its answer logs internal details.
-    within(logged_as, || {
+    within(&request_id, || {
         let answer = match outcome {
             Ok((Ok(()), Ok(reply))) => Ok(reply),
             Ok((Ok(()), Err(e))) => Err(e),

@@ -7,6 +7,8 @@ use super::{Caller, Kms, KmsError, KmsResult, Missing, validate};
 use crate::model::KeyRecord;
 use std::sync::Arc;
 
+pub use crate::model::key_arn_in;
+
 /// Whether an operation accepts alias names and alias ARNs as well as keys.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Aliases {
@@ -25,8 +27,6 @@ pub fn key_arn(caller: &Caller, key_id: &str) -> String {
 pub fn record_arn(key: &KeyRecord) -> String {
     key.arn().to_owned()
 }
-
-pub use crate::model::key_arn_in;
 
 /// The ARN of an alias in the caller's region and account.
 pub fn alias_arn(caller: &Caller, alias_name: &str) -> String {
